@@ -1,0 +1,49 @@
+package groupbuy
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Sentinel errors, matched with errors.Is. A command that returns one of
+// them changed nothing.
+var (
+	ErrNotFound             = fmt.Errorf("groupbuy: not found: %w", storage.ErrNotFound)
+	ErrCampaignNotActive    = errors.New("groupbuy: campaign not active or outside its window")
+	ErrTeamFull             = errors.New("groupbuy: team full")
+	ErrTeamClosed           = errors.New("groupbuy: team closed or expired")
+	ErrAlreadyJoined        = errors.New("groupbuy: user already holds a seat in this team")
+	ErrLimitExceeded        = errors.New("groupbuy: per-user limit exceeded")
+	ErrSeatNotReserved      = errors.New("groupbuy: seat is not reserved")
+	ErrAmountMismatch       = errors.New("groupbuy: payment amount or currency does not match the seat")
+	ErrNotOwner             = errors.New("groupbuy: seat belongs to another user")
+	ErrIdempotencyKeyReused = errors.New("groupbuy: idempotency key reused for a different request")
+	// ErrConflict reports a guarded write that kept losing to concurrent
+	// changes after the bounded number of re-reads.
+	ErrConflict = fmt.Errorf("groupbuy: %w", storage.ErrConflict)
+)
+
+// ValidationError reports bad input: which field, and why. It is the type
+// that every package of the SDK uses.
+type ValidationError = storage.ValidationError
+
+// TransitionError reports an illegal state change.
+type TransitionError struct {
+	Entity string // "team", "seat" or "campaign"
+	From   string
+	To     string
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("groupbuy: illegal %s transition %s -> %s", e.Entity, e.From, e.To)
+}
+
+// ErrIllegalTransition matches every *TransitionError with errors.Is.
+var ErrIllegalTransition = errors.New("groupbuy: illegal transition")
+
+// Is makes errors.Is(err, ErrIllegalTransition) true for a *TransitionError.
+func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTransition }
+
+func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }

@@ -1,0 +1,130 @@
+package groupbuy
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Outbox topics of the groupbuy package.
+const (
+	TopicTeamOpened         = "groupbuy.team_opened"
+	TopicSeatReserved       = "groupbuy.seat_reserved"
+	TopicSeatPaid           = "groupbuy.seat_paid"
+	TopicSeatReleased       = "groupbuy.seat_released"
+	TopicTeamSucceeded      = "groupbuy.team_succeeded"
+	TopicTeamFailed         = "groupbuy.team_failed"
+	TopicVirtualSeatsAdded  = "groupbuy.virtual_seats_added"
+	TopicRefundRequested    = "groupbuy.refund_requested"
+	TopicLatePaymentHandled = "groupbuy.late_payment_handled"
+)
+
+// TeamOpenedPayload is the payload of TopicTeamOpened.
+type TeamOpenedPayload struct {
+	TeamID     string    `json:"team_id"`
+	CampaignID string    `json:"campaign_id"`
+	LeaderID   string    `json:"leader_id"`
+	Capacity   int       `json:"capacity"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// SeatPayload is the payload of TopicSeatReserved, TopicSeatPaid and
+// TopicSeatReleased.
+type SeatPayload struct {
+	TeamID     string          `json:"team_id"`
+	SeatID     string          `json:"seat_id"`
+	CampaignID string          `json:"campaign_id,omitempty"`
+	UserID     string          `json:"user_id,omitempty"`
+	Amount     decimal.Decimal `json:"amount"`
+	Currency   string          `json:"currency"`
+	PaymentRef string          `json:"payment_ref,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+}
+
+// SeatSummary describes one seat inside a team event.
+type SeatSummary struct {
+	SeatID     string          `json:"seat_id"`
+	UserID     string          `json:"user_id,omitempty"`
+	SKU        string          `json:"sku,omitempty"`
+	Quantity   int             `json:"quantity"`
+	Amount     decimal.Decimal `json:"amount"`
+	PaymentRef string          `json:"payment_ref,omitempty"`
+	Virtual    bool            `json:"virtual,omitempty"`
+}
+
+// TeamClosedPayload is the payload of TopicTeamSucceeded and TopicTeamFailed.
+type TeamClosedPayload struct {
+	TeamID       string        `json:"team_id"`
+	CampaignID   string        `json:"campaign_id"`
+	State        TeamState     `json:"state"`
+	Reason       string        `json:"reason,omitempty"`
+	Capacity     int           `json:"capacity"`
+	VirtualSeats int           `json:"virtual_seats"`
+	Currency     string        `json:"currency"`
+	Seats        []SeatSummary `json:"seats"`
+}
+
+// VirtualSeatsAddedPayload is the payload of TopicVirtualSeatsAdded.
+type VirtualSeatsAddedPayload struct {
+	TeamID   string   `json:"team_id"`
+	Count    int      `json:"count"`
+	SeatIDs  []string `json:"seat_ids,omitempty"` // when recorded as bot rows
+	PaidReal int      `json:"paid_real"`
+}
+
+// RefundRequestedPayload is the payload of TopicRefundRequested. Key is the
+// idempotency key to hand the payment provider.
+type RefundRequestedPayload struct {
+	Key        string          `json:"key"`
+	TeamID     string          `json:"team_id"`
+	SeatID     string          `json:"seat_id"`
+	UserID     string          `json:"user_id"`
+	Amount     decimal.Decimal `json:"amount"`
+	Currency   string          `json:"currency"`
+	PaymentRef string          `json:"payment_ref"`
+	Reason     string          `json:"reason"`
+}
+
+// LatePaymentHandledPayload is the payload of TopicLatePaymentHandled.
+type LatePaymentHandledPayload struct {
+	PaymentRef string            `json:"payment_ref"`
+	TeamID     string            `json:"team_id"`
+	SeatID     string            `json:"seat_id"`
+	Policy     LatePaymentPolicy `json:"policy"`
+	// Action is what was done: "refund", "joined" or "opened".
+	Action    string `json:"action"`
+	NewTeamID string `json:"new_team_id,omitempty"`
+	NewSeatID string `json:"new_seat_id,omitempty"`
+	Reason    string `json:"reason"`
+}
+
+func newEvent(id, topic, key string, now time.Time, payload any) storage.Event {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		// The payload types above always marshal.
+		panic("groupbuy: marshal event: " + err.Error())
+	}
+	return storage.Event{ID: id, Topic: topic, Key: key, Payload: b, CreatedAt: now}
+}
+
+func seatKey(s *Seat, what string) string { return "gb:" + s.TeamID + ":" + s.ID + ":" + what }
+
+func summarize(seats []Seat) []SeatSummary {
+	out := make([]SeatSummary, 0, len(seats))
+	for i := range seats {
+		s := &seats[i]
+		out = append(out, SeatSummary{SeatID: s.ID, UserID: s.UserID, SKU: s.SKU, Quantity: s.Quantity, Amount: s.Amount, PaymentRef: s.PaymentRef, Virtual: s.Virtual})
+	}
+	return out
+}
+
+func refundEvent(id string, s *Seat, reason string, now time.Time) storage.Event {
+	key := RefundKey(s.TeamID, s.ID)
+	return newEvent(id, TopicRefundRequested, key, now, RefundRequestedPayload{
+		Key: key, TeamID: s.TeamID, SeatID: s.ID, UserID: s.UserID, Amount: s.Amount,
+		Currency: s.Currency, PaymentRef: s.PaymentRef, Reason: reason,
+	})
+}

@@ -1,0 +1,286 @@
+package groupbuy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// The transition tables. A move not listed is illegal.
+var (
+	teamTransitions = map[TeamState][]TeamState{
+		TeamForming: {TeamSucceeded, TeamFailed, TeamCancelled},
+	}
+	seatTransitions = map[SeatState][]SeatState{
+		SeatReserved:        {SeatPaid, SeatReleased},
+		SeatPaid:            {SeatConfirmed, SeatRefundRequested},
+		SeatRefundRequested: {SeatRefunded, SeatRefundFailed},
+		SeatRefundFailed:    {SeatRefundRequested, SeatRefunded},
+	}
+	campaignTransitions = map[CampaignStatus][]CampaignStatus{
+		CampaignDraft:  {CampaignActive, CampaignEnded},
+		CampaignActive: {CampaignPaused, CampaignEnded},
+		CampaignPaused: {CampaignActive, CampaignEnded},
+	}
+)
+
+func allowed[S comparable](table map[S][]S, from, to S) bool {
+	for _, s := range table[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckTeamTransition returns a *TransitionError unless from → to is legal.
+func CheckTeamTransition(from, to TeamState) error {
+	if !allowed(teamTransitions, from, to) {
+		return &TransitionError{Entity: "team", From: string(from), To: string(to)}
+	}
+	return nil
+}
+
+// CheckSeatTransition returns a *TransitionError unless from → to is legal.
+func CheckSeatTransition(from, to SeatState) error {
+	if !allowed(seatTransitions, from, to) {
+		return &TransitionError{Entity: "seat", From: string(from), To: string(to)}
+	}
+	return nil
+}
+
+// CheckCampaignTransition returns a *TransitionError unless from → to is legal.
+func CheckCampaignTransition(from, to CampaignStatus) error {
+	if !allowed(campaignTransitions, from, to) {
+		return &TransitionError{Entity: "campaign", From: string(from), To: string(to)}
+	}
+	return nil
+}
+
+// Final reports whether a team state admits no further transition.
+func (s TeamState) Final() bool { return s != TeamForming }
+
+// Valid reports whether s is a known team state.
+func (s TeamState) Valid() bool {
+	switch s {
+	case TeamForming, TeamSucceeded, TeamFailed, TeamCancelled:
+		return true
+	}
+	return false
+}
+
+// Final reports whether a seat state admits no further transition.
+func (s SeatState) Final() bool { return len(seatTransitions[s]) == 0 }
+
+// Valid reports whether s is a known seat state.
+func (s SeatState) Valid() bool {
+	switch s {
+	case SeatReserved, SeatPaid, SeatConfirmed, SeatReleased, SeatRefundRequested, SeatRefunded, SeatRefundFailed:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known campaign status.
+func (s CampaignStatus) Valid() bool {
+	switch s {
+	case CampaignDraft, CampaignActive, CampaignPaused, CampaignEnded:
+		return true
+	}
+	return false
+}
+
+// MinorUnits returns the number of decimal places of a currency's minor
+// unit (ISO 4217): 0 for JPY and KRW, 3 for BHD, 2 for most others.
+func MinorUnits(currency string) int32 {
+	switch currency {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
+}
+
+func validateCurrency(field, c string) error {
+	if len(c) != 3 {
+		return invalid(field, "must be a 3-letter ISO 4217 code")
+	}
+	for i := 0; i < 3; i++ {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return invalid(field, "must be a 3-letter upper-case ISO 4217 code")
+		}
+	}
+	return nil
+}
+
+// validatePrice requires a positive amount exact in the currency's minor
+// unit, so that amounts are exact and no rounding is ever needed.
+func validatePrice(field string, p decimal.Decimal, currency string) error {
+	if !p.IsPositive() {
+		return invalid(field, "must be positive")
+	}
+	if !p.Equal(p.Truncate(MinorUnits(currency))) {
+		return invalid(field, fmt.Sprintf("must have at most %d decimal places for %s", MinorUnits(currency), currency))
+	}
+	if p.GreaterThan(maxPrice) {
+		return invalid(field, "too large")
+	}
+	return nil
+}
+
+var maxPrice = decimal.New(1, 12) // 10^12 major units
+
+func validateID(field, id string) error {
+	if id == "" {
+		return invalid(field, "must not be empty")
+	}
+	if len(id) > MaxIDLength {
+		return invalid(field, fmt.Sprintf("longer than %d bytes", MaxIDLength))
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x21 || c == 0x7f {
+			return invalid(field, "must not contain spaces or control characters")
+		}
+	}
+	return nil
+}
+
+// ValidateCampaign checks every field of a campaign definition.
+func ValidateCampaign(c *Campaign) error {
+	if err := validateID("campaign.ID", c.ID); err != nil {
+		return err
+	}
+	if err := validateID("campaign.ProductRef", c.ProductRef); err != nil {
+		return err
+	}
+	if err := validateCurrency("campaign.Currency", c.Currency); err != nil {
+		return err
+	}
+	if len(c.Prices) == 0 || len(c.Prices) > MaxSKUs {
+		return invalid("campaign.Prices", fmt.Sprintf("must list 1..%d SKUs", MaxSKUs))
+	}
+	seen := make(map[string]bool, len(c.Prices))
+	for i, p := range c.Prices {
+		f := fmt.Sprintf("campaign.Prices[%d]", i)
+		if err := validateID(f+".SKU", p.SKU); err != nil {
+			return err
+		}
+		if seen[p.SKU] {
+			return invalid(f+".SKU", "duplicate SKU "+p.SKU)
+		}
+		seen[p.SKU] = true
+		if err := validatePrice(f+".Price", p.Price, c.Currency); err != nil {
+			return err
+		}
+	}
+	if c.TeamSize < MinTeamSize || c.TeamSize > MaxTeamSize {
+		return invalid("campaign.TeamSize", fmt.Sprintf("must be in %d..%d", MinTeamSize, MaxTeamSize))
+	}
+	if c.TeamLifetime < time.Minute || c.TeamLifetime > 30*24*time.Hour {
+		return invalid("campaign.TeamLifetime", "must be between 1 minute and 30 days")
+	}
+	if c.StartsAt.IsZero() || c.EndsAt.IsZero() || !c.EndsAt.After(c.StartsAt) {
+		return invalid("campaign.EndsAt", "the window needs StartsAt before EndsAt")
+	}
+	if !c.Status.Valid() {
+		return invalid("campaign.Status", fmt.Sprintf("unknown status %q", c.Status))
+	}
+	l := c.Limits
+	if l.MaxTeamsOpenedPerUser < 0 || l.MaxTeamsJoinedPerUser < 0 || l.MaxUnitsPerOrder < 0 {
+		return invalid("campaign.Limits", "limits must not be negative (zero means no limit)")
+	}
+	if l.MaxUnitsPerOrder > MaxQuantity {
+		return invalid("campaign.Limits.MaxUnitsPerOrder", fmt.Sprintf("at most %d", MaxQuantity))
+	}
+	if c.ReservationTTL < time.Second || c.ReservationTTL > c.TeamLifetime {
+		return invalid("campaign.ReservationTTL", "must be between 1 second and the team lifetime")
+	}
+	switch c.VirtualFill.Mode {
+	case VirtualFillNone:
+	case VirtualFillMinPaid:
+		if c.VirtualFill.MinPaidSeats < 1 || c.VirtualFill.MinPaidSeats >= c.TeamSize {
+			return invalid("campaign.VirtualFill.MinPaidSeats", "must be in 1..TeamSize-1")
+		}
+	case VirtualFillMinPercent:
+		if c.VirtualFill.MinPercent < 1 || c.VirtualFill.MinPercent > 99 {
+			return invalid("campaign.VirtualFill.MinPercent", "must be in 1..99")
+		}
+	default:
+		return invalid("campaign.VirtualFill.Mode", fmt.Sprintf("unknown mode %q", c.VirtualFill.Mode))
+	}
+	if c.VirtualFill.Mode == VirtualFillNone && (c.VirtualFill.MinPaidSeats != 0 || c.VirtualFill.MinPercent != 0) {
+		return invalid("campaign.VirtualFill", "thresholds set with mode none")
+	}
+	switch c.LatePayment {
+	case LateRefund, LateJoinOther, LateOpenNew:
+	default:
+		return invalid("campaign.LatePayment", fmt.Sprintf("unknown policy %q", c.LatePayment))
+	}
+	return nil
+}
+
+// acceptsSeats reports whether the campaign takes new seats at now.
+func (c *Campaign) acceptsSeats(now time.Time) bool {
+	return c.Status == CampaignActive && !now.Before(c.StartsAt) && now.Before(c.EndsAt)
+}
+
+// teamDeadline is when a team opened at now must have filled: its lifetime,
+// cut short by the campaign's end.
+func teamDeadline(c *Campaign, now time.Time) time.Time {
+	d := now.Add(c.TeamLifetime)
+	if d.After(c.EndsAt) {
+		d = c.EndsAt
+	}
+	return d
+}
+
+// reservationDeadline is when an unpaid seat reserved at now lapses: its TTL,
+// never after the team's deadline.
+func reservationDeadline(c *Campaign, teamExpires, now time.Time) time.Time {
+	d := now.Add(c.ReservationTTL)
+	if d.After(teamExpires) {
+		d = teamExpires
+	}
+	return d
+}
+
+// VirtualSeatsAtDeadline returns how many virtual seats the campaign's
+// policy adds to a team that reached its deadline with paidSeats real paid
+// seats, or 0 when the team fails.
+func VirtualSeatsAtDeadline(c *Campaign, capacity, paidSeats int) int {
+	if paidSeats <= 0 || paidSeats >= capacity {
+		return 0
+	}
+	var need int
+	switch c.VirtualFill.Mode {
+	case VirtualFillMinPaid:
+		need = c.VirtualFill.MinPaidSeats
+	case VirtualFillMinPercent:
+		need = (capacity*c.VirtualFill.MinPercent + 99) / 100 // ceil
+	default:
+		return 0
+	}
+	if paidSeats < need {
+		return 0
+	}
+	return capacity - paidSeats
+}
+
+// RefundKey is the stable idempotency key of a seat's refund.
+func RefundKey(teamID, seatID string) string {
+	return "gb:" + teamID + ":" + seatID + ":refund"
+}
+
+// MayShip reports whether the host may ship the goods of a seat: only a real
+// seat of a succeeded team.
+func MayShip(s *Seat) bool { return s.State == SeatConfirmed && !s.Virtual }
+
+// MayOpenAfterSale reports whether the host may open an after-sale case
+// (return, complaint) on a seat: only a real seat of a succeeded team.
+func MayOpenAfterSale(s *Seat) bool { return s.State == SeatConfirmed && !s.Virtual }
+
+// fingerprint identifies the content of a request for idempotency checks.
+func fingerprint(parts ...string) string { return strings.Join(parts, "\x1f") }

@@ -1,0 +1,211 @@
+package groupbuy
+
+import (
+	"context"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Store is the storage the groupbuy Service consumes. Adapters live in
+// storage/memory and storage/sqlstore; storage/storagetest is the
+// conformance suite every adapter must pass.
+//
+// Every write applies a guarded delta decided by the Service: the adapter
+// checks the preconditions listed on each write type in the same atomic step
+// as the write, and when one fails it changes nothing and returns the sentinel
+// named there. A write carrying an idempotency record whose (Scope, Key)
+// already exists changes nothing and returns a *ReplayError holding the
+// stored record; that check comes before every other precondition.
+//
+// Per-user limits count, per campaign and user, the user's seats that are
+// reserved, paid or confirmed: leader seats against Limits.MaxTeamsOpenedPerUser,
+// other seats against Limits.MaxTeamsJoinedPerUser. A seat that is released or
+// whose refund is requested stops counting.
+type Store interface {
+	// CreateCampaign stores a new campaign; ErrConflict if the ID exists.
+	CreateCampaign(ctx context.Context, c *Campaign) error
+	// SetCampaignStatus moves a campaign from status from to status to and
+	// bumps its version; ErrNotFound, or ErrConflict when the status is not
+	// from.
+	SetCampaignStatus(ctx context.Context, id string, from, to CampaignStatus) (Campaign, error)
+	// GetCampaign returns a campaign or ErrNotFound.
+	GetCampaign(ctx context.Context, id string) (Campaign, error)
+
+	// OpenTeam inserts a team and its leader seat.
+	OpenTeam(ctx context.Context, w *OpenTeamWrite) error
+	// JoinTeam adds a reserved seat to a forming team.
+	JoinTeam(ctx context.Context, w *JoinTeamWrite) (Seat, error)
+	// PaySeat marks a reserved seat paid and, when it is the team's last
+	// unpaid seat, completes the team.
+	PaySeat(ctx context.Context, w *PaySeatWrite) (PaySeatResult, error)
+	// ReleaseSeat releases a reserved seat.
+	ReleaseSeat(ctx context.Context, w *ReleaseSeatWrite) (Seat, error)
+	// CloseTeam moves a forming team to a final state.
+	CloseTeam(ctx context.Context, w *CloseTeamWrite) error
+	// UpdateRefund moves a seat along the refund path.
+	UpdateRefund(ctx context.Context, w *RefundWrite) (Seat, error)
+	// RecordOutcome stores an idempotency record and events, nothing else
+	// (a late payment that is refunded).
+	RecordOutcome(ctx context.Context, idem *IdempotencyRecord, events []storage.Event) error
+
+	// GetTeam returns a team or ErrNotFound.
+	GetTeam(ctx context.Context, id string) (Team, error)
+	// TeamSeats returns a team's seats ordered by ReservedAt, then ID
+	// (virtual seats last); ErrNotFound if the team does not exist.
+	TeamSeats(ctx context.Context, teamID string) ([]Seat, error)
+	// GetSeat returns a seat or ErrNotFound.
+	GetSeat(ctx context.Context, id string) (Seat, error)
+	// OpenTeams lists up to limit forming teams of a campaign with a free
+	// seat and ExpiresAt after now, in the given order: MatchOldest by
+	// OpenedAt then ID; MatchFullest (and MatchRandom) by SeatsTaken
+	// descending, then ExpiresAt, then ID.
+	OpenTeams(ctx context.Context, campaignID string, now time.Time, order MatchStrategy, limit int) ([]Team, error)
+	// UserSeats lists up to limit of a user's seats, newest first (ReservedAt
+	// descending, then ID descending).
+	UserSeats(ctx context.Context, userID string, limit int) ([]Seat, error)
+	// DueReservations lists up to limit reserved seats whose ReservedUntil is
+	// not after now, oldest deadline first.
+	DueReservations(ctx context.Context, now time.Time, limit int) ([]Seat, error)
+	// DueTeams lists up to limit forming teams whose ExpiresAt is not after
+	// now, or whose SeatsPaid reached Capacity (a completion that an adapter
+	// finishing PaySeat in two steps did not finish), oldest deadline first.
+	DueTeams(ctx context.Context, now time.Time, limit int) ([]Team, error)
+	// GetIdempotency returns a stored idempotency record or ErrNotFound.
+	GetIdempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
+}
+
+// IdempotencyRecord remembers the first result of an idempotent command.
+type IdempotencyRecord struct {
+	Scope string // the command, e.g. "groupbuy.join"
+	Key   string // the caller's key
+	// Fingerprint identifies the request, so a key reused for another
+	// request is detected.
+	Fingerprint string
+	Result      []byte // the command's result as JSON
+	CreatedAt   time.Time
+}
+
+// ReplayError is returned by a write whose idempotency record exists.
+type ReplayError struct{ Record IdempotencyRecord }
+
+func (e *ReplayError) Error() string {
+	return "groupbuy: idempotent replay of " + e.Record.Scope + " " + e.Record.Key
+}
+
+// OpenTeamWrite inserts Team (state forming) with Leader as its first seat
+// (reserved; Team.SeatsTaken is 1).
+//
+// Preconditions, checked in this order: the campaign exists (ErrNotFound);
+// it is active and Now is inside its window (ErrCampaignNotActive); the
+// leader's counted leader seats in the campaign are below MaxOpened when
+// MaxOpened > 0 (ErrLimitExceeded).
+type OpenTeamWrite struct {
+	Team      Team
+	Leader    Seat
+	Now       time.Time
+	MaxOpened int
+	Events    []storage.Event
+	Idem      *IdempotencyRecord
+}
+
+// JoinTeamWrite inserts Seat (reserved, not leader) into team Seat.TeamID,
+// adds one to the team's SeatsTaken and bumps its Version. The stored
+// Seat.ReservedUntil is the earlier of the given one and the team's
+// ExpiresAt; JoinTeam returns the seat as stored.
+//
+// Preconditions, in this order: the team exists and belongs to
+// Seat.CampaignID (ErrNotFound); the campaign is active (ErrCampaignNotActive);
+// the team is forming and its ExpiresAt is after Now (ErrTeamClosed); the user
+// holds no reserved, paid or confirmed seat in the team (ErrAlreadyJoined);
+// SeatsTaken < Capacity (ErrTeamFull); the user's counted non-leader seats in
+// the campaign are below MaxJoined when MaxJoined > 0 (ErrLimitExceeded).
+type JoinTeamWrite struct {
+	Seat      Seat
+	Now       time.Time
+	MaxJoined int
+	Events    []storage.Event
+	Idem      *IdempotencyRecord
+}
+
+// PaySeatWrite marks seat SeatID of team TeamID paid at Now with PaymentRef,
+// adds one to the team's SeatsPaid and bumps the team's and the seat's
+// Version. When SeatsPaid reaches Capacity the team becomes succeeded
+// (ClosedAt Now), every paid seat of it confirmed, and the events returned by
+// OnFill(team, seats) (called with the team and all its seats in their final
+// states, in TeamSeats order) are stored too.
+//
+// Preconditions, in this order: the seat exists and belongs to TeamID
+// (ErrNotFound); its Amount equals Amount and its Currency equals Currency
+// (ErrAmountMismatch); it is reserved and its ReservedUntil is after Now
+// (ErrSeatNotReserved); the team is forming and its ExpiresAt is after Now
+// (ErrTeamClosed).
+type PaySeatWrite struct {
+	TeamID     string
+	SeatID     string
+	PaymentRef string
+	Amount     decimal.Decimal
+	Currency   string
+	Now        time.Time
+	Events     []storage.Event
+	Idem       *IdempotencyRecord
+	OnFill     func(team *Team, seats []Seat) []storage.Event
+}
+
+// PaySeatResult is the state after a successful PaySeat.
+type PaySeatResult struct {
+	Team Team
+	Seat Seat
+	// Filled is true when this payment completed the team.
+	Filled bool
+}
+
+// ReleaseSeatWrite releases reserved seat SeatID: the seat becomes released,
+// its team's SeatsTaken drops by one and the team's Version is bumped.
+//
+// Preconditions: the seat exists (ErrNotFound); it is reserved
+// (ErrSeatNotReserved); when UserID is set, it is that user's seat
+// (ErrNotOwner); when OnlyExpired is set, its ReservedUntil is not after Now
+// (ErrConflict).
+type ReleaseSeatWrite struct {
+	SeatID      string
+	UserID      string
+	OnlyExpired bool
+	Now         time.Time
+	Events      []storage.Event
+}
+
+// CloseTeamWrite moves forming team TeamID to State at Now (ClosedAt) and
+// moves its seats: Release (reserved → released), Refund (paid →
+// refund_requested), Confirm (paid → confirmed). VirtualSeats is added to the
+// team's VirtualSeats; BotSeats, when recorded, are inserted as they are.
+// SeatsTaken and SeatsPaid drop by the seats released and refunded.
+//
+// Preconditions: the team exists (ErrNotFound); it is forming and its
+// Version equals Version, and every listed seat belongs to it and is in the
+// from-state above (ErrConflict otherwise, changing nothing).
+type CloseTeamWrite struct {
+	TeamID       string
+	Version      int64
+	State        TeamState
+	Now          time.Time
+	Release      []string
+	Refund       []string
+	Confirm      []string
+	VirtualSeats int
+	BotSeats     []Seat
+	Events       []storage.Event
+}
+
+// RefundWrite moves seat SeatID from state From to state To and bumps its
+// Version. Precondition: the seat exists (ErrNotFound) and is in From
+// (ErrConflict).
+type RefundWrite struct {
+	SeatID string
+	From   SeatState
+	To     SeatState
+	Now    time.Time
+	Events []storage.Event
+}

@@ -1,0 +1,203 @@
+package groupbuy
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Limits of the campaign rules. They bound storage rows and keep a single
+// team's work small.
+const (
+	MinTeamSize   = 2
+	MaxTeamSize   = 100
+	MaxIDLength   = 128
+	MaxSKUs       = 1000
+	MaxQuantity   = 9999
+	MaxListLimit  = 500
+	MaxProcessDue = 10000
+	// MaxPaymentRefLength bounds a host payment reference.
+	MaxPaymentRefLength = 256
+)
+
+// CampaignStatus is the operator-controlled status of a campaign.
+type CampaignStatus string
+
+// Campaign statuses. Only an active campaign, inside its window, accepts
+// new teams and seats; a paused one keeps its forming teams running to their
+// deadline; an ended one is final.
+const (
+	CampaignDraft  CampaignStatus = "draft"
+	CampaignActive CampaignStatus = "active"
+	CampaignPaused CampaignStatus = "paused"
+	CampaignEnded  CampaignStatus = "ended"
+)
+
+// TeamState is the state of a team (one group being formed).
+type TeamState string
+
+// Team states. Forming is the only non-final state.
+const (
+	TeamForming   TeamState = "forming"
+	TeamSucceeded TeamState = "succeeded"
+	TeamFailed    TeamState = "failed"
+	TeamCancelled TeamState = "cancelled"
+)
+
+// SeatState is the state of one participant's place in a team.
+type SeatState string
+
+// Seat states. Confirmed, Released and Refunded are final; RefundFailed can
+// be retried.
+const (
+	SeatReserved        SeatState = "reserved"
+	SeatPaid            SeatState = "paid"
+	SeatConfirmed       SeatState = "confirmed"
+	SeatReleased        SeatState = "released"
+	SeatRefundRequested SeatState = "refund_requested"
+	SeatRefunded        SeatState = "refunded"
+	SeatRefundFailed    SeatState = "refund_failed"
+)
+
+// VirtualFillMode says whether a team that did not fill by its deadline may
+// be completed with virtual seats (模拟成团).
+type VirtualFillMode string
+
+// Virtual fill modes.
+const (
+	// VirtualFillNone: an unfilled team fails at its deadline.
+	VirtualFillNone VirtualFillMode = "none"
+	// VirtualFillMinPaid: fill the remaining seats at the deadline when at
+	// least MinPaidSeats real seats are paid.
+	VirtualFillMinPaid VirtualFillMode = "min_paid"
+	// VirtualFillMinPercent: fill the remaining seats at the deadline when
+	// the paid real seats are at least MinPercent percent of the team size.
+	// The threshold in seats is ceil(TeamSize*MinPercent/100): a team of 5
+	// at 50% needs 3 paid seats, never 2.
+	VirtualFillMinPercent VirtualFillMode = "min_percent"
+)
+
+// VirtualFill is a campaign's virtual fill policy.
+type VirtualFill struct {
+	Mode         VirtualFillMode
+	MinPaidSeats int // for VirtualFillMinPaid: 1..TeamSize-1
+	MinPercent   int // for VirtualFillMinPercent: 1..99
+}
+
+// LatePaymentPolicy says what happens to a payment that arrives after its
+// seat's reservation expired or its team closed.
+type LatePaymentPolicy string
+
+// Late-payment policies. Whatever the policy, the outcome is reported by a
+// LatePaymentHandled event; when nothing else works the payment is refunded.
+const (
+	LateRefund    LatePaymentPolicy = "refund"
+	LateJoinOther LatePaymentPolicy = "join_other"
+	LateOpenNew   LatePaymentPolicy = "open_new"
+)
+
+// MatchStrategy chooses which open team Match joins.
+type MatchStrategy string
+
+// Match strategies.
+const (
+	MatchOldest  MatchStrategy = "oldest"
+	MatchFullest MatchStrategy = "fullest"
+	MatchRandom  MatchStrategy = "random"
+)
+
+// SKUPrice is the group price of one host SKU.
+type SKUPrice struct {
+	SKU   string
+	Price decimal.Decimal
+}
+
+// Limits are per-user limits within one campaign. Zero means no limit.
+type Limits struct {
+	MaxTeamsOpenedPerUser int
+	MaxTeamsJoinedPerUser int // joins, not counting the teams the user opened
+	MaxUnitsPerOrder      int
+}
+
+// Campaign is a group-buy campaign on one host product.
+type Campaign struct {
+	ID         string
+	ProductRef string // the host's product (SPU) reference
+	Currency   string // ISO 4217 code, e.g. "CNY"
+	Prices     []SKUPrice
+	// TeamSize is the number of seats a team needs to succeed.
+	TeamSize int
+	// TeamLifetime is how long a team may form; a team never outlives the
+	// campaign window.
+	TeamLifetime time.Duration
+	StartsAt     time.Time
+	EndsAt       time.Time
+	Status       CampaignStatus
+	Limits       Limits
+	// ReservationTTL is how long an unpaid seat is held.
+	ReservationTTL time.Duration
+	VirtualFill    VirtualFill
+	// RecordVirtualSeats stores virtual seats as bot rows (Seat.Virtual);
+	// they are never revenue and never ship.
+	RecordVirtualSeats bool
+	LatePayment        LatePaymentPolicy
+	CreatedAt          time.Time
+	Version            int64
+}
+
+// Price returns the group price of sku.
+func (c *Campaign) Price(sku string) (decimal.Decimal, bool) {
+	for _, p := range c.Prices {
+		if p.SKU == sku {
+			return p.Price, true
+		}
+	}
+	return decimal.Decimal{}, false
+}
+
+// Team is one group being formed.
+type Team struct {
+	ID         string
+	CampaignID string
+	LeaderID   string
+	Capacity   int
+	// SeatsTaken counts active real seats (reserved, paid or confirmed).
+	SeatsTaken int
+	// SeatsPaid counts paid or confirmed real seats.
+	SeatsPaid int
+	// VirtualSeats counts the seats filled virtually at the deadline.
+	VirtualSeats int
+	State        TeamState
+	OpenedAt     time.Time
+	ExpiresAt    time.Time
+	ClosedAt     time.Time // zero while forming
+	Version      int64
+}
+
+// Seat is one participant's place in a team.
+type Seat struct {
+	ID         string
+	TeamID     string
+	CampaignID string
+	UserID     string // empty for a virtual seat
+	SKU        string
+	Quantity   int
+	UnitPrice  decimal.Decimal
+	Amount     decimal.Decimal // UnitPrice × Quantity, in Currency
+	Currency   string
+	State      SeatState
+	Leader     bool
+	Virtual    bool
+	ReservedAt time.Time
+	// ReservedUntil is when an unpaid reservation lapses; never after the
+	// team's deadline.
+	ReservedUntil time.Time
+	PaidAt        time.Time // zero until paid
+	PaymentRef    string
+	Version       int64
+}
+
+// Active reports whether the seat holds a place in its team.
+func (s *Seat) Active() bool {
+	return s.State == SeatReserved || s.State == SeatPaid || s.State == SeatConfirmed
+}
