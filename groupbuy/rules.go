@@ -222,8 +222,8 @@ func ValidateCampaign(c *Campaign) error {
 	return nil
 }
 
-// acceptsSeats reports whether the campaign takes new seats at now.
-func (c *Campaign) acceptsSeats(now time.Time) bool {
+// AcceptsSeats reports whether the campaign takes new seats at now.
+func (c *Campaign) AcceptsSeats(now time.Time) bool {
 	return c.Status == CampaignActive && !now.Before(c.StartsAt) && now.Before(c.EndsAt)
 }
 

@@ -36,8 +36,9 @@ type Store interface {
 
 	// OpenTeam inserts a team and its leader seat.
 	OpenTeam(ctx context.Context, w *OpenTeamWrite) error
-	// JoinTeam adds a reserved seat to a forming team.
-	JoinTeam(ctx context.Context, w *JoinTeamWrite) (Seat, error)
+	// JoinTeam adds a reserved seat to a forming team and returns the team
+	// as the join left it and the seat as stored.
+	JoinTeam(ctx context.Context, w *JoinTeamWrite) (Team, Seat, error)
 	// PaySeat marks a reserved seat paid and, when it is the team's last
 	// unpaid seat, completes the team.
 	PaySeat(ctx context.Context, w *PaySeatWrite) (PaySeatResult, error)
@@ -114,7 +115,7 @@ type OpenTeamWrite struct {
 // JoinTeamWrite inserts Seat (reserved, not leader) into team Seat.TeamID,
 // adds one to the team's SeatsTaken and bumps its Version. The stored
 // Seat.ReservedUntil is the earlier of the given one and the team's
-// ExpiresAt; JoinTeam returns the seat as stored.
+// ExpiresAt; JoinTeam returns the team after the join and the seat as stored.
 //
 // Preconditions, in this order: the team exists and belongs to
 // Seat.CampaignID (ErrNotFound); the campaign is active (ErrCampaignNotActive);

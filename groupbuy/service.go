@@ -1,0 +1,463 @@
+package groupbuy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Config configures a Service. The zero value is usable.
+type Config struct {
+	// Now returns the current time; default time.Now in UTC. Every deadline
+	// is computed from it, so tests and simulations inject their own.
+	Now func() time.Time
+	// NewID returns a fresh unique ID for teams, seats and events; default
+	// a UUIDv7 string.
+	NewID func() string
+	// MaxRereads bounds how often a command re-reads and decides again after
+	// a guarded write lost to a concurrent change; default 3.
+	MaxRereads int
+	// Seed makes MatchRandom deterministic: the choice is a hash of (Seed,
+	// user, idempotency key).
+	Seed uint64
+	// DueBatch is how many reservations and teams ProcessDue handles per
+	// read; default 200.
+	DueBatch int
+}
+
+// Service runs group-buy commands against a Store. It is safe for
+// concurrent use.
+type Service struct {
+	store Store
+	now   func() time.Time
+	newID func() string
+	cfg   Config
+
+	mu        sync.RWMutex
+	campaigns map[string]*Campaign // definitions of non-draft campaigns, which never change
+}
+
+// New returns a Service on store.
+func New(store Store, cfg Config) (*Service, error) {
+	if store == nil {
+		return nil, invalid("store", "must not be nil")
+	}
+	if cfg.MaxRereads < 0 || cfg.DueBatch < 0 || cfg.DueBatch > MaxProcessDue {
+		return nil, invalid("config", "MaxRereads must be ≥ 0 and DueBatch in 0..MaxProcessDue")
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	if cfg.MaxRereads == 0 {
+		cfg.MaxRereads = 3
+	}
+	if cfg.DueBatch == 0 {
+		cfg.DueBatch = 200
+	}
+	return &Service{store: store, now: cfg.Now, newID: cfg.NewID, cfg: cfg, campaigns: make(map[string]*Campaign)}, nil
+}
+
+// Idempotency scopes of the commands.
+const (
+	scopeOpen  = "groupbuy.open"
+	scopeJoin  = "groupbuy.join"
+	scopeMatch = "groupbuy.match"
+	scopePay   = "groupbuy.pay"
+)
+
+// CreateCampaign validates c and stores it with CreatedAt and Version set.
+func (s *Service) CreateCampaign(ctx context.Context, c Campaign) (Campaign, error) {
+	if err := ValidateCampaign(&c); err != nil {
+		return Campaign{}, err
+	}
+	c.Prices = append([]SKUPrice(nil), c.Prices...)
+	c.CreatedAt = s.now()
+	c.Version = 1
+	if err := s.store.CreateCampaign(ctx, &c); err != nil {
+		return Campaign{}, fmt.Errorf("groupbuy: create campaign %s: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+// SetCampaignStatus moves a campaign to status to, following the campaign
+// transition table (draft → active → paused ⇄ active → ended).
+func (s *Service) SetCampaignStatus(ctx context.Context, id string, to CampaignStatus) (Campaign, error) {
+	if err := validateID("campaignID", id); err != nil {
+		return Campaign{}, err
+	}
+	if !to.Valid() {
+		return Campaign{}, invalid("status", fmt.Sprintf("unknown status %q", to))
+	}
+	for range s.cfg.MaxRereads + 1 {
+		c, err := s.store.GetCampaign(ctx, id)
+		if err != nil {
+			return Campaign{}, fmt.Errorf("groupbuy: campaign %s: %w", id, err)
+		}
+		if err := CheckCampaignTransition(c.Status, to); err != nil {
+			return Campaign{}, err
+		}
+		c, err = s.store.SetCampaignStatus(ctx, id, c.Status, to)
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Campaign{}, fmt.Errorf("groupbuy: campaign %s: %w", id, err)
+		}
+		return c, nil
+	}
+	return Campaign{}, ErrConflict
+}
+
+// Campaign returns a campaign.
+func (s *Service) Campaign(ctx context.Context, id string) (Campaign, error) {
+	if err := validateID("campaignID", id); err != nil {
+		return Campaign{}, err
+	}
+	c, err := s.store.GetCampaign(ctx, id)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("groupbuy: campaign %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// campaign returns the definition of a campaign for deciding a command. The
+// definition of a non-draft campaign never changes, so it is cached; its
+// status may, and every write re-checks it in the store.
+func (s *Service) campaign(ctx context.Context, id string) (*Campaign, error) {
+	s.mu.RLock()
+	c := s.campaigns[id]
+	s.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	got, err := s.store.GetCampaign(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("groupbuy: campaign %s: %w", id, err)
+	}
+	if got.Status == CampaignDraft {
+		return nil, ErrCampaignNotActive
+	}
+	s.mu.Lock()
+	if len(s.campaigns) > 10000 {
+		clear(s.campaigns)
+	}
+	s.campaigns[id] = &got
+	s.mu.Unlock()
+	return &got, nil
+}
+
+// OpenRequest opens a new team with the user as its leader.
+type OpenRequest struct {
+	CampaignID string
+	UserID     string
+	SKU        string
+	Quantity   int // 1 when zero
+	// IdempotencyKey, when set, makes a repeat return the first result.
+	IdempotencyKey string
+}
+
+// JoinRequest takes a seat in a given team. The campaign ID comes with the
+// team in every share link, and lets the join be one write.
+type JoinRequest struct {
+	CampaignID     string
+	TeamID         string
+	UserID         string
+	SKU            string
+	Quantity       int // 1 when zero
+	IdempotencyKey string
+}
+
+// MatchRequest takes a seat in an open team of the campaign chosen by
+// Strategy, or opens a new team when none has room.
+type MatchRequest struct {
+	CampaignID     string
+	UserID         string
+	SKU            string
+	Quantity       int // 1 when zero
+	Strategy       MatchStrategy
+	IdempotencyKey string
+}
+
+// SeatResult is the outcome of Open, Join and Match: the seat reserved and
+// its team as the command left it.
+type SeatResult struct {
+	Team Team
+	Seat Seat
+	// Opened is true when the command opened the team.
+	Opened bool
+}
+
+type seatOrder struct {
+	campaignID, userID, sku string
+	quantity                int
+}
+
+func (s *Service) checkOrder(c *Campaign, o *seatOrder, now time.Time) (decimal.Decimal, error) {
+	price, ok := c.Price(o.sku)
+	if !ok {
+		return decimal.Decimal{}, invalid("SKU", fmt.Sprintf("%q is not in campaign %s", o.sku, c.ID))
+	}
+	if c.Limits.MaxUnitsPerOrder > 0 && o.quantity > c.Limits.MaxUnitsPerOrder {
+		return decimal.Decimal{}, fmt.Errorf("%w: %d units, at most %d per order", ErrLimitExceeded, o.quantity, c.Limits.MaxUnitsPerOrder)
+	}
+	// The status may have changed since the definition was cached; the
+	// store checks it in the write. The window never changes.
+	if now.Before(c.StartsAt) || !now.Before(c.EndsAt) {
+		return decimal.Decimal{}, ErrCampaignNotActive
+	}
+	return price, nil
+}
+
+func validateOrder(o *seatOrder) error {
+	if err := validateID("CampaignID", o.campaignID); err != nil {
+		return err
+	}
+	if err := validateID("UserID", o.userID); err != nil {
+		return err
+	}
+	if err := validateID("SKU", o.sku); err != nil {
+		return err
+	}
+	if o.quantity == 0 {
+		o.quantity = 1
+	}
+	if o.quantity < 0 || o.quantity > MaxQuantity {
+		return invalid("Quantity", fmt.Sprintf("must be in 1..%d", MaxQuantity))
+	}
+	return nil
+}
+
+func validateKey(key string) error {
+	if key == "" {
+		return nil
+	}
+	return validateID("IdempotencyKey", key)
+}
+
+func (s *Service) newSeat(c *Campaign, o *seatOrder, price decimal.Decimal, teamID string, teamExpires, now time.Time) Seat {
+	return Seat{
+		ID: s.newID(), TeamID: teamID, CampaignID: c.ID, UserID: o.userID, SKU: o.sku,
+		Quantity: o.quantity, UnitPrice: price, Amount: price.Mul(decimal.NewFromInt(int64(o.quantity))),
+		Currency: c.Currency, State: SeatReserved, ReservedAt: now,
+		ReservedUntil: reservationDeadline(c, teamExpires, now), Version: 1,
+	}
+}
+
+func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time) storage.Event {
+	return newEvent(s.newID(), topic, seatKey(st, topicSuffix(topic)), now, SeatPayload{
+		TeamID: st.TeamID, SeatID: st.ID, CampaignID: st.CampaignID, UserID: st.UserID,
+		Amount: st.Amount, Currency: st.Currency, PaymentRef: st.PaymentRef, Reason: reason,
+	})
+}
+
+func topicSuffix(topic string) string {
+	switch topic {
+	case TopicSeatReserved:
+		return "reserved"
+	case TopicSeatPaid:
+		return "paid"
+	case TopicSeatReleased:
+		return "released"
+	}
+	return topic
+}
+
+// seatResultJSON is what an idempotency record keeps of a SeatResult.
+type seatResultJSON struct {
+	TeamID string `json:"team_id"`
+	SeatID string `json:"seat_id"`
+	Opened bool   `json:"opened,omitempty"`
+}
+
+func (s *Service) idem(scope, key, fp string, r seatResultJSON, now time.Time) *IdempotencyRecord {
+	if key == "" {
+		return nil
+	}
+	b, _ := json.Marshal(r)
+	return &IdempotencyRecord{Scope: scope, Key: key, Fingerprint: fp, Result: b, CreatedAt: now}
+}
+
+// replayed turns a ReplayError into the first result of the command.
+func (s *Service) replayed(ctx context.Context, rec IdempotencyRecord, fp string) (SeatResult, error) {
+	if rec.Fingerprint != fp {
+		return SeatResult{}, ErrIdempotencyKeyReused
+	}
+	var r seatResultJSON
+	if err := json.Unmarshal(rec.Result, &r); err != nil {
+		return SeatResult{}, fmt.Errorf("groupbuy: stored result of %s %s: %w", rec.Scope, rec.Key, err)
+	}
+	team, err := s.store.GetTeam(ctx, r.TeamID)
+	if err != nil {
+		return SeatResult{}, fmt.Errorf("groupbuy: replay team %s: %w", r.TeamID, err)
+	}
+	seat, err := s.store.GetSeat(ctx, r.SeatID)
+	if err != nil {
+		return SeatResult{}, fmt.Errorf("groupbuy: replay seat %s: %w", r.SeatID, err)
+	}
+	return SeatResult{Team: team, Seat: seat, Opened: r.Opened}, nil
+}
+
+// Open opens a new team with the user as leader, holding a reserved seat.
+func (s *Service) Open(ctx context.Context, req OpenRequest) (SeatResult, error) {
+	o := seatOrder{req.CampaignID, req.UserID, req.SKU, req.Quantity}
+	if err := validateOrder(&o); err != nil {
+		return SeatResult{}, err
+	}
+	if err := validateKey(req.IdempotencyKey); err != nil {
+		return SeatResult{}, err
+	}
+	fp := fingerprint(o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity))
+	return s.open(ctx, &o, scopeOpen, req.IdempotencyKey, fp)
+}
+
+func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string) (SeatResult, error) {
+	c, err := s.campaign(ctx, o.campaignID)
+	if err != nil {
+		return SeatResult{}, err
+	}
+	now := s.now()
+	price, err := s.checkOrder(c, o, now)
+	if err != nil {
+		return SeatResult{}, err
+	}
+	team := Team{
+		ID: s.newID(), CampaignID: c.ID, LeaderID: o.userID, Capacity: c.TeamSize, SeatsTaken: 1,
+		State: TeamForming, OpenedAt: now, ExpiresAt: teamDeadline(c, now), Version: 1,
+	}
+	seat := s.newSeat(c, o, price, team.ID, team.ExpiresAt, now)
+	seat.Leader = true
+	w := &OpenTeamWrite{
+		Team: team, Leader: seat, Now: now, MaxOpened: c.Limits.MaxTeamsOpenedPerUser,
+		Events: []storage.Event{
+			newEvent(s.newID(), TopicTeamOpened, "gb:"+team.ID+":opened", now, TeamOpenedPayload{
+				TeamID: team.ID, CampaignID: c.ID, LeaderID: o.userID, Capacity: team.Capacity, ExpiresAt: team.ExpiresAt,
+			}),
+			s.seatEvent(TopicSeatReserved, &seat, "", now),
+		},
+		Idem: s.idem(scope, key, fp, seatResultJSON{TeamID: team.ID, SeatID: seat.ID, Opened: true}, now),
+	}
+	if err := s.store.OpenTeam(ctx, w); err != nil {
+		if re, ok := errors.AsType[*ReplayError](err); ok {
+			return s.replayed(ctx, re.Record, fp)
+		}
+		return SeatResult{}, fmt.Errorf("groupbuy: open team in %s: %w", c.ID, err)
+	}
+	return SeatResult{Team: team, Seat: seat, Opened: true}, nil
+}
+
+// Join reserves a seat for the user in a given forming team.
+func (s *Service) Join(ctx context.Context, req JoinRequest) (SeatResult, error) {
+	o := seatOrder{req.CampaignID, req.UserID, req.SKU, req.Quantity}
+	if err := validateOrder(&o); err != nil {
+		return SeatResult{}, err
+	}
+	if err := validateID("TeamID", req.TeamID); err != nil {
+		return SeatResult{}, err
+	}
+	if err := validateKey(req.IdempotencyKey); err != nil {
+		return SeatResult{}, err
+	}
+	fp := fingerprint(o.campaignID, req.TeamID, o.userID, o.sku, strconv.Itoa(o.quantity))
+	return s.join(ctx, &o, req.TeamID, scopeJoin, req.IdempotencyKey, fp)
+}
+
+func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp string) (SeatResult, error) {
+	c, err := s.campaign(ctx, o.campaignID)
+	if err != nil {
+		return SeatResult{}, err
+	}
+	now := s.now()
+	price, err := s.checkOrder(c, o, now)
+	if err != nil {
+		return SeatResult{}, err
+	}
+	// The store clamps the reservation to the team's deadline.
+	seat := s.newSeat(c, o, price, teamID, c.EndsAt, now)
+	w := &JoinTeamWrite{
+		Seat: seat, Now: now, MaxJoined: c.Limits.MaxTeamsJoinedPerUser,
+		Events: []storage.Event{s.seatEvent(TopicSeatReserved, &seat, "", now)},
+		Idem:   s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: seat.ID}, now),
+	}
+	team, stored, err := s.store.JoinTeam(ctx, w)
+	if err != nil {
+		if re, ok := errors.AsType[*ReplayError](err); ok {
+			return s.replayed(ctx, re.Record, fp)
+		}
+		return SeatResult{}, fmt.Errorf("groupbuy: join team %s: %w", teamID, err)
+	}
+	return SeatResult{Team: team, Seat: stored}, nil
+}
+
+// Match reserves a seat in an open team of the campaign chosen by the
+// strategy (default MatchFullest), trying the next candidate when one fills
+// first, and opens a new team when no candidate has room.
+func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, error) {
+	o := seatOrder{req.CampaignID, req.UserID, req.SKU, req.Quantity}
+	if err := validateOrder(&o); err != nil {
+		return SeatResult{}, err
+	}
+	if err := validateKey(req.IdempotencyKey); err != nil {
+		return SeatResult{}, err
+	}
+	strategy := req.Strategy
+	switch strategy {
+	case "":
+		strategy = MatchFullest
+	case MatchOldest, MatchFullest, MatchRandom:
+	default:
+		return SeatResult{}, invalid("Strategy", fmt.Sprintf("unknown strategy %q", strategy))
+	}
+	fp := fingerprint(o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity), string(strategy))
+	if req.IdempotencyKey != "" {
+		rec, err := s.store.GetIdempotency(ctx, scopeMatch, req.IdempotencyKey)
+		if err == nil {
+			return s.replayed(ctx, rec, fp)
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return SeatResult{}, fmt.Errorf("groupbuy: match: %w", err)
+		}
+	}
+	return s.match(ctx, &o, strategy, "", req.IdempotencyKey, fp)
+}
+
+func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, key, fp string) (SeatResult, error) {
+	const candidates = 20
+	teams, err := s.store.OpenTeams(ctx, o.campaignID, s.now(), strategy, candidates)
+	if err != nil {
+		return SeatResult{}, fmt.Errorf("groupbuy: match in %s: %w", o.campaignID, err)
+	}
+	if strategy == MatchRandom && len(teams) > 1 {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d\x1f%s\x1f%s", s.cfg.Seed, o.userID, key)
+		i := int(h.Sum64() % uint64(len(teams)))
+		teams[0], teams[i] = teams[i], teams[0]
+	}
+	for i := range teams {
+		if teams[i].ID == excludeTeam {
+			continue
+		}
+		r, err := s.join(ctx, o, teams[i].ID, scopeMatch, key, fp)
+		switch {
+		case err == nil:
+			return r, nil
+		case errors.Is(err, ErrTeamFull), errors.Is(err, ErrTeamClosed), errors.Is(err, ErrAlreadyJoined):
+			continue
+		default:
+			return SeatResult{}, err
+		}
+	}
+	return s.open(ctx, o, scopeMatch, key, fp)
+}

@@ -1,0 +1,375 @@
+package groupbuy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// CancelReservation releases the user's unpaid seat.
+func (s *Service) CancelReservation(ctx context.Context, seatID, userID string) (Seat, error) {
+	if err := validateID("seatID", seatID); err != nil {
+		return Seat{}, err
+	}
+	if err := validateID("userID", userID); err != nil {
+		return Seat{}, err
+	}
+	seat, err := s.store.GetSeat(ctx, seatID)
+	if err != nil {
+		return Seat{}, fmt.Errorf("groupbuy: seat %s: %w", seatID, err)
+	}
+	if seat.UserID != userID {
+		return Seat{}, ErrNotOwner
+	}
+	if seat.State != SeatReserved {
+		return Seat{}, fmt.Errorf("groupbuy: cancel seat %s: %w", seatID, ErrSeatNotReserved)
+	}
+	now := s.now()
+	out, err := s.store.ReleaseSeat(ctx, &ReleaseSeatWrite{
+		SeatID: seatID, UserID: userID, Now: now,
+		Events: []storage.Event{s.seatEvent(TopicSeatReleased, &seat, "cancelled", now)},
+	})
+	if err != nil {
+		return Seat{}, fmt.Errorf("groupbuy: cancel seat %s: %w", seatID, err)
+	}
+	return out, nil
+}
+
+// CloseDecision is what the rules decided for a forming team: the write to
+// apply. It is exported for tests and simulations.
+type CloseDecision struct {
+	Write   CloseTeamWrite
+	Outcome TeamState
+}
+
+// DecideClose decides how a forming team closes at now: a fully paid team
+// succeeds; at its deadline a team succeeds with virtual seats when the
+// campaign's policy allows, or fails; an operator cancel fails it as
+// cancelled. Reserved seats are released, paid seats confirmed on success
+// and refunded otherwise. It returns ok false when the team should not close
+// yet. newID supplies event and seat IDs.
+func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason string, now time.Time, newID func() string) (d CloseDecision, ok bool) {
+	if team.State != TeamForming {
+		return d, false
+	}
+	fullyPaid := team.SeatsPaid >= team.Capacity
+	if !cancel && !fullyPaid && team.ExpiresAt.After(now) {
+		return d, false
+	}
+	w := CloseTeamWrite{TeamID: team.ID, Version: team.Version, Now: now}
+	virtual := 0
+	switch {
+	case cancel:
+		w.State = TeamCancelled
+	case fullyPaid:
+		w.State, reason = TeamSucceeded, "filled"
+	default:
+		virtual = VirtualSeatsAtDeadline(c, team.Capacity, team.SeatsPaid)
+		if virtual > 0 {
+			w.State, reason = TeamSucceeded, "virtual fill"
+		} else {
+			w.State, reason = TeamFailed, "expired"
+		}
+	}
+	closed := *team
+	closed.State, closed.ClosedAt, closed.VirtualSeats = w.State, now, team.VirtualSeats+virtual
+	var final []Seat
+	for i := range seats {
+		st := seats[i]
+		switch st.State {
+		case SeatReserved:
+			w.Release = append(w.Release, st.ID)
+			st.State = SeatReleased
+			w.Events = append(w.Events, newEvent(newID(), TopicSeatReleased, seatKey(&st, "released"), now, SeatPayload{
+				TeamID: st.TeamID, SeatID: st.ID, CampaignID: st.CampaignID, UserID: st.UserID,
+				Amount: st.Amount, Currency: st.Currency, Reason: "team " + string(w.State),
+			}))
+			closed.SeatsTaken--
+		case SeatPaid:
+			if w.State == TeamSucceeded {
+				w.Confirm = append(w.Confirm, st.ID)
+				st.State = SeatConfirmed
+			} else {
+				w.Refund = append(w.Refund, st.ID)
+				st.State = SeatRefundRequested
+				w.Events = append(w.Events, refundEvent(newID(), &st, "team "+string(w.State)+": "+reason, now))
+				closed.SeatsTaken--
+				closed.SeatsPaid--
+			}
+		}
+		final = append(final, st)
+	}
+	if virtual > 0 {
+		w.VirtualSeats = virtual
+		var ids []string
+		if c.RecordVirtualSeats {
+			for range virtual {
+				bot := Seat{
+					ID: newID(), TeamID: team.ID, CampaignID: team.CampaignID, Quantity: 1,
+					Currency: c.Currency, State: SeatConfirmed, Virtual: true, ReservedAt: now,
+					ReservedUntil: now, PaidAt: now, Version: 1,
+				}
+				w.BotSeats = append(w.BotSeats, bot)
+				final = append(final, bot)
+				ids = append(ids, bot.ID)
+			}
+		}
+		w.Events = append(w.Events, newEvent(newID(), TopicVirtualSeatsAdded, "gb:"+team.ID+":virtual", now, VirtualSeatsAddedPayload{
+			TeamID: team.ID, Count: virtual, SeatIDs: ids, PaidReal: team.SeatsPaid,
+		}))
+	}
+	w.Events = append(w.Events, teamClosedEvent(newID(), &closed, final, c.Currency, reason, now))
+	return CloseDecision{Write: w, Outcome: w.State}, true
+}
+
+// closeTeam reads a team and its seats, decides and writes, re-reading when
+// a concurrent change beat the write. It returns the final state, or "" when
+// the team did not need closing.
+func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, reason string) (Team, bool, error) {
+	for range s.cfg.MaxRereads + 1 {
+		team, err := s.store.GetTeam(ctx, teamID)
+		if err != nil {
+			return Team{}, false, fmt.Errorf("groupbuy: team %s: %w", teamID, err)
+		}
+		if team.State != TeamForming {
+			if cancel {
+				return team, false, fmt.Errorf("groupbuy: cancel team %s: %w", teamID, &TransitionError{Entity: "team", From: string(team.State), To: string(TeamCancelled)})
+			}
+			return team, false, nil
+		}
+		c, err := s.campaign(ctx, team.CampaignID)
+		if err != nil {
+			return Team{}, false, err
+		}
+		seats, err := s.store.TeamSeats(ctx, teamID)
+		if err != nil {
+			return Team{}, false, fmt.Errorf("groupbuy: seats of team %s: %w", teamID, err)
+		}
+		now := s.now()
+		d, ok := DecideClose(c, &team, seats, cancel, reason, now, s.newID)
+		if !ok {
+			return team, false, nil
+		}
+		err = s.store.CloseTeam(ctx, &d.Write)
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Team{}, false, fmt.Errorf("groupbuy: close team %s: %w", teamID, err)
+		}
+		team, err = s.store.GetTeam(ctx, teamID)
+		if err != nil {
+			return Team{}, false, fmt.Errorf("groupbuy: team %s: %w", teamID, err)
+		}
+		return team, true, nil
+	}
+	return Team{}, false, ErrConflict
+}
+
+// CancelTeam cancels a forming team (an operator action): reserved seats are
+// released and every paid seat gets one refund request.
+func (s *Service) CancelTeam(ctx context.Context, teamID, reason string) (Team, error) {
+	if err := validateID("teamID", teamID); err != nil {
+		return Team{}, err
+	}
+	if len(reason) > 1024 {
+		return Team{}, invalid("reason", "longer than 1024 bytes")
+	}
+	team, _, err := s.closeTeam(ctx, teamID, true, "cancelled: "+reason)
+	return team, err
+}
+
+// MarkRefunded records that the refund of a seat settled. Repeating it is a
+// no-op that returns the seat.
+func (s *Service) MarkRefunded(ctx context.Context, seatID string) (Seat, error) {
+	return s.refundStep(ctx, seatID, SeatRefunded, "")
+}
+
+// MarkRefundFailed records that the refund of a seat failed; RetryRefund
+// asks for it again with the same idempotency key.
+func (s *Service) MarkRefundFailed(ctx context.Context, seatID, reason string) (Seat, error) {
+	return s.refundStep(ctx, seatID, SeatRefundFailed, reason)
+}
+
+// RetryRefund requests a failed refund again: a new RefundRequested event
+// with the seat's unchanged refund key.
+func (s *Service) RetryRefund(ctx context.Context, seatID string) (Seat, error) {
+	return s.refundStep(ctx, seatID, SeatRefundRequested, "retry")
+}
+
+func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, reason string) (Seat, error) {
+	if err := validateID("seatID", seatID); err != nil {
+		return Seat{}, err
+	}
+	if len(reason) > 1024 {
+		return Seat{}, invalid("reason", "longer than 1024 bytes")
+	}
+	for range s.cfg.MaxRereads + 1 {
+		seat, err := s.store.GetSeat(ctx, seatID)
+		if err != nil {
+			return Seat{}, fmt.Errorf("groupbuy: seat %s: %w", seatID, err)
+		}
+		if seat.State == to && to != SeatRefundRequested {
+			return seat, nil // a repeat
+		}
+		if err := CheckSeatTransition(seat.State, to); err != nil {
+			return Seat{}, err
+		}
+		if to == SeatRefundRequested && seat.State != SeatRefundFailed {
+			return Seat{}, &TransitionError{Entity: "seat", From: string(seat.State), To: string(to)}
+		}
+		now := s.now()
+		w := &RefundWrite{SeatID: seatID, From: seat.State, To: to, Now: now}
+		if to == SeatRefundRequested {
+			w.Events = []storage.Event{refundEvent(s.newID(), &seat, reason, now)}
+		}
+		out, err := s.store.UpdateRefund(ctx, w)
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Seat{}, fmt.Errorf("groupbuy: refund seat %s: %w", seatID, err)
+		}
+		return out, nil
+	}
+	return Seat{}, ErrConflict
+}
+
+// DueReport counts what one ProcessDue run did.
+type DueReport struct {
+	Released  int // reservations released
+	Succeeded int // teams that succeeded (fully paid or virtually filled)
+	Virtual   int // of those, teams completed with virtual seats
+	Failed    int // teams that failed at their deadline
+}
+
+// ProcessDue releases the reservations that lapsed and closes the teams whose
+// deadline passed at Now. It is safe to re-run and to run from several
+// instances at once: every change is a guarded write, so each happens once.
+func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
+	var rep DueReport
+	// Bounded passes so that a row that keeps failing cannot loop forever.
+	for pass := 0; pass < MaxProcessDue/s.cfg.DueBatch+1; pass++ {
+		now := s.now()
+		seats, err := s.store.DueReservations(ctx, now, s.cfg.DueBatch)
+		if err != nil {
+			return rep, fmt.Errorf("groupbuy: due reservations: %w", err)
+		}
+		for i := range seats {
+			st := &seats[i]
+			_, err := s.store.ReleaseSeat(ctx, &ReleaseSeatWrite{
+				SeatID: st.ID, OnlyExpired: true, Now: now,
+				Events: []storage.Event{s.seatEvent(TopicSeatReleased, st, "reservation expired", now)},
+			})
+			switch {
+			case err == nil:
+				rep.Released++
+			case errors.Is(err, ErrSeatNotReserved), errors.Is(err, storage.ErrConflict), errors.Is(err, ErrNotFound):
+				// Paid or released meanwhile, possibly by another instance.
+			default:
+				return rep, fmt.Errorf("groupbuy: release seat %s: %w", st.ID, err)
+			}
+		}
+		teams, err := s.store.DueTeams(ctx, now, s.cfg.DueBatch)
+		if err != nil {
+			return rep, fmt.Errorf("groupbuy: due teams: %w", err)
+		}
+		for i := range teams {
+			before := teams[i].SeatsPaid
+			team, closed, err := s.closeTeam(ctx, teams[i].ID, false, "")
+			if err != nil {
+				return rep, err
+			}
+			if !closed {
+				continue
+			}
+			switch team.State {
+			case TeamSucceeded:
+				rep.Succeeded++
+				if team.VirtualSeats > 0 && before < team.Capacity {
+					rep.Virtual++
+				}
+			case TeamFailed:
+				rep.Failed++
+			}
+		}
+		if len(seats) < s.cfg.DueBatch && len(teams) < s.cfg.DueBatch {
+			break
+		}
+	}
+	return rep, nil
+}
+
+// TeamView is a team with its seats.
+type TeamView struct {
+	Team  Team
+	Seats []Seat
+}
+
+// Team returns a team with its seats.
+func (s *Service) Team(ctx context.Context, teamID string) (TeamView, error) {
+	if err := validateID("teamID", teamID); err != nil {
+		return TeamView{}, err
+	}
+	team, err := s.store.GetTeam(ctx, teamID)
+	if err != nil {
+		return TeamView{}, fmt.Errorf("groupbuy: team %s: %w", teamID, err)
+	}
+	seats, err := s.store.TeamSeats(ctx, teamID)
+	if err != nil {
+		return TeamView{}, fmt.Errorf("groupbuy: seats of team %s: %w", teamID, err)
+	}
+	return TeamView{Team: team, Seats: seats}, nil
+}
+
+// OpenTeams lists forming teams of a campaign that have a free seat, for a
+// "join a friend's team" list: fullest first, then soonest to expire.
+func (s *Service) OpenTeams(ctx context.Context, campaignID string, limit int) ([]Team, error) {
+	if err := validateID("campaignID", campaignID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxListLimit {
+		return nil, invalid("limit", fmt.Sprintf("must be in 1..%d", MaxListLimit))
+	}
+	return s.store.OpenTeams(ctx, campaignID, s.now(), MatchFullest, limit)
+}
+
+// UserSeats lists a user's seats, newest first.
+func (s *Service) UserSeats(ctx context.Context, userID string, limit int) ([]Seat, error) {
+	if err := validateID("userID", userID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxListLimit {
+		return nil, invalid("limit", fmt.Sprintf("must be in 1..%d", MaxListLimit))
+	}
+	return s.store.UserSeats(ctx, userID, limit)
+}
+
+// MayShip reports whether the host may ship the goods of a seat: only a real
+// seat of a succeeded team.
+func (s *Service) MayShip(ctx context.Context, seatID string) (bool, error) {
+	if err := validateID("seatID", seatID); err != nil {
+		return false, err
+	}
+	seat, err := s.store.GetSeat(ctx, seatID)
+	if err != nil {
+		return false, fmt.Errorf("groupbuy: seat %s: %w", seatID, err)
+	}
+	return MayShip(&seat), nil
+}
+
+// MayOpenAfterSale reports whether the host may open an after-sale case on a
+// seat: only a real seat of a succeeded team.
+func (s *Service) MayOpenAfterSale(ctx context.Context, seatID string) (bool, error) {
+	if err := validateID("seatID", seatID); err != nil {
+		return false, err
+	}
+	seat, err := s.store.GetSeat(ctx, seatID)
+	if err != nil {
+		return false, fmt.Errorf("groupbuy: seat %s: %w", seatID, err)
+	}
+	return MayOpenAfterSale(&seat), nil
+}

@@ -1,0 +1,251 @@
+package groupbuy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// PaymentRequest reports a payment for a seat from the host's payment
+// callback. It is idempotent on PaymentRef: a repeat returns the first
+// result.
+type PaymentRequest struct {
+	TeamID     string
+	SeatID     string
+	PaymentRef string // the payment provider's reference, unique per payment
+	Amount     decimal.Decimal
+	Currency   string
+}
+
+// Late-payment actions reported in LateOutcome.Action.
+const (
+	LateActionRefund = "refund"
+	LateActionJoined = "joined"
+	LateActionOpened = "opened"
+)
+
+// LateOutcome says what was done with a payment that arrived after its seat
+// lapsed or its team closed.
+type LateOutcome struct {
+	Action string // LateActionRefund, LateActionJoined or LateActionOpened
+	// RefundKey is the idempotency key of the refund requested, when Action
+	// is LateActionRefund.
+	RefundKey string
+	Reason    string
+}
+
+// PaymentResult is the outcome of ConfirmPayment. For a late payment Team
+// and Seat are the ones the payment ended up in (a new seat when it joined
+// or opened another team; the original seat when refunded).
+type PaymentResult struct {
+	Team Team
+	Seat Seat
+	// Filled is true when this payment completed its team.
+	Filled bool
+	Late   *LateOutcome
+}
+
+type payResultJSON struct {
+	TeamID    string `json:"team_id"`
+	SeatID    string `json:"seat_id"`
+	Filled    bool   `json:"filled,omitempty"`
+	Action    string `json:"late_action,omitempty"`
+	RefundKey string `json:"refund_key,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func validatePayment(req *PaymentRequest) error {
+	if err := validateID("TeamID", req.TeamID); err != nil {
+		return err
+	}
+	if err := validateID("SeatID", req.SeatID); err != nil {
+		return err
+	}
+	if req.PaymentRef == "" || len(req.PaymentRef) > MaxPaymentRefLength {
+		return invalid("PaymentRef", fmt.Sprintf("must be 1..%d bytes", MaxPaymentRefLength))
+	}
+	if err := validateCurrency("Currency", req.Currency); err != nil {
+		return err
+	}
+	return validatePrice("Amount", req.Amount, req.Currency)
+}
+
+// ConfirmPayment records the payment of a reserved seat. When it is the last
+// unpaid seat the team succeeds in the same step. A payment that arrives
+// after the seat lapsed or the team closed is handled by the campaign's
+// LatePayment policy and reported in PaymentResult.Late.
+func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (PaymentResult, error) {
+	if err := validatePayment(&req); err != nil {
+		return PaymentResult{}, err
+	}
+	fp := fingerprint(req.TeamID, req.SeatID, req.Amount.String(), req.Currency)
+	now := s.now()
+	r, err := s.pay(ctx, req.TeamID, req.SeatID, &req, fp, nil, now)
+	if err == nil || !(errors.Is(err, ErrSeatNotReserved) || errors.Is(err, ErrTeamClosed)) {
+		return r, err
+	}
+	return s.late(ctx, &req, fp, now)
+}
+
+// pay applies one PaySeat write for seat seatID of team teamID.
+func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fp string, late *LateOutcome, now time.Time) (PaymentResult, error) {
+	paid := Seat{TeamID: teamID, ID: seatID, Amount: req.Amount, Currency: req.Currency, PaymentRef: req.PaymentRef}
+	events := []storage.Event{s.seatEvent(TopicSeatPaid, &paid, "", now)}
+	res := payResultJSON{TeamID: teamID, SeatID: seatID}
+	if late != nil {
+		res.Action, res.Reason = late.Action, late.Reason
+		events = append(events, newEvent(s.newID(), TopicLatePaymentHandled, "gb:late:"+req.PaymentRef, now, LatePaymentHandledPayload{
+			PaymentRef: req.PaymentRef, TeamID: req.TeamID, SeatID: req.SeatID, Action: late.Action,
+			NewTeamID: teamID, NewSeatID: seatID, Reason: late.Reason,
+		}))
+	}
+	resFilled := res
+	resFilled.Filled = true
+	w := &PaySeatWrite{
+		TeamID: teamID, SeatID: seatID, PaymentRef: req.PaymentRef, Amount: req.Amount, Currency: req.Currency,
+		Now: now, Events: events, Idem: s.payRecord(req.PaymentRef, fp, res, now),
+		OnFill: func(team *Team, seats []Seat) []storage.Event {
+			return []storage.Event{teamClosedEvent(s.newID(), team, seats, req.Currency, "filled", now)}
+		},
+	}
+	r, err := s.store.PaySeat(ctx, w)
+	if err != nil {
+		if re, ok := errors.AsType[*ReplayError](err); ok {
+			return s.payReplayed(ctx, re.Record, fp)
+		}
+		return PaymentResult{}, fmt.Errorf("groupbuy: pay seat %s: %w", seatID, err)
+	}
+	return PaymentResult{Team: r.Team, Seat: r.Seat, Filled: r.Filled, Late: late}, nil
+}
+
+func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *IdempotencyRecord {
+	b, _ := json.Marshal(r)
+	return &IdempotencyRecord{Scope: scopePay, Key: ref, Fingerprint: fp, Result: b, CreatedAt: now}
+}
+
+func (s *Service) payReplayed(ctx context.Context, rec IdempotencyRecord, fp string) (PaymentResult, error) {
+	if rec.Fingerprint != fp {
+		return PaymentResult{}, ErrIdempotencyKeyReused
+	}
+	var r payResultJSON
+	if err := json.Unmarshal(rec.Result, &r); err != nil {
+		return PaymentResult{}, fmt.Errorf("groupbuy: stored payment %s: %w", rec.Key, err)
+	}
+	team, err := s.store.GetTeam(ctx, r.TeamID)
+	if err != nil {
+		return PaymentResult{}, fmt.Errorf("groupbuy: replay team %s: %w", r.TeamID, err)
+	}
+	seat, err := s.store.GetSeat(ctx, r.SeatID)
+	if err != nil {
+		return PaymentResult{}, fmt.Errorf("groupbuy: replay seat %s: %w", r.SeatID, err)
+	}
+	out := PaymentResult{Team: team, Seat: seat, Filled: r.Filled}
+	if r.Action != "" {
+		out.Late = &LateOutcome{Action: r.Action, RefundKey: r.RefundKey, Reason: r.Reason}
+	}
+	return out, nil
+}
+
+// late handles a payment whose seat is no longer reserved or whose team
+// closed, by the campaign's policy; whatever cannot be placed is refunded.
+func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now time.Time) (PaymentResult, error) {
+	if rec, err := s.store.GetIdempotency(ctx, scopePay, req.PaymentRef); err == nil {
+		return s.payReplayed(ctx, rec, fp)
+	}
+	seat, err := s.store.GetSeat(ctx, req.SeatID)
+	if err != nil {
+		return PaymentResult{}, fmt.Errorf("groupbuy: late payment seat %s: %w", req.SeatID, err)
+	}
+	team, err := s.store.GetTeam(ctx, seat.TeamID)
+	if err != nil {
+		return PaymentResult{}, fmt.Errorf("groupbuy: late payment team %s: %w", seat.TeamID, err)
+	}
+	reason := "seat " + string(seat.State) + ", team " + string(team.State)
+	if seat.State == SeatReserved && team.State == TeamForming && seat.ReservedUntil.After(now) && team.ExpiresAt.After(now) {
+		// The write lost to a change that has since been undone; nothing
+		// else could have happened to a still-reserved seat.
+		return PaymentResult{}, ErrConflict
+	}
+	c, err := s.campaign(ctx, seat.CampaignID)
+	if err != nil {
+		return PaymentResult{}, err
+	}
+	// A seat already paid by another payment cannot take this one: refund.
+	placeable := seat.State == SeatReleased || seat.State == SeatReserved
+	if placeable && c.LatePayment != LateRefund {
+		o := seatOrder{campaignID: seat.CampaignID, userID: seat.UserID, sku: seat.SKU, quantity: seat.Quantity}
+		var placed SeatResult
+		var perr error
+		action := LateActionJoined
+		key := "late:" + req.PaymentRef
+		if c.LatePayment == LateJoinOther {
+			placed, perr = s.match(ctx, &o, MatchFullest, seat.TeamID, key, fp)
+			if placed.Opened {
+				action = LateActionOpened
+			}
+		} else {
+			action = LateActionOpened
+			placed, perr = s.open(ctx, &o, scopeMatch, key, fp)
+		}
+		if perr == nil {
+			out := &LateOutcome{Action: action, Reason: reason}
+			r, err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, fp, out, s.now())
+			if err == nil {
+				return r, nil
+			}
+			reason += "; placing failed: " + err.Error()
+		} else {
+			reason += "; placing failed: " + perr.Error()
+		}
+	}
+	return s.refundLate(ctx, req, &seat, &team, fp, reason, now)
+}
+
+func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Seat, team *Team, fp, reason string, now time.Time) (PaymentResult, error) {
+	key := RefundKey(seat.TeamID, seat.ID)
+	if seat.PaymentRef != "" {
+		// The seat's own payment may be refunded under the seat's key; this
+		// one needs a key of its own.
+		key += ":" + req.PaymentRef
+	}
+	refundSeat := *seat
+	refundSeat.PaymentRef = req.PaymentRef
+	refundSeat.Amount = req.Amount
+	refundSeat.Currency = req.Currency
+	ev := refundEvent(s.newID(), &refundSeat, "late payment: "+reason, now)
+	ev.Key = key
+	ev.Payload, _ = json.Marshal(RefundRequestedPayload{
+		Key: key, TeamID: seat.TeamID, SeatID: seat.ID, UserID: seat.UserID, Amount: req.Amount,
+		Currency: req.Currency, PaymentRef: req.PaymentRef, Reason: "late payment: " + reason,
+	})
+	out := &LateOutcome{Action: LateActionRefund, RefundKey: key, Reason: reason}
+	handled := newEvent(s.newID(), TopicLatePaymentHandled, "gb:late:"+req.PaymentRef, now, LatePaymentHandledPayload{
+		PaymentRef: req.PaymentRef, TeamID: seat.TeamID, SeatID: seat.ID, Action: LateActionRefund, Reason: reason,
+	})
+	rec := s.payRecord(req.PaymentRef, fp, payResultJSON{TeamID: seat.TeamID, SeatID: seat.ID, Action: LateActionRefund, RefundKey: key, Reason: reason}, now)
+	if err := s.store.RecordOutcome(ctx, rec, []storage.Event{handled, ev}); err != nil {
+		if re, ok := errors.AsType[*ReplayError](err); ok {
+			return s.payReplayed(ctx, re.Record, fp)
+		}
+		return PaymentResult{}, fmt.Errorf("groupbuy: late payment %s: %w", req.PaymentRef, err)
+	}
+	return PaymentResult{Team: *team, Seat: *seat, Late: out}, nil
+}
+
+// teamClosedEvent is the TeamSucceeded or TeamFailed event of a closed team.
+func teamClosedEvent(id string, team *Team, seats []Seat, currency, reason string, now time.Time) storage.Event {
+	topic, what := TopicTeamFailed, "failed"
+	if team.State == TeamSucceeded {
+		topic, what = TopicTeamSucceeded, "succeeded"
+	}
+	return newEvent(id, topic, "gb:"+team.ID+":"+what, now, TeamClosedPayload{
+		TeamID: team.ID, CampaignID: team.CampaignID, State: team.State, Reason: reason,
+		Capacity: team.Capacity, VirtualSeats: team.VirtualSeats, Currency: currency, Seats: summarize(seats),
+	})
+}

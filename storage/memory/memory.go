@@ -1,0 +1,127 @@
+// Package memory is the in-memory adapter of every domain Store of the SDK.
+// It is the reference that the conformance suite in storage/storagetest is
+// checked against and the default for examples and tests. One mutex guards
+// all state, so every write is atomic and its preconditions are evaluated
+// under the same lock as its effects.
+package memory
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Store keeps everything in memory. It is safe for concurrent use. Its zero
+// value is not usable; call New.
+type Store struct {
+	now func() time.Time
+
+	mu sync.Mutex
+	gb groupbuyState
+
+	outbox  map[string]*outboxEntry
+	pending []*outboxEntry // in insertion order; acked entries are skipped and compacted
+	seq     int64
+}
+
+type outboxEntry struct {
+	ev         storage.Event
+	seq        int64
+	leaseUntil time.Time
+	acked      bool
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock that outbox leases are measured with; default
+// time.Now in UTC.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// New returns an empty Store.
+func New(opts ...Option) *Store {
+	s := &Store{now: func() time.Time { return time.Now().UTC() }, outbox: make(map[string]*outboxEntry)}
+	s.gb.init()
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// addEvents appends events to the outbox; the caller holds mu.
+func (s *Store) addEvents(evs []storage.Event) {
+	for _, ev := range evs {
+		s.seq++
+		ev.Payload = slices.Clone(ev.Payload)
+		ev.Attempts = 0
+		e := &outboxEntry{ev: ev, seq: s.seq}
+		s.outbox[ev.ID] = e
+		s.pending = append(s.pending, e)
+	}
+}
+
+// Claim implements storage.Outbox.
+func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]storage.Event, error) {
+	if err := storage.ValidateClaim(limit, lease); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.Event
+	live := s.pending[:0]
+	for _, e := range s.pending {
+		if e.acked {
+			continue
+		}
+		live = append(live, e)
+		if len(out) < limit && !e.leaseUntil.After(now) {
+			e.leaseUntil = now.Add(lease)
+			e.ev.Attempts++
+			ev := e.ev
+			ev.Payload = slices.Clone(ev.Payload)
+			out = append(out, ev)
+		}
+	}
+	clear(s.pending[len(live):])
+	s.pending = live
+	return out, nil
+}
+
+// Ack implements storage.Outbox.
+func (s *Store) Ack(ctx context.Context, ids []string) error {
+	if err := storage.ValidateAck(ids); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := s.outbox[id]; ok {
+			e.acked = true
+			delete(s.outbox, id)
+		}
+	}
+	return nil
+}
+
+// Pending returns how many events are not acked yet.
+func (s *Store) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.outbox)
+}
