@@ -1,0 +1,124 @@
+package groupbuy_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage/memory"
+)
+
+// fuzzWorld is a store with one active campaign and one forming team.
+func fuzzWorld(t testing.TB) (*groupbuy.Service, *memory.Store, groupbuy.SeatResult) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	store := memory.New(memory.WithClock(func() time.Time { return now }))
+	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: time.Minute, StartsAt: now, EndsAt: now.Add(time.Hour),
+		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+		Limits: groupbuy.Limits{MaxUnitsPerOrder: 5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "leader", SKU: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, store, r
+}
+
+// snapshot summarises everything a failed command must leave untouched.
+func snapshot(t testing.TB, store *memory.Store, teamID string) string {
+	ctx := context.Background()
+	tm, err := store.GetTeam(ctx, teamID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seats, _ := store.TeamSeats(ctx, teamID)
+	open, _ := store.OpenTeams(ctx, "c", time.Time{}, groupbuy.MatchOldest, groupbuy.MaxListLimit)
+	return fmtState(tm, seats, len(open), store.Pending())
+}
+
+func fmtState(tm groupbuy.Team, seats []groupbuy.Seat, open, pending int) string {
+	b := []byte(string(tm.State))
+	b = append(b, byte(tm.SeatsTaken), byte(tm.SeatsPaid), byte(tm.Version), byte(open), byte(pending))
+	for _, s := range seats {
+		b = append(b, s.ID...)
+		b = append(b, s.State...)
+	}
+	return string(b)
+}
+
+// FuzzCommands feeds arbitrary input to every command: none may panic, and
+// one that fails must change nothing.
+func FuzzCommands(f *testing.F) {
+	f.Add(0, "c", "", "u1", "s", 1, "k", "10", "CNY")
+	f.Add(1, "c", "TEAM", "u2", "s", 2, "", "20", "CNY")
+	f.Add(2, "c", "TEAM", "leader", "s", 0, "pay-1", "10", "CNY")
+	f.Add(3, "", "x", "u\x00", "s s", -1, "k", "NaN", "cny")
+	f.Add(4, "c", "TEAM", "leader", "s", 99999, "k", "1e400", "CN")
+	f.Add(5, "c", "SEAT", "leader", "s", 1, "", "", "")
+	f.Fuzz(func(t *testing.T, op int, campaign, team, user, sku string, qty int, key, amount, currency string) {
+		svc, store, r := fuzzWorld(t)
+		ctx := context.Background()
+		if team == "TEAM" {
+			team = r.Team.ID
+		}
+		seat := team
+		if team == "SEAT" {
+			seat, team = r.Seat.ID, r.Team.ID
+		}
+		before := snapshot(t, store, r.Team.ID)
+		var err error
+		switch ((op % 7) + 7) % 7 {
+		case 0:
+			_, err = svc.Open(ctx, groupbuy.OpenRequest{CampaignID: campaign, UserID: user, SKU: sku, Quantity: qty, IdempotencyKey: key})
+		case 1:
+			_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: campaign, TeamID: team, UserID: user, SKU: sku, Quantity: qty, IdempotencyKey: key})
+		case 2:
+			d, derr := decimal.NewFromString(amount)
+			if derr != nil {
+				d = decimal.Decimal{}
+			}
+			_, err = svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{TeamID: team, SeatID: seat, PaymentRef: key, Amount: d, Currency: currency})
+			if err == nil {
+				return // a valid payment changes state by design
+			}
+		case 3:
+			_, err = svc.Match(ctx, groupbuy.MatchRequest{CampaignID: campaign, UserID: user, SKU: sku, Quantity: qty, Strategy: groupbuy.MatchStrategy(key)})
+		case 4:
+			_, err = svc.CancelReservation(ctx, seat, user)
+		case 5:
+			_, err = svc.MarkRefundFailed(ctx, seat, key)
+		case 6:
+			_, err = svc.OpenTeams(ctx, campaign, qty)
+			if err == nil {
+				return
+			}
+		}
+		if err == nil {
+			return
+		}
+		var ve *groupbuy.ValidationError
+		known := errors.As(err, &ve)
+		for _, e := range expected {
+			known = known || errors.Is(err, e)
+		}
+		if !known && !errors.Is(err, groupbuy.ErrNotFound) {
+			t.Fatalf("op %d: error of no known kind: %v", op, err)
+		}
+		if after := snapshot(t, store, r.Team.ID); after != before {
+			t.Fatalf("op %d failed with %v but changed state", op, err)
+		}
+	})
+}
