@@ -50,7 +50,9 @@ var _ groupbuy.Store = (*Store)(nil)
 
 func notFound(what, id string) error { return fmt.Errorf("%s %s: %w", what, id, groupbuy.ErrNotFound) }
 
-func badArg(field, reason string) error { return &storage.ValidationError{Field: field, Reason: reason} }
+func badArg(field, reason string) error {
+	return &storage.ValidationError{Field: field, Reason: reason}
+}
 
 func checkID(field, id string) error {
 	if id == "" {
