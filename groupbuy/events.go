@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -99,6 +100,37 @@ type LatePaymentHandledPayload struct {
 	NewTeamID string `json:"new_team_id,omitempty"`
 	NewSeatID string `json:"new_seat_id,omitempty"`
 	Reason    string `json:"reason"`
+}
+
+// appendJSON encodes p as encoding/json would, without reflection: seat
+// events are on the join and pay paths.
+func (p *SeatPayload) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = jsonw.Field(b, "team_id", true)
+	b = jsonw.String(b, p.TeamID)
+	b = jsonw.Field(b, "seat_id", false)
+	b = jsonw.String(b, p.SeatID)
+	if p.CampaignID != "" {
+		b = jsonw.Field(b, "campaign_id", false)
+		b = jsonw.String(b, p.CampaignID)
+	}
+	if p.UserID != "" {
+		b = jsonw.Field(b, "user_id", false)
+		b = jsonw.String(b, p.UserID)
+	}
+	b = jsonw.Field(b, "amount", false)
+	b = jsonw.String(b, p.Amount.String())
+	b = jsonw.Field(b, "currency", false)
+	b = jsonw.String(b, p.Currency)
+	if p.PaymentRef != "" {
+		b = jsonw.Field(b, "payment_ref", false)
+		b = jsonw.String(b, p.PaymentRef)
+	}
+	if p.Reason != "" {
+		b = jsonw.Field(b, "reason", false)
+		b = jsonw.String(b, p.Reason)
+	}
+	return append(b, '}')
 }
 
 func newEvent(id, topic, key string, now time.Time, payload any) storage.Event {

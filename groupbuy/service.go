@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -22,7 +22,7 @@ type Config struct {
 	// is computed from it, so tests and simulations inject their own.
 	Now func() time.Time
 	// NewID returns a fresh unique ID for teams, seats and events; default
-	// a UUIDv7 string.
+	// a UUIDv7 string stamped with Now.
 	NewID func() string
 	// MaxRereads bounds how often a command re-reads and decides again after
 	// a guarded write lost to a concurrent change; default 3.
@@ -59,7 +59,7 @@ func New(store Store, cfg Config) (*Service, error) {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
 	if cfg.NewID == nil {
-		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+		cfg.NewID = ids.New(cfg.Now).NewID
 	}
 	if cfg.MaxRereads == 0 {
 		cfg.MaxRereads = 3
@@ -257,10 +257,14 @@ func (s *Service) newSeat(c *Campaign, o *seatOrder, price decimal.Decimal, team
 }
 
 func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time) storage.Event {
-	return newEvent(s.newID(), topic, seatKey(st, topicSuffix(topic)), now, SeatPayload{
+	p := SeatPayload{
 		TeamID: st.TeamID, SeatID: st.ID, CampaignID: st.CampaignID, UserID: st.UserID,
 		Amount: st.Amount, Currency: st.Currency, PaymentRef: st.PaymentRef, Reason: reason,
-	})
+	}
+	return storage.Event{
+		ID: s.newID(), Topic: topic, Key: seatKey(st, topicSuffix(topic)),
+		Payload: p.appendJSON(make([]byte, 0, 256)), CreatedAt: now,
+	}
 }
 
 func topicSuffix(topic string) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -125,7 +126,19 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 }
 
 func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *IdempotencyRecord {
-	b, _ := json.Marshal(r)
+	var b []byte
+	if r.Action == "" && !r.Filled {
+		// The common case, on the pay path: no reflection.
+		b = make([]byte, 0, 32+len(r.TeamID)+len(r.SeatID))
+		b = append(b, '{')
+		b = jsonw.Field(b, "team_id", true)
+		b = jsonw.String(b, r.TeamID)
+		b = jsonw.Field(b, "seat_id", false)
+		b = jsonw.String(b, r.SeatID)
+		b = append(b, '}')
+	} else {
+		b, _ = json.Marshal(r)
+	}
 	return &IdempotencyRecord{Scope: scopePay, Key: ref, Fingerprint: fp, Result: b, CreatedAt: now}
 }
 

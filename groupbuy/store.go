@@ -20,6 +20,10 @@ import (
 // already exists changes nothing and returns a *ReplayError holding the
 // stored record; that check comes before every other precondition.
 //
+// A write owns what it is handed: an adapter may keep the event payloads and
+// idempotency results without copying them, so callers must not modify them
+// afterwards.
+//
 // Per-user limits count, per campaign and user, the user's seats that are
 // reserved, paid or confirmed: leader seats against Limits.MaxTeamsOpenedPerUser,
 // other seats against Limits.MaxTeamsJoinedPerUser. A seat that is released or

@@ -83,9 +83,7 @@ func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) error {
 
 func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord) {
 	if rec != nil {
-		r := *rec
-		r.Result = slices.Clone(r.Result)
-		g.idem[scopeKey{r.Scope, r.Key}] = r
+		g.idem[scopeKey{rec.Scope, rec.Key}] = *rec
 	}
 }
 

@@ -57,11 +57,12 @@ func New(opts ...Option) *Store {
 	return s
 }
 
-// addEvents appends events to the outbox; the caller holds mu.
+// addEvents appends events to the outbox; the caller holds mu. Like every
+// write, it keeps the payload slices it is handed (the Store contract lets an
+// adapter retain them), and Claim hands out copies.
 func (s *Store) addEvents(evs []storage.Event) {
 	for _, ev := range evs {
 		s.seq++
-		ev.Payload = slices.Clone(ev.Payload)
 		ev.Attempts = 0
 		e := &outboxEntry{ev: ev, seq: s.seq}
 		s.outbox[ev.ID] = e

@@ -1,0 +1,27 @@
+package groupbuy
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/shopspring/decimal"
+)
+
+func FuzzSeatPayloadJSON(f *testing.F) {
+	f.Add("t1", "s1", "c", "u", "9.90", "CNY", "", "")
+	f.Add("t\"", "<s>", "", "", "-0.01", "", "pay\x00", "why\u2028")
+	f.Fuzz(func(t *testing.T, team, seat, camp, user, amount, cur, ref, reason string) {
+		d, err := decimal.NewFromString(amount)
+		if err != nil {
+			d = decimal.NewFromInt(1)
+		}
+		p := SeatPayload{TeamID: team, SeatID: seat, CampaignID: camp, UserID: user, Amount: d, Currency: cur, PaymentRef: ref, Reason: reason}
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("appendJSON = %s\nencoding/json = %s", got, want)
+		}
+	})
+}
