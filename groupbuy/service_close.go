@@ -9,7 +9,8 @@ import (
 	"github.com/socialcommerce/sdk/storage"
 )
 
-// CancelReservation releases the user's unpaid seat.
+// CancelReservation releases the user's unpaid seat. Cancelling a seat that
+// is already released returns it unchanged.
 func (s *Service) CancelReservation(ctx context.Context, seatID, userID string) (Seat, error) {
 	if err := validateID("seatID", seatID); err != nil {
 		return Seat{}, err
@@ -23,6 +24,9 @@ func (s *Service) CancelReservation(ctx context.Context, seatID, userID string) 
 	}
 	if seat.UserID != userID {
 		return Seat{}, ErrNotOwner
+	}
+	if seat.State == SeatReleased {
+		return seat, nil // a repeat, or it lapsed first: either way it is released
 	}
 	if seat.State != SeatReserved {
 		return Seat{}, fmt.Errorf("groupbuy: cancel seat %s: %w", seatID, ErrSeatNotReserved)
@@ -135,6 +139,9 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 			return Team{}, false, fmt.Errorf("groupbuy: team %s: %w", teamID, err)
 		}
 		if team.State != TeamForming {
+			if cancel && team.State == TeamCancelled {
+				return team, false, nil // a repeat
+			}
 			if cancel {
 				return team, false, fmt.Errorf("groupbuy: cancel team %s: %w", teamID, &TransitionError{Entity: "team", From: string(team.State), To: string(TeamCancelled)})
 			}
@@ -170,7 +177,9 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 }
 
 // CancelTeam cancels a forming team (an operator action): reserved seats are
-// released and every paid seat gets one refund request.
+// released and every paid seat gets one refund request. Cancelling a
+// cancelled team returns it unchanged; a team that succeeded or failed
+// cannot be cancelled (ErrIllegalTransition).
 func (s *Service) CancelTeam(ctx context.Context, teamID, reason string) (Team, error) {
 	if err := validateID("teamID", teamID); err != nil {
 		return Team{}, err
