@@ -54,6 +54,7 @@ type SeatSummary struct {
 	Amount     decimal.Decimal `json:"amount"`
 	PaymentRef string          `json:"payment_ref,omitempty"`
 	Virtual    bool            `json:"virtual,omitempty"`
+	State      SeatState       `json:"state"`
 }
 
 // TeamClosedPayload is the payload of TopicTeamSucceeded and TopicTeamFailed.
@@ -148,7 +149,7 @@ func summarize(seats []Seat) []SeatSummary {
 	out := make([]SeatSummary, 0, len(seats))
 	for i := range seats {
 		s := &seats[i]
-		out = append(out, SeatSummary{SeatID: s.ID, UserID: s.UserID, SKU: s.SKU, Quantity: s.Quantity, Amount: s.Amount, PaymentRef: s.PaymentRef, Virtual: s.Virtual})
+		out = append(out, SeatSummary{SeatID: s.ID, UserID: s.UserID, SKU: s.SKU, Quantity: s.Quantity, Amount: s.Amount, PaymentRef: s.PaymentRef, Virtual: s.Virtual, State: s.State})
 	}
 	return out
 }

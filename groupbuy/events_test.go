@@ -3,6 +3,7 @@ package groupbuy
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -24,4 +25,18 @@ func FuzzSeatPayloadJSON(f *testing.F) {
 			t.Fatalf("appendJSON = %s\nencoding/json = %s", got, want)
 		}
 	})
+}
+
+func TestPayRecordMatchesEncodingJSON(t *testing.T) {
+	s := &Service{}
+	for _, r := range []payResultJSON{
+		{TeamID: "t", SeatID: "s"},
+		{TeamID: "t<", SeatID: "s\"", Filled: true},
+		{TeamID: "t", SeatID: "s", Action: LateActionRefund, RefundKey: "k", Reason: "late"},
+	} {
+		want, _ := json.Marshal(r)
+		if got := s.payRecord("ref", "fp", r, time.Time{}).Result; string(got) != string(want) {
+			t.Errorf("payRecord(%+v) = %s, want %s", r, got, want)
+		}
+	}
 }

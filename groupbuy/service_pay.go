@@ -34,7 +34,8 @@ const (
 // LateOutcome says what was done with a payment that arrived after its seat
 // lapsed or its team closed.
 type LateOutcome struct {
-	Action string // LateActionRefund, LateActionJoined or LateActionOpened
+	Policy LatePaymentPolicy // the campaign's policy
+	Action string            // LateActionRefund, LateActionJoined or LateActionOpened
 	// RefundKey is the idempotency key of the refund requested, when Action
 	// is LateActionRefund.
 	RefundKey string
@@ -56,6 +57,7 @@ type payResultJSON struct {
 	TeamID    string `json:"team_id"`
 	SeatID    string `json:"seat_id"`
 	Filled    bool   `json:"filled,omitempty"`
+	Policy    string `json:"late_policy,omitempty"`
 	Action    string `json:"late_action,omitempty"`
 	RefundKey string `json:"refund_key,omitempty"`
 	Reason    string `json:"reason,omitempty"`
@@ -100,9 +102,9 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	events := []storage.Event{s.seatEvent(TopicSeatPaid, &paid, "", now)}
 	res := payResultJSON{TeamID: teamID, SeatID: seatID}
 	if late != nil {
-		res.Action, res.Reason = late.Action, late.Reason
+		res.Policy, res.Action, res.Reason = string(late.Policy), late.Action, late.Reason
 		events = append(events, newEvent(s.newID(), TopicLatePaymentHandled, "gb:late:"+req.PaymentRef, now, LatePaymentHandledPayload{
-			PaymentRef: req.PaymentRef, TeamID: req.TeamID, SeatID: req.SeatID, Action: late.Action,
+			PaymentRef: req.PaymentRef, TeamID: req.TeamID, SeatID: req.SeatID, Policy: late.Policy, Action: late.Action,
 			NewTeamID: teamID, NewSeatID: seatID, Reason: late.Reason,
 		}))
 	}
@@ -111,6 +113,7 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	w := &PaySeatWrite{
 		TeamID: teamID, SeatID: seatID, PaymentRef: req.PaymentRef, Amount: req.Amount, Currency: req.Currency,
 		Now: now, Events: events, Idem: s.payRecord(req.PaymentRef, fp, res, now),
+		FilledResult: s.payRecord(req.PaymentRef, fp, resFilled, now).Result,
 		OnFill: func(team *Team, seats []Seat) []storage.Event {
 			return []storage.Event{teamClosedEvent(s.newID(), team, seats, req.Currency, "filled", now)}
 		},
@@ -127,7 +130,7 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 
 func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *IdempotencyRecord {
 	var b []byte
-	if r.Action == "" && !r.Filled {
+	if r.Action == "" {
 		// The common case, on the pay path: no reflection.
 		b = make([]byte, 0, 32+len(r.TeamID)+len(r.SeatID))
 		b = append(b, '{')
@@ -135,6 +138,9 @@ func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *Ide
 		b = jsonw.String(b, r.TeamID)
 		b = jsonw.Field(b, "seat_id", false)
 		b = jsonw.String(b, r.SeatID)
+		if r.Filled {
+			b = append(b, `,"filled":true`...)
+		}
 		b = append(b, '}')
 	} else {
 		b, _ = json.Marshal(r)
@@ -160,7 +166,7 @@ func (s *Service) payReplayed(ctx context.Context, rec IdempotencyRecord, fp str
 	}
 	out := PaymentResult{Team: team, Seat: seat, Filled: r.Filled}
 	if r.Action != "" {
-		out.Late = &LateOutcome{Action: r.Action, RefundKey: r.RefundKey, Reason: r.Reason}
+		out.Late = &LateOutcome{Policy: LatePaymentPolicy(r.Policy), Action: r.Action, RefundKey: r.RefundKey, Reason: r.Reason}
 	}
 	return out, nil
 }
@@ -207,7 +213,7 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 			placed, perr = s.open(ctx, &o, scopeMatch, key, fp)
 		}
 		if perr == nil {
-			out := &LateOutcome{Action: action, Reason: reason}
+			out := &LateOutcome{Policy: c.LatePayment, Action: action, Reason: reason}
 			r, err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, fp, out, s.now())
 			if err == nil {
 				return r, nil
@@ -217,10 +223,10 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 			reason += "; placing failed: " + perr.Error()
 		}
 	}
-	return s.refundLate(ctx, req, &seat, &team, fp, reason, now)
+	return s.refundLate(ctx, req, &seat, &team, c.LatePayment, fp, reason, now)
 }
 
-func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Seat, team *Team, fp, reason string, now time.Time) (PaymentResult, error) {
+func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Seat, team *Team, policy LatePaymentPolicy, fp, reason string, now time.Time) (PaymentResult, error) {
 	key := RefundKey(seat.TeamID, seat.ID)
 	if seat.PaymentRef != "" {
 		// The seat's own payment may be refunded under the seat's key; this
@@ -237,11 +243,11 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 		Key: key, TeamID: seat.TeamID, SeatID: seat.ID, UserID: seat.UserID, Amount: req.Amount,
 		Currency: req.Currency, PaymentRef: req.PaymentRef, Reason: "late payment: " + reason,
 	})
-	out := &LateOutcome{Action: LateActionRefund, RefundKey: key, Reason: reason}
+	out := &LateOutcome{Policy: policy, Action: LateActionRefund, RefundKey: key, Reason: reason}
 	handled := newEvent(s.newID(), TopicLatePaymentHandled, "gb:late:"+req.PaymentRef, now, LatePaymentHandledPayload{
-		PaymentRef: req.PaymentRef, TeamID: seat.TeamID, SeatID: seat.ID, Action: LateActionRefund, Reason: reason,
+		PaymentRef: req.PaymentRef, TeamID: seat.TeamID, SeatID: seat.ID, Policy: policy, Action: LateActionRefund, Reason: reason,
 	})
-	rec := s.payRecord(req.PaymentRef, fp, payResultJSON{TeamID: seat.TeamID, SeatID: seat.ID, Action: LateActionRefund, RefundKey: key, Reason: reason}, now)
+	rec := s.payRecord(req.PaymentRef, fp, payResultJSON{TeamID: seat.TeamID, SeatID: seat.ID, Policy: string(policy), Action: LateActionRefund, RefundKey: key, Reason: reason}, now)
 	if err := s.store.RecordOutcome(ctx, rec, []storage.Event{handled, ev}); err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
 			return s.payReplayed(ctx, re.Record, fp)
@@ -252,10 +258,19 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 }
 
 // teamClosedEvent is the TeamSucceeded or TeamFailed event of a closed team.
+// A succeeded team lists exactly its confirmed seats (real and virtual), the
+// ones to ship; a failed one lists every seat with its final state.
 func teamClosedEvent(id string, team *Team, seats []Seat, currency, reason string, now time.Time) storage.Event {
 	topic, what := TopicTeamFailed, "failed"
 	if team.State == TeamSucceeded {
 		topic, what = TopicTeamSucceeded, "succeeded"
+		kept := make([]Seat, 0, len(seats))
+		for _, st := range seats {
+			if st.State == SeatConfirmed {
+				kept = append(kept, st)
+			}
+		}
+		seats = kept
 	}
 	return newEvent(id, topic, "gb:"+team.ID+":"+what, now, TeamClosedPayload{
 		TeamID: team.ID, CampaignID: team.CampaignID, State: team.State, Reason: reason,

@@ -71,10 +71,10 @@ type Store interface {
 	// UserSeats lists up to limit of a user's seats, newest first (ReservedAt
 	// descending, then ID descending).
 	UserSeats(ctx context.Context, userID string, limit int) ([]Seat, error)
-	// DueReservations lists up to limit reserved seats whose ReservedUntil is
+	// DueReservations lists up to limit (1..MaxProcessDue) reserved seats whose ReservedUntil is
 	// not after now, oldest deadline first.
 	DueReservations(ctx context.Context, now time.Time, limit int) ([]Seat, error)
-	// DueTeams lists up to limit forming teams whose ExpiresAt is not after
+	// DueTeams lists up to limit (1..MaxProcessDue) forming teams whose ExpiresAt is not after
 	// now, or whose SeatsPaid reached Capacity (a completion that an adapter
 	// finishing PaySeat in two steps did not finish), oldest deadline first.
 	DueTeams(ctx context.Context, now time.Time, limit int) ([]Team, error)
@@ -156,7 +156,10 @@ type PaySeatWrite struct {
 	Now        time.Time
 	Events     []storage.Event
 	Idem       *IdempotencyRecord
-	OnFill     func(team *Team, seats []Seat) []storage.Event
+	// FilledResult, when set, replaces Idem.Result in the stored record if
+	// this payment fills the team, so that a replay reports the fill too.
+	FilledResult []byte
+	OnFill       func(team *Team, seats []Seat) []storage.Event
 }
 
 // PaySeatResult is the state after a successful PaySeat.

@@ -335,9 +335,15 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 	seat.PaymentRef = w.PaymentRef
 	t.SeatsPaid++
 	t.Version++
-	g.remember(w.Idem)
-	s.addEvents(w.Events)
 	filled := t.SeatsPaid >= t.Capacity
+	if filled && w.Idem != nil && w.FilledResult != nil {
+		rec := *w.Idem
+		rec.Result = w.FilledResult
+		g.remember(&rec)
+	} else {
+		g.remember(w.Idem)
+	}
+	s.addEvents(w.Events)
 	if filled {
 		g.setTeamState(t, groupbuy.TeamSucceeded, w.Now)
 		seats := g.teamSeats[t.ID]
@@ -621,9 +627,16 @@ func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]grou
 	return out, nil
 }
 
+func checkDueLimit(limit int) error {
+	if limit <= 0 || limit > groupbuy.MaxProcessDue {
+		return badArg("limit", fmt.Sprintf("must be in 1..%d", groupbuy.MaxProcessDue))
+	}
+	return nil
+}
+
 // DueReservations implements groupbuy.Store.
 func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) ([]groupbuy.Seat, error) {
-	if err := checkLimit(limit); err != nil {
+	if err := checkDueLimit(limit); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -645,7 +658,7 @@ func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) (
 
 // DueTeams implements groupbuy.Store.
 func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]groupbuy.Team, error) {
-	if err := checkLimit(limit); err != nil {
+	if err := checkDueLimit(limit); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()

@@ -1,0 +1,263 @@
+package storagetest
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+func testIdemOpen(e *env) {
+	c := e.campaign()
+	req := groupbuy.OpenRequest{CampaignID: c.ID, UserID: "alice", SKU: skuA, IdempotencyKey: "k-open"}
+	first, err := e.svc.Open(e.ctx, req)
+	require.NoError(e.t, err)
+	assert.Len(e.t, e.drain(), 2, "team_opened and seat_reserved")
+
+	e.clock.Advance(time.Second)
+	second, err := e.svc.Open(e.ctx, req)
+	require.NoError(e.t, err)
+	assert.True(e.t, second.Opened)
+	assert.Equal(e.t, tv(first.Team), tv(second.Team), "a replay returns the first result")
+	assert.Equal(e.t, sv(first.Seat), sv(second.Seat))
+	e.expectNoEvents("replayed open")
+	assert.Len(e.t, e.userSeats("alice"), 1, "one seat")
+
+	// The same key in another command's scope is another command.
+	j, err := e.svc.Join(e.ctx, groupbuy.JoinRequest{CampaignID: c.ID, TeamID: first.Team.ID, UserID: "bob", SKU: skuA, IdempotencyKey: "k-open"})
+	require.NoError(e.t, err)
+	assert.Equal(e.t, "bob", j.Seat.UserID)
+
+	// The replay check comes before every other precondition.
+	_, err = e.svc.SetCampaignStatus(e.ctx, c.ID, groupbuy.CampaignPaused)
+	require.NoError(e.t, err)
+	e.drain()
+	third, err := e.svc.Open(e.ctx, req)
+	require.NoError(e.t, err, "a replay succeeds while the campaign is paused")
+	assert.Equal(e.t, first.Seat.ID, third.Seat.ID)
+	e.expectNoEvents("replayed open")
+}
+
+func testIdemJoin(e *env) {
+	c := e.campaign()
+	team := e.open(c, "alice").Team
+	req := groupbuy.JoinRequest{CampaignID: c.ID, TeamID: team.ID, UserID: "bob", SKU: skuA, IdempotencyKey: "k-join"}
+	first, err := e.svc.Join(e.ctx, req)
+	require.NoError(e.t, err)
+	e.drain()
+	second, err := e.svc.Join(e.ctx, req)
+	require.NoError(e.t, err)
+	assert.Equal(e.t, sv(first.Seat), sv(second.Seat), "a replay returns the first result")
+	assert.Equal(e.t, tv(first.Team), tv(second.Team))
+	e.expectNoEvents("replayed join")
+	got := e.team(team.ID)
+	assert.Equal(e.t, 2, got.SeatsTaken, "one seat")
+	assert.Equal(e.t, int64(2), got.Version)
+	assert.Len(e.t, e.userSeats("bob"), 1)
+
+	// Still a replay, not ErrTeamFull, once the team is full.
+	e.join(c, team.ID, "carol")
+	e.drain()
+	third, err := e.svc.Join(e.ctx, req)
+	require.NoError(e.t, err)
+	assert.Equal(e.t, first.Seat.ID, third.Seat.ID)
+	assert.Equal(e.t, 3, third.Team.SeatsTaken)
+	e.expectNoEvents("replayed join")
+}
+
+func testIdemKeyReused(e *env) {
+	c := e.campaign()
+	r, err := e.svc.Open(e.ctx, groupbuy.OpenRequest{CampaignID: c.ID, UserID: "alice", SKU: skuA, IdempotencyKey: "k1"})
+	require.NoError(e.t, err)
+	t2 := e.open(c, "carol").Team
+	j, err := e.svc.Join(e.ctx, groupbuy.JoinRequest{CampaignID: c.ID, TeamID: r.Team.ID, UserID: "bob", SKU: skuA, IdempotencyKey: "kj"})
+	require.NoError(e.t, err)
+	e.pay(j.Seat)
+	e.unchanged([]string{r.Team.ID, t2.ID}, []string{"alice", "bob", "dave"}, "key reused", func() {
+		for _, req := range []groupbuy.OpenRequest{
+			{CampaignID: c.ID, UserID: "alice", SKU: skuB, IdempotencyKey: "k1"},
+			{CampaignID: c.ID, UserID: "alice", SKU: skuA, Quantity: 2, IdempotencyKey: "k1"},
+			{CampaignID: c.ID, UserID: "dave", SKU: skuA, IdempotencyKey: "k1"},
+		} {
+			_, err := e.svc.Open(e.ctx, req)
+			assert.ErrorIs(e.t, err, groupbuy.ErrIdempotencyKeyReused, "open %+v", req)
+		}
+		_, err := e.svc.Join(e.ctx, groupbuy.JoinRequest{CampaignID: c.ID, TeamID: t2.ID, UserID: "bob", SKU: skuA, IdempotencyKey: "kj"})
+		assert.ErrorIs(e.t, err, groupbuy.ErrIdempotencyKeyReused, "join another team")
+		// A payment reference reused for another seat.
+		req := payReq(r.Seat)
+		req.PaymentRef = "pay-" + j.Seat.ID
+		_, err = e.svc.ConfirmPayment(e.ctx, req)
+		assert.ErrorIs(e.t, err, groupbuy.ErrIdempotencyKeyReused, "payment reference reused")
+	})
+}
+
+func testIdemPaySequential(e *env) {
+	c := e.campaign()
+	r := e.open(c, "alice")
+	bob := e.join(c, r.Team.ID, "bob")
+	e.drain()
+	req := payReq(bob.Seat)
+	var first groupbuy.PaymentResult
+	for i := range 10 {
+		out, err := e.svc.ConfirmPayment(e.ctx, req)
+		require.NoError(e.t, err, "callback %d", i)
+		assert.Nil(e.t, out.Late, "callback %d", i)
+		if i == 0 {
+			first = out
+		}
+		assert.Equal(e.t, sv(first.Seat), sv(out.Seat), "callback %d returns the first result", i)
+		e.clock.Advance(time.Second)
+	}
+	evs := e.drain()
+	assert.Len(e.t, withTopic(evs, groupbuy.TopicSeatPaid), 1, "exactly one seat_paid")
+	assert.Len(e.t, evs, 1)
+	team := e.team(r.Team.ID)
+	assert.Equal(e.t, 1, team.SeatsPaid, "SeatsPaid incremented once")
+	assert.Equal(e.t, int64(3), team.Version, "open, join, one payment: the version is bumped once")
+	assert.Equal(e.t, int64(2), e.seat(bob.Seat.ID).Version)
+}
+
+func testIdemPayConcurrent(e *env) {
+	c := e.campaign(teamSize(2))
+	r := e.open(c, "alice")
+	e.pay(r.Seat)
+	bob := e.join(c, r.Team.ID, "bob")
+	e.drain()
+	req := payReq(bob.Seat)
+	const n = 10
+	var (
+		wg    sync.WaitGroup
+		ready = make(chan struct{})
+		outs  [n]groupbuy.PaymentResult
+		errs  [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-ready
+			outs[i], errs[i] = e.svc.ConfirmPayment(e.ctx, req)
+		})
+	}
+	close(ready)
+	wg.Wait()
+	filled := 0
+	for i := range n {
+		if !assert.NoError(e.t, errs[i], "callback %d", i) {
+			continue
+		}
+		assert.Nil(e.t, outs[i].Late, "callback %d", i)
+		assert.Equal(e.t, bob.Seat.ID, outs[i].Seat.ID, "callback %d", i)
+		if outs[i].Filled {
+			filled++
+		}
+	}
+	assert.GreaterOrEqual(e.t, filled, 1, "the first payment filled the team")
+	evs := e.drain()
+	assert.Len(e.t, withKey(evs, seatKey(bob.Seat, "paid")), 1, "exactly one seat_paid")
+	assert.Len(e.t, withTopic(evs, groupbuy.TopicTeamSucceeded), 1, "exactly one team_succeeded")
+	assert.Len(e.t, evs, 2)
+	team := e.team(r.Team.ID)
+	assert.Equal(e.t, 2, team.SeatsPaid, "SeatsPaid incremented once")
+	assert.Equal(e.t, groupbuy.TeamSucceeded, team.State)
+	assert.Equal(e.t, int64(4), team.Version)
+	for _, s := range e.seats(r.Team.ID) {
+		assert.Equal(e.t, groupbuy.SeatConfirmed, s.State)
+	}
+}
+
+// record stores events with a fresh idempotency record.
+func (e *env) record(evs ...storage.Event) {
+	e.t.Helper()
+	rec := &groupbuy.IdempotencyRecord{Scope: "storagetest.outbox", Key: e.id("k"), Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: e.clock.Now()}
+	require.NoError(e.t, e.gb.RecordOutcome(e.ctx, rec, evs))
+}
+
+func testIdemStoreRecords(e *env) {
+	rec := &groupbuy.IdempotencyRecord{
+		Scope: "storagetest.scope", Key: "k-1", Fingerprint: "fp-1\x1fpart",
+		Result: []byte(`{"team_id":"t-1","seat_id":"s-1","n":1}`), CreatedAt: start.Add(time.Microsecond),
+	}
+	ev1 := event("ev-1", "storagetest.first", "st:1", start)
+	require.NoError(e.t, e.gb.RecordOutcome(e.ctx, rec, []storage.Event{ev1}))
+	got, err := e.gb.GetIdempotency(e.ctx, rec.Scope, rec.Key)
+	require.NoError(e.t, err)
+	assertRecord(e, *rec, got)
+
+	dup := &groupbuy.IdempotencyRecord{Scope: rec.Scope, Key: rec.Key, Fingerprint: "fp-2", Result: []byte(`{"other":true}`), CreatedAt: start.Add(time.Second)}
+	ev2 := event("ev-2", "storagetest.second", "st:2", start.Add(time.Second))
+	err = e.gb.RecordOutcome(e.ctx, dup, []storage.Event{ev2})
+	re, ok := asReplay(err)
+	if assert.True(e.t, ok, "want *groupbuy.ReplayError, got %v", err) {
+		assertRecord(e, *rec, re.Record)
+	}
+	got, err = e.gb.GetIdempotency(e.ctx, rec.Scope, rec.Key)
+	require.NoError(e.t, err)
+	assertRecord(e, *rec, got)
+
+	// Keys are per scope.
+	other := &groupbuy.IdempotencyRecord{Scope: "storagetest.other", Key: rec.Key, Fingerprint: "fp-3", Result: []byte(`{}`), CreatedAt: start}
+	ev3 := event("ev-3", "storagetest.third", "st:3", start.Add(2*time.Second))
+	require.NoError(e.t, e.gb.RecordOutcome(e.ctx, other, []storage.Event{ev3}))
+	got, err = e.gb.GetIdempotency(e.ctx, other.Scope, other.Key)
+	require.NoError(e.t, err)
+	assertRecord(e, *other, got)
+
+	assert.Equal(e.t, []string{"ev-1", "ev-3"}, eventIDs(e.drain()), "the replayed write stored no event")
+}
+
+func assertRecord(e *env, want, got groupbuy.IdempotencyRecord) {
+	e.t.Helper()
+	assert.Equal(e.t, want.Scope, got.Scope)
+	assert.Equal(e.t, want.Key, got.Key)
+	assert.Equal(e.t, want.Fingerprint, got.Fingerprint)
+	assert.JSONEq(e.t, string(want.Result), string(got.Result))
+	assert.Equal(e.t, ts(want.CreatedAt), ts(got.CreatedAt))
+}
+
+// asReplay unwraps a *groupbuy.ReplayError.
+func asReplay(err error) (*groupbuy.ReplayError, bool) {
+	return errors.AsType[*groupbuy.ReplayError](err)
+}
+
+func testIdemReplayFirst(e *env) {
+	c := e.campaign()
+	rec := &groupbuy.IdempotencyRecord{Scope: "storagetest.replay", Key: "k", Fingerprint: "fp", Result: []byte(`{"x":1}`), CreatedAt: start}
+	require.NoError(e.t, e.gb.RecordOutcome(e.ctx, rec, nil))
+	again := func() *groupbuy.IdempotencyRecord {
+		r := *rec
+		r.Fingerprint = "other"
+		return &r
+	}
+	wantReplay := func(err error, what string) {
+		e.t.Helper()
+		re, ok := asReplay(err)
+		if assert.True(e.t, ok, "%s: want *groupbuy.ReplayError, got %v", what, err) {
+			assert.Equal(e.t, "fp", re.Record.Fingerprint, "%s: the stored record", what)
+		}
+	}
+	now := e.clock.Now()
+	e.unchanged([]string{"tm-x"}, []string{"alice", "bob"}, "replays", func() {
+		seat := craftSeat(c, "tm-x", "st-x", "alice", now, now.Add(time.Hour))
+		seat.Leader = true
+		err := e.gb.OpenTeam(e.ctx, &groupbuy.OpenTeamWrite{
+			Team:   groupbuy.Team{ID: "tm-x", CampaignID: "camp-missing", LeaderID: "alice", Capacity: 3, SeatsTaken: 1, State: groupbuy.TeamForming, OpenedAt: now, ExpiresAt: now.Add(time.Hour), Version: 1},
+			Leader: seat, Now: now, Events: e.oneEvent(), Idem: again(),
+		})
+		wantReplay(err, "OpenTeam into an unknown campaign")
+		_, _, err = e.gb.JoinTeam(e.ctx, &groupbuy.JoinTeamWrite{
+			Seat: craftSeat(c, "tm-missing", "st-y", "bob", now, now.Add(time.Hour)), Now: now, Events: e.oneEvent(), Idem: again(),
+		})
+		wantReplay(err, "JoinTeam into an unknown team")
+		_, err = e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{
+			TeamID: "tm-missing", SeatID: "st-missing", PaymentRef: "ref", Amount: priceA, Currency: "CNY", Now: now,
+			Events: e.oneEvent(), Idem: again(),
+		})
+		wantReplay(err, "PaySeat of an unknown seat")
+		wantReplay(e.gb.RecordOutcome(e.ctx, again(), e.oneEvent()), "RecordOutcome")
+	})
+}

@@ -1,0 +1,172 @@
+package storagetest
+
+import (
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+)
+
+// inputFixture is a campaign with a team of alice's (paid) and bob's
+// reserved seat, whose state the bad calls must leave alone.
+type inputFixture struct {
+	c           groupbuy.Campaign
+	team        groupbuy.Team
+	alice, bob  groupbuy.Seat
+	teams, user []string
+}
+
+func (e *env) inputFixture() inputFixture {
+	e.t.Helper()
+	c := e.campaign()
+	r := e.open(c, "alice")
+	alice := e.pay(r.Seat).Seat
+	bob := e.join(c, r.Team.ID, "bob").Seat
+	return inputFixture{c: c, team: e.team(r.Team.ID), alice: alice, bob: bob, teams: []string{r.Team.ID}, user: []string{"alice", "bob", "carol"}}
+}
+
+// badCall is one call with bad input; it returns the call's error.
+type badCall struct {
+	name string
+	call func() error
+}
+
+// expectValidation runs every call, expecting a *storage.ValidationError
+// and no change at all.
+func (e *env) expectValidation(f inputFixture, calls []badCall) {
+	e.t.Helper()
+	e.unchanged(f.teams, f.user, "bad input", func() {
+		for _, c := range calls {
+			e.assertValidation(c.call(), c.name)
+		}
+	})
+	got, err := e.gb.GetCampaign(e.ctx, f.c.ID)
+	require.NoError(e.t, err)
+	assert.Equal(e.t, cv(f.c), cv(got), "the campaign is unchanged")
+}
+
+func testInputNil(e *env) {
+	f := e.inputFixture()
+	e.expectValidation(f, []badCall{
+		{"CreateCampaign(nil)", func() error { return e.gb.CreateCampaign(e.ctx, nil) }},
+		{"OpenTeam(nil)", func() error { return e.gb.OpenTeam(e.ctx, nil) }},
+		{"JoinTeam(nil)", func() error { _, _, err := e.gb.JoinTeam(e.ctx, nil); return err }},
+		{"PaySeat(nil)", func() error { _, err := e.gb.PaySeat(e.ctx, nil); return err }},
+		{"ReleaseSeat(nil)", func() error { _, err := e.gb.ReleaseSeat(e.ctx, nil); return err }},
+		{"CloseTeam(nil)", func() error { return e.gb.CloseTeam(e.ctx, nil) }},
+		{"UpdateRefund(nil)", func() error { _, err := e.gb.UpdateRefund(e.ctx, nil); return err }},
+		{"RecordOutcome(nil record)", func() error { return e.gb.RecordOutcome(e.ctx, nil, e.oneEvent()) }},
+	})
+}
+
+func testInputEmptyIDs(e *env) {
+	f := e.inputFixture()
+	now := e.clock.Now()
+	openW := func(teamID, seatID string) *groupbuy.OpenTeamWrite {
+		t := groupbuy.Team{ID: teamID, CampaignID: f.c.ID, LeaderID: "carol", Capacity: 3, SeatsTaken: 1, State: groupbuy.TeamForming, OpenedAt: now, ExpiresAt: now.Add(lifetime), Version: 1}
+		s := craftSeat(f.c, teamID, seatID, "carol", now, t.ExpiresAt)
+		s.Leader = true
+		return &groupbuy.OpenTeamWrite{Team: t, Leader: s, Now: now, Events: e.oneEvent()}
+	}
+	joinW := func(teamID, seatID, user string) *groupbuy.JoinTeamWrite {
+		return &groupbuy.JoinTeamWrite{Seat: craftSeat(f.c, teamID, seatID, user, now, now.Add(ttl)), Now: now, Events: e.oneEvent()}
+	}
+	payW := func(teamID, seatID, ref string) *groupbuy.PaySeatWrite {
+		return &groupbuy.PaySeatWrite{TeamID: teamID, SeatID: seatID, PaymentRef: ref, Amount: f.bob.Amount, Currency: f.bob.Currency, Now: now, Events: e.oneEvent()}
+	}
+	closeW := func(teamID string) *groupbuy.CloseTeamWrite {
+		return &groupbuy.CloseTeamWrite{TeamID: teamID, Version: f.team.Version, State: groupbuy.TeamCancelled, Now: now, Release: []string{f.bob.ID}, Refund: []string{f.alice.ID}, Events: e.oneEvent()}
+	}
+	campaign := fullCampaign("")
+	e.expectValidation(f, []badCall{
+		{"CreateCampaign with empty ID", func() error { return e.gb.CreateCampaign(e.ctx, &campaign) }},
+		{"SetCampaignStatus('')", func() error {
+			_, err := e.gb.SetCampaignStatus(e.ctx, "", groupbuy.CampaignActive, groupbuy.CampaignPaused)
+			return err
+		}},
+		{"GetCampaign('')", func() error { _, err := e.gb.GetCampaign(e.ctx, ""); return err }},
+		{"GetTeam('')", func() error { _, err := e.gb.GetTeam(e.ctx, ""); return err }},
+		{"GetSeat('')", func() error { _, err := e.gb.GetSeat(e.ctx, ""); return err }},
+		{"TeamSeats('')", func() error { _, err := e.gb.TeamSeats(e.ctx, ""); return err }},
+		{"OpenTeams('')", func() error {
+			_, err := e.gb.OpenTeams(e.ctx, "", now, groupbuy.MatchFullest, 10)
+			return err
+		}},
+		{"UserSeats('')", func() error { _, err := e.gb.UserSeats(e.ctx, "", 10); return err }},
+		{"GetIdempotency('', key)", func() error { _, err := e.gb.GetIdempotency(e.ctx, "", "k"); return err }},
+		{"GetIdempotency(scope, '')", func() error { _, err := e.gb.GetIdempotency(e.ctx, "groupbuy.join", ""); return err }},
+		{"OpenTeam with empty team ID", func() error { return e.gb.OpenTeam(e.ctx, openW("", "st-new")) }},
+		{"OpenTeam with empty seat ID", func() error { return e.gb.OpenTeam(e.ctx, openW("tm-new", "")) }},
+		{"JoinTeam with empty seat ID", func() error { _, _, err := e.gb.JoinTeam(e.ctx, joinW(f.team.ID, "", "carol")); return err }},
+		{"JoinTeam with empty team ID", func() error { _, _, err := e.gb.JoinTeam(e.ctx, joinW("", "st-new", "carol")); return err }},
+		{"JoinTeam with empty user ID", func() error { _, _, err := e.gb.JoinTeam(e.ctx, joinW(f.team.ID, "st-new", "")); return err }},
+		{"PaySeat with empty team ID", func() error { _, err := e.gb.PaySeat(e.ctx, payW("", f.bob.ID, "ref")); return err }},
+		{"PaySeat with empty seat ID", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, "", "ref")); return err }},
+		{"PaySeat with empty payment ref", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, f.bob.ID, "")); return err }},
+		{"ReleaseSeat with empty seat ID", func() error {
+			_, err := e.gb.ReleaseSeat(e.ctx, &groupbuy.ReleaseSeatWrite{Now: now, Events: e.oneEvent()})
+			return err
+		}},
+		{"CloseTeam with empty team ID", func() error { return e.gb.CloseTeam(e.ctx, closeW("")) }},
+		{"UpdateRefund with empty seat ID", func() error {
+			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{From: groupbuy.SeatReserved, To: groupbuy.SeatReleased, Now: now, Events: e.oneEvent()})
+			return err
+		}},
+	})
+	_, err := e.gb.GetCampaign(e.ctx, "")
+	assert.False(e.t, isNotFound(err), "an empty ID is bad input, not a missing record")
+}
+
+func testInputLimits(e *env) {
+	f := e.inputFixture()
+	now := e.clock.Now()
+	var calls []badCall
+	for _, limit := range []int{0, -1} {
+		calls = append(calls,
+			badCall{"OpenTeams limit", func() error {
+				_, err := e.gb.OpenTeams(e.ctx, f.c.ID, now, groupbuy.MatchFullest, limit)
+				return err
+			}},
+			badCall{"UserSeats limit", func() error { _, err := e.gb.UserSeats(e.ctx, "alice", limit); return err }},
+			badCall{"DueReservations limit", func() error { _, err := e.gb.DueReservations(e.ctx, now, limit); return err }},
+			badCall{"DueTeams limit", func() error { _, err := e.gb.DueTeams(e.ctx, now, limit); return err }},
+		)
+	}
+	e.expectValidation(f, calls)
+	// Limits of 1 are fine.
+	teams, err := e.gb.OpenTeams(e.ctx, f.c.ID, now, groupbuy.MatchFullest, 1)
+	require.NoError(e.t, err)
+	assert.Len(e.t, teams, 1)
+	seats, err := e.gb.UserSeats(e.ctx, "alice", 1)
+	require.NoError(e.t, err)
+	assert.Len(e.t, seats, 1)
+}
+
+func testInputEnums(e *env) {
+	f := e.inputFixture()
+	now := e.clock.Now()
+	closeW := func(state groupbuy.TeamState, virtual int) *groupbuy.CloseTeamWrite {
+		return &groupbuy.CloseTeamWrite{TeamID: f.team.ID, Version: f.team.Version, State: state, Now: now, Release: []string{f.bob.ID}, VirtualSeats: virtual, Events: e.oneEvent()}
+	}
+	e.expectValidation(f, []badCall{
+		{"OpenTeams unknown order", func() error {
+			_, err := e.gb.OpenTeams(e.ctx, f.c.ID, now, groupbuy.MatchStrategy("bogus"), 10)
+			return err
+		}},
+		{"SetCampaignStatus unknown to", func() error {
+			_, err := e.gb.SetCampaignStatus(e.ctx, f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignStatus("bogus"))
+			return err
+		}},
+		{"SetCampaignStatus unknown from", func() error {
+			_, err := e.gb.SetCampaignStatus(e.ctx, f.c.ID, groupbuy.CampaignStatus("bogus"), groupbuy.CampaignPaused)
+			return err
+		}},
+		{"CloseTeam to forming", func() error { return e.gb.CloseTeam(e.ctx, closeW(groupbuy.TeamForming, 0)) }},
+		{"CloseTeam to an unknown state", func() error { return e.gb.CloseTeam(e.ctx, closeW("bogus", 0)) }},
+		{"CloseTeam with negative virtual seats", func() error { return e.gb.CloseTeam(e.ctx, closeW(groupbuy.TeamSucceeded, -1)) }},
+		{"UpdateRefund unknown state", func() error {
+			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatReserved, To: "bogus", Now: now, Events: e.oneEvent()})
+			return err
+		}},
+	})
+}

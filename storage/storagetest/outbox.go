@@ -1,0 +1,178 @@
+package storagetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// recordSequence stores n events, one write each, one second apart; their
+// IDs do not sort in creation order.
+func (e *env) recordSequence(n int) []storage.Event {
+	e.t.Helper()
+	var out []storage.Event
+	for i := range n {
+		ev := storage.Event{
+			ID:        fmt.Sprintf("ev-%02d", (i*7+3)%n),
+			Topic:     fmt.Sprintf("storagetest.topic_%d", i),
+			Key:       fmt.Sprintf("st:key:%d", i),
+			Payload:   []byte(fmt.Sprintf(`{"n": %d, "text": "héllo \"%d\""}`, i, i)),
+			CreatedAt: e.clock.Now(),
+		}
+		e.record(ev)
+		out = append(out, ev)
+		e.clock.Advance(time.Second)
+	}
+	return out
+}
+
+func (e *env) claim(limit int, lease time.Duration) []storage.Event {
+	e.t.Helper()
+	evs, err := e.ob.Claim(e.ctx, limit, lease)
+	require.NoError(e.t, err, "Claim(%d, %s)", limit, lease)
+	return evs
+}
+
+// assertEvents checks claimed events against the written ones, field by
+// field, with the Attempts expected.
+func (e *env) assertEvents(want, got []storage.Event, attempts int, msg string) {
+	e.t.Helper()
+	if !assert.Equal(e.t, eventIDs(want), eventIDs(got), "%s: IDs, oldest first", msg) {
+		return
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		assert.Equal(e.t, w.Topic, g.Topic, "%s: Topic of %s", msg, w.ID)
+		assert.Equal(e.t, w.Key, g.Key, "%s: Key of %s", msg, w.ID)
+		assert.JSONEq(e.t, string(w.Payload), string(g.Payload), "%s: Payload of %s", msg, w.ID)
+		assert.Equal(e.t, ts(w.CreatedAt), ts(g.CreatedAt), "%s: CreatedAt of %s", msg, w.ID)
+		assert.Equal(e.t, attempts, g.Attempts, "%s: Attempts of %s", msg, w.ID)
+	}
+}
+
+func testOutboxOrder(e *env) {
+	evs := e.recordSequence(5)
+	e.assertEvents(evs[:1], e.claim(1, time.Minute), 1, "limit 1")
+	e.assertEvents(evs[1:3], e.claim(2, time.Minute), 1, "second claim")
+	e.assertEvents(evs[3:5], e.claim(2, time.Minute), 1, "third claim")
+	assert.Empty(e.t, e.claim(2, time.Minute), "all leased")
+
+	// Several events of one write come back in the order written.
+	now := e.clock.Now()
+	batch := []storage.Event{event("b-3", "storagetest.b", "st:b3", now), event("b-1", "storagetest.b", "st:b1", now), event("b-2", "storagetest.b", "st:b2", now)}
+	e.record(batch...)
+	e.assertEvents(batch, e.claim(10, time.Minute), 1, "one write")
+}
+
+func testOutboxLease(e *env) {
+	evs := e.recordSequence(3)
+	e.assertEvents(evs, e.claim(10, 30*time.Second), 1, "first claim")
+	assert.Empty(e.t, e.claim(10, 30*time.Second), "leased events are not handed out again")
+	e.clock.Advance(29 * time.Second)
+	assert.Empty(e.t, e.claim(10, 30*time.Second), "not before the lease ends")
+	e.clock.Advance(2 * time.Second)
+	e.assertEvents(evs, e.claim(10, 30*time.Second), 2, "after the lease")
+	assert.Empty(e.t, e.claim(10, 30*time.Second), "leased again")
+	e.clock.Advance(31 * time.Second)
+	e.assertEvents(evs[:1], e.claim(1, time.Minute), 3, "limit on redelivery")
+	e.assertEvents(evs[1:], e.claim(10, 5*time.Second), 3, "the rest")
+	// Each event keeps its own lease: evs[1:] were leased for 5s.
+	e.clock.Advance(6 * time.Second)
+	e.assertEvents(evs[1:], e.claim(10, time.Minute), 4, "short lease ran out")
+}
+
+func testOutboxAck(e *env) {
+	evs := e.recordSequence(4)
+	e.assertEvents(evs[:3], e.claim(3, 30*time.Second), 1, "claim")
+	require.NoError(e.t, e.ob.Ack(e.ctx, []string{evs[1].ID}))
+	require.NoError(e.t, e.ob.Ack(e.ctx, []string{evs[1].ID}), "an Ack can be retried")
+	require.NoError(e.t, e.ob.Ack(e.ctx, []string{"ev-unknown", "other-unknown"}), "unknown IDs are ignored")
+	require.NoError(e.t, e.ob.Ack(e.ctx, nil), "nothing to ack")
+	require.NoError(e.t, e.ob.Ack(e.ctx, []string{}), "nothing to ack")
+	// An event acked before it was ever claimed is gone too.
+	require.NoError(e.t, e.ob.Ack(e.ctx, []string{evs[3].ID}))
+	e.clock.Advance(31 * time.Second)
+	got := e.claim(10, 30*time.Second)
+	e.assertEvents([]storage.Event{evs[0], evs[2]}, got, 2, "un-acked events return after the lease")
+	require.NoError(e.t, e.ob.Ack(e.ctx, eventIDs(got)))
+	e.clock.Advance(time.Hour)
+	assert.Empty(e.t, e.claim(10, 30*time.Second), "acked events never return")
+}
+
+func testOutboxBadArgs(e *env) {
+	evs := e.recordSequence(2)
+	for _, tc := range []struct {
+		limit int
+		lease time.Duration
+	}{
+		{0, time.Minute}, {-1, time.Minute}, {storage.MaxClaim + 1, time.Minute},
+		{1, 0}, {1, -time.Second},
+	} {
+		got, err := e.ob.Claim(e.ctx, tc.limit, tc.lease)
+		e.assertValidation(err, fmt.Sprintf("Claim(%d, %s)", tc.limit, tc.lease))
+		assert.Empty(e.t, got)
+	}
+	e.assertValidation(e.ob.Ack(e.ctx, []string{evs[0].ID, ""}), "Ack with an empty ID")
+	tooMany := make([]string, storage.MaxClaim+1)
+	for i := range tooMany {
+		tooMany[i] = evs[0].ID
+	}
+	e.assertValidation(e.ob.Ack(e.ctx, tooMany), "Ack of more than MaxClaim IDs")
+	e.assertEvents(evs, e.claim(storage.MaxClaim, time.Minute), 1, "bad calls claimed and acked nothing")
+}
+
+func testOutboxConcurrentClaim(e *env) {
+	const writes, perWrite, claimers = 4, 30, 4
+	var want []string
+	for w := range writes {
+		var batch []storage.Event
+		for i := range perWrite {
+			id := fmt.Sprintf("cc-%d-%02d", w, i)
+			batch = append(batch, event(id, "storagetest.concurrent", "st:"+id, e.clock.Now()))
+			want = append(want, id)
+		}
+		e.record(batch...)
+		e.clock.Advance(time.Millisecond)
+	}
+	var (
+		wg    sync.WaitGroup
+		ready = make(chan struct{})
+		got   [claimers][]storage.Event
+		errs  [claimers]error
+	)
+	for c := range claimers {
+		wg.Go(func() {
+			<-ready
+			for range writes * perWrite {
+				evs, err := e.ob.Claim(e.ctx, 7, time.Hour)
+				if err != nil {
+					errs[c] = err
+					return
+				}
+				if len(evs) == 0 {
+					return
+				}
+				got[c] = append(got[c], evs...)
+			}
+		})
+	}
+	close(ready)
+	wg.Wait()
+	var all []string
+	for c := range claimers {
+		assert.NoError(e.t, errs[c], "claimer %d", c)
+		for _, ev := range got[c] {
+			all = append(all, ev.ID)
+			assert.Equal(e.t, 1, ev.Attempts, "event %s", ev.ID)
+		}
+	}
+	slices.Sort(all)
+	assert.Equal(e.t, sortedCopy(want), all, "every event handed to exactly one claimer within its lease")
+	assert.Empty(e.t, e.claim(10, time.Hour))
+}
