@@ -261,3 +261,22 @@ func testIdemReplayFirst(e *env) {
 		wantReplay(e.gb.RecordOutcome(e.ctx, again(), e.oneEvent()), "RecordOutcome")
 	})
 }
+
+// testIdemPayFilledReplay: a replay of the payment that completed a team
+// reports the fill too, because the adapter stored FilledResult.
+func testIdemPayFilledReplay(e *env) {
+	c := e.campaign(teamSize(2))
+	r := e.open(c, "alice")
+	e.pay(r.Seat)
+	bob := e.join(c, r.Team.ID, "bob")
+	first, err := e.svc.ConfirmPayment(e.ctx, payReq(bob.Seat))
+	require.NoError(e.t, err)
+	require.True(e.t, first.Filled, "the last payment fills the team")
+	again, err := e.svc.ConfirmPayment(e.ctx, payReq(bob.Seat))
+	require.NoError(e.t, err)
+	assert.True(e.t, again.Filled, "a replay returns the first result, fill included")
+	assert.Equal(e.t, groupbuy.TeamSucceeded, again.Team.State)
+	lead, err := e.svc.ConfirmPayment(e.ctx, payReq(r.Seat))
+	require.NoError(e.t, err)
+	assert.False(e.t, lead.Filled, "the leader's payment did not fill the team")
+}

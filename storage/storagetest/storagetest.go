@@ -131,6 +131,7 @@ var groups = []group{
 		{"JoinReplay", testIdemJoin},
 		{"KeyReusedForOtherRequest", testIdemKeyReused},
 		{"PaymentReplayedSequentially", testIdemPaySequential},
+		{"FillingPaymentReplayed", testIdemPayFilledReplay},
 		{"PaymentReplayedConcurrently", testIdemPayConcurrent},
 		{"StoreRecords", testIdemStoreRecords},
 		{"StoreReplayBeforePreconditions", testIdemReplayFirst},
