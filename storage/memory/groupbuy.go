@@ -11,26 +11,29 @@ import (
 	"github.com/socialcommerce/sdk/storage"
 )
 
-type campaignUser struct{ campaign, user string }
-
-type teamUser struct{ team, user string }
-
 type scopeKey struct{ scope, key string }
 
-// userCount counts a user's live seats in a campaign (see groupbuy.Store).
-type userCount struct{ opened, joined int }
+// userEntry is what the store keeps per user: their seats, and per campaign
+// the counts of live seats that the per-user limits check (see
+// groupbuy.Store). Users take part in few campaigns, so a slice is enough.
+type userEntry struct {
+	seats  []*groupbuy.Seat
+	counts []userCount
+}
+
+type userCount struct {
+	campaign       string
+	opened, joined int
+}
 
 type groupbuyState struct {
 	campaigns map[string]*groupbuy.Campaign
 	teams     map[string]*groupbuy.Team
 	seats     map[string]*groupbuy.Seat
-	teamSeats map[string][]*groupbuy.Seat
-	userSeats map[string][]*groupbuy.Seat
-	active    map[teamUser]bool
-	counts    map[campaignUser]*userCount
+	teamSeats map[string][]*groupbuy.Seat // at most MaxTeamSize real seats, plus bots
+	users     map[string]*userEntry
 	idem      map[scopeKey]groupbuy.IdempotencyRecord
-	reserved  map[string]*groupbuy.Seat // seats in state reserved
-	forming   map[string]*groupbuy.Team // teams in state forming
+	forming   map[string]*groupbuy.Team // teams in state forming; reserved seats live only in them
 }
 
 func (g *groupbuyState) init() {
@@ -38,11 +41,8 @@ func (g *groupbuyState) init() {
 	g.teams = make(map[string]*groupbuy.Team)
 	g.seats = make(map[string]*groupbuy.Seat)
 	g.teamSeats = make(map[string][]*groupbuy.Seat)
-	g.userSeats = make(map[string][]*groupbuy.Seat)
-	g.active = make(map[teamUser]bool)
-	g.counts = make(map[campaignUser]*userCount)
+	g.users = make(map[string]*userEntry)
 	g.idem = make(map[scopeKey]groupbuy.IdempotencyRecord)
-	g.reserved = make(map[string]*groupbuy.Seat)
 	g.forming = make(map[string]*groupbuy.Team)
 }
 
@@ -87,14 +87,37 @@ func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord) {
 	}
 }
 
-func (g *groupbuyState) count(campaign, user string) *userCount {
-	k := campaignUser{campaign, user}
-	c := g.counts[k]
-	if c == nil {
-		c = &userCount{}
-		g.counts[k] = c
+// count returns the user's live-seat counts in a campaign; create adds the
+// entry when missing (otherwise a zero value that is not stored comes back).
+func (g *groupbuyState) count(campaign, user string, create bool) *userCount {
+	u := g.users[user]
+	if u == nil {
+		if !create {
+			return &userCount{}
+		}
+		u = &userEntry{}
+		g.users[user] = u
 	}
-	return c
+	for i := range u.counts {
+		if u.counts[i].campaign == campaign {
+			return &u.counts[i]
+		}
+	}
+	if !create {
+		return &userCount{}
+	}
+	u.counts = append(u.counts, userCount{campaign: campaign})
+	return &u.counts[len(u.counts)-1]
+}
+
+// holdsSeat reports whether user holds a live seat in team.
+func (g *groupbuyState) holdsSeat(team, user string) bool {
+	for _, s := range g.teamSeats[team] {
+		if s.UserID == user && !s.Virtual && s.Active() {
+			return true
+		}
+	}
+	return false
 }
 
 // uncount stops counting a seat that left the live states.
@@ -102,13 +125,12 @@ func (g *groupbuyState) uncount(s *groupbuy.Seat) {
 	if s.Virtual {
 		return
 	}
-	c := g.count(s.CampaignID, s.UserID)
+	c := g.count(s.CampaignID, s.UserID, true)
 	if s.Leader {
 		c.opened--
 	} else {
 		c.joined--
 	}
-	delete(g.active, teamUser{s.TeamID, s.UserID})
 }
 
 func (g *groupbuyState) addSeat(s *groupbuy.Seat) {
@@ -117,23 +139,17 @@ func (g *groupbuyState) addSeat(s *groupbuy.Seat) {
 	if s.Virtual {
 		return
 	}
-	g.userSeats[s.UserID] = append(g.userSeats[s.UserID], s)
-	g.active[teamUser{s.TeamID, s.UserID}] = true
-	if s.State == groupbuy.SeatReserved {
-		g.reserved[s.ID] = s
-	}
-	c := g.count(s.CampaignID, s.UserID)
+	c := g.count(s.CampaignID, s.UserID, true)
 	if s.Leader {
 		c.opened++
 	} else {
 		c.joined++
 	}
+	u := g.users[s.UserID]
+	u.seats = append(u.seats, s)
 }
 
 func (g *groupbuyState) setSeatState(s *groupbuy.Seat, to groupbuy.SeatState) {
-	if s.State == groupbuy.SeatReserved {
-		delete(g.reserved, s.ID)
-	}
 	s.State = to
 	s.Version++
 }
@@ -230,7 +246,7 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if !c.AcceptsSeats(w.Now) {
 		return groupbuy.ErrCampaignNotActive
 	}
-	if w.MaxOpened > 0 && g.count(c.ID, w.Leader.UserID).opened >= w.MaxOpened {
+	if w.MaxOpened > 0 && g.count(c.ID, w.Leader.UserID, false).opened >= w.MaxOpened {
 		return groupbuy.ErrLimitExceeded
 	}
 	if _, dup := g.teams[w.Team.ID]; dup {
@@ -275,13 +291,13 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamClosed
 	}
-	if g.active[teamUser{t.ID, w.Seat.UserID}] {
+	if g.holdsSeat(t.ID, w.Seat.UserID) {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrAlreadyJoined
 	}
 	if t.SeatsTaken >= t.Capacity {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
 	}
-	if w.MaxJoined > 0 && g.count(t.CampaignID, w.Seat.UserID).joined >= w.MaxJoined {
+	if w.MaxJoined > 0 && g.count(t.CampaignID, w.Seat.UserID, false).joined >= w.MaxJoined {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrLimitExceeded
 	}
 	if _, dup := g.seats[w.Seat.ID]; dup {
@@ -616,7 +632,10 @@ func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]grou
 		return nil, err
 	}
 	s.mu.Lock()
-	out := copySeats(s.gb.userSeats[userID])
+	var out []groupbuy.Seat
+	if u := s.gb.users[userID]; u != nil {
+		out = copySeats(u.seats)
+	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b groupbuy.Seat) int {
 		return cmp.Or(b.ReservedAt.Compare(a.ReservedAt), cmp.Compare(b.ID, a.ID))
@@ -641,9 +660,11 @@ func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) (
 	}
 	s.mu.Lock()
 	var out []groupbuy.Seat
-	for _, st := range s.gb.reserved {
-		if !st.ReservedUntil.After(now) {
-			out = append(out, *st)
+	for _, t := range s.gb.forming {
+		for _, st := range s.gb.teamSeats[t.ID] {
+			if st.State == groupbuy.SeatReserved && !st.ReservedUntil.After(now) {
+				out = append(out, *st)
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -22,14 +22,15 @@ type Store struct {
 	mu sync.Mutex
 	gb groupbuyState
 
-	outbox  map[string]*outboxEntry
-	pending []*outboxEntry // in insertion order; acked entries are skipped and compacted
-	seq     int64
+	// pending holds un-acked events in write order; claimed indexes the
+	// leased ones by ID for Ack, so writing an event costs one append.
+	pending []*outboxEntry
+	claimed map[string]*outboxEntry
+	acked   int // acked entries still in pending, compacted by Claim
 }
 
 type outboxEntry struct {
 	ev         storage.Event
-	seq        int64
 	leaseUntil time.Time
 	acked      bool
 }
@@ -49,7 +50,7 @@ func WithClock(now func() time.Time) Option {
 
 // New returns an empty Store.
 func New(opts ...Option) *Store {
-	s := &Store{now: func() time.Time { return time.Now().UTC() }, outbox: make(map[string]*outboxEntry)}
+	s := &Store{now: func() time.Time { return time.Now().UTC() }, claimed: make(map[string]*outboxEntry)}
 	s.gb.init()
 	for _, o := range opts {
 		o(s)
@@ -62,11 +63,8 @@ func New(opts ...Option) *Store {
 // adapter retain them), and Claim hands out copies.
 func (s *Store) addEvents(evs []storage.Event) {
 	for _, ev := range evs {
-		s.seq++
 		ev.Attempts = 0
-		e := &outboxEntry{ev: ev, seq: s.seq}
-		s.outbox[ev.ID] = e
-		s.pending = append(s.pending, e)
+		s.pending = append(s.pending, &outboxEntry{ev: ev})
 	}
 }
 
@@ -81,23 +79,31 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.acked > len(s.pending)/2 {
+		live := s.pending[:0]
+		for _, e := range s.pending {
+			if !e.acked {
+				live = append(live, e)
+			}
+		}
+		clear(s.pending[len(live):])
+		s.pending, s.acked = live, 0
+	}
 	var out []storage.Event
-	live := s.pending[:0]
 	for _, e := range s.pending {
-		if e.acked {
+		if len(out) == limit {
+			break
+		}
+		if e.acked || e.leaseUntil.After(now) {
 			continue
 		}
-		live = append(live, e)
-		if len(out) < limit && !e.leaseUntil.After(now) {
-			e.leaseUntil = now.Add(lease)
-			e.ev.Attempts++
-			ev := e.ev
-			ev.Payload = slices.Clone(ev.Payload)
-			out = append(out, ev)
-		}
+		e.leaseUntil = now.Add(lease)
+		e.ev.Attempts++
+		s.claimed[e.ev.ID] = e
+		ev := e.ev
+		ev.Payload = slices.Clone(ev.Payload)
+		out = append(out, ev)
 	}
-	clear(s.pending[len(live):])
-	s.pending = live
 	return out, nil
 }
 
@@ -112,9 +118,19 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		if e, ok := s.outbox[id]; ok {
+		if e, ok := s.claimed[id]; ok {
 			e.acked = true
-			delete(s.outbox, id)
+			s.acked++
+			delete(s.claimed, id)
+			continue
+		}
+		// Never claimed, or acked already: rare, so a scan is fine.
+		for _, e := range s.pending {
+			if !e.acked && e.ev.ID == id {
+				e.acked = true
+				s.acked++
+				break
+			}
 		}
 	}
 	return nil
@@ -124,5 +140,5 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 func (s *Store) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.outbox)
+	return len(s.pending) - s.acked
 }
