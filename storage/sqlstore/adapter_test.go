@@ -1,0 +1,800 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
+
+var price = decimal.RequireFromString("19.90")
+
+// fixture writes through the store directly, with chosen IDs.
+type fixture struct {
+	t   testing.TB
+	ctx context.Context
+	s   *sqlstore.Store
+	c   groupbuy.Campaign
+	n   *atomic.Int64
+}
+
+func newFixture(t testing.TB, s *sqlstore.Store, mods ...func(*groupbuy.Campaign)) *fixture {
+	f := &fixture{t: t, ctx: t.Context(), s: s, n: new(atomic.Int64)}
+	f.c = groupbuy.Campaign{
+		ID: f.id("camp"), ProductRef: "spu", Currency: "CNY",
+		Prices:   []groupbuy.SKUPrice{{SKU: "sku", Price: price}},
+		TeamSize: 5, TeamLifetime: 24 * time.Hour, ReservationTTL: 15 * time.Minute,
+		StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(30 * 24 * time.Hour), Status: groupbuy.CampaignActive,
+		VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+		CreatedAt: t0, Version: 1,
+	}
+	for _, m := range mods {
+		m(&f.c)
+	}
+	require.NoError(t, s.CreateCampaign(f.ctx, &f.c))
+	return f
+}
+
+func (f *fixture) id(prefix string) string { return fmt.Sprintf("%s-%04d", prefix, f.n.Add(1)) }
+
+func (f *fixture) event(topic, key string) storage.Event {
+	id := f.id("ev")
+	return storage.Event{ID: id, Topic: topic, Key: key, Payload: []byte(`{"id":"` + id + `"}`), CreatedAt: t0}
+}
+
+func (f *fixture) seat(teamID, user string, leader bool) groupbuy.Seat {
+	return groupbuy.Seat{
+		ID: f.id("seat"), TeamID: teamID, CampaignID: f.c.ID, UserID: user, SKU: "sku", Quantity: 1,
+		UnitPrice: price, Amount: price, Currency: "CNY", State: groupbuy.SeatReserved, Leader: leader,
+		ReservedAt: t0, ReservedUntil: t0.Add(15 * time.Minute), Version: 1,
+	}
+}
+
+// open opens a team of the campaign's size led by user.
+func (f *fixture) open(user string) (groupbuy.Team, groupbuy.Seat) {
+	f.t.Helper()
+	team := groupbuy.Team{
+		ID: f.id("team"), CampaignID: f.c.ID, LeaderID: user, Capacity: f.c.TeamSize, SeatsTaken: 1,
+		State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: t0.Add(24 * time.Hour), Version: 1,
+	}
+	leader := f.seat(team.ID, user, true)
+	require.NoError(f.t, f.s.OpenTeam(f.ctx, &groupbuy.OpenTeamWrite{
+		Team: team, Leader: leader, Now: t0, Events: []storage.Event{f.event(groupbuy.TopicTeamOpened, "open:"+team.ID)},
+	}))
+	return team, leader
+}
+
+func (f *fixture) joinWrite(teamID, user string) *groupbuy.JoinTeamWrite {
+	st := f.seat(teamID, user, false)
+	return &groupbuy.JoinTeamWrite{Seat: st, Now: t0, Events: []storage.Event{f.event(groupbuy.TopicSeatReserved, "res:"+st.ID)}}
+}
+
+func (f *fixture) join(teamID, user string) groupbuy.Seat {
+	f.t.Helper()
+	_, st, err := f.s.JoinTeam(f.ctx, f.joinWrite(teamID, user))
+	require.NoError(f.t, err)
+	return st
+}
+
+func (f *fixture) payWrite(st groupbuy.Seat, key string) *groupbuy.PaySeatWrite {
+	w := &groupbuy.PaySeatWrite{
+		TeamID: st.TeamID, SeatID: st.ID, PaymentRef: "pay-" + st.ID, Amount: st.Amount, Currency: st.Currency,
+		Now:    t0.Add(time.Minute),
+		Events: []storage.Event{f.event(groupbuy.TopicSeatPaid, "paid:"+st.ID)},
+		OnFill: func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+			return []storage.Event{f.event(groupbuy.TopicTeamSucceeded, "gb:"+team.ID+":succeeded")}
+		},
+	}
+	if key != "" {
+		w.Idem = &groupbuy.IdempotencyRecord{Scope: "groupbuy.pay", Key: key, Fingerprint: "fp-" + st.ID, Result: []byte(`{"seat":"` + st.ID + `"}`), CreatedAt: t0}
+	}
+	return w
+}
+
+// drain claims and acks everything pending.
+func drain(t testing.TB, s *sqlstore.Store) []storage.Event {
+	t.Helper()
+	var all []storage.Event
+	for {
+		evs, err := s.Claim(t.Context(), 1000, time.Hour)
+		require.NoError(t, err)
+		if len(evs) == 0 {
+			return all
+		}
+		ids := make([]string, len(evs))
+		for i := range evs {
+			ids[i] = evs[i].ID
+		}
+		require.NoError(t, s.Ack(t.Context(), ids))
+		all = append(all, evs...)
+	}
+}
+
+func topicCount(evs []storage.Event, topic string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Topic == topic {
+			n++
+		}
+	}
+	return n
+}
+
+func TestNewValidates(t *testing.T) {
+	db, err := sql.Open("sqlite", "file::memory:")
+	require.NoError(t, err)
+	defer db.Close()
+	for name, f := range map[string]func() (*sqlstore.Store, error){
+		"nil db":          func() (*sqlstore.Store, error) { return sqlstore.New(nil, sqlstore.SQLite) },
+		"unknown dialect": func() (*sqlstore.Store, error) { return sqlstore.New(db, sqlstore.Dialect(42)) },
+		"zero dialect":    func() (*sqlstore.Store, error) { return sqlstore.New(db, 0) },
+		"upper prefix": func() (*sqlstore.Store, error) {
+			return sqlstore.New(db, sqlstore.SQLite, sqlstore.WithTablePrefix("Bad_"))
+		},
+		"empty prefix": func() (*sqlstore.Store, error) {
+			return sqlstore.New(db, sqlstore.SQLite, sqlstore.WithTablePrefix(""))
+		},
+		"quote in prefix": func() (*sqlstore.Store, error) {
+			return sqlstore.New(db, sqlstore.SQLite, sqlstore.WithTablePrefix("a'b"))
+		},
+		"long prefix": func() (*sqlstore.Store, error) {
+			return sqlstore.New(db, sqlstore.SQLite, sqlstore.WithTablePrefix("a234567890123456789012345678901_"))
+		},
+		"negative retries": func() (*sqlstore.Store, error) { return sqlstore.New(db, sqlstore.SQLite, sqlstore.WithMaxRetries(-1)) },
+	} {
+		s, err := f()
+		assert.Nil(t, s, name)
+		_, ok := errors.AsType[*storage.ValidationError](err)
+		assert.True(t, ok, "%s: want ValidationError, got %v", name, err)
+	}
+	s, err := sqlstore.New(db, sqlstore.SQLite, sqlstore.WithTablePrefix("a23456789012345678901234567890_"))
+	require.NoError(t, err)
+	assert.Equal(t, sqlstore.SQLite, s.Dialect())
+	assert.Equal(t, "sqlite", s.Dialect().String())
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		prefix := randomPrefix()
+		t.Cleanup(func() { dropTables(t, db, d, prefix) })
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() {
+				s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+				if err == nil {
+					err = s.Migrate(t.Context())
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "migrator %d", i)
+		}
+		s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(t.Context()), "migrating again is a no-op")
+		var n int
+		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+prefix+"schema_migrations").Scan(&n))
+		assert.Equal(t, 1, n, "each migration recorded once")
+		// The schema works.
+		f := newFixture(t, s)
+		team, _ := f.open("alice")
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, team.ID, got.ID)
+	})
+}
+
+func TestRoundTripTimesAndMoney(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s)
+		got, err := s.GetCampaign(t.Context(), f.c.ID)
+		require.NoError(t, err)
+		assert.True(t, got.CreatedAt.Equal(t0.Truncate(time.Microsecond)), "CreatedAt %s", got.CreatedAt)
+		assert.Equal(t, time.UTC, got.CreatedAt.Location())
+		assert.Equal(t, "19.9", got.Prices[0].Price.String())
+		assert.Equal(t, f.c.TeamLifetime, got.TeamLifetime)
+
+		team, leader := f.open("alice")
+		tm, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.True(t, tm.OpenedAt.Equal(t0.Truncate(time.Microsecond)))
+		assert.True(t, tm.ClosedAt.IsZero())
+		st, err := s.GetSeat(t.Context(), leader.ID)
+		require.NoError(t, err)
+		assert.True(t, st.Amount.Equal(price))
+		assert.True(t, st.PaidAt.IsZero())
+		assert.Equal(t, groupbuy.SeatReserved, st.State)
+		assert.True(t, st.Leader)
+
+		// A big amount with 4 decimals survives exactly.
+		big := decimal.RequireFromString("999999999999.1234")
+		w := f.joinWrite(team.ID, "bob")
+		w.Seat.UnitPrice, w.Seat.Amount = big, big
+		_, js, err := s.JoinTeam(t.Context(), w)
+		require.NoError(t, err)
+		got2, err := s.GetSeat(t.Context(), js.ID)
+		require.NoError(t, err)
+		assert.Equal(t, big.String(), got2.Amount.String())
+		res, err := s.PaySeat(t.Context(), &groupbuy.PaySeatWrite{TeamID: team.ID, SeatID: js.ID, PaymentRef: "p", Amount: big, Currency: "CNY", Now: t0})
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.SeatPaid, res.Seat.State)
+	})
+}
+
+// TestJoinRace: 64 goroutines race for the 4 free seats of a team of 5.
+func TestJoinRace(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s)
+		team, _ := f.open("leader")
+		var ok, full atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for i := range 64 {
+			wg.Go(func() {
+				_, _, err := s.JoinTeam(t.Context(), f.joinWrite(team.ID, fmt.Sprintf("user-%02d", i)))
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, groupbuy.ErrTeamFull):
+					full.Add(1)
+				default:
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("unexpected join error: %v", err)
+		}
+		assert.Equal(t, int64(4), ok.Load(), "joins that got a seat")
+		assert.Equal(t, int64(60), full.Load(), "joins told the team is full")
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		seats, err := s.TeamSeats(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Len(t, seats, 5)
+		active := 0
+		for _, st := range seats {
+			if st.Active() {
+				active++
+			}
+		}
+		assert.Equal(t, 5, got.SeatsTaken)
+		assert.Equal(t, active, got.SeatsTaken, "SeatsTaken counts the active seats")
+		assert.Equal(t, int64(5), got.Version)
+		evs := drain(t, s)
+		assert.Equal(t, 4, topicCount(evs, groupbuy.TopicSeatReserved), "one event per seat, none for a refused join")
+	})
+}
+
+func TestJoinGuards(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+		team, _ := f.open("alice")
+		f.join(team.ID, "bob")
+		drain(t, s)
+
+		_, _, err := s.JoinTeam(t.Context(), f.joinWrite(team.ID, "bob"))
+		assert.ErrorIs(t, err, groupbuy.ErrAlreadyJoined)
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(team.ID, "alice"))
+		assert.ErrorIs(t, err, groupbuy.ErrAlreadyJoined, "the leader holds a seat too")
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite("team-missing", "carol"))
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		assert.ErrorIs(t, err, storage.ErrNotFound)
+		w := f.joinWrite(team.ID, "carol")
+		w.Now = t0.Add(25 * time.Hour)
+		_, _, err = s.JoinTeam(t.Context(), w)
+		assert.ErrorIs(t, err, groupbuy.ErrTeamClosed)
+
+		// Per-user join limit.
+		other, _ := f.open("dave")
+		w = f.joinWrite(other.ID, "bob")
+		w.MaxJoined = 1
+		_, _, err = s.JoinTeam(t.Context(), w)
+		assert.ErrorIs(t, err, groupbuy.ErrLimitExceeded)
+
+		f.join(team.ID, "carol")
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(team.ID, "erin"))
+		assert.ErrorIs(t, err, groupbuy.ErrTeamFull)
+		// Full and already joined: already joined comes first.
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(team.ID, "carol"))
+		assert.ErrorIs(t, err, groupbuy.ErrAlreadyJoined)
+
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 3, got.SeatsTaken)
+		assert.Equal(t, 1, topicCount(drain(t, s), groupbuy.TopicSeatReserved), "only carol's join wrote a seat event")
+
+		// The campaign is paused: no join, even into a forming team.
+		_, err = s.SetCampaignStatus(t.Context(), f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
+		require.NoError(t, err)
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(other.ID, "frank"))
+		assert.ErrorIs(t, err, groupbuy.ErrCampaignNotActive)
+	})
+}
+
+func TestPayReplay(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s)
+		team, leader := f.open("alice")
+		drain(t, s)
+		res, err := s.PaySeat(t.Context(), f.payWrite(leader, "ref-1"))
+		require.NoError(t, err)
+		assert.False(t, res.Filled)
+		assert.Equal(t, groupbuy.SeatPaid, res.Seat.State)
+		assert.Equal(t, "pay-"+leader.ID, res.Seat.PaymentRef)
+		assert.Equal(t, 1, res.Team.SeatsPaid)
+		assert.Equal(t, int64(2), res.Team.Version)
+
+		// The same payment again, by key: a replay, whatever the seat's state.
+		_, err = s.PaySeat(t.Context(), f.payWrite(leader, "ref-1"))
+		re, ok := errors.AsType[*groupbuy.ReplayError](err)
+		require.True(t, ok, "want ReplayError, got %v", err)
+		assert.Equal(t, "fp-"+leader.ID, re.Record.Fingerprint)
+		assert.JSONEq(t, `{"seat":"`+leader.ID+`"}`, string(re.Record.Result))
+		assert.True(t, re.Record.CreatedAt.Equal(t0.Truncate(time.Microsecond)))
+
+		// Concurrent replays of a fresh payment: one pays, the others replay.
+		bob := f.join(team.ID, "bob")
+		drain(t, s)
+		var paid, replayed atomic.Int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				_, err := s.PaySeat(t.Context(), f.payWrite(bob, "ref-2"))
+				if err == nil {
+					paid.Add(1)
+				} else if _, ok := errors.AsType[*groupbuy.ReplayError](err); ok {
+					replayed.Add(1)
+				} else {
+					t.Errorf("pay: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(1), paid.Load())
+		assert.Equal(t, int64(15), replayed.Load())
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 2, got.SeatsPaid)
+		assert.Equal(t, 1, topicCount(drain(t, s), groupbuy.TopicSeatPaid))
+
+		// A second payment (other key) of a paid seat: not reserved.
+		_, err = s.PaySeat(t.Context(), f.payWrite(bob, "ref-3"))
+		assert.ErrorIs(t, err, groupbuy.ErrSeatNotReserved)
+		w := f.payWrite(bob, "ref-4")
+		w.Amount = decimal.RequireFromString("1")
+		_, err = s.PaySeat(t.Context(), w)
+		assert.ErrorIs(t, err, groupbuy.ErrAmountMismatch)
+		w = f.payWrite(bob, "ref-5")
+		w.TeamID = "team-other"
+		_, err = s.PaySeat(t.Context(), w)
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		_, err = s.GetIdempotency(t.Context(), "groupbuy.pay", "ref-3")
+		assert.ErrorIs(t, err, storage.ErrNotFound, "a refused payment records nothing")
+	})
+}
+
+// TestPayLastTwoConcurrently: the last two seats of many teams are paid at
+// once; each team succeeds once, with one TeamSucceeded event, and every
+// seat ends confirmed.
+func TestPayLastTwoConcurrently(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+		const teams = 12
+		type job struct {
+			team  groupbuy.Team
+			seats []groupbuy.Seat
+		}
+		jobs := make([]job, teams)
+		for i := range jobs {
+			team, leader := f.open(fmt.Sprintf("lead-%d", i))
+			jobs[i] = job{team, []groupbuy.Seat{leader, f.join(team.ID, fmt.Sprintf("a-%d", i)), f.join(team.ID, fmt.Sprintf("b-%d", i))}}
+			_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
+			require.NoError(t, err)
+		}
+		drain(t, s)
+		var filled atomic.Int64
+		var wg sync.WaitGroup
+		for _, j := range jobs {
+			for _, st := range j.seats[1:] {
+				wg.Go(func() {
+					res, err := s.PaySeat(t.Context(), f.payWrite(st, ""))
+					if !assert.NoError(t, err) {
+						return
+					}
+					if res.Filled {
+						filled.Add(1)
+						assert.Equal(t, groupbuy.TeamSucceeded, res.Team.State)
+						assert.Equal(t, groupbuy.SeatConfirmed, res.Seat.State)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		assert.Equal(t, int64(teams), filled.Load(), "one filling payment per team")
+		evs := drain(t, s)
+		assert.Equal(t, teams, topicCount(evs, groupbuy.TopicTeamSucceeded))
+		assert.Equal(t, 2*teams, topicCount(evs, groupbuy.TopicSeatPaid))
+		for _, j := range jobs {
+			got, err := s.GetTeam(t.Context(), j.team.ID)
+			require.NoError(t, err)
+			assert.Equal(t, groupbuy.TeamSucceeded, got.State)
+			assert.Equal(t, 3, got.SeatsPaid)
+			assert.Equal(t, int64(1+2+3), got.Version, "open, two joins, three payments")
+			seats, err := s.TeamSeats(t.Context(), j.team.ID)
+			require.NoError(t, err)
+			for _, st := range seats {
+				assert.Equal(t, groupbuy.SeatConfirmed, st.State)
+			}
+		}
+		due, err := s.DueTeams(t.Context(), t0.Add(time.Minute), 100)
+		require.NoError(t, err)
+		assert.Empty(t, due)
+	})
+}
+
+func TestOutboxLease(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		var mu sync.Mutex
+		now := t0
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(dur time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(dur) }
+		s := newStore(t, db, d, sqlstore.WithClock(clock))
+		f := newFixture(t, s)
+		f.open("alice")
+		f.open("bob")
+		f.open("carol")
+
+		evs, err := s.Claim(t.Context(), 2, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, evs, 2)
+		assert.Equal(t, 1, evs[0].Attempts)
+		assert.True(t, evs[0].CreatedAt.Equal(t0.Truncate(time.Microsecond)))
+		first := []string{evs[0].ID, evs[1].ID}
+		rest, err := s.Claim(t.Context(), 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, rest, 1, "leased events are not handed out again")
+		none, err := s.Claim(t.Context(), 10, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, none)
+
+		require.NoError(t, s.Ack(t.Context(), []string{first[1], "no-such-id"}))
+		advance(time.Minute) // lease_until <= now: expired
+		again, err := s.Claim(t.Context(), 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, again, 2, "the un-acked events come back after their lease")
+		assert.Equal(t, first[0], again[0].ID, "oldest first")
+		assert.Equal(t, 2, again[0].Attempts)
+		assert.Equal(t, rest[0].ID, again[1].ID)
+		require.NoError(t, s.Ack(t.Context(), []string{again[0].ID, again[1].ID}))
+		advance(time.Hour)
+		none, err = s.Claim(t.Context(), 10, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, none, "acked events are gone")
+
+		_, err = s.Claim(t.Context(), 0, time.Minute)
+		_, ok := errors.AsType[*storage.ValidationError](err)
+		assert.True(t, ok)
+		_, err = s.Claim(t.Context(), 1, 0)
+		_, ok = errors.AsType[*storage.ValidationError](err)
+		assert.True(t, ok)
+		err = s.Ack(t.Context(), []string{""})
+		_, ok = errors.AsType[*storage.ValidationError](err)
+		assert.True(t, ok)
+	})
+}
+
+func TestOutboxConcurrentClaim(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s)
+		for i := range 40 {
+			f.open(fmt.Sprintf("u%d", i))
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					evs, err := s.Claim(t.Context(), 3, time.Hour)
+					if !assert.NoError(t, err) || len(evs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, e := range evs {
+						seen[e.ID]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, seen, 40)
+		for id, n := range seen {
+			assert.Equal(t, 1, n, "event %s claimed %d times", id, n)
+		}
+	})
+}
+
+// TestWithTx: a store bound to the host's transaction writes nothing the
+// host rolls back, retries nothing, and a failed write leaves the host's
+// transaction usable.
+func TestWithTx(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		full, _ := f.open("alice")
+		f.join(full.ID, "bob")
+		drain(t, s)
+
+		tx, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		ts := s.WithTx(tx)
+		tf := *f
+		tf.s = ts
+		team, leader := tf.open("carol")
+		_, _, err = ts.JoinTeam(t.Context(), f.joinWrite(full.ID, "dave"))
+		assert.ErrorIs(t, err, groupbuy.ErrTeamFull, "a refused write inside the host's transaction")
+		st := tf.join(team.ID, "dave") // the transaction is still usable
+		res, err := ts.PaySeat(t.Context(), f.payWrite(leader, "k1"))
+		require.NoError(t, err)
+		assert.False(t, res.Filled)
+		res, err = ts.PaySeat(t.Context(), f.payWrite(st, "k2"))
+		require.NoError(t, err)
+		assert.True(t, res.Filled)
+		got, err := ts.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err, "reads see the host's transaction")
+		assert.Equal(t, groupbuy.TeamSucceeded, got.State)
+		require.NoError(t, tx.Rollback())
+
+		_, err = s.GetTeam(t.Context(), team.ID)
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound, "rolled back with the host")
+		_, err = s.GetSeat(t.Context(), st.ID)
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		_, err = s.GetIdempotency(t.Context(), "groupbuy.pay", "k1")
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		assert.Empty(t, drain(t, s), "no event survives the rollback")
+
+		// Committed, it all lands.
+		tx, err = db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		tf.s = s.WithTx(tx)
+		team2, _ := tf.open("erin")
+		require.NoError(t, tx.Commit())
+		_, err = s.GetTeam(t.Context(), team2.ID)
+		require.NoError(t, err)
+		assert.Len(t, drain(t, s), 1)
+	})
+}
+
+// TestBadInput: every method rejects bad arguments with a ValidationError
+// and changes nothing.
+func TestBadInput(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s)
+		team, leader := f.open("alice")
+		drain(t, s)
+		before := s.RoundTrips()
+		ctx := t.Context()
+		long := string(make([]byte, 200))
+		isValidation := func(err error, what string) {
+			t.Helper()
+			_, ok := errors.AsType[*storage.ValidationError](err)
+			assert.True(t, ok, "%s: want ValidationError, got %v", what, err)
+		}
+		isValidation(s.CreateCampaign(ctx, nil), "CreateCampaign nil")
+		isValidation(s.CreateCampaign(ctx, &groupbuy.Campaign{}), "CreateCampaign empty ID")
+		_, err := s.SetCampaignStatus(ctx, f.c.ID, "nope", groupbuy.CampaignActive)
+		isValidation(err, "SetCampaignStatus unknown status")
+		_, err = s.GetCampaign(ctx, "")
+		isValidation(err, "GetCampaign")
+		isValidation(s.OpenTeam(ctx, nil), "OpenTeam nil")
+		isValidation(s.OpenTeam(ctx, &groupbuy.OpenTeamWrite{}), "OpenTeam empty")
+		_, _, err = s.JoinTeam(ctx, nil)
+		isValidation(err, "JoinTeam nil")
+		w := f.joinWrite(team.ID, "bob")
+		w.Seat.UserID = ""
+		_, _, err = s.JoinTeam(ctx, w)
+		isValidation(err, "JoinTeam empty user")
+		w = f.joinWrite(team.ID, long)
+		_, _, err = s.JoinTeam(ctx, w)
+		isValidation(err, "JoinTeam long user")
+		w = f.joinWrite(team.ID, "bob")
+		w.Seat.Amount = decimal.RequireFromString("0.00001")
+		_, _, err = s.JoinTeam(ctx, w)
+		isValidation(err, "JoinTeam amount with 5 decimals")
+		w = f.joinWrite(team.ID, "bob")
+		w.Events[0].ID = ""
+		_, _, err = s.JoinTeam(ctx, w)
+		isValidation(err, "JoinTeam event without ID")
+		_, err = s.PaySeat(ctx, nil)
+		isValidation(err, "PaySeat nil")
+		pw := f.payWrite(leader, "")
+		pw.SeatID = ""
+		_, err = s.PaySeat(ctx, pw)
+		isValidation(err, "PaySeat empty seat")
+		_, err = s.ReleaseSeat(ctx, &groupbuy.ReleaseSeatWrite{})
+		isValidation(err, "ReleaseSeat empty")
+		isValidation(s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, State: groupbuy.TeamForming, Now: t0}), "CloseTeam to forming")
+		isValidation(s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, State: groupbuy.TeamFailed, Now: t0,
+			Release: []string{leader.ID}, Refund: []string{leader.ID}}), "CloseTeam seat listed twice")
+		_, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: leader.ID, From: "x", To: groupbuy.SeatRefunded})
+		isValidation(err, "UpdateRefund unknown state")
+		isValidation(s.RecordOutcome(ctx, nil, nil), "RecordOutcome nil")
+		_, err = s.GetTeam(ctx, "")
+		isValidation(err, "GetTeam")
+		_, err = s.TeamSeats(ctx, "")
+		isValidation(err, "TeamSeats")
+		_, err = s.GetSeat(ctx, "")
+		isValidation(err, "GetSeat")
+		for _, limit := range []int{0, -1, groupbuy.MaxListLimit + 1} {
+			_, err = s.OpenTeams(ctx, f.c.ID, t0, groupbuy.MatchOldest, limit)
+			isValidation(err, "OpenTeams limit")
+			_, err = s.UserSeats(ctx, "alice", limit)
+			isValidation(err, "UserSeats limit")
+		}
+		for _, limit := range []int{0, -1, groupbuy.MaxProcessDue + 1} {
+			_, err = s.DueReservations(ctx, t0, limit)
+			isValidation(err, "DueReservations limit")
+			_, err = s.DueTeams(ctx, t0, limit)
+			isValidation(err, "DueTeams limit")
+		}
+		_, err = s.OpenTeams(ctx, f.c.ID, t0, "best", 10)
+		isValidation(err, "OpenTeams unknown order")
+		_, err = s.GetIdempotency(ctx, "", "k")
+		isValidation(err, "GetIdempotency")
+		assert.Equal(t, before, s.RoundTrips(), "bad input never reaches the database")
+
+		got, err := s.GetTeam(ctx, team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 1, got.SeatsTaken)
+		assert.Equal(t, int64(1), got.Version)
+		assert.Empty(t, drain(t, s))
+	})
+}
+
+// TestReleaseAndClose covers ReleaseSeat, CloseTeam and UpdateRefund and
+// the per-user counters they maintain.
+func TestReleaseAndClose(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		ctx := t.Context()
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 4 })
+		team, leader := f.open("alice")
+		bob := f.join(team.ID, "bob")
+		carol := f.join(team.ID, "carol")
+
+		_, err := s.ReleaseSeat(ctx, &groupbuy.ReleaseSeatWrite{SeatID: bob.ID, UserID: "carol", Now: t0})
+		assert.ErrorIs(t, err, groupbuy.ErrNotOwner)
+		_, err = s.ReleaseSeat(ctx, &groupbuy.ReleaseSeatWrite{SeatID: bob.ID, OnlyExpired: true, Now: t0})
+		assert.ErrorIs(t, err, storage.ErrConflict)
+		_, err = s.ReleaseSeat(ctx, &groupbuy.ReleaseSeatWrite{SeatID: "seat-missing", Now: t0})
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		rel, err := s.ReleaseSeat(ctx, &groupbuy.ReleaseSeatWrite{SeatID: bob.ID, UserID: "bob", Now: t0})
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.SeatReleased, rel.State)
+		assert.Equal(t, int64(2), rel.Version)
+		_, err = s.ReleaseSeat(ctx, &groupbuy.ReleaseSeatWrite{SeatID: bob.ID, Now: t0})
+		assert.ErrorIs(t, err, groupbuy.ErrSeatNotReserved)
+		// Released, bob may join again, and his limit counts one seat.
+		w := f.joinWrite(team.ID, "bob")
+		w.MaxJoined = 1
+		bob2, err := func() (groupbuy.Seat, error) { _, st, err := s.JoinTeam(ctx, w); return st, err }()
+		require.NoError(t, err)
+
+		_, err = s.PaySeat(ctx, f.payWrite(carol, ""))
+		require.NoError(t, err)
+		tm, err := s.GetTeam(ctx, team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 3, tm.SeatsTaken)
+
+		// Stale version: conflict, nothing changes.
+		err = s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: tm.Version - 1, State: groupbuy.TeamFailed, Now: t0})
+		assert.ErrorIs(t, err, storage.ErrConflict)
+		// A seat in the wrong list: conflict, nothing changes.
+		err = s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: tm.Version, State: groupbuy.TeamFailed, Now: t0,
+			Release: []string{leader.ID, carol.ID}})
+		assert.ErrorIs(t, err, storage.ErrConflict)
+		err = s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: "team-missing", Version: 1, State: groupbuy.TeamFailed, Now: t0})
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		drain(t, s)
+		closeAt := t0.Add(2 * time.Hour)
+		require.NoError(t, s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: tm.Version, State: groupbuy.TeamFailed, Now: closeAt,
+			Release: []string{leader.ID, bob2.ID}, Refund: []string{carol.ID},
+			Events: []storage.Event{f.event(groupbuy.TopicTeamFailed, "failed"), f.event(groupbuy.TopicRefundRequested, "refund")}}))
+		tm2, err := s.GetTeam(ctx, team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.TeamFailed, tm2.State)
+		assert.Equal(t, 0, tm2.SeatsTaken)
+		assert.Equal(t, 0, tm2.SeatsPaid)
+		assert.Equal(t, tm.Version+1, tm2.Version)
+		assert.True(t, tm2.ClosedAt.Equal(closeAt.Truncate(time.Microsecond)), "ClosedAt %s", tm2.ClosedAt)
+		assert.Len(t, drain(t, s), 2)
+
+		c, err := s.GetSeat(ctx, carol.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.SeatRefundRequested, c.State)
+		_, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: carol.ID, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefunded, Now: t0})
+		assert.ErrorIs(t, err, storage.ErrConflict)
+		_, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: "seat-missing", From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefunded, Now: t0})
+		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		c, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: carol.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Now: t0})
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.SeatRefunded, c.State)
+
+		// The users' counters dropped with their seats: each may join a new
+		// team under a limit of one.
+		other, _ := f.open("dave")
+		for _, u := range []string{"bob", "carol"} {
+			w := f.joinWrite(other.ID, u)
+			w.MaxJoined = 1
+			_, _, err := s.JoinTeam(ctx, w)
+			require.NoError(t, err, u)
+		}
+		ow := groupbuy.OpenTeamWrite{Team: groupbuy.Team{ID: f.id("team"), CampaignID: f.c.ID, LeaderID: "alice", Capacity: 4, SeatsTaken: 1,
+			State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: t0.Add(time.Hour), Version: 1}, Now: t0, MaxOpened: 1}
+		ow.Leader = f.seat(ow.Team.ID, "alice", true)
+		require.NoError(t, s.OpenTeam(ctx, &ow), "alice's first team no longer counts")
+		ow2 := ow
+		ow2.Team.ID = f.id("team")
+		ow2.Leader = f.seat(ow2.Team.ID, "alice", true)
+		assert.ErrorIs(t, s.OpenTeam(ctx, &ow2), groupbuy.ErrLimitExceeded)
+	})
+}
+
+// TestRoundTrips: PostgreSQL's join and payment are one statement each.
+func TestRoundTrips(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+		n := s.RoundTrips()
+		team, leader := f.open("alice")
+		open := s.RoundTrips() - n
+		n = s.RoundTrips()
+		st := f.join(team.ID, "bob")
+		join := s.RoundTrips() - n
+		n = s.RoundTrips()
+		_, err := s.PaySeat(t.Context(), f.payWrite(st, "k"))
+		require.NoError(t, err)
+		pay := s.RoundTrips() - n
+		f.join(team.ID, "carol")
+		_, err = s.PaySeat(t.Context(), f.payWrite(leader, "k2"))
+		require.NoError(t, err)
+		n = s.RoundTrips()
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(team.ID, "dave"))
+		require.ErrorIs(t, err, groupbuy.ErrTeamFull)
+		refused := s.RoundTrips() - n
+		t.Logf("%s round trips: open %d, join %d, pay %d, refused join %d", d, open, join, pay, refused)
+		if d == sqlstore.Postgres {
+			assert.Equal(t, int64(1), open)
+			assert.Equal(t, int64(1), join)
+			assert.Equal(t, int64(1), pay)
+		}
+	})
+}

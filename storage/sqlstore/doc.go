@@ -1,0 +1,159 @@
+// Package sqlstore is the database/sql adapter of groupbuy.Store and
+// storage.Outbox, for PostgreSQL, MySQL/MariaDB and SQLite.
+//
+// The host opens the *sql.DB with the driver of its choice (this package
+// imports none) and hands it to New with the dialect; Migrate creates the
+// tables, which all carry a prefix (WithTablePrefix, default "scsdk_").
+// WithTx binds a Store to the host's own transaction. Every method validates
+// its arguments first and returns a *storage.ValidationError without
+// touching the database.
+//
+//	db, _ := sql.Open("pgx", dsn)
+//	store, err := sqlstore.New(db, sqlstore.Postgres)
+//	...
+//	err = store.Migrate(ctx)
+//	svc, err := groupbuy.New(store, groupbuy.Config{})
+//
+// # Schema and values
+//
+// The embedded migrations (migrations/<dialect>/NNNN_name.sql, {{prefix}}
+// replaced by the table prefix) create campaigns, teams, seats, user_limits
+// (the guarded per-user counters), idempotency and outbox, and the version
+// table <prefix>schema_migrations. Money is NUMERIC(20,4) on PostgreSQL,
+// DECIMAL(20,4) on MySQL and canonical decimal text on SQLite, never a
+// float; an amount with more than 4 decimals or 16 integer digits is a
+// ValidationError. Times are stored in UTC with microsecond precision
+// (timestamptz, DATETIME(6), INTEGER Unix microseconds); every time read
+// back is in UTC and truncated to the microsecond, so compare times with
+// Equal after truncating. The zero time is stored as NULL. IDs are compared
+// and ordered by bytes on every dialect (COLLATE "C", utf8mb4_bin, BINARY).
+// A seat's active_user column holds its user while the seat is reserved,
+// paid or confirmed, so UNIQUE(team_id, active_user) turns a second live
+// seat of a user in a team into a unique violation on every dialect.
+//
+// # How writes stay correct
+//
+// Every write applies a guarded delta: the preconditions are part of the
+// statements that write (UPDATE ... WHERE state = 'forming' AND seats_taken
+// < capacity ..., INSERT ... ON CONFLICT ... DO UPDATE ... WHERE joined <
+// max), together with the rows, the outbox events and the idempotency
+// record, atomically. When a guard matches no row or a unique key is hit,
+// the attempt is rolled back and a diagnosis reads the current state to
+// name the failed precondition in the order the groupbuy.Store contract
+// gives (an existing idempotency record first, as a *groupbuy.ReplayError).
+// If every precondition holds again (a concurrent change was undone) the
+// write is rerun, at most MaxRetries times, then storage.ErrConflict.
+//
+// Without WithTx the Store owns its transactions and reruns those the
+// database aborted as retryable (PostgreSQL 40001/40P01, MySQL 1213/1205,
+// SQLite BUSY/LOCKED) up to WithMaxRetries times with a jittered backoff;
+// past that the error is marked retryable (storage.IsRetryable). Under
+// WithTx nothing is retried: each write runs under a SAVEPOINT that is
+// rolled back when it fails, so a refused write leaves the host's
+// transaction usable and unchanged, and retryable errors come back marked
+// for the host to rerun its whole transaction.
+//
+// # Statements per command
+//
+// PostgreSQL, Store-owned transactions: OpenTeam, JoinTeam, PaySeat and
+// RecordOutcome are one statement each (a data-modifying CTE in autocommit:
+// one round trip, one commit). Under READ COMMITTED every part of such a
+// statement reads the snapshot taken when the statement started; only a row
+// that an UPDATE (or an ON CONFLICT DO UPDATE) locks is re-evaluated on its
+// latest version after waiting for the lock. The statements are built so
+// that every guard that matters sits on such a row, or on a unique key:
+//
+//   - JoinTeam: t = the guarded team UPDATE (forming, not expired, a free
+//     seat, campaign active, no idempotency record), which locks the team
+//     row and re-checks the guard on its latest version; u = the per-user
+//     counter, INSERT ... ON CONFLICT DO UPDATE SET joined = joined + 1
+//     WHERE joined < max, depending on t; then the seat INSERT (its unique
+//     key catches a second live seat of the user), the events and the
+//     idempotency record, depending on t and u. The idempotency check is a
+//     NOT EXISTS on the statement's snapshot, so a concurrent first request
+//     is caught by the record's primary key instead. When t updated the
+//     team but u's guard failed, the final SELECT divides by zero on purpose
+//     (1 / (SELECT count(*) FROM u), not constant, so never folded at plan
+//     time) and PostgreSQL rolls the whole statement back.
+//   - PaySeat: t = the guarded team UPDATE (seats_paid + 1, forming, not
+//     expired) first, so the team row is locked before the seat, as every
+//     writer does; s = the guarded seat UPDATE ... FROM t (reserved, not
+//     lapsed, this team, this amount and currency), re-checked on the
+//     seat's latest version; events and idempotency record depending on s;
+//     the same division by zero when t matched and s did not. The statement
+//     never completes the team: its snapshot may lack seats that other
+//     payments committed while it waited for the team lock. When it makes
+//     SeatsPaid reach Capacity, PaySeat then runs a second transaction
+//     (BEGIN; UPDATE team to succeeded WHERE forming AND seats_paid >=
+//     capacity, confirming the paid seats, in one statement; SELECT the
+//     seats, a new statement and so a new snapshot that holds every
+//     committed payment; INSERT the events of OnFill; COMMIT), which happens
+//     once whoever runs it. If the process dies between the two, DueTeams
+//     lists the team (forming, SeatsPaid = Capacity) and ProcessDue
+//     completes it. The team's Version is bumped once per payment.
+//   - OpenTeam: campaign active and in its window (and no idempotency
+//     record), then the guarded per-user counter, then the team, leader
+//     seat, events and idempotency record, each depending on the part
+//     before, so a failed guard inserts nothing.
+//   - RecordOutcome: INSERT the idempotency record ON CONFLICT DO NOTHING,
+//     and the events depending on it.
+//
+// A refused command costs one or two more reads (the diagnosis). A payment
+// that fills its team costs 1 + 5 statements. ReleaseSeat, CloseTeam,
+// UpdateRefund and SetCampaignStatus use the generic transaction below;
+// CreateCampaign, Claim and Ack are one statement each.
+//
+// MySQL/MariaDB and SQLite, which lack data-modifying CTEs (and, on
+// PostgreSQL, every command under WithTx), use one short transaction per
+// command that takes the team's row lock first (SELECT ... FOR UPDATE; on
+// SQLite BEGIN IMMEDIATE already holds the database's write lock) and
+// checks the idempotency record in the same statement, then sends the
+// guarded statements. Counting BEGIN and COMMIT:
+//
+//   - JoinTeam: BEGIN, lock team (and check the key), guarded team UPDATE,
+//     seat INSERT, counter upsert, events INSERT, idempotency INSERT,
+//     COMMIT: 8 (7 without a key; +1 on MySQL with a join limit, whose
+//     upsert takes two statements because ON DUPLICATE KEY UPDATE's row
+//     count cannot tell "inserted" from "unchanged" under clientFoundRows).
+//   - PaySeat: BEGIN, lock team (and check the key), guarded seat UPDATE,
+//     guarded team UPDATE (completing the team when this is the last
+//     payment: the lock makes the seats read next complete), read the seat
+//     (or confirm the paid seats and read them all, for OnFill), events
+//     INSERT, idempotency INSERT, COMMIT: 8 (+1 when it fills the team).
+//   - OpenTeam: BEGIN, campaign read, counter upsert, team INSERT, seat
+//     INSERT, events INSERT, COMMIT: 7 (+2 with a key).
+//
+// Under WithTx, SAVEPOINT and RELEASE replace BEGIN and COMMIT. RoundTrips
+// counts every statement sent, for benchmarks.
+//
+// # Outbox
+//
+// Events get a sequence number (identity, AUTO_INCREMENT, AUTOINCREMENT) in
+// the order they were written; Claim hands out the oldest first. On
+// PostgreSQL Claim is one UPDATE ... WHERE seq IN (SELECT ... FOR UPDATE
+// SKIP LOCKED) RETURNING; on MySQL a READ COMMITTED transaction selects
+// the rows FOR UPDATE SKIP LOCKED, leases and reads them; on SQLite one
+// UPDATE ... RETURNING under the write lock. Lease math uses the Store's
+// clock (WithClock). Ack deletes the rows.
+//
+// # Connection settings
+//
+// SQLite: the DSN must set a busy timeout and immediate transactions, and
+// should use WAL, e.g.
+// "file:app.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+// (modernc.org/sqlite). Without _txlock=immediate concurrent writers fail
+// with SQLITE_BUSY and exhaust their retries.
+//
+// MySQL (github.com/go-sql-driver/mysql): any parseTime and loc setting
+// works (DATETIME values are written as UTC text and read back as the UTC
+// wall clock). interpolateParams=true saves the prepare round trip that
+// the driver otherwise sends before each statement with arguments. MySQL
+// 8.0+ or MariaDB 10.6+ (FOR UPDATE SKIP LOCKED).
+//
+// PostgreSQL: any driver whose errors have SQLState() (pgx's stdlib, lib/pq).
+// The SQL is written for PostgreSQL 13+ and avoids advisory locks and
+// gap-free sequences so that it can run on PostgreSQL-wire databases
+// (CockroachDB, YugabyteDB); that has not been tested. There, transactions
+// are SERIALIZABLE, so contention shows up as 40001 errors, which the Store
+// retries.
+package sqlstore

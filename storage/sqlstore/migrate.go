@@ -1,0 +1,236 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// migration is one embedded, versioned schema change.
+type migration struct {
+	version int
+	name    string
+	stmts   []string // prefix substituted
+}
+
+// migrations returns the dialect's migrations in version order, with the
+// table prefix substituted for {{prefix}}.
+func (s *Store) migrations() ([]migration, error) {
+	dir := path.Join("migrations", s.d.String())
+	entries, err := fs.ReadDir(migrationsFS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migrations of %s: %w", s.d, err)
+	}
+	var out []migration
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("sqlstore: migration %s: name must be NNNN_name.sql", name)
+		}
+		b, err := migrationsFS.ReadFile(path.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		text := strings.ReplaceAll(string(b), "{{prefix}}", s.prefix)
+		out = append(out, migration{version: v, name: name, stmts: splitSQL(text)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("sqlstore: two migrations with version %d", out[i].version)
+		}
+	}
+	return out, nil
+}
+
+// splitSQL splits a migration file into statements: it drops "--" comment
+// lines and splits at semicolons. Migration files hold no semicolon inside
+// a statement.
+func splitSQL(text string) []string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		b.WriteString(line)
+	}
+	var out []string
+	for stmt := range strings.SplitSeq(b.String(), ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+// Migrate creates or upgrades the store's tables by applying the embedded
+// migrations of its dialect that are not yet recorded in the
+// <prefix>schema_migrations table. It is safe to run from several
+// instances at once:
+//
+//   - PostgreSQL and SQLite apply each migration in one transaction that
+//     first inserts the migration's version row; a concurrent migrator
+//     blocks on that key until the first commits, then skips the migration.
+//   - MySQL, whose DDL is not transactional, holds GET_LOCK on a dedicated
+//     connection while it migrates, and its DDL is IF NOT EXISTS.
+//
+// New never migrates; run Migrate at deploy or start-up. Under WithTx,
+// Migrate still uses the pool, not the host's transaction.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := s.migrations()
+	if err != nil {
+		return err
+	}
+	if s.d == MySQL {
+		return s.migrateMySQL(ctx, ms)
+	}
+	r := run{s, s.db}
+	create := `CREATE TABLE IF NOT EXISTS {p}schema_migrations (version INTEGER PRIMARY KEY, applied_at ` + s.timeType() + ` NOT NULL)`
+	// Two migrators creating the version table at once may collide on the
+	// catalog (PostgreSQL reports a unique violation); try again.
+	for attempt := 0; ; attempt++ {
+		_, err := r.exec(ctx, create)
+		if err == nil {
+			break
+		}
+		if attempt >= 5 {
+			return fmt.Errorf("sqlstore: create %sschema_migrations: %w", s.prefix, err)
+		}
+		if werr := backoff(ctx, attempt); werr != nil {
+			return werr
+		}
+	}
+	applied, err := s.appliedVersions(ctx, r)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		err := s.retry(ctx, func() error { return s.applyInTx(ctx, m) })
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// applyInTx applies one migration in one transaction, unless a concurrent
+// migrator recorded it first.
+func (s *Store) applyInTx(ctx context.Context, m migration) error {
+	s.trips.Add(1)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	r := run{s, tx}
+	n, err := r.affected(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING`,
+		m.version, s.t(time.Now()))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil // applied by a concurrent migrator
+	}
+	for _, stmt := range m.stmts {
+		if _, err := r.exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%w\n%s", err, stmt)
+		}
+	}
+	s.trips.Add(1)
+	return tx.Commit()
+}
+
+func (s *Store) appliedVersions(ctx context.Context, r run) (map[int]bool, error) {
+	rows, err := r.query(ctx, `SELECT version FROM {p}schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read %sschema_migrations: %w", s.prefix, err)
+	}
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) timeType() string {
+	switch s.d {
+	case Postgres:
+		return "TIMESTAMPTZ"
+	case MySQL:
+		return "DATETIME(6)"
+	}
+	return "INTEGER"
+}
+
+// migrateMySQL migrates under a named lock held on one connection.
+func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer conn.Close()
+	r := run{s, conn}
+	// Lock names are server-wide: qualify with the database, and keep
+	// within MySQL's 64 characters.
+	lock := s.prefix + "migrate"
+	var got sql.NullInt64
+	if err := r.row(ctx, `SELECT GET_LOCK(CONCAT(LEFT(COALESCE(DATABASE(), ''), 24), '.', ?), 30)`, lock).Scan(&got); err != nil {
+		return fmt.Errorf("sqlstore: migrate: lock: %w", err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return errors.New("sqlstore: migrate: another migrator held the lock for 30s")
+	}
+	defer func() {
+		// Release on a context that the caller's cancellation cannot stop.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, rerr := r.exec(rctx, `SELECT RELEASE_LOCK(CONCAT(LEFT(COALESCE(DATABASE(), ''), 24), '.', ?))`, lock); rerr != nil && err == nil {
+			err = fmt.Errorf("sqlstore: migrate: release lock: %w", rerr)
+		}
+	}()
+	if _, err := r.exec(ctx, `CREATE TABLE IF NOT EXISTS {p}schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL) ENGINE=InnoDB`); err != nil {
+		return fmt.Errorf("sqlstore: create %sschema_migrations: %w", s.prefix, err)
+	}
+	applied, err := s.appliedVersions(ctx, r)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		for _, stmt := range m.stmts {
+			if _, err := r.exec(ctx, stmt); err != nil {
+				return fmt.Errorf("sqlstore: migration %s: %w\n%s", m.name, err, stmt)
+			}
+		}
+		if _, err := r.exec(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, s.t(time.Now())); err != nil {
+			return fmt.Errorf("sqlstore: migration %s: record: %w", m.name, err)
+		}
+	}
+	return nil
+}

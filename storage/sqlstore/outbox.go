@@ -1,0 +1,164 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"time"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+const outboxCols = `seq, id, topic, event_key, payload, created_at, attempts`
+
+// Claim implements storage.Outbox: it leases up to limit events that are not
+// leased (or whose lease ran out by the Store's clock), oldest first, and
+// counts the attempt. Concurrent claimers never get the same event:
+// PostgreSQL and MySQL skip rows that another claimer has locked (FOR
+// UPDATE SKIP LOCKED), SQLite claims under its write lock.
+func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]storage.Event, error) {
+	if err := storage.ValidateClaim(limit, lease); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	until := now.Add(lease)
+	var out []claimed
+	var err error
+	switch s.d {
+	case Postgres:
+		q := `UPDATE {p}outbox SET lease_until = ?, attempts = attempts + 1
+			WHERE seq IN (SELECT seq FROM {p}outbox WHERE lease_until IS NULL OR lease_until <= ?
+				ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)
+			RETURNING ` + outboxCols
+		err = s.inStmt(ctx, func(r run) error {
+			out, err = s.scanClaimed(r.query(ctx, q, s.t(until), s.t(now), limit))
+			return err
+		})
+	case SQLite:
+		err = s.inTx(ctx, func(r run) error {
+			out, err = s.scanClaimed(r.query(ctx, `UPDATE {p}outbox SET lease_until = ?, attempts = attempts + 1
+				WHERE seq IN (SELECT seq FROM {p}outbox WHERE lease_until IS NULL OR lease_until <= ? ORDER BY seq LIMIT ?)
+				RETURNING `+outboxCols, s.t(until), s.t(now), limit))
+			return err
+		})
+	case MySQL:
+		err = s.claimMySQL(ctx, now, until, limit, &out)
+	}
+	if err != nil {
+		return nil, s.wrap(err, "claim events")
+	}
+	slices.SortFunc(out, func(a, b claimed) int { return cmpInt64(a.seq, b.seq) })
+	evs := make([]storage.Event, len(out))
+	for i := range out {
+		evs[i] = out[i].ev
+	}
+	return evs, nil
+}
+
+// claimMySQL claims in one READ COMMITTED transaction (so that the locking
+// read takes no gap locks that would hold up writers appending events):
+// select and lock the ids, skipping rows another claimer holds, then lease
+// and read them.
+func (s *Store) claimMySQL(ctx context.Context, now, until time.Time, limit int, out *[]claimed) error {
+	body := func(r run) error {
+		rows, err := r.query(ctx, `SELECT seq FROM {p}outbox WHERE lease_until IS NULL OR lease_until <= ?
+			ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED`, s.t(now), limit)
+		if err != nil {
+			return err
+		}
+		var seqs []any
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return err
+			}
+			seqs = append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		*out = (*out)[:0]
+		if len(seqs) == 0 {
+			return nil
+		}
+		in := placeholders(len(seqs))
+		if _, err := r.exec(ctx, `UPDATE {p}outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq IN (`+in+`)`,
+			append([]any{s.t(until)}, seqs...)...); err != nil {
+			return err
+		}
+		*out, err = s.scanClaimed(r.query(ctx, `SELECT `+outboxCols+` FROM {p}outbox WHERE seq IN (`+in+`)`, seqs...))
+		return err
+	}
+	if s.tx != nil {
+		return s.inHostTx(ctx, body)
+	}
+	return s.retry(ctx, func() error {
+		s.trips.Add(2) // SET TRANSACTION ISOLATION LEVEL, START TRANSACTION
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err != nil {
+			return err
+		}
+		if err := body(run{s, tx}); err != nil {
+			s.trips.Add(1)
+			_ = tx.Rollback()
+			return err
+		}
+		s.trips.Add(1)
+		return tx.Commit()
+	})
+}
+
+type claimed struct {
+	seq int64
+	ev  storage.Event
+}
+
+func (s *Store) scanClaimed(rows *sql.Rows, err error) ([]claimed, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []claimed
+	for rows.Next() {
+		var c claimed
+		if err := rows.Scan(&c.seq, &c.ev.ID, &c.ev.Topic, &c.ev.Key, &c.ev.Payload, s.ts(&c.ev.CreatedAt), &c.ev.Attempts); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Ack implements storage.Outbox: it deletes the events; unknown IDs are
+// ignored.
+func (s *Store) Ack(ctx context.Context, ids []string) error {
+	if err := storage.ValidateAck(ids); err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(ids, 1000) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		err := s.inStmt(ctx, func(r run) error {
+			_, err := r.exec(ctx, `DELETE FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+			return err
+		})
+		if err != nil {
+			return s.wrap(err, "ack events")
+		}
+	}
+	return nil
+}

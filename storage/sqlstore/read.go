@@ -1,0 +1,239 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+)
+
+const teamCols = `id, campaign_id, leader_id, capacity, seats_taken, seats_paid, virtual_seats, state, opened_at, expires_at, closed_at, version`
+
+const seatCols = `id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount, currency, state, is_leader, is_virtual,
+	reserved_at, reserved_until, paid_at, payment_ref, version`
+
+// seatOrder is TeamSeats' order: real seats by ReservedAt then ID, virtual
+// seats last.
+const seatOrder = ` ORDER BY is_virtual, reserved_at, id`
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// teamDest returns the scan destinations of teamCols into t.
+func (s *Store) teamDest(t *groupbuy.Team) []any {
+	return []any{&t.ID, &t.CampaignID, &t.LeaderID, &t.Capacity, &t.SeatsTaken, &t.SeatsPaid, &t.VirtualSeats,
+		&t.State, s.ts(&t.OpenedAt), s.ts(&t.ExpiresAt), s.ts(&t.ClosedAt), &t.Version}
+}
+
+// seatDest returns the scan destinations of seatCols into st.
+func (s *Store) seatDest(st *groupbuy.Seat) []any {
+	return []any{&st.ID, &st.TeamID, &st.CampaignID, &st.UserID, &st.SKU, &st.Quantity, decScan{&st.UnitPrice},
+		decScan{&st.Amount}, &st.Currency, &st.State, &st.Leader, &st.Virtual,
+		s.ts(&st.ReservedAt), s.ts(&st.ReservedUntil), s.ts(&st.PaidAt), &st.PaymentRef, &st.Version}
+}
+
+func (s *Store) scanTeam(sc scanner) (groupbuy.Team, error) {
+	var t groupbuy.Team
+	err := sc.Scan(s.teamDest(&t)...)
+	return t, err
+}
+
+func (s *Store) scanSeat(sc scanner) (groupbuy.Seat, error) {
+	var st groupbuy.Seat
+	err := sc.Scan(s.seatDest(&st)...)
+	return st, err
+}
+
+func (s *Store) teams(ctx context.Context, r run, tmpl string, args ...any) ([]groupbuy.Team, error) {
+	rows, err := r.query(ctx, tmpl, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []groupbuy.Team
+	for rows.Next() {
+		t, err := s.scanTeam(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) seats(ctx context.Context, r run, tmpl string, args ...any) ([]groupbuy.Seat, error) {
+	rows, err := r.query(ctx, tmpl, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []groupbuy.Seat
+	for rows.Next() {
+		st, err := s.scanSeat(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) getTeam(ctx context.Context, r run, id string) (groupbuy.Team, error) {
+	t, err := s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("team", id)
+	}
+	return t, err
+}
+
+func (s *Store) getSeat(ctx context.Context, r run, id string) (groupbuy.Seat, error) {
+	st, err := s.scanSeat(r.row(ctx, `SELECT `+seatCols+` FROM {p}seats WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, notFound("seat", id)
+	}
+	return st, err
+}
+
+// GetTeam implements groupbuy.Store.
+func (s *Store) GetTeam(ctx context.Context, id string) (groupbuy.Team, error) {
+	if err := checkID("id", id); err != nil {
+		return groupbuy.Team{}, err
+	}
+	t, err := s.getTeam(ctx, s.reader(), id)
+	return t, s.wrap(err, "get team "+id)
+}
+
+// GetSeat implements groupbuy.Store.
+func (s *Store) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
+	if err := checkID("id", id); err != nil {
+		return groupbuy.Seat{}, err
+	}
+	st, err := s.getSeat(ctx, s.reader(), id)
+	return st, s.wrap(err, "get seat "+id)
+}
+
+// TeamSeats implements groupbuy.Store.
+func (s *Store) TeamSeats(ctx context.Context, teamID string) ([]groupbuy.Seat, error) {
+	if err := checkID("teamID", teamID); err != nil {
+		return nil, err
+	}
+	r := s.reader()
+	out, err := s.seats(ctx, r, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, teamID)
+	if err == nil && len(out) == 0 {
+		// A team always has its leader seat; make sure it exists at all.
+		_, err = s.getTeam(ctx, r, teamID)
+	}
+	return out, s.wrap(err, "seats of team "+teamID)
+}
+
+// OpenTeams implements groupbuy.Store.
+func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time, order groupbuy.MatchStrategy, limit int) ([]groupbuy.Team, error) {
+	if err := checkID("campaignID", campaignID); err != nil {
+		return nil, err
+	}
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	var by string
+	switch order {
+	case groupbuy.MatchOldest:
+		by = `opened_at, id`
+	case groupbuy.MatchFullest, groupbuy.MatchRandom:
+		by = `seats_taken DESC, expires_at, id`
+	default:
+		return nil, bad("order", fmt.Sprintf("unknown order %q", order))
+	}
+	out, err := s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM {p}teams
+		WHERE state = 'forming' AND campaign_id = ? AND seats_taken < capacity AND expires_at > ?
+		ORDER BY `+by+` LIMIT ?`, campaignID, s.t(now), limit)
+	return out, s.wrap(err, "open teams of campaign "+campaignID)
+}
+
+// UserSeats implements groupbuy.Store.
+func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]groupbuy.Seat, error) {
+	if err := checkID("userID", userID); err != nil {
+		return nil, err
+	}
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	out, err := s.seats(ctx, s.reader(), `SELECT `+seatCols+` FROM {p}seats WHERE user_id = ?
+		ORDER BY reserved_at DESC, id DESC LIMIT ?`, userID, limit)
+	return out, s.wrap(err, "seats of user "+userID)
+}
+
+// DueReservations implements groupbuy.Store.
+func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) ([]groupbuy.Seat, error) {
+	if err := checkDueLimit(limit); err != nil {
+		return nil, err
+	}
+	out, err := s.seats(ctx, s.reader(), `SELECT `+seatCols+` FROM {p}seats
+		WHERE state = 'reserved' AND reserved_until <= ? ORDER BY reserved_until, id LIMIT ?`, s.t(now), limit)
+	return out, s.wrap(err, "due reservations")
+}
+
+// DueTeams implements groupbuy.Store. Only PostgreSQL's PaySeat can leave a
+// forming team with SeatsPaid = Capacity behind (a crash between its two
+// steps), so only there does the query look for such teams too; on MySQL
+// and SQLite a payment completes its team in the same transaction.
+func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]groupbuy.Team, error) {
+	if err := checkDueLimit(limit); err != nil {
+		return nil, err
+	}
+	var (
+		out []groupbuy.Team
+		err error
+	)
+	if s.d == Postgres {
+		out, err = s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM (
+			(SELECT `+teamCols+` FROM {p}teams WHERE state = 'forming' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?)
+			UNION
+			(SELECT `+teamCols+` FROM {p}teams WHERE state = 'forming' AND seats_paid >= capacity ORDER BY expires_at, id LIMIT ?)
+		) due ORDER BY expires_at, id LIMIT ?`, s.t(now), limit, limit, limit)
+	} else {
+		out, err = s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM {p}teams
+			WHERE state = 'forming' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, s.t(now), limit)
+	}
+	return out, s.wrap(err, "due teams")
+}
+
+// GetIdempotency implements groupbuy.Store.
+func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (groupbuy.IdempotencyRecord, error) {
+	if scope == "" || key == "" {
+		return groupbuy.IdempotencyRecord{}, bad("scope", "scope and key must not be empty")
+	}
+	rec, found, err := s.getIdem(ctx, s.reader(), scope, key)
+	if err == nil && !found {
+		err = notFound("idempotency record", scope+"/"+key)
+	}
+	return rec, s.wrap(err, "get idempotency record")
+}
+
+// getIdem reads an idempotency record.
+func (s *Store) getIdem(ctx context.Context, r run, scope, key string) (groupbuy.IdempotencyRecord, bool, error) {
+	rec := groupbuy.IdempotencyRecord{Scope: scope, Key: key}
+	err := r.row(ctx, `SELECT fingerprint, result, created_at FROM {p}idempotency WHERE scope = ? AND idem_key = ?`,
+		scope, key).Scan(&rec.Fingerprint, &rec.Result, s.ts(&rec.CreatedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return rec, false, nil
+	}
+	return rec, err == nil, err
+}
+
+// replayIfRecorded returns a *groupbuy.ReplayError when rec's key is stored.
+func (s *Store) replayIfRecorded(ctx context.Context, r run, rec *groupbuy.IdempotencyRecord) error {
+	if rec == nil {
+		return nil
+	}
+	old, found, err := s.getIdem(ctx, r, rec.Scope, rec.Key)
+	if err != nil {
+		return err
+	}
+	if found {
+		return &groupbuy.ReplayError{Record: old}
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Dialect names the SQL dialect of the database behind a Store.
+type Dialect int
+
+// The supported dialects.
+const (
+	// Postgres is PostgreSQL 13 or later (and, see the package doc,
+	// PostgreSQL-wire databases such as CockroachDB and YugabyteDB).
+	Postgres Dialect = iota + 1
+	// MySQL is MySQL 8.0 or later and MariaDB 10.6 or later.
+	MySQL
+	// SQLite is SQLite 3.35 or later (modernc.org/sqlite).
+	SQLite
+)
+
+// String returns the dialect's name: "postgres", "mysql" or "sqlite".
+func (d Dialect) String() string {
+	switch d {
+	case Postgres:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	case SQLite:
+		return "sqlite"
+	}
+	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+}
+
+// DefaultTablePrefix is the prefix of every table and index unless
+// WithTablePrefix sets another.
+const DefaultTablePrefix = "scsdk_"
+
+// DefaultMaxRetries is how often a Store reruns a transaction that the
+// database aborted as retryable, unless WithMaxRetries sets another number.
+const DefaultMaxRetries = 5
+
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
+
+// Option configures a Store in New.
+type Option func(*config)
+
+type config struct {
+	prefix     string
+	now        func() time.Time
+	maxRetries int
+}
+
+// WithTablePrefix sets the prefix of every table, index and of the
+// migrations-version table. It must match ^[a-z][a-z0-9_]{0,30}$; the
+// default is DefaultTablePrefix. Two Stores with different prefixes share
+// nothing, which is how tests isolate themselves in one database.
+func WithTablePrefix(p string) Option { return func(c *config) { c.prefix = p } }
+
+// WithClock sets the clock used for outbox lease math in Claim; default
+// time.Now in UTC. Every other time a Store writes comes from the write
+// itself (its Now field).
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithMaxRetries sets how often a transaction that the database aborted as
+// retryable (serialization failure, deadlock, lock timeout, busy) is rerun
+// when the Store owns it; 0 disables retries. Default DefaultMaxRetries.
+func WithMaxRetries(n int) Option { return func(c *config) { c.maxRetries = n } }
+
+// Store is the database/sql adapter of groupbuy.Store and storage.Outbox. It
+// is safe for concurrent use. Create it with New and create its tables with
+// Migrate.
+type Store struct {
+	db         *sql.DB
+	tx         *sql.Tx // set by WithTx
+	d          Dialect
+	prefix     string
+	now        func() time.Time
+	maxRetries int
+	trips      *atomic.Int64
+	retries    *atomic.Int64
+	queries    *sync.Map // template → final SQL text
+}
+
+var (
+	_ groupbuy.Store = (*Store)(nil)
+	_ storage.Outbox = (*Store)(nil)
+)
+
+// New returns a Store on db, which must be open on a database of dialect d.
+// It touches no table: run Migrate once (at deploy or start-up) before use.
+//
+// SQLite needs the DSN to set a busy timeout and immediate transactions,
+// e.g. "file:app.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate";
+// see the package doc for MySQL.
+func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, &storage.ValidationError{Field: "db", Reason: "must not be nil"}
+	}
+	switch d {
+	case Postgres, MySQL, SQLite:
+	default:
+		return nil, &storage.ValidationError{Field: "dialect", Reason: fmt.Sprintf("unknown dialect %d", int(d))}
+	}
+	c := config{prefix: DefaultTablePrefix, maxRetries: DefaultMaxRetries}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if !prefixRE.MatchString(c.prefix) {
+		return nil, &storage.ValidationError{Field: "prefix", Reason: "must match ^[a-z][a-z0-9_]{0,30}$"}
+	}
+	if c.maxRetries < 0 || c.maxRetries > 100 {
+		return nil, &storage.ValidationError{Field: "maxRetries", Reason: "must be in 0..100"}
+	}
+	if c.now == nil {
+		c.now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Store{
+		db: db, d: d, prefix: c.prefix, now: c.now, maxRetries: c.maxRetries,
+		trips: new(atomic.Int64), retries: new(atomic.Int64), queries: new(sync.Map),
+	}, nil
+}
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() Dialect { return s.d }
+
+// WithTx returns a Store bound to the host's transaction tx: every method
+// runs inside tx (under a savepoint, so that a failed write leaves tx as it
+// was), commits nothing and retries nothing. An error that a rerun of the
+// whole transaction may cure comes back marked retryable
+// (storage.IsRetryable); the host then rolls back and runs its transaction
+// again. The returned Store shares the round-trip counter with s. Reads
+// also go through tx. A nil tx returns s unchanged.
+func (s *Store) WithTx(tx *sql.Tx) *Store {
+	if tx == nil {
+		return s
+	}
+	c := *s
+	c.tx = tx
+	return &c
+}
+
+// RoundTrips returns how many statements this Store (and the Stores that
+// WithTx derived from it) has sent so far, counting BEGIN, COMMIT, ROLLBACK
+// and SAVEPOINT statements too. Benchmarks divide it by the number of
+// commands.
+func (s *Store) RoundTrips() int64 { return s.trips.Load() }
+
+// Retries returns how many times this Store (and the Stores that WithTx
+// derived from it) has rerun a transaction or statement that the database
+// aborted as retryable, and how many times a write was rerun because a
+// concurrent change it lost to had been undone by the time it diagnosed
+// the failure.
+func (s *Store) Retries() int64 { return s.retries.Load() }
+
+// sql returns the final text of a query template: {p} becomes the table
+// prefix and, on PostgreSQL, each ? becomes $1, $2, ... Templates never hold
+// a ? inside a string literal.
+func (s *Store) sql(tmpl string) string {
+	if q, ok := s.queries.Load(tmpl); ok {
+		return q.(string)
+	}
+	q := strings.ReplaceAll(tmpl, "{p}", s.prefix)
+	if s.d == Postgres {
+		var b strings.Builder
+		b.Grow(len(q) + 16)
+		n := 0
+		for i := 0; i < len(q); i++ {
+			if q[i] == '?' {
+				n++
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(n))
+				continue
+			}
+			b.WriteByte(q[i])
+		}
+		q = b.String()
+	}
+	s.queries.Store(tmpl, q)
+	return q
+}
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// run sends statements through a querier, counting round trips and
+// expanding query templates.
+type run struct {
+	s *Store
+	q querier
+}
+
+func (r run) exec(ctx context.Context, tmpl string, args ...any) (sql.Result, error) {
+	r.s.trips.Add(1)
+	return r.q.ExecContext(ctx, r.s.sql(tmpl), args...)
+}
+
+// affected runs a statement and returns the number of rows it changed.
+func (r run) affected(ctx context.Context, tmpl string, args ...any) (int64, error) {
+	res, err := r.exec(ctx, tmpl, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (r run) query(ctx context.Context, tmpl string, args ...any) (*sql.Rows, error) {
+	r.s.trips.Add(1)
+	return r.q.QueryContext(ctx, r.s.sql(tmpl), args...)
+}
+
+func (r run) row(ctx context.Context, tmpl string, args ...any) *sql.Row {
+	r.s.trips.Add(1)
+	return r.q.QueryRowContext(ctx, r.s.sql(tmpl), args...)
+}
+
+// reader returns where reads go: the host's transaction under WithTx, else
+// the pool.
+func (s *Store) reader() run {
+	if s.tx != nil {
+		return run{s, s.tx}
+	}
+	return run{s, s.db}
+}
+
+// errGuard reports that a guarded statement matched no row or hit a unique
+// key: the attempt was rolled back and the caller diagnoses why.
+type errGuard struct{ what string }
+
+func (e *errGuard) Error() string { return "sqlstore: guard failed: " + e.what }
+
+func guard(what string) error { return &errGuard{what} }
+
+// uniqueAsGuard turns a unique violation into a guard failure.
+func (s *Store) uniqueAsGuard(err error, what string) error {
+	if err != nil && s.isUnique(err) {
+		return guard(what + ": unique key")
+	}
+	return err
+}
+
+// inTx runs fn in a transaction. Under WithTx that is the host's transaction,
+// under a savepoint that is rolled back when fn fails; a retryable error is
+// marked and returned. Otherwise the Store begins its own transaction and
+// reruns it (up to MaxRetries) when the database aborts it as retryable.
+func (s *Store) inTx(ctx context.Context, fn func(r run) error) error {
+	if s.tx != nil {
+		return s.inHostTx(ctx, fn)
+	}
+	return s.retry(ctx, func() error {
+		s.trips.Add(1)
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(run{s, tx}); err != nil {
+			s.trips.Add(1)
+			_ = tx.Rollback()
+			return err
+		}
+		s.trips.Add(1)
+		return tx.Commit()
+	})
+}
+
+// inStmt runs fn, which sends a single statement: in autocommit, rerun when
+// the database aborts it as retryable, or under WithTx under a savepoint of
+// the host's transaction.
+func (s *Store) inStmt(ctx context.Context, fn func(r run) error) error {
+	if s.tx != nil {
+		return s.inHostTx(ctx, fn)
+	}
+	return s.retry(ctx, func() error { return fn(run{s, s.db}) })
+}
+
+// inHostTx runs fn under a savepoint of the host's transaction.
+func (s *Store) inHostTx(ctx context.Context, fn func(r run) error) error {
+	r := run{s, s.tx}
+	if _, err := r.exec(ctx, "SAVEPOINT scsdk_write"); err != nil {
+		return s.markRetryable(err)
+	}
+	if err := fn(r); err != nil {
+		if _, rerr := r.exec(ctx, "ROLLBACK TO SAVEPOINT scsdk_write"); rerr != nil {
+			return s.markRetryable(fmt.Errorf("%w (rollback to savepoint: %v)", err, rerr))
+		}
+		if _, rerr := r.exec(ctx, "RELEASE SAVEPOINT scsdk_write"); rerr != nil {
+			return s.markRetryable(fmt.Errorf("%w (release savepoint: %v)", err, rerr))
+		}
+		return s.markRetryable(err)
+	}
+	_, err := r.exec(ctx, "RELEASE SAVEPOINT scsdk_write")
+	return s.markRetryable(err)
+}
+
+// markRetryable marks err retryable when the database says a rerun may cure
+// it.
+func (s *Store) markRetryable(err error) error {
+	if err != nil && s.isRetryable(err) && !storage.IsRetryable(err) {
+		return storage.MarkRetryable(err)
+	}
+	return err
+}
+
+// retry runs f until it succeeds, fails for a reason a rerun cannot cure, or
+// failed retryably MaxRetries+1 times; the last retryable error comes back
+// marked. Under WithTx it runs f once.
+func (s *Store) retry(ctx context.Context, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil || !s.isRetryable(err) {
+			return err
+		}
+		if s.tx != nil || attempt >= s.maxRetries {
+			return s.markRetryable(err)
+		}
+		if werr := backoff(ctx, attempt); werr != nil {
+			return s.markRetryable(err)
+		}
+		s.retries.Add(1)
+	}
+}
+
+// backoff sleeps a jittered, exponentially growing pause: up to 2 ms after
+// the first failure, capped at 100 ms.
+func backoff(ctx context.Context, attempt int) error {
+	limit := 2 * time.Millisecond << min(attempt, 6)
+	limit = min(limit, 100*time.Millisecond)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + 100*time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

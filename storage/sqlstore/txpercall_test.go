@@ -1,0 +1,138 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// txPerCall is a groupbuy.Store that runs every call in a host transaction
+// of its own, through Store.WithTx, and commits it even when the call
+// failed: a failed write must have left the transaction as it found it. A
+// call that fails retryably is rerun in a new transaction, as a host would.
+// It is how the conformance suite exercises the generic (lock-first,
+// multi-statement) write path on PostgreSQL, and the savepoints on every
+// dialect.
+type txPerCall struct {
+	t  *testing.T
+	db *sql.DB
+	s  *sqlstore.Store
+}
+
+var _ groupbuy.Store = (*txPerCall)(nil)
+
+func inTx[T any](ctx context.Context, w *txPerCall, f func(s *sqlstore.Store) (T, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		var zero T
+		tx, err := w.db.BeginTx(ctx, nil)
+		if err != nil {
+			return zero, err
+		}
+		v, err := f(w.s.WithTx(tx))
+		if storage.IsRetryable(err) && attempt < 50 {
+			_ = tx.Rollback()
+			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+			continue
+		}
+		if cerr := tx.Commit(); cerr != nil {
+			w.t.Errorf("commit after %v: %v", err, cerr)
+			return zero, cerr
+		}
+		return v, err
+	}
+}
+
+func inTx0(ctx context.Context, w *txPerCall, f func(s *sqlstore.Store) error) error {
+	_, err := inTx(ctx, w, func(s *sqlstore.Store) (struct{}, error) { return struct{}{}, f(s) })
+	return err
+}
+
+func (w *txPerCall) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error {
+	return inTx0(ctx, w, func(s *sqlstore.Store) error { return s.CreateCampaign(ctx, c) })
+}
+
+func (w *txPerCall) SetCampaignStatus(ctx context.Context, id string, from, to groupbuy.CampaignStatus) (groupbuy.Campaign, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.Campaign, error) { return s.SetCampaignStatus(ctx, id, from, to) })
+}
+
+func (w *txPerCall) GetCampaign(ctx context.Context, id string) (groupbuy.Campaign, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.Campaign, error) { return s.GetCampaign(ctx, id) })
+}
+
+func (w *txPerCall) OpenTeam(ctx context.Context, wr *groupbuy.OpenTeamWrite) error {
+	return inTx0(ctx, w, func(s *sqlstore.Store) error { return s.OpenTeam(ctx, wr) })
+}
+
+type teamSeat struct {
+	t groupbuy.Team
+	s groupbuy.Seat
+}
+
+func (w *txPerCall) JoinTeam(ctx context.Context, wr *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	ts, err := inTx(ctx, w, func(s *sqlstore.Store) (teamSeat, error) {
+		t, st, err := s.JoinTeam(ctx, wr)
+		return teamSeat{t, st}, err
+	})
+	return ts.t, ts.s, err
+}
+
+func (w *txPerCall) PaySeat(ctx context.Context, wr *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.PaySeatResult, error) { return s.PaySeat(ctx, wr) })
+}
+
+func (w *txPerCall) ReleaseSeat(ctx context.Context, wr *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.Seat, error) { return s.ReleaseSeat(ctx, wr) })
+}
+
+func (w *txPerCall) CloseTeam(ctx context.Context, wr *groupbuy.CloseTeamWrite) error {
+	return inTx0(ctx, w, func(s *sqlstore.Store) error { return s.CloseTeam(ctx, wr) })
+}
+
+func (w *txPerCall) UpdateRefund(ctx context.Context, wr *groupbuy.RefundWrite) (groupbuy.Seat, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.Seat, error) { return s.UpdateRefund(ctx, wr) })
+}
+
+func (w *txPerCall) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
+	return inTx0(ctx, w, func(s *sqlstore.Store) error { return s.RecordOutcome(ctx, idem, events) })
+}
+
+func (w *txPerCall) GetTeam(ctx context.Context, id string) (groupbuy.Team, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.Team, error) { return s.GetTeam(ctx, id) })
+}
+
+func (w *txPerCall) TeamSeats(ctx context.Context, teamID string) ([]groupbuy.Seat, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) ([]groupbuy.Seat, error) { return s.TeamSeats(ctx, teamID) })
+}
+
+func (w *txPerCall) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.Seat, error) { return s.GetSeat(ctx, id) })
+}
+
+func (w *txPerCall) OpenTeams(ctx context.Context, campaignID string, now time.Time, order groupbuy.MatchStrategy, limit int) ([]groupbuy.Team, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) ([]groupbuy.Team, error) {
+		return s.OpenTeams(ctx, campaignID, now, order, limit)
+	})
+}
+
+func (w *txPerCall) UserSeats(ctx context.Context, userID string, limit int) ([]groupbuy.Seat, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) ([]groupbuy.Seat, error) { return s.UserSeats(ctx, userID, limit) })
+}
+
+func (w *txPerCall) DueReservations(ctx context.Context, now time.Time, limit int) ([]groupbuy.Seat, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) ([]groupbuy.Seat, error) { return s.DueReservations(ctx, now, limit) })
+}
+
+func (w *txPerCall) DueTeams(ctx context.Context, now time.Time, limit int) ([]groupbuy.Team, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) ([]groupbuy.Team, error) { return s.DueTeams(ctx, now, limit) })
+}
+
+func (w *txPerCall) GetIdempotency(ctx context.Context, scope, key string) (groupbuy.IdempotencyRecord, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.IdempotencyRecord, error) {
+		return s.GetIdempotency(ctx, scope, key)
+	})
+}

@@ -1,0 +1,861 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// noLimit stands for "no per-user limit" in the guarded counter statements.
+const noLimit = math.MaxInt32
+
+func capOf(max int) int {
+	if max <= 0 {
+		return noLimit
+	}
+	return max
+}
+
+// fast reports whether commands take PostgreSQL's single-statement path:
+// on PostgreSQL, when the Store owns its transactions. Under WithTx every
+// dialect takes the generic path inside the host's transaction.
+func (s *Store) fast() bool { return s.d == Postgres && s.tx == nil }
+
+// forUpdate is the locking clause of a read inside a write transaction. On
+// SQLite the transaction already holds the database's write lock (BEGIN
+// IMMEDIATE).
+func (s *Store) forUpdate() string {
+	if s.d == SQLite {
+		return ""
+	}
+	return " FOR UPDATE"
+}
+
+// moneyEq is a guard comparing a money column with a query argument
+// exactly: numerically on PostgreSQL and MySQL (MySQL would compare a
+// DECIMAL with text as floating point, hence the cast), as canonical text on
+// SQLite.
+func (s *Store) moneyEq(col string) string {
+	if s.d == MySQL {
+		return col + " = CAST(? AS DECIMAL(20,4))"
+	}
+	return col + " = ?"
+}
+
+// command runs attempt until it succeeds or fails for a reason other than a
+// guard. After a guard failure (the attempt was rolled back) diagnose reads
+// the current state and names the precondition that failed, in the order
+// the Store contract gives; when every precondition holds again (a
+// concurrent change was undone), the attempt is rerun, at most MaxRetries
+// times, then storage.ErrConflict.
+func (s *Store) command(ctx context.Context, attempt func() error, diagnose func(r run) error) error {
+	for i := 0; ; i++ {
+		err := attempt()
+		g, ok := errors.AsType[*errGuard](err)
+		if !ok {
+			return err
+		}
+		if derr := diagnose(s.reader()); derr != nil {
+			return derr
+		}
+		if s.tx != nil || i >= s.maxRetries {
+			return conflict("%s kept losing to concurrent changes", g.what)
+		}
+		s.retries.Add(1)
+	}
+}
+
+// lockTeam reads a team and, except on SQLite (whose write transaction
+// holds the database lock), locks its row for the rest of the transaction.
+// Every write that touches a team or its seats takes this lock first, so
+// that what it reads afterwards stays true until it commits.
+func (s *Store) lockTeam(ctx context.Context, r run, id string) (groupbuy.Team, bool, error) {
+	t, err := s.getTeamFor(ctx, r, `SELECT `+teamCols+` FROM {p}teams WHERE id = ?`+s.forUpdate(), id)
+	return t, err == nil, ignoreNotFound(err)
+}
+
+// lockTeamCheckIdem is lockTeam followed by the idempotency check, in one
+// statement: the check is a subquery of the locking read. On MySQL such a
+// subquery is a consistent (non-locking) read whose snapshot may predate the
+// lock wait; a record committed meanwhile is then caught by the record's
+// primary key when this write inserts its own, and the diagnosis reports
+// the replay. Every later read in these transactions is a locking read, so
+// none of them sees that snapshot.
+func (s *Store) lockTeamCheckIdem(ctx context.Context, r run, id string, rec *groupbuy.IdempotencyRecord) (groupbuy.Team, bool, error) {
+	if rec == nil {
+		return s.lockTeam(ctx, r, id)
+	}
+	var (
+		t groupbuy.Team
+		n int
+	)
+	err := r.row(ctx, `SELECT `+teamCols+`, (SELECT COUNT(*) FROM {p}idempotency WHERE scope = ? AND idem_key = ?)
+		FROM {p}teams WHERE id = ?`+s.forUpdate(), rec.Scope, rec.Key, id).Scan(append(s.teamDest(&t), &n)...)
+	switch {
+	case errors.Is(err, errNoRows):
+		return t, false, s.replayIfRecorded(ctx, r, rec)
+	case err != nil:
+		return t, false, err
+	case n > 0:
+		if err := s.replayIfRecorded(ctx, r, rec); err != nil {
+			return t, false, err
+		}
+	}
+	return t, true, nil
+}
+
+// lockTeamOfSeat is lockTeam for the team of a seat.
+func (s *Store) lockTeamOfSeat(ctx context.Context, r run, seatID string) (groupbuy.Team, bool, error) {
+	t, err := s.getTeamFor(ctx, r, `SELECT `+teamCols+` FROM {p}teams
+		WHERE id = (SELECT team_id FROM {p}seats WHERE id = ?)`+s.forUpdate(), seatID)
+	return t, err == nil, ignoreNotFound(err)
+}
+
+func (s *Store) getTeamFor(ctx context.Context, r run, tmpl string, arg string) (groupbuy.Team, error) {
+	t, err := s.scanTeam(r.row(ctx, tmpl, arg))
+	if errors.Is(err, errNoRows) {
+		return t, groupbuy.ErrNotFound
+	}
+	return t, err
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, groupbuy.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// lockedSeat reads a seat inside a write transaction (locking it on
+// PostgreSQL and MySQL, so that MySQL reads its latest version).
+func (s *Store) lockedSeat(ctx context.Context, r run, id string) (groupbuy.Seat, error) {
+	st, err := s.scanSeat(r.row(ctx, `SELECT `+seatCols+` FROM {p}seats WHERE id = ?`+s.forUpdate(), id))
+	if errors.Is(err, errNoRows) {
+		return st, notFound("seat", id)
+	}
+	return st, err
+}
+
+func (s *Store) insertSeat(ctx context.Context, r run, st *groupbuy.Seat) error {
+	_, err := r.exec(ctx, `INSERT INTO {p}seats (`+seatCols+`, active_user)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.ID, st.TeamID, st.CampaignID, st.UserID, st.SKU, st.Quantity, money(st.UnitPrice), money(st.Amount),
+		st.Currency, string(st.State), st.Leader, st.Virtual, s.t(st.ReservedAt), s.t(st.ReservedUntil), s.t(st.PaidAt),
+		st.PaymentRef, st.Version, activeUser(st))
+	return s.uniqueAsGuard(err, "seat "+st.ID)
+}
+
+// insertEvents appends events to the outbox in order, in multi-row INSERTs.
+func (s *Store) insertEvents(ctx context.Context, r run, evs []storage.Event) error {
+	const chunk = 500
+	for len(evs) > 0 {
+		n := min(len(evs), chunk)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO {p}outbox (id, topic, event_key, payload, created_at) VALUES `)
+		args := make([]any, 0, 5*n)
+		for i := range evs[:n] {
+			ev := &evs[i]
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, ev.ID, ev.Topic, ev.Key, ev.Payload, s.t(ev.CreatedAt))
+		}
+		if _, err := r.exec(ctx, b.String(), args...); err != nil {
+			return s.uniqueAsGuard(err, "event")
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+// insertIdem stores an idempotency record; a concurrent command with the
+// same key makes it a guard failure, which the diagnosis turns into a
+// replay.
+func (s *Store) insertIdem(ctx context.Context, r run, rec *groupbuy.IdempotencyRecord) error {
+	if rec == nil {
+		return nil
+	}
+	_, err := r.exec(ctx, `INSERT INTO {p}idempotency (scope, idem_key, fingerprint, result, created_at) VALUES (?, ?, ?, ?, ?)`,
+		rec.Scope, rec.Key, rec.Fingerprint, rec.Result, s.t(rec.CreatedAt))
+	return s.uniqueAsGuard(err, "idempotency record "+rec.Scope+"/"+rec.Key)
+}
+
+// countSeat adds one counted seat of a user in a campaign, guarded by the
+// user's limit (max ≤ 0: none). It reports false when the limit is reached.
+func (s *Store) countSeat(ctx context.Context, r run, campaignID, userID string, leader bool, max int) (bool, error) {
+	col, opened, joined := "joined", 0, 1
+	if leader {
+		col, opened, joined = "opened", 1, 0
+	}
+	if s.d == MySQL {
+		if max <= 0 {
+			_, err := r.exec(ctx, `INSERT INTO {p}user_limits (campaign_id, user_id, opened, joined) VALUES (?, ?, ?, ?)
+				ON DUPLICATE KEY UPDATE `+col+` = `+col+` + 1`, campaignID, userID, opened, joined)
+			return err == nil, err
+		}
+		// Two statements: ON DUPLICATE KEY UPDATE's row count cannot tell
+		// "inserted" from "left unchanged" under clientFoundRows.
+		if _, err := r.exec(ctx, `INSERT INTO {p}user_limits (campaign_id, user_id, opened, joined) VALUES (?, ?, 0, 0)
+			ON DUPLICATE KEY UPDATE user_id = user_id`, campaignID, userID); err != nil {
+			return false, err
+		}
+		n, err := r.affected(ctx, `UPDATE {p}user_limits SET `+col+` = `+col+` + 1
+			WHERE campaign_id = ? AND user_id = ? AND `+col+` < ?`, campaignID, userID, max)
+		return n == 1, err
+	}
+	n, err := r.affected(ctx, `INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined) VALUES (?, ?, ?, ?)
+		ON CONFLICT (campaign_id, user_id) DO UPDATE SET `+col+` = ul.`+col+` + 1 WHERE ul.`+col+` < ?`,
+		campaignID, userID, opened, joined, capOf(max))
+	return n == 1, err
+}
+
+// uncountSeats stops counting seats that left the live states.
+func (s *Store) uncountSeats(ctx context.Context, r run, seats []groupbuy.Seat) error {
+	type key struct{ campaign, user string }
+	type delta struct{ opened, joined int }
+	m := map[key]*delta{}
+	var keys []key
+	for i := range seats {
+		st := &seats[i]
+		if st.Virtual || st.UserID == "" {
+			continue
+		}
+		k := key{st.CampaignID, st.UserID}
+		d := m[k]
+		if d == nil {
+			d = &delta{}
+			m[k] = d
+			keys = append(keys, k)
+		}
+		if st.Leader {
+			d.opened++
+		} else {
+			d.joined++
+		}
+	}
+	// A fixed order, so that two writers never wait on each other in a
+	// cycle.
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := strings.Compare(a.campaign, b.campaign); c != 0 {
+			return c
+		}
+		return strings.Compare(a.user, b.user)
+	})
+	for _, k := range keys {
+		d := m[k]
+		if _, err := r.exec(ctx, `UPDATE {p}user_limits SET
+			opened = CASE WHEN opened >= ? THEN opened - ? ELSE 0 END,
+			joined = CASE WHEN joined >= ? THEN joined - ? ELSE 0 END
+			WHERE campaign_id = ? AND user_id = ?`, d.opened, d.opened, d.joined, d.joined, k.campaign, k.user); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenTeam implements groupbuy.Store. The team is stored forming with one
+// seat taken and the leader seat reserved, whatever the write says of
+// those fields; times are truncated to microseconds.
+func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
+	if w == nil {
+		return bad("write", "must not be nil")
+	}
+	if err := s.checkOpen(w); err != nil {
+		return err
+	}
+	team, leader := w.Team, w.Leader
+	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = groupbuy.TeamForming, 1, 0, 0, time.Time{}
+	leader.State, leader.Leader, leader.Virtual, leader.PaidAt = groupbuy.SeatReserved, true, false, time.Time{}
+	attempt := func() error {
+		if s.fast() {
+			return s.pgOpen(ctx, w, &team, &leader)
+		}
+		return s.inTx(ctx, func(r run) error { return s.openTx(ctx, r, w, &team, &leader) })
+	}
+	err := s.command(ctx, attempt, func(r run) error { return s.diagnoseOpen(ctx, r, w) })
+	return s.wrap(err, "open team "+w.Team.ID)
+}
+
+func (s *Store) checkOpen(w *groupbuy.OpenTeamWrite) error {
+	if err := checkTeam(&w.Team); err != nil {
+		return err
+	}
+	if err := checkSeat("Leader", &w.Leader, true); err != nil {
+		return err
+	}
+	if err := checkTime("Now", w.Now); err != nil {
+		return err
+	}
+	if err := checkEvents(w.Events); err != nil {
+		return err
+	}
+	return checkIdem(w.Idem)
+}
+
+func (s *Store) openTx(ctx context.Context, r run, w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat) error {
+	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
+		return err
+	}
+	c, err := s.getCampaign(ctx, r, team.CampaignID)
+	if err != nil {
+		return err
+	}
+	if !c.AcceptsSeats(w.Now) {
+		return groupbuy.ErrCampaignNotActive
+	}
+	ok, err := s.countSeat(ctx, r, team.CampaignID, leader.UserID, true, w.MaxOpened)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return groupbuy.ErrLimitExceeded
+	}
+	_, err = r.exec(ctx, `INSERT INTO {p}teams (`+teamCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		team.ID, team.CampaignID, team.LeaderID, team.Capacity, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats,
+		string(team.State), s.t(team.OpenedAt), s.t(team.ExpiresAt), s.t(team.ClosedAt), team.Version)
+	if err != nil {
+		return s.uniqueAsGuard(err, "team "+team.ID)
+	}
+	if err := s.insertSeat(ctx, r, leader); err != nil {
+		return err
+	}
+	if err := s.insertEvents(ctx, r, w.Events); err != nil {
+		return err
+	}
+	return s.insertIdem(ctx, r, w.Idem)
+}
+
+// JoinTeam implements groupbuy.Store. The seat is stored reserved, not
+// leader, not virtual, its ReservedUntil clamped to the team's deadline;
+// the returned team and seat are as stored.
+func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	if w == nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, bad("write", "must not be nil")
+	}
+	if err := checkSeat("Seat", &w.Seat, true); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	if err := checkTime("Now", w.Now); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	if err := checkEvents(w.Events); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	if err := checkIdem(w.Idem); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	seat := w.Seat
+	seat.State, seat.Leader, seat.Virtual, seat.PaidAt = groupbuy.SeatReserved, false, false, time.Time{}
+	var team groupbuy.Team
+	attempt := func() error {
+		if s.fast() {
+			return s.pgJoin(ctx, w, &team, &seat)
+		}
+		return s.inTx(ctx, func(r run) error { return s.joinTx(ctx, r, w, &team, &seat) })
+	}
+	err := s.command(ctx, attempt, func(r run) error { return s.diagnoseJoin(ctx, r, w) })
+	if err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, s.wrap(err, "join team "+w.Seat.TeamID)
+	}
+	return team, normSeat(seat), nil
+}
+
+func (s *Store) joinTx(ctx context.Context, r run, w *groupbuy.JoinTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat) error {
+	t, ok, err := s.lockTeamCheckIdem(ctx, r, seat.TeamID, w.Idem)
+	if err != nil {
+		return err
+	}
+	if !ok || t.CampaignID != seat.CampaignID {
+		return notFound("team", seat.TeamID)
+	}
+	n, err := r.affected(ctx, `UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
+		WHERE id = ? AND state = 'forming' AND expires_at > ? AND seats_taken < capacity
+		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ? AND status = 'active')`,
+		t.ID, s.t(w.Now), t.CampaignID)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return guard("join team " + t.ID)
+	}
+	if seat.ReservedUntil.After(t.ExpiresAt) {
+		seat.ReservedUntil = t.ExpiresAt
+	}
+	if err := s.insertSeat(ctx, r, seat); err != nil {
+		return err
+	}
+	ok, err = s.countSeat(ctx, r, t.CampaignID, seat.UserID, false, w.MaxJoined)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return guard("per-user join limit")
+	}
+	if err := s.insertEvents(ctx, r, w.Events); err != nil {
+		return err
+	}
+	if err := s.insertIdem(ctx, r, w.Idem); err != nil {
+		return err
+	}
+	t.SeatsTaken++
+	t.Version++
+	*team = t
+	return nil
+}
+
+// normSeat returns a seat as the store keeps it: times in UTC, truncated to
+// microseconds, money normalised.
+func normSeat(st groupbuy.Seat) groupbuy.Seat {
+	st.ReservedAt, st.ReservedUntil, st.PaidAt = utc(st.ReservedAt), utc(st.ReservedUntil), utc(st.PaidAt)
+	var d decScan
+	d.dst = &st.UnitPrice
+	_ = d.Scan(money(st.UnitPrice))
+	d.dst = &st.Amount
+	_ = d.Scan(money(st.Amount))
+	return st
+}
+
+// PaySeat implements groupbuy.Store. The team's Version is bumped once per
+// payment, also when the payment completes the team. When it does and
+// FilledResult is set, the idempotency record stores FilledResult.
+func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+	if w == nil {
+		return groupbuy.PaySeatResult{}, bad("write", "must not be nil")
+	}
+	for _, f := range [][2]string{{"TeamID", w.TeamID}, {"SeatID", w.SeatID}} {
+		if err := checkID(f[0], f[1]); err != nil {
+			return groupbuy.PaySeatResult{}, err
+		}
+	}
+	if w.PaymentRef == "" {
+		return groupbuy.PaySeatResult{}, bad("PaymentRef", "must not be empty")
+	}
+	if err := checkLen("PaymentRef", w.PaymentRef, maxPaymentRef); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
+	if err := checkLen("Currency", w.Currency, maxCurrency); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
+	if err := checkTime("Now", w.Now); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
+	if err := checkEvents(w.Events); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
+	if err := checkIdem(w.Idem); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
+	if !moneyOK(w.Amount) {
+		// No stored amount has more than 4 decimals or 16 integer digits.
+		err := s.command(ctx, func() error { return guard("amount") }, func(r run) error { return s.diagnosePay(ctx, r, w) })
+		return groupbuy.PaySeatResult{}, s.wrap(err, "pay seat "+w.SeatID)
+	}
+	var res groupbuy.PaySeatResult
+	attempt := func() error {
+		if s.fast() {
+			return s.pgPay(ctx, w, &res)
+		}
+		return s.inTx(ctx, func(r run) error { return s.payTx(ctx, r, w, &res) })
+	}
+	err := s.command(ctx, attempt, func(r run) error { return s.diagnosePay(ctx, r, w) })
+	if err != nil {
+		return groupbuy.PaySeatResult{}, s.wrap(err, "pay seat "+w.SeatID)
+	}
+	return res, nil
+}
+
+func (s *Store) payTx(ctx context.Context, r run, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
+	t, ok, err := s.lockTeamCheckIdem(ctx, r, w.TeamID, w.Idem)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound("seat", w.SeatID)
+	}
+	n, err := r.affected(ctx, `UPDATE {p}seats SET state = 'paid', paid_at = ?, payment_ref = ?, version = version + 1
+		WHERE id = ? AND team_id = ? AND state = 'reserved' AND reserved_until > ? AND `+s.moneyEq("amount")+` AND currency = ?`,
+		s.t(w.Now), w.PaymentRef, w.SeatID, w.TeamID, s.t(w.Now), money(w.Amount), w.Currency)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return guard("pay seat " + w.SeatID)
+	}
+	fill := t.SeatsPaid+1 >= t.Capacity
+	state, closedAt := groupbuy.TeamForming, time.Time{}
+	if fill {
+		state, closedAt = groupbuy.TeamSucceeded, w.Now
+	}
+	n, err = r.affected(ctx, `UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1, state = ?, closed_at = ?
+		WHERE id = ? AND state = 'forming' AND expires_at > ? AND seats_paid = ? AND seats_paid < capacity`,
+		string(state), s.t(closedAt), t.ID, s.t(w.Now), t.SeatsPaid)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return guard("pay into team " + t.ID)
+	}
+	t.SeatsPaid++
+	t.Version++
+	t.State, t.ClosedAt = state, utc(closedAt)
+	evs := w.Events
+	var seat groupbuy.Seat
+	if fill {
+		seats, err := s.confirmSeats(ctx, r, t.ID)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(seats, func(st groupbuy.Seat) bool { return st.ID == w.SeatID })
+		if i < 0 {
+			return fmt.Errorf("sqlstore: paid seat %s missing from team %s", w.SeatID, t.ID)
+		}
+		seat = seats[i]
+		if w.OnFill != nil {
+			tc := t
+			evs = append(slices.Clip(evs), w.OnFill(&tc, seats)...)
+		}
+	} else {
+		if seat, err = s.lockedSeat(ctx, r, w.SeatID); err != nil {
+			return err
+		}
+	}
+	if err := s.insertEvents(ctx, r, evs); err != nil {
+		return err
+	}
+	idem := w.Idem
+	if fill && idem != nil && w.FilledResult != nil {
+		rec := *idem
+		rec.Result = w.FilledResult
+		idem = &rec
+	}
+	if err := s.insertIdem(ctx, r, idem); err != nil {
+		return err
+	}
+	*res = groupbuy.PaySeatResult{Team: t, Seat: seat, Filled: fill}
+	return nil
+}
+
+// confirmSeats confirms the paid seats of a team that just succeeded and
+// returns all its seats in TeamSeats order. The caller holds the team's
+// lock.
+func (s *Store) confirmSeats(ctx context.Context, r run, teamID string) ([]groupbuy.Seat, error) {
+	if _, err := r.exec(ctx, `UPDATE {p}seats SET state = 'confirmed', version = version + 1
+		WHERE team_id = ? AND state = 'paid'`, teamID); err != nil {
+		return nil, err
+	}
+	return s.seats(ctx, r, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder+s.forUpdate(), teamID)
+}
+
+// ReleaseSeat implements groupbuy.Store.
+func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
+	if w == nil {
+		return groupbuy.Seat{}, bad("write", "must not be nil")
+	}
+	if err := checkID("SeatID", w.SeatID); err != nil {
+		return groupbuy.Seat{}, err
+	}
+	if err := checkLen("UserID", w.UserID, groupbuy.MaxIDLength); err != nil {
+		return groupbuy.Seat{}, err
+	}
+	if err := checkEvents(w.Events); err != nil {
+		return groupbuy.Seat{}, err
+	}
+	var out groupbuy.Seat
+	err := s.inTx(ctx, func(r run) error {
+		t, ok, err := s.lockTeamOfSeat(ctx, r, w.SeatID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("seat", w.SeatID)
+		}
+		st, err := s.lockedSeat(ctx, r, w.SeatID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.State != groupbuy.SeatReserved:
+			return groupbuy.ErrSeatNotReserved
+		case w.UserID != "" && st.UserID != w.UserID:
+			return groupbuy.ErrNotOwner
+		case w.OnlyExpired && st.ReservedUntil.After(w.Now):
+			return conflict("seat %s has not expired", st.ID)
+		}
+		n, err := r.affected(ctx, `UPDATE {p}seats SET state = 'released', active_user = NULL, version = version + 1
+			WHERE id = ? AND state = 'reserved'`, st.ID)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return conflict("seat %s changed", st.ID)
+		}
+		if _, err := r.exec(ctx, `UPDATE {p}teams SET seats_taken = seats_taken - 1, version = version + 1
+			WHERE id = ? AND seats_taken > 0`, t.ID); err != nil {
+			return err
+		}
+		if err := s.uncountSeats(ctx, r, []groupbuy.Seat{st}); err != nil {
+			return err
+		}
+		if err := s.insertEvents(ctx, r, w.Events); err != nil {
+			return err
+		}
+		st.State = groupbuy.SeatReleased
+		st.Version++
+		out = st
+		return nil
+	})
+	return out, s.wrap(s.guardAsConflict(err), "release seat "+w.SeatID)
+}
+
+// guardAsConflict reports a guard failure of a write that reads before it
+// writes (so every precondition was already checked) as a conflict: only a
+// unique key (an event ID or seat ID in use) can cause it.
+func (s *Store) guardAsConflict(err error) error {
+	if g, ok := errors.AsType[*errGuard](err); ok {
+		return conflict("%s", g.what)
+	}
+	return err
+}
+
+// CloseTeam implements groupbuy.Store.
+func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error {
+	if w == nil {
+		return bad("write", "must not be nil")
+	}
+	if err := s.checkClose(w); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(r run) error { return s.closeTx(ctx, r, w) })
+	return s.wrap(s.guardAsConflict(err), "close team "+w.TeamID)
+}
+
+func (s *Store) checkClose(w *groupbuy.CloseTeamWrite) error {
+	if err := checkID("TeamID", w.TeamID); err != nil {
+		return err
+	}
+	if !w.State.Valid() || w.State == groupbuy.TeamForming {
+		return bad("State", "must be a final team state")
+	}
+	if w.VirtualSeats < 0 || w.VirtualSeats > 1<<20 {
+		return bad("VirtualSeats", "out of range")
+	}
+	if err := checkTime("Now", w.Now); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, list := range [][]string{w.Release, w.Refund, w.Confirm} {
+		if len(list) > maxBatch {
+			return bad("seats", fmt.Sprintf("at most %d per list", maxBatch))
+		}
+		for _, id := range list {
+			if err := checkID("seat ID", id); err != nil {
+				return err
+			}
+			if seen[id] {
+				return bad("seats", "seat "+id+" listed twice")
+			}
+			seen[id] = true
+		}
+	}
+	if len(w.BotSeats) > maxBatch {
+		return bad("BotSeats", fmt.Sprintf("at most %d", maxBatch))
+	}
+	for i := range w.BotSeats {
+		b := &w.BotSeats[i]
+		f := fmt.Sprintf("BotSeats[%d]", i)
+		if err := checkSeat(f, b, false); err != nil {
+			return err
+		}
+		if !b.State.Valid() {
+			return bad(f+".State", fmt.Sprintf("unknown seat state %q", b.State))
+		}
+	}
+	return checkEvents(w.Events)
+}
+
+func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) error {
+	t, ok, err := s.lockTeam(ctx, r, w.TeamID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound("team", w.TeamID)
+	}
+	if t.State != groupbuy.TeamForming || t.Version != w.Version {
+		return conflict("team %s is %s at version %d", t.ID, t.State, t.Version)
+	}
+	seats, err := s.seats(ctx, r, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+s.forUpdate(), t.ID)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*groupbuy.Seat, len(seats))
+	for i := range seats {
+		byID[seats[i].ID] = &seats[i]
+	}
+	moves := []struct {
+		ids      []string
+		from, to groupbuy.SeatState
+	}{
+		{w.Release, groupbuy.SeatReserved, groupbuy.SeatReleased},
+		{w.Refund, groupbuy.SeatPaid, groupbuy.SeatRefundRequested},
+		{w.Confirm, groupbuy.SeatPaid, groupbuy.SeatConfirmed},
+	}
+	for _, m := range moves {
+		for _, id := range m.ids {
+			if st := byID[id]; st == nil || st.State != m.from {
+				return conflict("seat %s of team %s changed", id, t.ID)
+			}
+		}
+	}
+	for i := range w.BotSeats {
+		if b := &w.BotSeats[i]; b.TeamID != t.ID || !b.Virtual || b.CampaignID != t.CampaignID {
+			return conflict("bot seat %s does not belong to team %s", b.ID, t.ID)
+		}
+	}
+	var left []groupbuy.Seat // seats that stop counting
+	taken, paid := 0, 0
+	for _, m := range moves {
+		if len(m.ids) == 0 {
+			continue
+		}
+		activeTo := "NULL"
+		if activeSeat(m.to) {
+			activeTo = "active_user"
+		}
+		for ids := range slices.Chunk(m.ids, 500) {
+			args := []any{string(m.to), t.ID, string(m.from)}
+			for _, id := range ids {
+				args = append(args, id)
+			}
+			n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, version = version + 1
+				WHERE team_id = ? AND state = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			if n != int64(len(ids)) {
+				return conflict("seats of team %s changed", t.ID)
+			}
+		}
+		if m.to != groupbuy.SeatConfirmed {
+			for _, id := range m.ids {
+				left = append(left, *byID[id])
+				taken++
+				if m.from == groupbuy.SeatPaid {
+					paid++
+				}
+			}
+		}
+	}
+	for i := range w.BotSeats {
+		if err := s.insertSeat(ctx, r, &w.BotSeats[i]); err != nil {
+			return err
+		}
+	}
+	n, err := r.affected(ctx, `UPDATE {p}teams SET state = ?, closed_at = ?, virtual_seats = virtual_seats + ?,
+		seats_taken = seats_taken - ?, seats_paid = seats_paid - ?, version = version + 1
+		WHERE id = ? AND state = 'forming' AND version = ?`,
+		string(w.State), s.t(w.Now), w.VirtualSeats, taken, paid, t.ID, w.Version)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return conflict("team %s changed", t.ID)
+	}
+	if err := s.uncountSeats(ctx, r, left); err != nil {
+		return err
+	}
+	return s.insertEvents(ctx, r, w.Events)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// UpdateRefund implements groupbuy.Store. Like the reference adapter it
+// changes the seat alone; the per-user counters and the team's counters are
+// not touched (the Service moves only seats that already left the live
+// states along the refund path).
+func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
+	if w == nil {
+		return groupbuy.Seat{}, bad("write", "must not be nil")
+	}
+	if err := checkID("SeatID", w.SeatID); err != nil {
+		return groupbuy.Seat{}, err
+	}
+	if !w.From.Valid() || !w.To.Valid() {
+		return groupbuy.Seat{}, bad("state", "unknown seat state")
+	}
+	if err := checkEvents(w.Events); err != nil {
+		return groupbuy.Seat{}, err
+	}
+	activeTo := "NULL"
+	if activeSeat(w.To) {
+		activeTo = "CASE WHEN is_virtual THEN NULL ELSE user_id END"
+		if s.d != Postgres {
+			activeTo = "CASE WHEN is_virtual = 1 THEN NULL ELSE user_id END"
+		}
+	}
+	var out groupbuy.Seat
+	err := s.inTx(ctx, func(r run) error {
+		n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, version = version + 1
+			WHERE id = ? AND state = ?`, string(w.To), w.SeatID, string(w.From))
+		if err != nil {
+			return s.uniqueAsGuard(err, "seat "+w.SeatID)
+		}
+		st, err := s.lockedSeat(ctx, r, w.SeatID)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return conflict("seat %s is %s", st.ID, st.State)
+		}
+		if err := s.insertEvents(ctx, r, w.Events); err != nil {
+			return err
+		}
+		out = st
+		return nil
+	})
+	return out, s.wrap(s.guardAsConflict(err), "update refund of seat "+w.SeatID)
+}
+
+// RecordOutcome implements groupbuy.Store.
+func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
+	if idem == nil {
+		return bad("idem", "must not be nil")
+	}
+	if err := checkIdem(idem); err != nil {
+		return err
+	}
+	if err := checkEvents(events); err != nil {
+		return err
+	}
+	attempt := func() error {
+		if s.fast() {
+			return s.pgRecord(ctx, idem, events)
+		}
+		return s.inTx(ctx, func(r run) error {
+			if err := s.replayIfRecorded(ctx, r, idem); err != nil {
+				return err
+			}
+			if err := s.insertIdem(ctx, r, idem); err != nil {
+				return err
+			}
+			return s.insertEvents(ctx, r, events)
+		})
+	}
+	err := s.command(ctx, attempt, func(r run) error {
+		if err := s.replayIfRecorded(ctx, r, idem); err != nil {
+			return err
+		}
+		return s.eventsExist(ctx, r, events)
+	})
+	return s.wrap(err, "record outcome "+idem.Scope+"/"+idem.Key)
+}
