@@ -59,6 +59,15 @@ func CheckCampaignTransition(from, to CampaignStatus) error {
 	return nil
 }
 
+// CheckRefundMove validates a RefundWrite's move: from refund_requested or
+// refund_failed, along the seat transition table.
+func CheckRefundMove(from, to SeatState) error {
+	if from != SeatRefundRequested && from != SeatRefundFailed {
+		return &TransitionError{Entity: "seat", From: string(from), To: string(to)}
+	}
+	return CheckSeatTransition(from, to)
+}
+
 // Final reports whether a team state admits no further transition.
 func (s TeamState) Final() bool { return s != TeamForming }
 

@@ -101,7 +101,8 @@ func (e *ReplayError) Error() string {
 }
 
 // OpenTeamWrite inserts Team (state forming) with Leader as its first seat
-// (reserved; Team.SeatsTaken is 1).
+// (reserved; Team.SeatsTaken is 1). Team.CampaignID is the campaign that
+// counts; the adapter stores the leader seat under it.
 //
 // Preconditions, checked in this order: the campaign exists (ErrNotFound);
 // it is active and Now is inside its window (ErrCampaignNotActive); the
@@ -141,6 +142,11 @@ type JoinTeamWrite struct {
 // (ClosedAt Now), every paid seat of it confirmed, and the events returned by
 // OnFill(team, seats) (called with the team and all its seats in their final
 // states, in TeamSeats order) are stored too.
+//
+// The team's Version is bumped once per payment, also when it fills the
+// team. An adapter may complete the team in a second atomic step (see
+// DueTeams); if that step fails, PaySeat returns its error, a retry of the
+// payment is a replay, and ProcessDue completes the team.
 //
 // Preconditions, in this order: the seat exists and belongs to TeamID
 // (ErrNotFound); its Amount equals Amount and its Currency equals Currency
@@ -208,8 +214,10 @@ type CloseTeamWrite struct {
 }
 
 // RefundWrite moves seat SeatID from state From to state To and bumps its
-// Version. Precondition: the seat exists (ErrNotFound) and is in From
-// (ErrConflict).
+// Version. Only moves along the refund path are allowed (From is
+// refund_requested or refund_failed, and From → To is legal: see
+// CheckRefundMove), so no counter changes. Precondition: the seat exists
+// (ErrNotFound) and is in From (ErrConflict).
 type RefundWrite struct {
 	SeatID string
 	From   SeatState

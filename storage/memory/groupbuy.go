@@ -500,6 +500,9 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	if !w.From.Valid() || !w.To.Valid() {
 		return groupbuy.Seat{}, badArg("state", "unknown seat state")
 	}
+	if err := groupbuy.CheckRefundMove(w.From, w.To); err != nil {
+		return groupbuy.Seat{}, badArg("state", err.Error())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seat, ok := s.gb.seats[w.SeatID]

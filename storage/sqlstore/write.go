@@ -793,6 +793,9 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	if !w.From.Valid() || !w.To.Valid() {
 		return groupbuy.Seat{}, bad("state", "unknown seat state")
 	}
+	if err := groupbuy.CheckRefundMove(w.From, w.To); err != nil {
+		return groupbuy.Seat{}, bad("state", err.Error())
+	}
 	if err := checkEvents(w.Events); err != nil {
 		return groupbuy.Seat{}, err
 	}

@@ -168,5 +168,13 @@ func testInputEnums(e *env) {
 			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatReserved, To: "bogus", Now: now, Events: e.oneEvent()})
 			return err
 		}},
+		{"UpdateRefund off the refund path", func() error {
+			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatReserved, To: groupbuy.SeatReleased, Now: now, Events: e.oneEvent()})
+			return err
+		}},
+		{"UpdateRefund illegal move", func() error {
+			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatPaid, Now: now, Events: e.oneEvent()})
+			return err
+		}},
 	})
 }
