@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"sync"
 	"time"
@@ -438,16 +437,29 @@ func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, erro
 }
 
 func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, key, fp string) (SeatResult, error) {
-	const candidates = 20
-	teams, err := s.store.OpenTeams(ctx, o.campaignID, s.now(), strategy, candidates)
+	teams, err := s.store.OpenTeams(ctx, o.campaignID, s.now(), strategy, matchCandidates)
 	if err != nil {
 		return SeatResult{}, fmt.Errorf("groupbuy: match in %s: %w", o.campaignID, err)
 	}
-	if strategy == MatchRandom && len(teams) > 1 {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%d\x1f%s\x1f%s", s.cfg.Seed, o.userID, key)
-		i := int(h.Sum64() % uint64(len(teams)))
-		teams[0], teams[i] = teams[i], teams[0]
+	if len(teams) > 0 {
+		// Start at a per-request candidate: among all of them for
+		// MatchRandom, among the first matchSpread otherwise, so that
+		// concurrent matchers spread over the fullest teams instead of
+		// queueing on one team row. The choice is a hash of (Seed, user,
+		// key): the same request makes the same choice.
+		h := s.cfg.Seed ^ 0xcbf29ce484222325
+		for _, part := range [2]string{o.userID, key} {
+			for i := 0; i < len(part); i++ {
+				h = (h ^ uint64(part[i])) * 0x100000001b3
+			}
+			h = (h ^ 0x1f) * 0x100000001b3
+		}
+		n := min(matchSpread, len(teams))
+		if strategy == MatchRandom {
+			n = len(teams)
+		}
+		start := int(h % uint64(n))
+		teams = append(teams[start:], teams[:start]...)
 	}
 	for i := range teams {
 		if teams[i].ID == excludeTeam {
@@ -465,3 +477,10 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 	}
 	return s.open(ctx, o, scopeMatch, key, fp)
 }
+
+// Match reads matchCandidates open teams and starts at one of the first
+// matchSpread (see match).
+const (
+	matchCandidates = 8
+	matchSpread     = 3
+)

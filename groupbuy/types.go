@@ -96,7 +96,12 @@ const (
 	LateOpenNew   LatePaymentPolicy = "open_new"
 )
 
-// MatchStrategy chooses which open team Match joins.
+// MatchStrategy chooses which open team Match joins. Match reads a few
+// candidates in the strategy's order and starts at one chosen by a hash of
+// the request among the first three (among all for MatchRandom), so that
+// many concurrent matchers spread over the fullest teams instead of all
+// queueing on one; it tries the others when that one fills first, and opens
+// a new team when none has room.
 type MatchStrategy string
 
 // Match strategies.
