@@ -461,10 +461,15 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 		start := int(h % uint64(n))
 		teams = append(teams[start:], teams[:start]...)
 	}
+	attempts := 0
 	for i := range teams {
 		if teams[i].ID == excludeTeam {
 			continue
 		}
+		if attempts == matchAttempts {
+			break // crowded: a new team serves this user sooner than a queue
+		}
+		attempts++
 		r, err := s.join(ctx, o, teams[i].ID, scopeMatch, key, fp)
 		switch {
 		case err == nil:
@@ -478,9 +483,10 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 	return s.open(ctx, o, scopeMatch, key, fp)
 }
 
-// Match reads matchCandidates open teams and starts at one of the first
-// matchSpread (see match).
+// Match reads matchCandidates open teams, starts at one of the first
+// matchSpread and tries at most matchAttempts before it opens a team.
 const (
 	matchCandidates = 8
 	matchSpread     = 3
+	matchAttempts   = 2
 )

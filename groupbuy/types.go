@@ -100,8 +100,8 @@ const (
 // candidates in the strategy's order and starts at one chosen by a hash of
 // the request among the first three (among all for MatchRandom), so that
 // many concurrent matchers spread over the fullest teams instead of all
-// queueing on one; it tries the others when that one fills first, and opens
-// a new team when none has room.
+// queueing on one; when that one fills first it tries one more, and then
+// opens a new team rather than queue behind the crowd.
 type MatchStrategy string
 
 // Match strategies.
