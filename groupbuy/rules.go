@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/internal/check"
 )
 
 // The transition tables. A move not listed is illegal.
@@ -142,20 +144,7 @@ func validatePrice(field string, p decimal.Decimal, currency string) error {
 
 var maxPrice = decimal.New(1, 12) // 10^12 major units
 
-func validateID(field, id string) error {
-	if id == "" {
-		return invalid(field, "must not be empty")
-	}
-	if len(id) > MaxIDLength {
-		return invalid(field, fmt.Sprintf("longer than %d bytes", MaxIDLength))
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c < 0x21 || c == 0x7f {
-			return invalid(field, "must not contain spaces or control characters")
-		}
-	}
-	return nil
-}
+func validateID(field, id string) error { return check.ID(field, id) }
 
 // ValidateCampaign checks every field of a campaign definition.
 func ValidateCampaign(c *Campaign) error {

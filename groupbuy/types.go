@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/internal/check"
 )
 
 // Limits of the campaign rules. They bound storage rows and keep a single
@@ -11,7 +13,7 @@ import (
 const (
 	MinTeamSize   = 2
 	MaxTeamSize   = 100
-	MaxIDLength   = 128
+	MaxIDLength   = check.MaxIDLength
 	MaxSKUs       = 1000
 	MaxQuantity   = 9999
 	MaxListLimit  = 500

@@ -19,8 +19,9 @@ import (
 type Store struct {
 	now func() time.Time
 
-	mu sync.Mutex
-	gb groupbuyState
+	mu       sync.Mutex
+	gb       groupbuyState
+	referral *referralState
 
 	// pending holds un-acked events in write order; claimed indexes the
 	// leased ones by ID for Ack, so writing an event costs one append.
@@ -52,6 +53,7 @@ func WithClock(now func() time.Time) Option {
 func New(opts ...Option) *Store {
 	s := &Store{now: func() time.Time { return time.Now().UTC() }, claimed: make(map[string]*outboxEntry)}
 	s.gb.init()
+	s.referral = newReferralState()
 	for _, o := range opts {
 		o(s)
 	}

@@ -14,7 +14,7 @@ func TestConformance(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
 		storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
 			s := memory.New(memory.WithClock(now))
-			return storagetest.Stores{GroupBuy: s, Outbox: s}
+			return storagetest.Stores{GroupBuy: s, Outbox: s, Referral: s}
 		})
 	})
 }

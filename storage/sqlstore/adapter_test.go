@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -191,7 +193,9 @@ func TestMigrateConcurrently(t *testing.T) {
 		require.NoError(t, s.Migrate(t.Context()), "migrating again is a no-op")
 		var n int
 		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+prefix+"schema_migrations").Scan(&n))
-		assert.Equal(t, 1, n, "each migration recorded once")
+		files, err := os.ReadDir(filepath.Join("migrations", d.String()))
+		require.NoError(t, err)
+		assert.Equal(t, len(files), n, "each migration recorded once")
 		// The schema works.
 		f := newFixture(t, s)
 		team, _ := f.open("alice")

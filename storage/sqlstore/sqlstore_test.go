@@ -15,7 +15,7 @@ func TestConformance(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
 			s := newStore(t, db, d, sqlstore.WithClock(now))
-			return storagetest.Stores{GroupBuy: s, Outbox: s}
+			return storagetest.Stores{GroupBuy: s, Outbox: s, Referral: s}
 		})
 	})
 }
@@ -28,7 +28,7 @@ func TestConformanceWithTx(t *testing.T) {
 		storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
 			s := newStore(t, db, d, sqlstore.WithClock(now))
 			tx := &txPerCall{t: t, db: db, s: s}
-			return storagetest.Stores{GroupBuy: tx, Outbox: s}
+			return storagetest.Stores{GroupBuy: tx, Outbox: s, Referral: txRef{tx}}
 		})
 	})
 }

@@ -48,6 +48,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -55,6 +56,9 @@ import (
 type Stores struct {
 	GroupBuy groupbuy.Store
 	Outbox   storage.Outbox
+	// Referral, when set, runs the referral groups (which skip otherwise).
+	// Its events go to Outbox.
+	Referral referral.Store
 }
 
 // Run runs every contract test against the adapter; newStores must return
@@ -208,6 +212,7 @@ type env struct {
 	ob    storage.Outbox
 	svc   *groupbuy.Service
 	n     int
+	ref   referral.Store
 }
 
 func newEnv(t *testing.T, newStores func(t *testing.T, now func() time.Time) Stores) *env {
@@ -217,5 +222,5 @@ func newEnv(t *testing.T, newStores func(t *testing.T, now func() time.Time) Sto
 	require.NotNil(t, st.Outbox, "Stores.Outbox")
 	svc, err := groupbuy.New(st.GroupBuy, groupbuy.Config{Now: c.Now})
 	require.NoError(t, err)
-	return &env{t: t, ctx: t.Context(), clock: c, gb: st.GroupBuy, ob: st.Outbox, svc: svc}
+	return &env{t: t, ctx: t.Context(), clock: c, gb: st.GroupBuy, ob: st.Outbox, svc: svc, ref: st.Referral}
 }

@@ -1,0 +1,35 @@
+// Package referral keeps who brought whom (分销 bindings), issues invite
+// codes and signed share tokens, runs the distributor lifecycle, and
+// attributes each order to the chain of ancestors that a compliance Policy
+// allows, as an immutable snapshot.
+//
+// # Pure rules
+//
+// Policy (with the presets PolicyChina, PolicyWeChat, PolicyFTC, PolicyEU)
+// bounds a Programme: ValidateProgramme refuses one beyond its policy with a
+// *ValidationError naming the rule. DecideBind applies the programme's
+// binding mode (first touch, first touch locked for a period, last touch
+// within a window); CheckNoCycle refuses self-referral and cycles; Decide
+// walks a given chain under the programme's levels, self-purchase rule and
+// frozen rule, and says for each member whether it is paid and at which
+// level, or why it was dropped. A frozen or inactive ancestor either loses
+// its level or ends the chain; levels are never compressed upwards, so
+// nobody deeper than the programme's levels is ever paid. GenerateCode and
+// ParseCode handle invite codes (alphabet without 0 O 1 I L,
+// case-insensitive, optional Luhn mod 30 check character); SignToken and
+// VerifyToken handle share tokens (compact binary, base64url, HMAC-SHA256
+// truncated to 128 bits, expiry; ErrTokenTampered, ErrTokenExpired).
+//
+// # Store and Service
+//
+// Store is declared here and implemented by storage/memory and
+// storage/sqlstore; its Bind is a guarded write that keeps the forest
+// acyclic under concurrent binds (see BindWrite). Service runs the
+// commands: CreateProgramme, IssueCode/ResolveCode/RevokeCode,
+// SignToken/VerifyToken, Apply/Approve/Reject/Freeze/Unfreeze/Revoke, Bind
+// (BindCode, BindToken), Attribute, Downline.
+//
+// Rates are float64 fractions of the line's net price, validated in
+// [0, 1] (NaN refused); they are limits and labels here, the commission
+// package turns them into exact amounts.
+package referral

@@ -1,0 +1,53 @@
+package referral
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Sentinel errors, matched with errors.Is. A command that returns one of
+// them changed nothing.
+var (
+	ErrNotFound = fmt.Errorf("referral: not found: %w", storage.ErrNotFound)
+	// ErrConflict reports a guarded write that lost to a concurrent change
+	// (a version no longer current, a key that exists already).
+	ErrConflict = fmt.Errorf("referral: %w", storage.ErrConflict)
+
+	ErrSelfReferral   = errors.New("referral: a user cannot refer themselves")
+	ErrCycle          = errors.New("referral: binding would create a cycle")
+	ErrAlreadyBound   = errors.New("referral: user already bound to a referrer")
+	ErrBindingLocked  = errors.New("referral: binding is locked and cannot be rebound yet")
+	ErrNotEligible    = errors.New("referral: user not eligible for binding (not a new user)")
+	ErrNotDistributor = errors.New("referral: referrer is not an active distributor")
+
+	ErrCodeNotFound  = fmt.Errorf("referral: unknown invite code: %w", storage.ErrNotFound)
+	ErrCodeRevoked   = errors.New("referral: invite code revoked")
+	ErrCodeMalformed = errors.New("referral: malformed invite code")
+	ErrCodeTaken     = fmt.Errorf("referral: invite code exists: %w", storage.ErrConflict)
+
+	ErrTokenTampered = errors.New("referral: share token malformed or tampered")
+	ErrTokenExpired  = errors.New("referral: share token expired")
+)
+
+// ValidationError reports bad input: which field, and why. It is the type
+// that every package of the SDK uses.
+type ValidationError = storage.ValidationError
+
+// TransitionError reports an illegal distributor state change.
+type TransitionError struct {
+	From, To DistributorState
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("referral: illegal distributor transition %s -> %s", e.From, e.To)
+}
+
+// ErrIllegalTransition matches every *TransitionError with errors.Is.
+var ErrIllegalTransition = errors.New("referral: illegal transition")
+
+// Is makes errors.Is(err, ErrIllegalTransition) true for a *TransitionError.
+func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTransition }
+
+func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }

@@ -1,0 +1,175 @@
+package referral
+
+import (
+	"slices"
+	"time"
+)
+
+// distributorTransitions is the distributor lifecycle. A move not listed is
+// illegal; rejected and revoked are final.
+var distributorTransitions = map[DistributorState][]DistributorState{
+	DistributorNone:     {DistributorPending, DistributorActive}, // apply (auto-approved: active)
+	DistributorPending:  {DistributorActive, DistributorRejected},
+	DistributorActive:   {DistributorFrozen, DistributorRevoked},
+	DistributorFrozen:   {DistributorActive, DistributorRevoked},
+	DistributorRejected: nil,
+	DistributorRevoked:  nil,
+}
+
+// CheckDistributorTransition returns a *TransitionError unless from → to is
+// legal.
+func CheckDistributorTransition(from, to DistributorState) error {
+	if !slices.Contains(distributorTransitions[from], to) {
+		return &TransitionError{From: from, To: to}
+	}
+	return nil
+}
+
+// Valid reports whether s is a known distributor state (DistributorNone
+// included).
+func (s DistributorState) Valid() bool {
+	_, ok := distributorTransitions[s]
+	return ok
+}
+
+// Final reports whether no transition leaves s.
+func (s DistributorState) Final() bool {
+	return s != DistributorNone && len(distributorTransitions[s]) == 0
+}
+
+// CheckNoCycle decides whether binding user to referrer keeps the forest
+// acyclic: ancestors is the referrer's chain upwards (its referrer first),
+// complete up to a root. Self-referral is ErrSelfReferral; user among the
+// ancestors is ErrCycle.
+func CheckNoCycle(user, referrer string, ancestors []string) error {
+	if user == referrer {
+		return ErrSelfReferral
+	}
+	if slices.Contains(ancestors, user) {
+		return ErrCycle
+	}
+	return nil
+}
+
+// BindDecision is what DecideBind allows.
+type BindDecision struct {
+	// Noop: the user is already bound to this referrer (and a repeat
+	// changes nothing except, for last touch, the window: see Refresh).
+	Noop bool
+	// Rebind: the binding replaces current; the write expects its version.
+	Rebind bool
+	// LockedUntil and ExpiresAt of the new binding.
+	LockedUntil time.Time
+	ExpiresAt   time.Time
+}
+
+// DecideBind decides whether a bind of a user (whose current binding is
+// current, nil when none) to referrer at now is allowed under the
+// programme's mode. override is an admin override: it always rebinds.
+func DecideBind(p *Programme, current *Binding, referrer string, override bool, now time.Time) (BindDecision, error) {
+	var d BindDecision
+	switch p.BindMode {
+	case BindFirstTouchLocked:
+		d.LockedUntil = now.Add(p.LockPeriod)
+	case BindLastTouch:
+		d.ExpiresAt = now.Add(p.AttributionWindow)
+	}
+	if current == nil {
+		return d, nil
+	}
+	if current.ReferrerID == referrer && !override && p.BindMode != BindLastTouch {
+		return BindDecision{Noop: true}, nil
+	}
+	d.Rebind = true
+	if override {
+		return d, nil
+	}
+	switch p.BindMode {
+	case BindFirstTouch:
+		return BindDecision{}, ErrAlreadyBound
+	case BindFirstTouchLocked:
+		if now.Before(current.LockedUntil) {
+			return BindDecision{}, ErrBindingLocked
+		}
+	}
+	return d, nil
+}
+
+// Decide computes the attribution of a purchase by the buyer (chain[0],
+// with its distributor state) from its ancestors (chain[1:], nearest first)
+// at time at, under the programme's rules. It is pure: an Attribution's
+// Result is Decide of its own inputs.
+//
+// Only active distributors are paid. A frozen ancestor (and any other
+// inactive one) loses its level (FrozenSkipLevel) or ends the chain
+// (FrozenStopChain); levels are never compressed, so no one deeper than
+// Levels is ever paid. The first ancestor beyond Levels is listed as
+// DropOverCap. A binding expired at at ends the chain (DropExpired).
+func Decide(levels int, rates []float64, self SelfPurchaseRule, frozen FrozenRule, chain []Link, at time.Time) []Level {
+	if len(chain) == 0 {
+		return nil
+	}
+	out := make([]Level, 0, min(len(chain), levels+2))
+	buyer := chain[0]
+	ancestors := chain[1:]
+	level := 1
+	stopped := DropNone
+	if buyer.State == DistributorActive {
+		switch self {
+		case SelfPurchaseSelfLevel1:
+			out = append(out, Level{Depth: 0, UserID: buyer.UserID, Level: 1, Rate: rateOf(rates, 1)})
+			level = 2
+		case SelfPurchaseNone:
+			out = append(out, Level{Depth: 0, UserID: buyer.UserID, Drop: DropSelfPurchase})
+			stopped = DropSelfPurchase
+		default:
+			out = append(out, Level{Depth: 0, UserID: buyer.UserID, Drop: DropSelfPurchase})
+		}
+	}
+	seen := map[string]bool{buyer.UserID: true}
+	for i, a := range ancestors {
+		if seen[a.UserID] {
+			break // a cycle: never written, but never followed either
+		}
+		seen[a.UserID] = true
+		l := Level{Depth: i + 1, UserID: a.UserID}
+		switch {
+		case level > levels:
+			l.Drop = DropOverCap
+			out = append(out, l)
+			return out
+		case !a.BindingExpiresAt.IsZero() && !at.Before(a.BindingExpiresAt):
+			l.Drop = DropExpired
+			out = append(out, l)
+			return out
+		case stopped != DropNone:
+			l.Drop = stopped
+		case a.State == DistributorActive:
+			l.Level, l.Rate = level, rateOf(rates, level)
+		case a.State == DistributorFrozen:
+			l.Drop = DropFrozen
+			if frozen == FrozenStopChain {
+				stopped = DropChainStopped
+			}
+		default:
+			l.Drop = DropNotDistributor
+			if frozen == FrozenStopChain {
+				stopped = DropChainStopped
+			}
+		}
+		out = append(out, l)
+		level++
+	}
+	return out
+}
+
+func rateOf(rates []float64, level int) float64 {
+	if level-1 < len(rates) {
+		return rates[level-1]
+	}
+	return 0
+}
+
+// ChainDepth is how many ancestors Attribute reads for a programme: its
+// levels plus one, to name the first ancestor over the cap.
+func ChainDepth(p *Programme) int { return p.Levels + 1 }

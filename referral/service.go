@@ -1,0 +1,564 @@
+package referral
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/socialcommerce/sdk/internal/ids"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Config configures a Service. The zero value is usable, except that share
+// tokens need TokenKey.
+type Config struct {
+	// Now returns the current time; default time.Now in UTC.
+	Now func() time.Time
+	// NewID returns a fresh unique ID for events; default a UUIDv7.
+	NewID func() string
+	// TokenKey is the HMAC key of share tokens, at least 16 bytes (32
+	// random bytes recommended). Without it SignToken and VerifyToken fail.
+	TokenKey []byte
+	// Rand is the randomness of invite codes; default crypto/rand.Reader.
+	Rand io.Reader
+	// CodeLength is the length of invite codes; default DefaultCodeLength.
+	// CodeCheck appends a check character.
+	CodeLength int
+	CodeCheck  bool
+	// IsNewUser is the host's predicate for programmes with NewUsersOnly.
+	IsNewUser func(ctx context.Context, programmeID, userID string) (bool, error)
+	// ApproveRule decides automatic approval in ApproveAuto programmes; nil
+	// approves every application.
+	ApproveRule func(ctx context.Context, programmeID, userID string) (bool, error)
+	// MaxRereads bounds re-reads after a guarded write lost a race;
+	// default 3.
+	MaxRereads int
+}
+
+// Service runs referral commands against a Store. It is safe for
+// concurrent use.
+type Service struct {
+	store Store
+	cfg   Config
+
+	mu    sync.RWMutex
+	progs map[string]*Programme // programmes never change once created
+}
+
+// New returns a Service on store.
+func New(store Store, cfg Config) (*Service, error) {
+	if store == nil {
+		return nil, invalid("store", "must not be nil")
+	}
+	if cfg.TokenKey != nil {
+		if err := checkTokenKey(cfg.TokenKey); err != nil {
+			return nil, err
+		}
+		cfg.TokenKey = slices.Clone(cfg.TokenKey)
+	}
+	if cfg.MaxRereads < 0 || cfg.CodeLength < 0 {
+		return nil, invalid("config", "MaxRereads and CodeLength must be ≥ 0")
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = ids.New(cfg.Now).NewID
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = crand.Reader
+	}
+	if cfg.CodeLength == 0 {
+		cfg.CodeLength = DefaultCodeLength
+	}
+	if cfg.CodeLength < MinCodeLength || cfg.CodeLength > MaxCodeLength {
+		return nil, invalid("CodeLength", fmt.Sprintf("must be in %d..%d", MinCodeLength, MaxCodeLength))
+	}
+	if cfg.MaxRereads == 0 {
+		cfg.MaxRereads = 3
+	}
+	return &Service{store: store, cfg: cfg, progs: map[string]*Programme{}}, nil
+}
+
+func (s *Service) event(topic, key string, payload any, now time.Time) storage.Event {
+	b, _ := json.Marshal(payload)
+	return storage.Event{ID: s.cfg.NewID(), Topic: topic, Key: key, Payload: b, CreatedAt: now}
+}
+
+// CreateProgramme validates p against its policy and stores it. A
+// programme beyond its policy is a *ValidationError naming the rule.
+func (s *Service) CreateProgramme(ctx context.Context, p Programme) (Programme, error) {
+	if err := ValidateProgramme(&p); err != nil {
+		return Programme{}, err
+	}
+	p.LevelRates = slices.Clone(p.LevelRates)
+	p.CreatedAt = s.cfg.Now()
+	if err := s.store.CreateProgramme(ctx, &p); err != nil {
+		return Programme{}, fmt.Errorf("referral: create programme %s: %w", p.ID, err)
+	}
+	return p, nil
+}
+
+// Programme returns a programme (cached: programmes never change).
+func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) {
+	if err := validateID("ProgrammeID", id); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	p := s.progs[id]
+	s.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	got, err := s.store.GetProgramme(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("referral: programme %s: %w", id, err)
+	}
+	s.mu.Lock()
+	if len(s.progs) > 10000 {
+		clear(s.progs)
+	}
+	s.progs[id] = &got
+	s.mu.Unlock()
+	return &got, nil
+}
+
+// IssueCode creates a new invite code for a user in a programme, for a
+// channel or campaign (may be empty). A user may hold any number of codes.
+func (s *Service) IssueCode(ctx context.Context, programmeID, userID, channel string) (InviteCode, error) {
+	if _, err := s.Programme(ctx, programmeID); err != nil {
+		return InviteCode{}, err
+	}
+	if err := validateID("UserID", userID); err != nil {
+		return InviteCode{}, err
+	}
+	if channel != "" {
+		if err := validateID("Channel", channel); err != nil {
+			return InviteCode{}, err
+		}
+	}
+	for range 8 {
+		code, err := GenerateCode(s.cfg.Rand, s.cfg.CodeLength, s.cfg.CodeCheck)
+		if err != nil {
+			return InviteCode{}, err
+		}
+		c := InviteCode{Code: code, ProgrammeID: programmeID, UserID: userID, Channel: channel, CreatedAt: s.cfg.Now()}
+		err = s.store.CreateCode(ctx, &c)
+		if errors.Is(err, ErrCodeTaken) {
+			continue
+		}
+		if err != nil {
+			return InviteCode{}, fmt.Errorf("referral: issue code: %w", err)
+		}
+		return c, nil
+	}
+	return InviteCode{}, fmt.Errorf("referral: issue code: %w (8 collisions: lengthen CodeLength)", ErrCodeTaken)
+}
+
+// ResolveCode returns the valid code that s (as typed by a user) names:
+// ErrCodeMalformed, ErrCodeNotFound or ErrCodeRevoked otherwise.
+func (s *Service) ResolveCode(ctx context.Context, code string) (InviteCode, error) {
+	c, err := ParseCode(code, s.cfg.CodeCheck)
+	if err != nil {
+		return InviteCode{}, err
+	}
+	got, err := s.store.GetCode(ctx, c)
+	if err != nil {
+		return InviteCode{}, err
+	}
+	if got.Revoked() {
+		return InviteCode{}, ErrCodeRevoked
+	}
+	return got, nil
+}
+
+// RevokeCode revokes a code; bindings made through it stay.
+func (s *Service) RevokeCode(ctx context.Context, code string) (InviteCode, error) {
+	c, err := ParseCode(code, s.cfg.CodeCheck)
+	if err != nil {
+		return InviteCode{}, err
+	}
+	return s.store.RevokeCode(ctx, c, s.cfg.Now())
+}
+
+// SignToken signs a share token valid for ttl from now.
+func (s *Service) SignToken(t ShareToken, ttl time.Duration) (string, error) {
+	if s.cfg.TokenKey == nil {
+		return "", invalid("TokenKey", "not configured")
+	}
+	if ttl <= 0 {
+		return "", invalid("ttl", "must be positive")
+	}
+	t.ExpiresAt = s.cfg.Now().Add(ttl).Truncate(time.Second)
+	return SignToken(s.cfg.TokenKey, t)
+}
+
+// VerifyToken checks a share token: ErrTokenTampered or ErrTokenExpired.
+func (s *Service) VerifyToken(token string) (ShareToken, error) {
+	if s.cfg.TokenKey == nil {
+		return ShareToken{}, invalid("TokenKey", "not configured")
+	}
+	return VerifyToken(s.cfg.TokenKey, token, s.cfg.Now())
+}
+
+// distributorPayload is the payload of TopicDistributorChanged.
+type distributorPayload struct {
+	ProgrammeID string           `json:"programme_id"`
+	UserID      string           `json:"user_id"`
+	From        DistributorState `json:"from"`
+	To          DistributorState `json:"to"`
+	Actor       string           `json:"actor,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+}
+
+// Apply makes a user apply as a distributor. In an ApproveAuto programme
+// whose rule accepts the user it is approved at once (actor "system").
+func (s *Service) Apply(ctx context.Context, programmeID, userID string) (Distributor, error) {
+	p, err := s.Programme(ctx, programmeID)
+	if err != nil {
+		return Distributor{}, err
+	}
+	if err := validateID("UserID", userID); err != nil {
+		return Distributor{}, err
+	}
+	to := DistributorPending
+	if p.Approval == ApproveAuto {
+		ok := true
+		if s.cfg.ApproveRule != nil {
+			if ok, err = s.cfg.ApproveRule(ctx, programmeID, userID); err != nil {
+				return Distributor{}, fmt.Errorf("referral: approve rule: %w", err)
+			}
+		}
+		if ok {
+			to = DistributorActive
+		}
+	}
+	return s.move(ctx, programmeID, userID, []DistributorState{DistributorNone}, to, "system", "application")
+}
+
+// Approve, Reject, Freeze, Unfreeze and Revoke move a distributor along its
+// lifecycle, recording who did it and why.
+func (s *Service) Approve(ctx context.Context, programmeID, userID, actor, reason string) (Distributor, error) {
+	return s.operator(ctx, programmeID, userID, DistributorPending, DistributorActive, actor, reason)
+}
+
+// Reject refuses a pending application.
+func (s *Service) Reject(ctx context.Context, programmeID, userID, actor, reason string) (Distributor, error) {
+	return s.operator(ctx, programmeID, userID, DistributorPending, DistributorRejected, actor, reason)
+}
+
+// Freeze suspends an active distributor.
+func (s *Service) Freeze(ctx context.Context, programmeID, userID, actor, reason string) (Distributor, error) {
+	return s.operator(ctx, programmeID, userID, DistributorActive, DistributorFrozen, actor, reason)
+}
+
+// Unfreeze reactivates a frozen distributor.
+func (s *Service) Unfreeze(ctx context.Context, programmeID, userID, actor, reason string) (Distributor, error) {
+	return s.operator(ctx, programmeID, userID, DistributorFrozen, DistributorActive, actor, reason)
+}
+
+// Revoke ends an active or frozen distributorship for good.
+func (s *Service) Revoke(ctx context.Context, programmeID, userID, actor, reason string) (Distributor, error) {
+	return s.operator(ctx, programmeID, userID, "", DistributorRevoked, actor, reason)
+}
+
+func (s *Service) operator(ctx context.Context, programmeID, userID string, from, to DistributorState, actor, reason string) (Distributor, error) {
+	if _, err := s.Programme(ctx, programmeID); err != nil {
+		return Distributor{}, err
+	}
+	if err := validateID("UserID", userID); err != nil {
+		return Distributor{}, err
+	}
+	if err := validateID("actor", actor); err != nil {
+		return Distributor{}, err
+	}
+	if err := validateText("reason", reason); err != nil {
+		return Distributor{}, err
+	}
+	var froms []DistributorState
+	if from != "" {
+		froms = []DistributorState{from}
+	}
+	return s.move(ctx, programmeID, userID, froms, to, actor, reason)
+}
+
+// move reads the record, checks the transition and applies it guarded on
+// the state and version read, re-reading after a lost race.
+func (s *Service) move(ctx context.Context, programmeID, userID string, froms []DistributorState, to DistributorState, actor, reason string) (Distributor, error) {
+	for range s.cfg.MaxRereads + 1 {
+		cur, err := s.store.GetDistributor(ctx, programmeID, userID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return Distributor{}, err
+		}
+		if froms != nil && !slices.Contains(froms, cur.State) {
+			return Distributor{}, &TransitionError{From: cur.State, To: to}
+		}
+		if err := CheckDistributorTransition(cur.State, to); err != nil {
+			return Distributor{}, err
+		}
+		now := s.cfg.Now()
+		next := cur
+		next.ProgrammeID, next.UserID, next.State = programmeID, userID, to
+		next.UpdatedAt, next.Actor, next.Reason = now, actor, reason
+		if cur.State == DistributorNone {
+			next.AppliedAt = now
+		}
+		ev := s.event(TopicDistributorChanged, fmt.Sprintf("ref:%s:%s:dist:%d", programmeID, userID, cur.Version+1),
+			distributorPayload{programmeID, userID, cur.State, to, actor, reason}, now)
+		d, err := s.store.SetDistributor(ctx, &DistributorWrite{From: cur.State, Version: cur.Version, Next: next, Events: []storage.Event{ev}})
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		return d, err
+	}
+	return Distributor{}, ErrConflict
+}
+
+// Distributor returns a user's distributor record (ErrNotFound if none).
+func (s *Service) Distributor(ctx context.Context, programmeID, userID string) (Distributor, error) {
+	if err := validateID("ProgrammeID", programmeID); err != nil {
+		return Distributor{}, err
+	}
+	if err := validateID("UserID", userID); err != nil {
+		return Distributor{}, err
+	}
+	return s.store.GetDistributor(ctx, programmeID, userID)
+}
+
+// BindRequest binds a user to a referrer.
+type BindRequest struct {
+	ProgrammeID string
+	UserID      string
+	ReferrerID  string
+	Source      Source
+	Code        string // the code or share reference, for the record
+	// Override is an admin override: it rebinds whatever the mode says
+	// (but never into a cycle). It needs Actor and Reason.
+	Override bool
+	Actor    string
+	Reason   string
+}
+
+// boundPayload is the payload of TopicBound.
+type boundPayload struct {
+	ProgrammeID string `json:"programme_id"`
+	UserID      string `json:"user_id"`
+	From        string `json:"from,omitempty"`
+	To          string `json:"to"`
+	Source      Source `json:"source"`
+	Actor       string `json:"actor,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Bind binds a user to a referrer under the programme's mode and
+// eligibility rules. Binding again to the current referrer returns the
+// binding unchanged (in last-touch mode it refreshes the window), so a
+// retried request is harmless.
+func (s *Service) Bind(ctx context.Context, req BindRequest) (Binding, error) {
+	p, err := s.Programme(ctx, req.ProgrammeID)
+	if err != nil {
+		return Binding{}, err
+	}
+	if err := validateID("UserID", req.UserID); err != nil {
+		return Binding{}, err
+	}
+	if err := validateID("ReferrerID", req.ReferrerID); err != nil {
+		return Binding{}, err
+	}
+	if !req.Source.Valid() {
+		return Binding{}, invalid("Source", fmt.Sprintf("unknown source %q", req.Source))
+	}
+	if req.Code != "" {
+		if err := validateID("Code", req.Code); err != nil {
+			return Binding{}, err
+		}
+	}
+	if err := validateText("Reason", req.Reason); err != nil {
+		return Binding{}, err
+	}
+	if req.Override || req.Source == SourceAdmin {
+		if err := validateID("Actor", req.Actor); err != nil {
+			return Binding{}, err
+		}
+		if req.Reason == "" {
+			return Binding{}, invalid("Reason", "an admin binding needs a reason")
+		}
+	} else if req.Actor != "" {
+		if err := validateID("Actor", req.Actor); err != nil {
+			return Binding{}, err
+		}
+	}
+	if req.UserID == req.ReferrerID {
+		return Binding{}, ErrSelfReferral
+	}
+	for range s.cfg.MaxRereads + 1 {
+		b, err := s.bindOnce(ctx, p, &req)
+		if errors.Is(err, storage.ErrConflict) || (errors.Is(err, ErrAlreadyBound) && (p.BindMode != BindFirstTouch || req.Override)) {
+			continue // decide again on the binding that won
+		}
+		return b, err
+	}
+	return Binding{}, ErrConflict
+}
+
+func (s *Service) bindOnce(ctx context.Context, p *Programme, req *BindRequest) (Binding, error) {
+	var cur *Binding
+	got, err := s.store.GetBinding(ctx, p.ID, req.UserID)
+	switch {
+	case err == nil:
+		cur = &got
+	case !errors.Is(err, storage.ErrNotFound):
+		return Binding{}, err
+	}
+	now := s.cfg.Now()
+	d, err := DecideBind(p, cur, req.ReferrerID, req.Override, now)
+	if err != nil {
+		return Binding{}, err
+	}
+	if d.Noop {
+		return got, nil
+	}
+	if cur == nil && p.NewUsersOnly && !req.Override {
+		if s.cfg.IsNewUser == nil {
+			return Binding{}, invalid("IsNewUser", "programme binds new users only: Config.IsNewUser is required")
+		}
+		ok, err := s.cfg.IsNewUser(ctx, p.ID, req.UserID)
+		if err != nil {
+			return Binding{}, fmt.Errorf("referral: new-user predicate: %w", err)
+		}
+		if !ok {
+			return Binding{}, ErrNotEligible
+		}
+	}
+	b := Binding{
+		ProgrammeID: p.ID, UserID: req.UserID, ReferrerID: req.ReferrerID, Source: req.Source, Code: req.Code,
+		BoundAt: now, LockedUntil: d.LockedUntil, ExpiresAt: d.ExpiresAt, Actor: req.Actor, Reason: req.Reason, Version: 1,
+	}
+	var expect int64
+	from := ""
+	if cur != nil {
+		expect, from = cur.Version, cur.ReferrerID
+		b.Version = cur.Version + 1
+	}
+	w := &BindWrite{
+		Binding: b, ExpectVersion: expect,
+		RequireActiveReferrer: p.ReferrerMustBeDistributor && !req.Override,
+		Change: BindingChange{ProgrammeID: p.ID, UserID: req.UserID, FromReferrer: from, ToReferrer: req.ReferrerID,
+			Source: req.Source, At: now, Actor: req.Actor, Reason: req.Reason, Version: b.Version},
+		Events: []storage.Event{s.event(TopicBound, fmt.Sprintf("ref:%s:%s:bind:%d", p.ID, req.UserID, b.Version),
+			boundPayload{p.ID, req.UserID, from, req.ReferrerID, req.Source, req.Actor, req.Reason}, now)},
+	}
+	return s.store.Bind(ctx, w)
+}
+
+// BindCode binds a user through an invite code of the programme.
+func (s *Service) BindCode(ctx context.Context, programmeID, userID, code string) (Binding, error) {
+	c, err := s.ResolveCode(ctx, code)
+	if err != nil {
+		return Binding{}, err
+	}
+	if c.ProgrammeID != programmeID {
+		return Binding{}, ErrCodeNotFound
+	}
+	return s.Bind(ctx, BindRequest{ProgrammeID: programmeID, UserID: userID, ReferrerID: c.UserID, Source: SourceCode, Code: c.Code})
+}
+
+// BindToken binds a user through a share token (link, poster or group-buy
+// invite, as source says).
+func (s *Service) BindToken(ctx context.Context, userID, token string, source Source) (Binding, error) {
+	t, err := s.VerifyToken(token)
+	if err != nil {
+		return Binding{}, err
+	}
+	ref := t.TeamID
+	if ref == "" {
+		ref = t.PostID
+	}
+	if ref == "" {
+		ref = t.CampaignID
+	}
+	return s.Bind(ctx, BindRequest{ProgrammeID: t.ProgrammeID, UserID: userID, ReferrerID: t.SharerID, Source: source, Code: ref})
+}
+
+// Binding returns a user's current binding (ErrNotFound if none).
+func (s *Service) Binding(ctx context.Context, programmeID, userID string) (Binding, error) {
+	if err := validateID("ProgrammeID", programmeID); err != nil {
+		return Binding{}, err
+	}
+	if err := validateID("UserID", userID); err != nil {
+		return Binding{}, err
+	}
+	return s.store.GetBinding(ctx, programmeID, userID)
+}
+
+// attributedPayload is the payload of TopicAttributionRecorded.
+type attributedPayload struct {
+	ProgrammeID string  `json:"programme_id"`
+	OrderRef    string  `json:"order_ref"`
+	BuyerID     string  `json:"buyer_id"`
+	Levels      []Level `json:"levels"`
+}
+
+// Attribute takes the snapshot of an order's chain at time at: the buyer's
+// ancestors up to the programme's levels, who is paid at which level and
+// why any member was dropped, with the policy name and version. It is
+// idempotent on (programme, orderRef): a repeat returns the first snapshot.
+func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID string, at time.Time) (Attribution, error) {
+	p, err := s.Programme(ctx, programmeID)
+	if err != nil {
+		return Attribution{}, err
+	}
+	if err := validateID("OrderRef", orderRef); err != nil {
+		return Attribution{}, err
+	}
+	if err := validateID("BuyerID", buyerID); err != nil {
+		return Attribution{}, err
+	}
+	if at.IsZero() {
+		return Attribution{}, invalid("at", "must be set")
+	}
+	chain, err := s.store.Chain(ctx, programmeID, buyerID, ChainDepth(p))
+	if err != nil {
+		return Attribution{}, fmt.Errorf("referral: chain of %s: %w", buyerID, err)
+	}
+	now := s.cfg.Now()
+	a := Attribution{
+		ProgrammeID: programmeID, OrderRef: orderRef, BuyerID: buyerID, At: at,
+		PolicyName: p.Policy.Name, PolicyVersion: p.Policy.Version,
+		Levels: p.Levels, LevelRates: p.LevelRates, SelfPurchase: p.SelfPurchase, Frozen: p.Frozen,
+		Chain: chain, CreatedAt: now,
+	}
+	a.Result = Replay(&a)
+	ev := s.event(TopicAttributionRecorded, "ref:"+programmeID+":"+orderRef+":attributed",
+		attributedPayload{programmeID, orderRef, buyerID, a.Beneficiaries()}, now)
+	got, _, err := s.store.SaveAttribution(ctx, &a, []storage.Event{ev})
+	if err != nil {
+		return Attribution{}, fmt.Errorf("referral: attribute %s: %w", orderRef, err)
+	}
+	return got, nil
+}
+
+// Replay recomputes an attribution's result from its own snapshot; it
+// equals a.Result for every stored snapshot.
+func Replay(a *Attribution) []Level {
+	return Decide(a.Levels, a.LevelRates, a.SelfPurchase, a.Frozen, a.Chain, a.At)
+}
+
+// Downline counts a user's direct and second-level downline, never deeper
+// than the programme's levels (Second is -1 under a one-level programme).
+func (s *Service) Downline(ctx context.Context, programmeID, userID string) (DownlineStats, error) {
+	p, err := s.Programme(ctx, programmeID)
+	if err != nil {
+		return DownlineStats{}, err
+	}
+	if err := validateID("UserID", userID); err != nil {
+		return DownlineStats{}, err
+	}
+	return s.store.Downline(ctx, programmeID, userID, min(2, p.Levels))
+}

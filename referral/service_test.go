@@ -1,0 +1,71 @@
+package referral_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage/memory"
+)
+
+func newService(now time.Time) *referral.Service {
+	store := memory.New(memory.WithClock(func() time.Time { return now }))
+	svc, err := referral.New(store, referral.Config{Now: func() time.Time { return now }, TokenKey: tokenKey})
+	if err != nil {
+		panic(err)
+	}
+	return svc
+}
+
+func TestBindModesAndEligibility(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := now
+	store := memory.New()
+	newUsers := map[string]bool{"fresh": true}
+	svc, err := referral.New(store, referral.Config{Now: func() time.Time { return clock },
+		IsNewUser: func(_ context.Context, _, u string) (bool, error) { return newUsers[u], nil }})
+	require.NoError(t, err)
+	p, err := svc.CreateProgramme(ctx, referral.Programme{
+		ID: "locked", Policy: referral.PolicyEU, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindFirstTouchLocked,
+		LockPeriod: time.Hour, SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel,
+		Approval: referral.ApproveManual, NewUsersOnly: true,
+	})
+	require.NoError(t, err)
+	bind := func(u, r string) error {
+		_, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: p.ID, UserID: u, ReferrerID: r, Source: referral.SourcePoster})
+		return err
+	}
+	assert.ErrorIs(t, bind("old", "r1"), referral.ErrNotEligible)
+	require.NoError(t, bind("fresh", "r1"))
+	require.NoError(t, bind("fresh", "r1"), "a repeat is a no-op")
+	assert.ErrorIs(t, bind("fresh", "r2"), referral.ErrBindingLocked)
+	clock = clock.Add(time.Hour)
+	require.NoError(t, bind("fresh", "r2"), "rebindable after the lock")
+	b, err := svc.Binding(ctx, p.ID, "fresh")
+	require.NoError(t, err)
+	assert.Equal(t, "r2", b.ReferrerID)
+	assert.ErrorIs(t, bind("x", "x"), referral.ErrSelfReferral)
+
+	lt, err := svc.CreateProgramme(ctx, referral.Programme{
+		ID: "last", Policy: referral.PolicyEU, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindLastTouch,
+		AttributionWindow: 24 * time.Hour, SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel,
+		Approval: referral.ApproveAuto,
+	})
+	require.NoError(t, err)
+	_, err = svc.Apply(ctx, lt.ID, "r1")
+	require.NoError(t, err)
+	_, err = svc.Bind(ctx, referral.BindRequest{ProgrammeID: lt.ID, UserID: "u", ReferrerID: "r1", Source: referral.SourceLink})
+	require.NoError(t, err)
+	a, err := svc.Attribute(ctx, lt.ID, "o1", "u", clock.Add(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, "r1", a.Beneficiaries()[0].UserID)
+	a, err = svc.Attribute(ctx, lt.ID, "o2", "u", clock.Add(25*time.Hour))
+	require.NoError(t, err)
+	assert.Empty(t, a.Beneficiaries(), "outside the attribution window")
+	assert.Equal(t, referral.DropExpired, a.Result[0].Drop)
+}

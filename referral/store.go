@@ -1,0 +1,186 @@
+package referral
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Store is the storage the referral Service consumes. Adapters live in
+// storage/memory and storage/sqlstore; storage/storagetest is the
+// conformance suite every adapter must pass.
+//
+// Every write applies a guarded delta decided by the Service: the adapter
+// checks the preconditions listed on each write in the same atomic step as
+// the write and, when one fails, changes nothing and returns the sentinel
+// named there. Reads return plain values the caller may keep.
+type Store interface {
+	// CreateProgramme stores a programme; ErrConflict if the ID exists.
+	CreateProgramme(ctx context.Context, p *Programme) error
+	// GetProgramme returns a programme or ErrNotFound.
+	GetProgramme(ctx context.Context, id string) (Programme, error)
+
+	// CreateCode stores an invite code; ErrCodeTaken if the code exists
+	// (in any programme).
+	CreateCode(ctx context.Context, c *InviteCode) error
+	// GetCode returns a code (revoked ones too) or ErrCodeNotFound.
+	GetCode(ctx context.Context, code string) (InviteCode, error)
+	// RevokeCode sets a code's RevokedAt; ErrCodeNotFound, or
+	// ErrCodeRevoked when it was revoked already.
+	RevokeCode(ctx context.Context, code string, at time.Time) (InviteCode, error)
+	// UserCodes lists a user's codes in a programme, by CreatedAt, then
+	// Code.
+	UserCodes(ctx context.Context, programmeID, userID string) ([]InviteCode, error)
+
+	// SetDistributor applies a distributor state change; see
+	// DistributorWrite.
+	SetDistributor(ctx context.Context, w *DistributorWrite) (Distributor, error)
+	// GetDistributor returns a user's distributor record or ErrNotFound.
+	GetDistributor(ctx context.Context, programmeID, userID string) (Distributor, error)
+
+	// Bind applies a binding; see BindWrite.
+	Bind(ctx context.Context, w *BindWrite) (Binding, error)
+	// GetBinding returns a user's current binding or ErrNotFound.
+	GetBinding(ctx context.Context, programmeID, userID string) (Binding, error)
+	// BindingHistory lists a user's binding changes, oldest first.
+	BindingHistory(ctx context.Context, programmeID, userID string) ([]BindingChange, error)
+
+	// Chain returns the user (its distributor state, zero when it never
+	// applied) followed by up to depth ancestors, nearest first, each with
+	// its distributor state and the expiry of the binding that leads to it.
+	// On SQL it is one round trip.
+	Chain(ctx context.Context, programmeID, userID string, depth int) ([]Link, error)
+	// Downline counts the users bound to userID (Direct) and, when depth
+	// is 2, bound to those (Second; -1 when depth is 1).
+	Downline(ctx context.Context, programmeID, userID string, depth int) (DownlineStats, error)
+
+	// SaveAttribution stores a snapshot unless one exists for
+	// (ProgrammeID, OrderRef): it returns the stored snapshot and whether
+	// this call created it. Events are stored only when it did.
+	SaveAttribution(ctx context.Context, a *Attribution, events []storage.Event) (Attribution, bool, error)
+	// GetAttribution returns a snapshot or ErrNotFound.
+	GetAttribution(ctx context.Context, programmeID, orderRef string) (Attribution, error)
+}
+
+// DistributorWrite moves a user's distributor record from state From
+// (DistributorNone: no record yet, which the write creates) to Next.State
+// and stores Next with Version bumped to the stored version + 1.
+//
+// Preconditions: the programme exists (ErrNotFound); the record's current
+// state is From, and when Version > 0 its version is Version (ErrConflict
+// otherwise).
+type DistributorWrite struct {
+	From    DistributorState
+	Version int64
+	Next    Distributor
+	Events  []storage.Event
+}
+
+// BindWrite binds Binding.UserID to Binding.ReferrerID (or rebinds it) and
+// appends Change to the history. The stored Version is 1 for a first
+// binding, else the expected version + 1.
+//
+// Preconditions, checked in this order, in one atomic step with the write:
+//
+//   - the programme exists (ErrNotFound);
+//   - user ≠ referrer (ErrSelfReferral);
+//   - ExpectVersion == 0: the user has no binding (ErrAlreadyBound);
+//     ExpectVersion > 0: the user's binding has that version (ErrConflict);
+//   - RequireActiveReferrer: the referrer is an active distributor
+//     (ErrNotDistributor);
+//   - the user is not among the referrer's ancestors (ErrCycle), walked to
+//     the root (at most MaxChainWalk steps, else ErrConflict).
+//
+// Atomicity must hold against concurrent binds: two binds of the same new
+// user (one wins, the other gets ErrAlreadyBound) and binds that would
+// close a cycle together (A→B racing B→A, or longer rings: at least one
+// gets ErrCycle). The SQL adapter locks the user's node and every node of
+// the referrer's chain before it checks; the memory adapter holds its mutex.
+type BindWrite struct {
+	Binding               Binding
+	ExpectVersion         int64
+	RequireActiveReferrer bool
+	Change                BindingChange
+	Events                []storage.Event
+}
+
+// Argument checks that every adapter runs first (as storage.ValidateClaim
+// for the outbox); each returns a *ValidationError.
+
+// CheckKeys checks (field, value) pairs of IDs.
+func CheckKeys(kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := validateID(kv[i], kv[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckChainDepth checks the depth argument of Store.Chain.
+func CheckChainDepth(depth int) error {
+	if depth < 1 || depth > MaxLevels+1 {
+		return invalid("depth", fmt.Sprintf("must be in 1..%d", MaxLevels+1))
+	}
+	return nil
+}
+
+// CheckDownlineDepth checks the depth argument of Store.Downline.
+func CheckDownlineDepth(depth int) error {
+	if depth < 1 || depth > 2 {
+		return invalid("depth", "must be 1 or 2")
+	}
+	return nil
+}
+
+// CheckBindWrite checks a BindWrite's arguments.
+func CheckBindWrite(w *BindWrite) error {
+	if w == nil {
+		return invalid("write", "must not be nil")
+	}
+	b := &w.Binding
+	if err := CheckKeys("ProgrammeID", b.ProgrammeID, "UserID", b.UserID, "ReferrerID", b.ReferrerID); err != nil {
+		return err
+	}
+	if !b.Source.Valid() {
+		return invalid("Source", fmt.Sprintf("unknown source %q", b.Source))
+	}
+	if w.ExpectVersion < 0 {
+		return invalid("ExpectVersion", "must be ≥ 0")
+	}
+	if b.BoundAt.IsZero() {
+		return invalid("BoundAt", "must be set")
+	}
+	return errors.Join(validateText("Reason", b.Reason), validateText("Change.Reason", w.Change.Reason))
+}
+
+// CheckDistributorWrite checks a DistributorWrite's arguments.
+func CheckDistributorWrite(w *DistributorWrite) error {
+	if w == nil {
+		return invalid("write", "must not be nil")
+	}
+	if err := CheckKeys("ProgrammeID", w.Next.ProgrammeID, "UserID", w.Next.UserID); err != nil {
+		return err
+	}
+	if !w.From.Valid() || !w.Next.State.Valid() || w.Next.State == DistributorNone {
+		return invalid("state", "unknown distributor state")
+	}
+	return validateText("Reason", w.Next.Reason)
+}
+
+// CheckAttribution checks SaveAttribution's snapshot.
+func CheckAttribution(a *Attribution) error {
+	if a == nil {
+		return invalid("attribution", "must not be nil")
+	}
+	if err := CheckKeys("ProgrammeID", a.ProgrammeID, "OrderRef", a.OrderRef, "BuyerID", a.BuyerID); err != nil {
+		return err
+	}
+	if a.At.IsZero() {
+		return invalid("At", "must be set")
+	}
+	return nil
+}

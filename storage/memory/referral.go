@@ -1,0 +1,384 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+var _ referral.Store = (*Store)(nil)
+
+// ref returns the Store's referral state; the caller holds mu.
+func (s *Store) ref() *referralState { return s.referral }
+
+type pu struct{ prog, user string }
+
+type referralState struct {
+	progs     map[string]*referral.Programme
+	codes     map[string]*referral.InviteCode
+	userCodes map[pu][]*referral.InviteCode
+	dists     map[pu]*referral.Distributor
+	binds     map[pu]*referral.Binding
+	children  map[pu]map[string]struct{}
+	history   map[pu][]referral.BindingChange
+	attrs     map[pu]*referral.Attribution // user field holds the order ref
+}
+
+func newReferralState() *referralState {
+	return &referralState{
+		progs: map[string]*referral.Programme{}, codes: map[string]*referral.InviteCode{},
+		userCodes: map[pu][]*referral.InviteCode{}, dists: map[pu]*referral.Distributor{},
+		binds: map[pu]*referral.Binding{}, children: map[pu]map[string]struct{}{},
+		history: map[pu][]referral.BindingChange{}, attrs: map[pu]*referral.Attribution{},
+	}
+}
+
+func refNotFound(what, id string) error {
+	return fmt.Errorf("%s %s: %w", what, id, referral.ErrNotFound)
+}
+
+// CreateProgramme implements referral.Store.
+func (s *Store) CreateProgramme(ctx context.Context, p *referral.Programme) error {
+	if p == nil {
+		return badArg("programme", "must not be nil")
+	}
+	if err := checkID("ID", p.ID); err != nil {
+		return err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := r.progs[p.ID]; ok {
+		return fmt.Errorf("programme %s exists: %w", p.ID, referral.ErrConflict)
+	}
+	c := *p
+	c.LevelRates = slices.Clone(p.LevelRates)
+	r.progs[p.ID] = &c
+	return nil
+}
+
+// GetProgramme implements referral.Store.
+func (s *Store) GetProgramme(ctx context.Context, id string) (referral.Programme, error) {
+	if err := checkID("id", id); err != nil {
+		return referral.Programme{}, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := r.progs[id]
+	if !ok {
+		return referral.Programme{}, refNotFound("programme", id)
+	}
+	c := *p
+	c.LevelRates = slices.Clone(p.LevelRates)
+	return c, nil
+}
+
+// CreateCode implements referral.Store.
+func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
+	if c == nil {
+		return badArg("code", "must not be nil")
+	}
+	if err := referral.CheckKeys("Code", c.Code, "ProgrammeID", c.ProgrammeID, "UserID", c.UserID); err != nil {
+		return err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := r.progs[c.ProgrammeID]; !ok {
+		return refNotFound("programme", c.ProgrammeID)
+	}
+	if _, ok := r.codes[c.Code]; ok {
+		return referral.ErrCodeTaken
+	}
+	cc := *c
+	r.codes[c.Code] = &cc
+	k := pu{c.ProgrammeID, c.UserID}
+	r.userCodes[k] = append(r.userCodes[k], &cc)
+	return nil
+}
+
+// GetCode implements referral.Store.
+func (s *Store) GetCode(ctx context.Context, code string) (referral.InviteCode, error) {
+	if err := checkID("code", code); err != nil {
+		return referral.InviteCode{}, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := r.codes[code]
+	if !ok {
+		return referral.InviteCode{}, referral.ErrCodeNotFound
+	}
+	return *c, nil
+}
+
+// RevokeCode implements referral.Store.
+func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (referral.InviteCode, error) {
+	if err := checkID("code", code); err != nil {
+		return referral.InviteCode{}, err
+	}
+	if at.IsZero() {
+		return referral.InviteCode{}, badArg("at", "must be set")
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := r.codes[code]
+	if !ok {
+		return referral.InviteCode{}, referral.ErrCodeNotFound
+	}
+	if c.Revoked() {
+		return referral.InviteCode{}, referral.ErrCodeRevoked
+	}
+	c.RevokedAt = at
+	return *c, nil
+}
+
+// UserCodes implements referral.Store.
+func (s *Store) UserCodes(ctx context.Context, programmeID, userID string) ([]referral.InviteCode, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return nil, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []referral.InviteCode
+	for _, c := range r.userCodes[pu{programmeID, userID}] {
+		out = append(out, *c)
+	}
+	slices.SortStableFunc(out, func(a, b referral.InviteCode) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Code, b.Code)
+	})
+	return out, nil
+}
+
+// SetDistributor implements referral.Store.
+func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite) (referral.Distributor, error) {
+	if err := referral.CheckDistributorWrite(w); err != nil {
+		return referral.Distributor{}, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := r.progs[w.Next.ProgrammeID]; !ok {
+		return referral.Distributor{}, refNotFound("programme", w.Next.ProgrammeID)
+	}
+	k := pu{w.Next.ProgrammeID, w.Next.UserID}
+	cur := r.dists[k]
+	var state referral.DistributorState
+	var version int64
+	if cur != nil {
+		state, version = cur.State, cur.Version
+	}
+	if state != w.From || (w.Version > 0 && version != w.Version) {
+		return referral.Distributor{}, fmt.Errorf("distributor %s is %q v%d: %w", w.Next.UserID, state, version, referral.ErrConflict)
+	}
+	d := w.Next
+	d.Version = version + 1
+	r.dists[k] = &d
+	s.addEvents(w.Events)
+	return d, nil
+}
+
+// GetDistributor implements referral.Store.
+func (s *Store) GetDistributor(ctx context.Context, programmeID, userID string) (referral.Distributor, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return referral.Distributor{}, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := r.dists[pu{programmeID, userID}]
+	if !ok {
+		return referral.Distributor{}, refNotFound("distributor", userID)
+	}
+	return *d, nil
+}
+
+// Bind implements referral.Store.
+func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Binding, error) {
+	if err := referral.CheckBindWrite(w); err != nil {
+		return referral.Binding{}, err
+	}
+	b := w.Binding
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := r.progs[b.ProgrammeID]; !ok {
+		return referral.Binding{}, refNotFound("programme", b.ProgrammeID)
+	}
+	if b.UserID == b.ReferrerID {
+		return referral.Binding{}, referral.ErrSelfReferral
+	}
+	k := pu{b.ProgrammeID, b.UserID}
+	cur := r.binds[k]
+	switch {
+	case w.ExpectVersion == 0 && cur != nil:
+		return referral.Binding{}, referral.ErrAlreadyBound
+	case w.ExpectVersion > 0 && (cur == nil || cur.Version != w.ExpectVersion):
+		return referral.Binding{}, fmt.Errorf("binding of %s changed: %w", b.UserID, referral.ErrConflict)
+	}
+	if w.RequireActiveReferrer {
+		d := r.dists[pu{b.ProgrammeID, b.ReferrerID}]
+		if d == nil || d.State != referral.DistributorActive {
+			return referral.Binding{}, referral.ErrNotDistributor
+		}
+	}
+	steps := 0
+	for a := b.ReferrerID; ; {
+		if a == b.UserID {
+			return referral.Binding{}, referral.ErrCycle
+		}
+		p := r.binds[pu{b.ProgrammeID, a}]
+		if p == nil {
+			break
+		}
+		if steps++; steps > referral.MaxChainWalk {
+			return referral.Binding{}, fmt.Errorf("chain above %s deeper than %d: %w", b.ReferrerID, referral.MaxChainWalk, referral.ErrConflict)
+		}
+		a = p.ReferrerID
+	}
+	b.Version = w.ExpectVersion + 1
+	if cur != nil {
+		delete(r.children[pu{b.ProgrammeID, cur.ReferrerID}], b.UserID)
+	}
+	r.binds[k] = &b
+	ck := pu{b.ProgrammeID, b.ReferrerID}
+	if r.children[ck] == nil {
+		r.children[ck] = map[string]struct{}{}
+	}
+	r.children[ck][b.UserID] = struct{}{}
+	ch := w.Change
+	ch.Version = b.Version
+	r.history[k] = append(r.history[k], ch)
+	s.addEvents(w.Events)
+	return b, nil
+}
+
+// GetBinding implements referral.Store.
+func (s *Store) GetBinding(ctx context.Context, programmeID, userID string) (referral.Binding, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return referral.Binding{}, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := r.binds[pu{programmeID, userID}]
+	if !ok {
+		return referral.Binding{}, refNotFound("binding", userID)
+	}
+	return *b, nil
+}
+
+// BindingHistory implements referral.Store.
+func (s *Store) BindingHistory(ctx context.Context, programmeID, userID string) ([]referral.BindingChange, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return nil, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(r.history[pu{programmeID, userID}]), nil
+}
+
+// Chain implements referral.Store.
+func (s *Store) Chain(ctx context.Context, programmeID, userID string, depth int) ([]referral.Link, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return nil, err
+	}
+	if err := referral.CheckChainDepth(depth); err != nil {
+		return nil, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state := func(u string) referral.DistributorState {
+		if d := r.dists[pu{programmeID, u}]; d != nil {
+			return d.State
+		}
+		return referral.DistributorNone
+	}
+	out := make([]referral.Link, 1, depth+1)
+	out[0] = referral.Link{UserID: userID, State: state(userID)}
+	for u := userID; len(out) <= depth; {
+		b := r.binds[pu{programmeID, u}]
+		if b == nil {
+			break
+		}
+		out = append(out, referral.Link{UserID: b.ReferrerID, State: state(b.ReferrerID), BindingExpiresAt: b.ExpiresAt})
+		u = b.ReferrerID
+	}
+	return out, nil
+}
+
+// Downline implements referral.Store.
+func (s *Store) Downline(ctx context.Context, programmeID, userID string, depth int) (referral.DownlineStats, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return referral.DownlineStats{}, err
+	}
+	if err := referral.CheckDownlineDepth(depth); err != nil {
+		return referral.DownlineStats{}, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kids := r.children[pu{programmeID, userID}]
+	st := referral.DownlineStats{Direct: len(kids), Second: -1}
+	if depth == 2 {
+		st.Second = 0
+		for k := range kids {
+			st.Second += len(r.children[pu{programmeID, k}])
+		}
+	}
+	return st, nil
+}
+
+func cloneAttribution(a *referral.Attribution) referral.Attribution {
+	c := *a
+	c.LevelRates = slices.Clone(a.LevelRates)
+	c.Chain = slices.Clone(a.Chain)
+	c.Result = slices.Clone(a.Result)
+	return c
+}
+
+// SaveAttribution implements referral.Store.
+func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, events []storage.Event) (referral.Attribution, bool, error) {
+	if err := referral.CheckAttribution(a); err != nil {
+		return referral.Attribution{}, false, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := pu{a.ProgrammeID, a.OrderRef}
+	if old, ok := r.attrs[k]; ok {
+		return cloneAttribution(old), false, nil
+	}
+	c := cloneAttribution(a)
+	r.attrs[k] = &c
+	s.addEvents(events)
+	return cloneAttribution(&c), true, nil
+}
+
+// GetAttribution implements referral.Store.
+func (s *Store) GetAttribution(ctx context.Context, programmeID, orderRef string) (referral.Attribution, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "orderRef", orderRef); err != nil {
+		return referral.Attribution{}, err
+	}
+	r := s.ref()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := r.attrs[pu{programmeID, orderRef}]
+	if !ok {
+		return referral.Attribution{}, refNotFound("attribution", orderRef)
+	}
+	return cloneAttribution(a), nil
+}

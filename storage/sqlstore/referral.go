@@ -1,0 +1,668 @@
+package sqlstore
+
+// The referral.Store of the SQL adapter.
+//
+// # Ancestor chains: a recursive CTE, not a closure table
+//
+// Chain reads the buyer and up to depth ancestors in one statement: WITH
+// RECURSIVE over ref_nodes (one row per user: its current referrer),
+// bounded by the programme's levels + 1 (the extra step names the first
+// ancestor over the cap), LEFT JOINed to the distributors for their
+// states. Each step is a primary-key lookup, so Attribute's read costs
+// levels + 2 index probes in one round trip, whatever the tree's size.
+// A closure table (one row per ancestor/descendant pair) would make the
+// read a single range scan but makes every bind and every admin rebind
+// write O(depth × subtree) rows: moving a user with a large downline
+// rewrites the closure of its whole subtree, under locks, which is exactly
+// the write that must stay short and race-free here. Chains are read at a
+// depth of 2–4, where the CTE's few probes cost no more than the closure's
+// scan; so the forest is stored as parent pointers only.
+//
+// # Binding without cycles under concurrency
+//
+// Bind runs the generic lock-first transaction on every dialect: check the
+// programme; create the user's and the referrer's node rows if missing
+// (ON CONFLICT DO NOTHING / ON DUPLICATE KEY UPDATE); lock the user's row
+// (SELECT ... FOR UPDATE) and check the expected version (so of two binds
+// of one new user exactly one wins, the other reads ErrAlreadyBound);
+// check the referrer's distributor state; then lock every node of the
+// referrer's chain up to its root and check that the user is not on it.
+// The chain is walked with a recursive CTE (a plain read), its rows are
+// then locked and re-read with a locking read, and the walk continues
+// from any node whose locked, current referrer is not locked yet, until
+// the locked pointers lead from the referrer to a root. Locked pointers
+// cannot change before the commit, so the check stays true. Two binds that
+// would close a cycle together each lock a node that the other binds (for
+// A→B racing B→A: each locks both A and B): one waits for the other and
+// then sees its binding, or the database reports a deadlock, which the
+// Store retries, and the retry sees it. On MySQL the first plain read of
+// the transaction (the walk) comes after the user's row is locked; every
+// later read that matters is a locking read, so REPEATABLE READ's snapshot
+// never hides a committed binding. SQLite's write lock serialises binds.
+// Statements: BEGIN, programme, nodes, lock user, distributor, walk, lock
+// chain, UPDATE, history, events, COMMIT: 11 (one more walk and lock per
+// rebind that raced).
+//
+// Attribute's snapshot is one INSERT ... ON CONFLICT DO NOTHING plus its
+// event in one statement on PostgreSQL (a data-modifying CTE); elsewhere a
+// short transaction whose unique key makes a concurrent duplicate lose.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+var _ referral.Store = (*Store)(nil)
+
+func refNotFound(what, id string) error {
+	return fmt.Errorf("%s %s: %w", what, id, referral.ErrNotFound)
+}
+
+// programmeExists reads the programme's row inside a write transaction.
+func (s *Store) programmeExists(ctx context.Context, r run, id string) error {
+	var one int
+	err := r.row(ctx, `SELECT 1 FROM {p}ref_programmes WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, errNoRows) {
+		return refNotFound("programme", id)
+	}
+	return err
+}
+
+// CreateProgramme implements referral.Store.
+func (s *Store) CreateProgramme(ctx context.Context, p *referral.Programme) error {
+	if p == nil {
+		return bad("programme", "must not be nil")
+	}
+	if err := checkID("ID", p.ID); err != nil {
+		return err
+	}
+	c := *p
+	c.CreatedAt = utc(c.CreatedAt)
+	def, err := json.Marshal(&c)
+	if err != nil {
+		return bad("programme", err.Error())
+	}
+	return s.inStmt(ctx, func(r run) error {
+		_, err := r.exec(ctx, `INSERT INTO {p}ref_programmes (id, definition, created_at) VALUES (?, ?, ?)`, p.ID, string(def), s.t(c.CreatedAt))
+		if s.isUnique(err) {
+			return conflict("programme %s exists", p.ID)
+		}
+		return err
+	})
+}
+
+// GetProgramme implements referral.Store.
+func (s *Store) GetProgramme(ctx context.Context, id string) (referral.Programme, error) {
+	if err := checkID("id", id); err != nil {
+		return referral.Programme{}, err
+	}
+	var def string
+	err := s.reader().row(ctx, `SELECT definition FROM {p}ref_programmes WHERE id = ?`, id).Scan(&def)
+	if errors.Is(err, errNoRows) {
+		return referral.Programme{}, refNotFound("programme", id)
+	}
+	if err != nil {
+		return referral.Programme{}, err
+	}
+	var p referral.Programme
+	if err := json.Unmarshal([]byte(def), &p); err != nil {
+		return referral.Programme{}, fmt.Errorf("sqlstore: programme %s: %w", id, err)
+	}
+	p.CreatedAt = utc(p.CreatedAt)
+	return p, nil
+}
+
+const codeCols = `code, programme_id, user_id, channel, created_at, revoked_at`
+
+func (s *Store) scanCode(row interface{ Scan(...any) error }) (referral.InviteCode, error) {
+	var c referral.InviteCode
+	err := row.Scan(&c.Code, &c.ProgrammeID, &c.UserID, &c.Channel, s.ts(&c.CreatedAt), s.ts(&c.RevokedAt))
+	return c, err
+}
+
+// CreateCode implements referral.Store.
+func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
+	if c == nil {
+		return bad("code", "must not be nil")
+	}
+	if err := referral.CheckKeys("Code", c.Code, "ProgrammeID", c.ProgrammeID, "UserID", c.UserID); err != nil {
+		return err
+	}
+	if err := errors.Join(checkLen("Code", c.Code, 32), checkLen("Channel", c.Channel, 128), checkTime("CreatedAt", c.CreatedAt)); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(r run) error {
+		if err := s.programmeExists(ctx, r, c.ProgrammeID); err != nil {
+			return err
+		}
+		_, err := r.exec(ctx, `INSERT INTO {p}ref_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.Code, c.ProgrammeID, c.UserID, c.Channel, s.t(c.CreatedAt), s.t(c.RevokedAt))
+		if s.isUnique(err) {
+			return referral.ErrCodeTaken
+		}
+		return err
+	})
+}
+
+// GetCode implements referral.Store.
+func (s *Store) GetCode(ctx context.Context, code string) (referral.InviteCode, error) {
+	if err := checkID("code", code); err != nil {
+		return referral.InviteCode{}, err
+	}
+	c, err := s.scanCode(s.reader().row(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE code = ?`, code))
+	if errors.Is(err, errNoRows) {
+		return c, referral.ErrCodeNotFound
+	}
+	return c, err
+}
+
+// RevokeCode implements referral.Store.
+func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (referral.InviteCode, error) {
+	if err := checkID("code", code); err != nil {
+		return referral.InviteCode{}, err
+	}
+	if err := checkTime("at", at); err != nil {
+		return referral.InviteCode{}, err
+	}
+	var out referral.InviteCode
+	err := s.inTx(ctx, func(r run) error {
+		c, err := s.scanCode(r.row(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE code = ?`+s.forUpdate(), code))
+		switch {
+		case errors.Is(err, errNoRows):
+			return referral.ErrCodeNotFound
+		case err != nil:
+			return err
+		case c.Revoked():
+			return referral.ErrCodeRevoked
+		}
+		if _, err := r.exec(ctx, `UPDATE {p}ref_codes SET revoked_at = ? WHERE code = ?`, s.t(at), code); err != nil {
+			return err
+		}
+		c.RevokedAt = utc(at)
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+// UserCodes implements referral.Store.
+func (s *Store) UserCodes(ctx context.Context, programmeID, userID string) ([]referral.InviteCode, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return nil, err
+	}
+	rows, err := s.reader().query(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE programme_id = ? AND user_id = ?
+		ORDER BY created_at, code`, programmeID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []referral.InviteCode
+	for rows.Next() {
+		c, err := s.scanCode(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+const distCols = `programme_id, user_id, state, applied_at, updated_at, actor, reason, version`
+
+func (s *Store) scanDist(row interface{ Scan(...any) error }) (referral.Distributor, error) {
+	var d referral.Distributor
+	var state string
+	err := row.Scan(&d.ProgrammeID, &d.UserID, &state, s.ts(&d.AppliedAt), s.ts(&d.UpdatedAt), &d.Actor, &d.Reason, &d.Version)
+	d.State = referral.DistributorState(state)
+	return d, err
+}
+
+// SetDistributor implements referral.Store.
+func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite) (referral.Distributor, error) {
+	if err := referral.CheckDistributorWrite(w); err != nil {
+		return referral.Distributor{}, err
+	}
+	n := w.Next
+	if err := errors.Join(checkLen("Actor", n.Actor, 128), checkLen("Reason", n.Reason, 512), checkEvents(w.Events)); err != nil {
+		return referral.Distributor{}, err
+	}
+	var out referral.Distributor
+	err := s.inTx(ctx, func(r run) error {
+		if err := s.programmeExists(ctx, r, n.ProgrammeID); err != nil {
+			return err
+		}
+		cur, err := s.scanDist(r.row(ctx, `SELECT `+distCols+` FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`+s.forUpdate(),
+			n.ProgrammeID, n.UserID))
+		if errors.Is(err, errNoRows) {
+			cur, err = referral.Distributor{}, nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.State != w.From || (w.Version > 0 && cur.Version != w.Version) {
+			return conflict("distributor %s is %q v%d", n.UserID, cur.State, cur.Version)
+		}
+		d := n
+		d.Version = cur.Version + 1
+		d.AppliedAt, d.UpdatedAt = utc(d.AppliedAt), utc(d.UpdatedAt)
+		if cur.State == referral.DistributorNone {
+			_, err = r.exec(ctx, `INSERT INTO {p}ref_distributors (`+distCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				d.ProgrammeID, d.UserID, string(d.State), s.t(d.AppliedAt), s.t(d.UpdatedAt), d.Actor, d.Reason, d.Version)
+			if s.isUnique(err) {
+				return conflict("distributor %s exists", n.UserID)
+			}
+		} else {
+			_, err = r.exec(ctx, `UPDATE {p}ref_distributors SET state = ?, applied_at = ?, updated_at = ?, actor = ?, reason = ?, version = ?
+				WHERE programme_id = ? AND user_id = ?`,
+				string(d.State), s.t(d.AppliedAt), s.t(d.UpdatedAt), d.Actor, d.Reason, d.Version, d.ProgrammeID, d.UserID)
+		}
+		if err != nil {
+			return err
+		}
+		out = d
+		return s.insertEvents(ctx, r, w.Events)
+	})
+	return out, err
+}
+
+// GetDistributor implements referral.Store.
+func (s *Store) GetDistributor(ctx context.Context, programmeID, userID string) (referral.Distributor, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return referral.Distributor{}, err
+	}
+	d, err := s.scanDist(s.reader().row(ctx, `SELECT `+distCols+` FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`, programmeID, userID))
+	if errors.Is(err, errNoRows) {
+		return d, refNotFound("distributor", userID)
+	}
+	return d, err
+}
+
+const nodeCols = `programme_id, user_id, referrer_id, source, code, bound_at, locked_until, expires_at, actor, reason, version`
+
+// walkStep bounds one recursive walk of the cycle check (MySQL's default
+// cte_max_recursion_depth is 1000); longer chains take more walks.
+const walkStep = 500
+
+// Bind implements referral.Store; see the file comment for how it stays
+// cycle-free under concurrency.
+func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Binding, error) {
+	if err := referral.CheckBindWrite(w); err != nil {
+		return referral.Binding{}, err
+	}
+	b := w.Binding
+	if err := errors.Join(checkLen("Code", b.Code, 128), checkLen("Actor", b.Actor, 128), checkLen("Change.Actor", w.Change.Actor, 128),
+		checkEvents(w.Events)); err != nil {
+		return referral.Binding{}, err
+	}
+	b.Version = w.ExpectVersion + 1
+	b.BoundAt, b.LockedUntil, b.ExpiresAt = utc(b.BoundAt), utc(b.LockedUntil), utc(b.ExpiresAt)
+	err := s.inTx(ctx, func(r run) error {
+		if err := s.programmeExists(ctx, r, b.ProgrammeID); err != nil {
+			return err
+		}
+		if b.UserID == b.ReferrerID {
+			return referral.ErrSelfReferral
+		}
+		a, z := b.UserID, b.ReferrerID
+		if z < a {
+			a, z = z, a
+		}
+		upsert := ` ON CONFLICT (programme_id, user_id) DO NOTHING`
+		if s.d == MySQL {
+			upsert = ` ON DUPLICATE KEY UPDATE version = version`
+		}
+		if _, err := r.exec(ctx, `INSERT INTO {p}ref_nodes (programme_id, user_id, referrer_id, source, code, actor, reason, version)
+			VALUES (?, ?, NULL, '', '', '', '', 0), (?, ?, NULL, '', '', '', '', 0)`+upsert, b.ProgrammeID, a, b.ProgrammeID, z); err != nil {
+			return err
+		}
+		var (
+			cur     sql.NullString
+			version int64
+		)
+		if err := r.row(ctx, `SELECT referrer_id, version FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?`+s.forUpdate(),
+			b.ProgrammeID, b.UserID).Scan(&cur, &version); err != nil {
+			return err
+		}
+		switch {
+		case w.ExpectVersion == 0 && cur.Valid:
+			return referral.ErrAlreadyBound
+		case w.ExpectVersion > 0 && (!cur.Valid || version != w.ExpectVersion):
+			return conflict("binding of %s is v%d", b.UserID, version)
+		}
+		if w.RequireActiveReferrer {
+			var state string
+			err := r.row(ctx, `SELECT state FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`, b.ProgrammeID, b.ReferrerID).Scan(&state)
+			if errors.Is(err, errNoRows) || (err == nil && state != string(referral.DistributorActive)) {
+				return referral.ErrNotDistributor
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := s.checkNoCycle(ctx, r, b.ProgrammeID, b.UserID, b.ReferrerID); err != nil {
+			return err
+		}
+		if _, err := r.exec(ctx, `UPDATE {p}ref_nodes SET referrer_id = ?, source = ?, code = ?, bound_at = ?, locked_until = ?, expires_at = ?,
+			actor = ?, reason = ?, version = ? WHERE programme_id = ? AND user_id = ?`,
+			b.ReferrerID, string(b.Source), b.Code, s.t(b.BoundAt), s.t(b.LockedUntil), s.t(b.ExpiresAt), b.Actor, b.Reason, b.Version,
+			b.ProgrammeID, b.UserID); err != nil {
+			return err
+		}
+		ch := w.Change
+		if _, err := r.exec(ctx, `INSERT INTO {p}ref_history (programme_id, user_id, version, from_referrer, to_referrer, source, changed_at, actor, reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.ProgrammeID, b.UserID, b.Version, cur.String, b.ReferrerID, string(b.Source),
+			s.t(ch.At), ch.Actor, ch.Reason); err != nil {
+			return err
+		}
+		return s.insertEvents(ctx, r, w.Events)
+	})
+	if err != nil {
+		return referral.Binding{}, err
+	}
+	return b, nil
+}
+
+// checkNoCycle locks the referrer's chain up to its root and reports
+// ErrCycle when user is on it. The caller holds the lock on user's row.
+func (s *Store) checkNoCycle(ctx context.Context, r run, prog, user, referrer string) error {
+	locked := map[string]string{} // node → its current referrer ("" for a root), read under lock
+	frontier := referrer
+	for range referral.MaxChainWalk/walkStep + 2 {
+		path, err := s.walkUp(ctx, r, prog, frontier, walkStep)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(path, frontier) {
+			path = append(path, frontier)
+		}
+		var todo []string
+		for _, u := range path {
+			if _, ok := locked[u]; !ok && u != user {
+				todo = append(todo, u)
+			}
+		}
+		if err := s.lockNodes(ctx, r, prog, todo, locked); err != nil {
+			return err
+		}
+		// Follow the locked pointers from the referrer.
+		u, steps := referrer, 0
+		for {
+			if u == user {
+				return referral.ErrCycle
+			}
+			next, ok := locked[u]
+			if !ok {
+				frontier = u
+				break
+			}
+			if next == "" {
+				return nil
+			}
+			if steps++; steps > referral.MaxChainWalk {
+				return conflict("chain above %s deeper than %d", referrer, referral.MaxChainWalk)
+			}
+			u = next
+		}
+	}
+	return conflict("chain above %s deeper than %d", referrer, referral.MaxChainWalk)
+}
+
+// walkUp returns from and up to limit of its ancestors, by a plain read.
+func (s *Store) walkUp(ctx context.Context, r run, prog, from string, limit int) ([]string, error) {
+	rows, err := r.query(ctx, `WITH RECURSIVE up (user_id, referrer_id, depth) AS (
+			SELECT user_id, referrer_id, 0 FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?
+			UNION ALL
+			SELECT n.user_id, n.referrer_id, up.depth + 1 FROM up JOIN {p}ref_nodes n ON n.programme_id = ? AND n.user_id = up.referrer_id
+			WHERE up.depth < ?
+		) SELECT user_id FROM up`, prog, from, prog, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// lockNodes locks the rows of users (in ID order) and records their current
+// referrers in locked; a user without a row is a root.
+func (s *Store) lockNodes(ctx context.Context, r run, prog string, users []string, locked map[string]string) error {
+	slices.Sort(users)
+	for len(users) > 0 {
+		n := min(len(users), walkStep)
+		args := make([]any, 0, n+1)
+		args = append(args, prog)
+		for _, u := range users[:n] {
+			args = append(args, u)
+			locked[u] = ""
+		}
+		rows, err := r.query(ctx, `SELECT user_id, referrer_id FROM {p}ref_nodes WHERE programme_id = ? AND user_id IN (?`+
+			strings.Repeat(", ?", n-1)+`) ORDER BY user_id`+s.forUpdate(), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				u   string
+				ref sql.NullString
+			)
+			if err := rows.Scan(&u, &ref); err != nil {
+				rows.Close()
+				return err
+			}
+			locked[u] = ref.String
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		users = users[n:]
+	}
+	return nil
+}
+
+// GetBinding implements referral.Store.
+func (s *Store) GetBinding(ctx context.Context, programmeID, userID string) (referral.Binding, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return referral.Binding{}, err
+	}
+	var (
+		b      referral.Binding
+		ref    sql.NullString
+		source string
+	)
+	err := s.reader().row(ctx, `SELECT `+nodeCols+` FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ? AND referrer_id IS NOT NULL`,
+		programmeID, userID).Scan(&b.ProgrammeID, &b.UserID, &ref, &source, &b.Code, s.ts(&b.BoundAt), s.ts(&b.LockedUntil),
+		s.ts(&b.ExpiresAt), &b.Actor, &b.Reason, &b.Version)
+	if errors.Is(err, errNoRows) {
+		return referral.Binding{}, refNotFound("binding", userID)
+	}
+	b.ReferrerID, b.Source = ref.String, referral.Source(source)
+	return b, err
+}
+
+// BindingHistory implements referral.Store.
+func (s *Store) BindingHistory(ctx context.Context, programmeID, userID string) ([]referral.BindingChange, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return nil, err
+	}
+	rows, err := s.reader().query(ctx, `SELECT programme_id, user_id, version, from_referrer, to_referrer, source, changed_at, actor, reason
+		FROM {p}ref_history WHERE programme_id = ? AND user_id = ? ORDER BY version`, programmeID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []referral.BindingChange
+	for rows.Next() {
+		var (
+			c      referral.BindingChange
+			source string
+		)
+		if err := rows.Scan(&c.ProgrammeID, &c.UserID, &c.Version, &c.FromReferrer, &c.ToReferrer, &source, s.ts(&c.At), &c.Actor, &c.Reason); err != nil {
+			return nil, err
+		}
+		c.Source = referral.Source(source)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Chain implements referral.Store in one statement: a recursive CTE
+// bounded by depth, joined to the distributors. A user with no node row
+// (never bound, never a referrer) costs a second read for its state.
+func (s *Store) Chain(ctx context.Context, programmeID, userID string, depth int) ([]referral.Link, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return nil, err
+	}
+	if err := referral.CheckChainDepth(depth); err != nil {
+		return nil, err
+	}
+	r := s.reader()
+	rows, err := r.query(ctx, `WITH RECURSIVE up (user_id, referrer_id, expires_at, link_expires, depth) AS (
+			SELECT user_id, referrer_id, expires_at, expires_at, 0 FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?
+			UNION ALL
+			SELECT n.user_id, n.referrer_id, n.expires_at, up.expires_at, up.depth + 1
+			FROM up JOIN {p}ref_nodes n ON n.programme_id = ? AND n.user_id = up.referrer_id
+			WHERE up.depth < ?
+		)
+		SELECT up.user_id, d.state, up.link_expires FROM up
+		LEFT JOIN {p}ref_distributors d ON d.programme_id = ? AND d.user_id = up.user_id
+		ORDER BY up.depth`, programmeID, userID, programmeID, depth, programmeID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]referral.Link, 0, depth+1)
+	for rows.Next() {
+		var (
+			l     referral.Link
+			state sql.NullString
+		)
+		if err := rows.Scan(&l.UserID, &state, s.ts(&l.BindingExpiresAt)); err != nil {
+			return nil, err
+		}
+		l.State = referral.DistributorState(state.String)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		d, err := s.GetDistributor(ctx, programmeID, userID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+		return []referral.Link{{UserID: userID, State: d.State}}, nil
+	}
+	out[0].BindingExpiresAt = time.Time{}
+	return out, nil
+}
+
+// Downline implements referral.Store in one statement.
+func (s *Store) Downline(ctx context.Context, programmeID, userID string, depth int) (referral.DownlineStats, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+		return referral.DownlineStats{}, err
+	}
+	if err := referral.CheckDownlineDepth(depth); err != nil {
+		return referral.DownlineStats{}, err
+	}
+	st := referral.DownlineStats{Second: -1}
+	if depth == 1 {
+		err := s.reader().row(ctx, `SELECT COUNT(*) FROM {p}ref_nodes WHERE programme_id = ? AND referrer_id = ?`, programmeID, userID).Scan(&st.Direct)
+		return st, err
+	}
+	err := s.reader().row(ctx, `SELECT
+		(SELECT COUNT(*) FROM {p}ref_nodes WHERE programme_id = ? AND referrer_id = ?),
+		(SELECT COUNT(*) FROM {p}ref_nodes c JOIN {p}ref_nodes g ON g.programme_id = c.programme_id AND g.referrer_id = c.user_id
+			WHERE c.programme_id = ? AND c.referrer_id = ?)`, programmeID, userID, programmeID, userID).Scan(&st.Direct, &st.Second)
+	return st, err
+}
+
+// SaveAttribution implements referral.Store.
+func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, events []storage.Event) (referral.Attribution, bool, error) {
+	if err := referral.CheckAttribution(a); err != nil {
+		return referral.Attribution{}, false, err
+	}
+	if err := errors.Join(checkLen("PolicyName", a.PolicyName, 128), checkEvents(events)); err != nil {
+		return referral.Attribution{}, false, err
+	}
+	c := *a
+	c.At, c.CreatedAt = utc(c.At), utc(c.CreatedAt)
+	snap, err := json.Marshal(&c)
+	if err != nil {
+		return referral.Attribution{}, false, bad("attribution", err.Error())
+	}
+	args := []any{c.ProgrammeID, c.OrderRef, c.BuyerID, s.t(c.At), c.PolicyName, c.PolicyVersion, string(snap), s.t(c.CreatedAt)}
+	const ins = `INSERT INTO {p}ref_attributions (programme_id, order_ref, buyer_id, attributed_at, policy_name, policy_version, snapshot, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	var created bool
+	if s.fast() && len(events) == 1 {
+		ev := &events[0]
+		err = s.inStmt(ctx, func(r run) error {
+			n, err := r.affected(ctx, `WITH a AS (`+ins+` ON CONFLICT (programme_id, order_ref) DO NOTHING RETURNING 1)
+				INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
+				SELECT ?, ?, ?, CAST(? AS BYTEA), CAST(? AS TIMESTAMPTZ) FROM a`,
+				append(args, ev.ID, ev.Topic, ev.Key, ev.Payload, s.t(ev.CreatedAt))...)
+			created = n == 1
+			return err
+		})
+	} else {
+		err = s.inTx(ctx, func(r run) error {
+			if _, err := r.exec(ctx, ins, args...); err != nil {
+				return s.uniqueAsGuard(err, "attribution")
+			}
+			created = true
+			return s.insertEvents(ctx, r, events)
+		})
+		if _, ok := errors.AsType[*errGuard](err); ok {
+			err = nil
+		}
+	}
+	if err != nil {
+		return referral.Attribution{}, false, err
+	}
+	if created {
+		return c, true, nil
+	}
+	got, err := s.GetAttribution(ctx, a.ProgrammeID, a.OrderRef)
+	return got, false, err
+}
+
+// GetAttribution implements referral.Store.
+func (s *Store) GetAttribution(ctx context.Context, programmeID, orderRef string) (referral.Attribution, error) {
+	if err := referral.CheckKeys("programmeID", programmeID, "orderRef", orderRef); err != nil {
+		return referral.Attribution{}, err
+	}
+	var snap string
+	err := s.reader().row(ctx, `SELECT snapshot FROM {p}ref_attributions WHERE programme_id = ? AND order_ref = ?`, programmeID, orderRef).Scan(&snap)
+	if errors.Is(err, errNoRows) {
+		return referral.Attribution{}, refNotFound("attribution", orderRef)
+	}
+	if err != nil {
+		return referral.Attribution{}, err
+	}
+	var a referral.Attribution
+	if err := json.Unmarshal([]byte(snap), &a); err != nil {
+		return referral.Attribution{}, fmt.Errorf("sqlstore: attribution %s: %w", orderRef, err)
+	}
+	a.At, a.CreatedAt = utc(a.At), utc(a.CreatedAt)
+	for i := range a.Chain {
+		a.Chain[i].BindingExpiresAt = utc(a.Chain[i].BindingExpiresAt)
+	}
+	return a, nil
+}
