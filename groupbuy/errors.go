@@ -36,6 +36,7 @@ type TransitionError struct {
 	To     string
 }
 
+// Error names the entity and the two states.
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("groupbuy: illegal %s transition %s -> %s", e.Entity, e.From, e.To)
 }

@@ -96,6 +96,7 @@ type IdempotencyRecord struct {
 // ReplayError is returned by a write whose idempotency record exists.
 type ReplayError struct{ Record IdempotencyRecord }
 
+// Error names the command and key.
 func (e *ReplayError) Error() string {
 	return "groupbuy: idempotent replay of " + e.Record.Scope + " " + e.Record.Key
 }

@@ -40,6 +40,7 @@ type TransitionError struct {
 	From, To DistributorState
 }
 
+// Error names the two states.
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("referral: illegal distributor transition %s -> %s", e.From, e.To)
 }

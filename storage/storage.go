@@ -112,6 +112,7 @@ type ValidationError struct {
 	Reason string
 }
 
+// Error names the field and the reason.
 func (e *ValidationError) Error() string {
 	return "invalid " + e.Field + ": " + e.Reason
 }
