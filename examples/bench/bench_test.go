@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,4 +47,27 @@ func TestRank(t *testing.T) {
 	assert.Equal(t, time.Duration(99), l.P99)
 	assert.Equal(t, time.Duration(100), l.Max)
 	assert.Equal(t, time.Duration(1), summarize([]time.Duration{1}).P99)
+}
+
+func TestRunReferralMemory(t *testing.T) {
+	res, err := RunReferral(context.Background(), Target{Name: "memory", Store: memory.New()},
+		RefOptions{Users: 2000, Clients: 4, Duration: 300 * time.Millisecond})
+	require.NoError(t, err)
+	assert.Positive(t, res.Attributes)
+	assert.Zero(t, res.Errors, res.ErrorSamples)
+	assert.Equal(t, 100, res.Sampled)
+	assert.Zero(t, res.DepthViolations)
+	assert.Zero(t, res.Inline)
+	assert.LessOrEqual(t, res.MaxPaid, 2)
+	assert.Positive(t, res.Attribute.P99)
+	var out bytes.Buffer
+	reportReferral(&out, res)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	assert.Regexp(t, `^referral ops/s=\d+ p99_ms=[\d.]+ depth_violations=0$`, lines[len(lines)-1])
+}
+
+func TestRunReferralRefusesLargeMemoryTree(t *testing.T) {
+	_, err := RunReferral(context.Background(), Target{Name: "memory", Store: memory.New()},
+		RefOptions{Users: 300_000, Clients: 1, Duration: time.Millisecond})
+	require.ErrorContains(t, err, "at most 200000")
 }

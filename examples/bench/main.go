@@ -13,6 +13,14 @@
 //     as full or closed is a rejected join and empties the slot.
 //   - hot: every client calls Match (fullest first) on the same campaign and
 //     pays, so all contend on the same few forming teams.
+//   - referral: seeds a referral programme (PolicyChina, 2 levels, auto
+//     approval) with -users users, user i bound to a random j < i and all
+//     active distributors (generate_series on PostgreSQL, the Service on the
+//     memory store; SQLite and MySQL are not supported), then each client
+//     calls referral.Service.Attribute for fresh orders of random buyers,
+//     about 1% of operations freezing or unfreezing a random distributor.
+//     Afterwards 100 snapshots are read back: none may pay more than 2
+//     levels.
 //
 // The store is chosen by -db: empty for the in-memory store, a postgres://
 // URL for PostgreSQL (pgx), a go-sql-driver DSN such as
@@ -31,6 +39,12 @@
 //
 // and the exit status is non-zero when a team was overfilled or its seat
 // counter does not match its seats.
+// For -scenario referral it is
+//
+//	referral ops/s=<n> p99_ms=<n> depth_violations=<n>
+//
+// (ops/s counts Attribute calls) and the exit status is non-zero when a
+// snapshot pays more than 2 levels.
 package main
 
 import (
@@ -55,13 +69,14 @@ func main() {
 func mainErr(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenario := fs.String("scenario", ScenarioGroupbuy, "groupbuy or hot")
+	scenario := fs.String("scenario", ScenarioGroupbuy, "groupbuy, hot or referral")
 	dsn := fs.String("db", "", "database: empty for memory, a SQLite file path, a postgres:// URL, or a MySQL DSN user@tcp(host:port)/db")
 	clients := fs.Int("clients", 8, "concurrent clients (each with its own connection)")
 	duration := fs.Duration("duration", 15*time.Second, "how long to run")
 	teamSize := fs.Int("team-size", 0, "team size (default 5; 3 for -scenario hot)")
 	prefix := fs.String("prefix", "", "table prefix (default a fresh random one)")
 	match := fs.String("match", string(groupbuy.MatchFullest), "Match strategy of -scenario hot: fullest, oldest or random")
+	users := fs.Int("users", 0, "users in the tree of -scenario referral (default 1,000,000; 100,000 on the memory store, which allows at most 200,000)")
 	keep := fs.Bool("keep", false, "keep the tables after the run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +84,10 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *scenario == ScenarioReferral && *dsn != "" && dbKind(*dsn) != "postgres" {
+		fmt.Fprintf(stderr, "bench: -scenario referral supports PostgreSQL and the memory store only, not %s\n", dbKind(*dsn))
 		return 2
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -103,6 +122,9 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *scenario == ScenarioReferral {
+		return mainReferral(ctx, target, cleanup, RefOptions{Users: *users, Clients: *clients, Duration: *duration}, stdout, stderr)
+	}
 	res, err := Run(ctx, target, Options{
 		Scenario: *scenario, Clients: *clients, Duration: *duration, TeamSize: *teamSize, Calibrate: true,
 		Match: groupbuy.MatchStrategy(*match),
@@ -120,6 +142,27 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if res.Check.Overfilled > 0 || res.Check.Mismatched > 0 {
+		return 1
+	}
+	return 0
+}
+
+// mainReferral runs -scenario referral and returns the exit status.
+func mainReferral(ctx context.Context, target Target, cleanup func() error, o RefOptions, stdout, stderr io.Writer) int {
+	res, err := RunReferral(ctx, target, o)
+	if res != nil {
+		reportReferral(stdout, res)
+	}
+	if cleanup != nil {
+		if cerr := cleanup(); cerr != nil {
+			fmt.Fprintln(stderr, "bench: cleanup:", cerr)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	if res.DepthViolations > 0 || res.Inline > 0 {
 		return 1
 	}
 	return 0

@@ -58,6 +58,10 @@ type Target struct {
 	// Counters returns server-wide counters (deadlocks, rollbacks, ...),
 	// or is nil; the run reports how much each grew.
 	Counters func(ctx context.Context) ([]KindCount, error)
+	// SeedReferral bulk-loads the referral scenario's tree (user i bound to
+	// a random j < i, all active distributors) into a programme, or is nil:
+	// then the memory store seeds through the Service.
+	SeedReferral func(ctx context.Context, programmeID string, users int) error
 }
 
 // Check is the outcome of the final consistency check.

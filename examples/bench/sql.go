@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,9 @@ func openSQL(ctx context.Context, dsn, prefix string, clients int, keep bool) (T
 	}
 	switch kind {
 	case "postgres":
+		t.SeedReferral = func(ctx context.Context, programmeID string, users int) error {
+			return seedReferralPostgres(ctx, db, prefix, programmeID, users)
+		}
 		t.Counters = func(ctx context.Context) ([]KindCount, error) {
 			return counters(ctx, db, "SELECT 'commits', xact_commit FROM pg_stat_database WHERE datname = current_database() "+
 				"UNION ALL SELECT 'rollbacks', xact_rollback FROM pg_stat_database WHERE datname = current_database() "+
@@ -199,6 +203,11 @@ func dropTables(ctx context.Context, db *sql.DB, kind, prefix string) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	for _, n := range refTables {
+		if !slices.Contains(names, prefix+n) {
+			names = append(names, prefix+n)
+		}
+	}
 	if len(names) == 0 {
 		return nil
 	}
@@ -233,4 +242,28 @@ func dropTables(ctx context.Context, db *sql.DB, kind, prefix string) error {
 		}
 		return fmt.Errorf("could not drop %v", names)
 	}
+}
+
+// refTables are the referral tables of
+// storage/sqlstore/migrations/*/0002_referral.sql; dropTables always
+// includes them (DROP TABLE IF EXISTS), whatever the catalogue listed.
+var refTables = []string{"ref_programmes", "ref_codes", "ref_distributors", "ref_nodes", "ref_history", "ref_attributions"}
+
+// seedReferralPostgres seeds the referral scenario's tree with
+// generate_series: user i (u0..u<users-1>) bound to a random j < i, and
+// every user an active distributor; then analyzes both tables.
+func seedReferralPostgres(ctx context.Context, db *sql.DB, p, programmeID string, users int) error {
+	for _, q := range []string{
+		`INSERT INTO ` + p + `ref_nodes (programme_id, user_id, referrer_id, source, code, bound_at, actor, reason, version)
+			SELECT $2, 'u' || i, CASE WHEN i = 0 THEN NULL ELSE 'u' || floor(random() * i)::int END, 'link', '', now(), '', '', 1
+			FROM generate_series(0, $1 - 1) AS i`,
+		`INSERT INTO ` + p + `ref_distributors (programme_id, user_id, state, applied_at, updated_at, actor, reason, version)
+			SELECT $2, 'u' || i, 'active', now(), now(), 'system', '', 1 FROM generate_series(0, $1 - 1) AS i`,
+	} {
+		if _, err := db.ExecContext(ctx, q, users, programmeID); err != nil {
+			return err
+		}
+	}
+	_, err := db.ExecContext(ctx, `ANALYZE `+p+`ref_nodes, `+p+`ref_distributors`)
+	return err
 }
