@@ -204,6 +204,17 @@ type seatOrder struct {
 	quantity                int
 }
 
+// priceOrder checks an order against its campaign at Now and prices it.
+func (s *Service) priceOrder(ctx context.Context, o *seatOrder) (*Campaign, decimal.Decimal, time.Time, error) {
+	c, err := s.campaign(ctx, o.campaignID)
+	if err != nil {
+		return nil, decimal.Decimal{}, time.Time{}, err
+	}
+	now := s.now()
+	price, err := s.checkOrder(c, o, now)
+	return c, price, now, err
+}
+
 func (s *Service) checkOrder(c *Campaign, o *seatOrder, now time.Time) (decimal.Decimal, error) {
 	price, ok := c.Price(o.sku)
 	if !ok {
@@ -327,12 +338,7 @@ func (s *Service) Open(ctx context.Context, req OpenRequest) (SeatResult, error)
 }
 
 func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string) (SeatResult, error) {
-	c, err := s.campaign(ctx, o.campaignID)
-	if err != nil {
-		return SeatResult{}, err
-	}
-	now := s.now()
-	price, err := s.checkOrder(c, o, now)
+	c, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
 		return SeatResult{}, err
 	}
@@ -378,12 +384,7 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (SeatResult, error)
 }
 
 func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp string) (SeatResult, error) {
-	c, err := s.campaign(ctx, o.campaignID)
-	if err != nil {
-		return SeatResult{}, err
-	}
-	now := s.now()
-	price, err := s.checkOrder(c, o, now)
+	c, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
 		return SeatResult{}, err
 	}
