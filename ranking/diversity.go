@@ -1,0 +1,208 @@
+package ranking
+
+import "math"
+
+// orderOrganic applies the axis penalties and MMR to the organic pool
+// (s.pool, best base first) and returns the pool positions of the organic
+// items in page order, at most want of them. It leaves the final scores in
+// s.final and clears s.picked.
+func (r *Ranker) orderOrganic(s *scratch, b *Batch, want int, explain bool) []int32 {
+	pool := s.pool
+	n := len(pool)
+	s.final = growF(s.final, n)
+	s.order = growI(s.order, n)
+	s.picked = growB(s.picked, n)
+	clear(s.picked)
+	final, order := s.final, s.order
+	for p, i := range pool {
+		final[p] = s.score[i]
+		order[p] = int32(p)
+	}
+	for k := range r.penalties {
+		pe := &r.penalties[k]
+		hs := b.axish[pe.p.Axis]
+		s.reps[k] = growI(s.reps[k], n)
+		reps := s.reps[k]
+		s.tab.reset(n)
+		for p, i := range pool {
+			h := hs[i]
+			if h == 0 {
+				reps[p] = 0
+				continue
+			}
+			c := s.tab.incr(h)
+			reps[p] = c
+			if c > 0 {
+				final[p] += pe.ln[min(int(c), len(pe.ln)-1)]
+			}
+		}
+	}
+	if len(r.penalties) > 0 {
+		ids := b.ids
+		sortPositions(order, func(x, y int32) bool {
+			fx, fy := final[x], final[y]
+			if fx != fy {
+				return fx > fy
+			}
+			return ids[pool[x]] < ids[pool[y]]
+		})
+	}
+	if explain || r.mmrHead > 0 {
+		s.mmrSim = growF(s.mmrSim, n)
+		for p := range s.mmrSim {
+			s.mmrSim[p] = math.NaN()
+		}
+	}
+	if r.mmrHead > 0 && b.dim > 0 {
+		r.mmr(s, b, min(r.mmrHead, want))
+	}
+	if want < n {
+		order = order[:want]
+	}
+	return order
+}
+
+// sortPositions sorts a short slice by insertion sort when it is nearly
+// sorted (the usual case after soft penalties), by a heap sort otherwise;
+// both are deterministic and allocation free.
+func sortPositions(x []int32, before func(a, b int32) bool) {
+	inversions := 0
+	for j := 1; j < len(x); j++ {
+		v := x[j]
+		k := j
+		for k > 0 && before(v, x[k-1]) {
+			k--
+			inversions++
+		}
+		if inversions > 8*len(x) {
+			heapSortPositions(x, before)
+			return
+		}
+		copy(x[k+1:j+1], x[k:j])
+		x[k] = v
+	}
+}
+
+func heapSortPositions(x []int32, before func(a, b int32) bool) {
+	// Max-heap on "after": the root is the item that goes last.
+	down := func(j, n int) {
+		for {
+			c := 2*j + 1
+			if c >= n {
+				return
+			}
+			if r := c + 1; r < n && before(x[c], x[r]) {
+				c = r
+			}
+			if !before(x[j], x[c]) {
+				return
+			}
+			x[j], x[c] = x[c], x[j]
+			j = c
+		}
+	}
+	for j := len(x)/2 - 1; j >= 0; j-- {
+		down(j, len(x))
+	}
+	for end := len(x) - 1; end > 0; end-- {
+		x[0], x[end] = x[end], x[0]
+		down(0, end)
+	}
+}
+
+// mmr rewrites s.order so that its first head entries are the greedy MMR
+// picks, followed by the other pool positions in their previous order.
+func (r *Ranker) mmr(s *scratch, b *Batch, head int) {
+	order, pool, final := s.order, s.pool, s.final
+	n := len(order)
+	head = min(head, n)
+	if head <= 0 {
+		return
+	}
+	s.rel = growF(s.rel, n)
+	s.msim = growF(s.msim, n)
+	s.chosen = growB(s.chosen, n)
+	rel, msim, chosen := s.rel, s.msim, s.chosen
+	clear(chosen)
+	clear(msim)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range order {
+		lo, hi = min(lo, final[p]), max(hi, final[p])
+	}
+	for j, p := range order {
+		if hi > lo {
+			rel[j] = (final[p] - lo) / (hi - lo)
+		} else {
+			rel[j] = 1
+		}
+	}
+	lambda := r.mmrLambda
+	dim := b.dim
+	picks := s.mmrPicks[:0]
+	for step := 0; step < head; step++ {
+		best, bv := -1, 0.0
+		for j := 0; j < n; j++ {
+			if chosen[j] {
+				continue
+			}
+			v := float64(lambda * rel[j])
+			if step > 0 {
+				v -= float64((1 - lambda) * msim[j])
+			}
+			if best < 0 || v > bv {
+				best, bv = j, v
+			}
+		}
+		chosen[best] = true
+		p := order[best]
+		picks = append(picks, p)
+		if step > 0 {
+			s.mmrSim[p] = msim[best]
+		} else {
+			s.mmrSim[p] = 0
+		}
+		bi := int(pool[p])
+		var e []float32
+		if b.hasEmb[bi] {
+			e = b.emb[bi*dim : (bi+1)*dim]
+		}
+		for j := 0; j < n; j++ {
+			if chosen[j] {
+				continue
+			}
+			var sim float64
+			if ci := int(pool[order[j]]); e != nil && b.hasEmb[ci] {
+				sim = float64(dot(e, b.emb[ci*dim:(ci+1)*dim]))
+			}
+			if step == 0 || sim > msim[j] {
+				msim[j] = sim
+			}
+		}
+	}
+	for j := 0; j < n; j++ {
+		if !chosen[j] {
+			picks = append(picks, order[j])
+		}
+	}
+	copy(order, picks)
+	s.mmrPicks = picks[:0]
+}
+
+// dot is the inner product of two equal-length vectors, summed in a fixed
+// order (four interleaved partial sums) with each product rounded, so
+// that it is the same on every architecture.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += float32(a[i] * b[i])
+		s1 += float32(a[i+1] * b[i+1])
+		s2 += float32(a[i+2] * b[i+2])
+		s3 += float32(a[i+3] * b[i+3])
+	}
+	for ; i < len(a); i++ {
+		s0 += float32(a[i] * b[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}

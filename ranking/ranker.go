@@ -1,0 +1,705 @@
+package ranking
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"math"
+	"slices"
+	"time"
+)
+
+// Filter says why a candidate was removed before selection.
+type Filter uint8
+
+// The filters, in the order they are checked (an item removed by several
+// reports the first): the first seven before scoring, the last two after.
+// FilterNone marks an item that was not removed. In a cursor's session
+// with CursorConfig.StaticSignals, served items are recognised after
+// scoring, so an item both served and paged past reports
+// FilterBeforeCursor.
+const (
+	FilterNone          Filter = iota
+	FilterNoSlot               // a sponsored or KOL item with no slot for its lane on this page
+	FilterOutOfStock           // Stock is OutOfStock and Config.KeepOutOfStock is false
+	FilterFatigue              // within Fatigue.MuteFor of the viewer's negative feedback
+	FilterSeen                 // in Request.Seen
+	FilterServed               // in the cursor's served set: already on an earlier page of this session
+	FilterBlockedAuthor        // its Author is in Request.BlockedAuthors
+	FilterHost                 // Request.Allow returned false
+	FilterInvalidScore         // a signal gave NaN or ±Inf
+	FilterBeforeCursor         // not after the cursor's last (score, ID) key: paged past already
+)
+
+// NumFilters is the number of Filter values, FilterNone included.
+const NumFilters = 10
+
+var filterNames = [NumFilters]string{"none", "no-slot", "out-of-stock", "fatigue", "seen", "served", "blocked-author", "host", "invalid-score", "before-cursor"}
+
+// String returns the filter's name, e.g. "seen".
+func (f Filter) String() string {
+	if int(f) < NumFilters {
+		return filterNames[f]
+	}
+	return fmt.Sprintf("filter(%d)", f)
+}
+
+// Request is one ranking request.
+type Request struct {
+	// Now is the request time; required. The first page of a session is
+	// ranked as of Now; later pages as of the cursor's time, and Now only
+	// decides whether the cursor has expired.
+	Now time.Time
+	// Viewer identifies who is looking (may be empty for anonymous
+	// viewers); it seeds Explore and binds cursors. At most MaxIDLength
+	// bytes.
+	Viewer string
+	// Scope names the list being paged ("home", "category:42", ...); it
+	// binds cursors so that one list's cursor is not used on another. At
+	// most MaxScopeLength bytes.
+	Scope string
+	// Limit is the page size; 0 means Config.PageSize. At most
+	// MaxPageSize.
+	Limit int
+	// Cursor is Page.Cursor from the previous page of the session, or ""
+	// for the first page.
+	Cursor string
+	// Seen holds item IDs the viewer has already seen (FilterSeen).
+	Seen *IDSet
+	// BlockedAuthors holds authors the viewer blocked or muted
+	// (FilterBlockedAuthor).
+	BlockedAuthors *IDSet
+	// Allow is an optional host predicate: returning false removes
+	// candidate i (FilterHost). It runs before scoring, only for items no
+	// other filter removed.
+	Allow func(b *Batch, i int) bool
+	// PriceRef is the reference price in minor units for PriceFit; 0
+	// means none.
+	PriceRef int64
+	// Params is passed to host signals as Input.Params.
+	Params any
+}
+
+// Item is one entry of a page.
+type Item struct {
+	// Index is the candidate's position in the batch.
+	Index int
+	// ID is the candidate's ID.
+	ID string
+	// Score is the final score: Base plus the logarithms of the diversity
+	// factors. Scores live in the log domain (see the package doc).
+	Score float64
+	// Base is the score before diversity, the sum of the weighted signals
+	// and the fatigue adjustment; cursors page in (Base, ID) order.
+	Base float64
+	// Lane is the candidate's lane; a LaneSponsored item must be shown
+	// labelled as sponsored.
+	Lane Lane
+}
+
+// Page is the result of Rank, and the reusable memory Rank works in: keep
+// one Page per goroutine and pass it to every Rank call, so that steady
+// state ranking allocates a constant number of objects whatever the number
+// of candidates. A Page is not safe for concurrent use.
+type Page struct {
+	// Items are the page's items in display order: Items[j] is slot j+1.
+	Items []Item
+	// Cursor continues the session: pass it as Request.Cursor for the next
+	// page. It is always set after a successful Rank.
+	Cursor string
+	// More reports whether organic candidates remained after this page.
+	More bool
+	// AsOf is the instant the page was ranked as of.
+	AsOf time.Time
+	// Filtered counts the candidates removed per Filter.
+	Filtered [NumFilters]int
+
+	s scratch
+}
+
+// FilterOf returns why candidate i of the batch was removed in the last
+// Rank, or FilterNone if it was not (whether or not it made the page).
+func (p *Page) FilterOf(i int) Filter {
+	if i < 0 || i >= p.s.n {
+		return FilterNone
+	}
+	return p.s.reason[i]
+}
+
+func (p *Page) clear() {
+	clear(p.Items) // drop string references
+	p.Items = p.Items[:0]
+	p.Cursor = ""
+	p.More = false
+	p.AsOf = time.Time{}
+	p.Filtered = [NumFilters]int{}
+	p.s.n = 0
+}
+
+// key is a position in the total order (score descending, ID ascending).
+type key struct {
+	ok    bool
+	score float64
+	id    string
+}
+
+// cursorState is the content of a cursor.
+type cursorState struct {
+	asOf   int64
+	page   uint32
+	keys   [NumLanes]key
+	served []uint64 // hashString(ID), oldest first
+}
+
+func (c *cursorState) reset() {
+	c.asOf, c.page, c.keys = 0, 0, [NumLanes]key{}
+	c.served = c.served[:0]
+}
+
+// scratch is the memory a Page lends to Rank.
+type scratch struct {
+	owner *Ranker
+	mac   hash.Hash
+	sum   []byte
+
+	n      int // batch size of the last Rank
+	score  []float64
+	tmp    []float64
+	fat    []float64
+	reason []Filter
+	live   []int32
+	sig    [][]float64 // per-signal values, when explaining
+	in     Input
+
+	heaps    [NumLanes]topk
+	picks    [NumLanes][]int32 // lane picks, best first
+	pool     []int32           // organic pool, best base first
+	final    []float64         // per pool position
+	order    []int32           // pool positions in page order
+	picked   []bool            // per pool position
+	reps     [NumAxes][]int32  // per penalty, per pool position: repeat index
+	tab      counter
+	rel      []float64
+	msim     []float64
+	chosen   []bool
+	mmrSim   []float64 // per pool position; NaN unless placed by MMR
+	mmrPicks []int32
+	itemPos  []int32 // per page item: pool position, -1 for lanes
+
+	cur, next cursorState
+	served    IDSet
+	drop      IDSet   // static mode: served hashes to forget
+	still     []int32 // static mode: served items still after the key
+	raw, dec  []byte
+	enc, b64  []byte
+}
+
+func growF(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+func growI(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
+}
+
+func growB(s []bool, n int) []bool {
+	if cap(s) < n {
+		return make([]bool, n)
+	}
+	return s[:n]
+}
+
+// Ranker ranks batches of candidates under one validated Config. It is
+// immutable and safe for concurrent use; each goroutine passes its own
+// Page.
+type Ranker struct {
+	cfg       Config
+	signals   []Weighted
+	names     []string
+	acc       []accumulator
+	fp        uint64
+	key       []byte
+	oldKeys   [][]byte
+	pageSize  int
+	pool      int
+	maxServed int
+	maxAge    int64
+	static    bool
+	slotLane  []Lane // per position - 1
+	penalties []penalty
+	mmrHead   int
+	mmrLambda float64
+	fatigue   fatigueRule
+	stable    bool
+	maxCursor int
+	fullSort  bool // benchmarks only: select by sorting every eligible item
+}
+
+type penalty struct {
+	p       AxisPenalty
+	name    string    // "diversity:<axis>"
+	factors []float64 // factor(i) for i in 0..len-1
+	ln      []float64 // ln(factors[i])
+}
+
+type fatigueRule struct {
+	on             bool
+	mute, recovery int64
+	floor          float64
+}
+
+// muted reports whether an item with feedback at `at` is hidden at asOf.
+func (f *fatigueRule) muted(at, asOf int64) bool { return f.mute > 0 && asOf-at < f.mute }
+
+// factor returns the fatigue factor for an item with feedback at `at`, not
+// muted.
+func (f *fatigueRule) factor(at, asOf int64) float64 {
+	if f.recovery == 0 {
+		return 1
+	}
+	t := float64(max(0, asOf-at-f.mute)) / float64(f.recovery)
+	return min(1, f.floor+float64((1-f.floor)*t))
+}
+
+// New validates cfg and returns a Ranker for it. The Ranker keeps its own
+// copy of cfg's slices.
+func New(cfg Config) (*Ranker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg
+	c.Signals = slices.Clone(cfg.Signals)
+	c.Slots = slices.Clone(cfg.Slots)
+	c.Diversity.Penalties = slices.Clone(cfg.Diversity.Penalties)
+	c.Cursor.Key = slices.Clone(cfg.Cursor.Key)
+	c.Cursor.OldKeys = make([][]byte, len(cfg.Cursor.OldKeys))
+	for i, k := range cfg.Cursor.OldKeys {
+		c.Cursor.OldKeys[i] = slices.Clone(k)
+	}
+	r := &Ranker{
+		cfg:       c,
+		signals:   c.Signals,
+		fp:        c.fingerprint(),
+		key:       c.Cursor.Key,
+		oldKeys:   c.Cursor.OldKeys,
+		pageSize:  c.PageSize,
+		pool:      c.Pool,
+		maxServed: c.Cursor.MaxServed,
+		maxAge:    int64(c.Cursor.MaxAge),
+		static:    c.Cursor.StaticSignals,
+		mmrHead:   c.Diversity.MMR.Head,
+		mmrLambda: c.Diversity.MMR.Lambda,
+		stable:    true,
+	}
+	if r.pool == 0 {
+		r.pool = min(3*c.PageSize, MaxPool)
+	}
+	if r.maxServed == 0 {
+		r.maxServed = DefaultMaxServed
+	}
+	if r.maxAge == 0 {
+		r.maxAge = int64(DefaultCursorMaxAge)
+	}
+	if r.mmrLambda == 0 {
+		r.mmrLambda = DefaultMMRLambda
+	}
+	for i := range r.signals {
+		w := &r.signals[i]
+		r.names = append(r.names, w.name())
+		a, _ := w.Signal.(accumulator)
+		r.acc = append(r.acc, a)
+		if ti, ok := w.Signal.(TimeInvariant); !ok || !ti.TimeInvariant() {
+			r.stable = false
+		}
+	}
+	if len(c.Slots) > 0 {
+		r.slotLane = make([]Lane, c.PageSize)
+		for _, s := range c.Slots {
+			r.slotLane[s.Position-1] = s.Lane
+		}
+	}
+	maxPool := max(r.pool, MaxPageSize)
+	for _, p := range c.Diversity.Penalties {
+		pe := penalty{p: p, name: "diversity:" + p.Axis.String(), factors: p.factors(maxPool + 1), ln: make([]float64, maxPool+1)}
+		for i, f := range pe.factors {
+			pe.ln[i] = ln(f)
+		}
+		r.penalties = append(r.penalties, pe)
+	}
+	if f := c.Fatigue; f.enabled() {
+		r.fatigue = fatigueRule{on: true, mute: int64(f.MuteFor), recovery: int64(f.RecoverOver), floor: f.Floor}
+		if r.fatigue.floor == 0 {
+			r.fatigue.floor = 0.2
+		}
+	}
+	body := 1 + 8 + 8 + 8 + 5 + 1 + NumLanes*(8+2+MaxIDLength) + 3 + 8*r.maxServed + macLen
+	r.maxCursor = (body*4 + 2) / 3
+	return r, nil
+}
+
+// Config returns a copy of the Ranker's configuration.
+func (r *Ranker) Config() Config {
+	c := r.cfg
+	c.Signals = slices.Clone(c.Signals)
+	c.Slots = slices.Clone(c.Slots)
+	c.Diversity.Penalties = slices.Clone(c.Diversity.Penalties)
+	c.Cursor.Key = slices.Clone(c.Cursor.Key)
+	c.Cursor.OldKeys = make([][]byte, len(r.cfg.Cursor.OldKeys))
+	for i, k := range r.cfg.Cursor.OldKeys {
+		c.Cursor.OldKeys[i] = slices.Clone(k)
+	}
+	return c
+}
+
+// Stable reports whether every signal is time-invariant (ExponentialDecay,
+// Engagement, the rating signals, Affinity, PriceFit, Explore with Period
+// 0, and host signals that implement TimeInvariant and return true). Then
+// an item's base score does not depend on the as-of time at all: the order
+// of two items changes only when their own inputs (engagement, ratings,
+// affinity, negative feedback and its fatigue recovery) change, never
+// because time passed, so rankings taken at different times agree and
+// scores may be cached. Every Ranker keeps the pages of one session
+// consistent (they are ranked as of the cursor's time); Stable is the
+// stronger, cross-session property.
+func (r *Ranker) Stable() bool { return r.stable }
+
+// Rank ranks batch for req into out: filters, scores every remaining
+// candidate, selects the best without sorting them all, diversifies the
+// page, blends the lanes into their slots and returns the next cursor. On
+// error out holds no items. See the package doc for the guarantees.
+func (r *Ranker) Rank(req Request, batch *Batch, out *Page) error {
+	if out == nil {
+		return invalid("out", "must not be nil")
+	}
+	return r.run(&req, batch, out, nil)
+}
+
+func checkRequest(req *Request) error {
+	if !validTime(req.Now) {
+		return invalid("Now", "must be set, between years 1970 and 2200")
+	}
+	if len(req.Viewer) > MaxIDLength {
+		return invalid("Viewer", fmt.Sprintf("longer than %d bytes", MaxIDLength))
+	}
+	if len(req.Scope) > MaxScopeLength {
+		return invalid("Scope", fmt.Sprintf("longer than %d bytes", MaxScopeLength))
+	}
+	if req.Limit < 0 || req.Limit > MaxPageSize {
+		return invalid("Limit", fmt.Sprintf("must be in 0..%d", MaxPageSize))
+	}
+	if req.PriceRef < 0 {
+		return invalid("PriceRef", "must not be negative")
+	}
+	return nil
+}
+
+func bindHash(viewer, scope string) uint64 {
+	return mix64(hashString(viewer) ^ mix64(hashString(scope)+golden))
+}
+
+func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
+	out.clear()
+	if b == nil {
+		return invalid("batch", "must not be nil")
+	}
+	if err := checkRequest(req); err != nil {
+		return err
+	}
+	s := &out.s
+	if s.owner != r {
+		s.owner = r
+		s.mac = hmac.New(sha256.New, r.key)
+	}
+	limit := req.Limit
+	if limit == 0 {
+		limit = r.pageSize
+	}
+	bind := bindHash(req.Viewer, req.Scope)
+	now := req.Now.UnixNano()
+	asOf := now
+	if req.Cursor != "" {
+		if err := r.decodeCursor(req.Cursor, s, bind, now); err != nil {
+			return err
+		}
+		asOf = s.cur.asOf
+	} else {
+		s.cur.reset()
+		s.served.Reset()
+	}
+	out.AsOf = time.Unix(0, asOf).UTC()
+
+	var want [NumLanes]int // slots per lane on this page
+	for p := 0; p < limit && p < len(r.slotLane); p++ {
+		want[r.slotLane[p]]++
+	}
+
+	// 1. Filters before scoring.
+	n := b.Len()
+	s.n = n
+	s.score = growF(s.score, n)
+	s.tmp = growF(s.tmp, n)
+	s.fat = growF(s.fat, n)
+	if cap(s.reason) < n {
+		s.reason = make([]Filter, n)
+	}
+	s.reason = s.reason[:n]
+	if cap(s.live) < n {
+		s.live = make([]int32, n)
+	}
+	reason, live := s.reason, s.live[:n]
+	seen, blocked := req.Seen, req.BlockedAuthors
+	if seen.Len() == 0 {
+		seen = nil
+	}
+	if blocked.Len() == 0 {
+		blocked = nil
+	}
+	served := &s.served
+	hasServed := served.Len() > 0
+	var checkServed *IDSet
+	if hasServed && !r.static {
+		checkServed = served
+	}
+	dropOOS := !r.cfg.KeepOutOfStock
+	fat := r.fatigue
+	allow := req.Allow
+	authors := b.axish[AxisAuthor][:n]
+	flags, idh, negAt := b.flags[:n], b.idh[:n], b.negAt[:n]
+	sets := seen != nil || blocked != nil || checkServed != nil
+	nl := 0
+	for i := range n {
+		f := FilterNone
+		if fl := flags[i]; fl != 0 {
+			switch {
+			case fl&flagLane != 0 && want[b.lane[i]] == 0:
+				f = FilterNoSlot
+			case fl&flagOOS != 0 && dropOOS:
+				f = FilterOutOfStock
+			case fl&flagNeg != 0 && fat.on && fat.muted(negAt[i], asOf):
+				f = FilterFatigue
+			}
+		}
+		if sets && f == FilterNone {
+			switch h := idh[i]; {
+			case seen != nil && seen.has(h):
+				f = FilterSeen
+			case checkServed != nil && checkServed.has(h):
+				f = FilterServed
+			case blocked != nil && blocked.has(authors[i]):
+				f = FilterBlockedAuthor
+			}
+		}
+		if allow != nil && f == FilterNone && !allow(b, i) {
+			f = FilterHost
+		}
+		reason[i] = f
+		if f == FilterNone {
+			live[nl] = int32(i)
+			nl++
+		} else {
+			out.Filtered[f]++
+		}
+	}
+	live = live[:nl]
+	s.live = live
+
+	// 2. Scoring: score = Σ weight × value (plus ln(fatigue factor), added
+	// in the selection loop).
+	score := s.score
+	clear(score)
+	in := &s.in
+	*in = Input{Batch: b, AsOf: out.AsOf, Viewer: req.Viewer, Live: live, PriceRef: req.PriceRef,
+		Params: req.Params, asOf: asOf, viewer: hashString(req.Viewer), tmp: s.tmp}
+	if ex != nil {
+		s.sig = make([][]float64, len(r.signals))
+	}
+	for k := range r.signals {
+		w := r.signals[k].Weight
+		if ex == nil && r.acc[k] != nil {
+			r.acc[k].accumulate(in, w, score)
+			continue
+		}
+		buf := s.tmp
+		if ex != nil {
+			buf = make([]float64, n)
+			s.sig[k] = buf
+		} else {
+			clear(buf)
+		}
+		if err := r.signals[k].Signal.Score(in, buf); err != nil {
+			out.clear()
+			*in = Input{}
+			return &SignalError{Signal: r.names[k], Err: err}
+		}
+		for _, i := range live {
+			score[i] += float64(w * buf[i])
+		}
+	}
+	*in = Input{} // drop references to the batch and Params
+
+	// 3. Selection: invalid scores and the cursor key, then the best of
+	// each lane by a bounded heap (score desc, ID asc).
+	pool := max(r.pool, limit)
+	for l := range s.heaps {
+		k := want[l]
+		if l == int(LaneOrganic) {
+			k = pool
+		}
+		s.heaps[l].reset(k, b.ids)
+	}
+	var eligible [NumLanes]int
+	keys := &s.cur.keys
+	ids := b.ids
+	org := &s.heaps[LaneOrganic]
+	// With StaticSignals the served set holds only items served out of key
+	// order; an item of the set that is now at or before a key will never
+	// be eligible again, so its hash is dropped from the next cursor.
+	staticServed := r.static && hasServed
+	s.drop.Reset()
+	s.still = s.still[:0]
+	// thr is the root of the full organic heap: an item scoring below it
+	// cannot enter, which settles most items without a call.
+	thr := math.Inf(-1)
+	fastPath := !staticServed && !r.fullSort
+	for _, i := range live {
+		fl := flags[i]
+		if fl&flagNeg != 0 && fat.on { // fatigue: score += ln(factor)
+			f := fat.factor(negAt[i], asOf)
+			s.fat[i] = f
+			score[i] += ln(f)
+		}
+		sc := score[i]
+		if sc < thr && fastPath && fl&flagLane == 0 && sc-sc == 0 {
+			eligible[LaneOrganic]++
+			continue
+		}
+		if sc-sc != 0 { // NaN or ±Inf
+			reason[i] = FilterInvalidScore
+			out.Filtered[FilterInvalidScore]++
+			continue
+		}
+		l := b.lane[i]
+		if k := &keys[l]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
+			reason[i] = FilterBeforeCursor
+			out.Filtered[FilterBeforeCursor]++
+			if staticServed && served.has(b.idh[i]) {
+				s.drop.addHash(b.idh[i])
+			}
+			continue
+		}
+		if staticServed && served.has(b.idh[i]) {
+			reason[i] = FilterServed
+			out.Filtered[FilterServed]++
+			s.still = append(s.still, i)
+			continue
+		}
+		eligible[l]++
+		if l == LaneOrganic {
+			if !r.fullSort {
+				thr = org.offer(i, sc)
+			} else {
+				org.idx = append(org.idx, i)
+			}
+		} else {
+			s.heaps[l].offer(i, sc)
+		}
+	}
+	lanePicked := 0
+	for l := 1; l < NumLanes; l++ {
+		s.picks[l] = s.heaps[l].sortedIdx()
+		lanePicked += len(s.picks[l])
+	}
+	if r.fullSort {
+		org.sortAll(pool, score)
+	}
+	s.pool = org.sortedIdx()
+	order := r.orderOrganic(s, b, max(0, limit-lanePicked), ex != nil)
+
+	// 4. Blending: lanes take their slots while the page lasts; organic
+	// items fill every other position.
+	items := out.Items[:0]
+	s.itemPos = s.itemPos[:0]
+	oi := 0
+	var li [NumLanes]int
+	for pos := 0; pos < limit; pos++ {
+		if pos < len(r.slotLane) {
+			if l := r.slotLane[pos]; l != LaneOrganic && li[l] < len(s.picks[l]) {
+				i := s.picks[l][li[l]]
+				li[l]++
+				items = append(items, Item{Index: int(i), ID: ids[i], Score: score[i], Base: score[i], Lane: l})
+				s.itemPos = append(s.itemPos, -1)
+				continue
+			}
+		}
+		if oi == len(order) {
+			break
+		}
+		p := order[oi]
+		oi++
+		i := s.pool[p]
+		s.picked[p] = true
+		items = append(items, Item{Index: int(i), ID: ids[i], Score: s.final[p], Base: score[i], Lane: LaneOrganic})
+		s.itemPos = append(s.itemPos, p)
+	}
+	out.Items = items
+	out.More = eligible[LaneOrganic] > oi
+
+	// 5. Next cursor: the organic key is the last item of the longest
+	// prefix of the pool (in base order) that was entirely placed, so
+	// that every item after it is still unserved; items placed beyond it
+	// go into the served set.
+	next := &s.next
+	next.asOf = asOf
+	next.page = s.cur.page + 1
+	next.keys = s.cur.keys
+	prefix := 0
+	for prefix < len(s.pool) && s.picked[prefix] {
+		prefix++
+	}
+	if prefix > 0 {
+		i := s.pool[prefix-1]
+		next.keys[LaneOrganic] = key{ok: true, score: score[i], id: ids[i]}
+	}
+	for l := 1; l < NumLanes; l++ {
+		if li[l] > 0 {
+			i := s.picks[l][li[l]-1]
+			next.keys[l] = key{ok: true, score: score[i], id: ids[i]}
+		}
+	}
+	if staticServed {
+		for _, i := range s.still {
+			k := &next.keys[b.lane[i]]
+			if sc := score[i]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
+				s.drop.addHash(b.idh[i])
+			}
+		}
+	}
+	next.served = next.served[:0]
+	for _, h := range s.cur.served {
+		if s.drop.Len() == 0 || !s.drop.has(h) {
+			next.served = append(next.served, h)
+		}
+	}
+	for j := range items {
+		if p := s.itemPos[j]; r.static && (p < 0 || int(p) < prefix) {
+			continue
+		}
+		next.served = append(next.served, b.idh[items[j].Index])
+	}
+	if over := len(next.served) - r.maxServed; over > 0 {
+		copy(next.served, next.served[over:])
+		next.served = next.served[:r.maxServed]
+	}
+	out.Cursor = r.encodeCursor(s, next, bind)
+	if ex != nil {
+		r.explain(s, b, out, ex)
+	}
+	return nil
+}
