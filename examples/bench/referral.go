@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/socialcommerce/sdk/referral"
@@ -268,20 +267,9 @@ func RunReferral(ctx context.Context, t Target, o RefOptions) (*RefResult, error
 	if t.RoundTrips != nil {
 		rt0 = t.RoundTrips()
 	}
-	var stopped atomic.Bool
 	cpu0 := cpuTime()
 	start := time.Now()
-	deadline := start.Add(o.Duration)
-	stop := func() bool {
-		if stopped.Load() {
-			return true
-		}
-		if ctx.Err() != nil || !time.Now().Before(deadline) {
-			stopped.Store(true)
-			return true
-		}
-		return false
-	}
+	stop := stopper(ctx, start.Add(o.Duration))
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		wg.Go(func() { c.run(bg, stop) })

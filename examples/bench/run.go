@@ -424,20 +424,9 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 	if t.Counters != nil {
 		counters0, _ = t.Counters(bg)
 	}
-	var stopped atomic.Bool
 	cpu0 := cpuTime()
 	start := time.Now()
-	deadline := start.Add(o.Duration)
-	stop := func() bool {
-		if stopped.Load() {
-			return true
-		}
-		if ctx.Err() != nil || !time.Now().Before(deadline) {
-			stopped.Store(true)
-			return true
-		}
-		return false
-	}
+	stop := stopper(ctx, start.Add(o.Duration))
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		wg.Go(func() {
@@ -678,4 +667,20 @@ func calibrate(ctx context.Context, svc *groupbuy.Service, campaignID string, te
 		return nil, err
 	}
 	return out, nil
+}
+
+// stopper returns a check, safe from any goroutine, that reports whether a
+// run should stop: its deadline passed or ctx ended. Once true it stays true.
+func stopper(ctx context.Context, deadline time.Time) func() bool {
+	var stopped atomic.Bool
+	return func() bool {
+		if stopped.Load() {
+			return true
+		}
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			stopped.Store(true)
+			return true
+		}
+		return false
+	}
 }
