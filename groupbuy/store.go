@@ -226,3 +226,22 @@ type RefundWrite struct {
 	Now    time.Time
 	Events []storage.Event
 }
+
+// Validate checks a RefundWrite's arguments for an adapter: a seat ID and a
+// move along the refund path (CheckRefundMove). It returns a
+// *ValidationError.
+func (w *RefundWrite) Validate() error {
+	if w == nil {
+		return invalid("write", "must not be nil")
+	}
+	if err := validateID("SeatID", w.SeatID); err != nil {
+		return err
+	}
+	if !w.From.Valid() || !w.To.Valid() {
+		return invalid("state", "unknown seat state")
+	}
+	if err := CheckRefundMove(w.From, w.To); err != nil {
+		return invalid("state", err.Error())
+	}
+	return nil
+}

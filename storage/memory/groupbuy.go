@@ -491,17 +491,8 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 
 // UpdateRefund implements groupbuy.Store.
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
-	if w == nil {
-		return groupbuy.Seat{}, badArg("write", "must not be nil")
-	}
-	if err := checkID("SeatID", w.SeatID); err != nil {
+	if err := w.Validate(); err != nil {
 		return groupbuy.Seat{}, err
-	}
-	if !w.From.Valid() || !w.To.Valid() {
-		return groupbuy.Seat{}, badArg("state", "unknown seat state")
-	}
-	if err := groupbuy.CheckRefundMove(w.From, w.To); err != nil {
-		return groupbuy.Seat{}, badArg("state", err.Error())
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

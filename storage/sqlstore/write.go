@@ -784,17 +784,8 @@ func placeholders(n int) string {
 // not touched (the Service moves only seats that already left the live
 // states along the refund path).
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
-	if w == nil {
-		return groupbuy.Seat{}, bad("write", "must not be nil")
-	}
-	if err := checkID("SeatID", w.SeatID); err != nil {
+	if err := w.Validate(); err != nil {
 		return groupbuy.Seat{}, err
-	}
-	if !w.From.Valid() || !w.To.Valid() {
-		return groupbuy.Seat{}, bad("state", "unknown seat state")
-	}
-	if err := groupbuy.CheckRefundMove(w.From, w.To); err != nil {
-		return groupbuy.Seat{}, bad("state", err.Error())
 	}
 	if err := checkEvents(w.Events); err != nil {
 		return groupbuy.Seat{}, err
