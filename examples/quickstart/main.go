@@ -54,7 +54,7 @@ func run() error {
 	if _, err := svc.SetCampaignStatus(ctx, c.ID, groupbuy.CampaignActive); err != nil {
 		return err
 	}
-	fmt.Printf("Campaign %s: teams of %d at %s %s, %s to fill.\n", c.ID, c.TeamSize, price, c.Currency, c.TeamLifetime)
+	fmt.Printf("Campaign %s: teams of %d at %s %s, %s to fill.\n", c.ID, c.TeamSize, price.StringFixed(groupbuy.MinorUnits(c.Currency)), c.Currency, c.TeamLifetime)
 
 	// Team 1: Alice opens, Bob and Carol join, all three pay.
 	pay := func(s groupbuy.Seat, ref string) (groupbuy.PaymentResult, error) {
