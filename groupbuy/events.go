@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/decfmt"
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -103,6 +104,13 @@ type LatePaymentHandledPayload struct {
 	Reason    string `json:"reason"`
 }
 
+// sizeHint is appendJSON's length for values that need no escaping: the
+// field names, the punctuation and an amount of up to 20 characters.
+func (p *SeatPayload) sizeHint() int {
+	return 128 + len(p.TeamID) + len(p.SeatID) + len(p.CampaignID) + len(p.UserID) +
+		len(p.Currency) + len(p.PaymentRef) + len(p.Reason)
+}
+
 // appendJSON encodes p as encoding/json would, without reflection: seat
 // events are on the join and pay paths.
 func (p *SeatPayload) appendJSON(b []byte) []byte {
@@ -120,7 +128,10 @@ func (p *SeatPayload) appendJSON(b []byte) []byte {
 		b = jsonw.String(b, p.UserID)
 	}
 	b = jsonw.Field(b, "amount", false)
-	b = jsonw.String(b, p.Amount.String())
+	// A decimal's form has no character that JSON escapes.
+	b = append(b, '"')
+	b = decfmt.Append(b, p.Amount)
+	b = append(b, '"')
 	b = jsonw.Field(b, "currency", false)
 	b = jsonw.String(b, p.Currency)
 	if p.PaymentRef != "" {

@@ -130,13 +130,16 @@ func validateCurrency(field, c string) error {
 // validatePrice requires a positive amount exact in the currency's minor
 // unit, so that amounts are exact and no rounding is ever needed.
 func validatePrice(field string, p decimal.Decimal, currency string) error {
-	if !p.IsPositive() {
+	if p.Sign() <= 0 {
 		return invalid(field, "must be positive")
 	}
-	if !p.Equal(p.Truncate(MinorUnits(currency))) {
-		return invalid(field, fmt.Sprintf("must have at most %d decimal places for %s", MinorUnits(currency), currency))
+	// The exact checks below convert through big.Int; the exponent and the
+	// digit count settle the common case first (this is on the pay path).
+	minor := MinorUnits(currency)
+	if p.Exponent() < -minor && !p.Equal(p.Truncate(minor)) {
+		return invalid(field, fmt.Sprintf("must have at most %d decimal places for %s", minor, currency))
 	}
-	if p.GreaterThan(maxPrice) {
+	if p.NumDigits()+int(p.Exponent()) > 12 && p.GreaterThan(maxPrice) {
 		return invalid(field, "too large")
 	}
 	return nil
@@ -281,4 +284,15 @@ func MayShip(s *Seat) bool { return s.State == SeatConfirmed && !s.Virtual }
 func MayOpenAfterSale(s *Seat) bool { return s.State == SeatConfirmed && !s.Virtual }
 
 // fingerprint identifies the content of a request for idempotency checks.
-func fingerprint(parts ...string) string { return strings.Join(parts, "\x1f") }
+func fingerprint(parts ...string) string { return strings.Join(parts, string(fingerprintSep)) }
+
+const fingerprintSep = '\x1f'
+
+// keyedFingerprint is the fingerprint of a command with an idempotency
+// key, and "" without one: no record is kept then, so none is compared.
+func keyedFingerprint(key string, parts ...string) string {
+	if key == "" {
+		return ""
+	}
+	return fingerprint(parts...)
+}

@@ -260,10 +260,19 @@ func validateKey(key string) error {
 func (s *Service) newSeat(c *Campaign, o *seatOrder, price decimal.Decimal, teamID string, teamExpires, now time.Time) Seat {
 	return Seat{
 		ID: s.newID(), TeamID: teamID, CampaignID: c.ID, UserID: o.userID, SKU: o.sku,
-		Quantity: o.quantity, UnitPrice: price, Amount: price.Mul(decimal.NewFromInt(int64(o.quantity))),
+		Quantity: o.quantity, UnitPrice: price, Amount: lineAmount(price, o.quantity),
 		Currency: c.Currency, State: SeatReserved, ReservedAt: now,
 		ReservedUntil: reservationDeadline(c, teamExpires, now), Version: 1,
 	}
+}
+
+// lineAmount is price × quantity; a single unit skips decimal's big.Int
+// multiplication.
+func lineAmount(price decimal.Decimal, quantity int) decimal.Decimal {
+	if quantity == 1 {
+		return price
+	}
+	return price.Mul(decimal.NewFromInt(int64(quantity)))
 }
 
 func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time) storage.Event {
@@ -273,7 +282,7 @@ func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time
 	}
 	return storage.Event{
 		ID: s.newID(), Topic: topic, Key: seatKey(st, topicSuffix(topic)),
-		Payload: p.appendJSON(make([]byte, 0, 256)), CreatedAt: now,
+		Payload: p.appendJSON(make([]byte, 0, p.sizeHint())), CreatedAt: now,
 	}
 }
 
@@ -333,7 +342,7 @@ func (s *Service) Open(ctx context.Context, req OpenRequest) (SeatResult, error)
 	if err := validateKey(req.IdempotencyKey); err != nil {
 		return SeatResult{}, err
 	}
-	fp := fingerprint(o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity))
+	fp := keyedFingerprint(req.IdempotencyKey, o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity))
 	return s.open(ctx, &o, scopeOpen, req.IdempotencyKey, fp)
 }
 
@@ -379,7 +388,7 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (SeatResult, error)
 	if err := validateKey(req.IdempotencyKey); err != nil {
 		return SeatResult{}, err
 	}
-	fp := fingerprint(o.campaignID, req.TeamID, o.userID, o.sku, strconv.Itoa(o.quantity))
+	fp := keyedFingerprint(req.IdempotencyKey, o.campaignID, req.TeamID, o.userID, o.sku, strconv.Itoa(o.quantity))
 	return s.join(ctx, &o, req.TeamID, scopeJoin, req.IdempotencyKey, fp)
 }
 
@@ -388,13 +397,18 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	if err != nil {
 		return SeatResult{}, err
 	}
+	// One allocation for the write and its event.
+	sc := &struct {
+		w  JoinTeamWrite
+		ev [1]storage.Event
+	}{}
+	w := &sc.w
 	// The store clamps the reservation to the team's deadline.
-	seat := s.newSeat(c, o, price, teamID, c.EndsAt, now)
-	w := &JoinTeamWrite{
-		Seat: seat, Now: now, MaxJoined: c.Limits.MaxTeamsJoinedPerUser,
-		Events: []storage.Event{s.seatEvent(TopicSeatReserved, &seat, "", now)},
-		Idem:   s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: seat.ID}, now),
-	}
+	w.Seat = s.newSeat(c, o, price, teamID, c.EndsAt, now)
+	w.Now, w.MaxJoined = now, c.Limits.MaxTeamsJoinedPerUser
+	sc.ev[0] = s.seatEvent(TopicSeatReserved, &w.Seat, "", now)
+	w.Events = sc.ev[:]
+	w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
 	team, stored, err := s.store.JoinTeam(ctx, w)
 	if err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
@@ -424,7 +438,7 @@ func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, erro
 	default:
 		return SeatResult{}, invalid("Strategy", fmt.Sprintf("unknown strategy %q", strategy))
 	}
-	fp := fingerprint(o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity), string(strategy))
+	fp := keyedFingerprint(req.IdempotencyKey, o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity), string(strategy))
 	if req.IdempotencyKey != "" {
 		rec, err := s.store.GetIdempotency(ctx, scopeMatch, req.IdempotencyKey)
 		if err == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/decfmt"
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -79,6 +80,20 @@ func validatePayment(req *PaymentRequest) error {
 	return validatePrice("Amount", req.Amount, req.Currency)
 }
 
+// paymentFingerprint is fingerprint(team, seat, amount, currency) with the
+// amount formatted without big.Int conversions.
+func paymentFingerprint(req *PaymentRequest) string {
+	var buf [160]byte
+	b := append(buf[:0], req.TeamID...)
+	b = append(b, fingerprintSep)
+	b = append(b, req.SeatID...)
+	b = append(b, fingerprintSep)
+	b = decfmt.Append(b, req.Amount)
+	b = append(b, fingerprintSep)
+	b = append(b, req.Currency...)
+	return string(b)
+}
+
 // ConfirmPayment records the payment of a reserved seat. When it is the last
 // unpaid seat the team succeeds in the same step. A payment that arrives
 // after the seat lapsed or the team closed is handled by the campaign's
@@ -87,7 +102,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (Payme
 	if err := validatePayment(&req); err != nil {
 		return PaymentResult{}, err
 	}
-	fp := fingerprint(req.TeamID, req.SeatID, req.Amount.String(), req.Currency)
+	fp := paymentFingerprint(&req)
 	now := s.now()
 	r, err := s.pay(ctx, req.TeamID, req.SeatID, &req, fp, nil, now)
 	if err == nil || !(errors.Is(err, ErrSeatNotReserved) || errors.Is(err, ErrTeamClosed)) {
@@ -96,10 +111,20 @@ func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (Payme
 	return s.late(ctx, &req, fp, now)
 }
 
+// payScratch holds a PaySeat write with its events and record, so that a
+// payment allocates them together.
+type payScratch struct {
+	w   PaySeatWrite
+	ev  [1]storage.Event
+	rec IdempotencyRecord
+}
+
 // pay applies one PaySeat write for seat seatID of team teamID.
 func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fp string, late *LateOutcome, now time.Time) (PaymentResult, error) {
+	sc := &payScratch{}
 	paid := Seat{TeamID: teamID, ID: seatID, Amount: req.Amount, Currency: req.Currency, PaymentRef: req.PaymentRef}
-	events := []storage.Event{s.seatEvent(TopicSeatPaid, &paid, "", now)}
+	sc.ev[0] = s.seatEvent(TopicSeatPaid, &paid, "", now)
+	events := sc.ev[:1]
 	res := payResultJSON{TeamID: teamID, SeatID: seatID}
 	if late != nil {
 		res.Policy, res.Action, res.Reason = string(late.Policy), late.Action, late.Reason
@@ -108,17 +133,22 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 			NewTeamID: teamID, NewSeatID: seatID, Reason: late.Reason,
 		}))
 	}
-	resFilled := res
-	resFilled.Filled = true
-	w := &PaySeatWrite{
-		TeamID: teamID, SeatID: seatID, PaymentRef: req.PaymentRef, Amount: req.Amount, Currency: req.Currency,
-		Now: now, Events: events, Idem: s.payRecord(req.PaymentRef, fp, res, now),
-		FilledResult: s.payRecord(req.PaymentRef, fp, resFilled, now).Result,
+	// Both possible results share one buffer: the store keeps the one that
+	// applies (filled or not), decided inside its guarded write.
+	buf := res.appendJSON(make([]byte, 0, 2*(48+len(teamID)+len(seatID))))
+	result := buf[:len(buf):len(buf)]
+	res.Filled = true
+	filledResult := res.appendJSON(buf[len(buf):])
+	sc.rec = IdempotencyRecord{Scope: scopePay, Key: req.PaymentRef, Fingerprint: fp, Result: result, CreatedAt: now}
+	currency := req.Currency
+	sc.w = PaySeatWrite{
+		TeamID: teamID, SeatID: seatID, PaymentRef: req.PaymentRef, Amount: req.Amount, Currency: currency,
+		Now: now, Events: events, Idem: &sc.rec, FilledResult: filledResult,
 		OnFill: func(team *Team, seats []Seat) []storage.Event {
-			return []storage.Event{teamClosedEvent(s.newID(), team, seats, req.Currency, "filled", now)}
+			return []storage.Event{teamClosedEvent(s.newID(), team, seats, currency, "filled", now)}
 		},
 	}
-	r, err := s.store.PaySeat(ctx, w)
+	r, err := s.store.PaySeat(ctx, &sc.w)
 	if err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
 			return s.payReplayed(ctx, re.Record, fp)
@@ -128,24 +158,26 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	return PaymentResult{Team: r.Team, Seat: r.Seat, Filled: r.Filled, Late: late}, nil
 }
 
-func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *IdempotencyRecord {
-	var b []byte
-	if r.Action == "" {
-		// The common case, on the pay path: no reflection.
-		b = make([]byte, 0, 32+len(r.TeamID)+len(r.SeatID))
-		b = append(b, '{')
-		b = jsonw.Field(b, "team_id", true)
-		b = jsonw.String(b, r.TeamID)
-		b = jsonw.Field(b, "seat_id", false)
-		b = jsonw.String(b, r.SeatID)
-		if r.Filled {
-			b = append(b, `,"filled":true`...)
-		}
-		b = append(b, '}')
-	} else {
-		b, _ = json.Marshal(r)
+// appendJSON appends r as encoding/json encodes it; the common case, on the
+// pay path, without reflection.
+func (r *payResultJSON) appendJSON(b []byte) []byte {
+	if r.Action != "" || r.Policy != "" || r.RefundKey != "" || r.Reason != "" {
+		enc, _ := json.Marshal(r)
+		return append(b, enc...)
 	}
-	return &IdempotencyRecord{Scope: scopePay, Key: ref, Fingerprint: fp, Result: b, CreatedAt: now}
+	b = append(b, '{')
+	b = jsonw.Field(b, "team_id", true)
+	b = jsonw.String(b, r.TeamID)
+	b = jsonw.Field(b, "seat_id", false)
+	b = jsonw.String(b, r.SeatID)
+	if r.Filled {
+		b = append(b, `,"filled":true`...)
+	}
+	return append(b, '}')
+}
+
+func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *IdempotencyRecord {
+	return &IdempotencyRecord{Scope: scopePay, Key: ref, Fingerprint: fp, Result: r.appendJSON(nil), CreatedAt: now}
 }
 
 func (s *Service) payReplayed(ctx context.Context, rec IdempotencyRecord, fp string) (PaymentResult, error) {

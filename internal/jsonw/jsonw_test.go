@@ -19,3 +19,26 @@ func FuzzStringMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestStringEverySpecialAtEveryOffset puts each byte that String must not
+// copy as is at each offset of a 20-byte string, so that the 8-byte skip
+// is checked on both sides of every word boundary.
+func TestStringEverySpecialAtEveryOffset(t *testing.T) {
+	specials := []string{"\x00", "\x1f", "\x7f", "\"", "\\", "<", ">", "&", "é", "\xff", "\u2028", " ", "~", "!"}
+	for _, sp := range specials {
+		for at := range 20 {
+			s := "abcdefghijklmnopqrst"[:at] + sp + "abcdefghijklmnopqrst"[at:]
+			want, _ := json.Marshal(s)
+			if got := String(nil, s); string(got) != string(want) {
+				t.Fatalf("String(%q) = %s, encoding/json gives %s", s, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkStringID(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	for b.Loop() {
+		buf = String(buf[:0], "0195f3a2-7c1e-7d3b-9a4f-2b8c6d1e0f3a")
+	}
+}

@@ -19,6 +19,10 @@ type scopeKey struct{ scope, key string }
 type userEntry struct {
 	seats  []*groupbuy.Seat
 	counts []userCount
+	// Most users hold one seat in one campaign: the first of each lives
+	// here, so a new user costs no allocation beyond its slab row.
+	seat0  [1]*groupbuy.Seat
+	count0 [1]userCount
 }
 
 type userCount struct {
@@ -34,6 +38,9 @@ type groupbuyState struct {
 	users     map[string]*userEntry
 	idem      map[scopeKey]groupbuy.IdempotencyRecord
 	forming   map[string]*groupbuy.Team // teams in state forming; reserved seats live only in them
+
+	seatRows slab[groupbuy.Seat]
+	userRows slab[userEntry]
 }
 
 func (g *groupbuyState) init() {
@@ -95,7 +102,8 @@ func (g *groupbuyState) count(campaign, user string, create bool) *userCount {
 		if !create {
 			return &userCount{}
 		}
-		u = &userEntry{}
+		u = g.userRows.add(&userEntry{})
+		u.seats, u.counts = u.seat0[:0], u.count0[:0]
 		g.users[user] = u
 	}
 	for i := range u.counts {
@@ -133,7 +141,9 @@ func (g *groupbuyState) uncount(s *groupbuy.Seat) {
 	}
 }
 
-func (g *groupbuyState) addSeat(s *groupbuy.Seat) {
+// addSeat stores a copy of v.
+func (g *groupbuyState) addSeat(v *groupbuy.Seat) {
+	s := g.seatRows.add(v)
 	g.seats[s.ID] = s
 	g.teamSeats[s.TeamID] = append(g.teamSeats[s.TeamID], s)
 	if s.Virtual {
@@ -478,9 +488,8 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 			}
 		}
 	}
-	for _, b := range w.BotSeats {
-		bot := b
-		g.addSeat(&bot)
+	for i := range w.BotSeats {
+		g.addSeat(&w.BotSeats[i])
 	}
 	t.VirtualSeats += w.VirtualSeats
 	t.Version++

@@ -28,6 +28,23 @@ type Store struct {
 	pending []*outboxEntry
 	claimed map[string]*outboxEntry
 	acked   int // acked entries still in pending, compacted by Claim
+	entries slab[outboxEntry]
+}
+
+// slab hands out pointers to rows allocated in chunks, so that a write
+// costs one allocation per chunk rather than one per row. A chunk stays
+// alive while any of its rows is referenced, which costs little: the store
+// drops rows only from the outbox, and in write order.
+type slab[T any] struct{ chunk []T }
+
+const slabChunk = 64
+
+func (s *slab[T]) add(v *T) *T {
+	if len(s.chunk) == cap(s.chunk) {
+		s.chunk = make([]T, 0, slabChunk)
+	}
+	s.chunk = append(s.chunk, *v)
+	return &s.chunk[len(s.chunk)-1]
 }
 
 type outboxEntry struct {
@@ -66,7 +83,7 @@ func New(opts ...Option) *Store {
 func (s *Store) addEvents(evs []storage.Event) {
 	for _, ev := range evs {
 		ev.Attempts = 0
-		s.pending = append(s.pending, &outboxEntry{ev: ev})
+		s.pending = append(s.pending, s.entries.add(&outboxEntry{ev: ev}))
 	}
 }
 
