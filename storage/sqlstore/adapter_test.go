@@ -787,18 +787,115 @@ func TestRoundTrips(t *testing.T) {
 		_, err := s.PaySeat(t.Context(), f.payWrite(st, "k"))
 		require.NoError(t, err)
 		pay := s.RoundTrips() - n
-		f.join(team.ID, "carol")
+		carol := f.join(team.ID, "carol")
 		_, err = s.PaySeat(t.Context(), f.payWrite(leader, "k2"))
 		require.NoError(t, err)
 		n = s.RoundTrips()
 		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(team.ID, "dave"))
 		require.ErrorIs(t, err, groupbuy.ErrTeamFull)
 		refused := s.RoundTrips() - n
-		t.Logf("%s round trips: open %d, join %d, pay %d, refused join %d", d, open, join, pay, refused)
+		var onFill []groupbuy.Seat
+		w := f.payWrite(carol, "k3")
+		w.OnFill = func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+			assert.Equal(t, groupbuy.TeamSucceeded, team.State)
+			onFill = seats
+			return []storage.Event{f.event(groupbuy.TopicTeamSucceeded, "gb:"+team.ID+":succeeded")}
+		}
+		n = s.RoundTrips()
+		res, err := s.PaySeat(t.Context(), w)
+		require.NoError(t, err)
+		filling := s.RoundTrips() - n
+		require.True(t, res.Filled)
+		assert.Equal(t, groupbuy.TeamSucceeded, res.Team.State)
+		assert.Equal(t, groupbuy.SeatConfirmed, res.Seat.State)
+		// OnFill saw the seats exactly as they were stored, in TeamSeats order.
+		stored, err := s.TeamSeats(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, stored, onFill)
+		for _, st := range stored {
+			assert.Equal(t, groupbuy.SeatConfirmed, st.State, st.UserID)
+		}
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, res.Team, got)
+		t.Logf("%s round trips: open %d, join %d, pay %d, refused join %d, filling pay %d", d, open, join, pay, refused, filling)
 		if d == sqlstore.Postgres {
 			assert.Equal(t, int64(1), open)
 			assert.Equal(t, int64(1), join)
 			assert.Equal(t, int64(1), pay)
+			assert.Equal(t, int64(2), filling)
 		}
+	})
+}
+
+// TestFillingPayAfterLockWait: on PostgreSQL a payment that waited for the
+// team's lock while the other last seat was paid has a snapshot without that
+// payment. It must still complete the team exactly once, with every seat
+// confirmed and TeamSucceeded listing both payers (the transaction fallback
+// of the filling payment).
+func TestFillingPayAfterLockWait(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		if d != sqlstore.Postgres {
+			t.Skip("the single-statement payment is PostgreSQL's")
+		}
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+		team, leader := f.open("alice")
+		bob, carol := f.join(team.ID, "bob"), f.join(team.ID, "carol")
+		_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
+		require.NoError(t, err)
+
+		// Bob pays inside a host transaction, which locks the team's row.
+		tx, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		_, err = s.WithTx(tx).PaySeat(t.Context(), f.payWrite(bob, ""))
+		require.NoError(t, err)
+
+		// Carol's payment starts now, takes its snapshot and waits.
+		var seen []groupbuy.Seat
+		w := f.payWrite(carol, "")
+		w.OnFill = func(tm *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+			seen = seats
+			return []storage.Event{f.event(groupbuy.TopicTeamSucceeded, "gb:"+tm.ID+":succeeded")}
+		}
+		type outcome struct {
+			res groupbuy.PaySeatResult
+			err error
+		}
+		done := make(chan outcome, 1)
+		n := s.RoundTrips()
+		go func() {
+			res, err := s.PaySeat(context.Background(), w)
+			done <- outcome{res, err}
+		}()
+		require.Eventually(t, func() bool {
+			var waiting int
+			err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND datname = current_database()
+				AND query LIKE '%seats_paid = seats_paid + 1%'`).Scan(&waiting)
+			return err == nil && waiting > 0
+		}, 10*time.Second, 5*time.Millisecond, "carol's payment never waited for the team's lock")
+		require.NoError(t, tx.Commit())
+
+		got := <-done
+		require.NoError(t, got.err)
+		assert.True(t, got.res.Filled)
+		assert.Equal(t, groupbuy.TeamSucceeded, got.res.Team.State)
+		assert.Equal(t, groupbuy.SeatConfirmed, got.res.Seat.State)
+		assert.Greater(t, s.RoundTrips()-n, int64(2), "the stale snapshot sends the completion to its transaction")
+		stored, err := s.TeamSeats(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, stored, seen, "OnFill saw the stored seats, bob's payment included")
+		for _, st := range stored {
+			assert.Equal(t, groupbuy.SeatConfirmed, st.State, st.UserID)
+		}
+		succeeded := 0
+		for _, ev := range drain(t, s) {
+			if ev.Topic == groupbuy.TopicTeamSucceeded {
+				succeeded++
+			}
+		}
+		assert.Equal(t, 1, succeeded)
 	})
 }

@@ -81,16 +81,24 @@
 //     lapsed, this team, this amount and currency), re-checked on the
 //     seat's latest version; events and idempotency record depending on s;
 //     the same division by zero when t matched and s did not. The statement
-//     never completes the team: its snapshot may lack seats that other
-//     payments committed while it waited for the team lock. When it makes
-//     SeatsPaid reach Capacity, PaySeat then runs a second transaction
-//     (BEGIN; UPDATE team to succeeded WHERE forming AND seats_paid >=
-//     capacity, confirming the paid seats, in one statement; SELECT the
-//     seats, a new statement and so a new snapshot that holds every
-//     committed payment; INSERT the events of OnFill; COMMIT), which happens
-//     once whoever runs it. If the process dies between the two, DueTeams
-//     lists the team (forming, SeatsPaid = Capacity) and ProcessDue
-//     completes it. The team's Version is bumped once per payment.
+//     never completes the team itself: its snapshot may lack seats that
+//     other payments committed while it waited for the team lock. When it
+//     makes SeatsPaid reach Capacity it also returns the team's seats as
+//     its snapshot holds them. If those hold every paid seat and no
+//     reserved one (a paid seat changes only when its team closes, under
+//     the team lock this payment held; a filled team has no reserved seat),
+//     they are the final seats: PaySeat builds OnFill's events from them
+//     and completes the team in one more statement (UPDATE the team to
+//     succeeded WHERE forming AND seats_paid >= capacity; confirm its paid
+//     seats; INSERT the events; divide by zero when the number confirmed,
+//     counted in this newer snapshot, differs). Otherwise, or when that
+//     count differs, it runs a transaction instead (BEGIN; the same UPDATE
+//     and confirmation; SELECT the seats, a new statement and so a new
+//     snapshot that holds every committed payment; INSERT the events;
+//     COMMIT). Either happens once whoever runs it. If the process dies
+//     between the payment and the completion, DueTeams lists the team
+//     (forming, SeatsPaid = Capacity) and ProcessDue completes it. The
+//     team's Version is bumped once per payment.
 //   - OpenTeam: campaign active and in its window (and no idempotency
 //     record), then the guarded per-user counter, then the team, leader
 //     seat, events and idempotency record, each depending on the part
@@ -99,8 +107,9 @@
 //     and the events depending on it.
 //
 // A refused command costs one or two more reads (the diagnosis). A payment
-// that fills its team costs 1 + 5 statements. ReleaseSeat, CloseTeam,
-// UpdateRefund and SetCampaignStatus use the generic transaction below;
+// that fills its team costs 2 statements (1 + 5 when its snapshot was
+// stale). ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
+// the generic transaction below;
 // CreateCampaign, Claim and Ack are one statement each.
 //
 // MySQL/MariaDB and SQLite, which lack data-modifying CTEs (and, on

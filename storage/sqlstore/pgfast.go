@@ -238,22 +238,51 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 //
 // The statement never completes the team: its snapshot may miss seats that
 // other payments committed while it waited for the team's lock. When it
-// makes SeatsPaid reach Capacity, pgComplete does that in a second
-// transaction, whose statements see every committed payment.
+// makes SeatsPaid reach Capacity it also returns the team's seats as its
+// snapshot holds them (a second branch of the final SELECT), and pgFill
+// completes the team with them in one more statement when they are all
+// there, or in pgComplete's transaction when they are not.
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
 	q, args := s.pgPaySQL(w)
 	var (
 		t     groupbuy.Team
 		seat  groupbuy.Seat
 		check sql.NullInt64
+		team  []snapshotSeat
 	)
 	err := s.pgOne(ctx, "pay seat "+w.SeatID, q, args, func(rows *sql.Rows) error {
-		return rows.Scan(append(append(s.teamDest(&t), s.seatDest(&seat)...), &check)...)
+		team = team[:0]
+		for {
+			var (
+				kind, pos int
+				rt        groupbuy.Team
+				st        groupbuy.Seat
+			)
+			dest := append(append(s.teamDest(&rt), s.seatDest(&st)...), &check, &kind, &pos)
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			if kind == 0 {
+				t, seat = rt, st
+			} else {
+				team = append(team, snapshotSeat{pos, st})
+			}
+			if !rows.Next() {
+				return nil
+			}
+		}
 	})
 	if err != nil {
 		return err
 	}
-	return s.pgFill(ctx, w, res, t, seat)
+	return s.pgFill(ctx, w, res, t, seat, team)
+}
+
+// snapshotSeat is a seat of a filled team as the paying statement's snapshot
+// holds it, with its position in TeamSeats order.
+type snapshotSeat struct {
+	pos  int
+	seat groupbuy.Seat
 }
 
 func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite) (string, []any) {
@@ -272,20 +301,28 @@ func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite) (string, []any) {
 		RETURNING ` + qualify(seatCols, "st") + `
 	)` + s.pgEvents(a, w.Events, "s") + idemInsert + `
 	SELECT ` + qualify(teamCols, "t") + `, ` + qualify(seatCols, "s") + `,
-		CASE WHEN (SELECT count(*) FROM t) > 0 THEN 1 / (SELECT count(*) FROM s)::integer END
-	FROM t LEFT JOIN s ON true`
+		CASE WHEN (SELECT count(*) FROM t) > 0 THEN 1 / (SELECT count(*) FROM s)::integer END, 0, 0
+	FROM t LEFT JOIN s ON true
+	UNION ALL
+	SELECT ` + qualify(teamCols, "t") + `, ` + qualify(seatCols, "o") + `, NULL, 1,
+		row_number() OVER (ORDER BY o.is_virtual, o.reserved_at, o.id)::integer
+	FROM t JOIN {p}seats AS o ON o.team_id = t.id
+	WHERE t.seats_paid >= t.capacity`
 	return q, a.args
 }
 
 // pgFill records the result of the payment statement and, when it made the
 // team fully paid, completes the team.
-func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat) error {
+func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat, snapshot []snapshotSeat) error {
 	*res = groupbuy.PaySeatResult{Team: t, Seat: seat}
 	if t.SeatsPaid < t.Capacity {
 		return nil
 	}
 	res.Filled = true
-	done, err := s.pgComplete(ctx, t.ID, w.Now, w.OnFill)
+	done, err := s.pgCompleteFrom(ctx, w, t, seat, snapshot)
+	if errors.Is(err, errStaleSnapshot) {
+		done, err = s.pgComplete(ctx, t.ID, w.Now, w.OnFill)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: seat %s paid, completing team %s: %w", w.SeatID, t.ID, err)
 	}
@@ -303,6 +340,96 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 	}
 	res.Seat, err = s.getSeat(ctx, r, seat.ID)
 	return err
+}
+
+// errStaleSnapshot: the paying statement's snapshot lacked a payment that
+// committed while it waited for the team's lock, or the completing
+// statement found other seats than that snapshot held.
+var errStaleSnapshot = errors.New("sqlstore: stale snapshot of a filled team")
+
+// pgCompleteFrom completes a team that the payment of seat filled, from the
+// seats the paying statement's snapshot held, in one statement: the team's
+// guarded UPDATE to succeeded, the paid seats' confirmation and the events
+// of OnFill, which are built before it from those seats in the states the
+// statement gives them. The snapshot is complete when it holds every paid
+// seat (SeatsPaid of them, with this one) and no reserved one: a paid seat
+// changes only when its team closes, which takes the team's row lock that
+// this payment held, and a filled team has no reserved seat, so a reserved
+// one in the snapshot was released meanwhile. The statement re-counts the
+// seats it confirms, in its own newer snapshot, and rolls back by division
+// by zero when the count differs; either case returns errStaleSnapshot, and
+// pgComplete reads the seats afresh. A zero result means the team was
+// completed by someone else first.
+func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t groupbuy.Team, seat groupbuy.Seat, snapshot []snapshotSeat) (completed, error) {
+	slices.SortFunc(snapshot, func(a, b snapshotSeat) int { return a.pos - b.pos })
+	seats := make([]groupbuy.Seat, len(snapshot))
+	paid := 0
+	for i := range snapshot {
+		st := snapshot[i].seat
+		if st.ID == seat.ID {
+			st = seat
+		}
+		switch st.State {
+		case groupbuy.SeatReserved:
+			return completed{}, errStaleSnapshot
+		case groupbuy.SeatPaid:
+			st.State = groupbuy.SeatConfirmed
+			st.Version++
+			paid++
+		}
+		seats[i] = st
+	}
+	if paid != t.SeatsPaid {
+		return completed{}, errStaleSnapshot
+	}
+	team := t
+	team.State, team.ClosedAt = groupbuy.TeamSucceeded, utc(w.Now)
+	var events []storage.Event
+	if w.OnFill != nil {
+		tc := team
+		events = w.OnFill(&tc, slices.Clone(seats))
+	}
+	a := &pgArgs{}
+	q := `WITH t AS (
+		UPDATE {p}teams SET state = 'succeeded', closed_at = ` + s.pgTime(a, w.Now) + `
+		WHERE id = ` + a.text(t.ID) + ` AND state = 'forming' AND seats_paid >= capacity
+		RETURNING ` + teamCols + `
+	), c AS (
+		UPDATE {p}seats AS st SET state = 'confirmed', version = st.version + 1
+		FROM t WHERE st.team_id = t.id AND st.state = 'paid'
+		RETURNING st.id
+	)` + s.pgEvents(a, events, "t") + `
+	SELECT ` + qualify(teamCols, "t") + `, 1 / ((SELECT count(*) FROM c) = ` + a.int(paid) + `)::integer FROM t`
+	var got groupbuy.Team
+	found := false
+	err := s.retry(ctx, func() error {
+		found = false
+		rows, err := run{s, s.db}.query(ctx, q, a.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if rows.Next() {
+			var check int
+			if err := rows.Scan(append(s.teamDest(&got), &check)...); err != nil {
+				return err
+			}
+			found = true
+		}
+		return rows.Err()
+	})
+	switch {
+	case isDivisionByZero(err):
+		return completed{}, errStaleSnapshot
+	case err != nil:
+		if s.isUnique(err) {
+			return completed{}, s.guardAsConflict(err)
+		}
+		return completed{}, err
+	case !found:
+		return completed{}, nil
+	}
+	return completed{team: got, seats: seats}, nil
 }
 
 type completed struct {
