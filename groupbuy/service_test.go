@@ -3,6 +3,7 @@ package groupbuy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -124,4 +125,90 @@ func TestLatePaymentReportsPolicy(t *testing.T) {
 			assert.Equal(t, 1, n)
 		})
 	}
+}
+
+// TestMatchChoosesAmongTheStrategysCandidates: Match joins one of the teams
+// the strategy ranks first (8; 32 for MatchRandom), the same one for the same
+// request, different ones for different users (so concurrent matchers
+// spread), and opens a team when no team has room.
+func TestMatchChoosesAmongTheStrategysCandidates(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		strategy   groupbuy.MatchStrategy
+		candidates func(teams []groupbuy.Team) []groupbuy.Team
+	}{
+		// Teams opened i minutes apart, team i holding i%3 joiners: the
+		// fullest are those with 2 joiners, soonest to expire first.
+		{groupbuy.MatchOldest, func(teams []groupbuy.Team) []groupbuy.Team { return teams[:8] }},
+		{groupbuy.MatchFullest, func(teams []groupbuy.Team) []groupbuy.Team {
+			var out []groupbuy.Team
+			for _, want := range []int{3, 2, 1} {
+				for _, tm := range teams {
+					if tm.SeatsTaken == want && len(out) < 8 {
+						out = append(out, tm)
+					}
+				}
+			}
+			return out
+		}},
+		{groupbuy.MatchRandom, func(teams []groupbuy.Team) []groupbuy.Team { return teams }},
+	} {
+		t.Run(string(tc.strategy), func(t *testing.T) {
+			now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+			clock := func() time.Time { return now }
+			svc, err := groupbuy.New(memory.New(memory.WithClock(clock)), groupbuy.Config{Now: clock, Seed: 7})
+			require.NoError(t, err)
+			_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+				ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+				TeamSize: groupbuy.MaxTeamSize, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+				Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+			})
+			require.NoError(t, err)
+			var teams []groupbuy.Team
+			for i := range 12 {
+				r, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: fmt.Sprintf("leader%d", i), SKU: "s"})
+				require.NoError(t, err)
+				for j := range i % 3 {
+					_, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: r.Team.ID, UserID: fmt.Sprintf("member%d-%d", i, j), SKU: "s"})
+					require.NoError(t, err)
+				}
+				tm, err := svc.Team(ctx, r.Team.ID)
+				require.NoError(t, err)
+				teams = append(teams, tm.Team)
+				now = now.Add(time.Minute)
+			}
+			allowed := map[string]bool{}
+			for _, tm := range tc.candidates(teams) {
+				allowed[tm.ID] = true
+			}
+			chosen := map[string]bool{}
+			for i := range 40 {
+				req := groupbuy.MatchRequest{CampaignID: "c", UserID: fmt.Sprintf("u%d", i), SKU: "s", Strategy: tc.strategy}
+				// A second Service with the same seed over its own copy of
+				// the world would choose the same: the choice is a hash of
+				// the request. Here the repeat is checked with a key.
+				req.IdempotencyKey = fmt.Sprintf("k%d", i)
+				r, err := svc.Match(ctx, req)
+				require.NoError(t, err)
+				require.False(t, r.Opened, "every candidate has room")
+				assert.True(t, allowed[r.Team.ID], "%s joined %s, not one of the strategy's candidates", req.UserID, r.Team.ID)
+				chosen[r.Team.ID] = true
+				again, err := svc.Match(ctx, req)
+				require.NoError(t, err)
+				assert.Equal(t, r.Seat.ID, again.Seat.ID, "a repeat returns the first result")
+			}
+			assert.GreaterOrEqual(t, len(chosen), 6, "40 matchers spread over the candidates")
+		})
+	}
+	t.Run("opens when no team has room", func(t *testing.T) {
+		svc, _, _ := twoSeatWorld(t, groupbuy.LateRefund)
+		a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+		require.NoError(t, err)
+		_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+		require.NoError(t, err)
+		r, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: "c", SKU: "s"})
+		require.NoError(t, err)
+		assert.True(t, r.Opened)
+		assert.NotEqual(t, a.Team.ID, r.Team.ID)
+	})
 }

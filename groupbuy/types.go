@@ -98,12 +98,12 @@ const (
 	LateOpenNew   LatePaymentPolicy = "open_new"
 )
 
-// MatchStrategy chooses which open team Match joins. Match reads a few
-// candidates in the strategy's order and starts at one chosen by a hash of
-// the request among the first three (among all for MatchRandom), so that
-// many concurrent matchers spread over the fullest teams instead of all
-// queueing on one; when that one fills first it tries one more, and then
-// opens a new team rather than queue behind the crowd.
+// MatchStrategy chooses the teams Match may join: the 8 fullest (then
+// soonest to expire), the 8 oldest, or 32 of the fullest for MatchRandom.
+// Among them Match tries one chosen by a hash of the request, so that many
+// concurrent matchers spread over the candidates instead of all queueing
+// on the one they would rank first; when that one fills first it tries one
+// more, and then opens a new team rather than queue behind the crowd.
 type MatchStrategy string
 
 // Match strategies.
