@@ -205,9 +205,9 @@ type Batch struct {
 	idh      []uint64
 	axis     [NumAxes][]string
 	axish    [NumAxes][]uint64
-	created  []int64             // Unix nanoseconds
-	counts   [NumTiers][]float32 // per tier, NumActions per item; empty until an item uses the tier
-	tiers    []uint8             // bit t set when tier t has a non-zero count
+	created  []int64                         // Unix nanoseconds
+	counts   [NumTiers][NumActions][]float32 // a column per tier and action; empty until a candidate has a non-zero count
+	tiers    []uint8                         // bit t set when tier t has a non-zero count
 	rsum     []float64
 	rcount   []float64
 	price    []int64
@@ -239,7 +239,6 @@ func (b *Batch) grow(capacity int) {
 		b.axish[a] = make([]uint64, 0, capacity)
 	}
 	b.created = make([]int64, 0, capacity)
-	b.counts[TierRegular] = make([]float32, 0, capacity*NumActions)
 	b.tiers = make([]uint8, 0, capacity)
 	b.rsum = make([]float64, 0, capacity)
 	b.rcount = make([]float64, 0, capacity)
@@ -266,7 +265,9 @@ func (b *Batch) Reset() {
 	}
 	b.created = b.created[:0]
 	for t := range b.counts {
-		b.counts[t] = b.counts[t][:0]
+		for a := range b.counts[t] {
+			b.counts[t][a] = b.counts[t][a][:0]
+		}
 	}
 	b.tiers = b.tiers[:0]
 	b.rsum = b.rsum[:0]
@@ -312,10 +313,11 @@ func (b *Batch) Add(c *Candidate) error {
 		b.axish[a] = append(b.axish[a], 0)
 	}
 	b.created = append(b.created, 0)
-	var zero [NumActions]float32
 	for t := range b.counts {
-		if len(b.counts[t]) > 0 {
-			b.counts[t] = append(b.counts[t], zero[:]...)
+		for a, col := range b.counts[t] {
+			if len(col) > 0 {
+				b.counts[t][a] = append(col, 0)
+			}
 		}
 	}
 	b.tiers = append(b.tiers, 0)
@@ -438,18 +440,18 @@ func (b *Batch) store(i int, c *Candidate) {
 	b.created[i] = c.Created.UnixNano()
 	var mask uint8
 	for t := range c.Engagement {
-		if c.Engagement[t] != (Counts{}) {
-			mask |= 1 << t
-			if n := len(b.ids) * NumActions; len(b.counts[t]) < n {
-				b.counts[t] = append(b.counts[t], make([]float32, n-len(b.counts[t]))...)
-			}
-		}
-		if len(b.counts[t]) == 0 {
-			continue
-		}
-		row := b.counts[t][i*NumActions : (i+1)*NumActions]
 		for a, v := range c.Engagement[t] {
-			row[a] = float32(v)
+			col := b.counts[t][a]
+			if v != 0 {
+				mask |= 1 << t
+				if n := len(b.ids); len(col) < n { // the column's first use
+					col = append(col, make([]float32, n-len(col))...)
+					b.counts[t][a] = col
+				}
+			}
+			if len(col) > 0 {
+				col[i] = float32(v)
+			}
 		}
 	}
 	b.tiers[i] = mask
@@ -533,6 +535,32 @@ func (b *Batch) place(i int) {
 	}
 }
 
+// markIDs sets mark[j] = f for every candidate j whose ID hash is in set
+// and whose mark is still FilterNone: the same candidates as testing
+// set.has(hash of j) for each, at the cost of one index probe per member.
+func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter) {
+	if len(b.index) == 0 {
+		return
+	}
+	mask := uint64(len(b.index) - 1)
+	for _, h := range set.slots {
+		if h == 0 {
+			continue
+		}
+		// Every candidate with hash h is on the probe sequence before the
+		// first free slot (IDs are unique, hashes need not be).
+		for k := h & mask; ; k = (k + 1) & mask {
+			j := b.index[k]
+			if j == 0 {
+				break
+			}
+			if b.idh[j-1] == h && mark[j-1] == FilterNone {
+				mark[j-1] = f
+			}
+		}
+	}
+}
+
 // Index returns the position of the candidate with the given ID, or -1.
 func (b *Batch) Index(id string) int { return b.lookup(id, hashString(id)) }
 
@@ -552,10 +580,11 @@ func (b *Batch) CreatedUnixNano(i int) int64 { return b.created[i] }
 // Count returns candidate i's count of action a from accounts of tier t.
 // The batch stores counts as float32, exact up to 2^24.
 func (b *Batch) Count(i int, t Tier, a Action) float64 {
-	if len(b.counts[t]) == 0 {
+	col := b.counts[t][a]
+	if len(col) == 0 {
 		return 0
 	}
-	return float64(b.counts[t][i*NumActions+int(a)])
+	return float64(col[i])
 }
 
 // Rating returns candidate i's rating sum and count.

@@ -103,8 +103,9 @@ func BenchmarkRankTop50of100k(b *testing.B) { benchRank(b, 100_000, false, false
 // verified and decoded, and the served set and key filter apply.
 func BenchmarkRankTop50of10kNextPage(b *testing.B) { benchRank(b, 10_000, false, true) }
 
-// BenchmarkFullSort10k is the baseline: the same pipeline, but selection
-// sorts every eligible candidate instead of keeping a bounded heap.
+// BenchmarkFullSort10k is the baseline: the same pipeline, but every
+// candidate is scored in full (no bound-based pruning) and selection sorts
+// every eligible candidate instead of keeping a bounded heap.
 func BenchmarkFullSort10k(b *testing.B) { benchRank(b, 10_000, true, false) }
 
 // selectionInput returns 10k random scores and IDs.

@@ -1,6 +1,9 @@
 package ranking
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // orderOrganic applies the axis penalties and MMR to the organic pool
 // (s.pool, best base first) and returns the pool positions of the organic
@@ -38,14 +41,8 @@ func (r *Ranker) orderOrganic(s *scratch, b *Batch, want int, explain bool) []in
 		}
 	}
 	if len(r.penalties) > 0 {
-		ids := b.ids
-		sortPositions(order, func(x, y int32) bool {
-			fx, fy := final[x], final[y]
-			if fx != fy {
-				return fx > fy
-			}
-			return ids[pool[x]] < ids[pool[y]]
-		})
+		o := finalOrder{final: final, pool: pool, ids: b.ids}
+		o.sort(order)
 	}
 	if explain || r.mmrHead > 0 {
 		s.mmrSim = growF(s.mmrSim, n)
@@ -62,51 +59,50 @@ func (r *Ranker) orderOrganic(s *scratch, b *Batch, want int, explain bool) []in
 	return order
 }
 
-// sortPositions sorts a short slice by insertion sort when it is nearly
-// sorted (the usual case after soft penalties), by a heap sort otherwise;
-// both are deterministic and allocation free.
-func sortPositions(x []int32, before func(a, b int32) bool) {
+// finalOrder orders pool positions by final score descending, then ID
+// ascending: a total order, since IDs are unique.
+type finalOrder struct {
+	final []float64 // per pool position
+	pool  []int32   // pool position → batch index
+	ids   []string  // per batch index
+}
+
+// before reports whether position x comes before position y.
+func (o *finalOrder) before(x, y int32) bool {
+	if fx, fy := o.final[x], o.final[y]; fx != fy {
+		return fx > fy
+	}
+	return o.ids[o.pool[x]] < o.ids[o.pool[y]]
+}
+
+func (o *finalOrder) cmp(x, y int32) int {
+	switch {
+	case o.before(x, y):
+		return -1
+	case o.before(y, x):
+		return 1
+	}
+	return 0
+}
+
+// sort sorts positions by insertion sort while they are nearly sorted (the
+// usual case after soft penalties), and by pattern-defeating quicksort
+// once that costs too many moves. Both are deterministic and allocation
+// free, and as the order is total they give the same result.
+func (o *finalOrder) sort(x []int32) {
 	inversions := 0
 	for j := 1; j < len(x); j++ {
 		v := x[j]
 		k := j
-		for k > 0 && before(v, x[k-1]) {
+		for k > 0 && o.before(v, x[k-1]) {
 			k--
-			inversions++
-		}
-		if inversions > 8*len(x) {
-			heapSortPositions(x, before)
-			return
 		}
 		copy(x[k+1:j+1], x[k:j])
 		x[k] = v
-	}
-}
-
-func heapSortPositions(x []int32, before func(a, b int32) bool) {
-	// Max-heap on "after": the root is the item that goes last.
-	down := func(j, n int) {
-		for {
-			c := 2*j + 1
-			if c >= n {
-				return
-			}
-			if r := c + 1; r < n && before(x[c], x[r]) {
-				c = r
-			}
-			if !before(x[j], x[c]) {
-				return
-			}
-			x[j], x[c] = x[c], x[j]
-			j = c
+		if inversions += j - k; inversions > 8*len(x) {
+			slices.SortFunc(x, o.cmp)
+			return
 		}
-	}
-	for j := len(x)/2 - 1; j >= 0; j-- {
-		down(j, len(x))
-	}
-	for end := len(x) - 1; end > 0; end-- {
-		x[0], x[end] = x[end], x[0]
-		down(0, end)
 	}
 }
 

@@ -168,7 +168,15 @@ type scratch struct {
 	tmp    []float64
 	fat    []float64
 	reason []Filter
+	mark   []Filter // FilterSeen or FilterServed marked from a small set
 	live   []int32
+	ub     []float64   // upper bounds of the scores, when pruning
+	chunk  []int32     // candidates to score together, when pruning
+	seeds  []seed      // the seed candidates, when pruning
+	sa, sb []float64   // the seeds' selection scratch
+	kops   []kop       // the bound's ops, when pruning
+	terms  []engTerm   // their Engagement products
+	all    []int32     // 0, 1, 2, ...: a block's candidates, when pruning
 	sig    [][]float64 // per-signal values, when explaining
 	in     Input
 
@@ -193,6 +201,16 @@ type scratch struct {
 	still     []int32 // static mode: served items still after the key
 	raw, dec  []byte
 	enc, b64  []byte
+}
+
+// markFor returns s.mark cleared for a batch of n.
+func (s *scratch) markFor(n int) []Filter {
+	if cap(s.mark) < n {
+		s.mark = make([]Filter, n)
+	}
+	s.mark = s.mark[:n]
+	clear(s.mark)
+	return s.mark
 }
 
 func growF(s []float64, n int) []float64 {
@@ -239,7 +257,11 @@ type Ranker struct {
 	fatigue   fatigueRule
 	stable    bool
 	maxCursor int
-	fullSort  bool // benchmarks only: select by sorting every eligible item
+	fullSort  bool // benchmarks only: score every item in full and select by sorting them all
+
+	builtin []bool    // per signal: built-in, so Score sets every live entry
+	ops     []boundOp // per signal: its part of the score's upper bound
+	prune   bool      // every signal is built-in: bound-based pruning (prune.go)
 }
 
 type penalty struct {
@@ -297,6 +319,7 @@ func New(cfg Config) (*Ranker, error) {
 		mmrHead:   c.Diversity.MMR.Head,
 		mmrLambda: c.Diversity.MMR.Lambda,
 		stable:    true,
+		prune:     true,
 	}
 	if r.pool == 0 {
 		r.pool = min(3*c.PageSize, MaxPool)
@@ -318,6 +341,10 @@ func New(cfg Config) (*Ranker, error) {
 		if ti, ok := w.Signal.(TimeInvariant); !ok || !ti.TimeInvariant() {
 			r.stable = false
 		}
+		op, builtin := newBoundOp(i, w)
+		r.builtin = append(r.builtin, builtin)
+		r.ops = append(r.ops, op)
+		r.prune = r.prune && builtin
 	}
 	if len(c.Slots) > 0 {
 		r.slotLane = make([]Lane, c.PageSize)
@@ -440,7 +467,7 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 		want[r.slotLane[p]]++
 	}
 
-	// 1. Filters before scoring.
+	// 1.–3. Filters, scoring and selection.
 	n := b.Len()
 	s.n = n
 	s.score = growF(s.score, n)
@@ -453,99 +480,42 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	if cap(s.live) < n {
 		s.live = make([]int32, n)
 	}
-	reason, live := s.reason, s.live[:n]
-	seen, blocked := req.Seen, req.BlockedAuthors
-	if seen.Len() == 0 {
-		seen = nil
+	fs := filterSets{seen: req.Seen, blocked: req.BlockedAuthors, allow: req.Allow}
+	if fs.seen.Len() == 0 {
+		fs.seen = nil
 	}
-	if blocked.Len() == 0 {
-		blocked = nil
+	if fs.blocked.Len() == 0 {
+		fs.blocked = nil
 	}
-	served := &s.served
-	hasServed := served.Len() > 0
-	var checkServed *IDSet
+	hasServed := s.served.Len() > 0
 	if hasServed && !r.static {
-		checkServed = served
+		fs.served = &s.served
 	}
-	dropOOS := !r.cfg.KeepOutOfStock
-	fat := r.fatigue
-	allow := req.Allow
-	authors := b.axish[AxisAuthor][:n]
-	flags, idh, negAt := b.flags[:n], b.idh[:n], b.negAt[:n]
-	sets := seen != nil || blocked != nil || checkServed != nil
-	nl := 0
-	for i := range n {
-		f := FilterNone
-		if fl := flags[i]; fl != 0 {
-			switch {
-			case fl&flagLane != 0 && want[b.lane[i]] == 0:
-				f = FilterNoSlot
-			case fl&flagOOS != 0 && dropOOS:
-				f = FilterOutOfStock
-			case fl&flagNeg != 0 && fat.on && fat.muted(negAt[i], asOf):
-				f = FilterFatigue
-			}
-		}
-		if sets && f == FilterNone {
-			switch h := idh[i]; {
-			case seen != nil && seen.has(h):
-				f = FilterSeen
-			case checkServed != nil && checkServed.has(h):
-				f = FilterServed
-			case blocked != nil && blocked.has(authors[i]):
-				f = FilterBlockedAuthor
-			}
-		}
-		if allow != nil && f == FilterNone && !allow(b, i) {
-			f = FilterHost
-		}
-		reason[i] = f
-		if f == FilterNone {
-			live[nl] = int32(i)
-			nl++
-		} else {
-			out.Filtered[f]++
-		}
+	// A set much smaller than the batch is looked up the other way round:
+	// its hashes mark the candidates through the batch's ID index, which
+	// spares a probe per candidate. The seen set takes precedence.
+	if fs.seen != nil && 4*len(fs.seen.slots) <= n {
+		fs.mark = s.markFor(n)
+		b.markIDs(fs.seen, fs.mark, FilterSeen)
+		fs.seen = nil
 	}
-	live = live[:nl]
-	s.live = live
+	if fs.served != nil && 4*len(fs.served.slots) <= n {
+		if fs.mark == nil {
+			fs.mark = s.markFor(n)
+		}
+		b.markIDs(fs.served, fs.mark, FilterServed)
+		fs.served = nil
+	}
+	// Without a probe or a call left per candidate, the filters reduce to
+	// the marks and the flags.
+	simple := fs.seen == nil && fs.served == nil && fs.blocked == nil && fs.allow == nil
+	if simple && fs.mark == nil {
+		fs.mark = s.markFor(n)
+	}
 
-	// 2. Scoring: score = Σ weight × value (plus ln(fatigue factor), added
-	// in the selection loop).
-	score := s.score
-	clear(score)
 	in := &s.in
-	*in = Input{Batch: b, AsOf: out.AsOf, Viewer: req.Viewer, Live: live, PriceRef: req.PriceRef,
+	*in = Input{Batch: b, AsOf: out.AsOf, Viewer: req.Viewer, PriceRef: req.PriceRef,
 		Params: req.Params, asOf: asOf, viewer: hashString(req.Viewer), tmp: s.tmp}
-	if ex != nil {
-		s.sig = make([][]float64, len(r.signals))
-	}
-	for k := range r.signals {
-		w := r.signals[k].Weight
-		if ex == nil && r.acc[k] != nil {
-			r.acc[k].accumulate(in, w, score)
-			continue
-		}
-		buf := s.tmp
-		if ex != nil {
-			buf = make([]float64, n)
-			s.sig[k] = buf
-		} else {
-			clear(buf)
-		}
-		if err := r.signals[k].Signal.Score(in, buf); err != nil {
-			out.clear()
-			*in = Input{}
-			return &SignalError{Signal: r.names[k], Err: err}
-		}
-		for _, i := range live {
-			score[i] += float64(w * buf[i])
-		}
-	}
-	*in = Input{} // drop references to the batch and Params
-
-	// 3. Selection: invalid scores and the cursor key, then the best of
-	// each lane by a bounded heap (score desc, ID asc).
 	pool := max(r.pool, limit)
 	for l := range s.heaps {
 		k := want[l]
@@ -554,63 +524,34 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 		}
 		s.heaps[l].reset(k, b.ids)
 	}
-	var eligible [NumLanes]int
-	keys := &s.cur.keys
-	ids := b.ids
-	org := &s.heaps[LaneOrganic]
 	// With StaticSignals the served set holds only items served out of key
 	// order; an item of the set that is now at or before a key will never
 	// be eligible again, so its hash is dropped from the next cursor.
-	staticServed := r.static && hasServed
+	st := selState{thr: math.Inf(-1), staticServed: r.static && hasServed}
+	st.fastPath = !st.staticServed && !r.fullSort
 	s.drop.Reset()
 	s.still = s.still[:0]
-	// thr is the root of the full organic heap: an item scoring below it
-	// cannot enter, which settles most items without a call.
-	thr := math.Inf(-1)
-	fastPath := !staticServed && !r.fullSort
-	for _, i := range live {
-		fl := flags[i]
-		if fl&flagNeg != 0 && fat.on { // fatigue: score += ln(factor)
-			f := fat.factor(negAt[i], asOf)
-			s.fat[i] = f
-			score[i] += ln(f)
+	var err error
+	if r.prune && ex == nil && !r.fullSort && n >= pruneMinFactor*pool {
+		if !simple {
+			r.filter(s, b, out, &fs, &want)
 		}
-		sc := score[i]
-		if sc < thr && fastPath && fl&flagLane == 0 && sc-sc == 0 {
-			eligible[LaneOrganic]++
-			continue
-		}
-		if sc-sc != 0 { // NaN or ±Inf
-			reason[i] = FilterInvalidScore
-			out.Filtered[FilterInvalidScore]++
-			continue
-		}
-		l := b.lane[i]
-		if k := &keys[l]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
-			reason[i] = FilterBeforeCursor
-			out.Filtered[FilterBeforeCursor]++
-			if staticServed && served.has(b.idh[i]) {
-				s.drop.addHash(b.idh[i])
-			}
-			continue
-		}
-		if staticServed && served.has(b.idh[i]) {
-			reason[i] = FilterServed
-			out.Filtered[FilterServed]++
-			s.still = append(s.still, i)
-			continue
-		}
-		eligible[l]++
-		if l == LaneOrganic {
-			if !r.fullSort {
-				thr = org.offer(i, sc)
-			} else {
-				org.idx = append(org.idx, i)
-			}
-		} else {
-			s.heaps[l].offer(i, sc)
+		err = r.rankPruned(s, in, &st, out, fs.mark, &want, !simple)
+	} else {
+		in.Live = r.filter(s, b, out, &fs, &want)
+		clear(s.score)
+		if err = r.score(s, in, ex); err == nil {
+			r.selectItems(s, b, in.Live, &st, out)
 		}
 	}
+	*in = Input{} // drop references to the batch and Params
+	if err != nil {
+		out.clear()
+		return err
+	}
+	score, eligible, staticServed := s.score, &st.eligible, st.staticServed
+	ids := b.ids
+	org := &s.heaps[LaneOrganic]
 	lanePicked := 0
 	for l := 1; l < NumLanes; l++ {
 		s.picks[l] = s.heaps[l].sortedIdx()
@@ -702,4 +643,187 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 		r.explain(s, b, out, ex)
 	}
 	return nil
+}
+
+// filterSets are the per-candidate filters of a request beyond the flags.
+type filterSets struct {
+	seen, served, blocked *IDSet
+	mark                  []Filter // FilterSeen or FilterServed, marked from small sets
+	allow                 func(b *Batch, i int) bool
+}
+
+// filter sets s.reason for every candidate and returns, in s.live, those
+// that no filter removes.
+func (r *Ranker) filter(s *scratch, b *Batch, out *Page, fs *filterSets, want *[NumLanes]int) []int32 {
+	n, asOf := s.n, s.in.asOf
+	reason, live := s.reason[:n], s.live[:n]
+	flags, idh, authors := b.flags[:n], b.idh[:n], b.axish[AxisAuthor][:n]
+	seen, served, blocked, mark, allow := fs.seen, fs.served, fs.blocked, fs.mark, fs.allow
+	nl := 0
+	if seen == nil && served == nil && blocked == nil && allow == nil {
+		// The marks, unless a flag filter, which takes precedence, applies.
+		mark = mark[:n]
+		for i := range n {
+			f := mark[i]
+			if fl := flags[i]; fl != 0 {
+				if g := r.flagFilter(b, i, fl, want, asOf); g != FilterNone {
+					f = g
+				}
+			}
+			reason[i] = f
+			live[nl] = int32(i)
+			if f == FilterNone {
+				nl++
+			} else {
+				out.Filtered[f]++
+			}
+		}
+	} else {
+		for i := range n {
+			f := FilterNone
+			if fl := flags[i]; fl != 0 {
+				f = r.flagFilter(b, i, fl, want, asOf)
+			}
+			if f == FilterNone {
+				switch h := idh[i]; {
+				case seen != nil && seen.has(h):
+					f = FilterSeen
+				case mark != nil && mark[i] != FilterNone:
+					f = mark[i]
+				case served != nil && served.has(h):
+					f = FilterServed
+				case blocked != nil && blocked.has(authors[i]):
+					f = FilterBlockedAuthor
+				}
+			}
+			if allow != nil && f == FilterNone && !allow(b, i) {
+				f = FilterHost
+			}
+			reason[i] = f
+			if f == FilterNone {
+				live[nl] = int32(i)
+				nl++
+			} else {
+				out.Filtered[f]++
+			}
+		}
+	}
+	s.live = live[:nl]
+	return s.live
+}
+
+// flagFilter returns the filter that removes candidate i, whose flags fl
+// are not 0, for its lane, stock or negative feedback; FilterNone if none
+// does.
+func (r *Ranker) flagFilter(b *Batch, i int, fl uint8, want *[NumLanes]int, asOf int64) Filter {
+	switch {
+	case fl&flagLane != 0 && want[b.lane[i]] == 0:
+		return FilterNoSlot
+	case fl&flagOOS != 0 && !r.cfg.KeepOutOfStock:
+		return FilterOutOfStock
+	case fl&flagNeg != 0 && r.fatigue.on && r.fatigue.muted(b.negAt[i], asOf):
+		return FilterFatigue
+	}
+	return FilterNone
+}
+
+// score adds Σ weight × value into s.score for the items of in.Live (the
+// caller zeroes those entries first). With ex set it keeps every signal's
+// values in s.sig for Explain.
+func (r *Ranker) score(s *scratch, in *Input, ex *Explanation) error {
+	score, n := s.score, s.n
+	if ex != nil {
+		s.sig = make([][]float64, len(r.signals))
+	}
+	for k := range r.signals {
+		w := r.signals[k].Weight
+		if ex == nil && r.acc[k] != nil {
+			r.acc[k].accumulate(in, w, score)
+			continue
+		}
+		buf := s.tmp
+		if ex != nil {
+			buf = make([]float64, n)
+			s.sig[k] = buf
+		} else if !r.builtin[k] {
+			clear(buf) // a host signal may leave entries unset
+		}
+		if err := r.signals[k].Signal.Score(in, buf); err != nil {
+			return &SignalError{Signal: r.names[k], Err: err}
+		}
+		for _, i := range in.Live {
+			score[i] += float64(w * buf[i])
+		}
+	}
+	return nil
+}
+
+// selState is the selection's state across the lists of items offered to
+// selectItems.
+type selState struct {
+	// thr is the root of the full organic heap: an item scoring below it
+	// cannot enter, which settles most items without a call.
+	thr          float64
+	fastPath     bool // thr may settle items: no static served set, no full sort
+	staticServed bool // StaticSignals with a served set: checked after scoring
+	eligible     [NumLanes]int
+}
+
+// selectItems adds ln(fatigue factor) to the scores of items, removes
+// invalid scores and items at or before their lane's cursor key, and
+// offers the rest to their lane's heap.
+func (r *Ranker) selectItems(s *scratch, b *Batch, items []int32, st *selState, out *Page) {
+	score, reason := s.score, s.reason
+	flags, negAt, ids := b.flags, b.negAt, b.ids
+	fat := r.fatigue
+	asOf := s.in.asOf
+	keys := &s.cur.keys
+	served := &s.served
+	org := &s.heaps[LaneOrganic]
+	thr, fastPath, staticServed := st.thr, st.fastPath, st.staticServed
+	eligible := &st.eligible
+	for _, i := range items {
+		fl := flags[i]
+		if fl&flagNeg != 0 && fat.on { // fatigue: score += ln(factor)
+			f := fat.factor(negAt[i], asOf)
+			s.fat[i] = f
+			score[i] += ln(f)
+		}
+		sc := score[i]
+		if sc < thr && fastPath && fl&flagLane == 0 && sc-sc == 0 {
+			eligible[LaneOrganic]++
+			continue
+		}
+		if sc-sc != 0 { // NaN or ±Inf
+			reason[i] = FilterInvalidScore
+			out.Filtered[FilterInvalidScore]++
+			continue
+		}
+		l := b.lane[i]
+		if k := &keys[l]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
+			reason[i] = FilterBeforeCursor
+			out.Filtered[FilterBeforeCursor]++
+			if staticServed && served.has(b.idh[i]) {
+				s.drop.addHash(b.idh[i])
+			}
+			continue
+		}
+		if staticServed && served.has(b.idh[i]) {
+			reason[i] = FilterServed
+			out.Filtered[FilterServed]++
+			s.still = append(s.still, i)
+			continue
+		}
+		eligible[l]++
+		if l == LaneOrganic {
+			if !r.fullSort {
+				thr = org.offer(i, sc)
+			} else {
+				org.idx = append(org.idx, i)
+			}
+		} else {
+			s.heaps[l].offer(i, sc)
+		}
+	}
+	st.thr = thr
 }

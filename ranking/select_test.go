@@ -1,10 +1,12 @@
 package ranking
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,43 +14,36 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSortPositions(t *testing.T) {
+func TestFinalOrderSort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, n := range []int{0, 1, 2, 5, 40, 300} {
+	for _, n := range []int{0, 1, 2, 5, 40, 300, 3000} {
 		for _, shuffle := range []bool{false, true} {
-			key := make([]float64, n)
-			for i := range key {
-				key[i] = float64(rng.IntN(n/2 + 1)) // ties on purpose
+			o := finalOrder{final: make([]float64, n), pool: make([]int32, n), ids: make([]string, n)}
+			for i := range n {
+				o.final[i] = float64(rng.IntN(n/2 + 1)) // ties on purpose
+				o.pool[i] = int32(n - 1 - i)
+				o.ids[i] = fmt.Sprintf("id-%06d", rng.IntN(1e6)) + fmt.Sprint(i)
 			}
 			x := make([]int32, n)
 			for i := range x {
 				x[i] = int32(i)
 			}
-			if shuffle { // far from sorted: the heap-sort fallback
+			want := slices.Clone(x)
+			slices.SortFunc(want, func(a, b int32) int {
+				if o.final[a] != o.final[b] {
+					return cmp.Compare(o.final[b], o.final[a])
+				}
+				return strings.Compare(o.ids[o.pool[a]], o.ids[o.pool[b]])
+			})
+			if shuffle { // far from sorted: the quicksort fallback
 				rng.Shuffle(n, func(i, j int) { x[i], x[j] = x[j], x[i] })
 			} else { // nearly sorted: insertion sort
-				slices.SortFunc(x, func(a, b int32) int { return int(key[b]-key[a])*1000 + int(a-b) })
+				copy(x, want)
 				if n > 3 {
 					x[1], x[2] = x[2], x[1]
 				}
 			}
-			before := func(a, b int32) bool {
-				if key[a] != key[b] {
-					return key[a] > key[b]
-				}
-				return a < b
-			}
-			want := slices.Clone(x)
-			slices.SortFunc(want, func(a, b int32) int {
-				if before(a, b) {
-					return -1
-				}
-				if before(b, a) {
-					return 1
-				}
-				return 0
-			})
-			sortPositions(x, before)
+			o.sort(x)
 			require.Equal(t, want, x, "n=%d shuffle=%v", n, shuffle)
 		}
 	}

@@ -185,29 +185,57 @@ func (e Engagement) matrix() (m [NumTiers][NumActions]float64) {
 	return m
 }
 
-// engagementSum computes E.
-func engagementSum(b *Batch, i int, m *[NumTiers][NumActions]float64) float64 {
+// engagementCols are the count columns of a batch that E reads: per tier,
+// the actions some candidate has a count for, with their matrix entries,
+// in action order.
+type engagementCols struct {
+	n [NumTiers]int
+	c [NumTiers][NumActions][]float32
+	m [NumTiers][NumActions]float64
+}
+
+func (e Engagement) cols(b *Batch) (ec engagementCols) {
+	m := e.matrix()
+	for t := range NumTiers {
+		for a, col := range b.counts[t] {
+			if len(col) > 0 {
+				ec.c[t][ec.n[t]], ec.m[t][ec.n[t]] = col, m[t][a]
+				ec.n[t]++
+			}
+		}
+	}
+	return ec
+}
+
+// sum computes E for candidate i. A column nobody uses holds only zeros,
+// whose products (±0) would change the sum at most in the sign of a zero,
+// which signedLog maps to +0 either way.
+func (ec *engagementCols) sum(b *Batch, i int) float64 {
 	mask := b.tiers[i]
 	if mask == 1<<TierRegular { // the common case: regular accounts only
-		return dot9(&m[TierRegular], (*[NumActions]float32)(b.counts[TierRegular][i*NumActions:]))
+		return ec.dot(int(TierRegular), i)
 	}
 	var e float64
 	for t := 0; t < NumTiers; t++ {
 		if mask&(1<<t) != 0 {
-			e += dot9(&m[t], (*[NumActions]float32)(b.counts[t][i*NumActions:]))
+			e += ec.dot(t, i)
 		}
 	}
 	return e
 }
 
-// dot9 is Σ w[a]·c[a] in action order. Each product is rounded
-// explicitly (float64(...)) so that no platform fuses it into a
-// multiply-add: scores must be bit-identical on every architecture, since
-// cursors carry them.
-func dot9(w *[NumActions]float64, c *[NumActions]float32) float64 {
-	return float64(w[0]*float64(c[0])) + float64(w[1]*float64(c[1])) + float64(w[2]*float64(c[2])) +
-		float64(w[3]*float64(c[3])) + float64(w[4]*float64(c[4])) + float64(w[5]*float64(c[5])) +
-		float64(w[6]*float64(c[6])) + float64(w[7]*float64(c[7])) + float64(w[8]*float64(c[8]))
+// dot is Σ m·count over tier t's columns for candidate i, which has a
+// count in the tier (so the tier has a column), in action order. Each
+// product is rounded explicitly (float64(...)) so that no platform fuses
+// it into a multiply-add: scores must be bit-identical on every
+// architecture, since cursors carry them.
+func (ec *engagementCols) dot(t, i int) float64 {
+	c, m := ec.c[t][:ec.n[t]], &ec.m[t]
+	s := float64(m[0] * float64(c[0][i]))
+	for k := 1; k < len(c); k++ {
+		s += float64(m[k] * float64(c[k][i]))
+	}
+	return s
 }
 
 // signedLog is sign(x)·ln(1+|x|).
@@ -221,9 +249,9 @@ func signedLog(x float64) float64 {
 // Score implements Signal. It runs in two passes, the sums and then the
 // logarithms, so that the processor overlaps the independent logarithms.
 func (e Engagement) Score(in *Input, out []float64) error {
-	m := e.matrix()
+	ec := e.cols(in.Batch)
 	for _, i := range in.Live {
-		out[i] = engagementSum(in.Batch, int(i), &m)
+		out[i] = ec.sum(in.Batch, int(i))
 	}
 	for _, i := range in.Live {
 		out[i] = signedLog(out[i])
@@ -232,10 +260,10 @@ func (e Engagement) Score(in *Input, out []float64) error {
 }
 
 func (e Engagement) accumulate(in *Input, w float64, score []float64) {
-	m := e.matrix()
+	ec := e.cols(in.Batch)
 	tmp := in.tmp
 	for _, i := range in.Live {
-		tmp[i] = engagementSum(in.Batch, int(i), &m)
+		tmp[i] = ec.sum(in.Batch, int(i))
 	}
 	for _, i := range in.Live {
 		score[i] += float64(w * signedLog(tmp[i]))
