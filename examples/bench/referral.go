@@ -318,7 +318,8 @@ func RunReferral(ctx context.Context, t Target, o RefOptions) (*RefResult, error
 func reportReferral(w io.Writer, r *RefResult) {
 	fmt.Fprintf(w, "scenario=referral store=%s users=%d clients=%d duration=%s elapsed=%.2fs\n",
 		r.Store, r.Users, r.Clients, r.Duration, r.Elapsed.Seconds())
-	fmt.Fprintf(w, "seed: programme + %d users (tree + active distributors) in %.2fs\n", r.Users, r.Seed.Seconds())
+	fmt.Fprintf(w, "seed: programme + %d users (tree + active distributors; on PostgreSQL then VACUUM ANALYZE, CHECKPOINT) in %.2fs\n",
+		r.Users, r.Seed.Seconds())
 	fmt.Fprintf(w, "attributes=%d freezes=%d unfreezes=%d errors=%d attributes/s=%.0f\n",
 		r.Attributes, r.Freezes, r.Unfreezes, r.Errors, r.OpsPerSec())
 	for _, m := range r.ErrorSamples {

@@ -2,7 +2,12 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
@@ -87,4 +92,83 @@ func (w txRef) SaveAttribution(ctx context.Context, a *referral.Attribution, evs
 
 func (w txRef) GetAttribution(ctx context.Context, p, o string) (referral.Attribution, error) {
 	return inTx(ctx, w.txPerCall, func(s *sqlstore.Store) (referral.Attribution, error) { return s.GetAttribution(ctx, p, o) })
+}
+
+// TestAttributeRoundTrips counts the statements of Attribute. On
+// PostgreSQL: two (chain, save) for a new order, whether or not the buyer
+// has a node row; a repeat reads the stored snapshot (three); under WithTx
+// the save adds its SAVEPOINT and RELEASE (four). The other dialects are
+// checked for the same results.
+func TestAttributeRoundTrips(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		ctx := t.Context()
+		s := newStore(t, db, d)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		svc, err := referral.New(s, referral.Config{Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		_, err = svc.CreateProgramme(ctx, referral.Programme{
+			ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
+			SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+		})
+		require.NoError(t, err)
+		for _, u := range []string{"a", "b", "c", "loner"} {
+			_, err := svc.Apply(ctx, "p", u)
+			require.NoError(t, err)
+		}
+		for _, p := range [][2]string{{"a", "b"}, {"b", "c"}} {
+			_, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: p[0], ReferrerID: p[1], Source: referral.SourceLink})
+			require.NoError(t, err)
+		}
+		trips := func(order, buyer string, st *sqlstore.Store) (referral.Attribution, int64) {
+			t.Helper()
+			sv, err := referral.New(st, referral.Config{Now: func() time.Time { return now }})
+			require.NoError(t, err)
+			_, err = sv.Programme(ctx, "p") // cached from here on
+			require.NoError(t, err)
+			before := s.RoundTrips()
+			a, err := sv.Attribute(ctx, "p", order, buyer, now)
+			require.NoError(t, err)
+			return a, s.RoundTrips() - before
+		}
+		first, n := trips("o1", "a", s)
+		require.Len(t, first.Beneficiaries(), 2)
+		again, nAgain := trips("o1", "a", s)
+		assert.Equal(t, first.Result, again.Result)
+		assert.True(t, first.CreatedAt.Equal(again.CreatedAt))
+		loner, nLoner := trips("o2", "loner", s)
+		assert.Equal(t, []referral.Link{{UserID: "loner", State: referral.DistributorActive}}, loner.Chain)
+		stranger, nStranger := trips("o3", "stranger", s)
+		assert.Equal(t, []referral.Link{{UserID: "stranger"}}, stranger.Chain)
+
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		inTx, nTx := trips("o4", "a", s.WithTx(tx))
+		require.NoError(t, tx.Commit())
+		assert.Equal(t, first.Result, inTx.Result)
+		got, err := s.GetAttribution(ctx, "p", "o4")
+		require.NoError(t, err)
+		assert.Equal(t, inTx.Result, got.Result)
+
+		t.Logf("%s: new %d, repeat %d, no node row %d/%d, WithTx %d", d, n, nAgain, nLoner, nStranger, nTx)
+		if d == sqlstore.Postgres {
+			assert.Equal(t, []int64{2, 3, 2, 2, 4}, []int64{n, nAgain, nLoner, nStranger, nTx})
+		}
+	})
+}
+
+// TestReferralCoveringKeys: on PostgreSQL the chain's primary keys carry the
+// columns it reads (migration 0003), so that its probes can be index-only.
+func TestReferralCoveringKeys(t *testing.T) {
+	db := openPostgres(t)
+	prefix := randomPrefix()
+	s, err := sqlstore.New(db, sqlstore.Postgres, sqlstore.WithTablePrefix(prefix))
+	require.NoError(t, err)
+	t.Cleanup(func() { dropTables(t, db, sqlstore.Postgres, prefix) })
+	require.NoError(t, s.Migrate(t.Context()))
+	for table, include := range map[string]string{"ref_nodes": "INCLUDE (referrer_id, expires_at)", "ref_distributors": "INCLUDE (state)"} {
+		var def string
+		require.NoError(t, db.QueryRowContext(t.Context(), `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+			WHERE i.indrelid = $1::regclass AND i.indisprimary`, prefix+table).Scan(&def))
+		assert.Contains(t, def, "(programme_id, user_id) "+include, table)
+	}
 }

@@ -258,6 +258,10 @@ func testRefChain(e *env) {
 	chain, err = r.ref.Chain(r.ctx, r.prog.ID, "stranger", 3)
 	require.NoError(r.t, err)
 	assert.Equal(r.t, []referral.Link{{UserID: "stranger"}}, chain)
+	r.distributor("loner") // a distributor that never bound and brought nobody
+	chain, err = r.ref.Chain(r.ctx, r.prog.ID, "loner", 3)
+	require.NoError(r.t, err)
+	assert.Equal(r.t, []referral.Link{{UserID: "loner", State: referral.DistributorActive}}, chain)
 
 	_, err = r.svc.Freeze(r.ctx, r.prog.ID, us[2], "ops", "x")
 	require.NoError(r.t, err)
@@ -316,6 +320,26 @@ func testRefSnapshot(e *env) {
 	assert.Len(r.t, withTopic(r.drain(), referral.TopicAttributionRecorded), 2, "one event per order")
 	_, err = r.ref.GetAttribution(r.ctx, r.prog.ID, "order-3")
 	assert.ErrorIs(r.t, err, referral.ErrNotFound)
+
+	// The store takes any number of events, stored only with a new snapshot.
+	for i, n := range []int{0, 2} {
+		snap := b
+		snap.OrderRef = fmt.Sprintf("order-ev-%d", i)
+		var evs []storage.Event
+		for j := range n {
+			evs = append(evs, storage.Event{ID: r.id(fmt.Sprintf("ev-%d-%d", i, j)), Topic: "test.attributed", Key: fmt.Sprintf("k-%d-%d", i, j),
+				Payload: []byte(`{}`), CreatedAt: r.clock.Now()})
+		}
+		got, created, err := r.ref.SaveAttribution(r.ctx, &snap, evs)
+		require.NoError(r.t, err)
+		assert.True(r.t, created, "%d events", n)
+		assert.Equal(r.t, snap.Result, got.Result)
+		again, created, err := r.ref.SaveAttribution(r.ctx, &snap, evs)
+		require.NoError(r.t, err)
+		assert.False(r.t, created, "%d events, repeat", n)
+		assert.Equal(r.t, snap.Result, again.Result)
+		assert.Len(r.t, withTopic(r.drain(), "test.attributed"), n, "events of a new snapshot only")
+	}
 }
 
 func testRefInput(e *env) {
