@@ -214,6 +214,24 @@ type CloseTeamWrite struct {
 	Events       []storage.Event
 }
 
+// SeatMove is one of a CloseTeamWrite's lists of seats with the state each
+// must be in and the state it moves to.
+type SeatMove struct {
+	SeatIDs  []string
+	From, To SeatState
+}
+
+// Moves returns the write's seat lists as moves, in the order an adapter
+// checks and applies them: Release (reserved → released), Refund (paid →
+// refund_requested), Confirm (paid → confirmed).
+func (w *CloseTeamWrite) Moves() [3]SeatMove {
+	return [3]SeatMove{
+		{w.Release, SeatReserved, SeatReleased},
+		{w.Refund, SeatPaid, SeatRefundRequested},
+		{w.Confirm, SeatPaid, SeatConfirmed},
+	}
+}
+
 // RefundWrite moves seat SeatID from state From to state To and bumps its
 // Version. Only moves along the refund path are allowed (From is
 // refund_requested or refund_failed, and From → To is legal: see

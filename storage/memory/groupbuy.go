@@ -454,18 +454,11 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		return fmt.Errorf("team %s changed: %w", t.ID, storage.ErrConflict)
 	}
 	// Check every precondition before the first change.
-	moves := []struct {
-		ids      []string
-		from, to groupbuy.SeatState
-	}{
-		{w.Release, groupbuy.SeatReserved, groupbuy.SeatReleased},
-		{w.Refund, groupbuy.SeatPaid, groupbuy.SeatRefundRequested},
-		{w.Confirm, groupbuy.SeatPaid, groupbuy.SeatConfirmed},
-	}
+	moves := w.Moves()
 	for _, m := range moves {
-		for _, id := range m.ids {
+		for _, id := range m.SeatIDs {
 			st, ok := g.seats[id]
-			if !ok || st.TeamID != t.ID || st.State != m.from {
+			if !ok || st.TeamID != t.ID || st.State != m.From {
 				return fmt.Errorf("seat %s of team %s changed: %w", id, t.ID, storage.ErrConflict)
 			}
 		}
@@ -476,13 +469,13 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		}
 	}
 	for _, m := range moves {
-		for _, id := range m.ids {
+		for _, id := range m.SeatIDs {
 			st := g.seats[id]
-			g.setSeatState(st, m.to)
-			if m.to != groupbuy.SeatConfirmed {
+			g.setSeatState(st, m.To)
+			if m.To != groupbuy.SeatConfirmed {
 				g.uncount(st)
 				t.SeatsTaken--
-				if m.from == groupbuy.SeatPaid {
+				if m.From == groupbuy.SeatPaid {
 					t.SeatsPaid--
 				}
 			}

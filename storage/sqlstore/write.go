@@ -700,17 +700,10 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 	for i := range seats {
 		byID[seats[i].ID] = &seats[i]
 	}
-	moves := []struct {
-		ids      []string
-		from, to groupbuy.SeatState
-	}{
-		{w.Release, groupbuy.SeatReserved, groupbuy.SeatReleased},
-		{w.Refund, groupbuy.SeatPaid, groupbuy.SeatRefundRequested},
-		{w.Confirm, groupbuy.SeatPaid, groupbuy.SeatConfirmed},
-	}
+	moves := w.Moves()
 	for _, m := range moves {
-		for _, id := range m.ids {
-			if st := byID[id]; st == nil || st.State != m.from {
+		for _, id := range m.SeatIDs {
+			if st := byID[id]; st == nil || st.State != m.From {
 				return conflict("seat %s of team %s changed", id, t.ID)
 			}
 		}
@@ -723,15 +716,15 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 	var left []groupbuy.Seat // seats that stop counting
 	taken, paid := 0, 0
 	for _, m := range moves {
-		if len(m.ids) == 0 {
+		if len(m.SeatIDs) == 0 {
 			continue
 		}
 		activeTo := "NULL"
-		if activeSeat(m.to) {
+		if activeSeat(m.To) {
 			activeTo = "active_user"
 		}
-		for ids := range slices.Chunk(m.ids, 500) {
-			args := []any{string(m.to), t.ID, string(m.from)}
+		for ids := range slices.Chunk(m.SeatIDs, 500) {
+			args := []any{string(m.To), t.ID, string(m.From)}
 			for _, id := range ids {
 				args = append(args, id)
 			}
@@ -744,11 +737,11 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 				return conflict("seats of team %s changed", t.ID)
 			}
 		}
-		if m.to != groupbuy.SeatConfirmed {
-			for _, id := range m.ids {
+		if m.To != groupbuy.SeatConfirmed {
+			for _, id := range m.SeatIDs {
 				left = append(left, *byID[id])
 				taken++
-				if m.from == groupbuy.SeatPaid {
+				if m.From == groupbuy.SeatPaid {
 					paid++
 				}
 			}
