@@ -899,3 +899,41 @@ func TestFillingPayAfterLockWait(t *testing.T) {
 		assert.Equal(t, 1, succeeded)
 	})
 }
+
+// TestFillingPayCompletionFails: when the completion of a filled team fails
+// (here OnFill's event reuses an ID that is stored already), PostgreSQL has
+// committed the payment in its first step and the team is left forming and
+// fully paid, so DueTeams lists it for ProcessDue to complete; MySQL and
+// SQLite roll the whole payment back.
+func TestFillingPayCompletionFails(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		team, leader := f.open("alice")
+		bob := f.join(team.ID, "bob")
+		first := f.payWrite(leader, "")
+		_, err := s.PaySeat(t.Context(), first)
+		require.NoError(t, err)
+		w := f.payWrite(bob, "")
+		w.OnFill = func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
+			ev := f.event(groupbuy.TopicTeamSucceeded, "gb:"+team.ID+":succeeded")
+			ev.ID = first.Events[0].ID // taken: the completion cannot store it
+			return []storage.Event{ev}
+		}
+		_, err = s.PaySeat(t.Context(), w)
+		require.Error(t, err)
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.TeamForming, got.State)
+		due, err := s.DueTeams(t.Context(), t0.Add(time.Minute), 10)
+		require.NoError(t, err)
+		if d == sqlstore.Postgres {
+			assert.Equal(t, 2, got.SeatsPaid, "the payment committed in its first step")
+			require.Len(t, due, 1, "DueTeams lists the fully paid forming team")
+			assert.Equal(t, team.ID, due[0].ID)
+			return
+		}
+		assert.Equal(t, 1, got.SeatsPaid, "the payment rolled back with its completion")
+		assert.Empty(t, due)
+	})
+}

@@ -290,7 +290,8 @@ func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite) (string, []any) {
 	now := s.pgTime(a, w.Now)
 	idemGuard, idemInsert := s.pgIdem(a, w.Idem, "s, t", w.FilledResult, "t.seats_paid >= t.capacity")
 	q := `WITH t AS (
-		UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1
+		UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1,
+			full_at = CASE WHEN seats_paid + 1 >= capacity THEN ` + now + ` ELSE full_at END
 		WHERE id = ` + a.text(w.TeamID) + ` AND state = 'forming' AND expires_at > ` + now + ` AND seats_paid < capacity` + idemGuard + `
 		RETURNING ` + teamCols + `
 	), s AS (

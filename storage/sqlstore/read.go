@@ -177,7 +177,8 @@ func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) (
 
 // DueTeams implements groupbuy.Store. Only PostgreSQL's PaySeat can leave a
 // forming team with SeatsPaid = Capacity behind (a crash between its two
-// steps), so only there does the query look for such teams too; on MySQL
+// steps), so only there does the query look for such teams too, by the
+// full_at marker that the filling payment sets (migration 0005); on MySQL
 // and SQLite a payment completes its team in the same transaction.
 func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]groupbuy.Team, error) {
 	if err := checkDueLimit(limit); err != nil {
@@ -191,7 +192,7 @@ func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]group
 		out, err = s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM (
 			(SELECT `+teamCols+` FROM {p}teams WHERE state = 'forming' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?)
 			UNION
-			(SELECT `+teamCols+` FROM {p}teams WHERE state = 'forming' AND seats_paid >= capacity ORDER BY expires_at, id LIMIT ?)
+			(SELECT `+teamCols+` FROM {p}teams WHERE state = 'forming' AND full_at IS NOT NULL ORDER BY expires_at, id LIMIT ?)
 		) due ORDER BY expires_at, id LIMIT ?`, s.t(now), limit, limit, limit)
 	} else {
 		out, err = s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM {p}teams
