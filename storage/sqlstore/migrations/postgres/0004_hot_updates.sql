@@ -10,7 +10,6 @@ ALTER TABLE {{prefix}}user_limits SET (fillfactor = 70);
 -- Measured with examples/bench on this machine: +9-15 % groupbuy TPS at 8
 -- clients, +4-10 % hot (BENCHMARKS.md, session E). Building the index
 -- blocks writes to seats while it runs (migrations run in a transaction,
--- so not CONCURRENTLY): about a second per million seats on a small
--- machine.
+-- so not CONCURRENTLY).
 DROP INDEX {{prefix}}seats_due;
 CREATE INDEX {{prefix}}seats_due ON {{prefix}}seats (reserved_until, id) WHERE state = 'reserved';
