@@ -31,6 +31,15 @@
 // paid or confirmed, so UNIQUE(team_id, active_user) turns a second live
 // seat of a user in a team into a unique violation on every dialect.
 //
+// Each dialect numbers its own migrations. PostgreSQL's later ones tune
+// for its single statements: covering keys for the referral chain (0003),
+// room for heap-only updates of teams and the per-user counters and a
+// partial index of reserved seats (0004), a full_at marker of fully paid
+// forming teams in place of an index on seats_paid (0005), and an index
+// for open teams in fullest order (0006; SQLite 0003), so that Match's
+// read stops after its limit. Migrations that build an index block writes
+// to that table while they run; Migrate applies each in a transaction.
+//
 // # How writes stay correct
 //
 // Every write applies a guarded delta: the preconditions are part of the
