@@ -36,8 +36,8 @@
 // room for heap-only updates of teams and the per-user counters and a
 // partial index of reserved seats (0004), a full_at marker of fully paid
 // forming teams in place of an index on seats_paid (0005), and an index
-// for open teams in fullest order (0006; SQLite 0003), so that Match's
-// read stops after its limit. Migrations that build an index block writes
+// for open teams in fullest order (0006; SQLite and MySQL 0003), so that
+// Match's read stops after its limit. Migrations that build an index block writes
 // to that table while they run; Migrate applies each in a transaction.
 //
 // # How writes stay correct

@@ -225,6 +225,12 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 		}
 		for _, stmt := range m.stmts {
 			if _, err := r.exec(ctx, stmt); err != nil {
+				// DDL is not transactional here: an index built before a
+				// crash that kept its version row from being written is
+				// there already (1061, duplicate key name).
+				if mysqlErrno(err, "1061") && strings.HasPrefix(stmt, "CREATE INDEX ") {
+					continue
+				}
 				return fmt.Errorf("sqlstore: migration %s: %w\n%s", m.name, err, stmt)
 			}
 		}
