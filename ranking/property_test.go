@@ -3,9 +3,7 @@ package ranking_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -18,18 +16,7 @@ import (
 // every organic item whose inputs never changed is served before the
 // session ends. Rerun one case with SCSDK_SEED=<seed>.
 func TestPagingProperty(t *testing.T) {
-	seeds := uint64(400)
-	if testing.Short() {
-		seeds = 60
-	}
-	first := uint64(1)
-	if v := os.Getenv("SCSDK_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SCSDK_SEED: %v", err)
-		}
-		first, seeds = n, 1
-	}
+	first, seeds := ranking.SeedRange(t, 400)
 	var pages, served, changed int
 	for seed := first; seed < first+seeds; seed++ {
 		p, s, c := pagingSession(t, seed)

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -197,16 +195,7 @@ func (pc *pruneCase) engage(c *Candidate) {
 // (never fully scored) scores below the final pool threshold. Rerun one
 // case with SCSDK_SEED=<seed>.
 func TestPruneMatchesFullScoring(t *testing.T) {
-	seeds := uint64(300)
-	if testing.Short() {
-		seeds = 60
-	}
-	first := uint64(1)
-	if v := os.Getenv("SCSDK_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		require.NoError(t, err)
-		first, seeds = n, 1
-	}
+	first, seeds := seedRange(t, 300)
 	var ranks, prunedRanks, pruned, candidates int
 	for seed := first; seed < first+seeds; seed++ {
 		pc := newPruneCase(t, seed)
@@ -267,7 +256,9 @@ func TestPruneMatchesFullScoring(t *testing.T) {
 		}
 	}
 	t.Logf("%d ranks, %d of them pruning: %d of %d candidates not fully scored", ranks, prunedRanks, pruned, candidates)
-	require.Greater(t, pruned, candidates/2, "the test should exercise pruning")
+	if seeds > 1 { // one rerun seed may prune little
+		require.Greater(t, pruned, candidates/2, "the test should exercise pruning")
+	}
 }
 
 func cmpLimit(limit, pageSize int) int {
