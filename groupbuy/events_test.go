@@ -40,3 +40,16 @@ func TestPayRecordMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestPaymentFingerprintMatchesFingerprint: the payment path's fingerprint
+// is fingerprint(team, seat, amount, currency), byte for byte, so records
+// stored before it existed still match their repeats.
+func TestPaymentFingerprintMatchesFingerprint(t *testing.T) {
+	for _, amount := range []string{"19.9", "19.90", "0.01", "1000", "123456789012345678901.5"} {
+		req := PaymentRequest{TeamID: "team-1", SeatID: "seat-1", Amount: decimal.RequireFromString(amount), Currency: "CNY"}
+		want := fingerprint(req.TeamID, req.SeatID, req.Amount.String(), req.Currency)
+		if got := paymentFingerprint(&req); got != want {
+			t.Errorf("paymentFingerprint(%s) = %q, want %q", amount, got, want)
+		}
+	}
+}

@@ -132,6 +132,12 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	if res != nil {
 		report(stdout, res)
 	}
+	return finish(stderr, cleanup, err, func() bool { return res.Check.Overfilled > 0 || res.Check.Mismatched > 0 })
+}
+
+// finish runs cleanup and returns the exit status of a run that ended with
+// err: 1 when it failed or when failed() reports a broken invariant.
+func finish(stderr io.Writer, cleanup func() error, err error, failed func() bool) int {
 	if cleanup != nil {
 		if cerr := cleanup(); cerr != nil {
 			fmt.Fprintln(stderr, "bench: cleanup:", cerr)
@@ -141,7 +147,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
-	if res.Check.Overfilled > 0 || res.Check.Mismatched > 0 {
+	if failed() {
 		return 1
 	}
 	return 0
@@ -153,19 +159,7 @@ func mainReferral(ctx context.Context, target Target, cleanup func() error, o Re
 	if res != nil {
 		reportReferral(stdout, res)
 	}
-	if cleanup != nil {
-		if cerr := cleanup(); cerr != nil {
-			fmt.Fprintln(stderr, "bench: cleanup:", cerr)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "bench:", err)
-		return 1
-	}
-	if res.DepthViolations > 0 || res.Inline > 0 {
-		return 1
-	}
-	return 0
+	return finish(stderr, cleanup, err, func() bool { return res.DepthViolations > 0 || res.Inline > 0 })
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
