@@ -205,8 +205,7 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 	idemGuard, idemInsert := s.pgIdem(a, w.Idem, "s", nil, "")
 	q := `WITH t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE id = ` + teamID + ` AND campaign_id = ` + camp + ` AND state = 'forming' AND expires_at > ` + now + `
-		AND seats_taken < capacity
+		WHERE ` + byKey("id = "+teamID, "campaign_id = "+camp+" AND state = 'forming' AND expires_at > "+now+" AND seats_taken < capacity") + `
 		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ` + camp + ` AND status = 'active')` + idemGuard + `
 		RETURNING ` + teamCols + `
 	), u AS (
@@ -292,13 +291,13 @@ func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite) (string, []any) {
 	q := `WITH t AS (
 		UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1,
 			full_at = CASE WHEN seats_paid + 1 >= capacity THEN ` + now + ` ELSE full_at END
-		WHERE id = ` + a.text(w.TeamID) + ` AND state = 'forming' AND expires_at > ` + now + ` AND seats_paid < capacity` + idemGuard + `
+		WHERE ` + byKey("id = "+a.text(w.TeamID), "state = 'forming' AND expires_at > "+now+" AND seats_paid < capacity") + idemGuard + `
 		RETURNING ` + teamCols + `
 	), s AS (
 		UPDATE {p}seats AS st SET state = 'paid', paid_at = ` + now + `, payment_ref = ` + a.text(w.PaymentRef) + `, version = st.version + 1
 		FROM t
-		WHERE st.id = ` + a.text(w.SeatID) + ` AND st.team_id = t.id AND st.state = 'reserved' AND st.reserved_until > ` + now + `
-		AND st.amount = ` + a.text(money(w.Amount)) + `::numeric AND st.currency = ` + a.text(w.Currency) + ` AND NOT st.is_virtual
+		WHERE ` + byKey("st.id = "+a.text(w.SeatID), "st.team_id = t.id AND st.state = 'reserved' AND st.reserved_until > "+now+
+		" AND st.amount = "+a.text(money(w.Amount))+"::numeric AND st.currency = "+a.text(w.Currency)+" AND NOT st.is_virtual") + `
 		RETURNING ` + qualify(seatCols, "st") + `
 	)` + s.pgEvents(a, w.Events, "s") + idemInsert + `
 	SELECT ` + qualify(teamCols, "t") + `, ` + qualify(seatCols, "s") + `,
@@ -393,7 +392,7 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 	a := &pgArgs{}
 	q := `WITH t AS (
 		UPDATE {p}teams SET state = 'succeeded', closed_at = ` + s.pgTime(a, w.Now) + `
-		WHERE id = ` + a.text(t.ID) + ` AND state = 'forming' AND seats_paid >= capacity
+		WHERE ` + byKey("id = "+a.text(t.ID), "state = 'forming' AND seats_paid >= capacity") + `
 		RETURNING ` + teamCols + `
 	), c AS (
 		UPDATE {p}seats AS st SET state = 'confirmed', version = st.version + 1
@@ -452,7 +451,7 @@ func (s *Store) pgComplete(ctx context.Context, teamID string, now time.Time, on
 		out = completed{}
 		t, err := s.scanTeam(r.row(ctx, `WITH t AS (
 			UPDATE {p}teams SET state = 'succeeded', closed_at = ?
-			WHERE id = ? AND state = 'forming' AND seats_paid >= capacity
+			WHERE `+byKey("id = ?", "state = 'forming' AND seats_paid >= capacity")+`
 			RETURNING `+teamCols+`
 		), c AS (
 			UPDATE {p}seats AS st SET state = 'confirmed', version = st.version + 1

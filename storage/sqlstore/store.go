@@ -248,6 +248,20 @@ func (e *errGuard) Error() string { return "sqlstore: guard failed: " + e.what }
 
 func guard(what string) error { return &errGuard{what} }
 
+// byKey is the WHERE clause of a guarded write that finds its row by primary
+// key: the key's equality, and the guards wrapped in a CASE so that no
+// planner can use them to pick an index. PostgreSQL would otherwise match
+// guards such as state = 'forming' to the partial indexes behind Match and
+// ProcessDue, and on young tables without statistics (the cost of every
+// index is then the same) it scanned teams_fullest or seats_due from end to
+// end for the one row, in a generic plan that it kept for the connection's
+// life. The CASE changes nothing else: it is true exactly when the guards
+// are, and PostgreSQL re-checks it on a row's latest version like any other
+// condition.
+func byKey(key, guards string) string {
+	return key + " AND CASE WHEN " + guards + " THEN TRUE END"
+}
+
 // uniqueAsGuard turns a unique violation into a guard failure.
 func (s *Store) uniqueAsGuard(err error, what string) error {
 	if err != nil && s.isUnique(err) {

@@ -377,7 +377,7 @@ func (s *Store) joinTx(ctx context.Context, r run, w *groupbuy.JoinTeamWrite, te
 		return notFound("team", seat.TeamID)
 	}
 	n, err := r.affected(ctx, `UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE id = ? AND state = 'forming' AND expires_at > ? AND seats_taken < capacity
+		WHERE `+byKey("id = ?", "state = 'forming' AND expires_at > ? AND seats_taken < capacity")+`
 		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ? AND status = 'active')`,
 		t.ID, s.t(w.Now), t.CampaignID)
 	if err != nil {
@@ -481,7 +481,7 @@ func (s *Store) payTx(ctx context.Context, r run, w *groupbuy.PaySeatWrite, res 
 		return notFound("seat", w.SeatID)
 	}
 	n, err := r.affected(ctx, `UPDATE {p}seats SET state = 'paid', paid_at = ?, payment_ref = ?, version = version + 1
-		WHERE id = ? AND team_id = ? AND state = 'reserved' AND reserved_until > ? AND `+s.moneyEq("amount")+` AND currency = ?`,
+		WHERE `+byKey("id = ?", "team_id = ? AND state = 'reserved' AND reserved_until > ? AND "+s.moneyEq("amount")+" AND currency = ?"),
 		s.t(w.Now), w.PaymentRef, w.SeatID, w.TeamID, s.t(w.Now), money(w.Amount), w.Currency)
 	if err != nil {
 		return err
@@ -495,7 +495,7 @@ func (s *Store) payTx(ctx context.Context, r run, w *groupbuy.PaySeatWrite, res 
 		state, closedAt = groupbuy.TeamSucceeded, w.Now
 	}
 	n, err = r.affected(ctx, `UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1, state = ?, closed_at = ?
-		WHERE id = ? AND state = 'forming' AND expires_at > ? AND seats_paid = ? AND seats_paid < capacity`,
+		WHERE `+byKey("id = ?", "state = 'forming' AND expires_at > ? AND seats_paid = ? AND seats_paid < capacity"),
 		string(state), s.t(closedAt), t.ID, s.t(w.Now), t.SeatsPaid)
 	if err != nil {
 		return err
@@ -590,7 +590,7 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 			return conflict("seat %s has not expired", st.ID)
 		}
 		n, err := r.affected(ctx, `UPDATE {p}seats SET state = 'released', active_user = NULL, version = version + 1
-			WHERE id = ? AND state = 'reserved'`, st.ID)
+			WHERE `+byKey("id = ?", "state = 'reserved'"), st.ID)
 		if err != nil {
 			return err
 		}
@@ -598,7 +598,7 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 			return conflict("seat %s changed", st.ID)
 		}
 		if _, err := r.exec(ctx, `UPDATE {p}teams SET seats_taken = seats_taken - 1, version = version + 1
-			WHERE id = ? AND seats_taken > 0`, t.ID); err != nil {
+			WHERE `+byKey("id = ?", "seats_taken > 0"), t.ID); err != nil {
 			return err
 		}
 		if err := s.uncountSeats(ctx, r, []groupbuy.Seat{st}); err != nil {
@@ -754,7 +754,7 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 	}
 	n, err := r.affected(ctx, `UPDATE {p}teams SET state = ?, closed_at = ?, virtual_seats = virtual_seats + ?,
 		seats_taken = seats_taken - ?, seats_paid = seats_paid - ?, version = version + 1
-		WHERE id = ? AND state = 'forming' AND version = ?`,
+		WHERE `+byKey("id = ?", "state = 'forming' AND version = ?"),
 		string(w.State), s.t(w.Now), w.VirtualSeats, taken, paid, t.ID, w.Version)
 	if err != nil {
 		return err
@@ -793,7 +793,7 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	var out groupbuy.Seat
 	err := s.inTx(ctx, func(r run) error {
 		n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, version = version + 1
-			WHERE id = ? AND state = ?`, string(w.To), w.SeatID, string(w.From))
+			WHERE `+byKey("id = ?", "state = ?"), string(w.To), w.SeatID, string(w.From))
 		if err != nil {
 			return s.uniqueAsGuard(err, "seat "+w.SeatID)
 		}
