@@ -37,8 +37,16 @@
 // partial index of reserved seats (0004), a full_at marker of fully paid
 // forming teams in place of an index on seats_paid (0005), and an index
 // for open teams in fullest order (0006; SQLite and MySQL 0003), so that
-// Match's read stops after its limit. Migrations that build an index block writes
-// to that table while they run; Migrate applies each in a transaction.
+// Match's read stops after its limit; the indexes of OpenTeams and DueTeams
+// hold forming teams only (0007; SQLite 0004). Migrations that build an
+// index block writes to that table while they run; Migrate applies each in
+// a transaction.
+//
+// A guarded write that finds its row by primary key keeps its guards in a
+// CASE (byKey in store.go), out of reach of the planner's index matching:
+// PostgreSQL matched state = 'forming' to the partial indexes above and, on
+// young tables without statistics, kept a cached generic plan that scanned
+// teams_fullest or seats_due end to end for one row (TestGuardedWritesUsePrimaryKey).
 //
 // # How writes stay correct
 //
