@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage/memory"
 )
 
 func TestCodeAlphabet(t *testing.T) {
@@ -86,4 +87,53 @@ func TestTokens(t *testing.T) {
 	assert.Error(t, err)
 	_, err = referral.SignToken(tokenKey, referral.ShareToken{ProgrammeID: "p", ExpiresAt: now})
 	assert.Error(t, err)
+}
+
+// TestTokenKeyRotation: a Service signs with TokenKey only and verifies with
+// TokenKey and every key of PreviousTokenKeys, so tokens signed before a
+// rotation keep working until they expire.
+func TestTokenKeyRotation(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	oldKey, newKey := tokenKey, []byte("fedcba9876543210fedcba9876543210")
+	before, err := referral.New(memory.New(), referral.Config{Now: clock, TokenKey: oldKey})
+	require.NoError(t, err)
+	after, err := referral.New(memory.New(), referral.Config{Now: clock, TokenKey: newKey, PreviousTokenKeys: [][]byte{oldKey}})
+	require.NoError(t, err)
+	retired, err := referral.New(memory.New(), referral.Config{Now: clock, TokenKey: newKey})
+	require.NoError(t, err)
+
+	tok := referral.ShareToken{ProgrammeID: "p", SharerID: "alice"}
+	old, err := before.SignToken(tok, time.Hour)
+	require.NoError(t, err)
+	got, err := after.VerifyToken(old)
+	require.NoError(t, err, "a token signed before the rotation still verifies")
+	assert.Equal(t, "alice", got.SharerID)
+	_, err = retired.VerifyToken(old)
+	assert.ErrorIs(t, err, referral.ErrTokenTampered, "once the old key is dropped")
+
+	fresh, err := after.SignToken(tok, time.Hour)
+	require.NoError(t, err)
+	_, err = before.VerifyToken(fresh)
+	assert.ErrorIs(t, err, referral.ErrTokenTampered, "new tokens are signed with the new key")
+	_, err = retired.VerifyToken(fresh)
+	assert.NoError(t, err)
+
+	stale, err := referral.SignToken(oldKey, referral.ShareToken{ProgrammeID: "p", SharerID: "bob", ExpiresAt: now})
+	require.NoError(t, err)
+	_, err = after.VerifyToken(stale)
+	assert.ErrorIs(t, err, referral.ErrTokenExpired, "an old key's token expires as it would have")
+	forged, err := referral.SignToken([]byte("a third key, never configured"),
+		referral.ShareToken{ProgrammeID: "p", SharerID: "mallory", ExpiresAt: now.Add(time.Hour)})
+	require.NoError(t, err)
+	_, err = after.VerifyToken(forged)
+	assert.ErrorIs(t, err, referral.ErrTokenTampered)
+
+	var verr *referral.ValidationError
+	_, err = referral.New(memory.New(), referral.Config{TokenKey: newKey, PreviousTokenKeys: [][]byte{[]byte("short")}})
+	require.ErrorAs(t, err, &verr)
+	assert.Equal(t, "PreviousTokenKeys[0]", verr.Field)
+	_, err = referral.New(memory.New(), referral.Config{PreviousTokenKeys: [][]byte{oldKey}})
+	require.ErrorAs(t, err, &verr)
+	assert.Equal(t, "PreviousTokenKeys", verr.Field)
 }

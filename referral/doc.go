@@ -27,7 +27,9 @@
 // acyclic under concurrent binds (see BindWrite). Service runs the
 // commands: CreateProgramme, IssueCode/ResolveCode/RevokeCode,
 // SignToken/VerifyToken, Apply/Approve/Reject/Freeze/Unfreeze/Revoke, Bind
-// (BindCode, BindToken), Attribute, Downline.
+// (BindCode, BindToken), Attribute, Downline. Service.VerifyToken also
+// accepts tokens signed with Config.PreviousTokenKeys, so a host rotates its
+// token key without breaking the links and posters already shared.
 //
 // Rates are float64 fractions of the line's net price, validated in
 // [0, 1] (NaN refused); they are limits and labels here, the commission

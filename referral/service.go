@@ -25,6 +25,11 @@ type Config struct {
 	// TokenKey is the HMAC key of share tokens, at least 16 bytes (32
 	// random bytes recommended). Without it SignToken and VerifyToken fail.
 	TokenKey []byte
+	// PreviousTokenKeys are retired keys that VerifyToken still accepts
+	// and SignToken never uses, for rotating TokenKey without breaking the
+	// links and posters already out: sign with the new key, keep the old
+	// one here until the longest token it signed has expired, then drop it.
+	PreviousTokenKeys [][]byte
 	// Rand is the randomness of invite codes; default crypto/rand.Reader.
 	Rand io.Reader
 	// CodeLength is the length of invite codes; default DefaultCodeLength.
@@ -57,10 +62,23 @@ func New(store Store, cfg Config) (*Service, error) {
 		return nil, invalid("store", "must not be nil")
 	}
 	if cfg.TokenKey != nil {
-		if err := checkTokenKey(cfg.TokenKey); err != nil {
+		if err := checkTokenKey("TokenKey", cfg.TokenKey); err != nil {
 			return nil, err
 		}
 		cfg.TokenKey = slices.Clone(cfg.TokenKey)
+	}
+	if len(cfg.PreviousTokenKeys) > 0 {
+		if cfg.TokenKey == nil {
+			return nil, invalid("PreviousTokenKeys", "need a current TokenKey")
+		}
+		prev := make([][]byte, len(cfg.PreviousTokenKeys))
+		for i, k := range cfg.PreviousTokenKeys {
+			if err := checkTokenKey(fmt.Sprintf("PreviousTokenKeys[%d]", i), k); err != nil {
+				return nil, err
+			}
+			prev[i] = slices.Clone(k)
+		}
+		cfg.PreviousTokenKeys = prev
 	}
 	if cfg.MaxRereads < 0 || cfg.CodeLength < 0 {
 		return nil, invalid("config", "MaxRereads and CodeLength must be ≥ 0")
@@ -199,12 +217,22 @@ func (s *Service) SignToken(t ShareToken, ttl time.Duration) (string, error) {
 	return SignToken(s.cfg.TokenKey, t)
 }
 
-// VerifyToken checks a share token: ErrTokenTampered or ErrTokenExpired.
+// VerifyToken checks a share token against TokenKey, then against each of
+// PreviousTokenKeys: ErrTokenTampered when none signed it, ErrTokenExpired
+// when the key that signed it finds it expired.
 func (s *Service) VerifyToken(token string) (ShareToken, error) {
 	if s.cfg.TokenKey == nil {
 		return ShareToken{}, invalid("TokenKey", "not configured")
 	}
-	return VerifyToken(s.cfg.TokenKey, token, s.cfg.Now())
+	now := s.cfg.Now()
+	t, err := VerifyToken(s.cfg.TokenKey, token, now)
+	for _, k := range s.cfg.PreviousTokenKeys {
+		if !errors.Is(err, ErrTokenTampered) {
+			break
+		}
+		t, err = VerifyToken(k, token, now)
+	}
+	return t, err
 }
 
 // distributorPayload is the payload of TopicDistributorChanged.

@@ -35,16 +35,16 @@ const (
 	MinTokenKeyLength = 16
 )
 
-func checkTokenKey(key []byte) error {
+func checkTokenKey(field string, key []byte) error {
 	if len(key) < MinTokenKeyLength {
-		return invalid("TokenKey", fmt.Sprintf("must be at least %d bytes", MinTokenKeyLength))
+		return invalid(field, fmt.Sprintf("must be at least %d bytes", MinTokenKeyLength))
 	}
 	return nil
 }
 
 // SignToken encodes and signs t with key.
 func SignToken(key []byte, t ShareToken) (string, error) {
-	if err := checkTokenKey(key); err != nil {
+	if err := checkTokenKey("key", key); err != nil {
 		return "", err
 	}
 	if err := validateID("ProgrammeID", t.ProgrammeID); err != nil {
@@ -85,7 +85,7 @@ func mac(key, msg []byte) []byte {
 // whose expiry is not after now is ErrTokenExpired (checked only once the
 // MAC matched).
 func VerifyToken(key []byte, s string, now time.Time) (ShareToken, error) {
-	if err := checkTokenKey(key); err != nil {
+	if err := checkTokenKey("key", key); err != nil {
 		return ShareToken{}, err
 	}
 	if len(s) > MaxTokenLength {
