@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
@@ -18,24 +19,136 @@ import (
 // sent in autocommit: one round trip, one commit. The package doc explains
 // why each part is safe under READ COMMITTED.
 
-// pgArgs numbers the arguments of a PostgreSQL statement. Every placeholder
-// carries its cast, and an argument used twice is used with the same cast,
-// so PostgreSQL never deduces two types for one parameter.
-type pgArgs struct{ args []any }
-
-func (a *pgArgs) add(v any, typ string) string {
-	a.args = append(a.args, v)
-	return "$" + strconv.Itoa(len(a.args)) + "::" + typ
+// pgq builds a PostgreSQL statement: its arguments and, unless the text of
+// its shape is cached already, its text. The same code does both, so the
+// cached text and the arguments of a later call can never disagree on the
+// order of the arguments. Every placeholder carries its cast, and an
+// argument used twice is used with the same cast, so PostgreSQL never
+// deduces two types for one parameter.
+type pgq struct {
+	build  bool   // write the text; else only collect the arguments
+	b      []byte // the text, with {p} for the table prefix
+	args   []any
+	cached *pgText                 // the shape's text, when !build
+	slot   *atomic.Pointer[pgText] // where the shape's text is cached, or nil
 }
 
-func (a *pgArgs) text(v string) string  { return a.add(v, "text") }
-func (a *pgArgs) bytes(v []byte) string { return a.add(v, "bytea") }
-func (a *pgArgs) int(v int) string      { return a.add(v, "integer") }
-func (a *pgArgs) int64(v int64) string  { return a.add(v, "bigint") }
-func (a *pgArgs) bool(v bool) string    { return a.add(v, "boolean") }
-func (s *Store) pgTime(a *pgArgs, t time.Time) string {
-	return a.add(s.t(t), "timestamptz")
+// ph is the placeholder of an argument: $n::typ.
+type ph struct {
+	n   int
+	typ string
 }
+
+func (q *pgq) add(v any, typ string) ph {
+	q.args = append(q.args, v)
+	return ph{len(q.args), typ}
+}
+
+func (q *pgq) text(v string) ph  { return q.add(v, "text") }
+func (q *pgq) bytes(v []byte) ph { return q.add(v, "bytea") }
+func (q *pgq) int(v int) ph      { return q.add(v, "integer") }
+func (q *pgq) int64(v int64) ph  { return q.add(v, "bigint") }
+func (q *pgq) bool(v bool) ph    { return q.add(v, "boolean") }
+func (s *Store) pgTime(q *pgq, t time.Time) ph {
+	return q.add(s.t(t), "timestamptz")
+}
+
+// sql appends parts to the text: strings as they are, ints in decimal and
+// placeholders as $n::typ. When only the arguments are collected it does
+// nothing; its operands, the placeholders among them, are evaluated all the
+// same, left to right, which is what numbers the arguments.
+func (q *pgq) sql(parts ...any) {
+	if !q.build {
+		return
+	}
+	for _, p := range parts {
+		switch p := p.(type) {
+		case string:
+			q.b = append(q.b, p...)
+		case ph:
+			q.b = append(q.b, '$')
+			q.b = strconv.AppendInt(q.b, int64(p.n), 10)
+			q.b = append(q.b, "::"...)
+			q.b = append(q.b, p.typ...)
+		case int:
+			q.b = strconv.AppendInt(q.b, int64(p), 10)
+		default:
+			// Not formatted, so that parts stay on the caller's stack.
+			panic("sqlstore: a statement's text takes strings, ints and placeholders")
+		}
+	}
+}
+
+// The statements of the single-statement commands, for their shapes.
+const (
+	pgOpenStmt = iota
+	pgJoinStmt
+	pgPayStmt
+	pgCompleteStmt
+	pgRecordStmt
+	pgStmts
+)
+
+// pgCachedEvents is the most events a statement of a cached shape inserts;
+// a statement with more builds its text on every call.
+const pgCachedEvents = 8
+
+// pgText is the final text of a statement's shape (prefix in place) and how
+// many arguments it takes.
+type pgText struct {
+	sql   string
+	nargs int
+}
+
+// pgTexts caches the text of each statement shape: which statement, how
+// many events it inserts (0..pgCachedEvents) and which of an idempotency
+// record (1) and a result for the filled case (2) it carries. A shape's
+// text is built on its first use; two racing first uses build the same
+// text.
+type pgTexts [pgStmts][pgCachedEvents + 1][4]atomic.Pointer[pgText]
+
+// pgStart starts a statement of a shape: the text is built only when the
+// shape's text is not cached (or not cacheable).
+func (s *Store) pgStart(stmt, events int, idem, filled bool) pgq {
+	var q pgq
+	if s.texts != nil && events <= pgCachedEvents {
+		var i int
+		if idem {
+			i |= 1
+		}
+		if filled {
+			i |= 2
+		}
+		q.slot = &s.texts[stmt][events][i]
+		if q.cached = q.slot.Load(); q.cached != nil {
+			q.args = make([]any, 0, q.cached.nargs)
+			return q
+		}
+	}
+	q.build = true
+	q.b = make([]byte, 0, 2048)
+	return q
+}
+
+// pgDone returns the final text and the arguments, caching a text it built.
+func (s *Store) pgDone(q *pgq) (string, []any) {
+	if !q.build {
+		return q.cached.sql, q.args
+	}
+	t := &pgText{sql: strings.ReplaceAll(string(q.b), "{p}", s.prefix), nargs: len(q.args)}
+	if q.slot != nil {
+		q.slot.Store(t)
+	}
+	return t.sql, q.args
+}
+
+// Column lists qualified by the aliases the statements use.
+var (
+	teamColsT  = qualify(teamCols, "t")
+	seatColsS  = qualify(seatCols, "s")
+	seatColsO  = qualify(seatCols, "o")
+	seatColsST = qualify(seatCols, "st")
+)
 
 // qualify prefixes each column of a column list with alias.
 func qualify(cols, alias string) string {
@@ -46,73 +159,82 @@ func qualify(cols, alias string) string {
 	return strings.Join(parts, ", ")
 }
 
-// pgEvents returns a CTE that inserts events in order, for each row of
-// source, or "" when there are none.
-func (s *Store) pgEvents(a *pgArgs, evs []storage.Event, source string) string {
+// pgEvents writes a CTE that inserts events in order, for each row of
+// source, or nothing when there are none.
+func (s *Store) pgEvents(q *pgq, evs []storage.Event, source string) {
 	if len(evs) == 0 {
-		return ""
+		return
 	}
-	var b strings.Builder
-	b.WriteString(`, o AS (INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
-		SELECT v.id, v.topic, v.k, v.p, v.c FROM ` + source + `, (VALUES `)
+	q.sql(`, o AS (INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
+		SELECT v.id, v.topic, v.k, v.p, v.c FROM `, source, `, (VALUES `)
 	for i := range evs {
 		ev := &evs[i]
-		if i > 0 {
-			b.WriteString(", ")
+		sep := ", ("
+		if i == 0 {
+			sep = "("
 		}
-		fmt.Fprintf(&b, "(%d, %s, %s, %s, %s, %s)", i, a.text(ev.ID), a.text(ev.Topic), a.text(ev.Key), a.bytes(ev.Payload), s.pgTime(a, ev.CreatedAt))
+		q.sql(sep, i, ", ", q.text(ev.ID), ", ", q.text(ev.Topic), ", ", q.text(ev.Key), ", ", q.bytes(ev.Payload), ", ", s.pgTime(q, ev.CreatedAt), ")")
 	}
-	b.WriteString(`) AS v(n, id, topic, k, p, c) ORDER BY v.n)`)
-	return b.String()
+	q.sql(`) AS v(n, id, topic, k, p, c) ORDER BY v.n)`)
 }
 
-// pgIdem returns the NOT EXISTS guard and the INSERT CTE of an idempotency
-// record, or "" twice. The stored result is the record's, or filled when
-// filled is set and the condition fill holds.
-func (s *Store) pgIdem(a *pgArgs, rec *groupbuy.IdempotencyRecord, source string, filled []byte, fill string) (guard, insert string) {
+// pgIdemGuard writes the NOT EXISTS guard of an idempotency record, if any,
+// and returns the placeholders of its scope and key for pgIdemInsert.
+func (s *Store) pgIdemGuard(q *pgq, rec *groupbuy.IdempotencyRecord) (scope, key ph) {
 	if rec == nil {
-		return "", ""
+		return ph{}, ph{}
 	}
-	scope, key := a.text(rec.Scope), a.text(rec.Key)
-	guard = ` AND NOT EXISTS (SELECT 1 FROM {p}idempotency WHERE scope = ` + scope + ` AND idem_key = ` + key + `)`
-	result := a.bytes(rec.Result)
+	scope, key = q.text(rec.Scope), q.text(rec.Key)
+	q.sql(` AND NOT EXISTS (SELECT 1 FROM {p}idempotency WHERE scope = `, scope, ` AND idem_key = `, key, `)`)
+	return scope, key
+}
+
+// pgIdemInsert writes the CTE that inserts an idempotency record for each
+// row of source, if there is a record. The stored result is the record's,
+// or filled when filled is set and the condition fill holds.
+func (s *Store) pgIdemInsert(q *pgq, rec *groupbuy.IdempotencyRecord, scope, key ph, source string, filled []byte, fill string) {
+	if rec == nil {
+		return
+	}
+	q.sql(`, i AS (INSERT INTO {p}idempotency (scope, idem_key, fingerprint, result, created_at)
+		SELECT `, scope, `, `, key, `, `, q.text(rec.Fingerprint), `, `)
 	if filled != nil {
-		result = `CASE WHEN ` + fill + ` THEN ` + a.bytes(filled) + ` ELSE ` + result + ` END`
+		q.sql(`CASE WHEN `, fill, ` THEN `, q.bytes(filled), ` ELSE `, q.bytes(rec.Result), ` END`)
+	} else {
+		q.sql(q.bytes(rec.Result))
 	}
-	insert = `, i AS (INSERT INTO {p}idempotency (scope, idem_key, fingerprint, result, created_at)
-		SELECT ` + scope + `, ` + key + `, ` + a.text(rec.Fingerprint) + `, ` + result + `, ` +
-		s.pgTime(a, rec.CreatedAt) + ` FROM ` + source + `)`
-	return guard, insert
+	q.sql(`, `, s.pgTime(q, rec.CreatedAt), ` FROM `, source, `)`)
 }
 
 // pgOne runs one single-statement command in autocommit, rerunning it when
 // PostgreSQL aborts it as retryable. A statement that matched no row, hit a
-// unique key or divided by zero on purpose becomes a guard failure; scan
-// reads its one result row.
-func (s *Store) pgOne(ctx context.Context, what, q string, args []any, scan func(*sql.Rows) error) error {
+// unique key or divided by zero on purpose becomes a guard failure named
+// what+id (joined only then: most commands succeed); scan reads its one
+// result row.
+func (s *Store) pgOne(ctx context.Context, what, id, q string, args []any, scan func(*sql.Rows) error) error {
 	return s.retry(ctx, func() error {
-		rows, err := run{s, s.db}.query(ctx, q, args...)
+		rows, err := run{s, s.db}.queryText(ctx, q, args...)
 		if err != nil {
-			return s.pgGuard(err, what)
+			return s.pgGuard(err, what, id)
 		}
 		defer rows.Close()
 		if !rows.Next() {
 			if err := rows.Err(); err != nil {
-				return s.pgGuard(err, what)
+				return s.pgGuard(err, what, id)
 			}
-			return guard(what)
+			return guard(what + id)
 		}
 		if err := scan(rows); err != nil {
-			return s.pgGuard(err, what)
+			return s.pgGuard(err, what, id)
 		}
 		rows.Close()
-		return s.pgGuard(rows.Err(), what)
+		return s.pgGuard(rows.Err(), what, id)
 	})
 }
 
-func (s *Store) pgGuard(err error, what string) error {
+func (s *Store) pgGuard(err error, what, id string) error {
 	if err != nil && (isDivisionByZero(err) || s.isUnique(err)) {
-		return guard(what)
+		return guard(what + id)
 	}
 	return err
 }
@@ -121,35 +243,8 @@ func (s *Store) pgGuard(err error, what string) error {
 // team, its leader seat, the events and the idempotency record, each
 // depending on the part before it, so that a failed guard inserts nothing.
 func (s *Store) pgOpen(ctx context.Context, w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat) error {
-	a := &pgArgs{}
-	now := s.pgTime(a, w.Now)
-	camp := a.text(team.CampaignID)
-	idemGuard, idemInsert := s.pgIdem(a, w.Idem, "t", nil, "")
-	counted := 0
-	if activeSeat(leader.State) {
-		counted = 1
-	}
-	q := `WITH c AS (
-		SELECT id FROM {p}campaigns WHERE id = ` + camp + ` AND status = 'active'
-		AND (starts_at IS NULL OR starts_at <= ` + now + `) AND ends_at > ` + now + idemGuard + `
-	), u AS (
-		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
-		SELECT c.id, ` + a.text(leader.UserID) + `, ` + a.int(counted) + `, 0 FROM c
-		ON CONFLICT (campaign_id, user_id) DO UPDATE SET opened = ul.opened + EXCLUDED.opened
-		WHERE ul.opened < ` + a.int(capOf(w.MaxOpened)) + `
-		RETURNING 1 AS ok
-	), t AS (
-		INSERT INTO {p}teams (` + teamCols + `)
-		SELECT ` + a.text(team.ID) + `, ` + camp + `, ` + a.text(team.LeaderID) + `, ` + a.int(team.Capacity) + `, 1, 0, 0, 'forming', ` +
-		s.pgTime(a, team.OpenedAt) + `, ` + s.pgTime(a, team.ExpiresAt) + `, NULL, ` + a.int64(team.Version) + ` FROM u
-		RETURNING id
-	), s AS (
-		INSERT INTO {p}seats (` + seatCols + `, active_user)
-		SELECT ` + s.pgSeatValues(a, leader) + ` FROM t
-		RETURNING id
-	)` + s.pgEvents(a, w.Events, "t") + idemInsert + `
-	SELECT count(*) FROM s`
-	return s.pgOne(ctx, "open team "+team.ID, q, a.args, func(rows *sql.Rows) error {
+	q, args := s.pgOpenSQL(w, team, leader)
+	return s.pgOne(ctx, "open team ", team.ID, q, args, func(rows *sql.Rows) error {
 		var n int
 		if err := rows.Scan(&n); err != nil {
 			return err
@@ -161,18 +256,52 @@ func (s *Store) pgOpen(ctx context.Context, w *groupbuy.OpenTeamWrite, team *gro
 	})
 }
 
-// pgSeatValues is the select list inserting a seat as given.
-func (s *Store) pgSeatValues(a *pgArgs, st *groupbuy.Seat) string {
-	active := "NULL::text"
-	if u := activeUser(st); u != nil {
-		active = a.text(u.(string))
+// pgOpenSQL returns pgOpen's statement and its arguments.
+func (s *Store) pgOpenSQL(w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat) (string, []any) {
+	q := s.pgStart(pgOpenStmt, len(w.Events), w.Idem != nil, false)
+	counted := 0
+	if activeSeat(leader.State) {
+		counted = 1
 	}
-	return strings.Join([]string{
-		a.text(st.ID), a.text(st.TeamID), a.text(st.CampaignID), a.text(st.UserID), a.text(st.SKU), a.int(st.Quantity),
-		a.text(money(st.UnitPrice)) + "::numeric", a.text(money(st.Amount)) + "::numeric", a.text(st.Currency), a.text(string(st.State)),
-		a.bool(st.Leader), a.bool(st.Virtual), s.pgTime(a, st.ReservedAt), s.pgTime(a, st.ReservedUntil), s.pgTime(a, st.PaidAt),
-		a.text(st.PaymentRef), a.int64(st.Version), active,
-	}, ", ")
+	camp, now := q.text(team.CampaignID), s.pgTime(&q, w.Now)
+	q.sql(`WITH c AS (
+		SELECT id FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active'
+		AND (starts_at IS NULL OR starts_at <= `, now, `) AND ends_at > `, now)
+	scope, key := s.pgIdemGuard(&q, w.Idem)
+	q.sql(`
+	), u AS (
+		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
+		SELECT c.id, `, q.text(leader.UserID), `, `, q.int(counted), `, 0 FROM c
+		ON CONFLICT (campaign_id, user_id) DO UPDATE SET opened = ul.opened + EXCLUDED.opened
+		WHERE ul.opened < `, q.int(capOf(w.MaxOpened)), `
+		RETURNING 1 AS ok
+	), t AS (
+		INSERT INTO {p}teams (`+teamCols+`)
+		SELECT `, q.text(team.ID), `, `, camp, `, `, q.text(team.LeaderID), `, `, q.int(team.Capacity), `, 1, 0, 0, 'forming', `,
+		s.pgTime(&q, team.OpenedAt), `, `, s.pgTime(&q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM u
+		RETURNING id
+	), s AS (
+		INSERT INTO {p}seats (`+seatCols+`, active_user)
+		SELECT `)
+	s.pgSeatValues(&q, leader)
+	q.sql(` FROM t
+		RETURNING id
+	)`)
+	s.pgEvents(&q, w.Events, "t")
+	s.pgIdemInsert(&q, w.Idem, scope, key, "t", nil, "")
+	q.sql(`
+	SELECT count(*) FROM s`)
+	return s.pgDone(&q)
+}
+
+// pgSeatValues writes the select list inserting a seat as given. Its
+// active_user is an argument, NULL or not, so that the text is the same
+// for every seat.
+func (s *Store) pgSeatValues(q *pgq, st *groupbuy.Seat) {
+	q.sql(q.text(st.ID), ", ", q.text(st.TeamID), ", ", q.text(st.CampaignID), ", ", q.text(st.UserID), ", ", q.text(st.SKU), ", ", q.int(st.Quantity), ", ",
+		q.text(money(st.UnitPrice)), "::numeric, ", q.text(money(st.Amount)), "::numeric, ", q.text(st.Currency), ", ", q.text(string(st.State)), ", ",
+		q.bool(st.Leader), ", ", q.bool(st.Virtual), ", ", s.pgTime(q, st.ReservedAt), ", ", s.pgTime(q, st.ReservedUntil), ", ", s.pgTime(q, st.PaidAt), ", ",
+		q.text(st.PaymentRef), ", ", q.int64(st.Version), ", ", q.add(activeUser(st), "text"))
 }
 
 // pgJoin: the guarded team UPDATE (t) locks the team row and is re-checked
@@ -183,50 +312,56 @@ func (s *Store) pgSeatValues(a *pgArgs, st *groupbuy.Seat) string {
 // on purpose, so that PostgreSQL rolls the statement back.
 func (s *Store) pgJoin(ctx context.Context, w *groupbuy.JoinTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat) error {
 	q, args := s.pgJoinSQL(w, seat)
-	return s.pgOne(ctx, "join team "+seat.TeamID, q, args, func(rows *sql.Rows) error {
-		var (
+	return s.pgOne(ctx, "join team ", seat.TeamID, q, args, func(rows *sql.Rows) error {
+		var r struct {
 			t     groupbuy.Team
 			until time.Time
 			check sql.NullInt64
-		)
-		if err := rows.Scan(append(s.teamDest(&t), s.ts(&until), &check)...); err != nil {
+			dest  [teamColN + 2]any
+		}
+		if err := rows.Scan(append(s.teamDest(r.dest[:0], &r.t), s.ts(&r.until), &r.check)...); err != nil {
 			return err
 		}
-		*team = t
-		seat.ReservedUntil = until
+		*team = r.t
+		seat.ReservedUntil = r.until
 		return nil
 	})
 }
 
+// pgJoinSQL returns pgJoin's statement and its arguments.
 func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (string, []any) {
-	a := &pgArgs{}
-	now := s.pgTime(a, w.Now)
-	teamID, camp, user := a.text(seat.TeamID), a.text(seat.CampaignID), a.text(seat.UserID)
-	idemGuard, idemInsert := s.pgIdem(a, w.Idem, "s", nil, "")
-	q := `WITH t AS (
+	q := s.pgStart(pgJoinStmt, len(w.Events), w.Idem != nil, false)
+	camp, now := q.text(seat.CampaignID), s.pgTime(&q, w.Now)
+	q.sql(`WITH t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE ` + byKey("id = "+teamID, "campaign_id = "+camp+" AND state = 'forming' AND expires_at > "+now+" AND seats_taken < capacity") + `
-		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ` + camp + ` AND status = 'active')` + idemGuard + `
-		RETURNING ` + teamCols + `
+		WHERE id = `, q.text(seat.TeamID), byKeyCase, `campaign_id = `, camp, ` AND state = 'forming' AND expires_at > `, now, ` AND seats_taken < capacity`, byKeyEnd, `
+		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active')`)
+	scope, key := s.pgIdemGuard(&q, w.Idem)
+	user := q.text(seat.UserID)
+	q.sql(`
+		RETURNING `+teamCols+`
 	), u AS (
 		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
-		SELECT t.campaign_id, ` + user + `, 0, 1 FROM t
+		SELECT t.campaign_id, `, user, `, 0, 1 FROM t
 		ON CONFLICT (campaign_id, user_id) DO UPDATE SET joined = ul.joined + 1
-		WHERE ul.joined < ` + a.int(capOf(w.MaxJoined)) + `
+		WHERE ul.joined < `, q.int(capOf(w.MaxJoined)), `
 		RETURNING 1 AS ok
 	), s AS (
-		INSERT INTO {p}seats (` + seatCols + `, active_user)
-		SELECT ` + a.text(seat.ID) + `, t.id, t.campaign_id, ` + user + `, ` + a.text(seat.SKU) + `, ` + a.int(seat.Quantity) + `, ` +
-		a.text(money(seat.UnitPrice)) + `::numeric, ` + a.text(money(seat.Amount)) + `::numeric, ` + a.text(seat.Currency) + `,
-		'reserved', false, false, ` + s.pgTime(a, seat.ReservedAt) + `, LEAST(` + s.pgTime(a, seat.ReservedUntil) + `, t.expires_at), NULL, ` +
-		a.text(seat.PaymentRef) + `, ` + a.int64(seat.Version) + `, ` + user + `
+		INSERT INTO {p}seats (`+seatCols+`, active_user)
+		SELECT `, q.text(seat.ID), `, t.id, t.campaign_id, `, user, `, `, q.text(seat.SKU), `, `, q.int(seat.Quantity), `, `,
+		q.text(money(seat.UnitPrice)), `::numeric, `, q.text(money(seat.Amount)), `::numeric, `, q.text(seat.Currency), `,
+		'reserved', false, false, `, s.pgTime(&q, seat.ReservedAt), `, LEAST(`, s.pgTime(&q, seat.ReservedUntil), `, t.expires_at), NULL, `,
+		q.text(seat.PaymentRef), `, `, q.int64(seat.Version), `, `, user, `
 		FROM t, u
 		RETURNING reserved_until
-	)` + s.pgEvents(a, w.Events, "s") + idemInsert + `
-	SELECT ` + qualify(teamCols, "t") + `, s.reserved_until,
+	)`)
+	s.pgEvents(&q, w.Events, "s")
+	s.pgIdemInsert(&q, w.Idem, scope, key, "s", nil, "")
+	q.sql(`
+	SELECT `, teamColsT, `, s.reserved_until,
 		CASE WHEN (SELECT count(*) FROM t) > 0 THEN 1 / (SELECT count(*) FROM u)::integer END
-	FROM t LEFT JOIN s ON true`
-	return q, a.args
+	FROM t LEFT JOIN s ON true`)
+	return s.pgDone(&q)
 }
 
 // pgPay: the guarded team UPDATE (t) comes first, so the team row is locked
@@ -244,27 +379,22 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
 	q, args := s.pgPaySQL(w)
 	var (
-		t     groupbuy.Team
-		seat  groupbuy.Seat
-		check sql.NullInt64
-		team  []snapshotSeat
+		t    groupbuy.Team
+		seat groupbuy.Seat
+		team []snapshotSeat
+		r    payRow
 	)
-	err := s.pgOne(ctx, "pay seat "+w.SeatID, q, args, func(rows *sql.Rows) error {
+	dest := append(s.seatDest(s.teamDest(r.dest[:0], &r.team), &r.seat), &r.check, (*intScan)(&r.kind), (*intScan)(&r.pos))
+	err := s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
 		team = team[:0]
 		for {
-			var (
-				kind, pos int
-				rt        groupbuy.Team
-				st        groupbuy.Seat
-			)
-			dest := append(append(s.teamDest(&rt), s.seatDest(&st)...), &check, &kind, &pos)
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			if kind == 0 {
-				t, seat = rt, st
+			if r.kind == 0 {
+				t, seat = r.team, r.seat
 			} else {
-				team = append(team, snapshotSeat{pos, st})
+				team = append(team, snapshotSeat{r.pos, r.seat})
 			}
 			if !rows.Next() {
 				return nil
@@ -277,6 +407,18 @@ func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupb
 	return s.pgFill(ctx, w, res, t, seat, team)
 }
 
+// payRow is a row of the payment statement: the team, a seat (the paid one
+// when kind is 0; when it is 1, a seat of the filled team at position pos
+// in TeamSeats order) and the guard's check. One payRow and its scan
+// destinations serve every row of a statement: each row sets every column.
+type payRow struct {
+	team      groupbuy.Team
+	seat      groupbuy.Seat
+	check     sql.NullInt64
+	kind, pos int
+	dest      [teamColN + seatColN + 3]any
+}
+
 // snapshotSeat is a seat of a filled team as the paying statement's snapshot
 // holds it, with its position in TeamSeats order.
 type snapshotSeat struct {
@@ -284,31 +426,36 @@ type snapshotSeat struct {
 	seat groupbuy.Seat
 }
 
+// pgPaySQL returns pgPay's statement and its arguments.
 func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite) (string, []any) {
-	a := &pgArgs{}
-	now := s.pgTime(a, w.Now)
-	idemGuard, idemInsert := s.pgIdem(a, w.Idem, "s, t", w.FilledResult, "t.seats_paid >= t.capacity")
-	q := `WITH t AS (
+	q := s.pgStart(pgPayStmt, len(w.Events), w.Idem != nil, w.Idem != nil && w.FilledResult != nil)
+	now := s.pgTime(&q, w.Now)
+	q.sql(`WITH t AS (
 		UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1,
-			full_at = CASE WHEN seats_paid + 1 >= capacity THEN ` + now + ` ELSE full_at END
-		WHERE ` + byKey("id = "+a.text(w.TeamID), "state = 'forming' AND expires_at > "+now+" AND seats_paid < capacity") + idemGuard + `
-		RETURNING ` + teamCols + `
+			full_at = CASE WHEN seats_paid + 1 >= capacity THEN `, now, ` ELSE full_at END
+		WHERE id = `, q.text(w.TeamID), byKeyCase, `state = 'forming' AND expires_at > `, now, ` AND seats_paid < capacity`, byKeyEnd)
+	scope, key := s.pgIdemGuard(&q, w.Idem)
+	q.sql(`
+		RETURNING `+teamCols+`
 	), s AS (
-		UPDATE {p}seats AS st SET state = 'paid', paid_at = ` + now + `, payment_ref = ` + a.text(w.PaymentRef) + `, version = st.version + 1
+		UPDATE {p}seats AS st SET state = 'paid', paid_at = `, now, `, payment_ref = `, q.text(w.PaymentRef), `, version = st.version + 1
 		FROM t
-		WHERE ` + byKey("st.id = "+a.text(w.SeatID), "st.team_id = t.id AND st.state = 'reserved' AND st.reserved_until > "+now+
-		" AND st.amount = "+a.text(money(w.Amount))+"::numeric AND st.currency = "+a.text(w.Currency)+" AND NOT st.is_virtual") + `
-		RETURNING ` + qualify(seatCols, "st") + `
-	)` + s.pgEvents(a, w.Events, "s") + idemInsert + `
-	SELECT ` + qualify(teamCols, "t") + `, ` + qualify(seatCols, "s") + `,
+		WHERE st.id = `, q.text(w.SeatID), byKeyCase, `st.team_id = t.id AND st.state = 'reserved' AND st.reserved_until > `, now,
+		` AND st.amount = `, q.text(money(w.Amount)), `::numeric AND st.currency = `, q.text(w.Currency), ` AND NOT st.is_virtual`, byKeyEnd, `
+		RETURNING `, seatColsST, `
+	)`)
+	s.pgEvents(&q, w.Events, "s")
+	s.pgIdemInsert(&q, w.Idem, scope, key, "s, t", w.FilledResult, "t.seats_paid >= t.capacity")
+	q.sql(`
+	SELECT `, teamColsT, `, `, seatColsS, `,
 		CASE WHEN (SELECT count(*) FROM t) > 0 THEN 1 / (SELECT count(*) FROM s)::integer END, 0, 0
 	FROM t LEFT JOIN s ON true
 	UNION ALL
-	SELECT ` + qualify(teamCols, "t") + `, ` + qualify(seatCols, "o") + `, NULL, 1,
+	SELECT `, teamColsT, `, `, seatColsO, `, NULL, 1,
 		row_number() OVER (ORDER BY o.is_virtual, o.reserved_at, o.id)::integer
 	FROM t JOIN {p}seats AS o ON o.team_id = t.id
-	WHERE t.seats_paid >= t.capacity`
-	return q, a.args
+	WHERE t.seats_paid >= t.capacity`)
+	return s.pgDone(&q)
 }
 
 // pgFill records the result of the payment statement and, when it made the
@@ -389,29 +536,20 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 		tc := team
 		events = w.OnFill(&tc, slices.Clone(seats))
 	}
-	a := &pgArgs{}
-	q := `WITH t AS (
-		UPDATE {p}teams SET state = 'succeeded', closed_at = ` + s.pgTime(a, w.Now) + `
-		WHERE ` + byKey("id = "+a.text(t.ID), "state = 'forming' AND seats_paid >= capacity") + `
-		RETURNING ` + teamCols + `
-	), c AS (
-		UPDATE {p}seats AS st SET state = 'confirmed', version = st.version + 1
-		FROM t WHERE st.team_id = t.id AND st.state = 'paid'
-		RETURNING st.id
-	)` + s.pgEvents(a, events, "t") + `
-	SELECT ` + qualify(teamCols, "t") + `, 1 / ((SELECT count(*) FROM c) = ` + a.int(paid) + `)::integer FROM t`
+	q, args := s.pgCompleteSQL(w.Now, t.ID, paid, events)
 	var got groupbuy.Team
 	found := false
 	err := s.retry(ctx, func() error {
 		found = false
-		rows, err := run{s, s.db}.query(ctx, q, a.args...)
+		rows, err := run{s, s.db}.queryText(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		if rows.Next() {
-			var check int
-			if err := rows.Scan(append(s.teamDest(&got), &check)...); err != nil {
+			var check intScan
+			var dest [teamColN + 1]any
+			if err := rows.Scan(append(s.teamDest(dest[:0], &got), &check)...); err != nil {
 				return err
 			}
 			found = true
@@ -430,6 +568,26 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 		return completed{}, nil
 	}
 	return completed{team: got, seats: seats}, nil
+}
+
+// pgCompleteSQL is pgCompleteFrom's statement: it completes team teamID,
+// confirms its paid seats and inserts events, and divides by zero unless it
+// confirmed paid seats.
+func (s *Store) pgCompleteSQL(now time.Time, teamID string, paid int, events []storage.Event) (string, []any) {
+	q := s.pgStart(pgCompleteStmt, len(events), false, false)
+	q.sql(`WITH t AS (
+		UPDATE {p}teams SET state = 'succeeded', closed_at = `, s.pgTime(&q, now), `
+		WHERE id = `, q.text(teamID), byKeyCase, `state = 'forming' AND seats_paid >= capacity`, byKeyEnd, `
+		RETURNING `+teamCols+`
+	), c AS (
+		UPDATE {p}seats AS st SET state = 'confirmed', version = st.version + 1
+		FROM t WHERE st.team_id = t.id AND st.state = 'paid'
+		RETURNING st.id
+	)`)
+	s.pgEvents(&q, events, "t")
+	q.sql(`
+	SELECT `, teamColsT, `, 1 / ((SELECT count(*) FROM c) = `, q.int(paid), `)::integer FROM t`)
+	return s.pgDone(&q)
 }
 
 type completed struct {
@@ -484,16 +642,8 @@ func (s *Store) pgComplete(ctx context.Context, teamID string, now time.Time, on
 // pgRecord stores an idempotency record and events in one statement; the
 // record's INSERT ... ON CONFLICT DO NOTHING is the guard.
 func (s *Store) pgRecord(ctx context.Context, rec *groupbuy.IdempotencyRecord, events []storage.Event) error {
-	a := &pgArgs{}
-	q := `WITH i AS (
-		INSERT INTO {p}idempotency (scope, idem_key, fingerprint, result, created_at)
-		VALUES (` + a.text(rec.Scope) + `, ` + a.text(rec.Key) + `, ` + a.text(rec.Fingerprint) + `, ` + a.bytes(rec.Result) + `, ` +
-		s.pgTime(a, rec.CreatedAt) + `)
-		ON CONFLICT (scope, idem_key) DO NOTHING
-		RETURNING 1 AS ok
-	)` + s.pgEvents(a, events, "i") + `
-	SELECT count(*) FROM i`
-	return s.pgOne(ctx, "record outcome", q, a.args, func(rows *sql.Rows) error {
+	q, args := s.pgRecordSQL(rec, events)
+	return s.pgOne(ctx, "record outcome", "", q, args, func(rows *sql.Rows) error {
 		var n int
 		if err := rows.Scan(&n); err != nil {
 			return err
@@ -503,4 +653,20 @@ func (s *Store) pgRecord(ctx context.Context, rec *groupbuy.IdempotencyRecord, e
 		}
 		return nil
 	})
+}
+
+// pgRecordSQL returns pgRecord's statement and its arguments.
+func (s *Store) pgRecordSQL(rec *groupbuy.IdempotencyRecord, events []storage.Event) (string, []any) {
+	q := s.pgStart(pgRecordStmt, len(events), true, false)
+	q.sql(`WITH i AS (
+		INSERT INTO {p}idempotency (scope, idem_key, fingerprint, result, created_at)
+		VALUES (`, q.text(rec.Scope), `, `, q.text(rec.Key), `, `, q.text(rec.Fingerprint), `, `, q.bytes(rec.Result), `, `,
+		s.pgTime(&q, rec.CreatedAt), `)
+		ON CONFLICT (scope, idem_key) DO NOTHING
+		RETURNING 1 AS ok
+	)`)
+	s.pgEvents(&q, events, "i")
+	q.sql(`
+	SELECT count(*) FROM i`)
+	return s.pgDone(&q)
 }

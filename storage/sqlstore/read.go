@@ -22,28 +22,38 @@ const seatOrder = ` ORDER BY is_virtual, reserved_at, id`
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-// teamDest returns the scan destinations of teamCols into t.
-func (s *Store) teamDest(t *groupbuy.Team) []any {
-	return []any{&t.ID, &t.CampaignID, &t.LeaderID, &t.Capacity, &t.SeatsTaken, &t.SeatsPaid, &t.VirtualSeats,
-		&t.State, s.ts(&t.OpenedAt), s.ts(&t.ExpiresAt), s.ts(&t.ClosedAt), &t.Version}
+// teamDest appends the scan destinations of teamCols into t to dst. None
+// of them allocates; ints and states get their own scanners (see intScan).
+func (s *Store) teamDest(dst []any, t *groupbuy.Team) []any {
+	return append(dst, &t.ID, &t.CampaignID, &t.LeaderID, (*intScan)(&t.Capacity), (*intScan)(&t.SeatsTaken), (*intScan)(&t.SeatsPaid),
+		(*intScan)(&t.VirtualSeats), (*strScan)(&t.State), s.ts(&t.OpenedAt), s.ts(&t.ExpiresAt), s.ts(&t.ClosedAt), &t.Version)
 }
 
-// seatDest returns the scan destinations of seatCols into st.
-func (s *Store) seatDest(st *groupbuy.Seat) []any {
-	return []any{&st.ID, &st.TeamID, &st.CampaignID, &st.UserID, &st.SKU, &st.Quantity, decScan{&st.UnitPrice},
-		decScan{&st.Amount}, &st.Currency, &st.State, &st.Leader, &st.Virtual,
-		s.ts(&st.ReservedAt), s.ts(&st.ReservedUntil), s.ts(&st.PaidAt), &st.PaymentRef, &st.Version}
+// seatDest appends the scan destinations of seatCols into st to dst, as
+// teamDest does.
+func (s *Store) seatDest(dst []any, st *groupbuy.Seat) []any {
+	return append(dst, &st.ID, &st.TeamID, &st.CampaignID, &st.UserID, &st.SKU, (*intScan)(&st.Quantity), decScan{&st.UnitPrice},
+		decScan{&st.Amount}, &st.Currency, (*strScan)(&st.State), &st.Leader, &st.Virtual,
+		s.ts(&st.ReservedAt), s.ts(&st.ReservedUntil), s.ts(&st.PaidAt), &st.PaymentRef, &st.Version)
 }
+
+// Numbers of columns in teamCols and seatCols.
+const (
+	teamColN = 12
+	seatColN = 17
+)
 
 func (s *Store) scanTeam(sc scanner) (groupbuy.Team, error) {
 	var t groupbuy.Team
-	err := sc.Scan(s.teamDest(&t)...)
+	var dst [teamColN]any
+	err := sc.Scan(s.teamDest(dst[:0], &t)...)
 	return t, err
 }
 
 func (s *Store) scanSeat(sc scanner) (groupbuy.Seat, error) {
 	var st groupbuy.Seat
-	err := sc.Scan(s.seatDest(&st)...)
+	var dst [seatColN]any
+	err := sc.Scan(s.seatDest(dst[:0], &st)...)
 	return st, err
 }
 

@@ -683,8 +683,10 @@ func (s *Store) pgSaveAttribution(ctx context.Context, args []any, events []stor
 		ev := &events[0]
 		args = append(args, ev.ID, ev.Topic, ev.Key, ev.Payload, s.t(ev.CreatedAt))
 	default:
-		a := &pgArgs{args: args}
-		q = ins + s.pgEvents(a, events, "a") + ` SELECT count(*) FROM a`
+		// Its placeholders follow the ?s of ins, numbered $1.. by run.
+		a := &pgq{build: true, args: args}
+		s.pgEvents(a, events, "a")
+		q = ins + string(a.b) + ` SELECT count(*) FROM a`
 		args = a.args
 	}
 	var n int64

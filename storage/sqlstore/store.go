@@ -91,6 +91,7 @@ type Store struct {
 	trips      *atomic.Int64
 	retries    *atomic.Int64
 	queries    *sync.Map // template → final SQL text
+	texts      *pgTexts  // PostgreSQL's single statements by shape; nil on other dialects
 }
 
 var (
@@ -128,10 +129,14 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	if c.now == nil {
 		c.now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Store{
+	s := &Store{
 		db: db, d: d, prefix: c.prefix, now: c.now, maxRetries: c.maxRetries,
 		trips: new(atomic.Int64), retries: new(atomic.Int64), queries: new(sync.Map),
-	}, nil
+	}
+	if d == Postgres {
+		s.texts = new(pgTexts)
+	}
+	return s, nil
 }
 
 // Dialect returns the store's dialect.
@@ -226,6 +231,14 @@ func (r run) query(ctx context.Context, tmpl string, args ...any) (*sql.Rows, er
 	return r.q.QueryContext(ctx, r.s.sql(tmpl), args...)
 }
 
+// queryText is query for a statement whose text is final (prefix in place,
+// PostgreSQL's placeholders): it skips the lookup of the template, which
+// hashes and compares the whole text.
+func (r run) queryText(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	r.s.trips.Add(1)
+	return r.q.QueryContext(ctx, q, args...)
+}
+
 func (r run) row(ctx context.Context, tmpl string, args ...any) *sql.Row {
 	r.s.trips.Add(1)
 	return r.q.QueryRowContext(ctx, r.s.sql(tmpl), args...)
@@ -259,8 +272,14 @@ func guard(what string) error { return &errGuard{what} }
 // are, and PostgreSQL re-checks it on a row's latest version like any other
 // condition.
 func byKey(key, guards string) string {
-	return key + " AND CASE WHEN " + guards + " THEN TRUE END"
+	return key + byKeyCase + guards + byKeyEnd
 }
+
+// byKeyCase and byKeyEnd enclose byKey's guards.
+const (
+	byKeyCase = " AND CASE WHEN "
+	byKeyEnd  = " THEN TRUE END"
+)
 
 // uniqueAsGuard turns a unique violation into a guard failure.
 func (s *Store) uniqueAsGuard(err error, what string) error {

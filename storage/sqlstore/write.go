@@ -97,7 +97,7 @@ func (s *Store) lockTeamCheckIdem(ctx context.Context, r run, id string, rec *gr
 		n int
 	)
 	err := r.row(ctx, `SELECT `+teamCols+`, (SELECT COUNT(*) FROM {p}idempotency WHERE scope = ? AND idem_key = ?)
-		FROM {p}teams WHERE id = ?`+s.forUpdate(), rec.Scope, rec.Key, id).Scan(append(s.teamDest(&t), &n)...)
+		FROM {p}teams WHERE id = ?`+s.forUpdate(), rec.Scope, rec.Key, id).Scan(append(s.teamDest(make([]any, 0, teamColN+1), &t), &n)...)
 	switch {
 	case errors.Is(err, errNoRows):
 		return t, false, s.replayIfRecorded(ctx, r, rec)

@@ -1,0 +1,220 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// noDB is a connector that refuses to connect: building statements needs no
+// database.
+type noDB struct{}
+
+func (noDB) Connect(context.Context) (driver.Conn, error) { return nil, errors.New("no database") }
+func (noDB) Driver() driver.Driver                        { return nil }
+
+// pgShapeCase is one statement shape with a function that builds its
+// statement from values selected by v, so that two values of one shape can
+// be compared.
+type pgShapeCase struct {
+	name  string
+	cache bool // the shape's text is cached
+	build func(s *Store, v int) (string, []any)
+}
+
+// pgShapeCases lists every shape of every single statement, and one of each
+// beyond the cached number of events.
+func pgShapeCases() []pgShapeCase {
+	var out []pgShapeCase
+	for events := 0; events <= pgCachedEvents+1; events++ {
+		for _, idem := range []bool{false, true} {
+			for _, filled := range []bool{false, true} {
+				name := fmt.Sprintf("events=%d idem=%t filled=%t", events, idem, filled)
+				cache := events <= pgCachedEvents
+				out = append(out, pgShapeCase{"pay " + name, cache, func(s *Store, v int) (string, []any) {
+					return s.pgPaySQL(payWrite(v, events, idem, filled))
+				}})
+				if filled {
+					continue
+				}
+				out = append(out,
+					pgShapeCase{"open " + name, cache, func(s *Store, v int) (string, []any) {
+						w := openWrite(v, events, idem)
+						return s.pgOpenSQL(w, &w.Team, &w.Leader)
+					}},
+					pgShapeCase{"join " + name, cache, func(s *Store, v int) (string, []any) {
+						w := joinWrite(v, events, idem)
+						return s.pgJoinSQL(w, &w.Seat)
+					}},
+				)
+				if idem {
+					continue
+				}
+				out = append(out,
+					pgShapeCase{"complete " + name, cache, func(s *Store, v int) (string, []any) {
+						return s.pgCompleteSQL(shapeTime(v), "team-"+strconv.Itoa(v), 3+v, shapeEvents(v, events))
+					}},
+					pgShapeCase{"record " + name, cache, func(s *Store, v int) (string, []any) {
+						return s.pgRecordSQL(shapeIdem(v), shapeEvents(v, events))
+					}},
+				)
+			}
+		}
+	}
+	return out
+}
+
+// TestPgShapes: for every shape of every single statement, the text cached
+// on the first call and the arguments of a later call are exactly what a
+// fresh build of that call gives, whatever the values; and every argument
+// has a placeholder, with one cast.
+func TestPgShapes(t *testing.T) {
+	db := sql.OpenDB(noDB{})
+	t.Cleanup(func() { _ = db.Close() })
+	fresh := func() *Store {
+		s, err := New(db, Postgres, WithTablePrefix("shape_"))
+		require.NoError(t, err)
+		return s
+	}
+	s := fresh()
+	for _, c := range pgShapeCases() {
+		t.Run(c.name, func(t *testing.T) {
+			first, _ := c.build(s, 0) // caches the shape's text (built from other values)
+			assert.NotContains(t, first, "{p}")
+			assert.Contains(t, first, "shape_")
+			for v := 1; v <= 2; v++ {
+				wantText, wantArgs := c.build(fresh(), v)
+				gotText, gotArgs := c.build(s, v)
+				require.Equal(t, wantText, gotText, "the cached text is the one built for these values")
+				require.Equal(t, wantArgs, gotArgs, "the arguments of a cached shape are the ones built with the text")
+				checkPlaceholders(t, gotText, len(gotArgs))
+			}
+			cached := false
+			for i := range s.texts {
+				for j := range s.texts[i] {
+					for k := range s.texts[i][j] {
+						if p := s.texts[i][j][k].Load(); p != nil && p.sql == first {
+							cached = true
+						}
+					}
+				}
+			}
+			assert.Equal(t, c.cache, cached, "cached")
+		})
+	}
+}
+
+var placeholderRE = regexp.MustCompile(`\$(\d+)(::[a-z]+)?`)
+
+// checkPlaceholders checks that text uses each of n arguments, every time
+// with the same cast.
+func checkPlaceholders(t *testing.T, text string, n int) {
+	t.Helper()
+	casts := map[int]string{}
+	for _, m := range placeholderRE.FindAllStringSubmatch(text, -1) {
+		i, _ := strconv.Atoi(m[1])
+		require.NotEmpty(t, m[2], "$%d has no cast", i)
+		if c, ok := casts[i]; ok {
+			require.Equal(t, c, m[2], "$%d is cast twice differently", i)
+		}
+		casts[i] = m[2]
+	}
+	require.Len(t, casts, n, "every argument has a placeholder")
+	for i := 1; i <= n; i++ {
+		require.Contains(t, casts, i)
+	}
+	require.False(t, strings.Contains(text, "?"), "no ? placeholder")
+}
+
+// The values below differ with v, and v = 2 has zero times (NULL
+// arguments) and no per-user limits, so that a text depending on a value
+// rather than on the shape shows.
+
+func shapeTime(v int) time.Time {
+	if v == 2 {
+		return time.Time{}
+	}
+	return time.Date(2025, 1, 2, 3, 4, 5, v*1000, time.UTC)
+}
+
+func shapeEvents(v, n int) []storage.Event {
+	evs := make([]storage.Event, n)
+	for i := range evs {
+		evs[i] = storage.Event{
+			ID: fmt.Sprintf("ev-%d-%d", v, i), Topic: "topic", Key: fmt.Sprintf("key-%d-%d", v, i),
+			Payload: []byte(`{"v":` + strconv.Itoa(v) + `}`), CreatedAt: shapeTime(v).Add(time.Duration(i) * time.Second),
+		}
+	}
+	return evs
+}
+
+func shapeIdem(v int) *groupbuy.IdempotencyRecord {
+	return &groupbuy.IdempotencyRecord{
+		Scope: "scope", Key: "key-" + strconv.Itoa(v), Fingerprint: "fp-" + strconv.Itoa(v),
+		Result: []byte(`{"r":` + strconv.Itoa(v) + `}`), CreatedAt: shapeTime(v),
+	}
+}
+
+func shapeSeat(v int) groupbuy.Seat {
+	price := decimal.New(int64(1990+v), -2)
+	return groupbuy.Seat{
+		ID: "seat-" + strconv.Itoa(v), TeamID: "team-" + strconv.Itoa(v), CampaignID: "camp-" + strconv.Itoa(v),
+		UserID: "user-" + strconv.Itoa(v), SKU: "sku", Quantity: 1 + v, UnitPrice: price, Amount: price.Mul(decimal.NewFromInt(int64(1 + v))),
+		Currency: "CNY", State: groupbuy.SeatReserved, Leader: v == 0, ReservedAt: shapeTime(v), ReservedUntil: shapeTime(v).Add(time.Minute),
+		PaymentRef: "", Version: int64(1 + v),
+	}
+}
+
+func openWrite(v, events int, idem bool) *groupbuy.OpenTeamWrite {
+	w := &groupbuy.OpenTeamWrite{
+		Team: groupbuy.Team{
+			ID: "team-" + strconv.Itoa(v), CampaignID: "camp-" + strconv.Itoa(v), LeaderID: "user-" + strconv.Itoa(v), Capacity: 3 + v,
+			State: groupbuy.TeamForming, OpenedAt: shapeTime(v), ExpiresAt: shapeTime(v).Add(time.Hour), Version: int64(1 + v),
+		},
+		Leader: shapeSeat(v), Now: shapeTime(v), Events: shapeEvents(v, events), MaxOpened: 2 - v,
+	}
+	if v == 1 {
+		w.Leader.State = groupbuy.SeatReleased // no active_user: NULL
+	}
+	if idem {
+		w.Idem = shapeIdem(v)
+	}
+	return w
+}
+
+func joinWrite(v, events int, idem bool) *groupbuy.JoinTeamWrite {
+	w := &groupbuy.JoinTeamWrite{Seat: shapeSeat(v), Now: shapeTime(v), Events: shapeEvents(v, events), MaxJoined: 2 - v}
+	if idem {
+		w.Idem = shapeIdem(v)
+	}
+	return w
+}
+
+func payWrite(v, events int, idem, filled bool) *groupbuy.PaySeatWrite {
+	st := shapeSeat(v)
+	w := &groupbuy.PaySeatWrite{
+		TeamID: st.TeamID, SeatID: st.ID, PaymentRef: "pay-" + strconv.Itoa(v), Amount: st.Amount, Currency: st.Currency,
+		Now: shapeTime(v), Events: shapeEvents(v, events),
+	}
+	if idem {
+		w.Idem = shapeIdem(v)
+	}
+	if filled {
+		w.FilledResult = []byte(`{"filled":` + strconv.Itoa(v) + `}`)
+	}
+	return w
+}
