@@ -109,10 +109,12 @@
 //     succeeded WHERE forming AND seats_paid >= capacity; confirm its paid
 //     seats; INSERT the events; divide by zero when the number confirmed,
 //     counted in this newer snapshot, differs). Otherwise, or when that
-//     count differs, it runs a transaction instead (BEGIN; the same UPDATE
-//     and confirmation; SELECT the seats, a new statement and so a new
-//     snapshot that holds every committed payment; INSERT the events;
-//     COMMIT). Either happens once whoever runs it. If the process dies
+//     count differs, it reads the team's seats again (a new statement and
+//     so a new snapshot, which holds every payment of the now fully paid
+//     team) and completes from those in the same way; only if that count
+//     differs too does it run a transaction (BEGIN; the same UPDATE and
+//     confirmation; SELECT the seats; INSERT the events; COMMIT). Each
+//     happens once whoever runs it. If the process dies
 //     between the payment and the completion, DueTeams lists the team
 //     (forming, SeatsPaid = Capacity) and ProcessDue completes it. The
 //     team's Version is bumped once per payment.
@@ -124,7 +126,7 @@
 //     and the events depending on it.
 //
 // A refused command costs one or two more reads (the diagnosis). A payment
-// that fills its team costs 2 statements (1 + 5 when its snapshot was
+// that fills its team costs 2 statements (3 or 4 when its snapshot was
 // stale). ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
 // the generic transaction below;
 // CreateCampaign, Claim and Ack are one statement each.

@@ -375,7 +375,8 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 // makes SeatsPaid reach Capacity it also returns the team's seats as its
 // snapshot holds them (a second branch of the final SELECT), and pgFill
 // completes the team with them in one more statement when they are all
-// there, or in pgComplete's transaction when they are not.
+// there; when they are not, it reads the seats again and completes from
+// those (pgFill).
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
 	q, args := s.pgPaySQL(w)
 	var (
@@ -467,8 +468,24 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 	}
 	res.Filled = true
 	done, err := s.pgCompleteFrom(ctx, w, t, seat, snapshot)
-	if errors.Is(err, errStaleSnapshot) {
-		done, err = s.pgComplete(ctx, t.ID, w.Now, w.OnFill)
+	// A new statement's snapshot holds every payment of the team: each
+	// committed before this one took the team's lock, and none can follow,
+	// the team being fully paid. So read the seats again and complete from
+	// those. Were they still not final (nothing known makes them so), the
+	// team stays forming and fully paid, and ProcessDue completes it.
+	for range 3 {
+		if !errors.Is(err, errStaleSnapshot) {
+			break
+		}
+		var fresh []groupbuy.Seat
+		if fresh, err = s.seats(ctx, run{s, s.db}, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID); err != nil {
+			break
+		}
+		snapshot = snapshot[:0]
+		for i, st := range fresh {
+			snapshot = append(snapshot, snapshotSeat{i, st})
+		}
+		done, err = s.pgCompleteFrom(ctx, w, t, seat, snapshot)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: seat %s paid, completing team %s: %w", w.SeatID, t.ID, err)
@@ -505,7 +522,7 @@ var errStaleSnapshot = errors.New("sqlstore: stale snapshot of a filled team")
 // one in the snapshot was released meanwhile. The statement re-counts the
 // seats it confirms, in its own newer snapshot, and rolls back by division
 // by zero when the count differs; either case returns errStaleSnapshot, and
-// pgComplete reads the seats afresh. A zero result means the team was
+// pgFill reads the seats afresh. A zero result means the team was
 // completed by someone else first.
 func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t groupbuy.Team, seat groupbuy.Seat, snapshot []snapshotSeat) (completed, error) {
 	slices.SortFunc(snapshot, func(a, b snapshotSeat) int { return a.pos - b.pos })
@@ -593,50 +610,6 @@ func (s *Store) pgCompleteSQL(now time.Time, teamID string, paid int, events []s
 type completed struct {
 	team  groupbuy.Team
 	seats []groupbuy.Seat
-}
-
-// pgComplete moves a fully paid forming team to succeeded, confirms its
-// paid seats and stores the events of onFill, in one transaction of three
-// statements: the guarded UPDATE of the team (state forming and SeatsPaid
-// at Capacity, so it happens once) with the seats' confirmation, the read of
-// the seats (a new statement, so a new snapshot that holds every committed
-// payment), and the events. The team's Version is not bumped again: the
-// payment bumped it. It returns a zero team when the team was not (or no
-// longer) fully paid and forming.
-func (s *Store) pgComplete(ctx context.Context, teamID string, now time.Time, onFill func(*groupbuy.Team, []groupbuy.Seat) []storage.Event) (completed, error) {
-	var out completed
-	err := s.inTx(ctx, func(r run) error {
-		out = completed{}
-		t, err := s.scanTeam(r.row(ctx, `WITH t AS (
-			UPDATE {p}teams SET state = 'succeeded', closed_at = ?
-			WHERE `+byKey("id = ?", "state = 'forming' AND seats_paid >= capacity")+`
-			RETURNING `+teamCols+`
-		), c AS (
-			UPDATE {p}seats AS st SET state = 'confirmed', version = st.version + 1
-			FROM t WHERE st.team_id = t.id AND st.state = 'paid'
-			RETURNING st.id
-		)
-		SELECT `+teamCols+` FROM t`, s.t(now), teamID))
-		if errors.Is(err, errNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		seats, err := s.seats(ctx, r, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, teamID)
-		if err != nil {
-			return err
-		}
-		if onFill != nil {
-			tc := t
-			if err := s.insertEvents(ctx, r, onFill(&tc, slices.Clone(seats))); err != nil {
-				return s.guardAsConflict(err)
-			}
-		}
-		out = completed{team: t, seats: seats}
-		return nil
-	})
-	return out, err
 }
 
 // pgRecord stores an idempotency record and events in one statement; the

@@ -24,19 +24,68 @@ const (
 
 func bad(field, reason string) error { return &storage.ValidationError{Field: field, Reason: reason} }
 
-func checkID(field, id string) error {
+// The ...Problem functions say what is wrong with a value, or "" when
+// nothing is. Field names are put together only once a problem is found,
+// so that valid input, the usual case, costs no string building.
+
+func idProblem(id string) string {
 	if id == "" {
-		return bad(field, "must not be empty")
+		return "must not be empty"
 	}
-	if len(id) > groupbuy.MaxIDLength {
-		return bad(field, fmt.Sprintf("longer than %d bytes", groupbuy.MaxIDLength))
+	return lenProblem(id, groupbuy.MaxIDLength)
+}
+
+func lenProblem(v string, n int) string {
+	if len(v) > n {
+		return fmt.Sprintf("longer than %d bytes", n)
+	}
+	return ""
+}
+
+func timeProblem(t time.Time) string {
+	if t.IsZero() {
+		return "must be set"
+	}
+	return ""
+}
+
+func moneyProblem(d decimal.Decimal) string {
+	if !moneyOK(d) {
+		return "must have at most 4 decimal places and fewer than 17 integer digits"
+	}
+	return ""
+}
+
+func countProblem(n int) string {
+	if n < 0 || n > 1<<30 {
+		return "out of range"
+	}
+	return ""
+}
+
+// fieldProblem is a field's name (relative to a prefix) and its problem.
+type fieldProblem struct{ name, problem string }
+
+// firstProblem returns the first of fs that has a problem.
+func firstProblem(fs ...fieldProblem) (fieldProblem, bool) {
+	for _, f := range fs {
+		if f.problem != "" {
+			return f, true
+		}
+	}
+	return fieldProblem{}, false
+}
+
+func checkID(field, id string) error {
+	if p := idProblem(id); p != "" {
+		return bad(field, p)
 	}
 	return nil
 }
 
 func checkLen(field, v string, n int) error {
-	if len(v) > n {
-		return bad(field, fmt.Sprintf("longer than %d bytes", n))
+	if p := lenProblem(v, n); p != "" {
+		return bad(field, p)
 	}
 	return nil
 }
@@ -57,22 +106,22 @@ func checkDueLimit(limit int) error {
 }
 
 func checkTime(field string, t time.Time) error {
-	if t.IsZero() {
-		return bad(field, "must be set")
+	if p := timeProblem(t); p != "" {
+		return bad(field, p)
 	}
 	return nil
 }
 
 func checkMoney(field string, d decimal.Decimal) error {
-	if !moneyOK(d) {
-		return bad(field, "must have at most 4 decimal places and fewer than 17 integer digits")
+	if p := moneyProblem(d); p != "" {
+		return bad(field, p)
 	}
 	return nil
 }
 
 func checkCount(field string, n int) error {
-	if n < 0 || n > 1<<30 {
-		return bad(field, "out of range")
+	if p := countProblem(n); p != "" {
+		return bad(field, p)
 	}
 	return nil
 }
@@ -83,18 +132,16 @@ func checkEvents(evs []storage.Event) error {
 	}
 	for i := range evs {
 		ev := &evs[i]
-		f := fmt.Sprintf("Events[%d]", i)
-		if err := checkID(f+".ID", ev.ID); err != nil {
-			return err
-		}
+		topic := lenProblem(ev.Topic, maxTopic)
 		if ev.Topic == "" {
-			return bad(f+".Topic", "must not be empty")
+			topic = "must not be empty"
 		}
-		if err := checkLen(f+".Topic", ev.Topic, maxTopic); err != nil {
-			return err
-		}
-		if err := checkLen(f+".Key", ev.Key, maxEventKey); err != nil {
-			return err
+		if f, ok := firstProblem(
+			fieldProblem{".ID", idProblem(ev.ID)},
+			fieldProblem{".Topic", topic},
+			fieldProblem{".Key", lenProblem(ev.Key, maxEventKey)},
+		); ok {
+			return bad(fmt.Sprintf("Events[%d]", i)+f.name, f.problem)
 		}
 	}
 	return nil
@@ -115,45 +162,28 @@ func checkIdem(rec *groupbuy.IdempotencyRecord) error {
 
 // checkSeat checks what a stored seat must satisfy to fit the columns. Its
 // state is not checked: OpenTeam and JoinTeam set it.
-func checkSeat(f string, st *groupbuy.Seat, real bool) error {
-	if err := checkID(f+".ID", st.ID); err != nil {
-		return err
-	}
-	if err := checkID(f+".TeamID", st.TeamID); err != nil {
-		return err
-	}
-	if err := checkID(f+".CampaignID", st.CampaignID); err != nil {
-		return err
-	}
+func checkSeat(prefix string, st *groupbuy.Seat, real bool) error {
+	user := lenProblem(st.UserID, groupbuy.MaxIDLength)
 	if real {
-		if err := checkID(f+".UserID", st.UserID); err != nil {
-			return err
-		}
-	} else if err := checkLen(f+".UserID", st.UserID, groupbuy.MaxIDLength); err != nil {
-		return err
+		user = idProblem(st.UserID)
 	}
-	if err := checkLen(f+".SKU", st.SKU, groupbuy.MaxIDLength); err != nil {
-		return err
+	if f, ok := firstProblem(
+		fieldProblem{".ID", idProblem(st.ID)},
+		fieldProblem{".TeamID", idProblem(st.TeamID)},
+		fieldProblem{".CampaignID", idProblem(st.CampaignID)},
+		fieldProblem{".UserID", user},
+		fieldProblem{".SKU", lenProblem(st.SKU, groupbuy.MaxIDLength)},
+		fieldProblem{".Currency", lenProblem(st.Currency, maxCurrency)},
+		fieldProblem{".PaymentRef", lenProblem(st.PaymentRef, maxPaymentRef)},
+		fieldProblem{".Quantity", countProblem(st.Quantity)},
+		fieldProblem{".UnitPrice", moneyProblem(st.UnitPrice)},
+		fieldProblem{".Amount", moneyProblem(st.Amount)},
+		fieldProblem{".ReservedAt", timeProblem(st.ReservedAt)},
+		fieldProblem{".ReservedUntil", timeProblem(st.ReservedUntil)},
+	); ok {
+		return bad(prefix+f.name, f.problem)
 	}
-	if err := checkLen(f+".Currency", st.Currency, maxCurrency); err != nil {
-		return err
-	}
-	if err := checkLen(f+".PaymentRef", st.PaymentRef, maxPaymentRef); err != nil {
-		return err
-	}
-	if err := checkCount(f+".Quantity", st.Quantity); err != nil {
-		return err
-	}
-	if err := checkMoney(f+".UnitPrice", st.UnitPrice); err != nil {
-		return err
-	}
-	if err := checkMoney(f+".Amount", st.Amount); err != nil {
-		return err
-	}
-	if err := checkTime(f+".ReservedAt", st.ReservedAt); err != nil {
-		return err
-	}
-	return checkTime(f+".ReservedUntil", st.ReservedUntil)
+	return nil
 }
 
 func checkTeam(t *groupbuy.Team) error {
