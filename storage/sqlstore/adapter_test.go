@@ -964,41 +964,57 @@ func TestFillingPayCompletionFails(t *testing.T) {
 // TestGuardedWritesUsePrimaryKey: on PostgreSQL the guarded writes of open,
 // join and pay find their row by primary key, also in the generic plan that
 // PostgreSQL caches after five runs of a statement on young tables without
-// statistics. Their guards once matched the partial indexes teams_fullest
-// and seats_due, which were then scanned end to end for one row.
+// statistics; in single statements and in the transactions of WithTx. Their
+// guards once matched the partial indexes teams_fullest and seats_due,
+// which were then scanned end to end for one row.
 func TestGuardedWritesUsePrimaryKey(t *testing.T) {
-	db := openPostgres(t)
-	db.SetMaxOpenConns(1) // one backend: one plan cache, and its statistics flushed below
-	ctx := t.Context()
-	prefix := randomPrefix()
-	s, err := sqlstore.New(db, sqlstore.Postgres, sqlstore.WithTablePrefix(prefix))
-	require.NoError(t, err)
-	t.Cleanup(func() { dropTables(t, db, sqlstore.Postgres, prefix) })
-	require.NoError(t, s.Migrate(ctx))
-	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
-	for i := range 12 {
-		team, leader := f.open(fmt.Sprintf("leader%d", i))
-		bob := f.join(team.ID, fmt.Sprintf("bob%d", i))
-		for _, st := range []groupbuy.Seat{leader, bob} {
-			_, err := s.PaySeat(ctx, f.payWrite(st, ""))
+	for _, hostTx := range []bool{false, true} {
+		t.Run(map[bool]string{false: "single statements", true: "host transactions"}[hostTx], func(t *testing.T) {
+			db := openPostgres(t)
+			db.SetMaxOpenConns(1) // one backend: one plan cache, and its statistics flushed below
+			ctx := t.Context()
+			prefix := randomPrefix()
+			s, err := sqlstore.New(db, sqlstore.Postgres, sqlstore.WithTablePrefix(prefix))
 			require.NoError(t, err)
-		}
-	}
-	_, err = db.ExecContext(ctx, "SELECT pg_stat_force_next_flush()")
-	require.NoError(t, err)
-	rows, err := db.QueryContext(ctx, `SELECT indexrelname, idx_scan FROM pg_stat_user_indexes WHERE indexrelname LIKE $1`, prefix+"%")
-	require.NoError(t, err)
-	scans := map[string]int64{}
-	for rows.Next() {
-		var name string
-		var n int64
-		require.NoError(t, rows.Scan(&name, &n))
-		scans[strings.TrimPrefix(name, prefix)] = n
-	}
-	require.NoError(t, rows.Err())
-	assert.GreaterOrEqual(t, scans["teams_pkey"], int64(36), "joins and payments find the team by key")
-	assert.GreaterOrEqual(t, scans["seats_pkey"], int64(24), "payments find the seat by key")
-	for _, idx := range []string{"teams_fullest", "teams_open", "teams_due", "teams_full", "seats_due", "seats_user"} {
-		assert.Zero(t, scans[idx], "%s scanned by a keyed write", idx)
+			t.Cleanup(func() { dropTables(t, db, sqlstore.Postgres, prefix) })
+			require.NoError(t, s.Migrate(ctx))
+			f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+			for i := range 12 {
+				team, leader := f.open(fmt.Sprintf("leader%d", i))
+				w := s
+				var tx *sql.Tx
+				if hostTx {
+					tx, err = db.BeginTx(ctx, nil)
+					require.NoError(t, err)
+					w = s.WithTx(tx)
+				}
+				_, bob, err := w.JoinTeam(ctx, f.joinWrite(team.ID, fmt.Sprintf("bob%d", i)))
+				require.NoError(t, err)
+				for _, st := range []groupbuy.Seat{leader, bob} {
+					_, err := w.PaySeat(ctx, f.payWrite(st, ""))
+					require.NoError(t, err)
+				}
+				if tx != nil {
+					require.NoError(t, tx.Commit())
+				}
+			}
+			_, err = db.ExecContext(ctx, "SELECT pg_stat_force_next_flush()")
+			require.NoError(t, err)
+			rows, err := db.QueryContext(ctx, `SELECT indexrelname, idx_scan FROM pg_stat_user_indexes WHERE indexrelname LIKE $1`, prefix+"%")
+			require.NoError(t, err)
+			scans := map[string]int64{}
+			for rows.Next() {
+				var name string
+				var n int64
+				require.NoError(t, rows.Scan(&name, &n))
+				scans[strings.TrimPrefix(name, prefix)] = n
+			}
+			require.NoError(t, rows.Err())
+			assert.GreaterOrEqual(t, scans["teams_pkey"], int64(36), "joins and payments find the team by key")
+			assert.GreaterOrEqual(t, scans["seats_pkey"], int64(24), "payments find the seat by key")
+			for _, idx := range []string{"teams_fullest", "teams_open", "teams_due", "teams_full", "seats_due", "seats_user"} {
+				assert.Zero(t, scans[idx], "%s scanned by a keyed write", idx)
+			}
+		})
 	}
 }
