@@ -113,12 +113,21 @@ func (p *SeatPayload) sizeHint() int {
 
 // appendJSON encodes p as encoding/json would, without reflection: seat
 // events are on the join and pay paths.
-func (p *SeatPayload) appendJSON(b []byte) []byte {
+func (p *SeatPayload) appendJSON(b []byte) []byte { return p.appendRest(p.appendHead(b)) }
+
+// appendHead appends the start of p's JSON, `{"team_id":…,"seat_id":…`,
+// which is how a payment's stored result starts too (see
+// payResultJSON.appendBoth).
+func (p *SeatPayload) appendHead(b []byte) []byte {
 	b = append(b, '{')
 	b = jsonw.Field(b, "team_id", true)
 	b = jsonw.String(b, p.TeamID)
 	b = jsonw.Field(b, "seat_id", false)
-	b = jsonw.String(b, p.SeatID)
+	return jsonw.String(b, p.SeatID)
+}
+
+// appendRest appends the rest of p's JSON after appendHead.
+func (p *SeatPayload) appendRest(b []byte) []byte {
 	if p.CampaignID != "" {
 		b = jsonw.Field(b, "campaign_id", false)
 		b = jsonw.String(b, p.CampaignID)

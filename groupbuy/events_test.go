@@ -41,6 +41,30 @@ func TestPayRecordMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestPayResultsMatchEncodingJSON: the two results a payment stores, as it
+// is and with Filled set, are what encoding/json gives for each, whether
+// they are built from the payload's head or encoded.
+func TestPayResultsMatchEncodingJSON(t *testing.T) {
+	for _, r := range []payResultJSON{
+		{TeamID: "t", SeatID: "s"},
+		{TeamID: "t<", SeatID: "s\"\u2028\xff"},
+		{TeamID: "t", SeatID: "s", Filled: true},
+		{TeamID: "t", SeatID: "s", Policy: string(LateJoinOther), Action: LateActionJoined, Reason: "late"},
+	} {
+		p := SeatPayload{TeamID: r.TeamID, SeatID: r.SeatID}
+		want, _ := json.Marshal(r)
+		f := r
+		f.Filled = true
+		wantFilled, _ := json.Marshal(f)
+		for _, head := range [][]byte{nil, p.appendHead(nil)} {
+			got, at := r.appendBoth([]byte("prefix"), head)
+			if string(got[len("prefix"):at]) != string(want) || string(got[at:]) != string(wantFilled) {
+				t.Errorf("appendBoth(%+v, %q) = %s | %s, want %s | %s", r, head, got[len("prefix"):at], got[at:], want, wantFilled)
+			}
+		}
+	}
+}
+
 // TestPaymentFingerprintMatchesFingerprint: the payment path's fingerprint
 // is fingerprint(team, seat, amount, currency), byte for byte, so records
 // stored before it existed still match their repeats.

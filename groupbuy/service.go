@@ -41,7 +41,10 @@ type Service struct {
 	store Store
 	now   func() time.Time
 	newID func() string
-	cfg   Config
+	// ids is the default generator when Config.NewID is nil: the hot paths
+	// then write IDs straight into the strings that hold them.
+	ids *ids.Generator
+	cfg Config
 
 	mu        sync.RWMutex
 	campaigns map[string]*Campaign // definitions of non-draft campaigns, which never change
@@ -58,8 +61,10 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
+	var gen *ids.Generator
 	if cfg.NewID == nil {
-		cfg.NewID = ids.New(cfg.Now).NewID
+		gen = ids.New(cfg.Now)
+		cfg.NewID = gen.NewID
 	}
 	if cfg.MaxRereads == 0 {
 		cfg.MaxRereads = 3
@@ -67,7 +72,7 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.DueBatch == 0 {
 		cfg.DueBatch = 200
 	}
-	return &Service{store: store, now: cfg.Now, newID: cfg.NewID, cfg: cfg, campaigns: make(map[string]*Campaign)}, nil
+	return &Service{store: store, now: cfg.Now, newID: cfg.NewID, ids: gen, cfg: cfg, campaigns: make(map[string]*Campaign)}, nil
 }
 
 // Idempotency scopes of the commands.
@@ -258,13 +263,14 @@ func validateKey(key string) error {
 	return validateID("IdempotencyKey", key)
 }
 
-func (s *Service) newSeat(c *Campaign, o *seatOrder, price decimal.Decimal, teamID string, teamExpires, now time.Time) Seat {
-	return Seat{
-		ID: s.newID(), TeamID: teamID, CampaignID: c.ID, UserID: o.userID, SKU: o.sku,
-		Quantity: o.quantity, UnitPrice: price, Amount: lineAmount(price, o.quantity),
-		Currency: c.Currency, State: SeatReserved, ReservedAt: now,
-		ReservedUntil: reservationDeadline(c, teamExpires, now), Version: 1,
-	}
+// newSeat sets *st to a reserved seat without an ID (seatEvent gives it
+// one). It fills st in place because st is usually part of a write on the
+// heap, where copying a whole seat in costs a write barrier per field.
+func newSeat(st *Seat, c *Campaign, o *seatOrder, price decimal.Decimal, teamID string, teamExpires, now time.Time) {
+	st.TeamID, st.CampaignID, st.UserID, st.SKU = teamID, c.ID, o.userID, o.sku
+	st.Quantity, st.UnitPrice, st.Amount = o.quantity, price, lineAmount(price, o.quantity)
+	st.Currency, st.State, st.ReservedAt = c.Currency, SeatReserved, now
+	st.ReservedUntil, st.Version = reservationDeadline(c, teamExpires, now), 1
 }
 
 // lineAmount is price × quantity; a single unit skips decimal's big.Int
@@ -276,15 +282,62 @@ func lineAmount(price decimal.Decimal, quantity int) decimal.Decimal {
 	return price.Mul(decimal.NewFromInt(int64(quantity)))
 }
 
+// seatEvent returns the event of topic about seat st. A new seat (st.ID
+// empty) gets its ID here.
 func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time) storage.Event {
+	var ev storage.Event
+	s.setSeatEvent(&ev, topic, st, reason, now)
+	return ev
+}
+
+// setSeatEvent is seatEvent setting *ev in place, for an event that is part
+// of a write on the heap (see newSeat).
+func (s *Service) setSeatEvent(ev *storage.Event, topic string, st *Seat, reason string, now time.Time) {
+	key, id, seatID := s.eventStrings(st.TeamID, st.ID, topicSuffix(topic), now)
+	if st.ID == "" {
+		st.ID = seatID
+	}
 	p := SeatPayload{
 		TeamID: st.TeamID, SeatID: st.ID, CampaignID: st.CampaignID, UserID: st.UserID,
 		Amount: st.Amount, Currency: st.Currency, PaymentRef: st.PaymentRef, Reason: reason,
 	}
-	return storage.Event{
-		ID: s.newID(), Topic: topic, Key: seatKey(st, topicSuffix(topic)),
-		Payload: p.appendJSON(make([]byte, 0, p.sizeHint())), CreatedAt: now,
+	ev.ID, ev.Topic, ev.Key, ev.CreatedAt = id, topic, key, now
+	ev.Payload = p.appendJSON(make([]byte, 0, p.sizeHint()))
+}
+
+// eventStrings returns the key "gb:<team>:<seat>:<what>" of a seat event,
+// the event's new ID and the seat's ID, a new one when seatID is empty. The
+// three are substrings of one string: they are stored and dropped together,
+// so one allocation, and one object for the garbage collector to mark,
+// serves all three.
+func (s *Service) eventStrings(teamID, seatID, what string, now time.Time) (key, eventID, seat string) {
+	var buf [160]byte
+	b := append(buf[:0], "gb:"...)
+	b = append(b, teamID...)
+	b = append(b, ':')
+	seatAt := len(b)
+	if seatID == "" {
+		b = s.appendID(b, now)
+	} else {
+		b = append(b, seatID...)
 	}
+	seatEnd := len(b)
+	b = append(b, ':')
+	b = append(b, what...)
+	keyEnd := len(b)
+	b = s.appendID(b, now)
+	all := string(b)
+	return all[:keyEnd], all[keyEnd:], all[seatAt:seatEnd]
+}
+
+// appendID appends a new ID to b: the default generator writes it in place,
+// stamped with the command's time (its Now); a custom Config.NewID is
+// called.
+func (s *Service) appendID(b []byte, now time.Time) []byte {
+	if s.ids != nil {
+		return s.ids.AppendID(b, now)
+	}
+	return append(b, s.newID()...)
 }
 
 func topicSuffix(topic string) string {
@@ -356,7 +409,9 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 		ID: s.newID(), CampaignID: c.ID, LeaderID: o.userID, Capacity: c.TeamSize, SeatsTaken: 1,
 		State: TeamForming, OpenedAt: now, ExpiresAt: teamDeadline(c, now), Version: 1,
 	}
-	seat := s.newSeat(c, o, price, team.ID, team.ExpiresAt, now)
+	var seat Seat
+	newSeat(&seat, c, o, price, team.ID, team.ExpiresAt, now)
+	seat.ID = s.newID()
 	seat.Leader = true
 	w := &OpenTeamWrite{
 		Team: team, Leader: seat, Now: now, MaxOpened: c.Limits.MaxTeamsOpenedPerUser,
@@ -405,9 +460,9 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	}{}
 	w := &sc.w
 	// The store clamps the reservation to the team's deadline.
-	w.Seat = s.newSeat(c, o, price, teamID, c.EndsAt, now)
+	newSeat(&w.Seat, c, o, price, teamID, c.EndsAt, now)
 	w.Now, w.MaxJoined = now, c.Limits.MaxTeamsJoinedPerUser
-	sc.ev[0] = s.seatEvent(TopicSeatReserved, &w.Seat, "", now)
+	s.setSeatEvent(&sc.ev[0], TopicSeatReserved, &w.Seat, "", now) // sets w.Seat.ID
 	w.Events = sc.ev[:]
 	w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
 	team, stored, err := s.store.JoinTeam(ctx, w)

@@ -117,38 +117,54 @@ type payScratch struct {
 	w   PaySeatWrite
 	ev  [1]storage.Event
 	rec IdempotencyRecord
+	svc *Service
+}
+
+// onFill is the write's OnFill: the TeamSucceeded event of the team this
+// payment filled.
+func (sc *payScratch) onFill(team *Team, seats []Seat) []storage.Event {
+	return []storage.Event{teamClosedEvent(sc.svc.newID(), team, seats, sc.w.Currency, "filled", sc.w.Now)}
 }
 
 // pay applies one PaySeat write for seat seatID of team teamID.
 func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fp string, late *LateOutcome, now time.Time) (PaymentResult, error) {
-	sc := &payScratch{}
-	paid := Seat{TeamID: teamID, ID: seatID, Amount: req.Amount, Currency: req.Currency, PaymentRef: req.PaymentRef}
-	sc.ev[0] = s.seatEvent(TopicSeatPaid, &paid, "", now)
-	events := sc.ev[:1]
+	sc := &payScratch{svc: s}
+	key, evID, _ := s.eventStrings(teamID, seatID, topicSuffix(TopicSeatPaid), now)
+	p := SeatPayload{TeamID: teamID, SeatID: seatID, Amount: req.Amount, Currency: req.Currency, PaymentRef: req.PaymentRef}
 	res := payResultJSON{TeamID: teamID, SeatID: seatID}
 	if late != nil {
 		res.Policy, res.Action, res.Reason = string(late.Policy), late.Action, late.Reason
+	}
+	// One allocation holds the event's payload and both possible results:
+	// the store keeps the result that applies (filled or not), decided
+	// inside its guarded write. They are built on the stack and copied, so
+	// that the allocation has their exact size; each part is capped, so none
+	// can grow into the next.
+	var buf [512]byte
+	built := p.appendHead(buf[:0])
+	head := len(built)
+	built = p.appendRest(built)
+	payloadEnd := len(built)
+	built, resultEnd := res.appendBoth(built, built[:head])
+	b := append([]byte(nil), built...)
+	// The scratch is on the heap and filled field by field: copying whole
+	// structs in would cost a write barrier for every pointer slot of them,
+	// set or not, whenever the collector is marking.
+	ev := &sc.ev[0]
+	ev.ID, ev.Topic, ev.Key, ev.Payload, ev.CreatedAt = evID, TopicSeatPaid, key, b[:payloadEnd:payloadEnd], now
+	events := sc.ev[:1]
+	if late != nil {
 		events = append(events, newEvent(s.newID(), TopicLatePaymentHandled, "gb:late:"+req.PaymentRef, now, LatePaymentHandledPayload{
 			PaymentRef: req.PaymentRef, TeamID: req.TeamID, SeatID: req.SeatID, Policy: late.Policy, Action: late.Action,
 			NewTeamID: teamID, NewSeatID: seatID, Reason: late.Reason,
 		}))
 	}
-	// Both possible results share one buffer: the store keeps the one that
-	// applies (filled or not), decided inside its guarded write.
-	buf := res.appendJSON(make([]byte, 0, 2*(48+len(teamID)+len(seatID))))
-	result := buf[:len(buf):len(buf)]
-	res.Filled = true
-	filledResult := res.appendJSON(buf[len(buf):])
-	sc.rec = IdempotencyRecord{Scope: scopePay, Key: req.PaymentRef, Fingerprint: fp, Result: result, CreatedAt: now}
-	currency := req.Currency
-	sc.w = PaySeatWrite{
-		TeamID: teamID, SeatID: seatID, PaymentRef: req.PaymentRef, Amount: req.Amount, Currency: currency,
-		Now: now, Events: events, Idem: &sc.rec, FilledResult: filledResult,
-		OnFill: func(team *Team, seats []Seat) []storage.Event {
-			return []storage.Event{teamClosedEvent(s.newID(), team, seats, currency, "filled", now)}
-		},
-	}
-	r, err := s.store.PaySeat(ctx, &sc.w)
+	rec := &sc.rec
+	rec.Scope, rec.Key, rec.Fingerprint, rec.Result, rec.CreatedAt = scopePay, req.PaymentRef, fp, b[payloadEnd:resultEnd:resultEnd], now
+	w := &sc.w
+	w.TeamID, w.SeatID, w.PaymentRef, w.Amount, w.Currency = teamID, seatID, req.PaymentRef, req.Amount, req.Currency
+	w.Now, w.Events, w.Idem, w.FilledResult, w.OnFill = now, events, rec, b[resultEnd:len(b):len(b)], sc.onFill
+	r, err := s.store.PaySeat(ctx, w)
 	if err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
 			return s.payReplayed(ctx, re.Record, fp)
@@ -162,7 +178,8 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 // pay path, without reflection.
 func (r *payResultJSON) appendJSON(b []byte) []byte {
 	if r.Action != "" || r.Policy != "" || r.RefundKey != "" || r.Reason != "" {
-		enc, _ := json.Marshal(r)
+		v := *r // marshalled through a copy, so that r itself stays off the heap
+		enc, _ := json.Marshal(&v)
 		return append(b, enc...)
 	}
 	b = append(b, '{')
@@ -174,6 +191,26 @@ func (r *payResultJSON) appendJSON(b []byte) []byte {
 		b = append(b, `,"filled":true`...)
 	}
 	return append(b, '}')
+}
+
+// appendBoth appends r's JSON, then its JSON with Filled set, and returns
+// where the second starts. head is `{"team_id":…,"seat_id":…` encoded for
+// r's IDs (SeatPayload.appendHead), or nil. Without late fields the results
+// are head closed, and head with "filled" added, so that nothing is encoded
+// twice.
+func (r *payResultJSON) appendBoth(b, head []byte) ([]byte, int) {
+	if head == nil || r.Filled || r.Action != "" || r.Policy != "" || r.RefundKey != "" || r.Reason != "" {
+		b = r.appendJSON(b)
+		end := len(b)
+		f := *r
+		f.Filled = true
+		return f.appendJSON(b), end
+	}
+	b = append(b, head...)
+	b = append(b, '}')
+	end := len(b)
+	b = append(b, head...)
+	return append(b, `,"filled":true}`...), end
 }
 
 func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *IdempotencyRecord {

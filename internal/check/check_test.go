@@ -23,3 +23,22 @@ func TestID(t *testing.T) {
 		}
 	}
 }
+
+// TestIDEveryByteAtEveryOffset checks the 8-byte-step test against the
+// byte-by-byte rule for every length up to 40 with every byte at every
+// offset.
+func TestIDEveryByteAtEveryOffset(t *testing.T) {
+	const base = "0123456789abcdef-ABCDEF~!#$%'()*+,./:;=?@[]^_`{|}\"<>&\\"
+	for n := 1; n <= 40; n++ {
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				s := []byte(base[:n])
+				s[at] = byte(c)
+				want := c >= 0x21 && c != 0x7f
+				if got := ID("f", string(s)) == nil; got != want {
+					t.Fatalf("ID(%q) ok = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}

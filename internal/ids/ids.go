@@ -1,14 +1,20 @@
 // Package ids generates UUIDv7 identifiers without a global state: each
 // Generator owns a ChaCha8 stream seeded from crypto/rand, so IDs are time
-// ordered and unguessable, and generating one costs a single allocation.
+// ordered and unguessable, and generating one costs a single allocation
+// (none with AppendID).
 package ids
 
 import (
 	crand "crypto/rand"
+	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"time"
 )
+
+// Len is the length of an ID: the canonical UUID form.
+const Len = 36
 
 // Generator produces UUIDv7 strings. It is safe for concurrent use.
 type Generator struct {
@@ -28,33 +34,52 @@ func New(now func() time.Time) *Generator {
 	return &Generator{rng: rand.NewChaCha8(seed), now: now}
 }
 
-const hexDigits = "0123456789abcdef"
-
-// NewID returns a new UUIDv7 (RFC 9562) in its canonical 36-character form.
+// NewID returns a new UUIDv7 (RFC 9562) in its canonical 36-character form,
+// stamped with the Generator's clock.
 func (g *Generator) NewID() string {
-	var u [16]byte
-	ms := uint64(g.now().UnixMilli())
-	g.mu.Lock()
-	a, b := g.rng.Uint64(), g.rng.Uint64()
-	g.mu.Unlock()
-	for i := range 6 {
-		u[i] = byte(ms >> (40 - 8*i))
-	}
-	for i := range 8 {
-		u[8+i] = byte(b >> (56 - 8*i))
-	}
-	u[6] = 0x70 | byte(a>>60)&0x0f // version 7
-	u[7] = byte(a >> 52)
-	u[8] = 0x80 | u[8]&0x3f // variant 10
-	var out [36]byte
-	j := 0
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
-			j++
-		}
-		out[j], out[j+1] = hexDigits[c>>4], hexDigits[c&0x0f]
-		j += 2
-	}
-	return string(out[:])
+	var buf [Len]byte
+	return string(g.AppendID(buf[:0], g.now()))
 }
+
+// AppendID appends a new UUIDv7 stamped with t to b. A caller that already
+// read the clock for the command the ID belongs to passes that time, and one
+// that stores the ID with other strings builds them in one buffer.
+func (g *Generator) AppendID(b []byte, t time.Time) []byte {
+	ms := uint64(t.UnixMilli())
+	g.mu.Lock()
+	a, r := g.rng.Uint64(), g.rng.Uint64()
+	g.mu.Unlock()
+	// 48 bits of milliseconds, version 7, 12 random bits; variant 10 and 62
+	// random bits.
+	hi := ms<<16 | 0x7000 | a>>52
+	lo := 0x8000000000000000 | r>>2
+	var out [Len]byte
+	binary.LittleEndian.PutUint64(out[0:], hex8(uint32(hi>>32)))
+	out[8] = '-'
+	binary.LittleEndian.PutUint32(out[9:], hex4(uint16(hi>>16)))
+	out[13] = '-'
+	binary.LittleEndian.PutUint32(out[14:], hex4(uint16(hi)))
+	out[18] = '-'
+	binary.LittleEndian.PutUint32(out[19:], hex4(uint16(lo>>48)))
+	out[23] = '-'
+	binary.LittleEndian.PutUint64(out[24:], hex8(uint32(lo>>16)))
+	binary.LittleEndian.PutUint32(out[32:], hex4(uint16(lo)))
+	return append(b, out[:]...)
+}
+
+// hex8 returns the 8 lower-case hex digits of v, most significant first,
+// as the bytes of a little-endian word: the nibbles are spread one per byte
+// and turned into digits all at once.
+func hex8(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f // nibble i in byte i
+	x = bits.ReverseBytes64(x)          // most significant nibble first
+	// Bytes holding 10..15 get 'a'-'0'-10 more than '0' + nibble.
+	letters := ((x + 0x0606060606060606) >> 4) & 0x0101010101010101
+	return x + 0x3030303030303030 + letters*('a'-'0'-10)
+}
+
+// hex4 returns the 4 hex digits of v as the bytes of a little-endian word.
+func hex4(v uint16) uint32 { return uint32(hex8(uint32(v) << 16)) }

@@ -1,6 +1,9 @@
 package ids
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -36,5 +39,60 @@ func BenchmarkNewID(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = g.NewID()
+	}
+}
+
+func TestHexMatchesFmt(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 100000 {
+		v := r.Uint32()
+		if i < 16 {
+			v = uint32(i) * 0x11111111
+		}
+		var got [8]byte
+		binary.LittleEndian.PutUint64(got[:], hex8(v))
+		if want := fmt.Sprintf("%08x", v); string(got[:]) != want {
+			t.Fatalf("hex8(%#x) = %q, want %q", v, got, want)
+		}
+		var got4 [4]byte
+		binary.LittleEndian.PutUint32(got4[:], hex4(uint16(v)))
+		if want := fmt.Sprintf("%04x", uint16(v)); string(got4[:]) != want {
+			t.Fatalf("hex4(%#x) = %q, want %q", uint16(v), got4, want)
+		}
+	}
+}
+
+// TestAppendIDLayout checks every field of the UUID against the random
+// words drawn, with a generator whose stream is replayed.
+func TestAppendIDLayout(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
+	g := New(nil)
+	var seed [32]byte
+	seed[0] = 7
+	g.rng = rand.NewChaCha8(seed)
+	ref := rand.NewChaCha8(seed)
+	for range 1000 {
+		a, r := ref.Uint64(), ref.Uint64()
+		got := string(g.AppendID([]byte("x"), at))
+		u := uuid.MustParse(got[1:])
+		if got[0] != 'x' || len(got) != 1+Len {
+			t.Fatalf("AppendID appended %q", got)
+		}
+		var want [16]byte
+		binary.BigEndian.PutUint64(want[:], uint64(at.UnixMilli())<<16|0x7000|a>>52)
+		binary.BigEndian.PutUint64(want[8:], 0x8000000000000000|r>>2)
+		if u != uuid.UUID(want) {
+			t.Fatalf("AppendID = %s, want %s", u, uuid.UUID(want))
+		}
+	}
+}
+
+func BenchmarkAppendID(b *testing.B) {
+	g := New(nil)
+	at := time.Now()
+	buf := make([]byte, 0, Len)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = g.AppendID(buf[:0], at)
 	}
 }

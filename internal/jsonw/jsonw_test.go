@@ -42,3 +42,28 @@ func BenchmarkStringID(b *testing.B) {
 		buf = String(buf[:0], "0195f3a2-7c1e-7d3b-9a4f-2b8c6d1e0f3a")
 	}
 }
+
+// TestPlainEveryLength checks Plain against a byte-by-byte definition for
+// every length up to 40 with each special byte at each offset, so that the
+// padded short form, whole words and the overlapping last word are all
+// covered.
+func TestPlainEveryLength(t *testing.T) {
+	plainByte := func(c byte) bool {
+		return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	const base = "0123456789abcdef-ABCDEF~!#$%'()*+,./:;=?@[]^_`{|}"
+	for n := 0; n <= 40; n++ {
+		if !Plain(base[:n]) {
+			t.Fatalf("Plain(%q) = false", base[:n])
+		}
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				s := []byte(base[:n])
+				s[at] = byte(c)
+				if got, want := Plain(string(s)), plainByte(byte(c)); got != want {
+					t.Fatalf("Plain(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}

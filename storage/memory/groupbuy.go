@@ -13,15 +13,48 @@ import (
 
 type scopeKey struct{ scope, key string }
 
+// idemRow is a stored idempotency record without its scope and key, which
+// are its map key. The map holds a pointer to it, not the record: a map
+// slot is copied each time the map grows, and small slots keep that cheap.
+type idemRow struct {
+	fingerprint string
+	result      []byte
+	createdAt   time.Time
+}
+
+// record returns the stored record of (scope, key), its result copied so
+// that the caller may keep it.
+func (r *idemRow) record(k scopeKey) groupbuy.IdempotencyRecord {
+	return groupbuy.IdempotencyRecord{
+		Scope: k.scope, Key: k.key, Fingerprint: r.fingerprint,
+		Result: slices.Clone(r.result), CreatedAt: r.createdAt,
+	}
+}
+
+// teamRow is a stored team with what the commands on it need, so that they
+// need no further lookup: its campaign (whose status they check) and its
+// seats.
+type teamRow struct {
+	groupbuy.Team
+	campaign *groupbuy.Campaign
+	seats    []*seatRow // in insertion order: at most MaxTeamSize real seats, plus released ones and bots
+}
+
+// seatRow is a stored seat with its team.
+type seatRow struct {
+	groupbuy.Seat
+	team *teamRow
+}
+
 // userEntry is what the store keeps per user: their seats, and per campaign
 // the counts of live seats that the per-user limits check (see
 // groupbuy.Store). Users take part in few campaigns, so a slice is enough.
 type userEntry struct {
-	seats  []*groupbuy.Seat
+	seats  []*seatRow
 	counts []userCount
 	// Most users hold one seat in one campaign: the first of each lives
 	// here, so a new user costs no allocation beyond its slab row.
-	seat0  [1]*groupbuy.Seat
+	seat0  [1]*seatRow
 	count0 [1]userCount
 }
 
@@ -32,25 +65,25 @@ type userCount struct {
 
 type groupbuyState struct {
 	campaigns map[string]*groupbuy.Campaign
-	teams     map[string]*groupbuy.Team
-	seats     map[string]*groupbuy.Seat
-	teamSeats map[string][]*groupbuy.Seat // at most MaxTeamSize real seats, plus bots
+	teams     map[string]*teamRow
+	seats     map[string]*seatRow
 	users     map[string]*userEntry
-	idem      map[scopeKey]groupbuy.IdempotencyRecord
-	forming   map[string]*groupbuy.Team // teams in state forming; reserved seats live only in them
+	idem      map[scopeKey]*idemRow
+	forming   map[string]*teamRow // teams in state forming; reserved seats live only in them
 
-	seatRows slab[groupbuy.Seat]
+	teamRows slab[teamRow]
+	seatRows slab[seatRow]
 	userRows slab[userEntry]
+	idemRows slab[idemRow]
 }
 
 func (g *groupbuyState) init() {
 	g.campaigns = make(map[string]*groupbuy.Campaign)
-	g.teams = make(map[string]*groupbuy.Team)
-	g.seats = make(map[string]*groupbuy.Seat)
-	g.teamSeats = make(map[string][]*groupbuy.Seat)
+	g.teams = make(map[string]*teamRow)
+	g.seats = make(map[string]*seatRow)
 	g.users = make(map[string]*userEntry)
-	g.idem = make(map[scopeKey]groupbuy.IdempotencyRecord)
-	g.forming = make(map[string]*groupbuy.Team)
+	g.idem = make(map[scopeKey]*idemRow)
+	g.forming = make(map[string]*teamRow)
 }
 
 var _ groupbuy.Store = (*Store)(nil)
@@ -81,46 +114,78 @@ func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) error {
 	if rec == nil {
 		return nil
 	}
-	if old, ok := g.idem[scopeKey{rec.Scope, rec.Key}]; ok {
-		old.Result = slices.Clone(old.Result)
-		return &groupbuy.ReplayError{Record: old}
+	k := scopeKey{rec.Scope, rec.Key}
+	if old := g.idem[k]; old != nil {
+		return &groupbuy.ReplayError{Record: old.record(k)}
 	}
 	return nil
 }
 
 func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord) {
 	if rec != nil {
-		g.idem[scopeKey{rec.Scope, rec.Key}] = *rec
+		r := g.idemRows.next()
+		r.fingerprint, r.result, r.createdAt = rec.Fingerprint, rec.Result, rec.CreatedAt
+		g.idem[scopeKey{rec.Scope, rec.Key}] = r
 	}
 }
 
-// count returns the user's live-seat counts in a campaign; create adds the
-// entry when missing (otherwise a zero value that is not stored comes back).
-func (g *groupbuyState) count(campaign, user string, create bool) *userCount {
-	u := g.users[user]
-	if u == nil {
-		if !create {
-			return &userCount{}
-		}
-		u = g.userRows.add(&userEntry{})
-		u.seats, u.counts = u.seat0[:0], u.count0[:0]
-		g.users[user] = u
+// user returns the entry of a user, adding it when missing.
+func (g *groupbuyState) user(id string) *userEntry {
+	if u := g.users[id]; u != nil {
+		return u
 	}
+	return g.addUser(id)
+}
+
+// addUser adds an entry for a user the store has none for.
+func (g *groupbuyState) addUser(id string) *userEntry {
+	u := g.userRows.next()
+	u.seats, u.counts = u.seat0[:0], u.count0[:0]
+	g.users[id] = u
+	return u
+}
+
+// count returns u's live-seat counts in a campaign, adding them when
+// missing.
+func (u *userEntry) count(campaign string) *userCount {
 	for i := range u.counts {
 		if u.counts[i].campaign == campaign {
 			return &u.counts[i]
 		}
 	}
-	if !create {
-		return &userCount{}
-	}
 	u.counts = append(u.counts, userCount{campaign: campaign})
 	return &u.counts[len(u.counts)-1]
 }
 
-// holdsSeat reports whether user holds a live seat in team.
-func (g *groupbuyState) holdsSeat(team, user string) bool {
-	for _, s := range g.teamSeats[team] {
+// counted returns u's live-seat counts in a campaign, zero when u (which may
+// be nil) has none.
+func (u *userEntry) counted(campaign string) userCount {
+	if u != nil {
+		for _, c := range u.counts {
+			if c.campaign == campaign {
+				return c
+			}
+		}
+	}
+	return userCount{}
+}
+
+// holdsSeat reports whether user, whose entry is u (nil when the store has
+// none), holds a live seat in team t. It scans the shorter of the user's
+// seats and the team's: both list every real seat they have.
+func holdsSeat(t *teamRow, u *userEntry, user string) bool {
+	if u == nil {
+		return false
+	}
+	if len(u.seats) <= len(t.seats) {
+		for _, s := range u.seats {
+			if s.team == t && s.Active() {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range t.seats {
 		if s.UserID == user && !s.Virtual && s.Active() {
 			return true
 		}
@@ -129,11 +194,11 @@ func (g *groupbuyState) holdsSeat(team, user string) bool {
 }
 
 // uncount stops counting a seat that left the live states.
-func (g *groupbuyState) uncount(s *groupbuy.Seat) {
+func (g *groupbuyState) uncount(s *seatRow) {
 	if s.Virtual {
 		return
 	}
-	c := g.count(s.CampaignID, s.UserID, true)
+	c := g.user(s.UserID).count(s.CampaignID)
 	if s.Leader {
 		c.opened--
 	} else {
@@ -141,30 +206,34 @@ func (g *groupbuyState) uncount(s *groupbuy.Seat) {
 	}
 }
 
-// addSeat stores a copy of v.
-func (g *groupbuyState) addSeat(v *groupbuy.Seat) {
-	s := g.seatRows.add(v)
+// addSeat stores a copy of v in team t; u is the entry of v's user, nil
+// when the store has none yet (the caller looked it up) or v is virtual.
+func (g *groupbuyState) addSeat(t *teamRow, v *groupbuy.Seat, u *userEntry) {
+	s := g.seatRows.next()
+	s.Seat, s.team = *v, t
 	g.seats[s.ID] = s
-	g.teamSeats[s.TeamID] = append(g.teamSeats[s.TeamID], s)
+	t.seats = append(t.seats, s)
 	if s.Virtual {
 		return
 	}
-	c := g.count(s.CampaignID, s.UserID, true)
+	if u == nil {
+		u = g.addUser(s.UserID)
+	}
+	c := u.count(s.CampaignID)
 	if s.Leader {
 		c.opened++
 	} else {
 		c.joined++
 	}
-	u := g.users[s.UserID]
 	u.seats = append(u.seats, s)
 }
 
-func (g *groupbuyState) setSeatState(s *groupbuy.Seat, to groupbuy.SeatState) {
+func (g *groupbuyState) setSeatState(s *seatRow, to groupbuy.SeatState) {
 	s.State = to
 	s.Version++
 }
 
-func (g *groupbuyState) setTeamState(t *groupbuy.Team, to groupbuy.TeamState, now time.Time) {
+func (g *groupbuyState) setTeamState(t *teamRow, to groupbuy.TeamState, now time.Time) {
 	if t.State == groupbuy.TeamForming && to != groupbuy.TeamForming {
 		delete(g.forming, t.ID)
 	}
@@ -243,6 +312,9 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if err := checkID("leader.ID", w.Leader.ID); err != nil {
 		return err
 	}
+	if w.Leader.TeamID != w.Team.ID {
+		return badArg("leader.TeamID", "must be team.ID")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
@@ -256,7 +328,8 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if !c.AcceptsSeats(w.Now) {
 		return groupbuy.ErrCampaignNotActive
 	}
-	if w.MaxOpened > 0 && g.count(c.ID, w.Leader.UserID, false).opened >= w.MaxOpened {
+	u := g.users[w.Leader.UserID]
+	if w.MaxOpened > 0 && u.counted(c.ID).opened >= w.MaxOpened {
 		return groupbuy.ErrLimitExceeded
 	}
 	if _, dup := g.teams[w.Team.ID]; dup {
@@ -265,11 +338,13 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if _, dup := g.seats[w.Leader.ID]; dup {
 		return fmt.Errorf("seat %s exists: %w", w.Leader.ID, storage.ErrConflict)
 	}
-	t := w.Team
-	seat := w.Leader
-	g.teams[t.ID] = &t
-	g.forming[t.ID] = &t
-	g.addSeat(&seat)
+	t := g.teamRows.next()
+	t.Team, t.campaign = w.Team, c
+	// Room for every real seat, so that joins never grow the slice.
+	t.seats = make([]*seatRow, 0, min(max(t.Capacity, 1), groupbuy.MaxTeamSize))
+	g.teams[t.ID] = t
+	g.forming[t.ID] = t
+	g.addSeat(t, &w.Leader, u)
 	g.remember(w.Idem)
 	s.addEvents(w.Events)
 	return nil
@@ -295,19 +370,20 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	if !ok || t.CampaignID != w.Seat.CampaignID {
 		return groupbuy.Team{}, groupbuy.Seat{}, notFound("team", w.Seat.TeamID)
 	}
-	if c := g.campaigns[t.CampaignID]; c == nil || c.Status != groupbuy.CampaignActive {
+	if t.campaign.Status != groupbuy.CampaignActive {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrCampaignNotActive
 	}
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamClosed
 	}
-	if g.holdsSeat(t.ID, w.Seat.UserID) {
+	u := g.users[w.Seat.UserID]
+	if holdsSeat(t, u, w.Seat.UserID) {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrAlreadyJoined
 	}
 	if t.SeatsTaken >= t.Capacity {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
 	}
-	if w.MaxJoined > 0 && g.count(t.CampaignID, w.Seat.UserID, false).joined >= w.MaxJoined {
+	if w.MaxJoined > 0 && u.counted(t.CampaignID).joined >= w.MaxJoined {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrLimitExceeded
 	}
 	if _, dup := g.seats[w.Seat.ID]; dup {
@@ -320,10 +396,10 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	}
 	t.SeatsTaken++
 	t.Version++
-	g.addSeat(&seat)
+	g.addSeat(t, &seat, u)
 	g.remember(w.Idem)
 	s.addEvents(w.Events)
-	return *t, seat, nil
+	return t.Team, seat, nil
 }
 
 // PaySeat implements groupbuy.Store.
@@ -352,7 +428,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 	if seat.State != groupbuy.SeatReserved || !seat.ReservedUntil.After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrSeatNotReserved
 	}
-	t := g.teams[w.TeamID]
+	t := seat.team
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrTeamClosed
 	}
@@ -372,26 +448,25 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 	s.addEvents(w.Events)
 	if filled {
 		g.setTeamState(t, groupbuy.TeamSucceeded, w.Now)
-		seats := g.teamSeats[t.ID]
-		for _, st := range seats {
+		for _, st := range t.seats {
 			if st.State == groupbuy.SeatPaid {
 				g.setSeatState(st, groupbuy.SeatConfirmed)
 			}
 		}
 		if w.OnFill != nil {
-			tc := *t
-			ordered := copySeats(seats)
+			tc := t.Team
+			ordered := copySeats(t.seats)
 			slices.SortStableFunc(ordered, seatOrder)
 			s.addEvents(w.OnFill(&tc, ordered))
 		}
 	}
-	return groupbuy.PaySeatResult{Team: *t, Seat: *seat, Filled: filled}, nil
+	return groupbuy.PaySeatResult{Team: t.Team, Seat: seat.Seat, Filled: filled}, nil
 }
 
-func copySeats(in []*groupbuy.Seat) []groupbuy.Seat {
+func copySeats(in []*seatRow) []groupbuy.Seat {
 	out := make([]groupbuy.Seat, len(in))
 	for i, s := range in {
-		out[i] = *s
+		out[i] = s.Seat
 	}
 	return out
 }
@@ -420,13 +495,13 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 	if w.OnlyExpired && seat.ReservedUntil.After(w.Now) {
 		return groupbuy.Seat{}, fmt.Errorf("seat %s not expired: %w", seat.ID, storage.ErrConflict)
 	}
-	t := g.teams[seat.TeamID]
+	t := seat.team
 	g.setSeatState(seat, groupbuy.SeatReleased)
 	g.uncount(seat)
 	t.SeatsTaken--
 	t.Version++
 	s.addEvents(w.Events)
-	return *seat, nil
+	return seat.Seat, nil
 }
 
 // CloseTeam implements groupbuy.Store.
@@ -458,7 +533,7 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 	for _, m := range moves {
 		for _, id := range m.SeatIDs {
 			st, ok := g.seats[id]
-			if !ok || st.TeamID != t.ID || st.State != m.From {
+			if !ok || st.team != t || st.State != m.From {
 				return fmt.Errorf("seat %s of team %s changed: %w", id, t.ID, storage.ErrConflict)
 			}
 		}
@@ -482,7 +557,7 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		}
 	}
 	for i := range w.BotSeats {
-		g.addSeat(&w.BotSeats[i])
+		g.addSeat(t, &w.BotSeats[i], nil)
 	}
 	t.VirtualSeats += w.VirtualSeats
 	t.Version++
@@ -507,7 +582,7 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	}
 	s.gb.setSeatState(seat, w.To)
 	s.addEvents(w.Events)
-	return *seat, nil
+	return seat.Seat, nil
 }
 
 // RecordOutcome implements groupbuy.Store.
@@ -536,7 +611,7 @@ func (s *Store) GetTeam(ctx context.Context, id string) (groupbuy.Team, error) {
 	if !ok {
 		return groupbuy.Team{}, notFound("team", id)
 	}
-	return *t, nil
+	return t.Team, nil
 }
 
 // TeamSeats implements groupbuy.Store.
@@ -546,10 +621,11 @@ func (s *Store) TeamSeats(ctx context.Context, teamID string) ([]groupbuy.Seat, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.gb.teams[teamID]; !ok {
+	t, ok := s.gb.teams[teamID]
+	if !ok {
 		return nil, notFound("team", teamID)
 	}
-	out := copySeats(s.gb.teamSeats[teamID])
+	out := copySeats(t.seats)
 	slices.SortStableFunc(out, seatOrder)
 	return out, nil
 }
@@ -580,7 +656,7 @@ func (s *Store) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
 	if !ok {
 		return groupbuy.Seat{}, notFound("seat", id)
 	}
-	return *st, nil
+	return st.Seat, nil
 }
 
 // OpenTeams implements groupbuy.Store.
@@ -600,7 +676,7 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 	var out []groupbuy.Team
 	for _, t := range s.gb.forming {
 		if t.CampaignID == campaignID && t.SeatsTaken < t.Capacity && t.ExpiresAt.After(now) {
-			out = append(out, *t)
+			out = append(out, t.Team)
 		}
 	}
 	s.mu.Unlock()
@@ -657,9 +733,9 @@ func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) (
 	s.mu.Lock()
 	var out []groupbuy.Seat
 	for _, t := range s.gb.forming {
-		for _, st := range s.gb.teamSeats[t.ID] {
+		for _, st := range t.seats {
 			if st.State == groupbuy.SeatReserved && !st.ReservedUntil.After(now) {
-				out = append(out, *st)
+				out = append(out, st.Seat)
 			}
 		}
 	}
@@ -682,7 +758,7 @@ func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]group
 	var out []groupbuy.Team
 	for _, t := range s.gb.forming {
 		if !t.ExpiresAt.After(now) || t.SeatsPaid >= t.Capacity {
-			out = append(out, *t)
+			out = append(out, t.Team)
 		}
 	}
 	s.mu.Unlock()
@@ -705,10 +781,10 @@ func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (groupbuy
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.gb.idem[scopeKey{scope, key}]
-	if !ok {
+	k := scopeKey{scope, key}
+	r := s.gb.idem[k]
+	if r == nil {
 		return groupbuy.IdempotencyRecord{}, notFound("idempotency record", scope+"/"+key)
 	}
-	r.Result = slices.Clone(r.Result)
-	return r, nil
+	return r.record(k), nil
 }

@@ -39,11 +39,14 @@ type slab[T any] struct{ chunk []T }
 
 const slabChunk = 64
 
-func (s *slab[T]) add(v *T) *T {
+// next returns a new zero row, which the caller fills in place (rather
+// than copying a filled one in: rows hold pointers, and every pointer copied
+// into the heap while the collector marks costs a write barrier).
+func (s *slab[T]) next() *T {
 	if len(s.chunk) == cap(s.chunk) {
 		s.chunk = make([]T, 0, slabChunk)
 	}
-	s.chunk = append(s.chunk, *v)
+	s.chunk = s.chunk[:len(s.chunk)+1]
 	return &s.chunk[len(s.chunk)-1]
 }
 
@@ -81,9 +84,11 @@ func New(opts ...Option) *Store {
 // write, it keeps the payload slices it is handed (the Store contract lets an
 // adapter retain them), and Claim hands out copies.
 func (s *Store) addEvents(evs []storage.Event) {
-	for _, ev := range evs {
-		ev.Attempts = 0
-		s.pending = append(s.pending, s.entries.add(&outboxEntry{ev: ev}))
+	for i := range evs {
+		e := s.entries.next()
+		e.ev = evs[i]
+		e.ev.Attempts = 0
+		s.pending = append(s.pending, e)
 	}
 }
 
