@@ -4,8 +4,9 @@
 package jsonw
 
 import (
-	"encoding/binary"
 	"unicode/utf8"
+
+	"github.com/socialcommerce/sdk/internal/swar"
 )
 
 const hex = "0123456789abcdef"
@@ -76,11 +77,6 @@ func escape(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
 // Plain reports whether every byte of s is ASCII that JSON copies as is
 // (0x20..0x7f except quote, backslash, <, > and &), so that a JSON string
 // of s is s between quotes. IDs and amounts are; Plain checks them 8 bytes
@@ -88,27 +84,16 @@ const (
 func Plain(s string) bool {
 	n := len(s)
 	if n < 8 {
-		// Pad with a plain byte to one word.
-		w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
-		copy(w[:], s)
-		return !special(binary.LittleEndian.Uint64(w[:]))
+		return !special(swar.Short(s, 'a'))
 	}
 	// Whole words, then the last 8 bytes (overlapping the words before when
 	// n is not a multiple of 8), so that no byte is checked one at a time.
 	for i := 0; i+8 <= n; i += 8 {
-		if special(load8(s[i : i+8])) {
+		if special(swar.Load8(s[i : i+8])) {
 			return false
 		}
 	}
-	return !special(load8(s[n-8:]))
-}
-
-// load8 reads the first 8 bytes of w little-endian; the compiler turns it
-// into one load.
-func load8(w string) uint64 {
-	_ = w[7] // one bounds check for the eight reads below
-	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	return !special(swar.Load8(s[n-8:]))
 }
 
 // special reports whether a byte of x is one that JSON escapes or that
@@ -118,17 +103,9 @@ func load8(w string) uint64 {
 // '<' (0x3c) and '>' (0x3e) in bit 1, so setting that bit tests both at
 // once.
 func special(x uint64) bool {
-	return (x|hasLess20(x)|hasZero((x|lsb*0x04)^(lsb*'&'))|
-		hasZero((x|lsb*0x02)^(lsb*'>'))|hasZero(x^(lsb*'\\')))&msb != 0
+	return (x|swar.HasLess(x, 0x20)|swar.HasZero((x|swar.Lsb*0x04)^(swar.Lsb*'&'))|
+		swar.HasZero((x|swar.Lsb*0x02)^(swar.Lsb*'>'))|swar.HasZero(x^(swar.Lsb*'\\')))&swar.Msb != 0
 }
-
-// hasZero sets the high bit of some byte when a byte of v is zero (and only
-// then).
-func hasZero(v uint64) uint64 { return (v - lsb) &^ v }
-
-// hasLess20 sets the high bit of some byte when a byte of v is below 0x20
-// (and only then); v's own high bits are tested separately.
-func hasLess20(v uint64) uint64 { return (v - lsb*0x20) &^ v }
 
 // Field appends `,"name":` (without the comma when first is true).
 func Field(b []byte, name string, first bool) []byte {

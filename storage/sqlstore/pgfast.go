@@ -468,24 +468,22 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 	}
 	res.Filled = true
 	done, err := s.pgCompleteFrom(ctx, w, t, seat, snapshot)
-	// A new statement's snapshot holds every payment of the team: each
-	// committed before this one took the team's lock, and none can follow,
-	// the team being fully paid. So read the seats again and complete from
-	// those. Were they still not final (nothing known makes them so), the
-	// team stays forming and fully paid, and ProcessDue completes it.
-	for range 3 {
-		if !errors.Is(err, errStaleSnapshot) {
-			break
-		}
+	if errors.Is(err, errStaleSnapshot) {
+		// A new statement's snapshot holds every payment of the team: each
+		// committed before this one took the team's lock, and none can
+		// follow, the team being fully paid. So read the seats again and
+		// complete from those. Were they still not final (nothing known
+		// makes them so), the error leaves the team forming and fully paid,
+		// and ProcessDue completes it.
 		var fresh []groupbuy.Seat
-		if fresh, err = s.seats(ctx, run{s, s.db}, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID); err != nil {
-			break
+		fresh, err = s.seats(ctx, run{s, s.db}, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
+		if err == nil {
+			snapshot = snapshot[:0]
+			for i, st := range fresh {
+				snapshot = append(snapshot, snapshotSeat{i, st})
+			}
+			done, err = s.pgCompleteFrom(ctx, w, t, seat, snapshot)
 		}
-		snapshot = snapshot[:0]
-		for i, st := range fresh {
-			snapshot = append(snapshot, snapshotSeat{i, st})
-		}
-		done, err = s.pgCompleteFrom(ctx, w, t, seat, snapshot)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: seat %s paid, completing team %s: %w", w.SeatID, t.ID, err)

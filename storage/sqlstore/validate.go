@@ -187,23 +187,24 @@ func checkSeat(prefix string, st *groupbuy.Seat, real bool) error {
 }
 
 func checkTeam(t *groupbuy.Team) error {
-	for _, f := range [][2]string{{"Team.ID", t.ID}, {"Team.CampaignID", t.CampaignID}, {"Team.LeaderID", t.LeaderID}} {
-		if err := checkID(f[0], f[1]); err != nil {
-			return err
-		}
-	}
+	capacity := ""
 	if t.Capacity < 1 || t.Capacity > 1<<20 {
-		return bad("Team.Capacity", "out of range")
+		capacity = "out of range"
 	}
-	for _, c := range [][2]any{{"Team.SeatsTaken", t.SeatsTaken}, {"Team.SeatsPaid", t.SeatsPaid}, {"Team.VirtualSeats", t.VirtualSeats}} {
-		if err := checkCount(c[0].(string), c[1].(int)); err != nil {
-			return err
-		}
+	if f, ok := firstProblem(
+		fieldProblem{".ID", idProblem(t.ID)},
+		fieldProblem{".CampaignID", idProblem(t.CampaignID)},
+		fieldProblem{".LeaderID", idProblem(t.LeaderID)},
+		fieldProblem{".Capacity", capacity},
+		fieldProblem{".SeatsTaken", countProblem(t.SeatsTaken)},
+		fieldProblem{".SeatsPaid", countProblem(t.SeatsPaid)},
+		fieldProblem{".VirtualSeats", countProblem(t.VirtualSeats)},
+		fieldProblem{".OpenedAt", timeProblem(t.OpenedAt)},
+		fieldProblem{".ExpiresAt", timeProblem(t.ExpiresAt)},
+	); ok {
+		return bad("Team"+f.name, f.problem)
 	}
-	if err := checkTime("Team.OpenedAt", t.OpenedAt); err != nil {
-		return err
-	}
-	return checkTime("Team.ExpiresAt", t.ExpiresAt)
+	return nil
 }
 
 // activeSeat reports whether a seat in state st holds a place and counts
