@@ -90,8 +90,9 @@
 //     NOT EXISTS on the statement's snapshot, so a concurrent first request
 //     is caught by the record's primary key instead. When t updated the
 //     team but u's guard failed, the final SELECT divides by zero on purpose
-//     (1 / (SELECT count(*) FROM u), not constant, so never folded at plan
-//     time) and PostgreSQL rolls the whole statement back.
+//     (1 / (s.reserved_until IS NOT NULL)::integer over t LEFT JOIN s: a
+//     column, so never folded at plan time) and PostgreSQL rolls the whole
+//     statement back.
 //   - PaySeat: t = the guarded team UPDATE (seats_paid + 1, forming, not
 //     expired) first, so the team row is locked before the seat, as every
 //     writer does; s = the guarded seat UPDATE ... FROM t (reserved, not
@@ -100,24 +101,21 @@
 //     the same division by zero when t matched and s did not. The statement
 //     never completes the team itself: its snapshot may lack seats that
 //     other payments committed while it waited for the team lock. When it
-//     makes SeatsPaid reach Capacity it also returns the team's seats as
-//     its snapshot holds them. If those hold every paid seat and no
-//     reserved one (a paid seat changes only when its team closes, under
-//     the team lock this payment held; a filled team has no reserved seat),
-//     they are the final seats: PaySeat builds OnFill's events from them
-//     and completes the team in one more statement (UPDATE the team to
+//     makes SeatsPaid reach Capacity, PaySeat reads the team's seats in a
+//     new statement, whose snapshot holds every payment of the team (each
+//     committed before this payment took the team's lock, and none can
+//     follow a full payment count), builds OnFill's events from them and
+//     completes the team in one more statement (UPDATE the team to
 //     succeeded WHERE forming AND seats_paid >= capacity; confirm its paid
-//     seats; INSERT the events; divide by zero when the number confirmed,
-//     counted in this newer snapshot, differs). Otherwise, or when that
-//     count differs, it reads the team's seats again (a new statement and
-//     so a new snapshot, which holds every payment of the now fully paid
-//     team) and completes from those in the same way; only if that count
-//     differs too does it run a transaction (BEGIN; the same UPDATE and
-//     confirmation; SELECT the seats; INSERT the events; COMMIT). Each
-//     happens once whoever runs it. If the process dies
-//     between the payment and the completion, DueTeams lists the team
-//     (forming, SeatsPaid = Capacity) and ProcessDue completes it. The
-//     team's Version is bumped once per payment.
+//     seats; INSERT the events; divide by zero when the number confirmed
+//     differs from the number read). Each happens once whoever runs it. If
+//     the process dies between the payment and the completion, or the
+//     completion fails, DueTeams lists the team (forming, SeatsPaid =
+//     Capacity) and ProcessDue completes it. The team's Version is bumped
+//     once per payment. Returning the seats from the payment statement
+//     itself saved that read for one payment in Capacity but made every
+//     payment's statement larger; measured, the read is cheaper
+//     (BENCHMARKS.md, session G).
 //   - OpenTeam: campaign active and in its window (and no idempotency
 //     record), then the guarded per-user counter, then the team, leader
 //     seat, events and idempotency record, each depending on the part
@@ -126,8 +124,8 @@
 //     and the events depending on it.
 //
 // A refused command costs one or two more reads (the diagnosis). A payment
-// that fills its team costs 2 statements (3 or 4 when its snapshot was
-// stale). ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
+// that fills its team costs 3 statements (the payment, the read of the
+// seats, the completion). ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
 // the generic transaction below;
 // CreateCampaign, Claim and Ack are one statement each.
 //

@@ -146,7 +146,6 @@ func (s *Store) pgDone(q *pgq) (string, []any) {
 var (
 	teamColsT  = qualify(teamCols, "t")
 	seatColsS  = qualify(seatCols, "s")
-	seatColsO  = qualify(seatCols, "o")
 	seatColsST = qualify(seatCols, "st")
 )
 
@@ -358,8 +357,7 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 	s.pgEvents(&q, w.Events, "s")
 	s.pgIdemInsert(&q, w.Idem, scope, key, "s", nil, "")
 	q.sql(`
-	SELECT `, teamColsT, `, s.reserved_until,
-		CASE WHEN (SELECT count(*) FROM t) > 0 THEN 1 / (SELECT count(*) FROM u)::integer END
+	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `
 	FROM t LEFT JOIN s ON true`)
 	return s.pgDone(&q)
 }
@@ -372,59 +370,28 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 //
 // The statement never completes the team: its snapshot may miss seats that
 // other payments committed while it waited for the team's lock. When it
-// makes SeatsPaid reach Capacity it also returns the team's seats as its
-// snapshot holds them (a second branch of the final SELECT), and pgFill
-// completes the team with them in one more statement when they are all
-// there; when they are not, it reads the seats again and completes from
-// those (pgFill).
+// makes SeatsPaid reach Capacity, pgFill reads the seats in a new statement
+// and completes the team from them in one more.
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
 	q, args := s.pgPaySQL(w)
-	var (
-		t    groupbuy.Team
-		seat groupbuy.Seat
-		team []snapshotSeat
-		r    payRow
-	)
-	dest := append(s.seatDest(s.teamDest(r.dest[:0], &r.team), &r.seat), &r.check, (*intScan)(&r.kind), (*intScan)(&r.pos))
+	var r payRow
+	dest := append(s.seatDest(s.teamDest(r.dest[:0], &r.team), &r.seat), &r.check)
 	err := s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
-		team = team[:0]
-		for {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			if r.kind == 0 {
-				t, seat = r.team, r.seat
-			} else {
-				team = append(team, snapshotSeat{r.pos, r.seat})
-			}
-			if !rows.Next() {
-				return nil
-			}
-		}
+		return rows.Scan(dest...)
 	})
 	if err != nil {
 		return err
 	}
-	return s.pgFill(ctx, w, res, t, seat, team)
+	return s.pgFill(ctx, w, res, r.team, r.seat)
 }
 
-// payRow is a row of the payment statement: the team, a seat (the paid one
-// when kind is 0; when it is 1, a seat of the filled team at position pos
-// in TeamSeats order) and the guard's check. One payRow and its scan
-// destinations serve every row of a statement: each row sets every column.
+// payRow is the row of the payment statement: the team, the paid seat and
+// the guard's check, with the scan destinations of all three.
 type payRow struct {
-	team      groupbuy.Team
-	seat      groupbuy.Seat
-	check     sql.NullInt64
-	kind, pos int
-	dest      [teamColN + seatColN + 3]any
-}
-
-// snapshotSeat is a seat of a filled team as the paying statement's snapshot
-// holds it, with its position in TeamSeats order.
-type snapshotSeat struct {
-	pos  int
-	seat groupbuy.Seat
+	team  groupbuy.Team
+	seat  groupbuy.Seat
+	check sql.NullInt64
+	dest  [teamColN + seatColN + 1]any
 }
 
 // pgPaySQL returns pgPay's statement and its arguments.
@@ -448,42 +415,38 @@ func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite) (string, []any) {
 	s.pgEvents(&q, w.Events, "s")
 	s.pgIdemInsert(&q, w.Idem, scope, key, "s, t", w.FilledResult, "t.seats_paid >= t.capacity")
 	q.sql(`
-	SELECT `, teamColsT, `, `, seatColsS, `,
-		CASE WHEN (SELECT count(*) FROM t) > 0 THEN 1 / (SELECT count(*) FROM s)::integer END, 0, 0
-	FROM t LEFT JOIN s ON true
-	UNION ALL
-	SELECT `, teamColsT, `, `, seatColsO, `, NULL, 1,
-		row_number() OVER (ORDER BY o.is_virtual, o.reserved_at, o.id)::integer
-	FROM t JOIN {p}seats AS o ON o.team_id = t.id
-	WHERE t.seats_paid >= t.capacity`)
+	SELECT `, teamColsT, `, `, seatColsS, `, `, pgMissing("s.id"), `
+	FROM t LEFT JOIN s ON true`)
 	return s.pgDone(&q)
 }
 
+// pgMissing is the last column of a statement whose dependent part (col
+// from a LEFT JOIN) must have matched when its first part did: it divides
+// by zero on a row where col is NULL, so PostgreSQL rolls the statement
+// back. The divisor is a column, so it is never folded at plan time; a
+// per-row test, so the statement needs no aggregate over its parts.
+func pgMissing(col string) string {
+	return "1 / (" + col + " IS NOT NULL)::integer"
+}
+
 // pgFill records the result of the payment statement and, when it made the
-// team fully paid, completes the team.
-func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat, snapshot []snapshotSeat) error {
+// team fully paid, completes the team from its seats read afresh: a new
+// statement's snapshot holds every payment of the team, each having
+// committed before this payment took the team's lock, and none can follow,
+// the team being fully paid.
+func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat) error {
 	*res = groupbuy.PaySeatResult{Team: t, Seat: seat}
 	if t.SeatsPaid < t.Capacity {
 		return nil
 	}
 	res.Filled = true
-	done, err := s.pgCompleteFrom(ctx, w, t, seat, snapshot)
-	if errors.Is(err, errStaleSnapshot) {
-		// A new statement's snapshot holds every payment of the team: each
-		// committed before this one took the team's lock, and none can
-		// follow, the team being fully paid. So read the seats again and
-		// complete from those. Were they still not final (nothing known
-		// makes them so), the error leaves the team forming and fully paid,
-		// and ProcessDue completes it.
-		var fresh []groupbuy.Seat
-		fresh, err = s.seats(ctx, run{s, s.db}, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
-		if err == nil {
-			snapshot = snapshot[:0]
-			for i, st := range fresh {
-				snapshot = append(snapshot, snapshotSeat{i, st})
-			}
-			done, err = s.pgCompleteFrom(ctx, w, t, seat, snapshot)
-		}
+	seats, err := s.seats(ctx, run{s, s.db}, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
+	var done completed
+	if err == nil {
+		// Were the seats not final after all (nothing known makes them
+		// so), the error leaves the team forming and fully paid, and
+		// ProcessDue completes it.
+		done, err = s.pgCompleteFrom(ctx, w, t, seat, seats)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: seat %s paid, completing team %s: %w", w.SeatID, t.ID, err)
@@ -504,32 +467,27 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 	return err
 }
 
-// errStaleSnapshot: the paying statement's snapshot lacked a payment that
-// committed while it waited for the team's lock, or the completing
-// statement found other seats than that snapshot held.
+// errStaleSnapshot: the seats read for a filled team were not final (a
+// reserved one, or fewer paid than the team counts), or the completing
+// statement confirmed another number of seats than they held.
 var errStaleSnapshot = errors.New("sqlstore: stale snapshot of a filled team")
 
-// pgCompleteFrom completes a team that the payment of seat filled, from the
-// seats the paying statement's snapshot held, in one statement: the team's
-// guarded UPDATE to succeeded, the paid seats' confirmation and the events
-// of OnFill, which are built before it from those seats in the states the
-// statement gives them. The snapshot is complete when it holds every paid
-// seat (SeatsPaid of them, with this one) and no reserved one: a paid seat
-// changes only when its team closes, which takes the team's row lock that
-// this payment held, and a filled team has no reserved seat, so a reserved
-// one in the snapshot was released meanwhile. The statement re-counts the
-// seats it confirms, in its own newer snapshot, and rolls back by division
-// by zero when the count differs; either case returns errStaleSnapshot, and
-// pgFill reads the seats afresh. A zero result means the team was
-// completed by someone else first.
-func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t groupbuy.Team, seat groupbuy.Seat, snapshot []snapshotSeat) (completed, error) {
-	slices.SortFunc(snapshot, func(a, b snapshotSeat) int { return a.pos - b.pos })
-	seats := make([]groupbuy.Seat, len(snapshot))
+// pgCompleteFrom completes a team that the payment of seat filled, from its
+// seats in TeamSeats order, in one statement: the team's guarded UPDATE to
+// succeeded, the paid seats' confirmation and the events of OnFill, which
+// are built before it from those seats in the states the statement gives
+// them. The seats are final when they hold every paid seat (SeatsPaid of
+// them) and no reserved one: a paid seat changes only when its team
+// closes, and a filled team has no reserved seat. The statement re-counts
+// the seats it confirms in its own snapshot and rolls back by division by
+// zero when the count differs; either case returns errStaleSnapshot. A
+// zero result means the team was completed by someone else first.
+func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t groupbuy.Team, seat groupbuy.Seat, seats []groupbuy.Seat) (completed, error) {
 	paid := 0
-	for i := range snapshot {
-		st := snapshot[i].seat
+	for i := range seats {
+		st := &seats[i]
 		if st.ID == seat.ID {
-			st = seat
+			*st = seat
 		}
 		switch st.State {
 		case groupbuy.SeatReserved:
@@ -539,7 +497,6 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 			st.Version++
 			paid++
 		}
-		seats[i] = st
 	}
 	if paid != t.SeatsPaid {
 		return completed{}, errStaleSnapshot
