@@ -111,30 +111,54 @@ func (p *SeatPayload) sizeHint() int {
 		len(p.Currency) + len(p.PaymentRef) + len(p.Reason)
 }
 
+// plainFields marks the SeatPayload fields known to be jsonw.Plain, because
+// they were checked along with their validation (check.IDPlain) or
+// generated; appendHead and appendRest copy those without scanning them
+// again.
+type plainFields uint8
+
+const (
+	plainTeam plainFields = 1 << iota
+	plainSeat
+	plainCampaign
+	plainUser
+	plainCurrency
+)
+
+// appendString appends s as a JSON string; known says that s is Plain.
+func appendString(b []byte, s string, known bool) []byte {
+	if known {
+		return jsonw.Quoted(b, s)
+	}
+	return jsonw.String(b, s)
+}
+
 // appendJSON encodes p as encoding/json would, without reflection: seat
 // events are on the join and pay paths.
-func (p *SeatPayload) appendJSON(b []byte) []byte { return p.appendRest(p.appendHead(b)) }
+func (p *SeatPayload) appendJSON(b []byte, plain plainFields) []byte {
+	return p.appendRest(p.appendHead(b, plain), plain)
+}
 
 // appendHead appends the start of p's JSON, `{"team_id":…,"seat_id":…`,
 // which is how a payment's stored result starts too (see
 // payResultJSON.appendBoth).
-func (p *SeatPayload) appendHead(b []byte) []byte {
+func (p *SeatPayload) appendHead(b []byte, plain plainFields) []byte {
 	b = append(b, '{')
 	b = jsonw.Field(b, "team_id", true)
-	b = jsonw.String(b, p.TeamID)
+	b = appendString(b, p.TeamID, plain&plainTeam != 0)
 	b = jsonw.Field(b, "seat_id", false)
-	return jsonw.String(b, p.SeatID)
+	return appendString(b, p.SeatID, plain&plainSeat != 0)
 }
 
 // appendRest appends the rest of p's JSON after appendHead.
-func (p *SeatPayload) appendRest(b []byte) []byte {
+func (p *SeatPayload) appendRest(b []byte, plain plainFields) []byte {
 	if p.CampaignID != "" {
 		b = jsonw.Field(b, "campaign_id", false)
-		b = jsonw.String(b, p.CampaignID)
+		b = appendString(b, p.CampaignID, plain&plainCampaign != 0)
 	}
 	if p.UserID != "" {
 		b = jsonw.Field(b, "user_id", false)
-		b = jsonw.String(b, p.UserID)
+		b = appendString(b, p.UserID, plain&plainUser != 0)
 	}
 	b = jsonw.Field(b, "amount", false)
 	// A decimal's form has no character that JSON escapes.
@@ -142,7 +166,7 @@ func (p *SeatPayload) appendRest(b []byte) []byte {
 	b = decfmt.Append(b, p.Amount)
 	b = append(b, '"')
 	b = jsonw.Field(b, "currency", false)
-	b = jsonw.String(b, p.Currency)
+	b = appendString(b, p.Currency, plain&plainCurrency != 0)
 	if p.PaymentRef != "" {
 		b = jsonw.Field(b, "payment_ref", false)
 		b = jsonw.String(b, p.PaymentRef)

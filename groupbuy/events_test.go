@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/internal/jsonw"
 )
 
 func FuzzSeatPayloadJSON(f *testing.F) {
@@ -21,8 +23,21 @@ func FuzzSeatPayloadJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.appendJSON(nil); string(got) != string(want) {
-			t.Fatalf("appendJSON = %s\nencoding/json = %s", got, want)
+		// With no field known plain, and with every field that is plain
+		// marked so, as the Service marks the ones it checked.
+		var known plainFields
+		for _, f := range []struct {
+			s   string
+			bit plainFields
+		}{{team, plainTeam}, {seat, plainSeat}, {camp, plainCampaign}, {user, plainUser}, {cur, plainCurrency}} {
+			if jsonw.Plain(f.s) {
+				known |= f.bit
+			}
+		}
+		for _, plain := range []plainFields{0, known} {
+			if got := p.appendJSON(nil, plain); string(got) != string(want) {
+				t.Fatalf("appendJSON(%b) = %s\nencoding/json = %s", plain, got, want)
+			}
 		}
 	})
 }
@@ -56,7 +71,7 @@ func TestPayResultsMatchEncodingJSON(t *testing.T) {
 		f := r
 		f.Filled = true
 		wantFilled, _ := json.Marshal(f)
-		for _, head := range [][]byte{nil, p.appendHead(nil)} {
+		for _, head := range [][]byte{nil, p.appendHead(nil, 0)} {
 			got, at := r.appendBoth([]byte("prefix"), head)
 			if string(got[len("prefix"):at]) != string(want) || string(got[at:]) != string(wantFilled) {
 				t.Errorf("appendBoth(%+v, %q) = %s | %s, want %s | %s", r, head, got[len("prefix"):at], got[at:], want, wantFilled)
@@ -72,8 +87,8 @@ func TestPaymentFingerprintMatchesFingerprint(t *testing.T) {
 	for _, amount := range []string{"19.9", "19.90", "0.01", "1000", "123456789012345678901.5"} {
 		req := PaymentRequest{TeamID: "team-1", SeatID: "seat-1", Amount: decimal.RequireFromString(amount), Currency: "CNY"}
 		want := fingerprint(req.TeamID, req.SeatID, req.Amount.String(), req.Currency)
-		if got := paymentFingerprint(&req); got != want {
-			t.Errorf("paymentFingerprint(%s) = %q, want %q", amount, got, want)
+		if got := string(appendPaymentFingerprint([]byte("x"), &req)[1:]); got != want {
+			t.Errorf("appendPaymentFingerprint(%s) = %q, want %q", amount, got, want)
 		}
 	}
 }

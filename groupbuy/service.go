@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -208,6 +209,7 @@ type SeatResult struct {
 type seatOrder struct {
 	campaignID, userID, sku string
 	quantity                int
+	plain                   plainFields // of campaignID and userID, set by validateOrder
 }
 
 // priceOrder checks an order against its campaign at Now and prices it.
@@ -215,6 +217,9 @@ func (s *Service) priceOrder(ctx context.Context, o *seatOrder) (*Campaign, deci
 	c, err := s.campaign(ctx, o.campaignID)
 	if err != nil {
 		return nil, decimal.Decimal{}, time.Time{}, err
+	}
+	if c.ID != o.campaignID {
+		o.plain &^= plainCampaign // seats carry c.ID, which was not checked
 	}
 	now := s.now()
 	price, err := s.checkOrder(c, o, now)
@@ -238,11 +243,18 @@ func (s *Service) checkOrder(c *Campaign, o *seatOrder, now time.Time) (decimal.
 }
 
 func validateOrder(o *seatOrder) error {
-	if err := validateID("CampaignID", o.campaignID); err != nil {
+	plain, err := check.IDPlain("CampaignID", o.campaignID)
+	if err != nil {
 		return err
 	}
-	if err := validateID("UserID", o.userID); err != nil {
+	if plain {
+		o.plain |= plainCampaign
+	}
+	if plain, err = check.IDPlain("UserID", o.userID); err != nil {
 		return err
+	}
+	if plain {
+		o.plain |= plainUser
 	}
 	if err := validateID("SKU", o.sku); err != nil {
 		return err
@@ -283,35 +295,43 @@ func lineAmount(price decimal.Decimal, quantity int) decimal.Decimal {
 }
 
 // seatEvent returns the event of topic about seat st. A new seat (st.ID
-// empty) gets its ID here.
-func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time) storage.Event {
+// empty) gets its ID here; plain marks the fields of st known to be plain.
+func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time, plain plainFields) storage.Event {
 	var ev storage.Event
-	s.setSeatEvent(&ev, topic, st, reason, now)
+	s.setSeatEvent(&ev, topic, st, reason, now, plain, nil)
 	return ev
 }
 
 // setSeatEvent is seatEvent setting *ev in place, for an event that is part
-// of a write on the heap (see newSeat).
-func (s *Service) setSeatEvent(ev *storage.Event, topic string, st *Seat, reason string, now time.Time) {
-	key, id, seatID := s.eventStrings(st.TeamID, st.ID, topicSuffix(topic), now)
+// of a write on the heap (see newSeat). The payload goes to buf when it
+// fits, so that a write can hold its event's payload; nil buf allocates.
+func (s *Service) setSeatEvent(ev *storage.Event, topic string, st *Seat, reason string, now time.Time, plain plainFields, buf []byte) {
+	key, id, seatID, _ := s.eventStrings(st.TeamID, st.ID, topicSuffix(topic), now, nil)
 	if st.ID == "" {
 		st.ID = seatID
+		if s.ids != nil {
+			plain |= plainSeat // a UUID
+		}
 	}
 	p := SeatPayload{
 		TeamID: st.TeamID, SeatID: st.ID, CampaignID: st.CampaignID, UserID: st.UserID,
 		Amount: st.Amount, Currency: st.Currency, PaymentRef: st.PaymentRef, Reason: reason,
 	}
 	ev.ID, ev.Topic, ev.Key, ev.CreatedAt = id, topic, key, now
-	ev.Payload = p.appendJSON(make([]byte, 0, p.sizeHint()))
+	if buf == nil {
+		buf = make([]byte, 0, p.sizeHint())
+	}
+	b := p.appendJSON(buf[:0], plain)
+	ev.Payload = b[:len(b):len(b)]
 }
 
 // eventStrings returns the key "gb:<team>:<seat>:<what>" of a seat event,
-// the event's new ID and the seat's ID, a new one when seatID is empty. The
-// three are substrings of one string: they are stored and dropped together,
-// so one allocation, and one object for the garbage collector to mark,
-// serves all three.
-func (s *Service) eventStrings(teamID, seatID, what string, now time.Time) (key, eventID, seat string) {
-	var buf [160]byte
+// the event's new ID, the seat's ID (a new one when seatID is empty) and
+// extra as a string. The four are substrings of one string: they are stored
+// and dropped together, so one allocation, and one object for the garbage
+// collector to mark, serves them all.
+func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra []byte) (key, eventID, seat, rest string) {
+	var buf [320]byte
 	b := append(buf[:0], "gb:"...)
 	b = append(b, teamID...)
 	b = append(b, ':')
@@ -326,8 +346,10 @@ func (s *Service) eventStrings(teamID, seatID, what string, now time.Time) (key,
 	b = append(b, what...)
 	keyEnd := len(b)
 	b = s.appendID(b, now)
+	idEnd := len(b)
+	b = append(b, extra...)
 	all := string(b)
-	return all[:keyEnd], all[keyEnd:], all[seatAt:seatEnd]
+	return all[:keyEnd], all[keyEnd:idEnd], all[seatAt:seatEnd], all[idEnd:]
 }
 
 // appendID appends a new ID to b: the default generator writes it in place,
@@ -338,6 +360,15 @@ func (s *Service) appendID(b []byte, now time.Time) []byte {
 		return s.ids.AppendID(b, now)
 	}
 	return append(b, s.newID()...)
+}
+
+// idsPlain returns f when IDs come from the default generator, whose UUIDs
+// are plain, and nothing otherwise.
+func (s *Service) idsPlain(f plainFields) plainFields {
+	if s.ids != nil {
+		return f
+	}
+	return 0
 }
 
 func topicSuffix(topic string) string {
@@ -389,7 +420,7 @@ func (s *Service) replayed(ctx context.Context, rec IdempotencyRecord, fp string
 
 // Open opens a new team with the user as leader, holding a reserved seat.
 func (s *Service) Open(ctx context.Context, req OpenRequest) (SeatResult, error) {
-	o := seatOrder{req.CampaignID, req.UserID, req.SKU, req.Quantity}
+	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
 		return SeatResult{}, err
 	}
@@ -419,7 +450,7 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 			newEvent(s.newID(), TopicTeamOpened, "gb:"+team.ID+":opened", now, TeamOpenedPayload{
 				TeamID: team.ID, CampaignID: c.ID, LeaderID: o.userID, Capacity: team.Capacity, ExpiresAt: team.ExpiresAt,
 			}),
-			s.seatEvent(TopicSeatReserved, &seat, "", now),
+			s.seatEvent(TopicSeatReserved, &seat, "", now, o.plain|s.idsPlain(plainTeam|plainSeat)),
 		},
 		Idem: s.idem(scope, key, fp, seatResultJSON{TeamID: team.ID, SeatID: seat.ID, Opened: true}, now),
 	}
@@ -434,12 +465,16 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 
 // Join reserves a seat for the user in a given forming team.
 func (s *Service) Join(ctx context.Context, req JoinRequest) (SeatResult, error) {
-	o := seatOrder{req.CampaignID, req.UserID, req.SKU, req.Quantity}
+	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
 		return SeatResult{}, err
 	}
-	if err := validateID("TeamID", req.TeamID); err != nil {
+	plain, err := check.IDPlain("TeamID", req.TeamID)
+	if err != nil {
 		return SeatResult{}, err
+	}
+	if plain {
+		o.plain |= plainTeam
 	}
 	if err := validateKey(req.IdempotencyKey); err != nil {
 		return SeatResult{}, err
@@ -453,16 +488,17 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	if err != nil {
 		return SeatResult{}, err
 	}
-	// One allocation for the write and its event.
+	// One allocation for the write, its event and the event's payload.
 	sc := &struct {
-		w  JoinTeamWrite
-		ev [1]storage.Event
+		w       JoinTeamWrite
+		ev      [1]storage.Event
+		payload [256]byte
 	}{}
 	w := &sc.w
 	// The store clamps the reservation to the team's deadline.
 	newSeat(&w.Seat, c, o, price, teamID, c.EndsAt, now)
 	w.Now, w.MaxJoined = now, c.Limits.MaxTeamsJoinedPerUser
-	s.setSeatEvent(&sc.ev[0], TopicSeatReserved, &w.Seat, "", now) // sets w.Seat.ID
+	s.setSeatEvent(&sc.ev[0], TopicSeatReserved, &w.Seat, "", now, o.plain, sc.payload[:]) // sets w.Seat.ID
 	w.Events = sc.ev[:]
 	w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
 	team, stored, err := s.store.JoinTeam(ctx, w)
@@ -479,7 +515,7 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 // strategy (default MatchFullest), trying the next candidate when one fills
 // first, and opens a new team when no candidate has room.
 func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, error) {
-	o := seatOrder{req.CampaignID, req.UserID, req.SKU, req.Quantity}
+	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
 		return SeatResult{}, err
 	}

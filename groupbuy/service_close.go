@@ -34,7 +34,7 @@ func (s *Service) CancelReservation(ctx context.Context, seatID, userID string) 
 	now := s.now()
 	out, err := s.store.ReleaseSeat(ctx, &ReleaseSeatWrite{
 		SeatID: seatID, UserID: userID, Now: now,
-		Events: []storage.Event{s.seatEvent(TopicSeatReleased, &seat, "cancelled", now)},
+		Events: []storage.Event{s.seatEvent(TopicSeatReleased, &seat, "cancelled", now, 0)},
 	})
 	if err != nil {
 		return Seat{}, fmt.Errorf("groupbuy: cancel seat %s: %w", seatID, err)
@@ -271,7 +271,7 @@ func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
 			st := &seats[i]
 			_, err := s.store.ReleaseSeat(ctx, &ReleaseSeatWrite{
 				SeatID: st.ID, OnlyExpired: true, Now: now,
-				Events: []storage.Event{s.seatEvent(TopicSeatReleased, st, "reservation expired", now)},
+				Events: []storage.Event{s.seatEvent(TopicSeatReleased, st, "reservation expired", now, 0)},
 			})
 			switch {
 			case err == nil:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/decfmt"
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
@@ -64,34 +65,43 @@ type payResultJSON struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-func validatePayment(req *PaymentRequest) error {
-	if err := validateID("TeamID", req.TeamID); err != nil {
-		return err
+// validatePayment checks a payment request and returns which of its fields
+// are plain in JSON: the currency, once valid, always is.
+func validatePayment(req *PaymentRequest) (plainFields, error) {
+	team, err := check.IDPlain("TeamID", req.TeamID)
+	if err != nil {
+		return 0, err
 	}
-	if err := validateID("SeatID", req.SeatID); err != nil {
-		return err
+	seat, err := check.IDPlain("SeatID", req.SeatID)
+	if err != nil {
+		return 0, err
 	}
 	if req.PaymentRef == "" || len(req.PaymentRef) > MaxPaymentRefLength {
-		return invalid("PaymentRef", fmt.Sprintf("must be 1..%d bytes", MaxPaymentRefLength))
+		return 0, invalid("PaymentRef", fmt.Sprintf("must be 1..%d bytes", MaxPaymentRefLength))
 	}
 	if err := validateCurrency("Currency", req.Currency); err != nil {
-		return err
+		return 0, err
 	}
-	return validatePrice("Amount", req.Amount, req.Currency)
+	plain := plainCurrency
+	if team {
+		plain |= plainTeam
+	}
+	if seat {
+		plain |= plainSeat
+	}
+	return plain, validatePrice("Amount", req.Amount, req.Currency)
 }
 
-// paymentFingerprint is fingerprint(team, seat, amount, currency) with the
-// amount formatted without big.Int conversions.
-func paymentFingerprint(req *PaymentRequest) string {
-	var buf [160]byte
-	b := append(buf[:0], req.TeamID...)
+// appendPaymentFingerprint appends fingerprint(team, seat, amount,
+// currency) to b, with the amount formatted without big.Int conversions.
+func appendPaymentFingerprint(b []byte, req *PaymentRequest) []byte {
+	b = append(b, req.TeamID...)
 	b = append(b, fingerprintSep)
 	b = append(b, req.SeatID...)
 	b = append(b, fingerprintSep)
 	b = decfmt.Append(b, req.Amount)
 	b = append(b, fingerprintSep)
-	b = append(b, req.Currency...)
-	return string(b)
+	return append(b, req.Currency...)
 }
 
 // ConfirmPayment records the payment of a reserved seat. When it is the last
@@ -99,25 +109,31 @@ func paymentFingerprint(req *PaymentRequest) string {
 // after the seat lapsed or the team closed is handled by the campaign's
 // LatePayment policy and reported in PaymentResult.Late.
 func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (PaymentResult, error) {
-	if err := validatePayment(&req); err != nil {
+	plain, err := validatePayment(&req)
+	if err != nil {
 		return PaymentResult{}, err
 	}
-	fp := paymentFingerprint(&req)
+	// The fingerprint is built on the stack; pay stores it in the string
+	// that holds the event's key and ID.
+	var buf [160]byte
+	fp := appendPaymentFingerprint(buf[:0], &req)
 	now := s.now()
-	r, err := s.pay(ctx, req.TeamID, req.SeatID, &req, fp, nil, now)
+	r, err := s.pay(ctx, req.TeamID, req.SeatID, &req, fp, nil, now, plain)
 	if err == nil || !(errors.Is(err, ErrSeatNotReserved) || errors.Is(err, ErrTeamClosed)) {
 		return r, err
 	}
-	return s.late(ctx, &req, fp, now)
+	return s.late(ctx, &req, string(fp), now)
 }
 
-// payScratch holds a PaySeat write with its events and record, so that a
-// payment allocates them together.
+// payScratch holds a PaySeat write with its events and record, and room
+// for the event's payload and both possible results, so that a payment
+// allocates them together.
 type payScratch struct {
 	w   PaySeatWrite
 	ev  [1]storage.Event
 	rec IdempotencyRecord
 	svc *Service
+	buf [448]byte
 }
 
 // onFill is the write's OnFill: the TeamSucceeded event of the team this
@@ -126,27 +142,27 @@ func (sc *payScratch) onFill(team *Team, seats []Seat) []storage.Event {
 	return []storage.Event{teamClosedEvent(sc.svc.newID(), team, seats, sc.w.Currency, "filled", sc.w.Now)}
 }
 
-// pay applies one PaySeat write for seat seatID of team teamID.
-func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fp string, late *LateOutcome, now time.Time) (PaymentResult, error) {
+// pay applies one PaySeat write for seat seatID of team teamID; fpb is the
+// request's fingerprint, and plain marks the fields of the payment event
+// known to be plain.
+func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fpb []byte, late *LateOutcome, now time.Time, plain plainFields) (PaymentResult, error) {
 	sc := &payScratch{svc: s}
-	key, evID, _ := s.eventStrings(teamID, seatID, topicSuffix(TopicSeatPaid), now)
+	key, evID, _, fp := s.eventStrings(teamID, seatID, topicSuffix(TopicSeatPaid), now, fpb)
 	p := SeatPayload{TeamID: teamID, SeatID: seatID, Amount: req.Amount, Currency: req.Currency, PaymentRef: req.PaymentRef}
 	res := payResultJSON{TeamID: teamID, SeatID: seatID}
 	if late != nil {
 		res.Policy, res.Action, res.Reason = string(late.Policy), late.Action, late.Reason
 	}
-	// One allocation holds the event's payload and both possible results:
-	// the store keeps the result that applies (filled or not), decided
-	// inside its guarded write. They are built on the stack and copied, so
-	// that the allocation has their exact size; each part is capped, so none
-	// can grow into the next.
-	var buf [512]byte
-	built := p.appendHead(buf[:0])
-	head := len(built)
-	built = p.appendRest(built)
-	payloadEnd := len(built)
-	built, resultEnd := res.appendBoth(built, built[:head])
-	b := append([]byte(nil), built...)
+	// The scratch's buffer holds the event's payload and both possible
+	// results (the store keeps the result that applies, filled or not,
+	// decided inside its guarded write); longer ones move to the heap as
+	// append grows them. Each part is capped, so none can grow into the
+	// next.
+	b := p.appendHead(sc.buf[:0], plain)
+	head := len(b)
+	b = p.appendRest(b, plain)
+	payloadEnd := len(b)
+	b, resultEnd := res.appendBoth(b, b[:head])
 	// The scratch is on the heap and filled field by field: copying whole
 	// structs in would cost a write barrier for every pointer slot of them,
 	// set or not, whenever the collector is marking.
@@ -283,7 +299,7 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		}
 		if perr == nil {
 			out := &LateOutcome{Policy: c.LatePayment, Action: action, Reason: reason}
-			r, err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, fp, out, s.now())
+			r, err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, []byte(fp), out, s.now(), 0)
 			if err == nil {
 				return r, nil
 			}

@@ -5,6 +5,7 @@ package check
 import (
 	"fmt"
 
+	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/internal/swar"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -27,6 +28,34 @@ func ID(field, id string) error {
 	return nil
 }
 
+// IDPlain is ID that also reports whether id is jsonw.Plain, so that a
+// command encoding the IDs it checked into JSON need not scan them again:
+// one pass over the words of id serves both tests.
+func IDPlain(field, id string) (plain bool, err error) {
+	n := len(id)
+	if n == 0 || n > MaxIDLength {
+		return false, ID(field, id)
+	}
+	var bad, specials uint64
+	if n < 8 {
+		w := swar.Short(id, 'a')
+		bad, specials = unprintableMask(w), jsonw.Specials(w)
+	} else {
+		for i := 0; i+8 <= n; i += 8 {
+			w := swar.Load8(id[i : i+8])
+			bad |= unprintableMask(w)
+			specials |= jsonw.Specials(w)
+		}
+		w := swar.Load8(id[n-8:])
+		bad |= unprintableMask(w)
+		specials |= jsonw.Specials(w)
+	}
+	if bad != 0 {
+		return false, ID(field, id)
+	}
+	return specials == 0, nil
+}
+
 // printable reports whether s has no byte below 0x21 (space and the C0
 // controls) and no DEL (0x7f). Every command checks several IDs, so it tests
 // 8 bytes per step: the words of s, then its last 8 bytes (overlapping the
@@ -47,6 +76,9 @@ func printable(s string) bool {
 // unprintable reports whether a byte of x is below 0x21 or is 0x7f, exactly
 // (the hasless and haszero tricks of "Bit Twiddling Hacks"; a byte at or
 // above 0x80, part of a UTF-8 sequence, never borrows and is never flagged).
-func unprintable(x uint64) bool {
-	return (swar.HasLess(x, 0x21)|swar.HasZero(x^(swar.Lsb*0x7f)))&swar.Msb != 0
+func unprintable(x uint64) bool { return unprintableMask(x) != 0 }
+
+// unprintableMask is unprintable as a mask: nonzero exactly when it holds.
+func unprintableMask(x uint64) uint64 {
+	return (swar.HasLess(x, 0x21) | swar.HasZero(x^(swar.Lsb*0x7f))) & swar.Msb
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -40,5 +41,32 @@ func TestIDEveryByteAtEveryOffset(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestIDPlain checks IDPlain against ID and jsonw.Plain for every length up
+// to 40 with every byte at every offset, and for the length limits.
+func TestIDPlain(t *testing.T) {
+	const base = "0123456789abcdef-ABCDEF~!#$%'()*+,./:;=?@[]^_`{|}"
+	for n := 1; n <= 40; n++ {
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				s := []byte(base[:n])
+				s[at] = byte(c)
+				plain, err := IDPlain("f", string(s))
+				wantErr := ID("f", string(s))
+				if (err == nil) != (wantErr == nil) || (err == nil && plain != jsonw.Plain(string(s))) {
+					t.Fatalf("IDPlain(%q) = %v, %v; ID: %v, Plain: %v", s, plain, err, wantErr, jsonw.Plain(string(s)))
+				}
+			}
+		}
+	}
+	for _, id := range []string{"", strings.Repeat("x", MaxIDLength+1)} {
+		if _, err := IDPlain("f", id); err == nil || err.Error() != ID("f", id).Error() {
+			t.Errorf("IDPlain(%q) = %v, want %v", id, err, ID("f", id))
+		}
+	}
+	if plain, err := IDPlain("f", strings.Repeat("x", MaxIDLength)); !plain || err != nil {
+		t.Errorf("IDPlain of the longest ID = %v, %v", plain, err)
 	}
 }

@@ -17,9 +17,7 @@ const hex = "0123456789abcdef"
 func String(b []byte, s string) []byte {
 	if Plain(s) {
 		// IDs, amounts and currency codes: one copy, no per-byte work.
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
+		return Quoted(b, s)
 	}
 	return escape(b, s)
 }
@@ -102,9 +100,22 @@ func Plain(s string) bool {
 // hasless); '"' (0x22) and '&' (0x26) differ in bit 2 alone, and so do
 // '<' (0x3c) and '>' (0x3e) in bit 1, so setting that bit tests both at
 // once.
-func special(x uint64) bool {
-	return (x|swar.HasLess(x, 0x20)|swar.HasZero((x|swar.Lsb*0x04)^(swar.Lsb*'&'))|
-		swar.HasZero((x|swar.Lsb*0x02)^(swar.Lsb*'>'))|swar.HasZero(x^(swar.Lsb*'\\')))&swar.Msb != 0
+func special(x uint64) bool { return Specials(x) != 0 }
+
+// Specials is special as a mask, for callers that scan the words of a
+// string for their own test too (check.IDPlain): nonzero exactly when a byte
+// of x is not Plain.
+func Specials(x uint64) uint64 {
+	return (x | swar.HasLess(x, 0x20) | swar.HasZero((x|swar.Lsb*0x04)^(swar.Lsb*'&')) |
+		swar.HasZero((x|swar.Lsb*0x02)^(swar.Lsb*'>')) | swar.HasZero(x^(swar.Lsb*'\\'))) & swar.Msb
+}
+
+// Quoted appends s between quotes, which is String for an s known to be
+// Plain.
+func Quoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Field appends `,"name":` (without the comma when first is true).

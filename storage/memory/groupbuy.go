@@ -4,86 +4,130 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 )
 
-type scopeKey struct{ scope, key string }
-
-// idemRow is a stored idempotency record without its scope and key, which
-// are its map key. The map holds a pointer to it, not the record: a map
-// slot is copied each time the map grows, and small slots keep that cheap.
-type idemRow struct {
-	fingerprint string
-	result      []byte
-	createdAt   time.Time
-}
-
-// record returns the stored record of (scope, key), its result copied so
-// that the caller may keep it.
-func (r *idemRow) record(k scopeKey) groupbuy.IdempotencyRecord {
-	return groupbuy.IdempotencyRecord{
-		Scope: k.scope, Key: k.key, Fingerprint: r.fingerprint,
-		Result: slices.Clone(r.result), CreatedAt: r.createdAt,
-	}
+// campaignRow is a stored campaign with the number its ID has in
+// groupbuyState.names.
+type campaignRow struct {
+	groupbuy.Campaign
+	name uint32
 }
 
 // teamRow is a stored team with what the commands on it need, so that they
-// need no further lookup: its campaign (whose status they check) and its
-// seats.
+// need no further lookup: its campaign (whose status they check), its
+// seats, and the few combinations of campaign, SKU, currency and prices its
+// seats have, which seat rows refer to by position. Teams are few next to
+// seats, so they keep ordinary fields.
 type teamRow struct {
 	groupbuy.Team
-	campaign *groupbuy.Campaign
-	seats    []*seatRow // in insertion order: at most MaxTeamSize real seats, plus released ones and bots
+	campaign *campaignRow
+	num      uint32   // its position in groupbuyState.teamList
+	seats    []uint32 // seat rows in insertion order: at most MaxTeamSize real seats, plus released ones and bots
+	variants []seatVariant
 }
 
-// seatRow is a stored seat with its team.
+// seatVariant is what the seats of a team usually share.
+type seatVariant struct {
+	campaignID   string
+	name         uint32 // campaignID's number in groupbuyState.names
+	sku          string
+	currency     string
+	unit, amount decimal.Decimal
+}
+
+// seatRow is a stored seat, without pointers (see arena.go).
 type seatRow struct {
-	groupbuy.Seat
-	team *teamRow
+	id, paymentRef ref
+	user           uint32 // the user row plus one; 0 for a virtual seat without a user ID
+	prev           uint32 // the user's previous seat row plus one; 0 ends the list
+	team           uint32 // in groupbuyState.teamList
+	variant        uint32 // in the team's variants
+	quantity       int
+	version        int64
+	reservedAt     stamp
+	reservedUntil  stamp
+	paidAt         stamp
+	state          uint8 // in groupbuyState.states
+	leader         bool
+	virtual        bool
 }
 
-// userEntry is what the store keeps per user: their seats, and per campaign
-// the counts of live seats that the per-user limits check (see
-// groupbuy.Store). Users take part in few campaigns, so a slice is enough.
-type userEntry struct {
-	seats  []*seatRow
-	counts []userCount
-	// Most users hold one seat in one campaign: the first of each lives
-	// here, so a new user costs no allocation beyond its slab row.
-	seat0  [1]*seatRow
-	count0 [1]userCount
+// userRow is what the store keeps per user: the newest of their seats (the
+// rest are listed through seatRow.prev), and per campaign the counts of
+// live seats that the per-user limits check (see groupbuy.Store). Most
+// users take part in one campaign, whose counts live in the row.
+type userRow struct {
+	id    ref
+	last  uint32 // the newest seat row plus one
+	seats int    // how many seats are listed
+	count userCount
 }
 
+// userCount counts a user's live seats in one campaign; further campaigns
+// of the user are chained through next (a row of groupbuyState.counts, plus
+// one).
 type userCount struct {
-	campaign       string
-	opened, joined int
+	name           uint32 // the campaign's number in groupbuyState.names, plus one; 0 when unused
+	opened, joined int32
+	next           uint32
 }
+
+// idemRow is a stored idempotency record.
+type idemRow struct {
+	scope, key, fingerprint, result ref
+	createdAt                       stamp
+}
+
+// Seat rows number their states by groupbuyState.states, which starts
+// with the live ones, so that a seat is live when its number is below
+// liveStates.
+const (
+	stateReserved = 0
+	statePaid     = 1
+	liveStates    = 3
+)
 
 type groupbuyState struct {
-	campaigns map[string]*groupbuy.Campaign
-	teams     map[string]*teamRow
-	seats     map[string]*seatRow
-	users     map[string]*userEntry
-	idem      map[scopeKey]*idemRow
-	forming   map[string]*teamRow // teams in state forming; reserved seats live only in them
+	seed  maphash.Seed
+	strs  arena // seat and user IDs, payment references, idempotency records
+	times times
 
-	teamRows slab[teamRow]
-	seatRows slab[seatRow]
-	userRows slab[userEntry]
-	idemRows slab[idemRow]
+	campaigns map[string]*campaignRow
+	names     []string          // campaign IDs that seats count under, by number
+	nameNums  map[string]uint32 // their numbers
+	teams     map[string]*teamRow
+	teamList  []*teamRow
+	forming   map[string]*teamRow // teams in state forming; reserved seats live only in them
+	states    []groupbuy.SeatState
+
+	seats  rows[seatRow]
+	seatIx index // by seat ID
+	users  rows[userRow]
+	userIx index // by user ID
+	counts rows[userCount]
+	idem   rows[idemRow]
+	idemIx index // by scope and key
 }
 
 func (g *groupbuyState) init() {
-	g.campaigns = make(map[string]*groupbuy.Campaign)
+	g.seed = maphash.MakeSeed()
+	g.campaigns = make(map[string]*campaignRow)
+	g.nameNums = make(map[string]uint32)
 	g.teams = make(map[string]*teamRow)
-	g.seats = make(map[string]*seatRow)
-	g.users = make(map[string]*userEntry)
-	g.idem = make(map[scopeKey]*idemRow)
 	g.forming = make(map[string]*teamRow)
+	// States the SDK does not know yet are added after these.
+	g.states = []groupbuy.SeatState{
+		groupbuy.SeatReserved, groupbuy.SeatPaid, groupbuy.SeatConfirmed,
+		groupbuy.SeatReleased, groupbuy.SeatRefundRequested, groupbuy.SeatRefunded, groupbuy.SeatRefundFailed,
+	}
 }
 
 var _ groupbuy.Store = (*Store)(nil)
@@ -108,85 +152,226 @@ func checkLimit(limit int) error {
 	return nil
 }
 
+// seatNum returns the row of seat id; h is hashOf(g.seed, id).
+func (g *groupbuyState) seatNum(id string, h uint32) (uint32, bool) {
+	return g.seatIx.find(h, func(r uint32) bool { return g.strs.str(g.seats.at(r).id) == id })
+}
+
+// seat returns the row of seat id, or nil.
+func (g *groupbuyState) seat(id string) (uint32, *seatRow) {
+	i, ok := g.seatNum(id, hashOf(g.seed, id))
+	if !ok {
+		return 0, nil
+	}
+	return i, g.seats.at(i)
+}
+
+// userNum returns the row of user id plus one, 0 when the store has none;
+// h is hashOf(g.seed, id).
+func (g *groupbuyState) userNum(id string, h uint32) uint32 {
+	i, ok := g.userIx.find(h, func(r uint32) bool { return g.strs.str(g.users.at(r).id) == id })
+	if !ok {
+		return 0
+	}
+	return i + 1
+}
+
+// user returns the row of user id plus one, adding the user when missing.
+func (g *groupbuyState) user(id string) uint32 {
+	h := hashOf(g.seed, id)
+	if u := g.userNum(id, h); u != 0 {
+		return u
+	}
+	return g.addUser(id, h)
+}
+
+// addUser adds a row for a user the store has none for and returns it plus
+// one.
+func (g *groupbuyState) addUser(id string, h uint32) uint32 {
+	i, u := g.users.add()
+	u.id = g.strs.add(id)
+	g.userIx.add(h, i)
+	return i + 1
+}
+
+// name returns the number of a campaign ID in g.names, adding it when new.
+func (g *groupbuyState) name(id string) uint32 {
+	if n, ok := g.nameNums[id]; ok {
+		return n
+	}
+	n := uint32(len(g.names))
+	g.names = append(g.names, id)
+	g.nameNums[id] = n
+	return n
+}
+
+// count returns user u's (a row plus one) live-seat counts in campaign
+// name, adding them when missing.
+func (g *groupbuyState) count(u, name uint32) *userCount {
+	c := &g.users.at(u - 1).count
+	for {
+		if c.name == name+1 {
+			return c
+		}
+		if c.name == 0 {
+			c.name = name + 1
+			return c
+		}
+		if c.next == 0 {
+			i, n := g.counts.add()
+			c.next = i + 1
+			n.name = name + 1
+			return n
+		}
+		c = g.counts.at(c.next - 1)
+	}
+}
+
+// counted returns user u's (a row plus one, or 0) live-seat counts in
+// campaign name, zero when there are none.
+func (g *groupbuyState) counted(u, name uint32) userCount {
+	if u == 0 {
+		return userCount{}
+	}
+	for c := &g.users.at(u - 1).count; c.name != 0; c = g.counts.at(c.next - 1) {
+		if c.name == name+1 {
+			return *c
+		}
+		if c.next == 0 {
+			break
+		}
+	}
+	return userCount{}
+}
+
+// state returns the number of a seat state, adding it when new.
+func (g *groupbuyState) state(st groupbuy.SeatState) uint8 {
+	for i, x := range g.states {
+		if x == st {
+			return uint8(i)
+		}
+	}
+	g.states = append(g.states, st)
+	return uint8(len(g.states) - 1)
+}
+
+// sameDecimal reports whether a and b are the same decimal, representation
+// included: the same coefficient and exponent.
+func sameDecimal(a, b decimal.Decimal) bool {
+	return a == b || (!a.IsZero() && a.Exponent() == b.Exponent() && a.Cmp(b) == 0)
+}
+
+// variant returns the position of v's campaign, SKU, currency and prices in
+// t.variants, adding them when new.
+func (g *groupbuyState) variant(t *teamRow, v *groupbuy.Seat) uint32 {
+	for i := range t.variants {
+		x := &t.variants[i]
+		if x.campaignID == v.CampaignID && x.sku == v.SKU && x.currency == v.Currency &&
+			sameDecimal(x.unit, v.UnitPrice) && sameDecimal(x.amount, v.Amount) {
+			return uint32(i)
+		}
+	}
+	name := t.campaign.name
+	if v.CampaignID != t.CampaignID {
+		name = g.name(v.CampaignID)
+	}
+	t.variants = append(t.variants, seatVariant{
+		campaignID: v.CampaignID, name: name, sku: v.SKU, currency: v.Currency, unit: v.UnitPrice, amount: v.Amount,
+	})
+	return uint32(len(t.variants) - 1)
+}
+
+// seatValue returns seat row i as a groupbuy.Seat.
+func (g *groupbuyState) seatValue(i uint32) groupbuy.Seat {
+	s := g.seats.at(i)
+	t := g.teamList[s.team]
+	v := &t.variants[s.variant]
+	out := groupbuy.Seat{
+		ID: g.strs.str(s.id), TeamID: t.ID, CampaignID: v.campaignID, SKU: v.sku, Quantity: s.quantity,
+		UnitPrice: v.unit, Amount: v.amount, Currency: v.currency, State: g.states[s.state],
+		Leader: s.leader, Virtual: s.virtual, ReservedAt: g.times.get(s.reservedAt),
+		ReservedUntil: g.times.get(s.reservedUntil), PaidAt: g.times.get(s.paidAt),
+		PaymentRef: g.strs.str(s.paymentRef), Version: s.version,
+	}
+	if s.user != 0 {
+		out.UserID = g.strs.str(g.users.at(s.user - 1).id)
+	}
+	return out
+}
+
+// seatValues returns the seat rows nums as groupbuy.Seats.
+func (g *groupbuyState) seatValues(nums []uint32) []groupbuy.Seat {
+	out := make([]groupbuy.Seat, len(nums))
+	for i, n := range nums {
+		out[i] = g.seatValue(n)
+	}
+	return out
+}
+
+// idemHash is the hash of an idempotency record's scope and key.
+func (g *groupbuyState) idemHash(scope, key string) uint32 {
+	return hashOf(g.seed, key) ^ hashOf(g.seed, scope)*0x9e3779b1
+}
+
 // replay returns a *ReplayError when rec's key is already stored; the caller
 // holds mu.
 func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) error {
 	if rec == nil {
 		return nil
 	}
-	k := scopeKey{rec.Scope, rec.Key}
-	if old := g.idem[k]; old != nil {
-		return &groupbuy.ReplayError{Record: old.record(k)}
+	if i, ok := g.idemNum(rec.Scope, rec.Key); ok {
+		return &groupbuy.ReplayError{Record: g.record(i)}
 	}
 	return nil
 }
 
-func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord) {
-	if rec != nil {
-		r := g.idemRows.next()
-		r.fingerprint, r.result, r.createdAt = rec.Fingerprint, rec.Result, rec.CreatedAt
-		g.idem[scopeKey{rec.Scope, rec.Key}] = r
+func (g *groupbuyState) idemNum(scope, key string) (uint32, bool) {
+	return g.idemIx.find(g.idemHash(scope, key), func(i uint32) bool {
+		r := g.idem.at(i)
+		return g.strs.str(r.key) == key && g.strs.str(r.scope) == scope
+	})
+}
+
+// record returns stored record i, its result copied so that the caller may
+// keep it.
+func (g *groupbuyState) record(i uint32) groupbuy.IdempotencyRecord {
+	r := g.idem.at(i)
+	return groupbuy.IdempotencyRecord{
+		Scope: g.strs.str(r.scope), Key: g.strs.str(r.key), Fingerprint: g.strs.str(r.fingerprint),
+		Result: slices.Clone(g.strs.bytes(r.result)), CreatedAt: g.times.get(r.createdAt),
 	}
 }
 
-// user returns the entry of a user, adding it when missing.
-func (g *groupbuyState) user(id string) *userEntry {
-	if u := g.users[id]; u != nil {
-		return u
+// remember stores rec, with result as its result.
+func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord, result []byte) {
+	if rec == nil {
+		return
 	}
-	return g.addUser(id)
+	i, r := g.idem.add()
+	r.scope, r.key, r.fingerprint = g.strs.add(rec.Scope), g.strs.add(rec.Key), g.strs.add(rec.Fingerprint)
+	r.result, r.createdAt = g.strs.addBytes(result), g.times.put(rec.CreatedAt)
+	g.idemIx.add(g.idemHash(rec.Scope, rec.Key), i)
 }
 
-// addUser adds an entry for a user the store has none for.
-func (g *groupbuyState) addUser(id string) *userEntry {
-	u := g.userRows.next()
-	u.seats, u.counts = u.seat0[:0], u.count0[:0]
-	g.users[id] = u
-	return u
-}
-
-// count returns u's live-seat counts in a campaign, adding them when
-// missing.
-func (u *userEntry) count(campaign string) *userCount {
-	for i := range u.counts {
-		if u.counts[i].campaign == campaign {
-			return &u.counts[i]
-		}
-	}
-	u.counts = append(u.counts, userCount{campaign: campaign})
-	return &u.counts[len(u.counts)-1]
-}
-
-// counted returns u's live-seat counts in a campaign, zero when u (which may
-// be nil) has none.
-func (u *userEntry) counted(campaign string) userCount {
-	if u != nil {
-		for _, c := range u.counts {
-			if c.campaign == campaign {
-				return c
-			}
-		}
-	}
-	return userCount{}
-}
-
-// holdsSeat reports whether user, whose entry is u (nil when the store has
-// none), holds a live seat in team t. It scans the shorter of the user's
+// holdsSeat reports whether user u (a row plus one, 0 when the store has
+// none) holds a live seat in team t. It scans the shorter of the user's
 // seats and the team's: both list every real seat they have.
-func holdsSeat(t *teamRow, u *userEntry, user string) bool {
-	if u == nil {
+func (g *groupbuyState) holdsSeat(t *teamRow, u uint32) bool {
+	if u == 0 {
 		return false
 	}
-	if len(u.seats) <= len(t.seats) {
-		for _, s := range u.seats {
-			if s.team == t && s.Active() {
+	if ur := g.users.at(u - 1); ur.seats <= len(t.seats) {
+		for p := ur.last; p != 0; {
+			s := g.seats.at(p - 1)
+			if s.team == t.num && s.state < liveStates {
 				return true
 			}
+			p = s.prev
 		}
 		return false
 	}
-	for _, s := range t.seats {
-		if s.UserID == user && !s.Virtual && s.Active() {
+	for _, i := range t.seats {
+		if s := g.seats.at(i); s.user == u && !s.virtual && s.state < liveStates {
 			return true
 		}
 	}
@@ -195,42 +380,48 @@ func holdsSeat(t *teamRow, u *userEntry, user string) bool {
 
 // uncount stops counting a seat that left the live states.
 func (g *groupbuyState) uncount(s *seatRow) {
-	if s.Virtual {
+	if s.virtual {
 		return
 	}
-	c := g.user(s.UserID).count(s.CampaignID)
-	if s.Leader {
+	c := g.count(s.user, g.teamList[s.team].variants[s.variant].name)
+	if s.leader {
 		c.opened--
 	} else {
 		c.joined--
 	}
 }
 
-// addSeat stores a copy of v in team t; u is the entry of v's user, nil
-// when the store has none yet (the caller looked it up) or v is virtual.
-func (g *groupbuyState) addSeat(t *teamRow, v *groupbuy.Seat, u *userEntry) {
-	s := g.seatRows.next()
-	s.Seat, s.team = *v, t
-	g.seats[s.ID] = s
-	t.seats = append(t.seats, s)
-	if s.Virtual {
+// addSeat stores v in team t under seat hash h; u is the row of v's user
+// plus one, 0 when the store has none yet (the caller looked it up) or v is
+// virtual.
+func (g *groupbuyState) addSeat(t *teamRow, v *groupbuy.Seat, h, u uint32) {
+	variant := g.variant(t, v)
+	if u == 0 && (!v.Virtual || v.UserID != "") {
+		u = g.user(v.UserID)
+	}
+	i, s := g.seats.add()
+	s.id, s.paymentRef, s.user, s.team, s.variant = g.strs.add(v.ID), g.strs.add(v.PaymentRef), u, t.num, variant
+	s.quantity, s.version, s.state, s.leader, s.virtual = v.Quantity, v.Version, g.state(v.State), v.Leader, v.Virtual
+	s.reservedAt, s.reservedUntil, s.paidAt = g.times.put(v.ReservedAt), g.times.put(v.ReservedUntil), g.times.put(v.PaidAt)
+	g.seatIx.add(h, i)
+	t.seats = append(t.seats, i)
+	if v.Virtual {
 		return
 	}
-	if u == nil {
-		u = g.addUser(s.UserID)
-	}
-	c := u.count(s.CampaignID)
-	if s.Leader {
+	ur := g.users.at(u - 1)
+	s.prev, ur.last = ur.last, i+1
+	ur.seats++
+	c := g.count(u, t.variants[variant].name)
+	if v.Leader {
 		c.opened++
 	} else {
 		c.joined++
 	}
-	u.seats = append(u.seats, s)
 }
 
-func (g *groupbuyState) setSeatState(s *seatRow, to groupbuy.SeatState) {
-	s.State = to
-	s.Version++
+func (g *groupbuyState) setSeatState(s *seatRow, to uint8) {
+	s.state = to
+	s.version++
 }
 
 func (g *groupbuyState) setTeamState(t *teamRow, to groupbuy.TeamState, now time.Time) {
@@ -260,8 +451,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error 
 	if _, ok := s.gb.campaigns[c.ID]; ok {
 		return fmt.Errorf("campaign %s exists: %w", c.ID, storage.ErrConflict)
 	}
-	cc := cloneCampaign(c)
-	s.gb.campaigns[c.ID] = &cc
+	s.gb.campaigns[c.ID] = &campaignRow{Campaign: cloneCampaign(c), name: s.gb.name(c.ID)}
 	return nil
 }
 
@@ -284,7 +474,7 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id string, from, to group
 	}
 	c.Status = to
 	c.Version++
-	return cloneCampaign(c), nil
+	return cloneCampaign(&c.Campaign), nil
 }
 
 // GetCampaign implements groupbuy.Store.
@@ -298,7 +488,7 @@ func (s *Store) GetCampaign(ctx context.Context, id string) (groupbuy.Campaign, 
 	if !ok {
 		return groupbuy.Campaign{}, notFound("campaign", id)
 	}
-	return cloneCampaign(c), nil
+	return cloneCampaign(&c.Campaign), nil
 }
 
 // OpenTeam implements groupbuy.Store.
@@ -328,24 +518,27 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if !c.AcceptsSeats(w.Now) {
 		return groupbuy.ErrCampaignNotActive
 	}
-	u := g.users[w.Leader.UserID]
-	if w.MaxOpened > 0 && u.counted(c.ID).opened >= w.MaxOpened {
+	u := g.userNum(w.Leader.UserID, hashOf(g.seed, w.Leader.UserID))
+	if w.MaxOpened > 0 && g.counted(u, c.name).opened >= int32(w.MaxOpened) {
 		return groupbuy.ErrLimitExceeded
 	}
 	if _, dup := g.teams[w.Team.ID]; dup {
 		return fmt.Errorf("team %s exists: %w", w.Team.ID, storage.ErrConflict)
 	}
-	if _, dup := g.seats[w.Leader.ID]; dup {
+	h := hashOf(g.seed, w.Leader.ID)
+	if _, dup := g.seatNum(w.Leader.ID, h); dup {
 		return fmt.Errorf("seat %s exists: %w", w.Leader.ID, storage.ErrConflict)
 	}
-	t := g.teamRows.next()
-	t.Team, t.campaign = w.Team, c
+	t := &teamRow{Team: w.Team, campaign: c, num: uint32(len(g.teamList))}
 	// Room for every real seat, so that joins never grow the slice.
-	t.seats = make([]*seatRow, 0, min(max(t.Capacity, 1), groupbuy.MaxTeamSize))
+	t.seats = make([]uint32, 0, min(max(t.Capacity, 1), groupbuy.MaxTeamSize))
+	g.teamList = append(g.teamList, t)
 	g.teams[t.ID] = t
 	g.forming[t.ID] = t
-	g.addSeat(t, &w.Leader, u)
-	g.remember(w.Idem)
+	g.addSeat(t, &w.Leader, h, u)
+	if w.Idem != nil {
+		g.remember(w.Idem, w.Idem.Result)
+	}
 	s.addEvents(w.Events)
 	return nil
 }
@@ -376,17 +569,19 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamClosed
 	}
-	u := g.users[w.Seat.UserID]
-	if holdsSeat(t, u, w.Seat.UserID) {
+	hu := hashOf(g.seed, w.Seat.UserID)
+	u := g.userNum(w.Seat.UserID, hu)
+	if g.holdsSeat(t, u) {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrAlreadyJoined
 	}
 	if t.SeatsTaken >= t.Capacity {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
 	}
-	if w.MaxJoined > 0 && u.counted(t.CampaignID).joined >= w.MaxJoined {
+	if w.MaxJoined > 0 && g.counted(u, t.campaign.name).joined >= int32(w.MaxJoined) {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrLimitExceeded
 	}
-	if _, dup := g.seats[w.Seat.ID]; dup {
+	h := hashOf(g.seed, w.Seat.ID)
+	if _, dup := g.seatNum(w.Seat.ID, h); dup {
 		return groupbuy.Team{}, groupbuy.Seat{}, fmt.Errorf("seat %s exists: %w", w.Seat.ID, storage.ErrConflict)
 	}
 	seat := w.Seat
@@ -396,8 +591,13 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	}
 	t.SeatsTaken++
 	t.Version++
-	g.addSeat(t, &seat, u)
-	g.remember(w.Idem)
+	if u == 0 {
+		u = g.addUser(seat.UserID, hu)
+	}
+	g.addSeat(t, &seat, h, u)
+	if w.Idem != nil {
+		g.remember(w.Idem, w.Idem.Result)
+	}
 	s.addEvents(w.Events)
 	return t.Team, seat, nil
 }
@@ -418,57 +618,53 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 	if err := g.replay(w.Idem); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
-	seat, ok := g.seats[w.SeatID]
-	if !ok || seat.TeamID != w.TeamID || seat.Virtual {
+	i, seat := g.seat(w.SeatID)
+	if seat == nil || seat.virtual {
 		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
 	}
-	if !seat.Amount.Equal(w.Amount) || seat.Currency != w.Currency {
+	t := g.teamList[seat.team]
+	if t.ID != w.TeamID {
+		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
+	}
+	if v := &t.variants[seat.variant]; !v.amount.Equal(w.Amount) || v.currency != w.Currency {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrAmountMismatch
 	}
-	if seat.State != groupbuy.SeatReserved || !seat.ReservedUntil.After(w.Now) {
+	if seat.state != stateReserved || !g.times.get(seat.reservedUntil).After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrSeatNotReserved
 	}
-	t := seat.team
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrTeamClosed
 	}
-	g.setSeatState(seat, groupbuy.SeatPaid)
-	seat.PaidAt = w.Now
-	seat.PaymentRef = w.PaymentRef
+	g.setSeatState(seat, statePaid)
+	seat.paidAt = g.times.put(w.Now)
+	seat.paymentRef = g.strs.add(w.PaymentRef)
 	t.SeatsPaid++
 	t.Version++
 	filled := t.SeatsPaid >= t.Capacity
-	if filled && w.Idem != nil && w.FilledResult != nil {
-		rec := *w.Idem
-		rec.Result = w.FilledResult
-		g.remember(&rec)
-	} else {
-		g.remember(w.Idem)
+	if w.Idem != nil {
+		result := w.Idem.Result
+		if filled && w.FilledResult != nil {
+			result = w.FilledResult
+		}
+		g.remember(w.Idem, result)
 	}
 	s.addEvents(w.Events)
 	if filled {
 		g.setTeamState(t, groupbuy.TeamSucceeded, w.Now)
-		for _, st := range t.seats {
-			if st.State == groupbuy.SeatPaid {
-				g.setSeatState(st, groupbuy.SeatConfirmed)
+		confirmed := g.state(groupbuy.SeatConfirmed)
+		for _, j := range t.seats {
+			if st := g.seats.at(j); st.state == statePaid {
+				g.setSeatState(st, confirmed)
 			}
 		}
 		if w.OnFill != nil {
 			tc := t.Team
-			ordered := copySeats(t.seats)
+			ordered := g.seatValues(t.seats)
 			slices.SortStableFunc(ordered, seatOrder)
 			s.addEvents(w.OnFill(&tc, ordered))
 		}
 	}
-	return groupbuy.PaySeatResult{Team: t.Team, Seat: seat.Seat, Filled: filled}, nil
-}
-
-func copySeats(in []*seatRow) []groupbuy.Seat {
-	out := make([]groupbuy.Seat, len(in))
-	for i, s := range in {
-		out[i] = s.Seat
-	}
-	return out
+	return groupbuy.PaySeatResult{Team: t.Team, Seat: g.seatValue(i), Filled: filled}, nil
 }
 
 // ReleaseSeat implements groupbuy.Store.
@@ -482,26 +678,26 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
-	seat, ok := g.seats[w.SeatID]
-	if !ok {
+	i, seat := g.seat(w.SeatID)
+	if seat == nil {
 		return groupbuy.Seat{}, notFound("seat", w.SeatID)
 	}
-	if seat.State != groupbuy.SeatReserved {
+	if seat.state != stateReserved {
 		return groupbuy.Seat{}, groupbuy.ErrSeatNotReserved
 	}
-	if w.UserID != "" && seat.UserID != w.UserID {
+	if w.UserID != "" && (seat.user == 0 || g.strs.str(g.users.at(seat.user-1).id) != w.UserID) {
 		return groupbuy.Seat{}, groupbuy.ErrNotOwner
 	}
-	if w.OnlyExpired && seat.ReservedUntil.After(w.Now) {
-		return groupbuy.Seat{}, fmt.Errorf("seat %s not expired: %w", seat.ID, storage.ErrConflict)
+	if w.OnlyExpired && g.times.get(seat.reservedUntil).After(w.Now) {
+		return groupbuy.Seat{}, fmt.Errorf("seat %s not expired: %w", w.SeatID, storage.ErrConflict)
 	}
-	t := seat.team
-	g.setSeatState(seat, groupbuy.SeatReleased)
+	t := g.teamList[seat.team]
+	g.setSeatState(seat, g.state(groupbuy.SeatReleased))
 	g.uncount(seat)
 	t.SeatsTaken--
 	t.Version++
 	s.addEvents(w.Events)
-	return seat.Seat, nil
+	return g.seatValue(i), nil
 }
 
 // CloseTeam implements groupbuy.Store.
@@ -531,22 +727,24 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 	// Check every precondition before the first change.
 	moves := w.Moves()
 	for _, m := range moves {
+		from := g.state(m.From)
 		for _, id := range m.SeatIDs {
-			st, ok := g.seats[id]
-			if !ok || st.team != t || st.State != m.From {
+			_, st := g.seat(id)
+			if st == nil || st.team != t.num || st.state != from {
 				return fmt.Errorf("seat %s of team %s changed: %w", id, t.ID, storage.ErrConflict)
 			}
 		}
 	}
 	for _, b := range w.BotSeats {
-		if _, dup := g.seats[b.ID]; dup || b.TeamID != t.ID || !b.Virtual {
+		if _, dup := g.seat(b.ID); dup != nil || b.TeamID != t.ID || !b.Virtual {
 			return fmt.Errorf("bot seat %s: %w", b.ID, storage.ErrConflict)
 		}
 	}
 	for _, m := range moves {
+		to := g.state(m.To)
 		for _, id := range m.SeatIDs {
-			st := g.seats[id]
-			g.setSeatState(st, m.To)
+			_, st := g.seat(id)
+			g.setSeatState(st, to)
 			if m.To != groupbuy.SeatConfirmed {
 				g.uncount(st)
 				t.SeatsTaken--
@@ -557,7 +755,8 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		}
 	}
 	for i := range w.BotSeats {
-		g.addSeat(t, &w.BotSeats[i], nil)
+		b := &w.BotSeats[i]
+		g.addSeat(t, b, hashOf(g.seed, b.ID), 0)
 	}
 	t.VirtualSeats += w.VirtualSeats
 	t.Version++
@@ -573,16 +772,17 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seat, ok := s.gb.seats[w.SeatID]
-	if !ok {
+	g := &s.gb
+	i, seat := g.seat(w.SeatID)
+	if seat == nil {
 		return groupbuy.Seat{}, notFound("seat", w.SeatID)
 	}
-	if seat.State != w.From {
-		return groupbuy.Seat{}, fmt.Errorf("seat %s is %s: %w", seat.ID, seat.State, storage.ErrConflict)
+	if st := g.states[seat.state]; st != w.From {
+		return groupbuy.Seat{}, fmt.Errorf("seat %s is %s: %w", w.SeatID, st, storage.ErrConflict)
 	}
-	s.gb.setSeatState(seat, w.To)
+	g.setSeatState(seat, g.state(w.To))
 	s.addEvents(w.Events)
-	return seat.Seat, nil
+	return g.seatValue(i), nil
 }
 
 // RecordOutcome implements groupbuy.Store.
@@ -595,7 +795,7 @@ func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRec
 	if err := s.gb.replay(idem); err != nil {
 		return err
 	}
-	s.gb.remember(idem)
+	s.gb.remember(idem, idem.Result)
 	s.addEvents(events)
 	return nil
 }
@@ -625,7 +825,7 @@ func (s *Store) TeamSeats(ctx context.Context, teamID string) ([]groupbuy.Seat, 
 	if !ok {
 		return nil, notFound("team", teamID)
 	}
-	out := copySeats(t.seats)
+	out := s.gb.seatValues(t.seats)
 	slices.SortStableFunc(out, seatOrder)
 	return out, nil
 }
@@ -652,11 +852,11 @@ func (s *Store) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.gb.seats[id]
-	if !ok {
+	i, st := s.gb.seat(id)
+	if st == nil {
 		return groupbuy.Seat{}, notFound("seat", id)
 	}
-	return st.Seat, nil
+	return s.gb.seatValue(i), nil
 }
 
 // OpenTeams implements groupbuy.Store.
@@ -704,9 +904,14 @@ func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]grou
 		return nil, err
 	}
 	s.mu.Lock()
+	g := &s.gb
 	var out []groupbuy.Seat
-	if u := s.gb.users[userID]; u != nil {
-		out = copySeats(u.seats)
+	if u := g.userNum(userID, hashOf(g.seed, userID)); u != 0 && g.users.at(u-1).seats > 0 {
+		ur := g.users.at(u - 1)
+		out = make([]groupbuy.Seat, 0, ur.seats)
+		for p := ur.last; p != 0; p = g.seats.at(p - 1).prev {
+			out = append(out, g.seatValue(p-1))
+		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b groupbuy.Seat) int {
@@ -731,11 +936,12 @@ func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) (
 		return nil, err
 	}
 	s.mu.Lock()
+	g := &s.gb
 	var out []groupbuy.Seat
-	for _, t := range s.gb.forming {
-		for _, st := range t.seats {
-			if st.State == groupbuy.SeatReserved && !st.ReservedUntil.After(now) {
-				out = append(out, st.Seat)
+	for _, t := range g.forming {
+		for _, i := range t.seats {
+			if st := g.seats.at(i); st.state == stateReserved && !g.times.get(st.reservedUntil).After(now) {
+				out = append(out, g.seatValue(i))
 			}
 		}
 	}
@@ -781,10 +987,9 @@ func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (groupbuy
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := scopeKey{scope, key}
-	r := s.gb.idem[k]
-	if r == nil {
+	i, ok := s.gb.idemNum(scope, key)
+	if !ok {
 		return groupbuy.IdempotencyRecord{}, notFound("idempotency record", scope+"/"+key)
 	}
-	return r.record(k), nil
+	return s.gb.record(i), nil
 }

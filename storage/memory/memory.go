@@ -22,38 +22,37 @@ type Store struct {
 	mu       sync.Mutex
 	gb       groupbuyState
 	referral *referralState
-
-	// pending holds un-acked events in write order; claimed indexes the
-	// leased ones by ID for Ack, so writing an event costs one append.
-	pending []*outboxEntry
-	claimed map[string]*outboxEntry
-	acked   int // acked entries still in pending, compacted by Claim
-	entries slab[outboxEntry]
+	out      outbox
 }
 
-// slab hands out pointers to rows allocated in chunks, so that a write
-// costs one allocation per chunk rather than one per row. A chunk stays
-// alive while any of its rows is referenced, which costs little: the store
-// drops rows only from the outbox, and in write order.
-type slab[T any] struct{ chunk []T }
-
-const slabChunk = 64
-
-// next returns a new zero row, which the caller fills in place (rather
-// than copying a filled one in: rows hold pointers, and every pointer copied
-// into the heap while the collector marks costs a write barrier).
-func (s *slab[T]) next() *T {
-	if len(s.chunk) == cap(s.chunk) {
-		s.chunk = make([]T, 0, slabChunk)
-	}
-	s.chunk = s.chunk[:len(s.chunk)+1]
-	return &s.chunk[len(s.chunk)-1]
+// outbox keeps events in write order in pointer-free rows (see arena.go).
+// pending lists the rows not yet dropped, oldest first; Claim compacts it.
+// A row's ID, key and payload are contiguous in one arena chunk, and a
+// chunk of bytes or of rows is let go once every event in it is acked.
+type outbox struct {
+	log     rows[outRow]
+	bytes   arena
+	times   times
+	topics  []string // distinct topics, which rows refer to by position
+	live    []int32  // per chunk of bytes, the events in it not acked yet
+	done    []uint16 // per chunk of rows, the events in it acked
+	pending []uint32 // row numbers, with ackedBit set once acked
+	acked   int      // entries of pending with ackedBit set
+	claimed map[string]uint32
 }
 
-type outboxEntry struct {
-	ev         storage.Event
-	leaseUntil time.Time
-	acked      bool
+// ackedBit marks an acked row in outbox.pending, so that neither Claim nor
+// Ack reads the row again (its chunk may be gone).
+const ackedBit = 1 << 31
+
+// outRow is an outbox event, without pointers.
+type outRow struct {
+	id, key, payload    ref
+	created, leaseUntil stamp
+	attempts            int
+	chunk               uint32 // the chunk of bytes its ID, key and payload are in
+	pos                 uint32 // its entry in pending
+	topic               uint16
 }
 
 // Option configures a Store.
@@ -71,7 +70,8 @@ func WithClock(now func() time.Time) Option {
 
 // New returns an empty Store.
 func New(opts ...Option) *Store {
-	s := &Store{now: func() time.Time { return time.Now().UTC() }, claimed: make(map[string]*outboxEntry)}
+	s := &Store{now: func() time.Time { return time.Now().UTC() }}
+	s.out.claimed = make(map[string]uint32)
 	s.gb.init()
 	s.referral = newReferralState()
 	for _, o := range opts {
@@ -80,15 +80,60 @@ func New(opts ...Option) *Store {
 	return s
 }
 
-// addEvents appends events to the outbox; the caller holds mu. Like every
-// write, it keeps the payload slices it is handed (the Store contract lets an
-// adapter retain them), and Claim hands out copies.
+// addEvents appends copies of events to the outbox; the caller holds mu.
 func (s *Store) addEvents(evs []storage.Event) {
 	for i := range evs {
-		e := s.entries.next()
-		e.ev = evs[i]
-		e.ev.Attempts = 0
-		s.pending = append(s.pending, e)
+		s.out.add(&evs[i])
+	}
+}
+
+func (o *outbox) add(ev *storage.Event) {
+	last := len(o.bytes.chunks) - 1
+	c := o.bytes.reserve(len(ev.ID) + len(ev.Key) + len(ev.Payload))
+	if int(c) != last {
+		if last >= 0 && o.live[last] == 0 {
+			o.bytes.chunks[last] = nil
+		}
+		o.live = append(o.live, 0)
+	}
+	o.live[c]++
+	i, r := o.log.add()
+	if i&(1<<rowShift-1) == 0 {
+		o.done = append(o.done, 0)
+	}
+	r.id, r.key, r.payload, r.chunk = o.bytes.add(ev.ID), o.bytes.add(ev.Key), o.bytes.addBytes(ev.Payload), c
+	r.created = o.times.put(ev.CreatedAt)
+	r.topic = o.topic(ev.Topic)
+	r.pos = uint32(len(o.pending))
+	o.pending = append(o.pending, i)
+}
+
+// topic returns the position of a topic in topics, adding it when new.
+// There are few topics (the SDK's packages have a dozen), so a scan is
+// enough.
+func (o *outbox) topic(t string) uint16 {
+	for i, x := range o.topics {
+		if x == t {
+			return uint16(i)
+		}
+	}
+	o.topics = append(o.topics, t)
+	return uint16(len(o.topics) - 1)
+}
+
+// ack marks row i acked and lets go of the chunks that no longer hold an
+// unacked event.
+func (o *outbox) ack(i uint32) {
+	r := o.log.at(i)
+	o.pending[r.pos] |= ackedBit
+	o.acked++
+	// The last chunk of bytes is still being filled; add lets it go later.
+	c := r.chunk
+	if o.live[c]--; o.live[c] == 0 && int(c) != len(o.bytes.chunks)-1 {
+		o.bytes.chunks[c] = nil
+	}
+	if o.done[i>>rowShift]++; o.done[i>>rowShift] == 1<<rowShift {
+		o.log.chunks[i>>rowShift] = nil
 	}
 }
 
@@ -103,30 +148,37 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.acked > len(s.pending)/2 {
-		live := s.pending[:0]
-		for _, e := range s.pending {
-			if !e.acked {
-				live = append(live, e)
+	o := &s.out
+	if o.acked > len(o.pending)/2 {
+		live := o.pending[:0]
+		for _, p := range o.pending {
+			if p&ackedBit == 0 {
+				o.log.at(p).pos = uint32(len(live))
+				live = append(live, p)
 			}
 		}
-		clear(s.pending[len(live):])
-		s.pending, s.acked = live, 0
+		o.pending, o.acked = live, 0
 	}
 	var out []storage.Event
-	for _, e := range s.pending {
+	for _, p := range o.pending {
 		if len(out) == limit {
 			break
 		}
-		if e.acked || e.leaseUntil.After(now) {
+		if p&ackedBit != 0 {
 			continue
 		}
-		e.leaseUntil = now.Add(lease)
-		e.ev.Attempts++
-		s.claimed[e.ev.ID] = e
-		ev := e.ev
-		ev.Payload = slices.Clone(ev.Payload)
-		out = append(out, ev)
+		r := o.log.at(p)
+		if o.times.get(r.leaseUntil).After(now) {
+			continue
+		}
+		r.leaseUntil = o.times.put(now.Add(lease))
+		r.attempts++
+		id := o.bytes.str(r.id)
+		o.claimed[id] = p
+		out = append(out, storage.Event{
+			ID: id, Topic: o.topics[r.topic], Key: o.bytes.str(r.key),
+			Payload: slices.Clone(o.bytes.bytes(r.payload)), CreatedAt: o.times.get(r.created), Attempts: r.attempts,
+		})
 	}
 	return out, nil
 }
@@ -141,18 +193,17 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	o := &s.out
 	for _, id := range ids {
-		if e, ok := s.claimed[id]; ok {
-			e.acked = true
-			s.acked++
-			delete(s.claimed, id)
+		if p, ok := o.claimed[id]; ok {
+			delete(o.claimed, id)
+			o.ack(p)
 			continue
 		}
 		// Never claimed, or acked already: rare, so a scan is fine.
-		for _, e := range s.pending {
-			if !e.acked && e.ev.ID == id {
-				e.acked = true
-				s.acked++
+		for _, p := range o.pending {
+			if p&ackedBit == 0 && o.bytes.str(o.log.at(p).id) == id {
+				o.ack(p)
 				break
 			}
 		}
@@ -164,5 +215,5 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 func (s *Store) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending) - s.acked
+	return len(s.out.pending) - s.out.acked
 }
