@@ -109,6 +109,10 @@ func (e *ReplayError) Error() string {
 // it is active and Now is inside its window (ErrCampaignNotActive); the
 // leader's counted leader seats in the campaign are below MaxOpened when
 // MaxOpened > 0 (ErrLimitExceeded).
+//
+// MaxOpened is the campaign's limit (Limits.MaxTeamsOpenedPerUser), the
+// same on every write of a campaign, since a campaign's limits never
+// change; while it is 0 an adapter may keep no count at all.
 type OpenTeamWrite struct {
 	Team      Team
 	Leader    Seat
@@ -129,6 +133,10 @@ type OpenTeamWrite struct {
 // holds no reserved, paid or confirmed seat in the team (ErrAlreadyJoined);
 // SeatsTaken < Capacity (ErrTeamFull); the user's counted non-leader seats in
 // the campaign are below MaxJoined when MaxJoined > 0 (ErrLimitExceeded).
+//
+// MaxJoined is the campaign's limit (Limits.MaxTeamsJoinedPerUser), the
+// same on every write of a campaign; while it is 0 an adapter may keep no
+// count at all.
 type JoinTeamWrite struct {
 	Seat      Seat
 	Now       time.Time

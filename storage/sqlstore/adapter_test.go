@@ -76,14 +76,16 @@ func (f *fixture) open(user string) (groupbuy.Team, groupbuy.Seat) {
 	}
 	leader := f.seat(team.ID, user, true)
 	require.NoError(f.t, f.s.OpenTeam(f.ctx, &groupbuy.OpenTeamWrite{
-		Team: team, Leader: leader, Now: t0, Events: []storage.Event{f.event(groupbuy.TopicTeamOpened, "open:"+team.ID)},
+		Team: team, Leader: leader, Now: t0, MaxOpened: f.c.Limits.MaxTeamsOpenedPerUser,
+		Events: []storage.Event{f.event(groupbuy.TopicTeamOpened, "open:"+team.ID)},
 	}))
 	return team, leader
 }
 
 func (f *fixture) joinWrite(teamID, user string) *groupbuy.JoinTeamWrite {
 	st := f.seat(teamID, user, false)
-	return &groupbuy.JoinTeamWrite{Seat: st, Now: t0, Events: []storage.Event{f.event(groupbuy.TopicSeatReserved, "res:"+st.ID)}}
+	return &groupbuy.JoinTeamWrite{Seat: st, Now: t0, MaxJoined: f.c.Limits.MaxTeamsJoinedPerUser,
+		Events: []storage.Event{f.event(groupbuy.TopicSeatReserved, "res:"+st.ID)}}
 }
 
 func (f *fixture) join(teamID, user string) groupbuy.Seat {
@@ -317,7 +319,8 @@ func TestJoinRace(t *testing.T) {
 func TestJoinGuards(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+		// Writes pass their campaign's limits, which never change.
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize, c.Limits.MaxTeamsJoinedPerUser = 3, 1 })
 		team, _ := f.open("alice")
 		f.join(team.ID, "bob")
 		drain(t, s)
@@ -336,9 +339,7 @@ func TestJoinGuards(t *testing.T) {
 
 		// Per-user join limit.
 		other, _ := f.open("dave")
-		w = f.joinWrite(other.ID, "bob")
-		w.MaxJoined = 1
-		_, _, err = s.JoinTeam(t.Context(), w)
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(other.ID, "bob"))
 		assert.ErrorIs(t, err, groupbuy.ErrLimitExceeded)
 
 		f.join(team.ID, "carol")
@@ -712,7 +713,9 @@ func TestReleaseAndClose(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
 		ctx := t.Context()
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 4 })
+		f := newFixture(t, s, func(c *groupbuy.Campaign) {
+			c.TeamSize, c.Limits.MaxTeamsOpenedPerUser, c.Limits.MaxTeamsJoinedPerUser = 4, 1, 1
+		})
 		team, leader := f.open("alice")
 		bob := f.join(team.ID, "bob")
 		carol := f.join(team.ID, "carol")
@@ -731,7 +734,6 @@ func TestReleaseAndClose(t *testing.T) {
 		assert.ErrorIs(t, err, groupbuy.ErrSeatNotReserved)
 		// Released, bob may join again, and his limit counts one seat.
 		w := f.joinWrite(team.ID, "bob")
-		w.MaxJoined = 1
 		bob2, err := func() (groupbuy.Seat, error) { _, st, err := s.JoinTeam(ctx, w); return st, err }()
 		require.NoError(t, err)
 
@@ -779,9 +781,7 @@ func TestReleaseAndClose(t *testing.T) {
 		// team under a limit of one.
 		other, _ := f.open("dave")
 		for _, u := range []string{"bob", "carol"} {
-			w := f.joinWrite(other.ID, u)
-			w.MaxJoined = 1
-			_, _, err := s.JoinTeam(ctx, w)
+			_, _, err := s.JoinTeam(ctx, f.joinWrite(other.ID, u))
 			require.NoError(t, err, u)
 		}
 		ow := groupbuy.OpenTeamWrite{Team: groupbuy.Team{ID: f.id("team"), CampaignID: f.c.ID, LeaderID: "alice", Capacity: 4, SeatsTaken: 1,

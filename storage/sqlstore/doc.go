@@ -84,7 +84,9 @@
 //     seat, campaign active, no idempotency record), which locks the team
 //     row and re-checks the guard on its latest version; u = the per-user
 //     counter, INSERT ... ON CONFLICT DO UPDATE SET joined = joined + 1
-//     WHERE joined < max, depending on t; then the seat INSERT (its unique
+//     WHERE joined < max, depending on t (only when the campaign has that
+//     limit: limits never change, so an unlimited count is never kept);
+//     then the seat INSERT (its unique
 //     key catches a second live seat of the user), the events and the
 //     idempotency record, depending on t and u. The idempotency check is a
 //     NOT EXISTS on the statement's snapshot, so a concurrent first request

@@ -101,22 +101,23 @@ type pgText struct {
 }
 
 // pgTexts caches the text of each statement shape: which statement, how
-// many events it inserts (0..pgCachedEvents) and which of an idempotency
-// record (1) and a result for the filled case (2) it carries. A shape's
+// many events it inserts (0..pgCachedEvents), whether it carries an
+// idempotency record (1) and its variant (2): for a payment, a result for
+// the filled case; for an open or a join, the per-user counter. A shape's
 // text is built on its first use; two racing first uses build the same
 // text.
 type pgTexts [pgStmts][pgCachedEvents + 1][4]atomic.Pointer[pgText]
 
 // pgStart starts a statement of a shape: the text is built only when the
 // shape's text is not cached (or not cacheable).
-func (s *Store) pgStart(stmt, events int, idem, filled bool) pgq {
+func (s *Store) pgStart(stmt, events int, idem, variant bool) pgq {
 	var q pgq
 	if s.texts != nil && events <= pgCachedEvents {
 		var i int
 		if idem {
 			i |= 1
 		}
-		if filled {
+		if variant {
 			i |= 2
 		}
 		q.slot = &s.texts[stmt][events][i]
@@ -246,9 +247,10 @@ func (s *Store) pgGuard(err error, what, id string) error {
 	return err
 }
 
-// pgOpen: the campaign check (c), the guarded per-user counter (u), then the
-// team, its leader seat, the events and the idempotency record, each
-// depending on the part before it, so that a failed guard inserts nothing.
+// pgOpen: the campaign check (c), the guarded per-user counter (u, only
+// when the campaign limits teams opened: see countSeat), then the team, its
+// leader seat, the events and the idempotency record, each depending on the
+// part before it, so that a failed guard inserts nothing.
 func (s *Store) pgOpen(ctx context.Context, w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat) error {
 	q, args := s.pgOpenSQL(w, team, leader)
 	// No row (pgOne's guard failure) when a guard failed: s is empty then.
@@ -260,27 +262,33 @@ func (s *Store) pgOpen(ctx context.Context, w *groupbuy.OpenTeamWrite, team *gro
 
 // pgOpenSQL returns pgOpen's statement and its arguments.
 func (s *Store) pgOpenSQL(w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat) (string, []any) {
-	q := s.pgStart(pgOpenStmt, len(w.Events), w.Idem != nil, false)
-	counted := 0
-	if activeSeat(leader.State) {
-		counted = 1
-	}
+	counted := w.MaxOpened > 0
+	q := s.pgStart(pgOpenStmt, len(w.Events), w.Idem != nil, counted)
 	camp, now := q.text(team.CampaignID), s.pgTime(&q, w.Now)
 	q.sql(`WITH c AS (
 		SELECT id FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active'
 		AND (starts_at IS NULL OR starts_at <= `, now, `) AND ends_at > `, now)
 	scope, key := s.pgIdemGuard(&q, w.Idem)
-	q.sql(`
+	source := "c"
+	if counted {
+		n := 0
+		if activeSeat(leader.State) {
+			n = 1
+		}
+		source = "u"
+		q.sql(`
 	), u AS (
 		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
-		SELECT c.id, `, q.text(leader.UserID), `, `, q.int(counted), `, 0 FROM c
+		SELECT c.id, `, q.text(leader.UserID), `, `, q.int(n), `, 0 FROM c
 		ON CONFLICT (campaign_id, user_id) DO UPDATE SET opened = ul.opened + EXCLUDED.opened
-		WHERE ul.opened < `, q.int(capOf(w.MaxOpened)), `
-		RETURNING 1 AS ok
+		WHERE ul.opened < `, q.int(w.MaxOpened), `
+		RETURNING 1 AS ok`)
+	}
+	q.sql(`
 	), t AS (
 		INSERT INTO {p}teams (`+teamCols+`)
 		SELECT `, q.text(team.ID), `, `, camp, `, `, q.text(team.LeaderID), `, `, q.int(team.Capacity), `, 1, 0, 0, 'forming', `,
-		s.pgTime(&q, team.OpenedAt), `, `, s.pgTime(&q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM u
+		s.pgTime(&q, team.OpenedAt), `, `, s.pgTime(&q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM `, source, `
 		RETURNING id
 	), s AS (
 		INSERT INTO {p}seats (`+seatCols+`, active_user)
@@ -307,9 +315,10 @@ func (s *Store) pgSeatValues(q *pgq, st *groupbuy.Seat) {
 }
 
 // pgJoin: the guarded team UPDATE (t) locks the team row and is re-checked
-// on its latest version; the per-user counter (u) depends on it and is
-// guarded by its own ON CONFLICT ... WHERE, which also sees the latest row;
-// the seat, the events and the idempotency record depend on both. When t
+// on its latest version; the per-user counter (u, only when the campaign
+// limits teams joined: see countSeat) depends on it and is guarded by its
+// own ON CONFLICT ... WHERE, which also sees the latest row; the seat, the
+// events and the idempotency record depend on both. When t
 // updated the team but u's guard failed, the final SELECT divides by zero
 // on purpose, so that PostgreSQL rolls the statement back.
 func (s *Store) pgJoin(ctx context.Context, w *groupbuy.JoinTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat) error {
@@ -332,7 +341,8 @@ func (s *Store) pgJoin(ctx context.Context, w *groupbuy.JoinTeamWrite, team *gro
 
 // pgJoinSQL returns pgJoin's statement and its arguments.
 func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (string, []any) {
-	q := s.pgStart(pgJoinStmt, len(w.Events), w.Idem != nil, false)
+	counted := w.MaxJoined > 0
+	q := s.pgStart(pgJoinStmt, len(w.Events), w.Idem != nil, counted)
 	camp, now := q.text(seat.CampaignID), s.pgTime(&q, w.Now)
 	q.sql(`WITH t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
@@ -341,20 +351,26 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	user := q.text(seat.UserID)
 	q.sql(`
-		RETURNING `+teamCols+`
+		RETURNING ` + teamCols)
+	source := "t"
+	if counted {
+		source = "t, u"
+		q.sql(`
 	), u AS (
 		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
 		SELECT t.campaign_id, `, user, `, 0, 1 FROM t
 		ON CONFLICT (campaign_id, user_id) DO UPDATE SET joined = ul.joined + 1
-		WHERE ul.joined < `, q.int(capOf(w.MaxJoined)), `
-		RETURNING 1 AS ok
+		WHERE ul.joined < `, q.int(w.MaxJoined), `
+		RETURNING 1 AS ok`)
+	}
+	q.sql(`
 	), s AS (
 		INSERT INTO {p}seats (`+seatCols+`, active_user)
 		SELECT `, q.text(seat.ID), `, t.id, t.campaign_id, `, user, `, `, q.text(seat.SKU), `, `, q.int(seat.Quantity), `, `,
 		q.text(money(seat.UnitPrice)), `::numeric, `, q.text(money(seat.Amount)), `::numeric, `, q.text(seat.Currency), `,
 		'reserved', false, false, `, s.pgTime(&q, seat.ReservedAt), `, LEAST(`, s.pgTime(&q, seat.ReservedUntil), `, t.expires_at), NULL, `,
 		q.text(seat.PaymentRef), `, `, q.int64(seat.Version), `, `, user, `
-		FROM t, u
+		FROM `, source, `
 		RETURNING reserved_until
 	)`)
 	s.pgEvents(&q, w.Events, "s")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -12,16 +11,6 @@ import (
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 )
-
-// noLimit stands for "no per-user limit" in the guarded counter statements.
-const noLimit = math.MaxInt32
-
-func capOf(max int) int {
-	if max <= 0 {
-		return noLimit
-	}
-	return max
-}
 
 // fast reports whether commands take PostgreSQL's single-statement path:
 // on PostgreSQL, when the Store owns its transactions. Under WithTx every
@@ -189,18 +178,19 @@ func (s *Store) insertIdem(ctx context.Context, r run, rec *groupbuy.Idempotency
 }
 
 // countSeat adds one counted seat of a user in a campaign, guarded by the
-// user's limit (max ≤ 0: none). It reports false when the limit is reached.
+// user's limit. It reports false when the limit is reached. Without a limit
+// (max ≤ 0) it counts nothing: a campaign's limits never change (see
+// groupbuy.JoinTeamWrite), so that count would never be read, and
+// uncountSeats never takes a count below 0.
 func (s *Store) countSeat(ctx context.Context, r run, campaignID, userID string, leader bool, max int) (bool, error) {
+	if max <= 0 {
+		return true, nil
+	}
 	col, opened, joined := "joined", 0, 1
 	if leader {
 		col, opened, joined = "opened", 1, 0
 	}
 	if s.d == MySQL {
-		if max <= 0 {
-			_, err := r.exec(ctx, `INSERT INTO {p}user_limits (campaign_id, user_id, opened, joined) VALUES (?, ?, ?, ?)
-				ON DUPLICATE KEY UPDATE `+col+` = `+col+` + 1`, campaignID, userID, opened, joined)
-			return err == nil, err
-		}
 		// Two statements: ON DUPLICATE KEY UPDATE's row count cannot tell
 		// "inserted" from "left unchanged" under clientFoundRows.
 		if _, err := r.exec(ctx, `INSERT INTO {p}user_limits (campaign_id, user_id, opened, joined) VALUES (?, ?, 0, 0)
@@ -213,7 +203,7 @@ func (s *Store) countSeat(ctx context.Context, r run, campaignID, userID string,
 	}
 	n, err := r.affected(ctx, `INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined) VALUES (?, ?, ?, ?)
 		ON CONFLICT (campaign_id, user_id) DO UPDATE SET `+col+` = ul.`+col+` + 1 WHERE ul.`+col+` < ?`,
-		campaignID, userID, opened, joined, capOf(max))
+		campaignID, userID, opened, joined, max)
 	return n == 1, err
 }
 

@@ -276,46 +276,63 @@ func (e *env) oneEvent() []storage.Event {
 	return []storage.Event{event(e.id("ev"), "storagetest.must_not_exist", "st:none", e.clock.Now())}
 }
 
+// limited returns a campaign limiting each user to max teams opened and
+// max teams joined, in which alice leads team teamID and bob holds a joined
+// seat: the writes of a campaign pass its limits, which never change.
+func (e *env) limited(f storeFixture, teamID string, max int) groupbuy.Campaign {
+	e.t.Helper()
+	c := e.campaign(teamSize(4), func(c *groupbuy.Campaign) {
+		c.Limits.MaxTeamsOpenedPerUser, c.Limits.MaxTeamsJoinedPerUser = max, max
+	})
+	e.storeOpen(c, teamID, e.id("st"), "alice", f.t0, f.deadline)
+	e.storeJoin(c, teamID, e.id("st"), "bob", f.t0)
+	return c
+}
+
 func testStoreOpenTeamGuards(e *env) {
 	f := e.storeFixture()
-	write := func(campaignID string, now time.Time, maxOpened int) *groupbuy.OpenTeamWrite {
-		c := f.c
-		c.ID = campaignID
+	write := func(c groupbuy.Campaign, user string, now time.Time) *groupbuy.OpenTeamWrite {
 		team := groupbuy.Team{
-			ID: "tm-new", CampaignID: campaignID, LeaderID: "alice", Capacity: 4, SeatsTaken: 1,
+			ID: "tm-new", CampaignID: c.ID, LeaderID: user, Capacity: 4, SeatsTaken: 1,
 			State: groupbuy.TeamForming, OpenedAt: now, ExpiresAt: now.Add(time.Hour), Version: 1,
 		}
-		seat := craftSeat(c, "tm-new", "st-new", "alice", now, team.ExpiresAt)
+		seat := craftSeat(c, "tm-new", "st-new", user, now, team.ExpiresAt)
 		seat.Leader = true
-		return &groupbuy.OpenTeamWrite{Team: team, Leader: seat, Now: now, MaxOpened: maxOpened, Events: e.oneEvent()}
+		return &groupbuy.OpenTeamWrite{Team: team, Leader: seat, Now: now, MaxOpened: c.Limits.MaxTeamsOpenedPerUser, Events: e.oneEvent()}
 	}
 	check := func(w *groupbuy.OpenTeamWrite, want error, msg string) {
 		e.t.Helper()
-		e.unchanged([]string{"tm-new", f.team.ID}, []string{"alice"}, msg, func() {
+		e.unchanged([]string{"tm-new", f.team.ID}, []string{w.Team.LeaderID}, msg, func() {
 			assert.ErrorIs(e.t, e.gb.OpenTeam(e.ctx, w), want, msg)
 		})
 	}
-	check(write("camp-missing", f.t0, 0), groupbuy.ErrNotFound, "unknown campaign")
-	check(write(f.c.ID, f.c.StartsAt.Add(-time.Microsecond), 0), groupbuy.ErrCampaignNotActive, "before the window")
-	check(write(f.c.ID, f.c.EndsAt, 0), groupbuy.ErrCampaignNotActive, "at the end of the window")
-	check(write(f.c.ID, f.t0, 1), groupbuy.ErrLimitExceeded, "alice leads one team already")
+	missing := f.c
+	missing.ID = "camp-missing"
+	check(write(missing, "alice", f.t0), groupbuy.ErrNotFound, "unknown campaign")
+	check(write(f.c, "alice", f.c.StartsAt.Add(-time.Microsecond)), groupbuy.ErrCampaignNotActive, "before the window")
+	check(write(f.c, "alice", f.c.EndsAt), groupbuy.ErrCampaignNotActive, "at the end of the window")
 	_, err := e.gb.SetCampaignStatus(e.ctx, f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
 	require.NoError(e.t, err)
-	check(write(f.c.ID, f.t0, 0), groupbuy.ErrCampaignNotActive, "paused")
+	check(write(f.c, "alice", f.t0), groupbuy.ErrCampaignNotActive, "paused")
 	_, err = e.gb.SetCampaignStatus(e.ctx, f.c.ID, groupbuy.CampaignPaused, groupbuy.CampaignActive)
 	require.NoError(e.t, err)
-	// The limit counts leader seats only, and only live ones.
-	require.NoError(e.t, e.gb.OpenTeam(e.ctx, write(f.c.ID, f.t0, 2)))
+	// Without a limit alice opens a second team; with a limit of one she
+	// cannot.
+	lc := e.limited(f, "tm-l", 1)
+	check(write(lc, "alice", f.t0), groupbuy.ErrLimitExceeded, "alice leads one team already")
+	// The limit counts leader seats only: bob's joined seat does not count.
+	require.NoError(e.t, e.gb.OpenTeam(e.ctx, write(lc, "bob", f.t0)))
 	assert.Equal(e.t, groupbuy.TeamForming, e.team("tm-new").State)
 }
 
 func testStoreJoinTeamGuards(e *env) {
 	f := e.storeFixture()
 	other := e.campaign()
-	write := func(teamID, campaignID, user string, now time.Time, maxJoined int) *groupbuy.JoinTeamWrite {
-		c := f.c
-		c.ID = campaignID
-		return &groupbuy.JoinTeamWrite{Seat: craftSeat(c, teamID, e.id("st"), user, now, now.Add(ttl)), Now: now, MaxJoined: maxJoined, Events: e.oneEvent()}
+	write := func(teamID string, c groupbuy.Campaign, user string, now time.Time) *groupbuy.JoinTeamWrite {
+		return &groupbuy.JoinTeamWrite{
+			Seat: craftSeat(c, teamID, e.id("st"), user, now, now.Add(ttl)), Now: now,
+			MaxJoined: c.Limits.MaxTeamsJoinedPerUser, Events: e.oneEvent(),
+		}
 	}
 	check := func(w *groupbuy.JoinTeamWrite, want error, msg string) {
 		e.t.Helper()
@@ -324,21 +341,22 @@ func testStoreJoinTeamGuards(e *env) {
 			assert.ErrorIs(e.t, err, want, msg)
 		})
 	}
-	check(write("tm-missing", f.c.ID, "carol", f.t0, 0), groupbuy.ErrNotFound, "unknown team")
-	check(write(f.team.ID, other.ID, "carol", f.t0, 0), groupbuy.ErrNotFound, "team of another campaign")
-	check(write(f.team.ID, f.c.ID, "bob", f.t0, 0), groupbuy.ErrAlreadyJoined, "bob holds a seat")
-	check(write(f.team.ID, f.c.ID, "alice", f.t0, 0), groupbuy.ErrAlreadyJoined, "the leader")
-	check(write(f.team.ID, f.c.ID, "carol", f.deadline, 0), groupbuy.ErrTeamClosed, "at the deadline")
-	// bob's joined seats count against MaxJoined.
-	e.storeOpen(f.c, "tm-g", "st-g", "dave", f.t0, f.deadline)
-	check(write("tm-g", f.c.ID, "bob", f.t0, 1), groupbuy.ErrLimitExceeded, "bob joined one team")
-	// alice's leader seat does not count against MaxJoined.
-	_, joined, err := e.gb.JoinTeam(e.ctx, write("tm-g", f.c.ID, "alice", f.t0, 1))
+	check(write("tm-missing", f.c, "carol", f.t0), groupbuy.ErrNotFound, "unknown team")
+	check(write(f.team.ID, other, "carol", f.t0), groupbuy.ErrNotFound, "team of another campaign")
+	check(write(f.team.ID, f.c, "bob", f.t0), groupbuy.ErrAlreadyJoined, "bob holds a seat")
+	check(write(f.team.ID, f.c, "alice", f.t0), groupbuy.ErrAlreadyJoined, "the leader")
+	check(write(f.team.ID, f.c, "carol", f.deadline), groupbuy.ErrTeamClosed, "at the deadline")
+	// bob's joined seats count against the limit of his campaign.
+	lc := e.limited(f, "tm-l", 1)
+	e.storeOpen(lc, "tm-g", "st-g", "dave", f.t0, f.deadline)
+	check(write("tm-g", lc, "bob", f.t0), groupbuy.ErrLimitExceeded, "bob joined one team")
+	// alice's leader seat does not count against it.
+	_, joined, err := e.gb.JoinTeam(e.ctx, write("tm-g", lc, "alice", f.t0))
 	require.NoError(e.t, err)
 	assert.False(e.t, joined.Leader, "a joined seat is never the leader")
 	_, err = e.gb.SetCampaignStatus(e.ctx, f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
 	require.NoError(e.t, err)
-	check(write(f.team.ID, f.c.ID, "carol", f.t0, 0), groupbuy.ErrCampaignNotActive, "paused")
+	check(write(f.team.ID, f.c, "carol", f.t0), groupbuy.ErrCampaignNotActive, "paused")
 }
 
 func testStorePaySeatGuards(e *env) {

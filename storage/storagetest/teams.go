@@ -34,7 +34,7 @@ func (e *env) storeOpen(c groupbuy.Campaign, teamID, seatID, user string, at, ex
 	seat := craftSeat(c, teamID, seatID, user, at, expires)
 	seat.Leader = true
 	err := e.gb.OpenTeam(e.ctx, &groupbuy.OpenTeamWrite{
-		Team: team, Leader: seat, Now: at,
+		Team: team, Leader: seat, Now: at, MaxOpened: c.Limits.MaxTeamsOpenedPerUser,
 		Events: []storage.Event{event(e.id("ev"), "storagetest.opened", "st:"+teamID, at)},
 	})
 	require.NoError(e.t, err, "store OpenTeam %s", teamID)
@@ -47,7 +47,7 @@ func (e *env) storeJoin(c groupbuy.Campaign, teamID, seatID, user string, at tim
 	e.t.Helper()
 	seat := craftSeat(c, teamID, seatID, user, at, at.Add(c.ReservationTTL))
 	t, s, err := e.gb.JoinTeam(e.ctx, &groupbuy.JoinTeamWrite{
-		Seat: seat, Now: at,
+		Seat: seat, Now: at, MaxJoined: c.Limits.MaxTeamsJoinedPerUser,
 		Events: []storage.Event{event(e.id("ev"), "storagetest.joined", "st:"+seatID, at)},
 	})
 	require.NoError(e.t, err, "store JoinTeam %s into %s", seatID, teamID)
