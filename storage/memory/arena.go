@@ -31,8 +31,13 @@ const (
 	arenaChunk = 64 << 10
 )
 
-// ref locates a value in an arena; the zero ref is the empty value.
+// ref locates a value in an arena; the zero ref is the empty value (a nil
+// []byte), and emptyBytes marks an empty but non-nil []byte.
 type ref struct{ chunk, off, n uint32 }
+
+// emptyBytes is the chunk of the ref of an empty, non-nil []byte, which
+// reads back as such rather than as nil.
+const emptyBytes = ^uint32(0)
 
 // add copies s into the arena.
 func (a *arena) add(s string) ref {
@@ -50,7 +55,12 @@ func (a *arena) add(s string) ref {
 }
 
 // addBytes copies b into the arena.
-func (a *arena) addBytes(b []byte) ref { return a.add(unsafe.String(unsafe.SliceData(b), len(b))) }
+func (a *arena) addBytes(b []byte) ref {
+	if len(b) == 0 && b != nil {
+		return ref{chunk: emptyBytes}
+	}
+	return a.add(unsafe.String(unsafe.SliceData(b), len(b)))
+}
 
 // reserve makes room for n more bytes in the last chunk and returns its
 // number.
@@ -83,6 +93,9 @@ func (a *arena) str(r ref) string {
 // before handing them out.
 func (a *arena) bytes(r ref) []byte {
 	if r.n == 0 {
+		if r.chunk == emptyBytes {
+			return []byte{}
+		}
 		return nil
 	}
 	return a.chunks[r.chunk][r.off : r.off+r.n : r.off+r.n]
@@ -91,7 +104,9 @@ func (a *arena) bytes(r ref) []byte {
 // stamp is a time.Time without pointers: seconds and nanoseconds since the
 // Unix epoch of a UTC time without a monotonic reading (what the SDK's
 // clocks produce), or, for any other time, an index into times.exact, so
-// that every time reads back exactly as it was written.
+// that every time reads back exactly as it was written. times.exact is
+// never trimmed, so a table whose rows are dropped (the outbox) keeps its
+// other times beside its rows instead (see utcStamp).
 type stamp struct {
 	sec  int64
 	nsec int32 // -1 when sec indexes times.exact
@@ -102,9 +117,18 @@ type times struct {
 	exact []time.Time
 }
 
-func (ts *times) put(t time.Time) stamp {
+// utcStamp returns t as a stamp when it reads back exactly from one: a UTC
+// time without a monotonic reading.
+func utcStamp(t time.Time) (stamp, bool) {
 	s := stamp{t.Unix(), int32(t.Nanosecond())}
-	if time.Unix(s.sec, int64(s.nsec)).UTC() == t {
+	return s, s.time() == t
+}
+
+// time is the instant of s, in UTC; s must not index times.exact.
+func (s stamp) time() time.Time { return time.Unix(s.sec, int64(s.nsec)).UTC() }
+
+func (ts *times) put(t time.Time) stamp {
+	if s, ok := utcStamp(t); ok {
 		return s
 	}
 	ts.exact = append(ts.exact, t)
@@ -115,7 +139,7 @@ func (ts *times) get(s stamp) time.Time {
 	if s.nsec < 0 {
 		return ts.exact[s.sec]
 	}
-	return time.Unix(s.sec, int64(s.nsec)).UTC()
+	return s.time()
 }
 
 // rows is a table of rows in fixed chunks: rows never move, and adding one

@@ -32,12 +32,13 @@ type Store struct {
 type outbox struct {
 	log     rows[outRow]
 	bytes   arena
-	times   times
-	topics  []string // distinct topics, which rows refer to by position
-	live    []int32  // per chunk of bytes, the events in it not acked yet
-	done    []uint16 // per chunk of rows, the events in it acked
-	pending []uint32 // row numbers, with ackedBit set once acked
-	acked   int      // entries of pending with ackedBit set
+	exact   map[uint32]time.Time // CreatedAt of rows whose time is no stamp, until acked
+	topics  []string             // distinct topics, which rows refer to by position
+	topicAt map[string]uint32    // position in topics
+	live    []int32              // per chunk of bytes, the events in it not acked yet
+	done    []uint16             // per chunk of rows, the events in it acked
+	pending []uint32             // row numbers, with ackedBit set once acked
+	acked   int                  // entries of pending with ackedBit set
 	claimed map[string]uint32
 }
 
@@ -47,12 +48,15 @@ const ackedBit = 1 << 31
 
 // outRow is an outbox event, without pointers.
 type outRow struct {
-	id, key, payload    ref
-	created, leaseUntil stamp
-	attempts            int
-	chunk               uint32 // the chunk of bytes its ID, key and payload are in
-	pos                 uint32 // its entry in pending
-	topic               uint16
+	id, key, payload ref
+	created          stamp // when exact is false
+	leaseUntil       stamp // the instant a lease ends, when leased
+	attempts         int
+	chunk            uint32 // the chunk of bytes its ID, key and payload are in
+	pos              uint32 // its entry in pending
+	topic            uint32
+	exact            bool // CreatedAt is in outbox.exact
+	leased           bool
 }
 
 // Option configures a Store.
@@ -72,6 +76,8 @@ func WithClock(now func() time.Time) Option {
 func New(opts ...Option) *Store {
 	s := &Store{now: func() time.Time { return time.Now().UTC() }}
 	s.out.claimed = make(map[string]uint32)
+	s.out.exact = make(map[uint32]time.Time)
+	s.out.topicAt = make(map[string]uint32)
 	s.gb.init()
 	s.referral = newReferralState()
 	for _, o := range opts {
@@ -102,23 +108,26 @@ func (o *outbox) add(ev *storage.Event) {
 		o.done = append(o.done, 0)
 	}
 	r.id, r.key, r.payload, r.chunk = o.bytes.add(ev.ID), o.bytes.add(ev.Key), o.bytes.addBytes(ev.Payload), c
-	r.created = o.times.put(ev.CreatedAt)
+	if st, ok := utcStamp(ev.CreatedAt); ok {
+		r.created = st
+	} else {
+		r.exact = true
+		o.exact[i] = ev.CreatedAt
+	}
 	r.topic = o.topic(ev.Topic)
 	r.pos = uint32(len(o.pending))
 	o.pending = append(o.pending, i)
 }
 
 // topic returns the position of a topic in topics, adding it when new.
-// There are few topics (the SDK's packages have a dozen), so a scan is
-// enough.
-func (o *outbox) topic(t string) uint16 {
-	for i, x := range o.topics {
-		if x == t {
-			return uint16(i)
-		}
+func (o *outbox) topic(t string) uint32 {
+	if i, ok := o.topicAt[t]; ok {
+		return i
 	}
+	i := uint32(len(o.topics))
 	o.topics = append(o.topics, t)
-	return uint16(len(o.topics) - 1)
+	o.topicAt[t] = i
+	return i
 }
 
 // ack marks row i acked and lets go of the chunks that no longer hold an
@@ -127,6 +136,9 @@ func (o *outbox) ack(i uint32) {
 	r := o.log.at(i)
 	o.pending[r.pos] |= ackedBit
 	o.acked++
+	if r.exact {
+		delete(o.exact, i)
+	}
 	// The last chunk of bytes is still being filled; add lets it go later.
 	c := r.chunk
 	if o.live[c]--; o.live[c] == 0 && int(c) != len(o.bytes.chunks)-1 {
@@ -168,16 +180,24 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 			continue
 		}
 		r := o.log.at(p)
-		if o.times.get(r.leaseUntil).After(now) {
+		if r.leased && r.leaseUntil.time().After(now) {
 			continue
 		}
-		r.leaseUntil = o.times.put(now.Add(lease))
+		// Only the instant matters, so a UTC stamp always serves.
+		until := now.Add(lease)
+		r.leaseUntil, r.leased = stamp{until.Unix(), int32(until.Nanosecond())}, true
 		r.attempts++
+		var created time.Time
+		if r.exact {
+			created = o.exact[p]
+		} else {
+			created = r.created.time()
+		}
 		id := o.bytes.str(r.id)
 		o.claimed[id] = p
 		out = append(out, storage.Event{
 			ID: id, Topic: o.topics[r.topic], Key: o.bytes.str(r.key),
-			Payload: slices.Clone(o.bytes.bytes(r.payload)), CreatedAt: o.times.get(r.created), Attempts: r.attempts,
+			Payload: slices.Clone(o.bytes.bytes(r.payload)), CreatedAt: created, Attempts: r.attempts,
 		})
 	}
 	return out, nil

@@ -1,0 +1,110 @@
+package memory
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// addEvent puts one event in s's outbox, as a write would.
+func addEvent(s *Store, ev storage.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addEvents([]storage.Event{ev})
+}
+
+// TestOutboxFreesExactTimes: a CreatedAt that takes no stamp (a local time
+// with a monotonic reading, as time.Now gives) reads back exactly, and is
+// let go with its event, whatever the number of claims and leases.
+func TestOutboxFreesExactTimes(t *testing.T) {
+	ctx := context.Background()
+	s := New(WithClock(time.Now))
+	for round := range 3 {
+		var want []time.Time
+		for i := range 500 {
+			at := time.Now()
+			want = append(want, at)
+			addEvent(s, storage.Event{ID: strconv.Itoa(round*1000 + i), Topic: "t", Key: "k", CreatedAt: at})
+		}
+		evs, err := s.Claim(ctx, 1000, time.Nanosecond)
+		if err != nil || len(evs) != 500 {
+			t.Fatalf("round %d: claimed %d events, %v", round, len(evs), err)
+		}
+		time.Sleep(time.Millisecond)
+		again, err := s.Claim(ctx, 1000, time.Minute) // every lease ended
+		if err != nil || len(again) != 500 {
+			t.Fatalf("round %d: claimed again %d events, %v", round, len(again), err)
+		}
+		ids := make([]string, len(again))
+		for i, ev := range again {
+			if ev.CreatedAt != want[i] {
+				t.Fatalf("round %d: event %d CreatedAt %v, want %v", round, i, ev.CreatedAt, want[i])
+			}
+			ids[i] = ev.ID
+		}
+		if err := s.Ack(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.out.exact); n != 0 {
+			t.Fatalf("round %d: %d exact times kept after every event was acked", round, n)
+		}
+	}
+}
+
+// TestOutboxClockBefore1970: a new event is free to claim whatever the
+// clock reads, the Unix epoch's past included.
+func TestOutboxClockBefore1970(t *testing.T) {
+	moon := time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)
+	s := New(WithClock(func() time.Time { return moon }))
+	addEvent(s, storage.Event{ID: "e1", Topic: "t", Key: "k", CreatedAt: moon})
+	evs, err := s.Claim(context.Background(), 10, time.Minute)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("claimed %d events, %v; want 1", len(evs), err)
+	}
+	if evs, _ := s.Claim(context.Background(), 10, time.Minute); len(evs) != 0 {
+		t.Fatalf("claimed %d events under a running lease", len(evs))
+	}
+}
+
+// TestOutboxManyTopics: topics are numbered without wrapping.
+func TestOutboxManyTopics(t *testing.T) {
+	s := New()
+	const n = 1<<16 + 3
+	for i := range n {
+		addEvent(s, storage.Event{ID: strconv.Itoa(i), Topic: "t" + strconv.Itoa(i), Key: "k"})
+	}
+	var evs []storage.Event
+	for len(evs) < n {
+		got, err := s.Claim(context.Background(), 10000, time.Minute)
+		if err != nil || len(got) == 0 {
+			t.Fatalf("claimed %d events, then %v", len(evs), err)
+		}
+		evs = append(evs, got...)
+	}
+	for i, ev := range evs {
+		if want := "t" + strconv.Itoa(i); ev.Topic != want {
+			t.Fatalf("event %d: topic %q, want %q", i, ev.Topic, want)
+		}
+	}
+}
+
+// TestOutboxEmptyPayload: an empty payload reads back empty and non-nil, a
+// nil one nil.
+func TestOutboxEmptyPayload(t *testing.T) {
+	s := New()
+	addEvent(s, storage.Event{ID: "empty", Topic: "t", Key: "k", Payload: []byte{}})
+	addEvent(s, storage.Event{ID: "nil", Topic: "t", Key: "k"})
+	evs, err := s.Claim(context.Background(), 10, time.Minute)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("claimed %d events, %v", len(evs), err)
+	}
+	if evs[0].Payload == nil || len(evs[0].Payload) != 0 {
+		t.Errorf("empty payload read back as %#v", evs[0].Payload)
+	}
+	if evs[1].Payload != nil {
+		t.Errorf("nil payload read back as %#v", evs[1].Payload)
+	}
+}
