@@ -116,7 +116,8 @@
 //     Capacity) and ProcessDue completes it. The team's Version is bumped
 //     once per payment. Returning the seats from the payment statement
 //     itself saved that read for one payment in Capacity but made every
-//     payment's statement larger; measured, the read is cheaper
+//     payment's plan larger, and PostgreSQL sets a plan up on every run;
+//     alternated runs used less CPU per command with the read
 //     (BENCHMARKS.md, session G).
 //   - OpenTeam: campaign active and in its window (and no idempotency
 //     record), then the guarded per-user counter, then the team, leader
