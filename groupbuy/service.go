@@ -336,16 +336,28 @@ func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra
 	b = append(b, teamID...)
 	b = append(b, ':')
 	seatAt := len(b)
-	if seatID == "" {
-		b = s.appendID(b, now)
-	} else {
+	var pairedID []byte // set when the seat's and the event's IDs are drawn together
+	switch {
+	case seatID != "":
 		b = append(b, seatID...)
+	case s.ids != nil:
+		// A new seat and its event: both IDs under one lock of the
+		// generator.
+		first, second := s.ids.Pair(now)
+		b = append(b, first[:]...)
+		pairedID = second[:]
+	default:
+		b = s.appendID(b, now)
 	}
 	seatEnd := len(b)
 	b = append(b, ':')
 	b = append(b, what...)
 	keyEnd := len(b)
-	b = s.appendID(b, now)
+	if pairedID != nil {
+		b = append(b, pairedID...)
+	} else {
+		b = s.appendID(b, now)
+	}
 	idEnd := len(b)
 	b = append(b, extra...)
 	all := string(b)
@@ -464,7 +476,7 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 }
 
 // Join reserves a seat for the user in a given forming team.
-func (s *Service) Join(ctx context.Context, req JoinRequest) (SeatResult, error) {
+func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, err error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
 		return SeatResult{}, err
@@ -480,13 +492,18 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (SeatResult, error)
 		return SeatResult{}, err
 	}
 	fp := keyedFingerprint(req.IdempotencyKey, o.campaignID, req.TeamID, o.userID, o.sku, strconv.Itoa(o.quantity))
-	return s.join(ctx, &o, req.TeamID, scopeJoin, req.IdempotencyKey, fp)
+	// join fills the named result in place: a SeatResult is two large
+	// structs, and each layer returning it by value would copy them.
+	err = s.join(ctx, &o, req.TeamID, scopeJoin, req.IdempotencyKey, fp, &res)
+	return res, err
 }
 
-func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp string) (SeatResult, error) {
+// join reserves a seat in team teamID and sets *out to the result; on an
+// error it leaves *out zero.
+func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp string, out *SeatResult) error {
 	c, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
-		return SeatResult{}, err
+		return err
 	}
 	// One allocation for the write, its event and the event's payload.
 	sc := &struct {
@@ -501,14 +518,16 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	s.setSeatEvent(&sc.ev[0], TopicSeatReserved, &w.Seat, "", now, o.plain, sc.payload[:]) // sets w.Seat.ID
 	w.Events = sc.ev[:]
 	w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
-	team, stored, err := s.store.JoinTeam(ctx, w)
+	out.Team, out.Seat, err = s.store.JoinTeam(ctx, w)
 	if err != nil {
+		*out = SeatResult{}
 		if re, ok := errors.AsType[*ReplayError](err); ok {
-			return s.replayed(ctx, re.Record, fp)
+			*out, err = s.replayed(ctx, re.Record, fp)
+			return err
 		}
-		return SeatResult{}, fmt.Errorf("groupbuy: join team %s: %w", teamID, err)
+		return fmt.Errorf("groupbuy: join team %s: %w", teamID, err)
 	}
-	return SeatResult{Team: team, Seat: stored}, nil
+	return nil
 }
 
 // Match reserves a seat in an open team of the campaign chosen by the
@@ -560,7 +579,8 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 			break // crowded: a new team serves this user sooner than a queue
 		}
 		attempts++
-		r, err := s.join(ctx, o, teams[i].ID, scopeMatch, key, fp)
+		var r SeatResult
+		err := s.join(ctx, o, teams[i].ID, scopeMatch, key, fp, &r)
 		switch {
 		case err == nil:
 			return r, nil

@@ -108,7 +108,7 @@ func appendPaymentFingerprint(b []byte, req *PaymentRequest) []byte {
 // unpaid seat the team succeeds in the same step. A payment that arrives
 // after the seat lapsed or the team closed is handled by the campaign's
 // LatePayment policy and reported in PaymentResult.Late.
-func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (PaymentResult, error) {
+func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (res PaymentResult, err error) {
 	plain, err := validatePayment(&req)
 	if err != nil {
 		return PaymentResult{}, err
@@ -118,9 +118,10 @@ func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (Payme
 	var buf [160]byte
 	fp := appendPaymentFingerprint(buf[:0], &req)
 	now := s.now()
-	r, err := s.pay(ctx, req.TeamID, req.SeatID, &req, fp, nil, now, plain)
+	// pay fills the named result in place (see Join).
+	err = s.pay(ctx, req.TeamID, req.SeatID, &req, fp, nil, now, plain, &res)
 	if err == nil || !(errors.Is(err, ErrSeatNotReserved) || errors.Is(err, ErrTeamClosed)) {
-		return r, err
+		return res, err
 	}
 	return s.late(ctx, &req, string(fp), now)
 }
@@ -142,10 +143,11 @@ func (sc *payScratch) onFill(team *Team, seats []Seat) []storage.Event {
 	return []storage.Event{teamClosedEvent(sc.svc.newID(), team, seats, sc.w.Currency, "filled", sc.w.Now)}
 }
 
-// pay applies one PaySeat write for seat seatID of team teamID; fpb is the
-// request's fingerprint, and plain marks the fields of the payment event
-// known to be plain.
-func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fpb []byte, late *LateOutcome, now time.Time, plain plainFields) (PaymentResult, error) {
+// pay applies one PaySeat write for seat seatID of team teamID and sets
+// *out to the result, leaving it zero on an error; fpb is the request's
+// fingerprint, and plain marks the fields of the payment event known to be
+// plain.
+func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fpb []byte, late *LateOutcome, now time.Time, plain plainFields, out *PaymentResult) error {
 	sc := &payScratch{svc: s}
 	key, evID, _, fp := s.eventStrings(teamID, seatID, topicSuffix(TopicSeatPaid), now, fpb)
 	p := SeatPayload{TeamID: teamID, SeatID: seatID, Amount: req.Amount, Currency: req.Currency, PaymentRef: req.PaymentRef}
@@ -183,11 +185,13 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	r, err := s.store.PaySeat(ctx, w)
 	if err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
-			return s.payReplayed(ctx, re.Record, fp)
+			*out, err = s.payReplayed(ctx, re.Record, fp)
+			return err
 		}
-		return PaymentResult{}, fmt.Errorf("groupbuy: pay seat %s: %w", seatID, err)
+		return fmt.Errorf("groupbuy: pay seat %s: %w", seatID, err)
 	}
-	return PaymentResult{Team: r.Team, Seat: r.Seat, Filled: r.Filled, Late: late}, nil
+	out.Team, out.Seat, out.Filled, out.Late = r.Team, r.Seat, r.Filled, late
+	return nil
 }
 
 // appendJSON appends r as encoding/json encodes it; the common case, on the
@@ -299,7 +303,8 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		}
 		if perr == nil {
 			out := &LateOutcome{Policy: c.LatePayment, Action: action, Reason: reason}
-			r, err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, []byte(fp), out, s.now(), 0)
+			var r PaymentResult
+			err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, []byte(fp), out, s.now(), 0, &r)
 			if err == nil {
 				return r, nil
 			}

@@ -36,24 +36,34 @@ func IDPlain(field, id string) (plain bool, err error) {
 	if n == 0 || n > MaxIDLength {
 		return false, ID(field, id)
 	}
-	var bad, specials uint64
+	// The pass tests for a byte that is either unprintable or not Plain,
+	// one mask for both: IDs almost always have neither, and the rare one
+	// that does is told apart by the exact tests below.
+	var odd uint64
 	if n < 8 {
-		w := swar.Short(id, 'a')
-		bad, specials = unprintableMask(w), jsonw.Specials(w)
+		odd = oddMask(swar.Short(id, 'a'))
 	} else {
 		for i := 0; i+8 <= n; i += 8 {
-			w := swar.Load8(id[i : i+8])
-			bad |= unprintableMask(w)
-			specials |= jsonw.Specials(w)
+			odd |= oddMask(swar.Load8(id[i : i+8]))
 		}
-		w := swar.Load8(id[n-8:])
-		bad |= unprintableMask(w)
-		specials |= jsonw.Specials(w)
+		odd |= oddMask(swar.Load8(id[n-8:]))
 	}
-	if bad != 0 {
+	if odd == 0 {
+		return true, nil
+	}
+	if !printable(id) {
 		return false, ID(field, id)
 	}
-	return specials == 0, nil
+	return jsonw.Plain(id), nil
+}
+
+// oddMask is nonzero exactly when a byte of x is unprintable (see
+// unprintableMask) or not jsonw.Plain (see jsonw.Specials): the union of
+// both tests, in which "below 0x21" covers Specials' "below 0x20".
+func oddMask(x uint64) uint64 {
+	return (x | swar.HasLess(x, 0x21) | swar.HasZero(x^(swar.Lsb*0x7f)) |
+		swar.HasZero((x|swar.Lsb*0x04)^(swar.Lsb*'&')) | swar.HasZero((x|swar.Lsb*0x02)^(swar.Lsb*'>')) |
+		swar.HasZero(x^(swar.Lsb*'\\'))) & swar.Msb
 }
 
 // printable reports whether s has no byte below 0x21 (space and the C0

@@ -54,11 +54,6 @@ func TestHexMatchesFmt(t *testing.T) {
 		if want := fmt.Sprintf("%08x", v); string(got[:]) != want {
 			t.Fatalf("hex8(%#x) = %q, want %q", v, got, want)
 		}
-		var got4 [4]byte
-		binary.LittleEndian.PutUint32(got4[:], hex4(uint16(v)))
-		if want := fmt.Sprintf("%04x", uint16(v)); string(got4[:]) != want {
-			t.Fatalf("hex4(%#x) = %q, want %q", uint16(v), got4, want)
-		}
 	}
 }
 
@@ -83,6 +78,24 @@ func TestAppendIDLayout(t *testing.T) {
 		binary.BigEndian.PutUint64(want[8:], 0x8000000000000000|r>>2)
 		if u != uuid.UUID(want) {
 			t.Fatalf("AppendID = %s, want %s", u, uuid.UUID(want))
+		}
+	}
+}
+
+// TestPairIsTwoAppendIDs checks that Pair draws the same IDs as two calls of
+// AppendID on the same stream.
+func TestPairIsTwoAppendIDs(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
+	var seed [32]byte
+	seed[0] = 9
+	g, ref := New(nil), New(nil)
+	g.rng, ref.rng = rand.NewChaCha8(seed), rand.NewChaCha8(seed)
+	for range 100 {
+		a, b := g.Pair(at)
+		want1 := string(ref.AppendID(nil, at))
+		want2 := string(ref.AppendID(nil, at))
+		if string(a[:]) != want1 || string(b[:]) != want2 {
+			t.Fatalf("Pair = %s, %s; want %s, %s", a[:], b[:], want1, want2)
 		}
 	}
 }

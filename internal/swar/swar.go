@@ -3,8 +3,6 @@
 // internal/jsonw run over IDs and amounts, eight bytes per step.
 package swar
 
-import "encoding/binary"
-
 // Lsb and Msb have the lowest and the highest bit of every byte set.
 const (
 	Lsb = 0x0101010101010101
@@ -22,9 +20,26 @@ func Load8(s string) uint64 {
 // Short returns s, shorter than 8 bytes, as a little-endian word padded with
 // pad, a byte that the caller's test passes.
 func Short(s string, pad byte) uint64 {
-	w := [8]byte{pad, pad, pad, pad, pad, pad, pad, pad}
-	copy(w[:], s)
-	return binary.LittleEndian.Uint64(w[:])
+	n := uint(len(s))
+	var x uint64
+	// Loads that overlap rather than a copy into a padded array, which
+	// costs a call to memmove: the first and last 4 bytes of 4..7, or the
+	// first, middle and last byte of 1..3, cover every byte of s, and an
+	// overlapped byte is ORed with itself.
+	switch {
+	case n >= 4:
+		x = uint64(load4(s)) | uint64(load4(s[n-4:]))<<(8*(n-4))
+	case n > 0:
+		x = uint64(s[0]) | uint64(s[n/2])<<(8*(n/2)) | uint64(s[n-1])<<(8*(n-1))
+	}
+	keep := uint64(1)<<(8*n) - 1 // n < 8
+	return x&keep | Lsb*uint64(pad)&^keep
+}
+
+// load4 returns the first 4 bytes of s as a little-endian word.
+func load4(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // HasZero sets the high bit of some byte when a byte of v is zero, and only

@@ -46,3 +46,22 @@ func TestAgainstBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestShortRandom checks Short against a padded copy on random bytes of
+// every length it takes.
+func TestShortRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+	for range 100000 {
+		n := rng.IntN(8)
+		var b [7]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		pad := byte(rng.Uint32())
+		want := [8]byte{pad, pad, pad, pad, pad, pad, pad, pad}
+		copy(want[:], b[:n])
+		if got := Short(string(b[:n]), pad); got != binary.LittleEndian.Uint64(want[:]) {
+			t.Fatalf("Short(% x, %#x) = %#x", b[:n], pad, got)
+		}
+	}
+}

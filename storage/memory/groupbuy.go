@@ -115,6 +115,7 @@ type groupbuyState struct {
 	counts rows[userCount]
 	idem   rows[idemRow]
 	idemIx index // by scope and key
+	scopes []scopeEntry
 }
 
 func (g *groupbuyState) init() {
@@ -141,6 +142,16 @@ func badArg(field, reason string) error {
 func checkID(field, id string) error {
 	if id == "" {
 		return badArg(field, "must not be empty")
+	}
+	return nil
+}
+
+// checkIDs is checkID for the three IDs of a join or a payment, written
+// out rather than looped over a table, which the hot writes would build on
+// every call.
+func checkIDs(f1, id1, f2, id2, f3, id3 string) error {
+	if id1 == "" || id2 == "" || id3 == "" {
+		return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
 	}
 	return nil
 }
@@ -283,20 +294,25 @@ func (g *groupbuyState) variant(t *teamRow, v *groupbuy.Seat) uint32 {
 
 // seatValue returns seat row i as a groupbuy.Seat.
 func (g *groupbuyState) seatValue(i uint32) groupbuy.Seat {
+	var out groupbuy.Seat
+	g.setSeatValue(&out, i)
+	return out
+}
+
+// setSeatValue sets *out, a zero Seat, to seat row i field by field, for a
+// result built in place.
+func (g *groupbuyState) setSeatValue(out *groupbuy.Seat, i uint32) {
 	s := g.seats.at(i)
 	t := g.teamList[s.team]
 	v := &t.variants[s.variant]
-	out := groupbuy.Seat{
-		ID: g.strs.str(s.id), TeamID: t.ID, CampaignID: v.campaignID, SKU: v.sku, Quantity: s.quantity,
-		UnitPrice: v.unit, Amount: v.amount, Currency: v.currency, State: g.states[s.state],
-		Leader: s.leader, Virtual: s.virtual, ReservedAt: g.times.get(s.reservedAt),
-		ReservedUntil: g.times.get(s.reservedUntil), PaidAt: g.times.get(s.paidAt),
-		PaymentRef: g.strs.str(s.paymentRef), Version: s.version,
-	}
+	out.ID, out.TeamID, out.CampaignID, out.SKU, out.Quantity = g.strs.str(s.id), t.ID, v.campaignID, v.sku, s.quantity
+	out.UnitPrice, out.Amount, out.Currency, out.State = v.unit, v.amount, v.currency, g.states[s.state]
+	out.Leader, out.Virtual, out.ReservedAt = s.leader, s.virtual, g.times.get(s.reservedAt)
+	out.ReservedUntil, out.PaidAt = g.times.get(s.reservedUntil), g.times.get(s.paidAt)
+	out.PaymentRef, out.Version = g.strs.str(s.paymentRef), s.version
 	if s.user != 0 {
 		out.UserID = g.strs.str(g.users.at(s.user - 1).id)
 	}
-	return out
 }
 
 // seatValues returns the seat rows nums as groupbuy.Seats.
@@ -308,25 +324,67 @@ func (g *groupbuyState) seatValues(nums []uint32) []groupbuy.Seat {
 	return out
 }
 
-// idemHash is the hash of an idempotency record's scope and key.
-func (g *groupbuyState) idemHash(scope, key string) uint32 {
-	return hashOf(g.seed, key) ^ hashOf(g.seed, scope)*0x9e3779b1
+// scopeEntry is a known idempotency scope: its hash and, once a record
+// under it is stored, where the strs arena holds its name.
+type scopeEntry struct {
+	name   string
+	hash   uint32
+	stored ref
 }
 
-// replay returns a *ReplayError when rec's key is already stored; the caller
-// holds mu.
-func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) error {
-	if rec == nil {
+// maxScopes bounds groupbuyState.scopes; further scopes are hashed and
+// stored per record.
+const maxScopes = 16
+
+// scope returns the entry of scope, adding it when new and there is room;
+// nil otherwise. A store sees a handful of scopes (one per command), and
+// hashing and storing the scope for every record cost about as much as the
+// key.
+func (g *groupbuyState) scope(scope string) *scopeEntry {
+	for i := range g.scopes {
+		if g.scopes[i].name == scope {
+			return &g.scopes[i]
+		}
+	}
+	if len(g.scopes) == maxScopes {
 		return nil
 	}
-	if i, ok := g.idemNum(rec.Scope, rec.Key); ok {
-		return &groupbuy.ReplayError{Record: g.record(i)}
+	g.scopes = append(g.scopes, scopeEntry{name: scope, hash: hashOf(g.seed, scope)})
+	return &g.scopes[len(g.scopes)-1]
+}
+
+// idemHash is the hash of an idempotency record's scope and key.
+func (g *groupbuyState) idemHash(scope, key string) uint32 {
+	sh := uint32(0)
+	if e := g.scope(scope); e != nil {
+		sh = e.hash
+	} else {
+		sh = hashOf(g.seed, scope)
 	}
-	return nil
+	return hashOf(g.seed, key) ^ sh*0x9e3779b1
+}
+
+// replay returns a *ReplayError when rec's key is already stored, and
+// otherwise the hash of its scope and key, which remember takes; the caller
+// holds mu.
+func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) (uint32, error) {
+	if rec == nil {
+		return 0, nil
+	}
+	h := g.idemHash(rec.Scope, rec.Key)
+	if i, ok := g.idemNumAt(h, rec.Scope, rec.Key); ok {
+		return 0, &groupbuy.ReplayError{Record: g.record(i)}
+	}
+	return h, nil
 }
 
 func (g *groupbuyState) idemNum(scope, key string) (uint32, bool) {
-	return g.idemIx.find(g.idemHash(scope, key), func(i uint32) bool {
+	return g.idemNumAt(g.idemHash(scope, key), scope, key)
+}
+
+// idemNumAt is idemNum for h, the idemHash of scope and key.
+func (g *groupbuyState) idemNumAt(h uint32, scope, key string) (uint32, bool) {
+	return g.idemIx.find(h, func(i uint32) bool {
 		r := g.idem.at(i)
 		return g.strs.str(r.key) == key && g.strs.str(r.scope) == scope
 	})
@@ -342,15 +400,35 @@ func (g *groupbuyState) record(i uint32) groupbuy.IdempotencyRecord {
 	}
 }
 
-// remember stores rec, with result as its result.
-func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord, result []byte) {
+// remember stores rec, with result as its result; h is the hash replay
+// returned for it.
+func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord, result []byte, h uint32) {
+	g.rememberAs(rec, result, h, ref{}, "")
+}
+
+// rememberAs is remember for a record whose key may be a string already
+// stored at known, which it then refers to: a payment's record is keyed by
+// its reference, which the seat row holds too.
+func (g *groupbuyState) rememberAs(rec *groupbuy.IdempotencyRecord, result []byte, h uint32, known ref, knownStr string) {
 	if rec == nil {
 		return
 	}
 	i, r := g.idem.add()
-	r.scope, r.key, r.fingerprint = g.strs.add(rec.Scope), g.strs.add(rec.Key), g.strs.add(rec.Fingerprint)
+	r.key = known
+	if known.n == 0 || rec.Key != knownStr {
+		r.key = g.strs.add(rec.Key)
+	}
+	if e := g.scope(rec.Scope); e != nil {
+		if e.stored.n == 0 {
+			e.stored = g.strs.add(rec.Scope) // strs never lets a chunk go, so the ref stays valid
+		}
+		r.scope = e.stored
+	} else {
+		r.scope = g.strs.add(rec.Scope)
+	}
+	r.fingerprint = g.strs.add(rec.Fingerprint)
 	r.result, r.createdAt = g.strs.addBytes(result), g.times.put(rec.CreatedAt)
-	g.idemIx.add(g.idemHash(rec.Scope, rec.Key), i)
+	g.idemIx.add(h, i)
 }
 
 // holdsSeat reports whether user u (a row plus one, 0 when the store has
@@ -508,7 +586,8 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
-	if err := g.replay(w.Idem); err != nil {
+	ih, err := g.replay(w.Idem)
+	if err != nil {
 		return err
 	}
 	c, ok := g.campaigns[w.Team.CampaignID]
@@ -537,26 +616,28 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	g.forming[t.ID] = t
 	g.addSeat(t, &w.Leader, h, u)
 	if w.Idem != nil {
-		g.remember(w.Idem, w.Idem.Result)
+		g.remember(w.Idem, w.Idem.Result, ih)
 	}
 	s.addEvents(w.Events)
 	return nil
 }
 
 // JoinTeam implements groupbuy.Store.
-func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+//
+// The seat is built in its named result, which sits in the caller's frame,
+// so that it is not copied again on return.
+func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ groupbuy.Team, seat groupbuy.Seat, _ error) {
 	if w == nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
 	}
-	for _, f := range [][2]string{{"seat.ID", w.Seat.ID}, {"seat.TeamID", w.Seat.TeamID}, {"seat.UserID", w.Seat.UserID}} {
-		if err := checkID(f[0], f[1]); err != nil {
-			return groupbuy.Team{}, groupbuy.Seat{}, err
-		}
+	if err := checkIDs("seat.ID", w.Seat.ID, "seat.TeamID", w.Seat.TeamID, "seat.UserID", w.Seat.UserID); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
-	if err := g.replay(w.Idem); err != nil {
+	ih, err := g.replay(w.Idem)
+	if err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	t, ok := g.teams[w.Seat.TeamID]
@@ -584,7 +665,7 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	if _, dup := g.seatNum(w.Seat.ID, h); dup {
 		return groupbuy.Team{}, groupbuy.Seat{}, fmt.Errorf("seat %s exists: %w", w.Seat.ID, storage.ErrConflict)
 	}
-	seat := w.Seat
+	seat = w.Seat
 	seat.Leader = false
 	if seat.ReservedUntil.After(t.ExpiresAt) {
 		seat.ReservedUntil = t.ExpiresAt
@@ -596,26 +677,27 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	}
 	g.addSeat(t, &seat, h, u)
 	if w.Idem != nil {
-		g.remember(w.Idem, w.Idem.Result)
+		g.remember(w.Idem, w.Idem.Result, ih)
 	}
 	s.addEvents(w.Events)
 	return t.Team, seat, nil
 }
 
 // PaySeat implements groupbuy.Store.
-func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+//
+// The result is built in place (see JoinTeam).
+func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res groupbuy.PaySeatResult, _ error) {
 	if w == nil {
 		return groupbuy.PaySeatResult{}, badArg("write", "must not be nil")
 	}
-	for _, f := range [][2]string{{"TeamID", w.TeamID}, {"SeatID", w.SeatID}, {"PaymentRef", w.PaymentRef}} {
-		if err := checkID(f[0], f[1]); err != nil {
-			return groupbuy.PaySeatResult{}, err
-		}
+	if err := checkIDs("TeamID", w.TeamID, "SeatID", w.SeatID, "PaymentRef", w.PaymentRef); err != nil {
+		return groupbuy.PaySeatResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
-	if err := g.replay(w.Idem); err != nil {
+	ih, err := g.replay(w.Idem)
+	if err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	i, seat := g.seat(w.SeatID)
@@ -646,7 +728,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 		if filled && w.FilledResult != nil {
 			result = w.FilledResult
 		}
-		g.remember(w.Idem, result)
+		g.rememberAs(w.Idem, result, ih, seat.paymentRef, w.PaymentRef)
 	}
 	s.addEvents(w.Events)
 	if filled {
@@ -664,7 +746,9 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 			s.addEvents(w.OnFill(&tc, ordered))
 		}
 	}
-	return groupbuy.PaySeatResult{Team: t.Team, Seat: g.seatValue(i), Filled: filled}, nil
+	res.Team, res.Filled = t.Team, filled
+	g.setSeatValue(&res.Seat, i)
+	return res, nil
 }
 
 // ReleaseSeat implements groupbuy.Store.
@@ -792,10 +876,11 @@ func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRec
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.gb.replay(idem); err != nil {
+	ih, err := s.gb.replay(idem)
+	if err != nil {
 		return err
 	}
-	s.gb.remember(idem, idem.Result)
+	s.gb.remember(idem, idem.Result, ih)
 	s.addEvents(events)
 	return nil
 }
