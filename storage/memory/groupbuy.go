@@ -583,6 +583,11 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if w.Leader.TeamID != w.Team.ID {
 		return badArg("leader.TeamID", "must be team.ID")
 	}
+	// Seat states are numbered as they first come (state); only the known
+	// ones may, so the numbers stay few.
+	if !w.Leader.State.Valid() {
+		return badArg("leader.State", "unknown seat state")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
@@ -820,6 +825,9 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		}
 	}
 	for _, b := range w.BotSeats {
+		if !b.State.Valid() {
+			return badArg("bot seat State", "unknown seat state")
+		}
 		if _, dup := g.seat(b.ID); dup != nil || b.TeamID != t.ID || !b.Virtual {
 			return fmt.Errorf("bot seat %s: %w", b.ID, storage.ErrConflict)
 		}
