@@ -221,3 +221,28 @@ func (x *index) put(h, row uint32) {
 	}
 	x.slots[i] = slot{h, row}
 }
+
+// interned numbers distinct strings in the order they first come, so that
+// rows can refer to a campaign or a topic by a small number. Its zero value
+// is ready to use.
+type interned struct {
+	list []string
+	nums map[string]uint32
+}
+
+// num returns the number of s, adding s when new.
+func (in *interned) num(s string) uint32 {
+	if n, ok := in.nums[s]; ok {
+		return n
+	}
+	if in.nums == nil {
+		in.nums = make(map[string]uint32)
+	}
+	n := uint32(len(in.list))
+	in.list = append(in.list, s)
+	in.nums[s] = n
+	return n
+}
+
+// at returns the string numbered n.
+func (in *interned) at(n uint32) string { return in.list[n] }

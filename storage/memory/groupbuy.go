@@ -101,8 +101,7 @@ type groupbuyState struct {
 	times times
 
 	campaigns map[string]*campaignRow
-	names     []string          // campaign IDs that seats count under, by number
-	nameNums  map[string]uint32 // their numbers
+	names     interned // campaign IDs that seats count under
 	teams     map[string]*teamRow
 	teamList  []*teamRow
 	forming   map[string]*teamRow // teams in state forming; reserved seats live only in them
@@ -121,7 +120,6 @@ type groupbuyState struct {
 func (g *groupbuyState) init() {
 	g.seed = maphash.MakeSeed()
 	g.campaigns = make(map[string]*campaignRow)
-	g.nameNums = make(map[string]uint32)
 	g.teams = make(map[string]*teamRow)
 	g.forming = make(map[string]*teamRow)
 	// States the SDK does not know yet are added after these.
@@ -206,15 +204,7 @@ func (g *groupbuyState) addUser(id string, h uint32) uint32 {
 }
 
 // name returns the number of a campaign ID in g.names, adding it when new.
-func (g *groupbuyState) name(id string) uint32 {
-	if n, ok := g.nameNums[id]; ok {
-		return n
-	}
-	n := uint32(len(g.names))
-	g.names = append(g.names, id)
-	g.nameNums[id] = n
-	return n
-}
+func (g *groupbuyState) name(id string) uint32 { return g.names.num(id) }
 
 // count returns user u's (a row plus one) live-seat counts in campaign
 // name, adding them when missing.

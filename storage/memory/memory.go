@@ -33,8 +33,7 @@ type outbox struct {
 	log     rows[outRow]
 	bytes   arena
 	exact   map[uint32]time.Time // CreatedAt of rows whose time is no stamp, until acked
-	topics  []string             // distinct topics, which rows refer to by position
-	topicAt map[string]uint32    // position in topics
+	topics  interned             // which rows refer to by number
 	live    []int32              // per chunk of bytes, the events in it not acked yet
 	done    []uint16             // per chunk of rows, the events in it acked
 	pending []uint32             // row numbers, with ackedBit set once acked
@@ -77,7 +76,6 @@ func New(opts ...Option) *Store {
 	s := &Store{now: func() time.Time { return time.Now().UTC() }}
 	s.out.claimed = make(map[string]uint32)
 	s.out.exact = make(map[uint32]time.Time)
-	s.out.topicAt = make(map[string]uint32)
 	s.gb.init()
 	s.referral = newReferralState()
 	for _, o := range opts {
@@ -114,20 +112,9 @@ func (o *outbox) add(ev *storage.Event) {
 		r.exact = true
 		o.exact[i] = ev.CreatedAt
 	}
-	r.topic = o.topic(ev.Topic)
+	r.topic = o.topics.num(ev.Topic)
 	r.pos = uint32(len(o.pending))
 	o.pending = append(o.pending, i)
-}
-
-// topic returns the position of a topic in topics, adding it when new.
-func (o *outbox) topic(t string) uint32 {
-	if i, ok := o.topicAt[t]; ok {
-		return i
-	}
-	i := uint32(len(o.topics))
-	o.topics = append(o.topics, t)
-	o.topicAt[t] = i
-	return i
 }
 
 // ack marks row i acked and lets go of the chunks that no longer hold an
@@ -196,7 +183,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 		id := o.bytes.str(r.id)
 		o.claimed[id] = p
 		out = append(out, storage.Event{
-			ID: id, Topic: o.topics[r.topic], Key: o.bytes.str(r.key),
+			ID: id, Topic: o.topics.at(r.topic), Key: o.bytes.str(r.key),
 			Payload: slices.Clone(o.bytes.bytes(r.payload)), CreatedAt: created, Attempts: r.attempts,
 		})
 	}
