@@ -203,9 +203,6 @@ func (g *groupbuyState) addUser(id string, h uint32) uint32 {
 	return i + 1
 }
 
-// name returns the number of a campaign ID in g.names, adding it when new.
-func (g *groupbuyState) name(id string) uint32 { return g.names.num(id) }
-
 // count returns user u's (a row plus one) live-seat counts in campaign
 // name, adding them when missing.
 func (g *groupbuyState) count(u, name uint32) *userCount {
@@ -274,7 +271,7 @@ func (g *groupbuyState) variant(t *teamRow, v *groupbuy.Seat) uint32 {
 	}
 	name := t.campaign.name
 	if v.CampaignID != t.CampaignID {
-		name = g.name(v.CampaignID)
+		name = g.names.num(v.CampaignID)
 	}
 	t.variants = append(t.variants, seatVariant{
 		campaignID: v.CampaignID, name: name, sku: v.SKU, currency: v.Currency, unit: v.UnitPrice, amount: v.Amount,
@@ -519,7 +516,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error 
 	if _, ok := s.gb.campaigns[c.ID]; ok {
 		return fmt.Errorf("campaign %s exists: %w", c.ID, storage.ErrConflict)
 	}
-	s.gb.campaigns[c.ID] = &campaignRow{Campaign: cloneCampaign(c), name: s.gb.name(c.ID)}
+	s.gb.campaigns[c.ID] = &campaignRow{Campaign: cloneCampaign(c), name: s.gb.names.num(c.ID)}
 	return nil
 }
 

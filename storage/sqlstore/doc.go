@@ -140,17 +140,19 @@
 // guarded statements. Counting BEGIN and COMMIT:
 //
 //   - JoinTeam: BEGIN, lock team (and check the key), guarded team UPDATE,
-//     seat INSERT, counter upsert, events INSERT, idempotency INSERT,
-//     COMMIT: 8 (7 without a key; +1 on MySQL with a join limit, whose
-//     upsert takes two statements because ON DUPLICATE KEY UPDATE's row
-//     count cannot tell "inserted" from "unchanged" under clientFoundRows).
+//     seat INSERT, counter upsert (only with a join limit), events INSERT,
+//     idempotency INSERT, COMMIT: 8 (one less without a key, one less
+//     without a limit; +1 on MySQL with a limit, whose upsert takes two
+//     statements because ON DUPLICATE KEY UPDATE's row count cannot tell
+//     "inserted" from "unchanged" under clientFoundRows).
 //   - PaySeat: BEGIN, lock team (and check the key), guarded seat UPDATE,
 //     guarded team UPDATE (completing the team when this is the last
 //     payment: the lock makes the seats read next complete), read the seat
 //     (or confirm the paid seats and read them all, for OnFill), events
 //     INSERT, idempotency INSERT, COMMIT: 8 (+1 when it fills the team).
-//   - OpenTeam: BEGIN, campaign read, counter upsert, team INSERT, seat
-//     INSERT, events INSERT, COMMIT: 7 (+2 with a key).
+//   - OpenTeam: BEGIN, campaign read, counter upsert (only with a limit
+//     of teams opened), team INSERT, seat INSERT, events INSERT, COMMIT: 7
+//     (one less without a limit; +2 with a key).
 //
 // Under WithTx, SAVEPOINT and RELEASE replace BEGIN and COMMIT. RoundTrips
 // counts every statement sent, for benchmarks.
