@@ -49,6 +49,19 @@ type Service struct {
 
 	mu        sync.RWMutex
 	campaigns map[string]*Campaign // definitions of non-draft campaigns, which never change
+
+	// Scratch for the Join and ConfirmPayment writes, reused: the Store
+	// contract forbids an adapter to keep a write or its slices, so one
+	// command's write, events and payload buffer serve the next.
+	joins, pays sync.Pool
+}
+
+// joinScratch holds a JoinTeam write, its event and room for the event's
+// payload.
+type joinScratch struct {
+	w       JoinTeamWrite
+	ev      [1]storage.Event
+	payload [256]byte
 }
 
 // New returns a Service on store.
@@ -505,12 +518,11 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	if err != nil {
 		return err
 	}
-	// One allocation for the write, its event and the event's payload.
-	sc := &struct {
-		w       JoinTeamWrite
-		ev      [1]storage.Event
-		payload [256]byte
-	}{}
+	sc, _ := s.joins.Get().(*joinScratch)
+	if sc == nil {
+		sc = new(joinScratch)
+	}
+	defer s.putJoin(sc)
 	w := &sc.w
 	// The store clamps the reservation to the team's deadline.
 	newSeat(&w.Seat, c, o, price, teamID, c.EndsAt, now)
@@ -528,6 +540,13 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 		return fmt.Errorf("groupbuy: join team %s: %w", teamID, err)
 	}
 	return nil
+}
+
+// putJoin clears sc, so that it keeps no strings of the command alive, and
+// returns it to the pool.
+func (s *Service) putJoin(sc *joinScratch) {
+	sc.w, sc.ev[0] = JoinTeamWrite{}, storage.Event{}
+	s.joins.Put(sc)
 }
 
 // Match reserves a seat in an open team of the campaign chosen by the

@@ -127,14 +127,30 @@ func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (res P
 }
 
 // payScratch holds a PaySeat write with its events and record, and room
-// for the event's payload and both possible results, so that a payment
-// allocates them together.
+// for the event's payload and both possible results; it is reused (see
+// Service.pays).
 type payScratch struct {
-	w   PaySeatWrite
-	ev  [1]storage.Event
-	rec IdempotencyRecord
-	svc *Service
-	buf [448]byte
+	w    PaySeatWrite
+	ev   [1]storage.Event
+	rec  IdempotencyRecord
+	svc  *Service
+	fill func(team *Team, seats []Seat) []storage.Event // sc.onFill, bound once
+	buf  [448]byte
+}
+
+func (s *Service) getPay() *payScratch {
+	if sc, _ := s.pays.Get().(*payScratch); sc != nil {
+		return sc
+	}
+	sc := &payScratch{svc: s}
+	sc.fill = sc.onFill
+	return sc
+}
+
+// putPay clears what sc holds of the command and returns it to the pool.
+func (s *Service) putPay(sc *payScratch) {
+	sc.w, sc.ev[0], sc.rec = PaySeatWrite{}, storage.Event{}, IdempotencyRecord{}
+	s.pays.Put(sc)
 }
 
 // onFill is the write's OnFill: the TeamSucceeded event of the team this
@@ -148,7 +164,8 @@ func (sc *payScratch) onFill(team *Team, seats []Seat) []storage.Event {
 // fingerprint, and plain marks the fields of the payment event known to be
 // plain.
 func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fpb []byte, late *LateOutcome, now time.Time, plain plainFields, out *PaymentResult) error {
-	sc := &payScratch{svc: s}
+	sc := s.getPay()
+	defer s.putPay(sc)
 	key, evID, _, fp := s.eventStrings(teamID, seatID, topicSuffix(TopicSeatPaid), now, fpb)
 	p := SeatPayload{TeamID: teamID, SeatID: seatID, Amount: req.Amount, Currency: req.Currency, PaymentRef: req.PaymentRef}
 	res := payResultJSON{TeamID: teamID, SeatID: seatID}
@@ -181,7 +198,7 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	rec.Scope, rec.Key, rec.Fingerprint, rec.Result, rec.CreatedAt = scopePay, req.PaymentRef, fp, b[payloadEnd:resultEnd:resultEnd], now
 	w := &sc.w
 	w.TeamID, w.SeatID, w.PaymentRef, w.Amount, w.Currency = teamID, seatID, req.PaymentRef, req.Amount, req.Currency
-	w.Now, w.Events, w.Idem, w.FilledResult, w.OnFill = now, events, rec, b[resultEnd:len(b):len(b)], sc.onFill
+	w.Now, w.Events, w.Idem, w.FilledResult, w.OnFill = now, events, rec, b[resultEnd:len(b):len(b)], sc.fill
 	r, err := s.store.PaySeat(ctx, w)
 	if err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {

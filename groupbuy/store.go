@@ -20,9 +20,11 @@ import (
 // already exists changes nothing and returns a *ReplayError holding the
 // stored record; that check comes before every other precondition.
 //
-// A write owns what it is handed: an adapter may keep the event payloads and
-// idempotency results without copying them, so callers must not modify them
-// afterwards.
+// A write is lent for the call only, as io.Writer's p is: an adapter must
+// not keep the write or its byte slices (event payloads, idempotency
+// results) once the method returns, and copies what it stores. The Service
+// reuses a write's buffers for its next command. Strings are immutable and
+// may be kept.
 //
 // Per-user limits count, per campaign and user, the user's seats that are
 // reserved, paid or confirmed: leader seats against Limits.MaxTeamsOpenedPerUser,

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -279,4 +280,67 @@ func testIdemPayFilledReplay(e *env) {
 	lead, err := e.svc.ConfirmPayment(e.ctx, payReq(r.Seat))
 	require.NoError(e.t, err)
 	assert.False(e.t, lead.Filled, "the leader's payment did not fill the team")
+}
+
+// testWritesNotRetained checks that an adapter copies what it keeps of a
+// write: the Service reuses a write's buffers for the next command as soon
+// as the call returns, so payloads and results scribbled over afterwards
+// must read back as they were handed.
+func testWritesNotRetained(e *env) {
+	c := e.campaign(teamSize(2))
+	t0 := e.clock.Now()
+	e.storeOpen(c, "tm-r", "st-r1", "alice", t0, t0.Add(lifetime))
+	e.drain()
+	scribble := func(bs ...[]byte) {
+		for _, b := range bs {
+			for i := range b {
+				b[i] = 'X'
+			}
+		}
+	}
+	joinEv := event("ev-join", "storagetest.joined", "st:join", t0)
+	joinRec := &groupbuy.IdempotencyRecord{
+		Scope: "storagetest.join", Key: "k-join", Fingerprint: "fp-join", Result: []byte(`{"seat_id":"st-r2"}`), CreatedAt: t0,
+	}
+	w := &groupbuy.JoinTeamWrite{
+		Seat: craftSeat(c, "tm-r", "st-r2", "bob", t0, t0.Add(lifetime)), Now: t0,
+		Events: []storage.Event{joinEv}, Idem: joinRec,
+	}
+	wantJoinRec := *joinRec
+	wantJoinRec.Result = slices.Clone(joinRec.Result)
+	wantJoin := string(joinEv.Payload)
+	_, seat, err := e.gb.JoinTeam(e.ctx, w)
+	require.NoError(e.t, err)
+	scribble(joinEv.Payload, joinRec.Result)
+
+	_, err = e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{
+		TeamID: "tm-r", SeatID: "st-r1", PaymentRef: "ref-r1", Amount: seat.Amount, Currency: seat.Currency, Now: t0,
+	})
+	require.NoError(e.t, err)
+	payEv := event("ev-pay", "storagetest.paid", "st:pay", t0)
+	payRec := &groupbuy.IdempotencyRecord{
+		Scope: "storagetest.pay", Key: "ref-r2", Fingerprint: "fp-pay", Result: []byte(`{"filled":false}`), CreatedAt: t0,
+	}
+	filled := []byte(`{"filled":true}`)
+	wantPay := string(payEv.Payload)
+	pw := &groupbuy.PaySeatWrite{
+		TeamID: "tm-r", SeatID: seat.ID, PaymentRef: "ref-r2", Amount: seat.Amount, Currency: seat.Currency,
+		Now: t0, Events: []storage.Event{payEv}, Idem: payRec, FilledResult: filled,
+	}
+	res, err := e.gb.PaySeat(e.ctx, pw)
+	require.NoError(e.t, err)
+	require.True(e.t, res.Filled, "bob's payment fills the team of two")
+	scribble(payEv.Payload, payRec.Result, filled)
+
+	evs := e.drain()
+	if assert.Len(e.t, evs, 2) {
+		assert.Equal(e.t, wantJoin, string(evs[0].Payload), "join event payload")
+		assert.Equal(e.t, wantPay, string(evs[1].Payload), "pay event payload")
+	}
+	got, err := e.gb.GetIdempotency(e.ctx, joinRec.Scope, joinRec.Key)
+	require.NoError(e.t, err)
+	assertRecord(e, wantJoinRec, got)
+	got, err = e.gb.GetIdempotency(e.ctx, payRec.Scope, payRec.Key)
+	require.NoError(e.t, err)
+	assert.JSONEq(e.t, `{"filled":true}`, string(got.Result), "the filling payment keeps FilledResult")
 }

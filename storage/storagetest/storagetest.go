@@ -138,6 +138,7 @@ var groups = []group{
 		{"FillingPaymentReplayed", testIdemPayFilledReplay},
 		{"PaymentReplayedConcurrently", testIdemPayConcurrent},
 		{"StoreRecords", testIdemStoreRecords},
+		{"WritesNotRetained", testWritesNotRetained},
 		{"StoreReplayBeforePreconditions", testIdemReplayFirst},
 	}},
 	{"Race", []testCase{
