@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 
@@ -342,10 +343,16 @@ func (s *Service) setSeatEvent(ev *storage.Event, topic string, st *Seat, reason
 // the event's new ID, the seat's ID (a new one when seatID is empty) and
 // extra as a string. The four are substrings of one string: they are stored
 // and dropped together, so one allocation, and one object for the garbage
-// collector to mark, serves them all.
+// collector to mark, serves them all. The string is written in place in
+// its own allocation, sized up front, rather than built elsewhere and
+// copied.
 func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra []byte) (key, eventID, seat, rest string) {
-	var buf [320]byte
-	b := append(buf[:0], "gb:"...)
+	seatLen := len(seatID)
+	if seatID == "" {
+		seatLen = ids.Len // a custom NewID's length is a guess; append grows past it
+	}
+	b := make([]byte, 0, len("gb:")+len(teamID)+1+seatLen+1+len(what)+ids.Len+len(extra))
+	b = append(b, "gb:"...)
 	b = append(b, teamID...)
 	b = append(b, ':')
 	seatAt := len(b)
@@ -373,7 +380,8 @@ func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra
 	}
 	idEnd := len(b)
 	b = append(b, extra...)
-	all := string(b)
+	// b is never written again, and nothing else refers to it.
+	all := unsafe.String(unsafe.SliceData(b), len(b))
 	return all[:keyEnd], all[keyEnd:idEnd], all[seatAt:seatEnd], all[idEnd:]
 }
 
