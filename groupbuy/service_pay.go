@@ -138,6 +138,7 @@ type payScratch struct {
 	buf  [448]byte
 }
 
+// getPay returns a payment scratch from the pool, or a new one.
 func (s *Service) getPay() *payScratch {
 	if sc, _ := s.pays.Get().(*payScratch); sc != nil {
 		return sc
