@@ -232,7 +232,16 @@ type interned struct {
 
 // num returns the number of s, adding s when new.
 func (in *interned) num(s string) uint32 {
-	if n, ok := in.nums[s]; ok {
+	// A few strings (the outbox's topics, most stores' campaigns) are found
+	// faster by comparing than by hashing: strings of another length
+	// differ at once, and the same string at once by its pointer.
+	if len(in.list) <= internedScan {
+		for n, t := range in.list {
+			if t == s {
+				return uint32(n)
+			}
+		}
+	} else if n, ok := in.nums[s]; ok {
 		return n
 	}
 	if in.nums == nil {
@@ -243,6 +252,9 @@ func (in *interned) num(s string) uint32 {
 	in.nums[s] = n
 	return n
 }
+
+// internedScan is how many strings interned compares before it hashes.
+const internedScan = 8
 
 // at returns the string numbered n.
 func (in *interned) at(n uint32) string { return in.list[n] }
