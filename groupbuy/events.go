@@ -152,6 +152,12 @@ func (p *SeatPayload) appendHead(b []byte, plain plainFields) []byte {
 
 // appendRest appends the rest of p's JSON after appendHead.
 func (p *SeatPayload) appendRest(b []byte, plain plainFields) []byte {
+	return p.appendRestAmount(b, plain, nil)
+}
+
+// appendRestAmount is appendRest with p.Amount's text given as amount, or
+// formatted when amount is nil: a payment has it in its fingerprint.
+func (p *SeatPayload) appendRestAmount(b []byte, plain plainFields, amount []byte) []byte {
 	if p.CampaignID != "" {
 		b = jsonw.Field(b, "campaign_id", false)
 		b = appendString(b, p.CampaignID, plain&plainCampaign != 0)
@@ -163,7 +169,11 @@ func (p *SeatPayload) appendRest(b []byte, plain plainFields) []byte {
 	b = jsonw.Field(b, "amount", false)
 	// A decimal's form has no character that JSON escapes.
 	b = append(b, '"')
-	b = decfmt.Append(b, p.Amount)
+	if amount != nil {
+		b = append(b, amount...)
+	} else {
+		b = decfmt.Append(b, p.Amount)
+	}
 	b = append(b, '"')
 	b = jsonw.Field(b, "currency", false)
 	b = appendString(b, p.Currency, plain&plainCurrency != 0)

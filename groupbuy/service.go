@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -353,18 +354,18 @@ func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra
 	}
 	b := make([]byte, 0, len("gb:")+len(teamID)+1+seatLen+1+len(what)+ids.Len+len(extra))
 	b = append(b, "gb:"...)
-	b = append(b, teamID...)
+	b = fastcopy.Append(b, teamID) // IDs are copied inline, see fastcopy
 	b = append(b, ':')
 	seatAt := len(b)
 	var pairedID []byte // set when the seat's and the event's IDs are drawn together
 	switch {
 	case seatID != "":
-		b = append(b, seatID...)
+		b = fastcopy.Append(b, seatID)
 	case s.ids != nil:
 		// A new seat and its event: both IDs under one lock of the
 		// generator.
 		first, second := s.ids.Pair(now)
-		b = append(b, first[:]...)
+		b = fastcopy.Append(b, unsafe.String(&first[0], len(first)))
 		pairedID = second[:]
 	default:
 		b = s.appendID(b, now)
@@ -374,7 +375,7 @@ func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra
 	b = append(b, what...)
 	keyEnd := len(b)
 	if pairedID != nil {
-		b = append(b, pairedID...)
+		b = fastcopy.Append(b, unsafe.String(unsafe.SliceData(pairedID), len(pairedID)))
 	} else {
 		b = s.appendID(b, now)
 	}

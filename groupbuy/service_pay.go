@@ -11,6 +11,7 @@ import (
 
 	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/decfmt"
+	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -95,13 +96,20 @@ func validatePayment(req *PaymentRequest) (plainFields, error) {
 // appendPaymentFingerprint appends fingerprint(team, seat, amount,
 // currency) to b, with the amount formatted without big.Int conversions.
 func appendPaymentFingerprint(b []byte, req *PaymentRequest) []byte {
-	b = append(b, req.TeamID...)
+	b = fastcopy.Append(b, req.TeamID) // see fastcopy
 	b = append(b, fingerprintSep)
-	b = append(b, req.SeatID...)
+	b = fastcopy.Append(b, req.SeatID)
 	b = append(b, fingerprintSep)
 	b = decfmt.Append(b, req.Amount)
 	b = append(b, fingerprintSep)
 	return append(b, req.Currency...)
+}
+
+// fingerprintAmount returns the amount's text inside fp, a fingerprint
+// appendPaymentFingerprint made of req: the payment's event payload takes
+// it from there rather than formatting the amount again.
+func fingerprintAmount(fp []byte, req *PaymentRequest) []byte {
+	return fp[len(req.TeamID)+1+len(req.SeatID)+1 : len(fp)-1-len(req.Currency)]
 }
 
 // ConfirmPayment records the payment of a reserved seat. When it is the last
@@ -119,7 +127,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (res P
 	fp := appendPaymentFingerprint(buf[:0], &req)
 	now := s.now()
 	// pay fills the named result in place (see Join).
-	err = s.pay(ctx, req.TeamID, req.SeatID, &req, fp, nil, now, plain, &res)
+	err = s.pay(ctx, req.TeamID, req.SeatID, &req, fp, fingerprintAmount(fp, &req), nil, now, plain, &res)
 	if err == nil || !(errors.Is(err, ErrSeatNotReserved) || errors.Is(err, ErrTeamClosed)) {
 		return res, err
 	}
@@ -162,9 +170,10 @@ func (sc *payScratch) onFill(team *Team, seats []Seat) []storage.Event {
 
 // pay applies one PaySeat write for seat seatID of team teamID and sets
 // *out to the result, leaving it zero on an error; fpb is the request's
-// fingerprint, and plain marks the fields of the payment event known to be
+// fingerprint, amount req.Amount's text when the caller has it (nil
+// otherwise), and plain marks the fields of the payment event known to be
 // plain.
-func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fpb []byte, late *LateOutcome, now time.Time, plain plainFields, out *PaymentResult) error {
+func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRequest, fpb, amount []byte, late *LateOutcome, now time.Time, plain plainFields, out *PaymentResult) error {
 	sc := s.getPay()
 	defer s.putPay(sc)
 	key, evID, _, fp := s.eventStrings(teamID, seatID, topicSuffix(TopicSeatPaid), now, fpb)
@@ -180,7 +189,7 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	// next.
 	b := p.appendHead(sc.buf[:0], plain)
 	head := len(b)
-	b = p.appendRest(b, plain)
+	b = p.appendRestAmount(b, plain, amount)
 	payloadEnd := len(b)
 	b, resultEnd := res.appendBoth(b, b[:head])
 	// The scratch is on the heap and filled field by field: copying whole
@@ -322,7 +331,7 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		if perr == nil {
 			out := &LateOutcome{Policy: c.LatePayment, Action: action, Reason: reason}
 			var r PaymentResult
-			err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, []byte(fp), out, s.now(), 0, &r)
+			err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, []byte(fp), nil, out, s.now(), 0, &r)
 			if err == nil {
 				return r, nil
 			}

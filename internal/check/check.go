@@ -43,10 +43,15 @@ func IDPlain(field, id string) (plain bool, err error) {
 	if n < 8 {
 		odd = oddMask(swar.Short(id, 'a'))
 	} else {
+		// The words' high bits and fineMasks are gathered, and combined
+		// once at the end.
+		hi, fine := uint64(0), ^uint64(0)
 		for i := 0; i+8 <= n; i += 8 {
-			odd |= oddMask(swar.Load8(id[i : i+8]))
+			x := swar.Load8(id[i : i+8])
+			hi, fine = hi|x, fine&fineMask(x)
 		}
-		odd |= oddMask(swar.Load8(id[n-8:]))
+		x := swar.Load8(id[n-8:])
+		odd = (hi | x | ^(fine & fineMask(x))) & swar.Msb
 	}
 	if odd == 0 {
 		return true, nil
@@ -60,10 +65,22 @@ func IDPlain(field, id string) (plain bool, err error) {
 // oddMask is nonzero exactly when a byte of x is unprintable (see
 // unprintableMask) or not jsonw.Plain (see jsonw.Specials): the union of
 // both tests, in which "below 0x21" covers Specials' "below 0x20".
-func oddMask(x uint64) uint64 {
-	return (x | swar.HasLess(x, 0x21) | swar.HasZero(x^(swar.Lsb*0x7f)) |
-		swar.HasZero((x|swar.Lsb*0x04)^(swar.Lsb*'&')) | swar.HasZero((x|swar.Lsb*0x02)^(swar.Lsb*'>')) |
-		swar.HasZero(x^(swar.Lsb*'\\'))) & swar.Msb
+func oddMask(x uint64) uint64 { return (x | ^fineMask(x)) & swar.Msb }
+
+// fineMask has the high bit of a byte of x set when its low seven bits are
+// none of the odd ASCII bytes: below 0x21, 0x7f, '"', '&', '<', '>' and
+// '\\' (a byte at or above 0x80 is odd by its own high bit, which oddMask
+// tests). On seven-bit bytes y, y+c for c ≤ 0x7f never carries into the
+// next byte, so each test is exact per byte, and they combine with ANDs:
+// y+0x5f reaches 0x80 exactly when y ≥ 0x21, and (y^c)+0x7f exactly when
+// y ≠ c. '"' (0x22) and '&' (0x26) differ in bit 2 alone, and so do '<'
+// (0x3c) and '>' (0x3e) in bit 1, so setting that bit tests both at once.
+// It costs fewer operations than the borrow tests of jsonw.Specials.
+func fineMask(x uint64) uint64 {
+	const l7 = swar.Lsb * 0x7f
+	y := x & l7
+	return (y + swar.Lsb*0x5f) & ((y ^ l7) + l7) & ((y | swar.Lsb*0x04) ^ (swar.Lsb * '&') + l7) &
+		((y | swar.Lsb*0x02) ^ (swar.Lsb * '>') + l7) & ((y ^ swar.Lsb*'\\') + l7)
 }
 
 // printable reports whether s has no byte below 0x21 (space and the C0

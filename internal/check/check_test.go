@@ -70,3 +70,19 @@ func TestIDPlain(t *testing.T) {
 		t.Errorf("IDPlain of the longest ID = %v, %v", plain, err)
 	}
 }
+
+// FuzzIDPlain checks IDPlain against ID and jsonw.Plain on any input, so
+// that bytes of several kinds in one ID, which the exhaustive tests above
+// do not combine, are covered too.
+func FuzzIDPlain(f *testing.F) {
+	for _, s := range []string{"", "a", "0190a6e2-7c3b-7d4e-8f00-112233445566", "a\"b<c>d&e\\f\x7fg h", strings.Repeat("é", 20)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		plain, err := IDPlain("f", s)
+		wantErr := ID("f", s)
+		if (err == nil) != (wantErr == nil) || (err == nil && plain != jsonw.Plain(s)) {
+			t.Fatalf("IDPlain(%q) = %v, %v; ID: %v, Plain: %v", s, plain, err, wantErr, jsonw.Plain(s))
+		}
+	})
+}

@@ -11,6 +11,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+	"unsafe"
+
+	"github.com/socialcommerce/sdk/internal/fastcopy"
 )
 
 // Len is the length of an ID: the canonical UUID form.
@@ -50,7 +53,7 @@ func (g *Generator) AppendID(b []byte, t time.Time) []byte {
 	a, r := g.rng.Uint64(), g.rng.Uint64()
 	g.mu.Unlock()
 	id := format(ms, a, r)
-	return append(b, id[:]...)
+	return fastcopy.Append(b, unsafe.String(&id[0], Len)) // inline, see fastcopy
 }
 
 // Pair returns two new UUIDv7s stamped with t, in the order AppendID would

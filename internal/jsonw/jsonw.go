@@ -6,6 +6,7 @@ package jsonw
 import (
 	"unicode/utf8"
 
+	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/internal/swar"
 )
 
@@ -114,7 +115,7 @@ func Specials(x uint64) uint64 {
 // Plain.
 func Quoted(b []byte, s string) []byte {
 	b = append(b, '"')
-	b = append(b, s...)
+	b = fastcopy.Append(b, s) // IDs without a memmove call
 	return append(b, '"')
 }
 

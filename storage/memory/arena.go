@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"time"
 	"unsafe"
+
+	"github.com/socialcommerce/sdk/internal/fastcopy"
 )
 
 // The store keeps its per-seat, per-user, per-record and per-event rows
@@ -50,7 +52,7 @@ func (a *arena) add(s string) ref {
 	// A copy and an offset rather than an append: writing the slice back
 	// would cost a write barrier while the collector marks.
 	off := a.used
-	a.used += copy(a.cur[off:], s)
+	a.used += fastcopy.Copy(a.cur[off:], s) // IDs without a memmove call
 	return ref{uint32(len(a.chunks) - 1), uint32(off), uint32(len(s))}
 }
 
@@ -119,9 +121,16 @@ type times struct {
 
 // utcStamp returns t as a stamp when it reads back exactly from one: a UTC
 // time without a monotonic reading.
+//
+// Testing the location alone suffices, and is cheaper than rebuilding the
+// time from the stamp and comparing: only time.Now gives a monotonic
+// reading, in Local, and every change of location (UTC, In, Local) strips
+// it, so a time whose location is UTC never has one.
 func utcStamp(t time.Time) (stamp, bool) {
-	s := stamp{t.Unix(), int32(t.Nanosecond())}
-	return s, s.time() == t
+	if t.Location() != time.UTC {
+		return stamp{}, false
+	}
+	return stamp{t.Unix(), int32(t.Nanosecond())}, true
 }
 
 // time is the instant of s, in UTC; s must not index times.exact.
