@@ -119,13 +119,6 @@ func checkMoney(field string, d decimal.Decimal) error {
 	return nil
 }
 
-func checkCount(field string, n int) error {
-	if p := countProblem(n); p != "" {
-		return bad(field, p)
-	}
-	return nil
-}
-
 func checkEvents(evs []storage.Event) error {
 	if len(evs) > maxBatch {
 		return bad("Events", fmt.Sprintf("at most %d", maxBatch))
