@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/internal/decfmt"
+	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -125,12 +126,13 @@ const (
 	plainCurrency
 )
 
-// appendString appends s as a JSON string; known says that s is Plain.
-func appendString(b []byte, s string, known bool) []byte {
-	if known {
-		return jsonw.Quoted(b, s)
-	}
-	return jsonw.String(b, s)
+// plainRest appends a Plain s and its closing quote, after a constant
+// that ends in its opening quote: the hot payloads append each field's
+// name, punctuation and opening quote as one constant, which the compiler
+// copies inline, rather than one append per part.
+func plainRest(b []byte, s string) []byte {
+	b = fastcopy.Append(b, s) // IDs without a memmove call
+	return append(b, '"')
 }
 
 // appendJSON encodes p as encoding/json would, without reflection: seat
@@ -143,11 +145,15 @@ func (p *SeatPayload) appendJSON(b []byte, plain plainFields) []byte {
 // which is how a payment's stored result starts too (see
 // payResultJSON.appendBoth).
 func (p *SeatPayload) appendHead(b []byte, plain plainFields) []byte {
-	b = append(b, '{')
-	b = jsonw.Field(b, "team_id", true)
-	b = appendString(b, p.TeamID, plain&plainTeam != 0)
-	b = jsonw.Field(b, "seat_id", false)
-	return appendString(b, p.SeatID, plain&plainSeat != 0)
+	if plain&plainTeam != 0 {
+		b = plainRest(append(b, `{"team_id":"`...), p.TeamID)
+	} else {
+		b = jsonw.String(append(b, `{"team_id":`...), p.TeamID)
+	}
+	if plain&plainSeat != 0 {
+		return plainRest(append(b, `,"seat_id":"`...), p.SeatID)
+	}
+	return jsonw.String(append(b, `,"seat_id":`...), p.SeatID)
 }
 
 // appendRest appends the rest of p's JSON after appendHead.
@@ -158,32 +164,37 @@ func (p *SeatPayload) appendRest(b []byte, plain plainFields) []byte {
 // appendRestAmount is appendRest with p.Amount's text given as amount, or
 // formatted when amount is nil: a payment has it in its fingerprint.
 func (p *SeatPayload) appendRestAmount(b []byte, plain plainFields, amount []byte) []byte {
-	if p.CampaignID != "" {
-		b = jsonw.Field(b, "campaign_id", false)
-		b = appendString(b, p.CampaignID, plain&plainCampaign != 0)
+	switch {
+	case p.CampaignID == "":
+	case plain&plainCampaign != 0:
+		b = plainRest(append(b, `,"campaign_id":"`...), p.CampaignID)
+	default:
+		b = jsonw.String(append(b, `,"campaign_id":`...), p.CampaignID)
 	}
-	if p.UserID != "" {
-		b = jsonw.Field(b, "user_id", false)
-		b = appendString(b, p.UserID, plain&plainUser != 0)
+	switch {
+	case p.UserID == "":
+	case plain&plainUser != 0:
+		b = plainRest(append(b, `,"user_id":"`...), p.UserID)
+	default:
+		b = jsonw.String(append(b, `,"user_id":`...), p.UserID)
 	}
-	b = jsonw.Field(b, "amount", false)
 	// A decimal's form has no character that JSON escapes.
-	b = append(b, '"')
+	b = append(b, `,"amount":"`...)
 	if amount != nil {
 		b = append(b, amount...)
 	} else {
 		b = decfmt.Append(b, p.Amount)
 	}
-	b = append(b, '"')
-	b = jsonw.Field(b, "currency", false)
-	b = appendString(b, p.Currency, plain&plainCurrency != 0)
+	if plain&plainCurrency != 0 {
+		b = plainRest(append(b, `","currency":"`...), p.Currency)
+	} else {
+		b = jsonw.String(append(b, `","currency":`...), p.Currency)
+	}
 	if p.PaymentRef != "" {
-		b = jsonw.Field(b, "payment_ref", false)
-		b = jsonw.String(b, p.PaymentRef)
+		b = jsonw.String(append(b, `,"payment_ref":`...), p.PaymentRef)
 	}
 	if p.Reason != "" {
-		b = jsonw.Field(b, "reason", false)
-		b = jsonw.String(b, p.Reason)
+		b = jsonw.String(append(b, `,"reason":`...), p.Reason)
 	}
 	return append(b, '}')
 }

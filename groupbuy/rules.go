@@ -127,6 +127,12 @@ func validateCurrency(field, c string) error {
 	return nil
 }
 
+// currencyCode reports whether c is three upper-case ASCII letters, the form
+// validateCurrency requires, which is also jsonw.Plain.
+func currencyCode(c string) bool {
+	return len(c) == 3 && c[0]-'A' < 26 && c[1]-'A' < 26 && c[2]-'A' < 26
+}
+
 // validatePrice requires a positive amount exact in the currency's minor
 // unit, so that amounts are exact and no rounding is ever needed.
 func validatePrice(field string, p decimal.Decimal, currency string) error {

@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/decfmt"
 	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/storage"
@@ -50,7 +52,11 @@ type Service struct {
 	cfg Config
 
 	mu        sync.RWMutex
-	campaigns map[string]*Campaign // definitions of non-draft campaigns, which never change
+	campaigns map[string]*cachedCampaign // definitions of non-draft campaigns, which never change
+	// hot is the campaign the last command read from campaigns: commands
+	// come in runs on one campaign, and it costs a fraction of the lock
+	// and the map lookup.
+	hot atomic.Pointer[cachedCampaign]
 
 	// Scratch for the Join and ConfirmPayment writes, reused: the Store
 	// contract forbids an adapter to keep a write or its slices, so one
@@ -88,7 +94,7 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.DueBatch == 0 {
 		cfg.DueBatch = 200
 	}
-	return &Service{store: store, now: cfg.Now, newID: cfg.NewID, ids: gen, cfg: cfg, campaigns: make(map[string]*Campaign)}, nil
+	return &Service{store: store, now: cfg.Now, newID: cfg.NewID, ids: gen, cfg: cfg, campaigns: make(map[string]*cachedCampaign)}, nil
 }
 
 // Idempotency scopes of the commands.
@@ -154,15 +160,64 @@ func (s *Service) Campaign(ctx context.Context, id string) (Campaign, error) {
 	return c, nil
 }
 
+// cachedCampaign is a cached campaign definition and the ID it was read
+// by.
+type cachedCampaign struct {
+	id string
+	c  Campaign
+	// amounts[i] is the text of c.Prices[i].Price (decfmt.Append), the
+	// amount of a single-unit seat, formatted once for the payloads of
+	// every join rather than once per join; trim and sci are the decimal
+	// settings it was formatted under, for a host that changes them.
+	amounts   [][]byte
+	trim, sci bool
+}
+
+func newCachedCampaign(id string, c *Campaign) *cachedCampaign {
+	e := &cachedCampaign{id: id, c: *c, trim: decimal.TrimTrailingZeros, sci: decimal.UseScientificNotation}
+	e.amounts = make([][]byte, len(c.Prices))
+	for i, p := range c.Prices {
+		e.amounts[i] = decfmt.Append(nil, p.Price)
+	}
+	return e
+}
+
+// amount returns the text of the price of sku, or nil when sku has none or
+// the decimal settings changed since it was formatted.
+func (e *cachedCampaign) amount(sku string) []byte {
+	if e.trim != decimal.TrimTrailingZeros || e.sci != decimal.UseScientificNotation {
+		return nil
+	}
+	for i := range e.c.Prices {
+		if e.c.Prices[i].SKU == sku {
+			return e.amounts[i]
+		}
+	}
+	return nil
+}
+
 // campaign returns the definition of a campaign for deciding a command. The
 // definition of a non-draft campaign never changes, so it is cached; its
 // status may, and every write re-checks it in the store.
 func (s *Service) campaign(ctx context.Context, id string) (*Campaign, error) {
+	e, err := s.cachedCampaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &e.c, nil
+}
+
+// cachedCampaign is campaign returning the cache entry.
+func (s *Service) cachedCampaign(ctx context.Context, id string) (*cachedCampaign, error) {
+	if e := s.hot.Load(); e != nil && e.id == id {
+		return e, nil
+	}
 	s.mu.RLock()
-	c := s.campaigns[id]
+	e := s.campaigns[id]
 	s.mu.RUnlock()
-	if c != nil {
-		return c, nil
+	if e != nil {
+		s.hot.Store(e)
+		return e, nil
 	}
 	got, err := s.store.GetCampaign(ctx, id)
 	if err != nil {
@@ -171,13 +226,15 @@ func (s *Service) campaign(ctx context.Context, id string) (*Campaign, error) {
 	if got.Status == CampaignDraft {
 		return nil, ErrCampaignNotActive
 	}
+	e = newCachedCampaign(id, &got)
 	s.mu.Lock()
 	if len(s.campaigns) > 10000 {
 		clear(s.campaigns)
 	}
-	s.campaigns[id] = &got
+	s.campaigns[id] = e
 	s.mu.Unlock()
-	return &got, nil
+	s.hot.Store(e)
+	return e, nil
 }
 
 // OpenRequest opens a new team with the user as its leader.
@@ -228,17 +285,21 @@ type seatOrder struct {
 }
 
 // priceOrder checks an order against its campaign at Now and prices it.
-func (s *Service) priceOrder(ctx context.Context, o *seatOrder) (*Campaign, decimal.Decimal, time.Time, error) {
-	c, err := s.campaign(ctx, o.campaignID)
+func (s *Service) priceOrder(ctx context.Context, o *seatOrder) (*cachedCampaign, decimal.Decimal, time.Time, error) {
+	e, err := s.cachedCampaign(ctx, o.campaignID)
 	if err != nil {
 		return nil, decimal.Decimal{}, time.Time{}, err
 	}
+	c := &e.c
 	if c.ID != o.campaignID {
 		o.plain &^= plainCampaign // seats carry c.ID, which was not checked
 	}
+	if currencyCode(c.Currency) {
+		o.plain |= plainCurrency // seats carry c.Currency
+	}
 	now := s.now()
 	price, err := s.checkOrder(c, o, now)
-	return c, price, now, err
+	return e, price, now, err
 }
 
 func (s *Service) checkOrder(c *Campaign, o *seatOrder, now time.Time) (decimal.Decimal, error) {
@@ -313,14 +374,15 @@ func lineAmount(price decimal.Decimal, quantity int) decimal.Decimal {
 // empty) gets its ID here; plain marks the fields of st known to be plain.
 func (s *Service) seatEvent(topic string, st *Seat, reason string, now time.Time, plain plainFields) storage.Event {
 	var ev storage.Event
-	s.setSeatEvent(&ev, topic, st, reason, now, plain, nil)
+	s.setSeatEvent(&ev, topic, st, reason, now, plain, nil, nil)
 	return ev
 }
 
 // setSeatEvent is seatEvent setting *ev in place, for an event that is part
 // of a write on the heap (see newSeat). The payload goes to buf when it
 // fits, so that a write can hold its event's payload; nil buf allocates.
-func (s *Service) setSeatEvent(ev *storage.Event, topic string, st *Seat, reason string, now time.Time, plain plainFields, buf []byte) {
+// amount is st.Amount's text when the caller has it, nil otherwise.
+func (s *Service) setSeatEvent(ev *storage.Event, topic string, st *Seat, reason string, now time.Time, plain plainFields, buf, amount []byte) {
 	key, id, seatID, _ := s.eventStrings(st.TeamID, st.ID, topicSuffix(topic), now, nil)
 	if st.ID == "" {
 		st.ID = seatID
@@ -336,7 +398,7 @@ func (s *Service) setSeatEvent(ev *storage.Event, topic string, st *Seat, reason
 	if buf == nil {
 		buf = make([]byte, 0, p.sizeHint())
 	}
-	b := p.appendJSON(buf[:0], plain)
+	b := p.appendRestAmount(p.appendHead(buf[:0], plain), plain, amount)
 	ev.Payload = b[:len(b):len(b)]
 }
 
@@ -357,16 +419,16 @@ func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra
 	b = fastcopy.Append(b, teamID) // IDs are copied inline, see fastcopy
 	b = append(b, ':')
 	seatAt := len(b)
-	var pairedID []byte // set when the seat's and the event's IDs are drawn together
+	paired := false // set when the seat's and the event's IDs are drawn together
 	switch {
 	case seatID != "":
 		b = fastcopy.Append(b, seatID)
 	case s.ids != nil:
 		// A new seat and its event: both IDs under one lock of the
-		// generator.
-		first, second := s.ids.Pair(now)
-		b = fastcopy.Append(b, unsafe.String(&first[0], len(first)))
-		pairedID = second[:]
+		// generator, written in place; b's capacity holds both.
+		idAt := seatAt + ids.Len + 1 + len(what)
+		s.ids.Pair(now, (*[ids.Len]byte)(b[seatAt:seatAt+ids.Len]), (*[ids.Len]byte)(b[idAt:idAt+ids.Len]))
+		b, paired = b[:seatAt+ids.Len], true
 	default:
 		b = s.appendID(b, now)
 	}
@@ -374,16 +436,29 @@ func (s *Service) eventStrings(teamID, seatID, what string, now time.Time, extra
 	b = append(b, ':')
 	b = append(b, what...)
 	keyEnd := len(b)
-	if pairedID != nil {
-		b = fastcopy.Append(b, unsafe.String(unsafe.SliceData(pairedID), len(pairedID)))
+	if paired {
+		b = b[:keyEnd+ids.Len]
 	} else {
 		b = s.appendID(b, now)
 	}
 	idEnd := len(b)
 	b = append(b, extra...)
 	// b is never written again, and nothing else refers to it.
-	all := unsafe.String(unsafe.SliceData(b), len(b))
-	return all[:keyEnd], all[keyEnd:idEnd], all[seatAt:seatEnd], all[idEnd:]
+	// The four are cut without bounds checks: 0 < seatAt ≤ seatEnd < keyEnd
+	// ≤ idEnd ≤ len(b) by construction.
+	p := unsafe.SliceData(b)
+	return unsafe.String(p, keyEnd), cut(p, keyEnd, idEnd), cut(p, seatAt, seatEnd), cut(p, idEnd, len(b))
+}
+
+// cut returns the bytes i..j of the string at p, a substring that the
+// caller knows to be in range, without bounds checks. An empty one is "",
+// so that no string points past the end of p's allocation (which may be
+// the start of another).
+func cut(p *byte, i, j int) string {
+	if i == j {
+		return ""
+	}
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(p), i)), j-i)
 }
 
 // appendID appends a new ID to b: the default generator writes it in place,
@@ -466,10 +541,11 @@ func (s *Service) Open(ctx context.Context, req OpenRequest) (SeatResult, error)
 }
 
 func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string) (SeatResult, error) {
-	c, price, now, err := s.priceOrder(ctx, o)
+	e, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
 		return SeatResult{}, err
 	}
+	c := &e.c
 	team := Team{
 		ID: s.newID(), CampaignID: c.ID, LeaderID: o.userID, Capacity: c.TeamSize, SeatsTaken: 1,
 		State: TeamForming, OpenedAt: now, ExpiresAt: teamDeadline(c, now), Version: 1,
@@ -513,7 +589,10 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, er
 	if err := validateKey(req.IdempotencyKey); err != nil {
 		return SeatResult{}, err
 	}
-	fp := keyedFingerprint(req.IdempotencyKey, o.campaignID, req.TeamID, o.userID, o.sku, strconv.Itoa(o.quantity))
+	var fp string // keyedFingerprint, without building its arguments when there is no key
+	if req.IdempotencyKey != "" {
+		fp = fingerprint(o.campaignID, req.TeamID, o.userID, o.sku, strconv.Itoa(o.quantity))
+	}
 	// join fills the named result in place: a SeatResult is two large
 	// structs, and each layer returning it by value would copy them.
 	err = s.join(ctx, &o, req.TeamID, scopeJoin, req.IdempotencyKey, fp, &res)
@@ -523,9 +602,14 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, er
 // join reserves a seat in team teamID and sets *out to the result; on an
 // error it leaves *out zero.
 func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp string, out *SeatResult) error {
-	c, price, now, err := s.priceOrder(ctx, o)
+	e, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
 		return err
+	}
+	c := &e.c
+	var amount []byte // the seat's amount's text, when the cache has it
+	if o.quantity == 1 {
+		amount = e.amount(o.sku)
 	}
 	sc, _ := s.joins.Get().(*joinScratch)
 	if sc == nil {
@@ -536,9 +620,11 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	// The store clamps the reservation to the team's deadline.
 	newSeat(&w.Seat, c, o, price, teamID, c.EndsAt, now)
 	w.Now, w.MaxJoined = now, c.Limits.MaxTeamsJoinedPerUser
-	s.setSeatEvent(&sc.ev[0], TopicSeatReserved, &w.Seat, "", now, o.plain, sc.payload[:]) // sets w.Seat.ID
+	s.setSeatEvent(&sc.ev[0], TopicSeatReserved, &w.Seat, "", now, o.plain, sc.payload[:], amount) // sets w.Seat.ID
 	w.Events = sc.ev[:]
-	w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
+	if key != "" { // idem's nil, without passing it a result to encode
+		w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
+	}
 	out.Team, out.Seat, err = s.store.JoinTeam(ctx, w)
 	if err != nil {
 		*out = SeatResult{}

@@ -42,16 +42,10 @@ func IDPlain(field, id string) (plain bool, err error) {
 	var odd uint64
 	if n < 8 {
 		odd = oddMask(swar.Short(id, 'a'))
+	} else if n == uuidLen {
+		odd = oddUUID(id)
 	} else {
-		// The words' high bits and fineMasks are gathered, and combined
-		// once at the end.
-		hi, fine := uint64(0), ^uint64(0)
-		for i := 0; i+8 <= n; i += 8 {
-			x := swar.Load8(id[i : i+8])
-			hi, fine = hi|x, fine&fineMask(x)
-		}
-		x := swar.Load8(id[n-8:])
-		odd = (hi | x | ^(fine & fineMask(x))) & swar.Msb
+		odd = oddWords(id)
 	}
 	if odd == 0 {
 		return true, nil
@@ -62,25 +56,80 @@ func IDPlain(field, id string) (plain bool, err error) {
 	return jsonw.Plain(id), nil
 }
 
-// oddMask is nonzero exactly when a byte of x is unprintable (see
-// unprintableMask) or not jsonw.Plain (see jsonw.Specials): the union of
-// both tests, in which "below 0x21" covers Specials' "below 0x20".
+// oddWords is oddMask over the words of s, len(s) ≥ 8: the words' high bits
+// and fineMasks are gathered, and combined once at the end. It is a
+// function of its own so that IDPlain's arguments, kept for its slow path,
+// take no registers in the loop: there the constants of fineMask stay in
+// registers, loaded once from fine, a variable; as constants the compiler
+// would materialize each again for every word.
+func oddWords(s string) uint64 {
+	c5f, c7f, c04, c26, c62, c7e := fine.c5f, fine.c7f, fine.c04, fine.c26, fine.c62, fine.c7e
+	x := swar.Load8(s[len(s)-8:]) // overlaps the last word when 8 ∤ len(s)
+	hi, ok := x, fineMaskOf(x, c5f, c7f, c04, c26, c62, c7e)
+	for ; len(s) > 8; s = s[8:] {
+		x := swar.Load8(s)
+		hi, ok = hi|x, ok&fineMaskOf(x, c5f, c7f, c04, c26, c62, c7e)
+	}
+	return (hi | ^ok) & swar.Msb
+}
+
+// uuidLen is the length of a UUID in its canonical form, the IDs that the
+// SDK generates and so the most common ones.
+const uuidLen = 36
+
+// oddUUID is oddWords for len(s) == uuidLen, unrolled: without a loop
+// counter, a register is left to hold 0x01 bytes, and the tests for below
+// 0x21 and for 0x7f become one: x+0x5f reaches 0x80 for x ≥ 0x21, x+0x01
+// for x ≥ 0x7f, so that their XOR has the high bit set exactly for 0x21 ≤
+// x < 0x7f.
+func oddUUID(s string) uint64 {
+	c01, c5f, c7f, c04, c26, c62, c7e := fine.c01, fine.c5f, fine.c7f, fine.c04, fine.c26, fine.c62, fine.c7e
+	s = s[:uuidLen]
+	m := func(x uint64) uint64 {
+		return ((x + c5f) ^ (x + c01)) & ((x | c04) ^ c26 + c7f) & ((x | c62) ^ c7e + c7f)
+	}
+	x0, x1, x2, x3, x4 := swar.Load8(s[0:]), swar.Load8(s[8:]), swar.Load8(s[16:]), swar.Load8(s[24:]), swar.Load8(s[28:])
+	ok := m(x0) & m(x1) & m(x2) & m(x3) & m(x4)
+	return (x0 | x1 | x2 | x3 | x4 | ^ok) & swar.Msb
+}
+
+// oddMask is nonzero when a byte of x is unprintable (see unprintableMask)
+// or not jsonw.Plain (see jsonw.Specials): the union of both tests, in
+// which "below 0x21" covers Specials' "below 0x20". It may also be nonzero
+// for a few rare plain bytes (see fineMask), which send IDPlain down its
+// exact path: never wrong, only slower.
 func oddMask(x uint64) uint64 { return (x | ^fineMask(x)) & swar.Msb }
 
-// fineMask has the high bit of a byte of x set when its low seven bits are
-// none of the odd ASCII bytes: below 0x21, 0x7f, '"', '&', '<', '>' and
-// '\\' (a byte at or above 0x80 is odd by its own high bit, which oddMask
-// tests). On seven-bit bytes y, y+c for c ≤ 0x7f never carries into the
-// next byte, so each test is exact per byte, and they combine with ANDs:
-// y+0x5f reaches 0x80 exactly when y ≥ 0x21, and (y^c)+0x7f exactly when
-// y ≠ c. '"' (0x22) and '&' (0x26) differ in bit 2 alone, and so do '<'
-// (0x3c) and '>' (0x3e) in bit 1, so setting that bit tests both at once.
-// It costs fewer operations than the borrow tests of jsonw.Specials.
+// fineMask has the high bit of a byte of x set when, x having no byte at or
+// above 0x80, that byte is none of the odd ASCII bytes: below 0x21, 0x7f,
+// '"', '&', '<', '>' and '\\', nor one of '^', '|' and '~', which the
+// test for '<', '>' and '\\' catches too and which are rare in IDs. A
+// byte at or above 0x80 is odd by its own high bit, which oddMask tests;
+// then fineMask may be anything, so x needs no masking to seven bits. On
+// seven-bit bytes y, y+c for c ≤ 0x7f never carries into the next byte, so
+// each test is exact per byte, and they combine with ANDs: y+0x5f reaches
+// 0x80 exactly when y ≥ 0x21, and (y^c)+0x7f exactly when y ≠ c. '"'
+// (0x22) and '&' (0x26) differ in bit 2 alone, so setting that bit tests
+// both at once; setting bits 1, 5 and 6 maps '<' (0x3c), '>' (0x3e) and
+// '\\' (0x5c), with '^', '|' and '~', to 0x7e. It costs fewer operations
+// than the borrow tests of jsonw.Specials.
 func fineMask(x uint64) uint64 {
-	const l7 = swar.Lsb * 0x7f
-	y := x & l7
-	return (y + swar.Lsb*0x5f) & ((y ^ l7) + l7) & ((y | swar.Lsb*0x04) ^ (swar.Lsb * '&') + l7) &
-		((y | swar.Lsb*0x02) ^ (swar.Lsb * '>') + l7) & ((y ^ swar.Lsb*'\\') + l7)
+	return fineMaskOf(x, fine.c5f, fine.c7f, fine.c04, fine.c26, fine.c62, fine.c7e)
+}
+
+// fineConsts are the constants of fineMask and oddUUID, each byte of them
+// the value its name gives.
+type fineConsts struct{ c01, c5f, c7f, c04, c26, c62, c7e uint64 }
+
+// fine holds fineConsts in a variable, never written, rather than as
+// constants: the loops over words load them into registers once (see
+// oddWords).
+var fine = fineConsts{swar.Lsb, swar.Lsb * 0x5f, swar.Lsb * 0x7f, swar.Lsb * 0x04, swar.Lsb * '&', swar.Lsb * 0x62, swar.Lsb * 0x7e}
+
+// fineMaskOf is fineMask with its constants passed in (the fields of fine
+// of the same names).
+func fineMaskOf(x, c5f, c7f, c04, c26, c62, c7e uint64) uint64 {
+	return (x + c5f) & ((x ^ c7f) + c7f) & ((x | c04) ^ c26 + c7f) & ((x | c62) ^ c7e + c7f)
 }
 
 // printable reports whether s has no byte below 0x21 (space and the C0

@@ -9,11 +9,9 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
-	"unsafe"
-
-	"github.com/socialcommerce/sdk/internal/fastcopy"
 )
 
 // Len is the length of an ID: the canonical UUID form.
@@ -52,35 +50,44 @@ func (g *Generator) AppendID(b []byte, t time.Time) []byte {
 	g.mu.Lock()
 	a, r := g.rng.Uint64(), g.rng.Uint64()
 	g.mu.Unlock()
-	id := format(ms, a, r)
-	return fastcopy.Append(b, unsafe.String(&id[0], Len)) // inline, see fastcopy
+	n := len(b)
+	if cap(b)-n < Len {
+		b = slices.Grow(b, Len)
+	}
+	// Written in place: formatting into a local array and copying that
+	// in costs as much again as the formatting's stores.
+	b = b[:n+Len]
+	format((*[Len]byte)(b[n:]), hex8(uint32(ms>>16)), ms, a, r)
+	return b
 }
 
-// Pair returns two new UUIDv7s stamped with t, in the order AppendID would
-// have made them: one lock for both, for a command that needs two IDs (a
-// seat and its event).
-func (g *Generator) Pair(t time.Time) (first, second [Len]byte) {
+// Pair writes two new UUIDv7s stamped with t to first and second, the ones
+// AppendID would have made in that order: one lock for both, for a command
+// that needs two IDs (a seat and its event), and their first 8 digits,
+// which only t sets, formatted once.
+func (g *Generator) Pair(t time.Time, first, second *[Len]byte) {
 	ms := uint64(t.UnixMilli())
 	g.mu.Lock()
 	a, r := g.rng.Uint64(), g.rng.Uint64()
 	a2, r2 := g.rng.Uint64(), g.rng.Uint64()
 	g.mu.Unlock()
-	return format(ms, a, r), format(ms, a2, r2)
+	h0 := hex8(uint32(ms >> 16))
+	format(first, h0, ms, a, r)
+	format(second, h0, ms, a2, r2)
 }
 
-// format returns the UUIDv7 of milliseconds ms and random words a and r in
-// its canonical form.
-func format(ms, a, r uint64) [Len]byte {
+// format writes to out the UUIDv7 of milliseconds ms and random words a and
+// r in its canonical form; h0 is hex8(uint32(ms>>16)), its first 8 digits.
+func format(out *[Len]byte, h0, ms, a, r uint64) {
 	// 48 bits of milliseconds, version 7, 12 random bits; variant 10 and 62
 	// random bits.
 	hi := ms<<16 | 0x7000 | a>>52
 	lo := 0x8000000000000000 | r>>2
 	// Four 8-digit conversions, whose digits are then laid out around the
 	// dashes: converting the 4-digit groups on their own would spread half
-	// empty words.
-	h0, h1 := hex8(uint32(hi>>32)), hex8(uint32(hi))
+	// empty words. The first, of hi>>32, is h0.
+	h1 := hex8(uint32(hi))
 	l0, l1 := hex8(uint32(lo>>32)), hex8(uint32(lo))
-	var out [Len]byte
 	binary.LittleEndian.PutUint64(out[0:], h0)
 	out[8] = '-'
 	binary.LittleEndian.PutUint32(out[9:], uint32(h1))
@@ -91,7 +98,6 @@ func format(ms, a, r uint64) [Len]byte {
 	out[23] = '-'
 	binary.LittleEndian.PutUint32(out[24:], uint32(l0>>32))
 	binary.LittleEndian.PutUint64(out[28:], l1)
-	return out
 }
 
 // hex8 returns the 8 lower-case hex digits of v, most significant first,

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"time"
 	"unsafe"
@@ -56,12 +57,21 @@ func (a *arena) add(s string) ref {
 	return ref{uint32(len(a.chunks) - 1), uint32(off), uint32(len(s))}
 }
 
-// addBytes copies b into the arena.
-func (a *arena) addBytes(b []byte) ref {
-	if len(b) == 0 && b != nil {
-		return ref{chunk: emptyBytes}
+// addPair is add(s) and addBytes(b) with one check for room: they land
+// side by side in the last chunk. A ref of length 0 reads back as empty
+// whatever its chunk and offset.
+func (a *arena) addPair(s string, b []byte) (ref, ref) {
+	c := a.reserve(len(s) + len(b))
+	off := uint32(a.used)
+	dst := a.cur[a.used:]
+	ns := uint32(fastcopy.Copy(dst, s))
+	nb := uint32(copy(dst[ns:], b))
+	a.used += int(ns + nb)
+	rs, rb := ref{c, off, ns}, ref{c, off + ns, nb}
+	if nb == 0 && b != nil {
+		rb = ref{chunk: emptyBytes}
 	}
-	return a.add(unsafe.String(unsafe.SliceData(b), len(b)))
+	return rs, rb
 }
 
 // reserve makes room for n more bytes in the last chunk and returns its
@@ -133,13 +143,24 @@ func utcStamp(t time.Time) (stamp, bool) {
 	return stamp{t.Unix(), int32(t.Nanosecond())}, true
 }
 
+// after reports whether s is later than u; neither may index times.exact.
+func (s stamp) after(u stamp) bool {
+	return s.sec > u.sec || s.sec == u.sec && s.nsec > u.nsec
+}
+
 // time is the instant of s, in UTC; s must not index times.exact.
 func (s stamp) time() time.Time { return time.Unix(s.sec, int64(s.nsec)).UTC() }
 
+// put keeps the rare times other than UTC ones out of line, in putExact,
+// which a caller that has tested the time already calls directly.
 func (ts *times) put(t time.Time) stamp {
 	if s, ok := utcStamp(t); ok {
 		return s
 	}
+	return ts.putExact(t)
+}
+
+func (ts *times) putExact(t time.Time) stamp {
 	ts.exact = append(ts.exact, t)
 	return stamp{int64(len(ts.exact) - 1), -1}
 }
@@ -173,10 +194,19 @@ func (r *rows[T]) at(i uint32) *T { return &r.chunks[i>>rowShift][i&(1<<rowShift
 
 // index finds rows by a key held in the rows, like a map[string]uint32
 // without pointers: open addressing over (hash, row) slots with linear
-// probing, doubled at 3/4 load. It never deletes.
+// probing, doubled at 1/2 load rather than 3/4: every write looks its key
+// up first and misses, and a miss probes on to an empty slot, which takes
+// far fewer probes at the lower load. It never deletes.
 type index struct {
 	slots []slot
 	n     int
+	// free is the empty slot that the last lookup that missed stopped at,
+	// plus one (0 for none), and freeHash the hash it probed for. A write
+	// looks a key up before it adds it, so add can often take that slot
+	// without probing again: as long as the slots were not rebuilt and the
+	// slot is still empty, it is still the first empty one on that hash's
+	// probe path, since slots are only ever filled.
+	free, freeHash uint32
 }
 
 type slot struct {
@@ -184,24 +214,62 @@ type slot struct {
 	row  uint32 // the row number plus one; 0 marks an empty slot
 }
 
+// hashSeed seeds hashOf; every store draws its own.
+type hashSeed = maphash.Seed
+
+func newHashSeed() hashSeed { return maphash.MakeSeed() }
+
 // hashOf is the hash an index keeps for s.
-func hashOf(seed maphash.Seed, s string) uint32 {
+func hashOf(seed hashSeed, s string) uint32 {
 	h := maphash.String(seed, s)
 	return uint32(h ^ h>>32)
 }
 
+// sameID is a == b, with IDs (see fastcopy) compared inline: a call to
+// runtime.memequal costs several times as much for 36 bytes.
+func sameID(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) != fastcopy.IDLen {
+		return a == b
+	}
+	x := unsafe.Slice(unsafe.StringData(a), fastcopy.IDLen)
+	y := unsafe.Slice(unsafe.StringData(b), fastcopy.IDLen)
+	le := binary.LittleEndian
+	return le.Uint64(x) == le.Uint64(y) && le.Uint64(x[8:]) == le.Uint64(y[8:]) &&
+		le.Uint64(x[16:]) == le.Uint64(y[16:]) && le.Uint64(x[24:]) == le.Uint64(y[24:]) &&
+		le.Uint32(x[32:]) == le.Uint32(y[32:])
+}
+
 // find returns the row with hash h for which eq holds.
 func (x *index) find(h uint32, eq func(row uint32) bool) (uint32, bool) {
-	if x.n == 0 {
+	for p := h; ; {
+		r, ok := x.next(h, &p)
+		if !ok || eq(r) {
+			return r, ok
+		}
+	}
+}
+
+// next walks the probe path of hash h from slot *p (start with *p = h) and
+// returns the next row whose hash is h, or false at the empty slot that
+// ends the path. The hot lookups loop over it with the key comparison
+// written out, rather than calling find, whose eq is an indirect call.
+func (x *index) next(h uint32, p *uint32) (uint32, bool) {
+	if len(x.slots) == 0 {
 		return 0, false
 	}
 	mask := uint32(len(x.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for {
+		i := *p & mask
+		*p = i + 1
 		s := x.slots[i]
 		if s.row == 0 {
+			x.free, x.freeHash = i+1, h
 			return 0, false
 		}
-		if s.hash == h && eq(s.row-1) {
+		if s.hash == h {
 			return s.row - 1, true
 		}
 	}
@@ -209,17 +277,27 @@ func (x *index) find(h uint32, eq func(row uint32) bool) (uint32, bool) {
 
 // add indexes row under hash h; the caller checked that its key is new.
 func (x *index) add(h, row uint32) {
-	if (x.n+1)*4 > len(x.slots)*3 {
+	if (x.n+1)*2 > len(x.slots) {
 		old := x.slots
-		x.slots = make([]slot, max(16, 2*len(old)))
+		slots := make([]slot, max(16, 2*len(old)))
+		mask := uint32(len(slots) - 1)
 		for _, s := range old {
 			if s.row != 0 {
-				x.put(s.hash, s.row)
+				i := s.hash & mask
+				for slots[i].row != 0 {
+					i = (i + 1) & mask
+				}
+				slots[i] = s
 			}
 		}
+		x.slots, x.free = slots, 0
+	}
+	x.n++
+	if f := x.free; f != 0 && x.freeHash == h && x.slots[f-1].row == 0 {
+		x.slots[f-1] = slot{h, row + 1}
+		return
 	}
 	x.put(h, row+1)
-	x.n++
 }
 
 func (x *index) put(h, row uint32) {

@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"hash/maphash"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,7 +57,7 @@ func TestArena(t *testing.T) {
 // TestIndex: every key added is found as its row, absent keys are not,
 // across the doublings.
 func TestIndex(t *testing.T) {
-	seed := maphash.MakeSeed()
+	seed := newHashSeed()
 	var x index
 	var keys []string
 	eq := func(key string) func(uint32) bool {
@@ -150,5 +149,51 @@ func TestOutboxAcrossChunks(t *testing.T) {
 	}
 	if kept != 0 {
 		t.Errorf("%d chunks of acked events kept", kept)
+	}
+}
+
+// TestHashOfEveryByte: hashOf reads every byte of keys of every length up
+// to past five words: a change to any one changes the hash, barring a
+// 2^-32 chance.
+func TestHashOfEveryByte(t *testing.T) {
+	seed := newHashSeed()
+	buf := []byte(strings.Repeat("0123456789abcdef", 4))
+	for n := 0; n <= 40; n++ {
+		key := string(buf[:n]) // a copy of its own, as long as the key
+		h := hashOf(seed, key)
+		if hashOf(seed, key+"") != h || hashOf(seed, string([]byte(key))) != h {
+			t.Fatalf("len %d: hash differs for an equal key", n)
+		}
+		for i := range n {
+			b := []byte(key)
+			b[i] ^= 1
+			if hashOf(seed, string(b)) == h {
+				t.Errorf("len %d: byte %d does not change the hash", n, i)
+			}
+		}
+		if n > 0 && hashOf(seed, key[:n-1]) == h {
+			t.Errorf("len %d: the hash of its prefix is the same", n)
+		}
+	}
+}
+
+// TestSameID: sameID is ==, for IDs differing in any one byte and for
+// other lengths.
+func TestSameID(t *testing.T) {
+	for _, n := range []int{0, 5, 35, 36, 37} {
+		a := strings.Repeat("0123456789abcdef", 3)[:n]
+		if !sameID(a, string([]byte(a))) {
+			t.Errorf("len %d: equal strings differ", n)
+		}
+		if n > 0 && sameID(a, a[:n-1]) {
+			t.Errorf("len %d: a prefix is the same", n)
+		}
+		for i := range n {
+			b := []byte(a)
+			b[i] ^= 1
+			if sameID(a, string(b)) {
+				t.Errorf("len %d: byte %d is not compared", n, i)
+			}
+		}
 	}
 }

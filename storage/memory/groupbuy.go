@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"time"
 
@@ -96,7 +95,7 @@ const (
 )
 
 type groupbuyState struct {
-	seed  maphash.Seed
+	seed  hashSeed
 	strs  arena // seat and user IDs, payment references, idempotency records
 	times times
 
@@ -118,7 +117,7 @@ type groupbuyState struct {
 }
 
 func (g *groupbuyState) init() {
-	g.seed = maphash.MakeSeed()
+	g.seed = newHashSeed()
 	g.campaigns = make(map[string]*campaignRow)
 	g.teams = make(map[string]*teamRow)
 	g.forming = make(map[string]*teamRow)
@@ -146,12 +145,18 @@ func checkID(field, id string) error {
 
 // checkIDs is checkID for the three IDs of a join or a payment, written
 // out rather than looped over a table, which the hot writes would build on
-// every call.
+// every call. Its slow path is a function of its own so that the test is
+// inlined.
 func checkIDs(f1, id1, f2, id2, f3, id3 string) error {
-	if id1 == "" || id2 == "" || id3 == "" {
-		return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
+	if id1 != "" && id2 != "" && id3 != "" {
+		return nil
 	}
-	return nil
+	return missingID(f1, id1, f2, id2, f3, id3)
+}
+
+// missingID is checkIDs' error.
+func missingID(f1, id1, f2, id2, f3, id3 string) error {
+	return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
 }
 
 func checkLimit(limit int) error {
@@ -163,7 +168,12 @@ func checkLimit(limit int) error {
 
 // seatNum returns the row of seat id; h is hashOf(g.seed, id).
 func (g *groupbuyState) seatNum(id string, h uint32) (uint32, bool) {
-	return g.seatIx.find(h, func(r uint32) bool { return g.strs.str(g.seats.at(r).id) == id })
+	for p := h; ; {
+		r, ok := g.seatIx.next(h, &p)
+		if !ok || sameID(g.strs.str(g.seats.at(r).id), id) {
+			return r, ok
+		}
+	}
 }
 
 // seat returns the row of seat id, or nil.
@@ -178,11 +188,15 @@ func (g *groupbuyState) seat(id string) (uint32, *seatRow) {
 // userNum returns the row of user id plus one, 0 when the store has none;
 // h is hashOf(g.seed, id).
 func (g *groupbuyState) userNum(id string, h uint32) uint32 {
-	i, ok := g.userIx.find(h, func(r uint32) bool { return g.strs.str(g.users.at(r).id) == id })
-	if !ok {
-		return 0
+	for p := h; ; {
+		r, ok := g.userIx.next(h, &p)
+		if !ok {
+			return 0
+		}
+		if g.strs.str(g.users.at(r).id) == id {
+			return r + 1
+		}
 	}
-	return i + 1
 }
 
 // user returns the row of user id plus one, adding the user when missing.
@@ -255,8 +269,15 @@ func (g *groupbuyState) state(st groupbuy.SeatState) uint8 {
 
 // sameDecimal reports whether a and b are the same decimal, representation
 // included: the same coefficient and exponent.
+//
+// It is split so that the common case, the very same value (one price
+// shared by a team's seats), is inlined into variant's scan.
 func sameDecimal(a, b decimal.Decimal) bool {
-	return a == b || (!a.IsZero() && a.Exponent() == b.Exponent() && a.Cmp(b) == 0)
+	return a == b || sameDecimalValue(a, b)
+}
+
+func sameDecimalValue(a, b decimal.Decimal) bool {
+	return !a.IsZero() && a.Exponent() == b.Exponent() && a.Cmp(b) == 0
 }
 
 // variant returns the position of v's campaign, SKU, currency and prices in
@@ -290,13 +311,20 @@ func (g *groupbuyState) seatValue(i uint32) groupbuy.Seat {
 // result built in place.
 func (g *groupbuyState) setSeatValue(out *groupbuy.Seat, i uint32) {
 	s := g.seats.at(i)
+	g.setSeat(out, s, g.strs.str(s.id), g.strs.str(s.paymentRef), g.times.get(s.paidAt))
+}
+
+// setSeat is setSeatValue for row s, given its ID, payment reference and
+// PaidAt, which a payment has at hand as it wrote them (a stored time reads
+// back exactly as written).
+func (g *groupbuyState) setSeat(out *groupbuy.Seat, s *seatRow, id, paymentRef string, paidAt time.Time) {
 	t := g.teamList[s.team]
 	v := &t.variants[s.variant]
-	out.ID, out.TeamID, out.CampaignID, out.SKU, out.Quantity = g.strs.str(s.id), t.ID, v.campaignID, v.sku, s.quantity
+	out.ID, out.TeamID, out.CampaignID, out.SKU, out.Quantity = id, t.ID, v.campaignID, v.sku, s.quantity
 	out.UnitPrice, out.Amount, out.Currency, out.State = v.unit, v.amount, v.currency, g.states[s.state]
 	out.Leader, out.Virtual, out.ReservedAt = s.leader, s.virtual, g.times.get(s.reservedAt)
-	out.ReservedUntil, out.PaidAt = g.times.get(s.reservedUntil), g.times.get(s.paidAt)
-	out.PaymentRef, out.Version = g.strs.str(s.paymentRef), s.version
+	out.ReservedUntil, out.PaidAt = g.times.get(s.reservedUntil), paidAt
+	out.PaymentRef, out.Version = paymentRef, s.version
 	if s.user != 0 {
 		out.UserID = g.strs.str(g.users.at(s.user - 1).id)
 	}
@@ -323,58 +351,72 @@ type scopeEntry struct {
 // stored per record.
 const maxScopes = 16
 
-// scope returns the entry of scope, adding it when new and there is room;
-// nil otherwise. A store sees a handful of scopes (one per command), and
-// hashing and storing the scope for every record cost about as much as the
-// key.
-func (g *groupbuyState) scope(scope string) *scopeEntry {
+// scope returns the position of scope's entry in g.scopes, adding it when
+// new and there is room; -1 otherwise. A store sees a handful of scopes
+// (one per command), and hashing and storing the scope for every record
+// cost about as much as the key.
+func (g *groupbuyState) scope(scope string) int {
 	for i := range g.scopes {
 		if g.scopes[i].name == scope {
-			return &g.scopes[i]
+			return i
 		}
 	}
 	if len(g.scopes) == maxScopes {
-		return nil
+		return -1
 	}
 	g.scopes = append(g.scopes, scopeEntry{name: scope, hash: hashOf(g.seed, scope)})
-	return &g.scopes[len(g.scopes)-1]
+	return len(g.scopes) - 1
 }
 
-// idemHash is the hash of an idempotency record's scope and key.
-func (g *groupbuyState) idemHash(scope, key string) uint32 {
+// idemAt is what replay learns about a new record and remember takes, so
+// that remember neither hashes nor looks up its scope again: the hash of
+// its scope and key, and its scope's position in g.scopes (-1 for none).
+type idemAt struct {
+	h     uint32
+	scope int
+}
+
+// idemHash returns the hash of an idempotency record's scope and key, and
+// the scope's position (see scope).
+func (g *groupbuyState) idemHash(scope, key string) idemAt {
+	e := g.scope(scope)
 	sh := uint32(0)
-	if e := g.scope(scope); e != nil {
-		sh = e.hash
+	if e >= 0 {
+		sh = g.scopes[e].hash
 	} else {
 		sh = hashOf(g.seed, scope)
 	}
-	return hashOf(g.seed, key) ^ sh*0x9e3779b1
+	return idemAt{hashOf(g.seed, key) ^ sh*0x9e3779b1, e}
 }
 
 // replay returns a *ReplayError when rec's key is already stored, and
-// otherwise the hash of its scope and key, which remember takes; the caller
-// holds mu.
-func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) (uint32, error) {
+// otherwise what remember takes; the caller holds mu.
+func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) (idemAt, error) {
 	if rec == nil {
-		return 0, nil
+		return idemAt{}, nil
 	}
-	h := g.idemHash(rec.Scope, rec.Key)
-	if i, ok := g.idemNumAt(h, rec.Scope, rec.Key); ok {
-		return 0, &groupbuy.ReplayError{Record: g.record(i)}
+	at := g.idemHash(rec.Scope, rec.Key)
+	if i, ok := g.idemNumAt(at.h, rec.Scope, rec.Key); ok {
+		return idemAt{}, &groupbuy.ReplayError{Record: g.record(i)}
 	}
-	return h, nil
+	return at, nil
 }
 
 func (g *groupbuyState) idemNum(scope, key string) (uint32, bool) {
-	return g.idemNumAt(g.idemHash(scope, key), scope, key)
+	return g.idemNumAt(g.idemHash(scope, key).h, scope, key)
 }
 
 // idemNumAt is idemNum for h, the idemHash of scope and key.
 func (g *groupbuyState) idemNumAt(h uint32, scope, key string) (uint32, bool) {
-	return g.idemIx.find(h, func(i uint32) bool {
-		r := g.idem.at(i)
-		return g.strs.str(r.key) == key && g.strs.str(r.scope) == scope
-	})
+	for p := h; ; {
+		i, ok := g.idemIx.next(h, &p)
+		if !ok {
+			return 0, false
+		}
+		if r := g.idem.at(i); g.strs.str(r.key) == key && g.strs.str(r.scope) == scope {
+			return i, true
+		}
+	}
 }
 
 // record returns stored record i, its result copied so that the caller may
@@ -387,16 +429,16 @@ func (g *groupbuyState) record(i uint32) groupbuy.IdempotencyRecord {
 	}
 }
 
-// remember stores rec, with result as its result; h is the hash replay
+// remember stores rec, with result as its result; at is what replay
 // returned for it.
-func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord, result []byte, h uint32) {
-	g.rememberAs(rec, result, h, ref{}, "")
+func (g *groupbuyState) remember(rec *groupbuy.IdempotencyRecord, result []byte, at idemAt) {
+	g.rememberAs(rec, result, at, ref{}, "")
 }
 
 // rememberAs is remember for a record whose key may be a string already
 // stored at known, which it then refers to: a payment's record is keyed by
 // its reference, which the seat row holds too.
-func (g *groupbuyState) rememberAs(rec *groupbuy.IdempotencyRecord, result []byte, h uint32, known ref, knownStr string) {
+func (g *groupbuyState) rememberAs(rec *groupbuy.IdempotencyRecord, result []byte, at idemAt, known ref, knownStr string) {
 	if rec == nil {
 		return
 	}
@@ -405,7 +447,8 @@ func (g *groupbuyState) rememberAs(rec *groupbuy.IdempotencyRecord, result []byt
 	if known.n == 0 || rec.Key != knownStr {
 		r.key = g.strs.add(rec.Key)
 	}
-	if e := g.scope(rec.Scope); e != nil {
+	if at.scope >= 0 {
+		e := &g.scopes[at.scope]
 		if e.stored.n == 0 {
 			e.stored = g.strs.add(rec.Scope) // strs never lets a chunk go, so the ref stays valid
 		}
@@ -413,9 +456,9 @@ func (g *groupbuyState) rememberAs(rec *groupbuy.IdempotencyRecord, result []byt
 	} else {
 		r.scope = g.strs.add(rec.Scope)
 	}
-	r.fingerprint = g.strs.add(rec.Fingerprint)
-	r.result, r.createdAt = g.strs.addBytes(result), g.times.put(rec.CreatedAt)
-	g.idemIx.add(h, i)
+	r.fingerprint, r.result = g.strs.addPair(rec.Fingerprint, result)
+	r.createdAt = g.times.put(rec.CreatedAt)
+	g.idemIx.add(at.h, i)
 }
 
 // holdsSeat reports whether user u (a row plus one, 0 when the store has
@@ -692,7 +735,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
-	i, seat := g.seat(w.SeatID)
+	_, seat := g.seat(w.SeatID)
 	if seat == nil || seat.virtual {
 		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
 	}
@@ -703,14 +746,26 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if v := &t.variants[seat.variant]; !v.amount.Equal(w.Amount) || v.currency != w.Currency {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrAmountMismatch
 	}
-	if seat.state != stateReserved || !g.times.get(seat.reservedUntil).After(w.Now) {
+	// A UTC w.Now is compared as a stamp, without rebuilding a time.Time
+	// from the seat's.
+	now, nowUTC := utcStamp(w.Now)
+	if seat.state != stateReserved {
+		return groupbuy.PaySeatResult{}, groupbuy.ErrSeatNotReserved
+	}
+	if nowUTC && seat.reservedUntil.nsec >= 0 {
+		if !seat.reservedUntil.after(now) {
+			return groupbuy.PaySeatResult{}, groupbuy.ErrSeatNotReserved
+		}
+	} else if !g.times.get(seat.reservedUntil).After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrSeatNotReserved
 	}
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrTeamClosed
 	}
 	g.setSeatState(seat, statePaid)
-	seat.paidAt = g.times.put(w.Now)
+	if seat.paidAt = now; !nowUTC {
+		seat.paidAt = g.times.putExact(w.Now)
+	}
 	seat.paymentRef = g.strs.add(w.PaymentRef)
 	t.SeatsPaid++
 	t.Version++
@@ -739,7 +794,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 		}
 	}
 	res.Team, res.Filled = t.Team, filled
-	g.setSeatValue(&res.Seat, i)
+	g.setSeat(&res.Seat, seat, w.SeatID, w.PaymentRef, w.Now)
 	return res, nil
 }
 

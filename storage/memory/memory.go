@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -105,7 +106,19 @@ func (o *outbox) add(ev *storage.Event) {
 	if i&(1<<rowShift-1) == 0 {
 		o.done = append(o.done, 0)
 	}
-	r.id, r.key, r.payload, r.chunk = o.bytes.add(ev.ID), o.bytes.add(ev.Key), o.bytes.addBytes(ev.Payload), c
+	// reserve made room for all three in chunk c, so they are copied one
+	// after the other without arena.add's per-value checks. A ref of length
+	// 0 reads back as empty whatever its chunk and offset.
+	b := o.bytes.cur[o.bytes.used:]
+	off := uint32(o.bytes.used)
+	nid := uint32(fastcopy.Copy(b, ev.ID))
+	nkey := uint32(fastcopy.Copy(b[nid:], ev.Key))
+	npay := uint32(copy(b[nid+nkey:], ev.Payload))
+	o.bytes.used += int(nid + nkey + npay)
+	r.id, r.key, r.payload, r.chunk = ref{c, off, nid}, ref{c, off + nid, nkey}, ref{c, off + nid + nkey, npay}, c
+	if npay == 0 && ev.Payload != nil {
+		r.payload = ref{chunk: emptyBytes}
+	}
 	if st, ok := utcStamp(ev.CreatedAt); ok {
 		r.created = st
 	} else {
