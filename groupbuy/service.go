@@ -173,6 +173,7 @@ type cachedCampaign struct {
 	trim, sci bool
 }
 
+// newCachedCampaign returns the cache entry of c, read by id.
 func newCachedCampaign(id string, c *Campaign) *cachedCampaign {
 	e := &cachedCampaign{id: id, c: *c, trim: decimal.TrimTrailingZeros, sci: decimal.UseScientificNotation}
 	e.amounts = make([][]byte, len(c.Prices))

@@ -5,6 +5,7 @@ package check
 import (
 	"fmt"
 
+	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/internal/swar"
 	"github.com/socialcommerce/sdk/storage"
@@ -42,7 +43,7 @@ func IDPlain(field, id string) (plain bool, err error) {
 	var odd uint64
 	if n < 8 {
 		odd = oddMask(swar.Short(id, 'a'))
-	} else if n == uuidLen {
+	} else if n == ids.Len {
 		odd = oddUUID(id)
 	} else {
 		odd = oddWords(id)
@@ -73,18 +74,15 @@ func oddWords(s string) uint64 {
 	return (hi | ^ok) & swar.Msb
 }
 
-// uuidLen is the length of a UUID in its canonical form, the IDs that the
-// SDK generates and so the most common ones.
-const uuidLen = 36
-
-// oddUUID is oddWords for len(s) == uuidLen, unrolled: without a loop
+// oddUUID is oddWords for len(s) == ids.Len (a canonical UUID, the IDs
+// the SDK generates and so the most common ones), unrolled: without a loop
 // counter, a register is left to hold 0x01 bytes, and the tests for below
 // 0x21 and for 0x7f become one: x+0x5f reaches 0x80 for x ≥ 0x21, x+0x01
 // for x ≥ 0x7f, so that their XOR has the high bit set exactly for 0x21 ≤
 // x < 0x7f.
 func oddUUID(s string) uint64 {
 	c01, c5f, c7f, c04, c26, c62, c7e := fine.c01, fine.c5f, fine.c7f, fine.c04, fine.c26, fine.c62, fine.c7e
-	s = s[:uuidLen]
+	s = s[:ids.Len]
 	m := func(x uint64) uint64 {
 		return ((x + c5f) ^ (x + c01)) & ((x | c04) ^ c26 + c7f) & ((x | c62) ^ c7e + c7f)
 	}

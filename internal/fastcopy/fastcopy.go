@@ -5,17 +5,18 @@
 // string that short. Other lengths are appended as usual.
 package fastcopy
 
-import "unsafe"
+import (
+	"unsafe"
 
-// IDLen is the length copied inline: a canonical UUID.
-const IDLen = 36
+	"github.com/socialcommerce/sdk/internal/ids"
+)
 
 // Append returns append(b, s...).
 func Append(b []byte, s string) []byte {
 	n := len(b)
-	if len(s) == IDLen && cap(b)-n >= IDLen {
-		b = b[:n+IDLen]
-		*(*[IDLen]byte)(b[n:]) = *(*[IDLen]byte)(unsafe.Pointer(unsafe.StringData(s)))
+	if len(s) == ids.Len && cap(b)-n >= ids.Len {
+		b = b[:n+ids.Len]
+		*(*[ids.Len]byte)(b[n:]) = *(*[ids.Len]byte)(unsafe.Pointer(unsafe.StringData(s)))
 		return b
 	}
 	return append(b, s...)
@@ -23,9 +24,9 @@ func Append(b []byte, s string) []byte {
 
 // Copy is copy(dst, s) for a dst at least len(s) long.
 func Copy(dst []byte, s string) int {
-	if len(s) == IDLen && len(dst) >= IDLen {
-		*(*[IDLen]byte)(dst) = *(*[IDLen]byte)(unsafe.Pointer(unsafe.StringData(s)))
-		return IDLen
+	if len(s) == ids.Len && len(dst) >= ids.Len {
+		*(*[ids.Len]byte)(dst) = *(*[ids.Len]byte)(unsafe.Pointer(unsafe.StringData(s)))
+		return ids.Len
 	}
 	return copy(dst, s)
 }

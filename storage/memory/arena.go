@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/socialcommerce/sdk/internal/fastcopy"
+	"github.com/socialcommerce/sdk/internal/ids"
 )
 
 // The store keeps its per-seat, per-user, per-record and per-event rows
@@ -160,6 +161,7 @@ func (ts *times) put(t time.Time) stamp {
 	return ts.putExact(t)
 }
 
+// putExact keeps t in times.exact, whatever its location.
 func (ts *times) putExact(t time.Time) stamp {
 	ts.exact = append(ts.exact, t)
 	return stamp{int64(len(ts.exact) - 1), -1}
@@ -214,13 +216,8 @@ type slot struct {
 	row  uint32 // the row number plus one; 0 marks an empty slot
 }
 
-// hashSeed seeds hashOf; every store draws its own.
-type hashSeed = maphash.Seed
-
-func newHashSeed() hashSeed { return maphash.MakeSeed() }
-
 // hashOf is the hash an index keeps for s.
-func hashOf(seed hashSeed, s string) uint32 {
+func hashOf(seed maphash.Seed, s string) uint32 {
 	h := maphash.String(seed, s)
 	return uint32(h ^ h>>32)
 }
@@ -231,31 +228,22 @@ func sameID(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	if len(a) != fastcopy.IDLen {
+	if len(a) != ids.Len {
 		return a == b
 	}
-	x := unsafe.Slice(unsafe.StringData(a), fastcopy.IDLen)
-	y := unsafe.Slice(unsafe.StringData(b), fastcopy.IDLen)
+	x := unsafe.Slice(unsafe.StringData(a), ids.Len)
+	y := unsafe.Slice(unsafe.StringData(b), ids.Len)
 	le := binary.LittleEndian
 	return le.Uint64(x) == le.Uint64(y) && le.Uint64(x[8:]) == le.Uint64(y[8:]) &&
 		le.Uint64(x[16:]) == le.Uint64(y[16:]) && le.Uint64(x[24:]) == le.Uint64(y[24:]) &&
 		le.Uint32(x[32:]) == le.Uint32(y[32:])
 }
 
-// find returns the row with hash h for which eq holds.
-func (x *index) find(h uint32, eq func(row uint32) bool) (uint32, bool) {
-	for p := h; ; {
-		r, ok := x.next(h, &p)
-		if !ok || eq(r) {
-			return r, ok
-		}
-	}
-}
-
 // next walks the probe path of hash h from slot *p (start with *p = h) and
 // returns the next row whose hash is h, or false at the empty slot that
-// ends the path. The hot lookups loop over it with the key comparison
-// written out, rather than calling find, whose eq is an indirect call.
+// ends the path. Lookups loop over it with their key comparison written
+// out, rather than handing a comparison function to a find, an indirect
+// call per probe.
 func (x *index) next(h uint32, p *uint32) (uint32, bool) {
 	if len(x.slots) == 0 {
 		return 0, false

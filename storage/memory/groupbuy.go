@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"time"
 
@@ -95,7 +96,7 @@ const (
 )
 
 type groupbuyState struct {
-	seed  hashSeed
+	seed  maphash.Seed
 	strs  arena // seat and user IDs, payment references, idempotency records
 	times times
 
@@ -117,7 +118,7 @@ type groupbuyState struct {
 }
 
 func (g *groupbuyState) init() {
-	g.seed = newHashSeed()
+	g.seed = maphash.MakeSeed()
 	g.campaigns = make(map[string]*campaignRow)
 	g.teams = make(map[string]*teamRow)
 	g.forming = make(map[string]*teamRow)
@@ -276,6 +277,7 @@ func sameDecimal(a, b decimal.Decimal) bool {
 	return a == b || sameDecimalValue(a, b)
 }
 
+// sameDecimalValue is sameDecimal for two values not identical as structs.
 func sameDecimalValue(a, b decimal.Decimal) bool {
 	return !a.IsZero() && a.Exponent() == b.Exponent() && a.Cmp(b) == 0
 }
