@@ -356,6 +356,9 @@ func validateKey(key string) error {
 // one). It fills st in place because st is usually part of a write on the
 // heap, where copying a whole seat in costs a write barrier per field.
 func newSeat(st *Seat, c *Campaign, o *seatOrder, price decimal.Decimal, teamID string, teamExpires, now time.Time) {
+	// Every field is set, so that a reused write needs no clearing first;
+	// the ID stays empty for setSeatEvent to fill.
+	st.ID, st.Leader, st.Virtual, st.PaidAt, st.PaymentRef = "", false, false, time.Time{}, ""
 	st.TeamID, st.CampaignID, st.UserID, st.SKU = teamID, c.ID, o.userID, o.sku
 	st.Quantity, st.UnitPrice, st.Amount = o.quantity, price, lineAmount(price, o.quantity)
 	st.Currency, st.State, st.ReservedAt = c.Currency, SeatReserved, now
@@ -622,7 +625,7 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	newSeat(&w.Seat, c, o, price, teamID, c.EndsAt, now)
 	w.Now, w.MaxJoined = now, c.Limits.MaxTeamsJoinedPerUser
 	s.setSeatEvent(&sc.ev[0], TopicSeatReserved, &w.Seat, "", now, o.plain, sc.payload[:], amount) // sets w.Seat.ID
-	w.Events = sc.ev[:]
+	w.Events, w.Idem = sc.ev[:], nil
 	if key != "" { // idem's nil, without passing it a result to encode
 		w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
 	}
@@ -638,12 +641,12 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	return nil
 }
 
-// putJoin clears sc, so that it keeps no strings of the command alive, and
-// returns it to the pool.
-func (s *Service) putJoin(sc *joinScratch) {
-	sc.w, sc.ev[0] = JoinTeamWrite{}, storage.Event{}
-	s.joins.Put(sc)
-}
+// putJoin returns sc to the pool. It is not cleared: the next join sets
+// every field, and clearing a struct of pointers costs a write barrier per
+// slot while the collector marks. Until then it keeps the last command's
+// few strings alive, at most one scratch per P (the pool drops the rest at
+// the next collections).
+func (s *Service) putJoin(sc *joinScratch) { s.joins.Put(sc) }
 
 // Match reserves a seat in an open team of the campaign chosen by the
 // strategy (default MatchFullest), trying the next candidate when one fills

@@ -156,11 +156,9 @@ func (s *Service) getPay() *payScratch {
 	return sc
 }
 
-// putPay clears what sc holds of the command and returns it to the pool.
-func (s *Service) putPay(sc *payScratch) {
-	sc.w, sc.ev[0], sc.rec = PaySeatWrite{}, storage.Event{}, IdempotencyRecord{}
-	s.pays.Put(sc)
-}
+// putPay returns sc to the pool, not cleared: pay sets every field of its
+// write, event and record (see putJoin).
+func (s *Service) putPay(sc *payScratch) { s.pays.Put(sc) }
 
 // onFill is the write's OnFill: the TeamSucceeded event of the team this
 // payment filled.

@@ -21,10 +21,10 @@ import (
 // stored record; that check comes before every other precondition.
 //
 // A write is lent for the call only, as io.Writer's p is: an adapter must
-// not keep the write or its byte slices (event payloads, idempotency
-// results) once the method returns, and copies what it stores. The Service
-// reuses a write's buffers for its next command. Strings are immutable and
-// may be kept.
+// not modify the write, nor keep it or its byte slices (event payloads,
+// idempotency results) once the method returns, and copies what it stores.
+// The Service reuses a write and its buffers for its next command. Strings
+// are immutable and may be kept.
 //
 // Per-user limits count, per campaign and user, the user's seats that are
 // reserved, paid or confirmed: leader seats against Limits.MaxTeamsOpenedPerUser,

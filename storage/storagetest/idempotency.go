@@ -282,10 +282,10 @@ func testIdemPayFilledReplay(e *env) {
 	assert.False(e.t, lead.Filled, "the leader's payment did not fill the team")
 }
 
-// testWritesNotRetained checks that an adapter copies what it keeps of a
-// write: the Service reuses a write's buffers for the next command as soon
-// as the call returns, so payloads and results scribbled over afterwards
-// must read back as they were handed.
+// testWritesNotRetained checks that an adapter leaves a write as handed and
+// copies what it keeps of it: the Service reuses a write and its buffers
+// for the next command as soon as the call returns, so payloads and results
+// scribbled over afterwards must read back as they were handed.
 func testWritesNotRetained(e *env) {
 	c := e.campaign(teamSize(2))
 	t0 := e.clock.Now()
@@ -309,8 +309,10 @@ func testWritesNotRetained(e *env) {
 	wantJoinRec := *joinRec
 	wantJoinRec.Result = slices.Clone(joinRec.Result)
 	wantJoin := string(joinEv.Payload)
+	handedJoin := cloneJoinWrite(w)
 	_, seat, err := e.gb.JoinTeam(e.ctx, w)
 	require.NoError(e.t, err)
+	assert.Equal(e.t, handedJoin, w, "JoinTeam modified its write")
 	scribble(joinEv.Payload, joinRec.Result)
 
 	_, err = e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{
@@ -327,9 +329,11 @@ func testWritesNotRetained(e *env) {
 		TeamID: "tm-r", SeatID: seat.ID, PaymentRef: "ref-r2", Amount: seat.Amount, Currency: seat.Currency,
 		Now: t0, Events: []storage.Event{payEv}, Idem: payRec, FilledResult: filled,
 	}
+	handedPay := clonePayWrite(pw)
 	res, err := e.gb.PaySeat(e.ctx, pw)
 	require.NoError(e.t, err)
 	require.True(e.t, res.Filled, "bob's payment fills the team of two")
+	assert.Equal(e.t, handedPay, pw, "PaySeat modified its write")
 	scribble(payEv.Payload, payRec.Result, filled)
 
 	evs := e.drain()
@@ -343,4 +347,37 @@ func testWritesNotRetained(e *env) {
 	got, err = e.gb.GetIdempotency(e.ctx, payRec.Scope, payRec.Key)
 	require.NoError(e.t, err)
 	assert.JSONEq(e.t, `{"filled":true}`, string(got.Result), "the filling payment keeps FilledResult")
+}
+
+// cloneJoinWrite copies w deeply enough that a change an adapter makes to w,
+// its events or its record shows as a difference.
+func cloneJoinWrite(w *groupbuy.JoinTeamWrite) *groupbuy.JoinTeamWrite {
+	c := *w
+	c.Events, c.Idem = cloneEvents(w.Events), cloneRecord(w.Idem)
+	return &c
+}
+
+// clonePayWrite is cloneJoinWrite for a payment without OnFill (a func
+// compares unequal to itself).
+func clonePayWrite(w *groupbuy.PaySeatWrite) *groupbuy.PaySeatWrite {
+	c := *w
+	c.Events, c.Idem, c.FilledResult = cloneEvents(w.Events), cloneRecord(w.Idem), slices.Clone(w.FilledResult)
+	return &c
+}
+
+func cloneEvents(evs []storage.Event) []storage.Event {
+	c := slices.Clone(evs)
+	for i := range c {
+		c[i].Payload = slices.Clone(c[i].Payload)
+	}
+	return c
+}
+
+func cloneRecord(r *groupbuy.IdempotencyRecord) *groupbuy.IdempotencyRecord {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Result = slices.Clone(r.Result)
+	return &c
 }
