@@ -84,3 +84,28 @@ func benchJoinPay(b *testing.B, resetEvery int) {
 		}
 	}
 }
+
+// BenchmarkRetainedBytesFloor runs no SDK code: each op allocates n bytes,
+// touches them and keeps them, as a store that keeps what it is given
+// must. It is the machine's floor under BenchmarkJoinPayMemory, whose store
+// keeps about 1.5 KB per op (its B/op, less what the collector reuses):
+// where a fresh page costs the kernel much (a virtual machine), keeping
+// the bytes costs more than the code path. Run one size per process (for
+// example -bench 'RetainedBytesFloor/1800$'): a later size reuses the
+// pages an earlier one freed.
+func BenchmarkRetainedBytesFloor(b *testing.B) {
+	for _, n := range []int{500, 1000, 1800} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			var kept [][]byte
+			b.ReportAllocs()
+			for b.Loop() {
+				p := make([]byte, n)
+				p[0], p[n-1] = 1, 1
+				kept = append(kept, p)
+			}
+			if len(kept) != b.N {
+				b.Fatal("kept", len(kept), "of", b.N)
+			}
+		})
+	}
+}
