@@ -643,9 +643,9 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 
 // putJoin returns sc to the pool. It is not cleared: the next join sets
 // every field, and clearing a struct of pointers costs a write barrier per
-// slot while the collector marks. Until then it keeps the last command's
-// few strings alive, at most one scratch per P (the pool drops the rest at
-// the next collections).
+// slot while the collector marks. Until it is reused it keeps the last
+// command's few strings alive; the pool drops an idle scratch within two
+// collections.
 func (s *Service) putJoin(sc *joinScratch) { s.joins.Put(sc) }
 
 // Match reserves a seat in an open team of the campaign chosen by the
