@@ -2,6 +2,7 @@ package groupbuy_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -37,6 +38,7 @@ type sim struct {
 	events map[string]int    // event key → count
 	topics map[string]int    // topic/team → count
 	retry  map[string]int    // seat → RetryRefund calls that succeeded
+	refund map[string]string // refund key → the payment it refunds
 	badPay map[string]bool   // refs whose payment should have changed nothing
 }
 
@@ -57,7 +59,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), ctx: context.Background(),
 		now:  time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC),
 		refs: map[string]string{}, prev: map[string]string{}, events: map[string]int{},
-		topics: map[string]int{}, retry: map[string]int{}, badPay: map[string]bool{},
+		topics: map[string]int{}, retry: map[string]int{}, refund: map[string]string{}, badPay: map[string]bool{},
 	}
 	s.store = memory.New(memory.WithClock(func() time.Time { return s.now }))
 	svc, err := groupbuy.New(s.store, groupbuy.Config{
@@ -302,6 +304,18 @@ func (s *sim) drain() {
 			ids[i] = e.ID
 			s.events[e.Key]++
 			s.topics[e.Topic+"/"+e.Key]++
+			if e.Topic == groupbuy.TopicRefundRequested {
+				// One key per payment: a host passes it to its payment
+				// provider, which refunds a key once.
+				var p groupbuy.RefundRequestedPayload
+				if err := json.Unmarshal(e.Payload, &p); err != nil || p.Key != e.Key || p.PaymentRef == "" {
+					s.fail("refund event %s: payload %s (%v)", e.Key, e.Payload, err)
+				}
+				if ref, ok := s.refund[e.Key]; ok && ref != p.PaymentRef {
+					s.fail("refund key %s serves payments %s and %s", e.Key, ref, p.PaymentRef)
+				}
+				s.refund[e.Key] = p.PaymentRef
+			}
 		}
 		if err := s.store.Ack(s.ctx, ids); err != nil {
 			s.fail("ack: %v", err)

@@ -281,6 +281,13 @@ func RefundKey(teamID, seatID string) string {
 	return "gb:" + teamID + ":" + seatID + ":refund"
 }
 
+// LateRefundKey is the stable idempotency key of the refund of a late
+// payment paymentRef made for seat seatID of team teamID: one key per
+// payment, apart from the seat's own refund (RefundKey).
+func LateRefundKey(teamID, seatID, paymentRef string) string {
+	return RefundKey(teamID, seatID) + ":" + paymentRef
+}
+
 // MayShip reports whether the host may ship the goods of a seat: only a real
 // seat of a succeeded team.
 func MayShip(s *Seat) bool { return s.State == SeatConfirmed && !s.Virtual }

@@ -103,6 +103,10 @@ const (
 	scopeJoin  = "groupbuy.join"
 	scopeMatch = "groupbuy.match"
 	scopePay   = "groupbuy.pay"
+	// scopeLate keys the seat a late payment is placed in by the payment
+	// reference, apart from callers' Match keys, so that neither can take
+	// the other's record.
+	scopeLate = "groupbuy.late"
 )
 
 // CreateCampaign validates c and stores it with CreatedAt and Version set.
@@ -677,10 +681,12 @@ func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, erro
 			return SeatResult{}, fmt.Errorf("groupbuy: match: %w", err)
 		}
 	}
-	return s.match(ctx, &o, strategy, "", req.IdempotencyKey, fp)
+	return s.match(ctx, &o, strategy, "", scopeMatch, req.IdempotencyKey, fp)
 }
 
-func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, key, fp string) (SeatResult, error) {
+// match is Match for an order already validated, its joins and its open
+// recorded under scope and key.
+func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, scope, key, fp string) (SeatResult, error) {
 	limit := matchCandidates
 	if strategy == MatchRandom {
 		limit = matchCandidatesRandom
@@ -698,7 +704,7 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 		}
 		attempts++
 		var r SeatResult
-		err := s.join(ctx, o, teams[i].ID, scopeMatch, key, fp, &r)
+		err := s.join(ctx, o, teams[i].ID, scope, key, fp, &r)
 		switch {
 		case err == nil:
 			return r, nil
@@ -708,7 +714,7 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 			return SeatResult{}, err
 		}
 	}
-	return s.open(ctx, o, scopeMatch, key, fp)
+	return s.open(ctx, o, scope, key, fp)
 }
 
 // orderCandidates puts the team Match tries first at index 0 and the one it

@@ -316,15 +316,14 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		var placed SeatResult
 		var perr error
 		action := LateActionJoined
-		key := "late:" + req.PaymentRef
 		if c.LatePayment == LateJoinOther {
-			placed, perr = s.match(ctx, &o, MatchFullest, seat.TeamID, key, fp)
+			placed, perr = s.match(ctx, &o, MatchFullest, seat.TeamID, scopeLate, req.PaymentRef, fp)
 			if placed.Opened {
 				action = LateActionOpened
 			}
 		} else {
 			action = LateActionOpened
-			placed, perr = s.open(ctx, &o, scopeMatch, key, fp)
+			placed, perr = s.open(ctx, &o, scopeLate, req.PaymentRef, fp)
 		}
 		if perr == nil {
 			out := &LateOutcome{Policy: c.LatePayment, Action: action, Reason: reason}
@@ -342,12 +341,10 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 }
 
 func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Seat, team *Team, policy LatePaymentPolicy, fp, reason string, now time.Time) (PaymentResult, error) {
-	key := RefundKey(seat.TeamID, seat.ID)
-	if seat.PaymentRef != "" {
-		// The seat's own payment may be refunded under the seat's key; this
-		// one needs a key of its own.
-		key += ":" + req.PaymentRef
-	}
+	// Always a key of its own: the seat's own payment is refunded under the
+	// seat's key, and several late payments may come for one seat (a
+	// released seat has no payment of its own to tell them apart by).
+	key := LateRefundKey(seat.TeamID, seat.ID, req.PaymentRef)
 	refundSeat := *seat
 	refundSeat.PaymentRef = req.PaymentRef
 	refundSeat.Amount = req.Amount

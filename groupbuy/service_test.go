@@ -212,3 +212,57 @@ func TestMatchChoosesAmongTheStrategysCandidates(t *testing.T) {
 		assert.NotEqual(t, a.Team.ID, r.Team.ID)
 	})
 }
+
+// TestLatePaymentsKeepApart: two late payments for one released seat are
+// refunded under two keys (a host's payment provider refunds a key once),
+// and a caller's Match key that equals a late payment's reference does not
+// take the record of the seat the late payment is placed in.
+func TestLatePaymentsKeepApart(t *testing.T) {
+	ctx := context.Background()
+	t.Run("two refunds, two keys", func(t *testing.T) {
+		svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
+		a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+		require.NoError(t, err)
+		*now = now.Add(11 * time.Minute) // the reservation lapses
+		_, err = svc.ProcessDue(ctx)
+		require.NoError(t, err)
+		r1, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "late-1"))
+		require.NoError(t, err)
+		r2, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "late-2"))
+		require.NoError(t, err)
+		require.NotNil(t, r1.Late)
+		require.NotNil(t, r2.Late)
+		assert.Equal(t, groupbuy.LateRefundKey(a.Team.ID, a.Seat.ID, "late-1"), r1.Late.RefundKey)
+		assert.Equal(t, groupbuy.LateRefundKey(a.Team.ID, a.Seat.ID, "late-2"), r2.Late.RefundKey)
+		evs, err := store.Claim(ctx, 100, time.Minute)
+		require.NoError(t, err)
+		refs := map[string]string{}
+		for _, e := range evs {
+			if e.Topic == groupbuy.TopicRefundRequested {
+				var p groupbuy.RefundRequestedPayload
+				require.NoError(t, json.Unmarshal(e.Payload, &p))
+				refs[e.Key] = p.PaymentRef
+			}
+		}
+		assert.Equal(t, map[string]string{r1.Late.RefundKey: "late-1", r2.Late.RefundKey: "late-2"}, refs)
+	})
+	for _, key := range []string{"late-1", "late:late-1"} { // the reference; what once keyed its placement
+		t.Run("Match key "+key, func(t *testing.T) {
+			svc, _, now := twoSeatWorld(t, groupbuy.LateOpenNew)
+			a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+			require.NoError(t, err)
+			m, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: "m", SKU: "s", IdempotencyKey: key})
+			require.NoError(t, err)
+			*now = now.Add(11 * time.Minute)
+			r, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "late-1"))
+			require.NoError(t, err)
+			require.NotNil(t, r.Late)
+			assert.Equal(t, groupbuy.LateActionOpened, r.Late.Action, "placed, not refunded for a reused key")
+			assert.NotEqual(t, m.Seat.ID, r.Seat.ID)
+			assert.Equal(t, groupbuy.SeatPaid, r.Seat.State)
+			again, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: "m", SKU: "s", IdempotencyKey: key})
+			require.NoError(t, err)
+			assert.Equal(t, m.Seat.ID, again.Seat.ID, "the caller's Match replays its own seat")
+		})
+	}
+}

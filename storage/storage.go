@@ -21,8 +21,10 @@
 // step as the state change that produced them; a host drains them with Claim
 // and Ack. An event that was claimed but not acked before its lease ran out is
 // handed out again by a later Claim, with the same ID and Key and an
-// incremented Attempts, so delivery is at least once and consumers dedupe on
-// Key.
+// incremented Attempts, so delivery is at least once: consumers dedupe
+// deliveries on ID, and pass Key to whatever applies the effect (a payment
+// provider's idempotency key), since a retried effect comes as a new event
+// with the same Key.
 //
 // The conformance suite in package storagetest proves these properties for
 // any adapter; run it against your own adapter before relying on it.
