@@ -241,6 +241,19 @@ func TestDecideClose(t *testing.T) {
 		assert.Equal(t, TeamSucceeded, d.Outcome)
 		assert.Len(t, d.Write.Confirm, 3)
 	})
+	t.Run("fully paid, asked to cancel", func(t *testing.T) {
+		// A store that completes a filled team in a second step can show
+		// it forming and fully paid; a cancel then completes it.
+		tm := team
+		tm.SeatsPaid = 3
+		tm.ExpiresAt = now.Add(time.Hour)
+		all := []Seat{seat("a", SeatPaid), seat("b", SeatPaid), seat("c", SeatPaid)}
+		d, ok := DecideClose(&c, &tm, all, true, "fraud", now, newID)
+		require.True(t, ok)
+		assert.Equal(t, TeamSucceeded, d.Outcome)
+		assert.Len(t, d.Write.Confirm, 3)
+		assert.Empty(t, d.Write.Refund)
+	})
 }
 
 func TestGates(t *testing.T) {

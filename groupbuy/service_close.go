@@ -50,9 +50,11 @@ type CloseDecision struct {
 }
 
 // DecideClose decides how a forming team closes at now: a fully paid team
-// succeeds; at its deadline a team succeeds with virtual seats when the
-// campaign's policy allows, or fails; an operator cancel fails it as
-// cancelled. Reserved seats are released, paid seats confirmed on success
+// succeeds, even when an operator asked to cancel it (its last payment
+// filled it, and a store may complete the team in a second step after that
+// payment committed); at its deadline a team succeeds with virtual seats
+// when the campaign's policy allows, or fails; an operator cancel fails it
+// as cancelled. Reserved seats are released, paid seats confirmed on success
 // and refunded otherwise. It returns ok false when the team should not close
 // yet. newID supplies event and seat IDs.
 func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason string, now time.Time, newID func() string) (d CloseDecision, ok bool) {
@@ -66,10 +68,10 @@ func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason stri
 	w := CloseTeamWrite{TeamID: team.ID, Version: team.Version, Now: now}
 	virtual := 0
 	switch {
-	case cancel:
-		w.State = TeamCancelled
 	case fullyPaid:
 		w.State, reason = TeamSucceeded, "filled"
+	case cancel:
+		w.State = TeamCancelled
 	default:
 		virtual = VirtualSeatsAtDeadline(c, team.Capacity, team.SeatsPaid)
 		if virtual > 0 {
@@ -171,6 +173,10 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 		if err != nil {
 			return Team{}, false, fmt.Errorf("groupbuy: team %s: %w", teamID, err)
 		}
+		if cancel && d.Outcome != TeamCancelled {
+			// Fully paid: completed instead, so the cancel is refused.
+			return team, true, fmt.Errorf("groupbuy: cancel team %s: %w", teamID, &TransitionError{Entity: "team", From: string(d.Outcome), To: string(TeamCancelled)})
+		}
 		return team, true, nil
 	}
 	return Team{}, false, ErrConflict
@@ -179,7 +185,9 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 // CancelTeam cancels a forming team (an operator action): reserved seats are
 // released and every paid seat gets one refund request. Cancelling a
 // cancelled team returns it unchanged; a team that succeeded or failed
-// cannot be cancelled (ErrIllegalTransition).
+// cannot be cancelled (ErrIllegalTransition), nor can a fully paid one that
+// a store has yet to complete: CancelTeam completes it as succeeded and
+// returns the team with that error.
 func (s *Service) CancelTeam(ctx context.Context, teamID, reason string) (Team, error) {
 	if err := validateID("teamID", teamID); err != nil {
 		return Team{}, err
