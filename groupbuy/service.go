@@ -248,7 +248,8 @@ type OpenRequest struct {
 	UserID     string
 	SKU        string
 	Quantity   int // 1 when zero
-	// IdempotencyKey, when set, makes a repeat return the first result.
+	// IdempotencyKey, when set, makes a repeat change nothing and return the
+	// first call's team and seat (as they are now).
 	IdempotencyKey string
 }
 
@@ -260,6 +261,7 @@ type JoinRequest struct {
 	UserID         string
 	SKU            string
 	Quantity       int // 1 when zero
+	// IdempotencyKey, as OpenRequest's.
 	IdempotencyKey string
 }
 
@@ -271,6 +273,7 @@ type MatchRequest struct {
 	SKU            string
 	Quantity       int // 1 when zero
 	Strategy       MatchStrategy
+	// IdempotencyKey, as OpenRequest's.
 	IdempotencyKey string
 }
 
@@ -515,7 +518,8 @@ func (s *Service) idem(scope, key, fp string, r seatResultJSON, now time.Time) *
 	return &IdempotencyRecord{Scope: scope, Key: key, Fingerprint: fp, Result: b, CreatedAt: now}
 }
 
-// replayed turns a ReplayError into the first result of the command.
+// replayed turns a ReplayError into the first call's result: its team and
+// seat, read as they are now.
 func (s *Service) replayed(ctx context.Context, rec IdempotencyRecord, fp string) (SeatResult, error) {
 	if rec.Fingerprint != fp {
 		return SeatResult{}, ErrIdempotencyKeyReused

@@ -17,8 +17,10 @@ import (
 )
 
 // PaymentRequest reports a payment for a seat from the host's payment
-// callback. It is idempotent on PaymentRef: a repeat returns the first
-// result.
+// callback. It is idempotent on PaymentRef: a repeat changes nothing and
+// returns the first call's outcome (the same team and seat, whether it
+// filled the team, the late-payment outcome), with the team and seat as
+// they are now.
 type PaymentRequest struct {
 	TeamID     string
 	SeatID     string
