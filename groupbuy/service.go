@@ -256,11 +256,11 @@ type OpenRequest struct {
 // JoinRequest takes a seat in a given team. The campaign ID comes with the
 // team in every share link, and lets the join be one write.
 type JoinRequest struct {
-	CampaignID     string
-	TeamID         string
-	UserID         string
-	SKU            string
-	Quantity       int // 1 when zero
+	CampaignID string
+	TeamID     string
+	UserID     string
+	SKU        string
+	Quantity   int // 1 when zero
 	// IdempotencyKey, as OpenRequest's.
 	IdempotencyKey string
 }
@@ -268,11 +268,11 @@ type JoinRequest struct {
 // MatchRequest takes a seat in an open team of the campaign chosen by
 // Strategy, or opens a new team when none has room.
 type MatchRequest struct {
-	CampaignID     string
-	UserID         string
-	SKU            string
-	Quantity       int // 1 when zero
-	Strategy       MatchStrategy
+	CampaignID string
+	UserID     string
+	SKU        string
+	Quantity   int // 1 when zero
+	Strategy   MatchStrategy
 	// IdempotencyKey, as OpenRequest's.
 	IdempotencyKey string
 }
