@@ -211,9 +211,20 @@ func ValidateCampaign(c *Campaign) error {
 		if c.VirtualFill.MinPaidSeats < 1 || c.VirtualFill.MinPaidSeats >= c.TeamSize {
 			return invalid("campaign.VirtualFill.MinPaidSeats", "must be in 1..TeamSize-1")
 		}
+		if c.VirtualFill.MinPercent != 0 {
+			return invalid("campaign.VirtualFill.MinPercent", "set with mode min_paid")
+		}
 	case VirtualFillMinPercent:
 		if c.VirtualFill.MinPercent < 1 || c.VirtualFill.MinPercent > 99 {
 			return invalid("campaign.VirtualFill.MinPercent", "must be in 1..99")
+		}
+		if c.VirtualFill.MinPaidSeats != 0 {
+			return invalid("campaign.VirtualFill.MinPaidSeats", "set with mode min_percent")
+		}
+		// A threshold that rounds up to the whole team would never add a
+		// virtual seat: the policy would be a silent no-op.
+		if (c.TeamSize*c.VirtualFill.MinPercent+99)/100 >= c.TeamSize {
+			return invalid("campaign.VirtualFill.MinPercent", fmt.Sprintf("rounds up to all %d seats of a team: no seat would ever be filled", c.TeamSize))
 		}
 	default:
 		return invalid("campaign.VirtualFill.Mode", fmt.Sprintf("unknown mode %q", c.VirtualFill.Mode))

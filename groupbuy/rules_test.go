@@ -116,6 +116,22 @@ func TestValidateCampaign(t *testing.T) {
 		{"ttl beyond lifetime", "campaign.ReservationTTL", func(c *Campaign) { c.ReservationTTL = 25 * time.Hour }},
 		{"min paid = size", "campaign.VirtualFill.MinPaidSeats", func(c *Campaign) { c.VirtualFill = VirtualFill{Mode: VirtualFillMinPaid, MinPaidSeats: 3} }},
 		{"percent 100", "campaign.VirtualFill.MinPercent", func(c *Campaign) { c.VirtualFill = VirtualFill{Mode: VirtualFillMinPercent, MinPercent: 100} }},
+		{"min paid 0", "campaign.VirtualFill.MinPaidSeats", func(c *Campaign) { c.VirtualFill = VirtualFill{Mode: VirtualFillMinPaid} }},
+		{"percent 0", "campaign.VirtualFill.MinPercent", func(c *Campaign) { c.VirtualFill = VirtualFill{Mode: VirtualFillMinPercent} }},
+		{"percent rounding to the team", "campaign.VirtualFill.MinPercent", func(c *Campaign) {
+			c.TeamSize, c.VirtualFill = 2, VirtualFill{Mode: VirtualFillMinPercent, MinPercent: 99}
+		}},
+		{"percent with seats", "campaign.VirtualFill.MinPaidSeats", func(c *Campaign) {
+			c.VirtualFill = VirtualFill{Mode: VirtualFillMinPercent, MinPercent: 50, MinPaidSeats: 1}
+		}},
+		{"seats with percent", "campaign.VirtualFill.MinPercent", func(c *Campaign) {
+			c.VirtualFill = VirtualFill{Mode: VirtualFillMinPaid, MinPaidSeats: 1, MinPercent: 50}
+		}},
+		{"long lifetime", "campaign.TeamLifetime", func(c *Campaign) { c.TeamLifetime = 30*24*time.Hour + time.Second }},
+		{"no start", "campaign.EndsAt", func(c *Campaign) { c.StartsAt = time.Time{} }},
+		{"negative opened limit", "campaign.Limits", func(c *Campaign) { c.Limits.MaxTeamsOpenedPerUser = -1 }},
+		{"negative units limit", "campaign.Limits", func(c *Campaign) { c.Limits.MaxUnitsPerOrder = -1 }},
+		{"units limit above max", "campaign.Limits.MaxUnitsPerOrder", func(c *Campaign) { c.Limits.MaxUnitsPerOrder = MaxQuantity + 1 }},
 		{"unknown fill", "campaign.VirtualFill.Mode", func(c *Campaign) { c.VirtualFill.Mode = "always" }},
 		{"threshold with none", "campaign.VirtualFill", func(c *Campaign) { c.VirtualFill.MinPercent = 10 }},
 		{"unknown late policy", "campaign.LatePayment", func(c *Campaign) { c.LatePayment = "keep" }},

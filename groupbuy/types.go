@@ -83,7 +83,7 @@ const (
 type VirtualFill struct {
 	Mode         VirtualFillMode
 	MinPaidSeats int // for VirtualFillMinPaid: 1..TeamSize-1
-	MinPercent   int // for VirtualFillMinPercent: 1..99
+	MinPercent   int // for VirtualFillMinPercent: 1..99, rounding up to fewer seats than TeamSize
 }
 
 // LatePaymentPolicy says what happens to a payment that arrives after its
