@@ -122,3 +122,51 @@ func FuzzCommands(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCreateCampaign feeds arbitrary campaign definitions to CreateCampaign:
+// none may panic, a refused one is a *ValidationError and stores nothing,
+// and an accepted one has a virtual-fill rule that stays in range for every
+// count of paid seats.
+func FuzzCreateCampaign(f *testing.F) {
+	f.Add("c", "p", "CNY", "s", "19.90", 3, int64(time.Hour), int64(time.Minute), 2, 0, 0, 0, 0, "min_paid", "refund", "active")
+	f.Add("c", "p", "JPY", "s", "100", 2, int64(time.Minute), int64(time.Second), 0, 99, 1, 1, 1, "min_percent", "join_other", "draft")
+	f.Add("", "p", "cny", "s s", "-1", 1, int64(0), int64(-1), -1, 100, -1, -1, 1000, "always", "keep", "live")
+	f.Fuzz(func(t *testing.T, id, product, currency, sku, price string, size int, lifetime, ttl int64,
+		minPaid, minPercent, opened, joined, units int, mode, late, status string) {
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		store := memory.New(memory.WithClock(func() time.Time { return now }))
+		svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, perr := decimal.NewFromString(price)
+		if perr != nil {
+			p = decimal.NewFromInt(1)
+		}
+		c := groupbuy.Campaign{
+			ID: id, ProductRef: product, Currency: currency, Prices: []groupbuy.SKUPrice{{SKU: sku, Price: p}},
+			TeamSize: size, TeamLifetime: time.Duration(lifetime), ReservationTTL: time.Duration(ttl),
+			StartsAt: now, EndsAt: now.Add(24 * time.Hour), Status: groupbuy.CampaignStatus(status),
+			VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillMode(mode), MinPaidSeats: minPaid, MinPercent: minPercent},
+			LatePayment: groupbuy.LatePaymentPolicy(late),
+			Limits:      groupbuy.Limits{MaxTeamsOpenedPerUser: opened, MaxTeamsJoinedPerUser: joined, MaxUnitsPerOrder: units},
+		}
+		ctx := context.Background()
+		got, err := svc.CreateCampaign(ctx, c)
+		if err != nil {
+			if _, ok := errors.AsType[*groupbuy.ValidationError](err); !ok {
+				t.Fatalf("refused with %T %v, want a *ValidationError", err, err)
+			}
+			if _, gerr := store.GetCampaign(ctx, id); gerr == nil {
+				t.Fatal("a refused campaign was stored")
+			}
+			return
+		}
+		for paid := 0; paid <= got.TeamSize; paid++ {
+			v := groupbuy.VirtualSeatsAtDeadline(&got, got.TeamSize, paid)
+			if v < 0 || paid+v > got.TeamSize || (v > 0 && paid == 0) {
+				t.Fatalf("%d paid of %d: %d virtual seats", paid, got.TeamSize, v)
+			}
+		}
+	})
+}
