@@ -2,6 +2,7 @@ package groupbuy
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -247,29 +248,22 @@ func TestDecideClose(t *testing.T) {
 		assert.Equal(t, TeamCancelled, d.Outcome)
 		assert.Len(t, d.Write.Refund, 2)
 	})
-	t.Run("fully paid", func(t *testing.T) {
-		tm := team
-		tm.SeatsPaid = 3
-		tm.ExpiresAt = now.Add(time.Hour)
-		all := []Seat{seat("a", SeatPaid), seat("b", SeatPaid), seat("c", SeatPaid)}
-		d, ok := DecideClose(&c, &tm, all, false, "", now, newID)
-		require.True(t, ok)
-		assert.Equal(t, TeamSucceeded, d.Outcome)
-		assert.Len(t, d.Write.Confirm, 3)
-	})
-	t.Run("fully paid, asked to cancel", func(t *testing.T) {
-		// A store that completes a filled team in a second step can show
-		// it forming and fully paid; a cancel then completes it.
-		tm := team
-		tm.SeatsPaid = 3
-		tm.ExpiresAt = now.Add(time.Hour)
-		all := []Seat{seat("a", SeatPaid), seat("b", SeatPaid), seat("c", SeatPaid)}
-		d, ok := DecideClose(&c, &tm, all, true, "fraud", now, newID)
-		require.True(t, ok)
-		assert.Equal(t, TeamSucceeded, d.Outcome)
-		assert.Len(t, d.Write.Confirm, 3)
-		assert.Empty(t, d.Write.Refund)
-	})
+	// A fully paid team succeeds, also when asked to cancel: a store that
+	// completes a filled team in a second step can show it forming and
+	// fully paid.
+	for _, cancel := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fully paid, cancel %v", cancel), func(t *testing.T) {
+			tm := team
+			tm.SeatsPaid = 3
+			tm.ExpiresAt = now.Add(time.Hour)
+			all := []Seat{seat("a", SeatPaid), seat("b", SeatPaid), seat("c", SeatPaid)}
+			d, ok := DecideClose(&c, &tm, all, cancel, "fraud", now, newID)
+			require.True(t, ok)
+			assert.Equal(t, TeamSucceeded, d.Outcome)
+			assert.Len(t, d.Write.Confirm, 3)
+			assert.Empty(t, d.Write.Refund)
+		})
+	}
 }
 
 func TestGates(t *testing.T) {
