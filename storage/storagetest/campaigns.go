@@ -5,11 +5,11 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
 
 // fullCampaign sets every field of a campaign to a non-default value.

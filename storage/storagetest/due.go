@@ -4,10 +4,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
 
 func testDueReservations(e *env) {

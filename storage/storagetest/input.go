@@ -1,10 +1,9 @@
 package storagetest
 
 import (
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
 
 // inputFixture is a campaign with a team of alice's (paid) and bob's

@@ -1,11 +1,10 @@
 package storagetest
 
 import (
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
 
 // releasedSeat opens a team of alice's in c, joins bob and releases bob's

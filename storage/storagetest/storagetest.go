@@ -45,11 +45,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
 
 // Stores is what an adapter under test provides.

@@ -3,11 +3,10 @@ package storagetest
 import (
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
 
 // craftSeat is a reserved seat of one unit of sku-a, built by hand for
