@@ -1019,3 +1019,56 @@ func TestGuardedWritesUsePrimaryKey(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelFullyPaidForming: on PostgreSQL the payment that fills a team
+// commits before the team is completed. A CancelTeam that finds the team
+// in that state (forming, every seat paid; set here by hand) completes it
+// as succeeded and refuses the cancel: no paid-in-full team is refunded.
+func TestCancelFullyPaidForming(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		ctx := t.Context()
+		prefix := randomPrefix()
+		s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+		require.NoError(t, err)
+		t.Cleanup(func() { dropTables(t, db, d, prefix) })
+		require.NoError(t, s.Migrate(ctx))
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		svc, err := groupbuy.New(s, groupbuy.Config{Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+			ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+			TeamSize: 2, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+			Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+		})
+		require.NoError(t, err)
+		a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "alice", SKU: "s"})
+		require.NoError(t, err)
+		b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "bob", SKU: "s"})
+		require.NoError(t, err)
+		_, err = svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{
+			TeamID: a.Team.ID, SeatID: a.Seat.ID, PaymentRef: "pay-a", Amount: a.Seat.Amount, Currency: "CNY",
+		})
+		require.NoError(t, err)
+		// Bob's payment as the first PostgreSQL statement leaves it: seat
+		// paid, team fully paid and still forming.
+		_, err = db.ExecContext(ctx, "UPDATE "+prefix+"seats SET state = 'paid', payment_ref = 'pay-b', version = version + 1 WHERE id = '"+b.Seat.ID+"'")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "UPDATE "+prefix+"teams SET seats_paid = seats_paid + 1, version = version + 1 WHERE id = '"+a.Team.ID+"'")
+		require.NoError(t, err)
+		drain(t, s)
+
+		team, err := svc.CancelTeam(ctx, a.Team.ID, "operator")
+		require.ErrorIs(t, err, groupbuy.ErrIllegalTransition)
+		assert.Equal(t, groupbuy.TeamSucceeded, team.State)
+		tv, err := svc.Team(ctx, a.Team.ID)
+		require.NoError(t, err)
+		for _, st := range tv.Seats {
+			assert.Equal(t, groupbuy.SeatConfirmed, st.State, "seat %s", st.UserID)
+		}
+		var topics []string
+		for _, e := range drain(t, s) {
+			topics = append(topics, e.Topic)
+		}
+		assert.Equal(t, []string{groupbuy.TopicTeamSucceeded}, topics, "no refund for a fully paid team")
+	})
+}
