@@ -701,19 +701,20 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 	}
 	teams = slices.DeleteFunc(teams, func(t Team) bool { return t.ID == excludeTeam })
 	orderCandidates(teams, s.cfg.Seed, o.userID, key)
-	attempts := 0
+	lost := 0 // candidates that filled or closed first
 	for i := range teams {
-		if attempts == matchAttempts {
+		if lost == matchAttempts {
 			break // crowded: a new team serves this user sooner than a queue
 		}
-		attempts++
 		var r SeatResult
 		err := s.join(ctx, o, teams[i].ID, scope, key, fp, &r)
 		switch {
 		case err == nil:
 			return r, nil
-		case errors.Is(err, ErrTeamFull), errors.Is(err, ErrTeamClosed), errors.Is(err, ErrAlreadyJoined):
-			continue
+		case errors.Is(err, ErrTeamFull), errors.Is(err, ErrTeamClosed):
+			lost++
+		case errors.Is(err, ErrAlreadyJoined):
+			// The user's own team says nothing about crowding: try on.
 		default:
 			return SeatResult{}, err
 		}
@@ -756,8 +757,9 @@ func orderCandidates(teams []Team, seed uint64, user, key string) {
 }
 
 // Match reads matchCandidates open teams (matchCandidatesRandom for
-// MatchRandom) and tries at most matchAttempts of them, in orderCandidates'
-// order, before it opens a team.
+// MatchRandom) and tries them in orderCandidates' order until one takes the
+// user; it opens a team when none does, or once matchAttempts of them have
+// filled or closed first (teams the user is already in do not count).
 const (
 	matchCandidates       = 8
 	matchCandidatesRandom = 32

@@ -266,3 +266,35 @@ func TestLatePaymentsKeepApart(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchSkipsTheUsersOwnTeams: teams the user is already in are not
+// crowding, so Match goes on to a team with room instead of opening one.
+func TestMatchSkipsTheUsersOwnTeams(t *testing.T) {
+	ctx := context.Background()
+	for seed := range 30 {
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		store := memory.New(memory.WithClock(func() time.Time { return now }))
+		svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }, Seed: uint64(seed)})
+		require.NoError(t, err)
+		_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+			ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+			TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+			Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+		})
+		require.NoError(t, err)
+		var teams []string
+		for _, leader := range []string{"l1", "l2", "l3"} {
+			r, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: leader, SKU: "s"})
+			require.NoError(t, err)
+			teams = append(teams, r.Team.ID)
+		}
+		for _, tm := range teams[:2] {
+			_, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: tm, UserID: "u", SKU: "s"})
+			require.NoError(t, err)
+		}
+		r, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: "u", SKU: "s", IdempotencyKey: fmt.Sprint("k", seed)})
+		require.NoError(t, err)
+		assert.False(t, r.Opened, "seed %d: a team had room", seed)
+		assert.Equal(t, teams[2], r.Team.ID, "seed %d", seed)
+	}
+}
