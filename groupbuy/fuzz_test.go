@@ -3,6 +3,7 @@ package groupbuy_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,8 +13,9 @@ import (
 	"github.com/socialcommerce/sdk/storage/memory"
 )
 
-// fuzzWorld is a store with one active campaign and one forming team.
-func fuzzWorld(t testing.TB) (*groupbuy.Service, *memory.Store, groupbuy.SeatResult) {
+// fuzzWorld is a store with one active campaign, late payments handled by
+// late, and one forming team; now is the clock of both.
+func fuzzWorld(t testing.TB, late groupbuy.LatePaymentPolicy) (*groupbuy.Service, *memory.Store, groupbuy.SeatResult, *time.Time) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	store := memory.New(memory.WithClock(func() time.Time { return now }))
 	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
@@ -24,7 +26,7 @@ func fuzzWorld(t testing.TB) (*groupbuy.Service, *memory.Store, groupbuy.SeatRes
 	_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
 		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
 		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: time.Minute, StartsAt: now, EndsAt: now.Add(time.Hour),
-		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: late,
 		Limits: groupbuy.Limits{MaxUnitsPerOrder: 5},
 	})
 	if err != nil {
@@ -34,7 +36,7 @@ func fuzzWorld(t testing.TB) (*groupbuy.Service, *memory.Store, groupbuy.SeatRes
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, store, r
+	return svc, store, r, &now
 }
 
 // snapshot summarises everything a failed command must leave untouched.
@@ -46,7 +48,11 @@ func snapshot(t testing.TB, store *memory.Store, teamID string) string {
 	}
 	seats, _ := store.TeamSeats(ctx, teamID)
 	open, _ := store.OpenTeams(ctx, "c", time.Time{}, groupbuy.MatchOldest, groupbuy.MaxListLimit)
-	return fmtState(tm, seats, len(open), store.Pending())
+	c, err := store.GetCampaign(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmtState(tm, seats, len(open), store.Pending()) + string(c.Status) + strconv.FormatInt(c.Version, 10)
 }
 
 func fmtState(tm groupbuy.Team, seats []groupbuy.Seat, open, pending int) string {
@@ -59,8 +65,8 @@ func fmtState(tm groupbuy.Team, seats []groupbuy.Seat, open, pending int) string
 	return string(b)
 }
 
-// FuzzCommands feeds arbitrary input to every command: none may panic, and
-// one that fails must change nothing.
+// FuzzCommands feeds arbitrary input to every command, under each late
+// payment policy: none may panic, and one that fails must change nothing.
 func FuzzCommands(f *testing.F) {
 	f.Add(0, "c", "", "u1", "s", 1, "k", "10", "CNY")
 	f.Add(1, "c", "TEAM", "u2", "s", 2, "", "20", "CNY")
@@ -68,8 +74,15 @@ func FuzzCommands(f *testing.F) {
 	f.Add(3, "", "x", "u\x00", "s s", -1, "k", "NaN", "cny")
 	f.Add(4, "c", "TEAM", "leader", "s", 99999, "k", "1e400", "CN")
 	f.Add(5, "c", "SEAT", "leader", "s", 1, "", "", "")
+	f.Add(7, "c", "TEAM", "leader", "s", 1, "fraud", "", "")
+	f.Add(10, "c", "", "", "", 0, "paused", "", "")
+	f.Add(11, "c", "SEAT", "leader", "s", 1, "late-1", "10", "CNY")
+	f.Add(11+12, "c", "SEAT", "leader", "s", 1, "late-2", "10", "CNY")
+	f.Add(11+24, "c", "SEAT", "leader", "s", 1, "late-3", "10", "CNY")
 	f.Fuzz(func(t *testing.T, op int, campaign, team, user, sku string, qty int, key, amount, currency string) {
-		svc, store, r := fuzzWorld(t)
+		op = ((op % 36) + 36) % 36
+		policies := [...]groupbuy.LatePaymentPolicy{groupbuy.LateRefund, groupbuy.LateJoinOther, groupbuy.LateOpenNew}
+		svc, store, r, now := fuzzWorld(t, policies[op/12])
 		ctx := context.Background()
 		if team == "TEAM" {
 			team = r.Team.ID
@@ -80,7 +93,7 @@ func FuzzCommands(f *testing.F) {
 		}
 		before := snapshot(t, store, r.Team.ID)
 		var err error
-		switch ((op % 7) + 7) % 7 {
+		switch op % 12 {
 		case 0:
 			_, err = svc.Open(ctx, groupbuy.OpenRequest{CampaignID: campaign, UserID: user, SKU: sku, Quantity: qty, IdempotencyKey: key})
 		case 1:
@@ -102,6 +115,32 @@ func FuzzCommands(f *testing.F) {
 			_, err = svc.MarkRefundFailed(ctx, seat, key)
 		case 6:
 			_, err = svc.OpenTeams(ctx, campaign, qty)
+			if err == nil {
+				return
+			}
+		case 7:
+			_, err = svc.CancelTeam(ctx, team, key)
+			if err == nil {
+				return // a cancel changes state by design
+			}
+		case 8:
+			_, err = svc.MarkRefunded(ctx, seat)
+		case 9:
+			_, err = svc.RetryRefund(ctx, seat)
+		case 10:
+			_, err = svc.SetCampaignStatus(ctx, campaign, groupbuy.CampaignStatus(key))
+			if err == nil {
+				return
+			}
+		case 11:
+			// A payment after the reservation lapsed: late, by the policy.
+			*now = now.Add(2 * time.Minute)
+			before = snapshot(t, store, r.Team.ID)
+			d, derr := decimal.NewFromString(amount)
+			if derr != nil {
+				d = decimal.Decimal{}
+			}
+			_, err = svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{TeamID: team, SeatID: seat, PaymentRef: key, Amount: d, Currency: currency})
 			if err == nil {
 				return
 			}
