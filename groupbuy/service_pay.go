@@ -42,7 +42,10 @@ type LateOutcome struct {
 	Policy LatePaymentPolicy // the campaign's policy
 	Action string            // LateActionRefund, LateActionJoined or LateActionOpened
 	// RefundKey is the idempotency key of the refund requested, when Action
-	// is LateActionRefund.
+	// is LateActionRefund: LateRefundKey, one per payment. Such a refund
+	// has no seat state (the payment never held a seat), so MarkRefunded
+	// and its siblings do not apply: the host settles it by this key with
+	// its payment provider, which refunds a key once.
 	RefundKey string
 	Reason    string
 }
