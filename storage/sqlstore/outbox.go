@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"slices"
@@ -47,7 +48,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 	if err != nil {
 		return nil, s.wrap(err, "claim events")
 	}
-	slices.SortFunc(out, func(a, b claimed) int { return cmpInt64(a.seq, b.seq) })
+	slices.SortFunc(out, func(a, b claimed) int { return cmp.Compare(a.seq, b.seq) })
 	evs := make([]storage.Event, len(out))
 	for i := range out {
 		evs[i] = out[i].ev
@@ -129,16 +130,6 @@ func (s *Store) scanClaimed(rows *sql.Rows, err error) ([]claimed, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Ack implements storage.Outbox: it deletes the events; unknown IDs are

@@ -11,6 +11,7 @@ package assert
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -376,17 +377,17 @@ func GreaterOrEqual(t TestingT, e1, e2 any, msgAndArgs ...any) bool {
 	var c int
 	switch v1.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		c = cmp3(v1.Int(), v2.Int())
+		c = cmp.Compare(v1.Int(), v2.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		c = cmp3(v1.Uint(), v2.Uint())
+		c = cmp.Compare(v1.Uint(), v2.Uint())
 	case reflect.Float32, reflect.Float64:
 		f1, f2 := v1.Float(), v2.Float()
 		if f1 != f1 || f2 != f2 { // NaN
 			return fail(t, "GreaterOrEqual", fmt.Sprintf("cannot order NaN: %v, %v", e1, e2), msgAndArgs...)
 		}
-		c = cmp3(f1, f2)
+		c = cmp.Compare(f1, f2)
 	case reflect.String:
-		c = cmp3(v1.String(), v2.String())
+		c = cmp.Compare(v1.String(), v2.String())
 	default:
 		return fail(t, "GreaterOrEqual", fmt.Sprintf("cannot compare values of type %T", e1), msgAndArgs...)
 	}
@@ -396,16 +397,6 @@ func GreaterOrEqual(t TestingT, e1, e2 any, msgAndArgs ...any) bool {
 	return fail(t, "GreaterOrEqual", "first value is less than the second\n"+
 		"first   : "+format(e1)+"\n"+
 		"second  : "+format(e2), msgAndArgs...)
-}
-
-func cmp3[T int64 | uint64 | float64 | string](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Contains asserts that s contains contains: a substring of a string, an
