@@ -205,15 +205,15 @@ func (e *cachedCampaign) amount(sku string) []byte {
 // definition of a non-draft campaign never changes, so it is cached; its
 // status may, and every write re-checks it in the store.
 func (s *Service) campaign(ctx context.Context, id string) (*Campaign, error) {
-	e, err := s.cachedCampaign(ctx, id)
+	e, err := s.campaignEntry(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return &e.c, nil
 }
 
-// cachedCampaign is campaign returning the cache entry.
-func (s *Service) cachedCampaign(ctx context.Context, id string) (*cachedCampaign, error) {
+// campaignEntry is campaign returning the cache entry.
+func (s *Service) campaignEntry(ctx context.Context, id string) (*cachedCampaign, error) {
 	if e := s.hot.Load(); e != nil && e.id == id {
 		return e, nil
 	}
@@ -294,7 +294,7 @@ type seatOrder struct {
 
 // priceOrder checks an order against its campaign at Now and prices it.
 func (s *Service) priceOrder(ctx context.Context, o *seatOrder) (*cachedCampaign, decimal.Decimal, time.Time, error) {
-	e, err := s.cachedCampaign(ctx, o.campaignID)
+	e, err := s.campaignEntry(ctx, o.campaignID)
 	if err != nil {
 		return nil, decimal.Decimal{}, time.Time{}, err
 	}

@@ -16,13 +16,20 @@ import (
 )
 
 func twoSeatWorld(t *testing.T, late groupbuy.LatePaymentPolicy) (*groupbuy.Service, *memory.Store, *time.Time) {
+	return world(t, 2, late, 0)
+}
+
+// world is a memory store with one active campaign "c" (SKU "s" at 10 CNY,
+// teams of size, reservations of 10 minutes) and a Service on it seeded
+// with seed; the returned time is the clock of both.
+func world(t *testing.T, size int, late groupbuy.LatePaymentPolicy, seed uint64) (*groupbuy.Service, *memory.Store, *time.Time) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	store := memory.New(memory.WithClock(func() time.Time { return now }))
-	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }, Seed: seed})
 	require.NoError(t, err)
 	_, err = svc.CreateCampaign(context.Background(), groupbuy.Campaign{
 		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
-		TeamSize: 2, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+		TeamSize: size, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
 		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: late,
 	})
 	require.NoError(t, err)
@@ -272,16 +279,7 @@ func TestLatePaymentsKeepApart(t *testing.T) {
 func TestMatchSkipsTheUsersOwnTeams(t *testing.T) {
 	ctx := context.Background()
 	for seed := range 30 {
-		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-		store := memory.New(memory.WithClock(func() time.Time { return now }))
-		svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }, Seed: uint64(seed)})
-		require.NoError(t, err)
-		_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
-			ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
-			TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
-			Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
-		})
-		require.NoError(t, err)
+		svc, _, _ := world(t, 3, groupbuy.LateRefund, uint64(seed))
 		var teams []string
 		for _, leader := range []string{"l1", "l2", "l3"} {
 			r, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: leader, SKU: "s"})

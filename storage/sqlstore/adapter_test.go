@@ -1027,11 +1027,7 @@ func TestGuardedWritesUsePrimaryKey(t *testing.T) {
 func TestCancelFullyPaidForming(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		ctx := t.Context()
-		prefix := randomPrefix()
-		s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
-		require.NoError(t, err)
-		t.Cleanup(func() { dropTables(t, db, d, prefix) })
-		require.NoError(t, s.Migrate(ctx))
+		s, prefix := newStorePrefixed(t, db, d)
 		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 		svc, err := groupbuy.New(s, groupbuy.Config{Now: func() time.Time { return now }})
 		require.NoError(t, err)

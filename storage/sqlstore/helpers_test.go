@@ -127,10 +127,18 @@ func dropTables(t testing.TB, db *sql.DB, d sqlstore.Dialect, prefix string) {
 // cleanup.
 func newStore(t testing.TB, db *sql.DB, d sqlstore.Dialect, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
+	s, _ := newStorePrefixed(t, db, d, opts...)
+	return s
+}
+
+// newStorePrefixed is newStore also returning the table prefix, for a test
+// that writes the tables by hand.
+func newStorePrefixed(t testing.TB, db *sql.DB, d sqlstore.Dialect, opts ...sqlstore.Option) (*sqlstore.Store, string) {
+	t.Helper()
 	prefix := randomPrefix()
 	s, err := sqlstore.New(db, d, append([]sqlstore.Option{sqlstore.WithTablePrefix(prefix)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { dropTables(t, db, d, prefix) })
 	require.NoError(t, s.Migrate(t.Context()))
-	return s
+	return s, prefix
 }
