@@ -18,6 +18,7 @@ import (
 	"github.com/socialcommerce/sdk/internal/decfmt"
 	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/internal/ids"
+	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -689,13 +690,22 @@ func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, erro
 }
 
 // match is Match for an order already validated, its joins and its open
-// recorded under scope and key.
+// recorded under scope and key. MatchFullest and MatchOldest leave the
+// choice of the team to the store (MatchTeam), which makes it in the same
+// atomic step as the join; MatchRandom reads candidates and joins them.
 func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, scope, key, fp string) (SeatResult, error) {
-	limit := matchCandidates
-	if strategy == MatchRandom {
-		limit = matchCandidatesRandom
+	if strategy != MatchRandom {
+		var r SeatResult
+		err := s.matchTeam(ctx, o, strategy, excludeTeam, scope, key, fp, &r)
+		switch {
+		case err == nil:
+			return r, nil
+		case errors.Is(err, ErrTeamFull): // no team has room for the user
+			return s.open(ctx, o, scope, key, fp)
+		}
+		return SeatResult{}, err
 	}
-	teams, err := s.store.OpenTeams(ctx, o.campaignID, s.now(), strategy, limit)
+	teams, err := s.store.OpenTeams(ctx, o.campaignID, s.now(), strategy, matchCandidatesRandom)
 	if err != nil {
 		return SeatResult{}, fmt.Errorf("groupbuy: match in %s: %w", o.campaignID, err)
 	}
@@ -722,16 +732,50 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 	return s.open(ctx, o, scope, key, fp)
 }
 
-// orderCandidates puts the team Match tries first at index 0 and the one it
-// tries after a refusal at index 1. The strategy chose the candidates (the
-// matchCandidates fullest, oldest, or a random set); among them the first
-// and the second are picked by a hash of (seed, user, key), so that the
-// same request makes the same choices and concurrent matchers spread over
-// the candidates instead of queueing on the one team row they all rank
-// first. Measured on PostgreSQL with 64 matchers and teams of 3 (see
-// BENCHMARKS.md), spreading over all candidates filled 1.5–2× as many
-// teams with 20 % fewer refused joins than trying the first-ranked teams
-// first.
+// matchTeam reserves a seat in the team the store picks in strategy's
+// order (see MatchTeamWrite) and sets *out to the result; on an error it
+// leaves *out zero. The seat event and the idempotency record hold
+// TeamIDHole where the team's ID goes.
+func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, scope, key, fp string, out *SeatResult) error {
+	e, price, now, err := s.priceOrder(ctx, o)
+	if err != nil {
+		return err
+	}
+	c := &e.c
+	var amount []byte
+	if o.quantity == 1 {
+		amount = e.amount(o.sku)
+	}
+	w := &MatchTeamWrite{Order: strategy, Exclude: excludeTeam}
+	j := &w.JoinTeamWrite
+	newSeat(&j.Seat, c, o, price, TeamIDHole, c.EndsAt, now)
+	j.Now, j.MaxJoined = now, c.Limits.MaxTeamsJoinedPerUser
+	var ev storage.Event // the hole is written as it is, hence plainTeam
+	s.setSeatEvent(&ev, TopicSeatReserved, &j.Seat, "", now, o.plain|plainTeam, nil, amount)
+	j.Events = []storage.Event{ev}
+	if key != "" {
+		// As idem would encode seatResultJSON, with the hole unescaped.
+		b := jsonw.String([]byte(`{"team_id":"`+TeamIDHole+`","seat_id":`), j.Seat.ID)
+		b = append(b, '}')
+		j.Idem = &IdempotencyRecord{Scope: scope, Key: key, Fingerprint: fp, Result: b, CreatedAt: now}
+	}
+	j.Seat.TeamID = ""
+	out.Team, out.Seat, err = s.store.MatchTeam(ctx, w)
+	if err != nil {
+		*out = SeatResult{}
+		if re, ok := errors.AsType[*ReplayError](err); ok {
+			*out, err = s.replayed(ctx, re.Record, fp)
+			return err
+		}
+		return fmt.Errorf("groupbuy: match in %s: %w", o.campaignID, err)
+	}
+	return nil
+}
+
+// orderCandidates puts the team MatchRandom tries first at index 0 and the
+// one it tries after a refusal at index 1, picked among the candidates by a
+// hash of (seed, user, key), so that the same request makes the same
+// choices and concurrent matchers spread over the candidates.
 func orderCandidates(teams []Team, seed uint64, user, key string) {
 	if len(teams) < 2 {
 		return
@@ -756,12 +800,11 @@ func orderCandidates(teams []Team, seed uint64, user, key string) {
 	teams[1], teams[j] = teams[j], teams[1]
 }
 
-// Match reads matchCandidates open teams (matchCandidatesRandom for
-// MatchRandom) and tries them in orderCandidates' order until one takes the
-// user; it opens a team when none does, or once matchAttempts of them have
-// filled or closed first (teams the user is already in do not count).
+// MatchRandom reads matchCandidatesRandom open teams and tries them in
+// orderCandidates' order until one takes the user; it opens a team when
+// none does, or once matchAttempts of them have filled or closed first
+// (teams the user is already in do not count).
 const (
-	matchCandidates       = 8
 	matchCandidatesRandom = 32
 	matchAttempts         = 2
 )

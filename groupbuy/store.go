@@ -1,11 +1,14 @@
 package groupbuy
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -45,6 +48,10 @@ type Store interface {
 	// JoinTeam adds a reserved seat to a forming team and returns the team
 	// as the join left it and the seat as stored.
 	JoinTeam(ctx context.Context, w *JoinTeamWrite) (Team, Seat, error)
+	// MatchTeam adds a reserved seat to a forming team of the campaign
+	// that the adapter picks, and returns the team as the join left it and
+	// the seat as stored.
+	MatchTeam(ctx context.Context, w *MatchTeamWrite) (Team, Seat, error)
 	// PaySeat marks a reserved seat paid and, when it is the team's last
 	// unpaid seat, completes the team.
 	PaySeat(ctx context.Context, w *PaySeatWrite) (PaySeatResult, error)
@@ -145,6 +152,64 @@ type JoinTeamWrite struct {
 	MaxJoined int
 	Events    []storage.Event
 	Idem      *IdempotencyRecord
+}
+
+// MatchTeamWrite is a JoinTeamWrite whose team the adapter picks in the same
+// atomic step as the join: among the forming teams of campaign
+// Seat.CampaignID whose ExpiresAt is after Now, that have a free seat, in
+// which the user holds no reserved, paid or confirmed seat, and whose ID is
+// not Exclude, the first in Order: MatchFullest by SeatsTaken descending,
+// then ExpiresAt, then ID; MatchOldest by OpenedAt, then ID. An adapter
+// whose database locks rows may skip a team that another command holds
+// locked at that instant instead of waiting for it (PostgreSQL and MySQL
+// do, with SKIP LOCKED): under contention the matchers then spread over the
+// teams with room rather than queue on the first. Seat.TeamID is empty; the
+// returned seat carries the picked team's ID.
+//
+// The picked team's ID is not known before the write, so the events and
+// the idempotency record are templates: every TeamIDHole in an event's Key
+// stands for the ID, and every TeamIDHole in an event's Payload and in
+// Idem.Result for the ID as the content of a JSON string (escaped; see
+// Filled, which adapters written in Go may use).
+//
+// Preconditions, in this order: no idempotency record (Scope, Key) exists
+// (*ReplayError); the campaign exists (ErrNotFound) and is active
+// (ErrCampaignNotActive); a team qualifies (ErrTeamFull: none does); the
+// user's counted non-leader seats in the campaign are below MaxJoined when
+// MaxJoined > 0 (ErrLimitExceeded).
+type MatchTeamWrite struct {
+	JoinTeamWrite
+	Order   MatchStrategy // MatchFullest or MatchOldest
+	Exclude string        // a team not to pick, or ""
+}
+
+// TeamIDHole stands for the picked team's ID in a MatchTeamWrite's events
+// and idempotency record. It is a control character, which no ID holds and
+// which a JSON encoder always escapes, so it never occurs by chance.
+const TeamIDHole = "\x01"
+
+// Filled returns the write's events and idempotency record with every
+// TeamIDHole filled for team teamID, in new memory: the write itself is
+// left as it is.
+func (w *MatchTeamWrite) Filled(teamID string) ([]storage.Event, *IdempotencyRecord) {
+	inJSON := string(jsonw.String(nil, teamID))
+	inJSON = inJSON[1 : len(inJSON)-1] // without its quotes
+	var events []storage.Event
+	if len(w.Events) > 0 {
+		events = make([]storage.Event, len(w.Events))
+	}
+	for i, ev := range w.Events {
+		ev.Key = strings.ReplaceAll(ev.Key, TeamIDHole, teamID)
+		ev.Payload = bytes.ReplaceAll(ev.Payload, []byte(TeamIDHole), []byte(inJSON))
+		events[i] = ev
+	}
+	var rec *IdempotencyRecord
+	if w.Idem != nil {
+		r := *w.Idem
+		r.Result = bytes.ReplaceAll(r.Result, []byte(TeamIDHole), []byte(inJSON))
+		rec = &r
+	}
+	return events, rec
 }
 
 // PaySeatWrite marks seat SeatID of team TeamID paid at Now with PaymentRef,

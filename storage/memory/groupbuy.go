@@ -695,14 +695,27 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ grou
 	if t.SeatsTaken >= t.Capacity {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
 	}
+	if err := s.addJoin(t, w, &seat, hu, u, w.Events, w.Idem, ih); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	return t.Team, seat, nil
+}
+
+// addJoin is the end of JoinTeam and MatchTeam once the team is known and
+// checked: the per-user limit, then the seat (built in *seat), the
+// counters, events and record. hu is the user's hash, u their row plus one
+// (0 when none yet).
+func (s *Store) addJoin(t *teamRow, w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat, hu, u uint32, events []storage.Event, idem *groupbuy.IdempotencyRecord, ih idemAt) error {
+	g := &s.gb
 	if w.MaxJoined > 0 && g.counted(u, t.campaign.name).joined >= int32(w.MaxJoined) {
-		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrLimitExceeded
+		return groupbuy.ErrLimitExceeded
 	}
 	h := hashOf(g.seed, w.Seat.ID)
 	if _, dup := g.seatNum(w.Seat.ID, h); dup {
-		return groupbuy.Team{}, groupbuy.Seat{}, fmt.Errorf("seat %s exists: %w", w.Seat.ID, storage.ErrConflict)
+		return fmt.Errorf("seat %s exists: %w", w.Seat.ID, storage.ErrConflict)
 	}
-	seat = w.Seat
+	*seat = w.Seat
+	seat.TeamID = t.ID
 	seat.Leader = false
 	if seat.ReservedUntil.After(t.ExpiresAt) {
 		seat.ReservedUntil = t.ExpiresAt
@@ -712,12 +725,72 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ grou
 	if u == 0 {
 		u = g.addUser(seat.UserID, hu)
 	}
-	g.addSeat(t, &seat, h, u)
-	if w.Idem != nil {
-		g.remember(w.Idem, w.Idem.Result, ih)
+	g.addSeat(t, seat, h, u)
+	if idem != nil {
+		g.remember(idem, idem.Result, ih)
 	}
-	s.addEvents(w.Events)
-	return t.Team, seat, nil
+	s.addEvents(events)
+	return nil
+}
+
+// MatchTeam implements groupbuy.Store. The store holds no row locks, so it
+// always picks the first qualifying team in the write's order.
+func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	if w == nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
+	}
+	if err := checkIDs("seat.ID", w.Seat.ID, "seat.CampaignID", w.Seat.CampaignID, "seat.UserID", w.Seat.UserID); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	if w.Seat.TeamID != "" {
+		return groupbuy.Team{}, groupbuy.Seat{}, badArg("seat.TeamID", "must be empty: the store picks the team")
+	}
+	if w.Order != groupbuy.MatchFullest && w.Order != groupbuy.MatchOldest {
+		return groupbuy.Team{}, groupbuy.Seat{}, badArg("Order", fmt.Sprintf("must be %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := &s.gb
+	ih, err := g.replay(w.Idem)
+	if err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	c, ok := g.campaigns[w.Seat.CampaignID]
+	if !ok {
+		return groupbuy.Team{}, groupbuy.Seat{}, notFound("campaign", w.Seat.CampaignID)
+	}
+	if c.Status != groupbuy.CampaignActive {
+		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrCampaignNotActive
+	}
+	hu := hashOf(g.seed, w.Seat.UserID)
+	u := g.userNum(w.Seat.UserID, hu)
+	var best *teamRow
+	for _, t := range g.forming {
+		if t.campaign != c || t.ID == w.Exclude || t.SeatsTaken >= t.Capacity || !t.ExpiresAt.After(w.Now) ||
+			(best != nil && !matchesBefore(&t.Team, &best.Team, w.Order)) || g.holdsSeat(t, u) {
+			continue
+		}
+		best = t
+	}
+	if best == nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
+	}
+	events, idem := w.Filled(best.ID)
+	var seat groupbuy.Seat
+	if err := s.addJoin(best, &w.JoinTeamWrite, &seat, hu, u, events, idem, ih); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	return best.Team, seat, nil
+}
+
+// matchesBefore reports whether team a comes before team b in a match
+// order: MatchOldest by OpenedAt, then ID; MatchFullest by SeatsTaken
+// descending, then ExpiresAt, then ID.
+func matchesBefore(a, b *groupbuy.Team, order groupbuy.MatchStrategy) bool {
+	if order == groupbuy.MatchOldest {
+		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.ID, b.ID)) < 0
+	}
+	return cmp.Or(cmp.Compare(b.SeatsTaken, a.SeatsTaken), a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID)) < 0
 }
 
 // PaySeat implements groupbuy.Store.
@@ -1017,15 +1090,15 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 		}
 	}
 	s.mu.Unlock()
-	if order == groupbuy.MatchOldest {
-		slices.SortFunc(out, func(a, b groupbuy.Team) int {
-			return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.ID, b.ID))
-		})
-	} else {
-		slices.SortFunc(out, func(a, b groupbuy.Team) int {
-			return cmp.Or(cmp.Compare(b.SeatsTaken, a.SeatsTaken), a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
-		})
-	}
+	slices.SortFunc(out, func(a, b groupbuy.Team) int {
+		switch {
+		case a.ID == b.ID:
+			return 0
+		case matchesBefore(&a, &b, order):
+			return -1
+		}
+		return 1
+	})
 	if len(out) > limit {
 		out = out[:limit]
 	}

@@ -31,6 +31,9 @@ type pgq struct {
 	args   []any
 	cached *pgText                 // the shape's text, when !build
 	slot   *atomic.Pointer[pgText] // where the shape's text is cached, or nil
+	// team, when set, is the column holding the ID of the team a match
+	// picked: pgEvents and pgIdemInsert fill groupbuy.TeamIDHole with it.
+	team string
 }
 
 // ph is the placeholder of an argument: $n::typ.
@@ -86,6 +89,8 @@ const (
 	pgPayStmt
 	pgCompleteStmt
 	pgRecordStmt
+	pgMatchFullestStmt
+	pgMatchOldestStmt
 	pgStmts
 )
 
@@ -159,6 +164,28 @@ func qualify(cols, alias string) string {
 	return strings.Join(parts, ", ")
 }
 
+// holeKey writes v, a text (a placeholder or a column), with every
+// groupbuy.TeamIDHole in it replaced by the picked team's ID when q has a
+// team; as it is otherwise.
+func (q *pgq) holeKey(v any) {
+	if q.team == "" {
+		q.sql(v)
+		return
+	}
+	q.sql(`replace(`, v, `, chr(1), `, q.team, `)`)
+}
+
+// holeJSON is holeKey for bytea v holding JSON: the hole takes the ID as
+// the content of a JSON string (to_json's text without its quotes).
+func (q *pgq) holeJSON(v any) {
+	if q.team == "" {
+		q.sql(v)
+		return
+	}
+	j := `to_json(` + q.team + `)::text`
+	q.sql(`convert_to(replace(convert_from(`, v, `, 'UTF8'), chr(1), substr(`+j+`, 2, length(`+j+`) - 2)), 'UTF8')`)
+}
+
 // pgEvents writes a CTE that inserts events in order, for each row of
 // source, or nothing when there are none. One event, the common case,
 // needs no VALUES list to order: a plain select list keeps the statement's
@@ -171,10 +198,18 @@ func (s *Store) pgEvents(q *pgq, evs []storage.Event, source string) {
 		SELECT `)
 	if len(evs) == 1 {
 		ev := &evs[0]
-		q.sql(q.text(ev.ID), ", ", q.text(ev.Topic), ", ", q.text(ev.Key), ", ", q.bytes(ev.Payload), ", ", s.pgTime(q, ev.CreatedAt), ` FROM `, source, `)`)
+		q.sql(q.text(ev.ID), ", ", q.text(ev.Topic), ", ")
+		q.holeKey(q.text(ev.Key))
+		q.sql(", ")
+		q.holeJSON(q.bytes(ev.Payload))
+		q.sql(", ", s.pgTime(q, ev.CreatedAt), ` FROM `, source, `)`)
 		return
 	}
-	q.sql(`v.id, v.topic, v.k, v.p, v.c FROM `, source, `, (VALUES `)
+	q.sql(`v.id, v.topic, `)
+	q.holeKey("v.k")
+	q.sql(`, `)
+	q.holeJSON("v.p")
+	q.sql(`, v.c FROM `, source, `, (VALUES `)
 	for i := range evs {
 		ev := &evs[i]
 		sep := ", ("
@@ -209,7 +244,7 @@ func (s *Store) pgIdemInsert(q *pgq, rec *groupbuy.IdempotencyRecord, scope, key
 	if filled != nil {
 		q.sql(`CASE WHEN `, fill, ` THEN `, q.bytes(filled), ` ELSE `, q.bytes(rec.Result), ` END`)
 	} else {
-		q.sql(q.bytes(rec.Result))
+		q.holeJSON(q.bytes(rec.Result))
 	}
 	q.sql(`, `, s.pgTime(q, rec.CreatedAt), ` FROM `, source, `)`)
 }

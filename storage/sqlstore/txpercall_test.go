@@ -73,6 +73,14 @@ type teamSeat struct {
 	s groupbuy.Seat
 }
 
+func (w *txPerCall) MatchTeam(ctx context.Context, wr *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	ts, err := inTx(ctx, w, func(s *sqlstore.Store) (teamSeat, error) {
+		t, st, err := s.MatchTeam(ctx, wr)
+		return teamSeat{t, st}, err
+	})
+	return ts.t, ts.s, err
+}
+
 func (w *txPerCall) JoinTeam(ctx context.Context, wr *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
 	ts, err := inTx(ctx, w, func(s *sqlstore.Store) (teamSeat, error) {
 		t, st, err := s.JoinTeam(ctx, wr)

@@ -1,0 +1,280 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+)
+
+// MatchTeam implements groupbuy.Store. The team is picked with a locking
+// read that skips rows other transactions hold locked (FOR NO KEY UPDATE
+// SKIP LOCKED on PostgreSQL, FOR UPDATE SKIP LOCKED on MySQL; SQLite's
+// write transaction holds the database lock, so it skips nothing): under
+// contention the matchers spread over the teams with room instead of
+// queueing on the first. On PostgreSQL the pick, the join, the events and
+// the record are one statement.
+func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	if err := checkMatch(w); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	seat := w.Seat
+	seat.State, seat.Leader, seat.Virtual, seat.PaidAt = groupbuy.SeatReserved, false, false, time.Time{}
+	var team groupbuy.Team
+	attempt := func() error {
+		if s.fast() {
+			return s.pgMatch(ctx, w, &team, &seat)
+		}
+		return s.inTx(ctx, func(r run) error { return s.matchTx(ctx, r, w, &team, &seat) })
+	}
+	err := s.command(ctx, attempt, func(r run) error { return s.diagnoseMatch(ctx, r, w) })
+	if err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, s.wrap(err, "match in campaign "+w.Seat.CampaignID)
+	}
+	return team, normSeat(seat), nil
+}
+
+// checkMatch validates a MatchTeamWrite: a seat as JoinTeam takes it but
+// with no team, a known order, and event keys that stay within bounds once
+// the team's ID fills their holes.
+func checkMatch(w *groupbuy.MatchTeamWrite) error {
+	if w == nil {
+		return bad("write", "must not be nil")
+	}
+	if w.Seat.TeamID != "" {
+		return bad("Seat.TeamID", "must be empty: the store picks the team")
+	}
+	st := w.Seat
+	st.TeamID = "-" // stands in for the team checkSeat requires
+	if err := checkSeat("Seat", &st, true); err != nil {
+		return err
+	}
+	if w.Order != groupbuy.MatchFullest && w.Order != groupbuy.MatchOldest {
+		return bad("Order", fmt.Sprintf("must be %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest))
+	}
+	if p := lenProblem(w.Exclude, groupbuy.MaxIDLength); p != "" {
+		return bad("Exclude", p)
+	}
+	if err := checkTime("Now", w.Now); err != nil {
+		return err
+	}
+	if err := checkEvents(w.Events); err != nil {
+		return err
+	}
+	for i := range w.Events {
+		k := w.Events[i].Key
+		if len(k)+strings.Count(k, groupbuy.TeamIDHole)*(groupbuy.MaxIDLength-1) > maxEventKey {
+			return bad(fmt.Sprintf("Events[%d].Key", i), fmt.Sprintf("longer than %d bytes once the team's ID fills it", maxEventKey))
+		}
+	}
+	return checkIdem(w.Idem)
+}
+
+// matchOrder is the ORDER BY of a match order, over the teams' columns
+// qualified by alias a.
+func matchOrder(order groupbuy.MatchStrategy, a string) string {
+	if order == groupbuy.MatchOldest {
+		return a + ".opened_at, " + a + ".id"
+	}
+	return a + ".seats_taken DESC, " + a + ".expires_at, " + a + ".id"
+}
+
+// matchTx is MatchTeam in a transaction: the record and the campaign are
+// checked, the first qualifying team that no one else holds is locked, and
+// the join proceeds as joinTx's does once it holds the team.
+func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat) error {
+	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
+		return err
+	}
+	if err := s.campaignTakesSeats(ctx, r, w.Seat.CampaignID); err != nil {
+		return err
+	}
+	lock := s.forUpdate()
+	if lock != "" {
+		lock += " SKIP LOCKED"
+	}
+	t, err := s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams tm
+		WHERE tm.state = 'forming' AND tm.campaign_id = ? AND tm.seats_taken < tm.capacity AND tm.expires_at > ? AND tm.id <> ?
+		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = ?)
+		ORDER BY `+matchOrder(w.Order, "tm")+` LIMIT 1`+lock,
+		w.Seat.CampaignID, s.t(w.Now), w.Exclude, w.Seat.UserID))
+	if errors.Is(err, errNoRows) {
+		return groupbuy.ErrTeamFull
+	}
+	if err != nil {
+		return err
+	}
+	// The row is locked (or the database is, on SQLite) and was read in
+	// its latest version, so the guards hold until the commit.
+	if _, err := r.exec(ctx, `UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1 WHERE id = ?`, t.ID); err != nil {
+		return err
+	}
+	seat.TeamID = t.ID
+	if seat.ReservedUntil.After(t.ExpiresAt) {
+		seat.ReservedUntil = t.ExpiresAt
+	}
+	if err := s.insertSeat(ctx, r, seat); err != nil {
+		return err
+	}
+	ok, err := s.countSeat(ctx, r, t.CampaignID, seat.UserID, false, w.MaxJoined)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return groupbuy.ErrLimitExceeded
+	}
+	events, idem := w.Filled(t.ID)
+	if err := s.insertEvents(ctx, r, events); err != nil {
+		return err
+	}
+	if err := s.insertIdem(ctx, r, idem); err != nil {
+		return err
+	}
+	t.SeatsTaken++
+	t.Version++
+	*team = t
+	return nil
+}
+
+// campaignTakesSeats returns ErrNotFound or ErrCampaignNotActive unless
+// the campaign exists and is active.
+func (s *Store) campaignTakesSeats(ctx context.Context, r run, id string) error {
+	var status string
+	err := r.row(ctx, `SELECT status FROM {p}campaigns WHERE id = ?`, id).Scan(&status)
+	switch {
+	case errors.Is(err, errNoRows):
+		return notFound("campaign", id)
+	case err != nil:
+		return err
+	case status != string(groupbuy.CampaignActive):
+		return groupbuy.ErrCampaignNotActive
+	}
+	return nil
+}
+
+// diagnoseMatch names why a match's attempt failed its guard: a replay,
+// the campaign, the per-user limit, a seat or event that exists. An
+// attempt that found no team says so itself (ErrTeamFull), so the
+// diagnosis never has to.
+func (s *Store) diagnoseMatch(ctx context.Context, r run, w *groupbuy.MatchTeamWrite) error {
+	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
+		return err
+	}
+	if err := s.campaignTakesSeats(ctx, r, w.Seat.CampaignID); err != nil {
+		return err
+	}
+	var (
+		joined sql.NullInt64
+		seatN  int
+	)
+	err := r.row(ctx, `SELECT (SELECT u.joined FROM {p}user_limits u WHERE u.campaign_id = ? AND u.user_id = ?),
+		(SELECT COUNT(*) FROM {p}seats st WHERE st.id = ?)`, w.Seat.CampaignID, w.Seat.UserID, w.Seat.ID).Scan(&joined, &seatN)
+	if err != nil {
+		return err
+	}
+	switch {
+	case w.MaxJoined > 0 && joined.Int64 >= int64(w.MaxJoined):
+		return groupbuy.ErrLimitExceeded
+	case seatN > 0:
+		return conflict("seat %s exists", w.Seat.ID)
+	}
+	// Every precondition holds: the attempt lost a race (a unique key
+	// taken meanwhile); rerunning it decides.
+	return s.eventsExist(ctx, r, w.Events)
+}
+
+// pgMatch: the campaign check with the record's guard (c); the pick (p), a
+// locking read of the first qualifying team that skips rows locked by
+// others, which PostgreSQL re-checks on the row's latest version once it
+// holds the lock; then the join as pgJoin's, on the picked team: the team
+// UPDATE (t), the per-user counter (u, when the campaign limits joins),
+// the seat (s), the events and the record, whose holes take s.team_id.
+// When c holds but no team qualifies, the statement returns one row of
+// placeholders flagged as such, so that "no team" costs no diagnosis.
+func (s *Store) pgMatch(ctx context.Context, w *groupbuy.MatchTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat) error {
+	q, args := s.pgMatchSQL(w, seat)
+	found := true
+	err := s.pgOne(ctx, "match in campaign ", seat.CampaignID, q, args, func(rows *sql.Rows) error {
+		var r struct {
+			t      groupbuy.Team
+			until  time.Time
+			check  sql.NullInt64
+			picked bool
+			dest   [teamColN + 3]any
+		}
+		if err := rows.Scan(append(s.teamDest(r.dest[:0], &r.t), s.ts(&r.until), &r.check, &r.picked)...); err != nil {
+			return err
+		}
+		if found = r.picked; found {
+			*team = r.t
+			seat.TeamID, seat.ReservedUntil = r.t.ID, r.until
+		}
+		return nil
+	})
+	if err == nil && !found {
+		return groupbuy.ErrTeamFull
+	}
+	return err
+}
+
+// pgMatchSQL returns pgMatch's statement and its arguments.
+func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (string, []any) {
+	counted := w.MaxJoined > 0
+	stmt := pgMatchFullestStmt
+	if w.Order == groupbuy.MatchOldest {
+		stmt = pgMatchOldestStmt
+	}
+	q := s.pgStart(stmt, len(w.Events), w.Idem != nil, counted)
+	camp, now := q.text(seat.CampaignID), s.pgTime(&q, w.Now)
+	q.sql(`WITH c AS (
+		SELECT id FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active'`)
+	scope, key := s.pgIdemGuard(&q, w.Idem)
+	user := q.text(seat.UserID)
+	q.sql(`
+	), p AS (
+		SELECT tm.id FROM {p}teams tm
+		WHERE tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
+		AND tm.id <> `, q.text(w.Exclude), ` AND EXISTS (SELECT 1 FROM c)
+		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = `, user, `)
+		ORDER BY `+matchOrder(w.Order, "tm")+`
+		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED
+	), t AS (
+		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
+		WHERE `+byKey("id = (SELECT id FROM p)", "state = 'forming' AND seats_taken < capacity")+`
+		RETURNING `+teamCols)
+	source := "t"
+	if counted {
+		source = "t, u"
+		q.sql(`
+	), u AS (
+		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
+		SELECT t.campaign_id, `, user, `, 0, 1 FROM t
+		ON CONFLICT (campaign_id, user_id) DO UPDATE SET joined = ul.joined + 1
+		WHERE ul.joined < `, q.int(w.MaxJoined), `
+		RETURNING 1 AS ok`)
+	}
+	q.sql(`
+	), s AS (
+		INSERT INTO {p}seats (`+seatCols+`, active_user)
+		SELECT `, q.text(seat.ID), `, t.id, t.campaign_id, `, user, `, `, q.text(seat.SKU), `, `, q.int(seat.Quantity), `, `,
+		q.text(money(seat.UnitPrice)), `::numeric, `, q.text(money(seat.Amount)), `::numeric, `, q.text(seat.Currency), `,
+		'reserved', false, false, `, s.pgTime(&q, seat.ReservedAt), `, LEAST(`, s.pgTime(&q, seat.ReservedUntil), `, t.expires_at), NULL, `,
+		q.text(seat.PaymentRef), `, `, q.int64(seat.Version), `, `, user, `
+		FROM `, source, `
+		RETURNING reserved_until, team_id
+	)`)
+	q.team = "s.team_id"
+	s.pgEvents(&q, w.Events, "s")
+	s.pgIdemInsert(&q, w.Idem, scope, key, "s", nil, "")
+	q.sql(`
+	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `, true
+	FROM t LEFT JOIN s ON true
+	UNION ALL
+	SELECT '', '', '', 0, 0, 0, 0, '', `, now, `, `, now, `, NULL, 0, `, now, `, 1, false
+	FROM c WHERE NOT EXISTS (SELECT 1 FROM t)`)
+	return s.pgDone(&q)
+}
