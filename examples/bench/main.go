@@ -12,7 +12,8 @@
 //     slot's team otherwise, then pays for the seat it got. A join refused
 //     as full or closed is a rejected join and empties the slot.
 //   - hot: every client calls Match (fullest first) on the same campaign and
-//     pays, so all contend on the same few forming teams.
+//     pays, so all contend on the same few forming teams. A Match whose
+//     store found no team it could take (MatchTeam) opens one.
 //   - referral: seeds a referral programme (PolicyChina, 2 levels, auto
 //     approval) with -users users, user i bound to a random j < i and all
 //     active distributors (generate_series on PostgreSQL, the Service on the
@@ -187,7 +188,7 @@ func report(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "client CPU=%.2fs (%.2f cores, %.0f µs per transaction)\n", r.ClientCPU.Seconds(),
 			r.ClientCPU.Seconds()/r.Elapsed.Seconds(), float64(r.ClientCPU.Microseconds())/float64(r.Transactions))
 	}
-	fmt.Fprintf(w, "commands=%d rejected joins=%d errors=%d late payments=%d\n", r.Commands, r.RejectedJoins, r.Errors, r.Late)
+	fmt.Fprintf(w, "commands=%d rejected joins=%d matches without a team=%d errors=%d late payments=%d\n", r.Commands, r.RejectedJoins, r.MatchesWithoutTeam, r.Errors, r.Late)
 	for _, m := range r.ErrorSamples {
 		fmt.Fprintf(w, "  error: %s\n", m)
 	}

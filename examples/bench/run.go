@@ -117,8 +117,11 @@ type Result struct {
 	// RejectedJoins counts JoinTeam writes refused as full or closed,
 	// including those Match tried internally.
 	RejectedJoins int64
-	Errors        int64
-	ErrorSamples  []string // a few distinct error messages
+	// MatchesWithoutTeam counts MatchTeam writes that found no team with
+	// room for the user (the Match then opened one).
+	MatchesWithoutTeam int64
+	Errors             int64
+	ErrorSamples       []string // a few distinct error messages
 
 	All, Open, Join, Pay Latency
 
@@ -150,10 +153,19 @@ func (r *Result) TPS() float64 {
 	return float64(r.Transactions) / r.Elapsed.Seconds()
 }
 
-// countingStore counts the JoinTeam writes refused as full or closed.
+// countingStore counts the JoinTeam writes refused as full or closed and
+// the MatchTeam writes that found no team.
 type countingStore struct {
 	groupbuy.Store
-	rejected atomic.Int64
+	rejected, noTeam atomic.Int64
+}
+
+func (c *countingStore) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	t, s, err := c.Store.MatchTeam(ctx, w)
+	if errors.Is(err, groupbuy.ErrTeamFull) {
+		c.noTeam.Add(1)
+	}
+	return t, s, err
 }
 
 func (c *countingStore) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
@@ -412,7 +424,7 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 			open: make([]time.Duration, 0, expect), join: make([]time.Duration, 0, expect), pay: make([]time.Duration, 0, expect),
 		}
 	}
-	rej0 := cs.rejected.Load()
+	rej0, none0 := cs.rejected.Load(), cs.noTeam.Load()
 	var rt0, retries0 int64
 	if t.RoundTrips != nil {
 		rt0 = t.RoundTrips()
@@ -449,6 +461,7 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 		res.Retries = t.Retries() - retries0
 	}
 	res.RejectedJoins = cs.rejected.Load() - rej0
+	res.MatchesWithoutTeam = cs.noTeam.Load() - none0
 	if t.Counters != nil && counters0 != nil {
 		if after, err := t.Counters(bg); err == nil && len(after) == len(counters0) {
 			for i := range after {

@@ -29,13 +29,25 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 		if s.fast() {
 			return s.pgMatch(ctx, w, &team, &seat)
 		}
-		return s.inTx(ctx, func(r run) error { return s.matchTx(ctx, r, w, &team, &seat) })
+		return s.inTxOpts(ctx, s.matchTxOptions(), func(r run) error { return s.matchTx(ctx, r, w, &team, &seat) })
 	}
 	err := s.command(ctx, attempt, func(r run) error { return s.diagnoseMatch(ctx, r, w) })
 	if err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, s.wrap(err, "match in campaign "+w.Seat.CampaignID)
 	}
 	return team, normSeat(seat), nil
+}
+
+// matchTxOptions are the options of MatchTeam's own transactions. On
+// MySQL they are READ COMMITTED: under REPEATABLE READ, InnoDB's locking
+// read that picks the team also locks the gaps of the index it scans, and
+// matchers then deadlock with the payments that move teams within that
+// index.
+func (s *Store) matchTxOptions() *sql.TxOptions {
+	if s.d == MySQL {
+		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return nil
 }
 
 // checkMatch validates a MatchTeamWrite: a seat as JoinTeam takes it but

@@ -294,12 +294,17 @@ func (s *Store) uniqueAsGuard(err error, what string) error {
 // marked and returned. Otherwise the Store begins its own transaction and
 // reruns it (up to MaxRetries) when the database aborts it as retryable.
 func (s *Store) inTx(ctx context.Context, fn func(r run) error) error {
+	return s.inTxOpts(ctx, nil, fn)
+}
+
+// inTxOpts is inTx beginning its own transactions with opts.
+func (s *Store) inTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(r run) error) error {
 	if s.tx != nil {
 		return s.inHostTx(ctx, fn)
 	}
 	return s.retry(ctx, func() error {
 		s.trips.Add(1)
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.db.BeginTx(ctx, opts)
 		if err != nil {
 			return err
 		}
