@@ -658,8 +658,11 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 func (s *Service) putJoin(sc *joinScratch) { s.joins.Put(sc) }
 
 // Match reserves a seat in an open team of the campaign chosen by the
-// strategy (default MatchFullest), trying the next candidate when one fills
-// first, and opens a new team when no candidate has room.
+// strategy (default MatchFullest), and opens a new team when no team has
+// room. With MatchFullest and MatchOldest the store picks the team as it
+// joins it (Store.MatchTeam); an adapter with row locks may pass over a
+// team another command holds at that instant, so under contention a match
+// may take the second-best team, or open one, rather than wait.
 func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {

@@ -37,7 +37,7 @@
 // partial index of reserved seats (0004), a full_at marker of fully paid
 // forming teams in place of an index on seats_paid (0005), and an index
 // for open teams in fullest order (0006; SQLite and MySQL 0003), so that
-// Match's read stops after its limit; the indexes of OpenTeams and DueTeams
+// MatchTeam's pick and OpenTeams' read stop early; the indexes of OpenTeams and DueTeams
 // hold forming teams only (0007; SQLite 0004). Migrations that build an
 // index block writes to that table while they run; Migrate applies each in
 // a transaction.
@@ -72,8 +72,8 @@
 //
 // # Statements per command
 //
-// PostgreSQL, Store-owned transactions: OpenTeam, JoinTeam, PaySeat and
-// RecordOutcome are one statement each (a data-modifying CTE in autocommit:
+// PostgreSQL, Store-owned transactions: OpenTeam, JoinTeam, MatchTeam,
+// PaySeat and RecordOutcome are one statement each (a data-modifying CTE in autocommit:
 // one round trip, one commit). Under READ COMMITTED every part of such a
 // statement reads the snapshot taken when the statement started; only a row
 // that an UPDATE (or an ON CONFLICT DO UPDATE) locks is re-evaluated on its
@@ -95,6 +95,18 @@
 //     (1 / (s.reserved_until IS NOT NULL)::integer over t LEFT JOIN s: a
 //     column, so never folded at plan time) and PostgreSQL rolls the whole
 //     statement back.
+//   - MatchTeam: c = the campaign, active (and no idempotency record); p =
+//     the first qualifying team in the write's order (forming, not
+//     expired, a free seat, not excluded, no live seat of the user), read
+//     with FOR NO KEY UPDATE SKIP LOCKED: PostgreSQL skips rows others
+//     hold locked and re-checks the conditions on the latest version of
+//     the row it locks; then JoinTeam's parts on that team (t with its
+//     guards again, u, the seat), the events and the record, whose
+//     TeamIDHole the statement fills from the seat's team_id (raw in event
+//     keys; as JSON string content, via to_json, in payloads and the
+//     record's result). When c holds and no team qualifies, a second
+//     branch (UNION ALL) returns one row flagged as "no team", so that
+//     ErrTeamFull needs no diagnosis.
 //   - PaySeat: t = the guarded team UPDATE (seats_paid + 1, forming, not
 //     expired) first, so the team row is locked before the seat, as every
 //     writer does; s = the guarded seat UPDATE ... FROM t (reserved, not
@@ -145,6 +157,12 @@
 //     without a limit; +1 on MySQL with a limit, whose upsert takes two
 //     statements because ON DUPLICATE KEY UPDATE's row count cannot tell
 //     "inserted" from "unchanged" under clientFoundRows).
+//   - MatchTeam: BEGIN (READ COMMITTED on MySQL, whose REPEATABLE READ
+//     also locks the gaps of the index the pick scans, and matchers then
+//     deadlocked with payments), read the idempotency record, read the
+//     campaign, pick and lock the team (FOR UPDATE SKIP LOCKED on MySQL
+//     and PostgreSQL), then JoinTeam's writes with the holes filled
+//     (groupbuy.MatchTeamWrite.Filled), COMMIT.
 //   - PaySeat: BEGIN, lock team (and check the key), guarded seat UPDATE,
 //     guarded team UPDATE (completing the team when this is the last
 //     payment: the lock makes the seats read next complete), read the seat
