@@ -2,12 +2,15 @@ package groupbuy
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/jsonw"
+	"github.com/socialcommerce/sdk/storage"
 )
 
 func FuzzSeatPayloadJSON(f *testing.F) {
@@ -91,4 +94,45 @@ func TestPaymentFingerprintMatchesFingerprint(t *testing.T) {
 			t.Errorf("appendPaymentFingerprint(%s) = %q, want %q", amount, got, want)
 		}
 	}
+}
+
+// FuzzMatchTemplateFilled: a match's templates, filled for a team, are
+// byte for byte what a join into that team writes: the event key, the
+// payload (as encoding/json encodes it, whatever the team's ID holds) and
+// the idempotency result. The hole is never found elsewhere: every other
+// field is a checked ID (no control characters) or escaped.
+func FuzzMatchTemplateFilled(f *testing.F) {
+	f.Add("t1", "s1", "c", "u", "9.90", "CNY", "")
+	f.Add(`t"\<`, "s\u2028", "c", "u\x01", "-0.01", "", "pay\x01")
+	f.Fuzz(func(t *testing.T, team, seat, camp, user, amount, cur, ref string) {
+		if check.ID("team", team) != nil || check.ID("seat", seat) != nil {
+			return // the Service never makes such a team or seat
+		}
+		d, err := decimal.NewFromString(amount)
+		if err != nil {
+			d = decimal.NewFromInt(1)
+		}
+		p := SeatPayload{TeamID: TeamIDHole, SeatID: seat, CampaignID: camp, UserID: user, Amount: d, Currency: cur, PaymentRef: ref}
+		result := jsonw.String([]byte(`{"team_id":"`+TeamIDHole+`","seat_id":`), seat)
+		w := MatchTeamWrite{JoinTeamWrite: JoinTeamWrite{
+			Events: []storage.Event{{ID: "e", Topic: TopicSeatReserved, Key: "gb:" + TeamIDHole + ":" + seat + ":reserved", Payload: p.appendJSON(nil, plainTeam)}},
+			Idem:   &IdempotencyRecord{Scope: scopeMatch, Key: "k", Result: append(result, '}')},
+		}}
+		before := string(w.Events[0].Payload)
+		events, idem := w.Filled(team)
+		if string(w.Events[0].Payload) != before || !strings.Contains(w.Events[0].Key, TeamIDHole) {
+			t.Fatal("Filled changed the write")
+		}
+		p.TeamID = team
+		wantPayload, _ := json.Marshal(p)
+		wantResult, _ := json.Marshal(seatResultJSON{TeamID: team, SeatID: seat})
+		switch {
+		case events[0].Key != "gb:"+team+":"+seat+":reserved":
+			t.Fatalf("key %q", events[0].Key)
+		case string(events[0].Payload) != string(wantPayload):
+			t.Fatalf("payload %s\nwant    %s", events[0].Payload, wantPayload)
+		case string(idem.Result) != string(wantResult):
+			t.Fatalf("result %s\nwant   %s", idem.Result, wantResult)
+		}
+	})
 }

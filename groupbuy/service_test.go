@@ -196,6 +196,23 @@ func TestMatchChoosesAmongTheStrategysCandidates(t *testing.T) {
 			if strategy == groupbuy.MatchRandom {
 				assert.GreaterOrEqual(t, len(chosen), 6, "40 matchers spread over the candidates")
 			}
+			// Every seat event names its seat's team: no hole is left.
+			events, err := store.Claim(ctx, 1000, time.Minute)
+			require.NoError(t, err)
+			reserved := 0
+			for _, ev := range events {
+				if ev.Topic != groupbuy.TopicSeatReserved {
+					continue
+				}
+				reserved++
+				var p groupbuy.SeatPayload
+				require.NoError(t, json.Unmarshal(ev.Payload, &p))
+				seat, err := store.GetSeat(ctx, p.SeatID)
+				require.NoError(t, err)
+				assert.Equal(t, seat.TeamID, p.TeamID)
+				assert.Equal(t, "gb:"+seat.TeamID+":"+seat.ID+":reserved", ev.Key)
+			}
+			assert.Equal(t, 12+12+40, reserved, "12 leaders, 12 joiners, 40 matchers")
 		})
 	}
 	t.Run("opens when no team has room", func(t *testing.T) {

@@ -172,8 +172,12 @@ func (q *pgq) holeKey(v any) {
 		q.sql(v)
 		return
 	}
-	q.sql(`replace(`, v, `, chr(1), `, q.team, `)`)
+	q.sql(`replace(`, v, `, `+pgHole+`, `, q.team, `)`)
 }
+
+// pgHole is groupbuy.TeamIDHole, a single control character, in SQL.
+var pgHole = "chr(" + strconv.Itoa(int(groupbuy.TeamIDHole[0])) + ")"
+
 
 // holeJSON is holeKey for bytea v holding JSON: the hole takes the ID as
 // the content of a JSON string (to_json's text without its quotes).
@@ -183,7 +187,7 @@ func (q *pgq) holeJSON(v any) {
 		return
 	}
 	j := `to_json(` + q.team + `)::text`
-	q.sql(`convert_to(replace(convert_from(`, v, `, 'UTF8'), chr(1), substr(`+j+`, 2, length(`+j+`) - 2)), 'UTF8')`)
+	q.sql(`convert_to(replace(convert_from(`, v, `, 'UTF8'), `+pgHole+`, substr(`+j+`, 2, length(`+j+`) - 2)), 'UTF8')`)
 }
 
 // pgEvents writes a CTE that inserts events in order, for each row of

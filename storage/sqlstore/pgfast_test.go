@@ -61,6 +61,13 @@ func pgShapeCases() []pgShapeCase {
 						return s.pgJoinSQL(w, &w.Seat)
 					}},
 				)
+				for _, order := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchOldest} {
+					out = append(out, pgShapeCase{"match " + string(order) + " " + name, cache, func(s *Store, v int) (string, []any) {
+						w := &groupbuy.MatchTeamWrite{JoinTeamWrite: *joinWrite(v, events, idem), Order: order, Exclude: "ex-" + strconv.Itoa(v)}
+						w.Seat.TeamID = ""
+						return s.pgMatchSQL(w, &w.Seat)
+					}})
+				}
 				if idem {
 					continue
 				}
@@ -217,4 +224,12 @@ func payWrite(v, events int, idem, filled bool) *groupbuy.PaySeatWrite {
 		w.FilledResult = []byte(`{"filled":` + strconv.Itoa(v) + `}`)
 	}
 	return w
+}
+
+// TestHoleIsOneByte: the statements spell groupbuy.TeamIDHole as chr(n),
+// which holds one character only.
+func TestHoleIsOneByte(t *testing.T) {
+	if len(groupbuy.TeamIDHole) != 1 || groupbuy.TeamIDHole[0] >= 0x20 {
+		t.Fatalf("TeamIDHole %q: the PostgreSQL statements need one control character", groupbuy.TeamIDHole)
+	}
 }
