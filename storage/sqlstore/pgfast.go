@@ -178,7 +178,6 @@ func (q *pgq) holeKey(v any) {
 // pgHole is groupbuy.TeamIDHole, a single control character, in SQL.
 var pgHole = "chr(" + strconv.Itoa(int(groupbuy.TeamIDHole[0])) + ")"
 
-
 // holeJSON is holeKey for bytea v holding JSON: the hole takes the ID as
 // the content of a JSON string (to_json's text without its quotes).
 func (q *pgq) holeJSON(v any) {
