@@ -3,9 +3,10 @@
 // empty stores; Run then drives the real groupbuy.Service and the stores
 // directly through every contract of groupbuy.Store and storage.Outbox:
 // round trips, guarded writes whose preconditions fail cleanly and change
-// nothing, idempotency records, late payments, deadlines and refunds, outbox
-// claim/ack/lease, bad input, and races (many goroutines for the last seats,
-// concurrent payments, concurrent ProcessDue and Claim).
+// nothing, the team MatchTeam picks and the IDs it fills in, idempotency
+// records, late payments, deadlines and refunds, outbox claim/ack/lease, bad
+// input, and races (many goroutines for the last seats, by JoinTeam and by
+// MatchTeam, concurrent payments, concurrent ProcessDue and Claim).
 //
 // Besides the contract written on groupbuy.Store and storage.Outbox, the
 // suite pins down what the reference adapter (storage/memory) does where the
@@ -24,7 +25,11 @@
 //   - Claim's "oldest first" is the order events were written, and the
 //     events of one write keep their slice order.
 //   - An empty ID, a nil write, a limit below 1 or an unknown enum value is a
-//     *storage.ValidationError, never ErrNotFound, and changes nothing.
+//     *storage.ValidationError, never ErrNotFound, and changes nothing; so is
+//     a MatchTeamWrite whose Seat.TeamID is set or whose Order is neither
+//     MatchFullest nor MatchOldest (MatchRandom and "" included).
+//   - MatchTeam called with no other command running picks exactly the
+//     first qualifying team (skipping a locked team is for contention only).
 //
 // An adapter runs the suite from its tests, naming the subtest after the
 // store:
@@ -139,6 +144,15 @@ var groups = []group{
 		{"StoreRecords", testIdemStoreRecords},
 		{"WritesNotRetained", testWritesNotRetained},
 		{"StoreReplayBeforePreconditions", testIdemReplayFirst},
+	}},
+	{"Match", []testCase{
+		{"PicksFirstInOrder", testMatchPicksFirstInOrder},
+		{"SkipsTeamsThatDoNotQualify", testMatchSkipsTeamsThatDoNotQualify},
+		{"HoleFilled", testMatchHoleFilled},
+		{"Guards", testMatchGuards},
+		{"BadInput", testMatchBadInput},
+		{"RaceOneTeam", testMatchRaceOneTeam},
+		{"RaceManyTeams", testMatchRaceManyTeams},
 	}},
 	{"Race", []testCase{
 		{"JoinLastSeats", testRaceJoin},
