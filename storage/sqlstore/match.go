@@ -235,12 +235,11 @@ func (s *Store) pgMatch(ctx context.Context, w *groupbuy.MatchTeamWrite, team *g
 
 // pgMatchSQL returns pgMatch's statement and its arguments.
 func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (string, []any) {
-	counted := w.MaxJoined > 0
 	stmt := pgMatchFullestStmt
 	if w.Order == groupbuy.MatchOldest {
 		stmt = pgMatchOldestStmt
 	}
-	q := s.pgStart(stmt, len(w.Events), w.Idem != nil, counted)
+	q := s.pgStart(stmt, len(w.Events), w.Idem != nil, w.MaxJoined > 0)
 	camp, now := q.text(seat.CampaignID), s.pgTime(&q, w.Now)
 	q.sql(`WITH c AS (
 		SELECT id FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active'`)
@@ -258,27 +257,7 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
 		WHERE `+byKey("id = (SELECT id FROM p)", "state = 'forming' AND seats_taken < capacity")+`
 		RETURNING `+teamCols)
-	source := "t"
-	if counted {
-		source = "t, u"
-		q.sql(`
-	), u AS (
-		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
-		SELECT t.campaign_id, `, user, `, 0, 1 FROM t
-		ON CONFLICT (campaign_id, user_id) DO UPDATE SET joined = ul.joined + 1
-		WHERE ul.joined < `, q.int(w.MaxJoined), `
-		RETURNING 1 AS ok`)
-	}
-	q.sql(`
-	), s AS (
-		INSERT INTO {p}seats (`+seatCols+`, active_user)
-		SELECT `, q.text(seat.ID), `, t.id, t.campaign_id, `, user, `, `, q.text(seat.SKU), `, `, q.int(seat.Quantity), `, `,
-		q.text(money(seat.UnitPrice)), `::numeric, `, q.text(money(seat.Amount)), `::numeric, `, q.text(seat.Currency), `,
-		'reserved', false, false, `, s.pgTime(&q, seat.ReservedAt), `, LEAST(`, s.pgTime(&q, seat.ReservedUntil), `, t.expires_at), NULL, `,
-		q.text(seat.PaymentRef), `, `, q.int64(seat.Version), `, `, user, `
-		FROM `, source, `
-		RETURNING reserved_until, team_id
-	)`)
+	s.pgJoinSeat(&q, &w.JoinTeamWrite, seat, user)
 	q.team = "s.team_id"
 	s.pgEvents(&q, w.Events, "s")
 	s.pgIdemInsert(&q, w.Idem, scope, key, "s", nil, "")

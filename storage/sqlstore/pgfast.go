@@ -379,8 +379,7 @@ func (s *Store) pgJoin(ctx context.Context, w *groupbuy.JoinTeamWrite, team *gro
 
 // pgJoinSQL returns pgJoin's statement and its arguments.
 func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (string, []any) {
-	counted := w.MaxJoined > 0
-	q := s.pgStart(pgJoinStmt, len(w.Events), w.Idem != nil, counted)
+	q := s.pgStart(pgJoinStmt, len(w.Events), w.Idem != nil, w.MaxJoined > 0)
 	camp, now := q.text(seat.CampaignID), s.pgTime(&q, w.Now)
 	q.sql(`WITH t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
@@ -390,8 +389,22 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 	user := q.text(seat.UserID)
 	q.sql(`
 		RETURNING ` + teamCols)
+	s.pgJoinSeat(&q, w, seat, user)
+	s.pgEvents(&q, w.Events, "s")
+	s.pgIdemInsert(&q, w.Idem, scope, key, "s", nil, "")
+	q.sql(`
+	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `
+	FROM t LEFT JOIN s ON true`)
+	return s.pgDone(&q)
+}
+
+// pgJoinSeat writes the parts of a join that follow its team UPDATE t: the
+// per-user counter u (only when the campaign limits joins: see countSeat)
+// and the seat s, which returns its reserved_until and team_id. user is
+// the placeholder of the seat's user.
+func (s *Store) pgJoinSeat(q *pgq, w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat, user ph) {
 	source := "t"
-	if counted {
+	if w.MaxJoined > 0 {
 		source = "t, u"
 		q.sql(`
 	), u AS (
@@ -406,17 +419,11 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 		INSERT INTO {p}seats (`+seatCols+`, active_user)
 		SELECT `, q.text(seat.ID), `, t.id, t.campaign_id, `, user, `, `, q.text(seat.SKU), `, `, q.int(seat.Quantity), `, `,
 		q.text(money(seat.UnitPrice)), `::numeric, `, q.text(money(seat.Amount)), `::numeric, `, q.text(seat.Currency), `,
-		'reserved', false, false, `, s.pgTime(&q, seat.ReservedAt), `, LEAST(`, s.pgTime(&q, seat.ReservedUntil), `, t.expires_at), NULL, `,
+		'reserved', false, false, `, s.pgTime(q, seat.ReservedAt), `, LEAST(`, s.pgTime(q, seat.ReservedUntil), `, t.expires_at), NULL, `,
 		q.text(seat.PaymentRef), `, `, q.int64(seat.Version), `, `, user, `
 		FROM `, source, `
-		RETURNING reserved_until
+		RETURNING reserved_until, team_id
 	)`)
-	s.pgEvents(&q, w.Events, "s")
-	s.pgIdemInsert(&q, w.Idem, scope, key, "s", nil, "")
-	q.sql(`
-	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `
-	FROM t LEFT JOIN s ON true`)
-	return s.pgDone(&q)
 }
 
 // pgPay: the guarded team UPDATE (t) comes first, so the team row is locked
