@@ -17,7 +17,10 @@ import (
 // write transaction holds the database lock, so it skips nothing): under
 // contention the matchers spread over the teams with room instead of
 // queueing on the first. On PostgreSQL the pick, the join, the events and
-// the record are one statement.
+// the record are one statement. On MySQL its own transactions are READ
+// COMMITTED (see matchTxOptions); under WithTx the host's transaction
+// keeps its level, and under REPEATABLE READ concurrent matches and
+// payments may deadlock (a retryable error, see storage.IsRetryable).
 func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
 	if err := checkMatch(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
