@@ -77,3 +77,49 @@ func Example() {
 	// groupbuy.seat_paid
 	// groupbuy.team_succeeded
 }
+
+// Strangers match into open teams: the fullest team with room takes each
+// one, and a match that finds none opens a team. The seat event names the
+// team the store picked.
+func ExampleService_Match() {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	n := 0
+	store := memory.New(memory.WithClock(func() time.Time { return now }))
+	svc, _ := groupbuy.New(store, groupbuy.Config{
+		Now:   func() time.Time { return now },
+		NewID: func() string { n++; return "id" + strconv.Itoa(n) },
+	})
+	_, err := svc.CreateCampaign(ctx, groupbuy.Campaign{
+		ID: "tea", ProductRef: "spu-1", Currency: "CNY",
+		Prices:   []groupbuy.SKUPrice{{SKU: "500g", Price: decimal.RequireFromString("9.90")}},
+		TeamSize: 2, TeamLifetime: 24 * time.Hour, ReservationTTL: 15 * time.Minute,
+		StartsAt: now, EndsAt: now.Add(7 * 24 * time.Hour), Status: groupbuy.CampaignActive,
+		VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, user := range []string{"ann", "ben", "cat"} {
+		r, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "tea", UserID: user, SKU: "500g", Strategy: groupbuy.MatchFullest})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s: team %s, %d of %d seats, opened %t\n", user, r.Team.ID, r.Team.SeatsTaken, r.Team.Capacity, r.Opened)
+	}
+	events, _ := store.Claim(ctx, 100, time.Minute)
+	for _, e := range events {
+		if e.Topic == groupbuy.TopicSeatReserved {
+			fmt.Println(e.Key)
+		}
+	}
+	// Output:
+	// ann: team id3, 1 of 2 seats, opened true
+	// ben: team id3, 2 of 2 seats, opened false
+	// cat: team id11, 1 of 2 seats, opened true
+	// gb:id3:id4:reserved
+	// gb:id3:id7:reserved
+	// gb:id11:id12:reserved
+}
