@@ -762,7 +762,7 @@ func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStr
 		b = append(b, '}')
 		j.Idem = &IdempotencyRecord{Scope: scope, Key: key, Fingerprint: fp, Result: b, CreatedAt: now}
 	}
-	j.Seat.TeamID = ""
+	j.Seat.TeamID = "" // the hole served the event; the store sets the team
 	out.Team, out.Seat, err = s.store.MatchTeam(ctx, w)
 	if err != nil {
 		*out = SeatResult{}

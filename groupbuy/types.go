@@ -98,12 +98,12 @@ const (
 	LateOpenNew   LatePaymentPolicy = "open_new"
 )
 
-// MatchStrategy chooses the teams Match may join: the 8 fullest (then
-// soonest to expire), the 8 oldest, or 32 of the fullest for MatchRandom.
-// Among them Match tries one chosen by a hash of the request, so that many
-// concurrent matchers spread over the candidates instead of all queueing
-// on the one they would rank first; when that one fills first it tries one
-// more, and then opens a new team rather than queue behind the crowd.
+// MatchStrategy chooses the team Match joins. MatchFullest (then soonest
+// to expire) and MatchOldest take the first team with room in that order,
+// picked by the store as it joins (Store.MatchTeam), which may pass over a
+// team another command holds at that instant. MatchRandom reads 32 of the
+// fullest and tries one chosen by a hash of the request, then one more,
+// and then opens a new team rather than queue behind the crowd.
 type MatchStrategy string
 
 // Match strategies.

@@ -25,8 +25,7 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	if err := checkMatch(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
-	seat := w.Seat
-	seat.State, seat.Leader, seat.Virtual, seat.PaidAt = groupbuy.SeatReserved, false, false, time.Time{}
+	seat := joinedSeat(w.Seat)
 	var team groupbuy.Team
 	attempt := func() error {
 		if s.fast() {
@@ -89,13 +88,13 @@ func checkMatch(w *groupbuy.MatchTeamWrite) error {
 	return checkIdem(w.Idem)
 }
 
-// matchOrder is the ORDER BY of a match order, over the teams' columns
-// qualified by alias a.
-func matchOrder(order groupbuy.MatchStrategy, a string) string {
+// matchOrder is the ORDER BY of a match order (MatchRandom reads the
+// fullest), over the teams' columns prefixed by p ("tm." or "").
+func matchOrder(order groupbuy.MatchStrategy, p string) string {
 	if order == groupbuy.MatchOldest {
-		return a + ".opened_at, " + a + ".id"
+		return p + "opened_at, " + p + "id"
 	}
-	return a + ".seats_taken DESC, " + a + ".expires_at, " + a + ".id"
+	return p + "seats_taken DESC, " + p + "expires_at, " + p + "id"
 }
 
 // matchTx is MatchTeam in a transaction: the record and the campaign are
@@ -115,7 +114,7 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 	t, err := s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams tm
 		WHERE tm.state = 'forming' AND tm.campaign_id = ? AND tm.seats_taken < tm.capacity AND tm.expires_at > ? AND tm.id <> ?
 		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = ?)
-		ORDER BY `+matchOrder(w.Order, "tm")+` LIMIT 1`+lock,
+		ORDER BY `+matchOrder(w.Order, "tm.")+` LIMIT 1`+lock,
 		w.Seat.CampaignID, s.t(w.Now), w.Exclude, w.Seat.UserID))
 	if errors.Is(err, errNoRows) {
 		return groupbuy.ErrTeamFull
@@ -254,7 +253,7 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 		WHERE tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
 		AND tm.id <> `, q.text(w.Exclude), ` AND EXISTS (SELECT 1 FROM c)
 		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = `, user, `)
-		ORDER BY `+matchOrder(w.Order, "tm")+`
+		ORDER BY `+matchOrder(w.Order, "tm.")+`
 		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED
 	), t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1

@@ -233,3 +233,40 @@ func TestHoleIsOneByte(t *testing.T) {
 		t.Fatalf("TeamIDHole %q: the PostgreSQL statements need one control character", groupbuy.TeamIDHole)
 	}
 }
+
+// TestCheckMatchBounds: a match whose event key would outgrow its column
+// once the longest team ID fills its holes, or whose Exclude is longer than
+// an ID, is refused before anything is sent; the same write within bounds
+// passes.
+func TestCheckMatchBounds(t *testing.T) {
+	valid := func() *groupbuy.MatchTeamWrite {
+		w := &groupbuy.MatchTeamWrite{JoinTeamWrite: *joinWrite(0, 1, false), Order: groupbuy.MatchFullest}
+		w.Seat.TeamID = ""
+		return w
+	}
+	require.NoError(t, checkMatch(valid()))
+	fits := strings.Repeat("k", maxEventKey-(groupbuy.MaxIDLength-1)-1) + groupbuy.TeamIDHole
+	for _, c := range []struct {
+		name  string
+		edit  func(w *groupbuy.MatchTeamWrite)
+		field string
+	}{
+		{"key full once filled", func(w *groupbuy.MatchTeamWrite) { w.Events[0].Key = fits }, ""},
+		{"key over once filled", func(w *groupbuy.MatchTeamWrite) { w.Events[0].Key = "k" + fits }, "Events[0].Key"},
+		{"exclude an ID long", func(w *groupbuy.MatchTeamWrite) { w.Exclude = strings.Repeat("x", groupbuy.MaxIDLength) }, ""},
+		{"exclude over", func(w *groupbuy.MatchTeamWrite) { w.Exclude = strings.Repeat("x", groupbuy.MaxIDLength+1) }, "Exclude"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := valid()
+			c.edit(w)
+			err := checkMatch(w)
+			if c.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var ve *storage.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, c.field, ve.Field)
+		})
+	}
+}

@@ -147,18 +147,14 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	var by string
 	switch order {
-	case groupbuy.MatchOldest:
-		by = `opened_at, id`
-	case groupbuy.MatchFullest, groupbuy.MatchRandom:
-		by = `seats_taken DESC, expires_at, id`
+	case groupbuy.MatchOldest, groupbuy.MatchFullest, groupbuy.MatchRandom:
 	default:
 		return nil, bad("order", fmt.Sprintf("unknown order %q", order))
 	}
 	out, err := s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM {p}teams
 		WHERE state = 'forming' AND campaign_id = ? AND seats_taken < capacity AND expires_at > ?
-		ORDER BY `+by+` LIMIT ?`, campaignID, s.t(now), limit)
+		ORDER BY `+matchOrder(order, "")+` LIMIT ?`, campaignID, s.t(now), limit)
 	return out, s.wrap(err, "open teams of campaign "+campaignID)
 }
 

@@ -342,8 +342,7 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	if err := checkIdem(w.Idem); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
-	seat := w.Seat
-	seat.State, seat.Leader, seat.Virtual, seat.PaidAt = groupbuy.SeatReserved, false, false, time.Time{}
+	seat := joinedSeat(w.Seat)
 	var team groupbuy.Team
 	attempt := func() error {
 		if s.fast() {
@@ -356,6 +355,13 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 		return groupbuy.Team{}, groupbuy.Seat{}, s.wrap(err, "join team "+w.Seat.TeamID)
 	}
 	return team, normSeat(seat), nil
+}
+
+// joinedSeat is the seat a join or a match stores: reserved, not leader,
+// not virtual, not paid.
+func joinedSeat(st groupbuy.Seat) groupbuy.Seat {
+	st.State, st.Leader, st.Virtual, st.PaidAt = groupbuy.SeatReserved, false, false, time.Time{}
+	return st
 }
 
 func (s *Store) joinTx(ctx context.Context, r run, w *groupbuy.JoinTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat) error {
