@@ -168,7 +168,7 @@ func (s *Service) putPay(sc *payScratch) { s.pays.Put(sc) }
 // onFill is the write's OnFill: the TeamSucceeded event of the team this
 // payment filled.
 func (sc *payScratch) onFill(team *Team, seats []Seat) []storage.Event {
-	return []storage.Event{teamClosedEvent(sc.svc.newID(), team, seats, sc.w.Currency, "filled", sc.w.Now)}
+	return []storage.Event{TeamFilledEvent(sc.svc.newID(), team, seats, sc.w.Currency, sc.w.Now)}
 }
 
 // pay applies one PaySeat write for seat seatID of team teamID and sets
@@ -211,7 +211,7 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	rec.Scope, rec.Key, rec.Fingerprint, rec.Result, rec.CreatedAt = scopePay, req.PaymentRef, fp, b[payloadEnd:resultEnd:resultEnd], now
 	w := &sc.w
 	w.TeamID, w.SeatID, w.PaymentRef, w.Amount, w.Currency = teamID, seatID, req.PaymentRef, req.Amount, req.Currency
-	w.Now, w.Events, w.Idem, w.FilledResult, w.OnFill = now, events, rec, b[resultEnd:len(b):len(b)], sc.fill
+	w.Now, w.Events, w.Idem, w.FilledResult, w.OnFill, w.FillEventID = now, events, rec, b[resultEnd:len(b):len(b)], sc.fill, s.newID
 	r, err := s.store.PaySeat(ctx, w)
 	if err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
@@ -377,6 +377,17 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 // teamClosedEvent is the TeamSucceeded or TeamFailed event of a closed team.
 // A succeeded team lists exactly its confirmed seats (real and virtual), the
 // ones to ship; a failed one lists every seat with its final state.
+// TeamFilledEvent is the event of team, succeeded because a payment filled
+// it at now, with its seats in their final states (in TeamSeats order):
+// TopicTeamSucceeded, key "gb:<team>:succeeded", and as payload the JSON,
+// as encoding/json writes it, of TeamClosedPayload with Reason "filled",
+// the payment's currency and the team's confirmed seats. It is what the
+// Service's PaySeatWrite.OnFill returns, so that an adapter building it in
+// its own language can test that it writes the same bytes.
+func TeamFilledEvent(id string, team *Team, seats []Seat, currency string, now time.Time) storage.Event {
+	return teamClosedEvent(id, team, seats, currency, "filled", now)
+}
+
 func teamClosedEvent(id string, team *Team, seats []Seat, currency, reason string, now time.Time) storage.Event {
 	topic, what := TopicTeamFailed, "failed"
 	if team.State == TeamSucceeded {

@@ -242,6 +242,12 @@ type PaySeatWrite struct {
 	// this payment fills the team, so that a replay reports the fill too.
 	FilledResult []byte
 	OnFill       func(team *Team, seats []Seat) []storage.Event
+	// FillEventID, when set, says that OnFill returns exactly one event,
+	// TeamFilledEvent(FillEventID(), team, seats, Currency, Now), so that
+	// an adapter may build that event itself and complete a team this
+	// payment fills within the payment's own atomic step, without reading
+	// the seats back for OnFill. An adapter that calls OnFill ignores it.
+	FillEventID func() string
 }
 
 // PaySeatResult is the state after a successful PaySeat.

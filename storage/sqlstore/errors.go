@@ -83,6 +83,14 @@ func (s *Store) isUnique(err error) bool {
 	return false
 }
 
+// isStaleFill reports PostgreSQL's 2201E (the logarithm of zero), which a
+// payment that would complete its team raises on purpose when its snapshot
+// lacked a seat of the team (see pgPayFill).
+func isStaleFill(err error) bool {
+	st, ok := errors.AsType[sqlStater](err)
+	return ok && st.SQLState() == "2201E"
+}
+
 // isDivisionByZero reports PostgreSQL's 22012, which the single-statement
 // commands raise on purpose to roll themselves back.
 func isDivisionByZero(err error) bool {

@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -91,6 +93,7 @@ const (
 	pgRecordStmt
 	pgMatchFullestStmt
 	pgMatchOldestStmt
+	pgPayFillStmt
 	pgStmts
 )
 
@@ -179,13 +182,13 @@ func (q *pgq) holeKey(v any) {
 var pgHole = "chr(" + strconv.Itoa(int(groupbuy.TeamIDHole[0])) + ")"
 
 // holeJSON is holeKey for bytea v holding JSON: the hole takes the ID as
-// the content of a JSON string (to_json's text without its quotes).
+// the content of a JSON string, escaped as encoding/json escapes it.
 func (q *pgq) holeJSON(v any) {
 	if q.team == "" {
 		q.sql(v)
 		return
 	}
-	j := `to_json(` + q.team + `)::text`
+	j := pgJSONString(q.team)
 	q.sql(`convert_to(replace(convert_from(`, v, `, 'UTF8'), `+pgHole+`, substr(`+j+`, 2, length(`+j+`) - 2)), 'UTF8')`)
 }
 
@@ -437,51 +440,207 @@ func (s *Store) pgJoinSeat(q *pgq, w *groupbuy.JoinTeamWrite, seat *groupbuy.Sea
 // makes SeatsPaid reach Capacity, pgFill reads the seats in a new statement
 // and completes the team from them in one more.
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
-	q, args := s.pgPaySQL(w)
+	fillID := ""
+	if w.FillEventID != nil && len(w.Events) == 1 && s.lastPays.take(w.TeamID) {
+		fillID = w.FillEventID()
+	}
+	q, args := s.pgPaySQL(w, fillID)
 	var r payRow
 	dest := append(s.seatDest(s.teamDest(r.dest[:0], &r.team), &r.seat), &r.check)
+	if fillID != "" {
+		dest = append(dest, &r.fill)
+	}
 	err := s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
 		return rows.Scan(dest...)
 	})
+	if fillID != "" && isStaleFill(err) {
+		// The statement's snapshot lacked a seat of the team it filled:
+		// pay without completing, then complete from a fresh read.
+		q, args = s.pgPaySQL(w, "")
+		dest = dest[:len(dest)-1]
+		err = s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
+			return rows.Scan(dest...)
+		})
+	}
 	if err != nil {
 		return err
+	}
+	if r.team.SeatsPaid == r.team.Capacity-1 {
+		s.lastPays.add(w.TeamID)
+	}
+	if r.team.State == groupbuy.TeamSucceeded {
+		*res = groupbuy.PaySeatResult{Team: r.team, Seat: r.seat, Filled: true}
+		return nil
 	}
 	return s.pgFill(ctx, w, res, r.team, r.seat)
 }
 
-// payRow is the row of the payment statement: the team, the paid seat and
-// the guard's check, with the scan destinations of all three.
+// lastPays remembers the teams that a payment through this Store left one
+// payment from full, so that the next payment of such a team sends the
+// statement that also completes it (pgPayFill). That statement's larger
+// plan costs every payment that does not fill more than it saves on the
+// one that does, so the other payments send the plain one. A miss costs
+// only speed: a payment that fills its team with the plain statement
+// completes it in two more (pgFill); one sent with the larger statement
+// that does not fill is just a payment. Teams that never get their last
+// payment are forgotten when the set outgrows lastPaysMax.
+type lastPays struct {
+	mu    sync.Mutex
+	teams map[string]struct{}
+}
+
+// lastPaysMax bounds lastPays: at 64 bytes or so an entry, a few hundred
+// kB at most.
+const lastPaysMax = 4096
+
+func (l *lastPays) add(teamID string) {
+	l.mu.Lock()
+	if l.teams == nil || len(l.teams) >= lastPaysMax {
+		l.teams = make(map[string]struct{}, 64)
+	}
+	l.teams[teamID] = struct{}{}
+	l.mu.Unlock()
+}
+
+// take reports whether teamID was one payment from full, forgetting it.
+func (l *lastPays) take(teamID string) bool {
+	l.mu.Lock()
+	_, ok := l.teams[teamID]
+	if ok {
+		delete(l.teams, teamID)
+	}
+	l.mu.Unlock()
+	return ok
+}
+
+// payRow is the row of the payment statement: the team, the paid seat,
+// the guard's check and the completion's, with the scan destinations.
 type payRow struct {
 	team  groupbuy.Team
 	seat  groupbuy.Seat
 	check sql.NullInt64
-	dest  [teamColN + seatColN + 1]any
+	fill  sql.NullFloat64
+	dest  [teamColN + seatColN + 2]any
 }
 
-// pgPaySQL returns pgPay's statement and its arguments.
-func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite) (string, []any) {
-	q := s.pgStart(pgPayStmt, len(w.Events), w.Idem != nil, w.Idem != nil && w.FilledResult != nil)
+// pgPaySQL returns pgPay's statement and its arguments. With a fillID the
+// statement also completes the team when it fills it (see pgPayFill);
+// w then carries exactly one event.
+func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite, fillID string) (string, []any) {
+	stmt := pgPayStmt
+	if fillID != "" {
+		stmt = pgPayFillStmt
+	}
+	q := s.pgStart(stmt, len(w.Events), w.Idem != nil, w.Idem != nil && w.FilledResult != nil)
 	now := s.pgTime(&q, w.Now)
 	q.sql(`WITH t AS (
 		UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1,
-			full_at = CASE WHEN seats_paid + 1 >= capacity THEN `, now, ` ELSE full_at END
+			full_at = CASE WHEN seats_paid + 1 >= capacity THEN `, now, ` ELSE full_at END`)
+	if fillID != "" {
+		q.sql(`,
+			state = CASE WHEN seats_paid + 1 >= capacity THEN 'succeeded' ELSE state END,
+			closed_at = CASE WHEN seats_paid + 1 >= capacity THEN `, now, ` ELSE closed_at END`)
+	}
+	seatID := q.text(w.SeatID)
+	q.sql(`
 		WHERE id = `, q.text(w.TeamID), byKeyCase, `state = 'forming' AND expires_at > `, now, ` AND seats_paid < capacity`, byKeyEnd)
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	q.sql(`
-		RETURNING `+teamCols+`
+		RETURNING ` + teamCols + `
 	), s AS (
-		UPDATE {p}seats AS st SET state = 'paid', paid_at = `, now, `, payment_ref = `, q.text(w.PaymentRef), `, version = st.version + 1
+		UPDATE {p}seats AS st SET `)
+	if fillID != "" {
+		q.sql(`state = CASE WHEN t.seats_paid >= t.capacity THEN 'confirmed' ELSE 'paid' END,
+			version = st.version + CASE WHEN t.seats_paid >= t.capacity THEN 2 ELSE 1 END`)
+	} else {
+		q.sql(`state = 'paid', version = st.version + 1`)
+	}
+	q.sql(`, paid_at = `, now, `, payment_ref = `, q.text(w.PaymentRef), `
 		FROM t
-		WHERE st.id = `, q.text(w.SeatID), byKeyCase, `st.team_id = t.id AND st.state = 'reserved' AND st.reserved_until > `, now,
+		WHERE st.id = `, seatID, byKeyCase, `st.team_id = t.id AND st.state = 'reserved' AND st.reserved_until > `, now,
 		` AND st.amount = `, q.text(money(w.Amount)), `::numeric AND st.currency = `, q.text(w.Currency), ` AND NOT st.is_virtual`, byKeyEnd, `
 		RETURNING `, seatColsST, `
 	)`)
-	s.pgEvents(&q, w.Events, "s")
+	if fillID != "" {
+		s.pgPayFill(&q, w, fillID, seatID, now)
+	} else {
+		s.pgEvents(&q, w.Events, "s")
+	}
 	s.pgIdemInsert(&q, w.Idem, scope, key, "s, t", w.FilledResult, "t.seats_paid >= t.capacity")
 	q.sql(`
-	SELECT `, teamColsT, `, `, seatColsS, `, `, pgMissing("s.id"), `
+	SELECT `, teamColsT, `, `, seatColsS, `, `, pgMissing("s.id"))
+	if fillID != "" {
+		// ln(0) fails with its own code (isStaleFill), after the guard's
+		// division by zero, which the select list evaluates first.
+		q.sql(`,
+		ln((t.seats_paid < t.capacity OR (f.n = t.seats_paid AND f.unconfirmed = 0))::integer)
+	FROM t LEFT JOIN s ON true CROSS JOIN f`)
+	} else {
+		q.sql(`
 	FROM t LEFT JOIN s ON true`)
+	}
 	return s.pgDone(&q)
+}
+
+// pgPayFill writes the parts of a payment that completes the team it
+// fills, after t and s. c confirms the team's other paid seats: it scans
+// them in the statement's snapshot and PostgreSQL re-checks each on its
+// latest version, so seats paid while this payment waited for the team's
+// lock are confirmed too; a seat inserted after the snapshot is missed,
+// and the count f.n then falls short of SeatsPaid and the statement fails
+// (isStaleFill). f builds the confirmed seats' summaries in TeamSeats
+// order, and o inserts the payment's event and, when the team filled,
+// groupbuy.TeamFilledEvent's, written in SQL with the same bytes, in this
+// order.
+func (s *Store) pgPayFill(q *pgq, w *groupbuy.PaySeatWrite, fillID string, seatID, now ph) {
+	q.sql(`, c AS (
+		UPDATE {p}seats AS st SET state = CASE WHEN st.state = 'paid' THEN 'confirmed' ELSE st.state END,
+			version = st.version + (st.state = 'paid')::integer
+		FROM t
+		WHERE t.seats_paid >= t.capacity AND st.team_id = t.id AND st.id <> `, seatID, ` AND st.state IN ('reserved', 'paid')
+		RETURNING `, seatColsST, `
+	), f AS (
+		SELECT count(*) FILTER (WHERE x.state = 'confirmed') AS n,
+			count(*) FILTER (WHERE x.state <> 'confirmed') AS unconfirmed,
+			string_agg(`, pgSeatSummary("x"), `, ',' ORDER BY x.is_virtual, x.reserved_at, x.id)
+				FILTER (WHERE x.state = 'confirmed') AS seats
+		FROM (SELECT * FROM s UNION ALL SELECT * FROM c) AS x
+	), o AS (INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
+		SELECT v.id, v.topic, v.k, v.p, v.c FROM (
+			SELECT 1 AS n, `)
+	ev := &w.Events[0]
+	q.sql(q.text(ev.ID), ` AS id, `, q.text(ev.Topic), ` AS topic, `, q.text(ev.Key), ` AS k, `, q.bytes(ev.Payload), ` AS p, `,
+		s.pgTime(q, ev.CreatedAt), ` AS c FROM s
+			UNION ALL
+			SELECT 2, `, q.text(fillID), `, `, q.text(groupbuy.TopicTeamSucceeded), `, 'gb:' || t.id || ':succeeded',
+				convert_to('{"team_id":' || `, pgJSONString("t.id"), ` || ',"campaign_id":' || `, pgJSONString("t.campaign_id"),
+		` || ',"state":"succeeded","reason":"filled","capacity":' || t.capacity || ',"virtual_seats":' || t.virtual_seats
+				|| `, q.text(string(jsonw.String([]byte(`,"currency":`), w.Currency))+`,"seats":[`), ` || f.seats || ']}', 'UTF8'), `, now, `
+			FROM t, f WHERE t.seats_paid >= t.capacity
+		) AS v ORDER BY v.n)`)
+}
+
+// pgSeatSummary is the JSON of groupbuy.SeatSummary for the seat columns
+// of alias a, as encoding/json writes it: omitempty fields left out when
+// empty, the amount as decimal.Decimal writes it (no trailing zeros).
+func pgSeatSummary(a string) string {
+	c := func(col string) string { return a + "." + col }
+	opt := func(name, col string) string {
+		return `CASE WHEN ` + c(col) + ` = '' THEN '' ELSE ',"` + name + `":' || ` + pgJSONString(c(col)) + ` END`
+	}
+	return `'{"seat_id":' || ` + pgJSONString(c("id")) + ` || ` + opt("user_id", "user_id") + ` || ` + opt("sku", "sku") +
+		` || ',"quantity":' || ` + c("quantity") + ` || ',"amount":"' || trim_scale(` + c("amount") + `) || '"' || ` +
+		opt("payment_ref", "payment_ref") + ` || CASE WHEN ` + c("is_virtual") + ` THEN ',"virtual":true' ELSE '' END || ',"state":' || ` +
+		pgJSONString(c("state")) + ` || '}'`
+}
+
+// pgJSONString is the JSON string of text v as encoding/json writes it:
+// to_json escapes as Go does (", \, the short escapes, \u00xx for other
+// control characters) except for Go's HTML-safe escapes of <, > and & and
+// its escapes of U+2028 and U+2029, added here. E” keeps the backslashes
+// whatever standard_conforming_strings says.
+func pgJSONString(x string) string {
+	return `replace(replace(replace(replace(replace(to_json(` + x + `)::text, '<', E'\\u003c'), '>', E'\\u003e'), '&', E'\\u0026'), chr(8232), E'\\u2028'), chr(8233), E'\\u2029')`
 }
 
 // pgMissing is the last column of a statement whose dependent part (col

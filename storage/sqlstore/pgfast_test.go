@@ -46,8 +46,13 @@ func pgShapeCases() []pgShapeCase {
 				name := fmt.Sprintf("events=%d idem=%t filled=%t", events, idem, filled)
 				cache := events <= pgCachedEvents
 				out = append(out, pgShapeCase{"pay " + name, cache, func(s *Store, v int) (string, []any) {
-					return s.pgPaySQL(payWrite(v, events, idem, filled))
+					return s.pgPaySQL(payWrite(v, events, idem, filled), "")
 				}})
+				if events == 1 {
+					out = append(out, pgShapeCase{"pay completing " + name, cache, func(s *Store, v int) (string, []any) {
+						return s.pgPaySQL(payWrite(v, events, idem, filled), "fill-"+strconv.Itoa(v))
+					}})
+				}
 				if filled {
 					continue
 				}

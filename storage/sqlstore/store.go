@@ -92,6 +92,7 @@ type Store struct {
 	retries    *atomic.Int64
 	queries    *sync.Map // template → final SQL text
 	texts      *pgTexts  // PostgreSQL's single statements by shape; nil on other dialects
+	lastPays   *lastPays // PostgreSQL's teams one payment from full; nil on other dialects
 }
 
 var (
@@ -134,7 +135,7 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 		trips: new(atomic.Int64), retries: new(atomic.Int64), queries: new(sync.Map),
 	}
 	if d == Postgres {
-		s.texts = new(pgTexts)
+		s.texts, s.lastPays = new(pgTexts), new(lastPays)
 	}
 	return s, nil
 }

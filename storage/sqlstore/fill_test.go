@@ -1,0 +1,204 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// awkward holds every character that encoding/json escapes in a way of
+// its own: HTML-safe escapes, the line and paragraph separators, quote
+// and backslash, beside multi-byte text.
+const awkward = `<a&b>"q"\x` + "\u2028\u2029é中😀"
+
+// fillWrite is a payment of st whose OnFill returns TeamFilledEvent, as the
+// Service's does, with the ID the adapter may also take from FillEventID.
+func fillWrite(f *fixture, st groupbuy.Seat, id string) *groupbuy.PaySeatWrite {
+	w := f.payWrite(st, "")
+	w.PaymentRef = "ref" + awkward + st.ID
+	w.OnFill = func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+		return []storage.Event{groupbuy.TeamFilledEvent(id, team, seats, w.Currency, w.Now)}
+	}
+	w.FillEventID = func() string { return id }
+	return w
+}
+
+// checkFilled checks a team that a payment filled: the team succeeded,
+// every seat confirmed, and one TeamSucceeded event, byte for byte the
+// event TeamFilledEvent builds from the stored team and seats.
+func checkFilled(t *testing.T, s *sqlstore.Store, res groupbuy.PaySeatResult, teamID, eventID string, now time.Time) {
+	t.Helper()
+	require.True(t, res.Filled)
+	team, err := s.GetTeam(t.Context(), teamID)
+	require.NoError(t, err)
+	assert.Equal(t, team, res.Team, "the result is the stored team")
+	assert.Equal(t, groupbuy.TeamSucceeded, team.State)
+	seats, err := s.TeamSeats(t.Context(), teamID)
+	require.NoError(t, err)
+	for _, st := range seats {
+		assert.Equal(t, groupbuy.SeatConfirmed, st.State, st.UserID)
+		assert.Equal(t, int64(3), st.Version, "%s: reserved → paid → confirmed", st.UserID)
+		if st.ID == res.Seat.ID {
+			assert.Equal(t, st, res.Seat, "the result is the stored seat")
+		}
+	}
+	want := groupbuy.TeamFilledEvent(eventID, &team, seats, "CNY", now)
+	var got []storage.Event
+	for _, ev := range drain(t, s) {
+		if ev.Topic == groupbuy.TopicTeamSucceeded {
+			got = append(got, ev)
+		}
+	}
+	require.Len(t, got, 1, "one TeamSucceeded")
+	assert.Equal(t, want.ID, got[0].ID)
+	assert.Equal(t, want.Key, got[0].Key)
+	assert.True(t, want.CreatedAt.Truncate(time.Microsecond).Equal(got[0].CreatedAt), "created %s, want %s", got[0].CreatedAt, want.CreatedAt)
+	assert.Equal(t, string(want.Payload), string(got[0].Payload), "the payload, byte for byte")
+}
+
+// TestFillingPayInOneStatement: on PostgreSQL the payment that fills a
+// team, after another payment through the same Store left it one payment
+// from full, completes it in its own statement, with TeamSucceeded written
+// in SQL exactly as TeamFilledEvent writes it, whatever the IDs hold.
+func TestFillingPayInOneStatement(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3; c.ID = "camp" + awkward })
+		team, leader := f.open("alice" + awkward)
+		bob := f.join(team.ID, "bob"+awkward)
+		carol := f.join(team.ID, "carol")
+		for _, st := range []groupbuy.Seat{leader, bob} {
+			_, err := s.PaySeat(t.Context(), fillWrite(f, st, f.id("ev")))
+			require.NoError(t, err)
+		}
+		drain(t, s)
+		w := fillWrite(f, carol, f.id("ev"))
+		n := s.RoundTrips()
+		res, err := s.PaySeat(t.Context(), w)
+		require.NoError(t, err)
+		if d == sqlstore.Postgres {
+			assert.Equal(t, int64(1), s.RoundTrips()-n, "one statement pays and completes")
+		}
+		checkFilled(t, s, res, team.ID, w.FillEventID(), w.Now)
+
+		// Paying the seat again is refused and writes nothing.
+		_, err = s.PaySeat(t.Context(), fillWrite(f, carol, f.id("ev")))
+		require.Error(t, err)
+		assert.Empty(t, drain(t, s))
+	})
+}
+
+// TestFillingPayStaleSnapshot: a payment sent to complete its team whose
+// snapshot lacks a seat of the team (joined and paid in a transaction that
+// held the team's lock while the payment waited for it) fails on purpose
+// and is paid again the plain way, which completes the team from a fresh
+// read: still once, with every seat.
+func TestFillingPayStaleSnapshot(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		if d != sqlstore.Postgres {
+			t.Skip("the single-statement payment is PostgreSQL's")
+		}
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+		team, leader := f.open("alice")
+		carol := f.join(team.ID, "carol")
+		_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
+		require.NoError(t, err)
+
+		// Dave joins and pays inside a host transaction, which holds the
+		// team's row lock until it commits.
+		tx, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		in := s.WithTx(tx)
+		_, dave, err := in.JoinTeam(t.Context(), f.joinWrite(team.ID, "dave"))
+		require.NoError(t, err)
+		_, err = in.PaySeat(t.Context(), f.payWrite(dave, ""))
+		require.NoError(t, err)
+
+		// Carol's payment, sent to complete the team, takes its snapshot
+		// now, without Dave's seat, and waits.
+		sqlstore.MarkLastPay(s, team.ID)
+		w := fillWrite(f, carol, f.id("ev"))
+		type outcome struct {
+			res groupbuy.PaySeatResult
+			err error
+		}
+		done := make(chan outcome, 1)
+		n := s.RoundTrips()
+		go func() {
+			res, err := s.PaySeat(context.Background(), w)
+			done <- outcome{res, err}
+		}()
+		require.Eventually(t, func() bool {
+			var waiting int
+			err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND datname = current_database()
+				AND query LIKE '%seats_paid = seats_paid + 1%'`).Scan(&waiting)
+			return err == nil && waiting > 0
+		}, 10*time.Second, 5*time.Millisecond, "carol's payment never waited for the team's lock")
+		require.NoError(t, tx.Commit())
+
+		got := <-done
+		require.NoError(t, got.err)
+		assert.Equal(t, int64(4), s.RoundTrips()-n, "the completing statement, then the payment, the seats read afresh, the completion")
+		checkFilled(t, s, got.res, team.ID, w.FillEventID(), w.Now)
+	})
+}
+
+// TestPgJSONMatchesEncodingJSON runs the SQL that writes JSON strings and
+// seat summaries on PostgreSQL against encoding/json, over awkward and
+// random text and amounts (the seed is printed).
+func TestPgJSONMatchesEncodingJSON(t *testing.T) {
+	db := openPostgres(t)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	alphabet := []rune("aZ09-_.:<>&\"\\'/\u2028\u2029\u007fé中😀\t\n\r\b\f\x01\x1f ")
+	text := func() string {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteRune(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	str := `SELECT ` + sqlstore.PgJSONString("$1::text")
+	sum := `SELECT ` + sqlstore.PgSeatSummary("x") + ` FROM (SELECT $1::text AS id, $2::text AS user_id, $3::text AS sku,
+		$4::integer AS quantity, $5::numeric(20,4) AS amount, $6::text AS payment_ref, $7::boolean AS is_virtual, $8::text AS state) AS x`
+	for i := range 300 {
+		v := text()
+		if i == 0 {
+			v = awkward
+		}
+		var got string
+		require.NoError(t, db.QueryRowContext(t.Context(), str, v).Scan(&got))
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		require.Equal(t, string(want), got, "string %q (seed %d)", v, seed)
+
+		amount := decimal.New(rng.Int64N(10_000_000), -int32(rng.IntN(5)))
+		stored := decimal.RequireFromString(amount.StringFixed(4)) // as read back from NUMERIC(20,4)
+		ss := groupbuy.SeatSummary{
+			SeatID: "s" + text(), UserID: text(), SKU: text(), Quantity: rng.IntN(100),
+			Amount: stored, PaymentRef: text(), Virtual: rng.IntN(2) == 0, State: groupbuy.SeatConfirmed,
+		}
+		require.NoError(t, db.QueryRowContext(t.Context(), sum, ss.SeatID, ss.UserID, ss.SKU, ss.Quantity,
+			amount.String(), ss.PaymentRef, ss.Virtual, string(ss.State)).Scan(&got))
+		want, err = json.Marshal(ss)
+		require.NoError(t, err)
+		require.Equal(t, string(want), got, "summary %s (seed %d)", fmt.Sprint(ss), seed)
+	}
+}
