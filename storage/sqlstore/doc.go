@@ -112,25 +112,40 @@
 //     writer does; s = the guarded seat UPDATE ... FROM t (reserved, not
 //     lapsed, this team, this amount and currency), re-checked on the
 //     seat's latest version; events and idempotency record depending on s;
-//     the same division by zero when t matched and s did not. The statement
-//     never completes the team itself: its snapshot may lack seats that
-//     other payments committed while it waited for the team lock. When it
-//     makes SeatsPaid reach Capacity, PaySeat reads the team's seats in a
-//     new statement, whose snapshot holds every payment of the team (each
-//     committed before this payment took the team's lock, and none can
-//     follow a full payment count), builds OnFill's events from them and
-//     completes the team in one more statement (UPDATE the team to
-//     succeeded WHERE forming AND seats_paid >= capacity; confirm its paid
-//     seats; INSERT the events; divide by zero when the number confirmed
-//     differs from the number read). Each happens once whoever runs it. If
-//     the process dies between the payment and the completion, or the
-//     completion fails, DueTeams lists the team (forming, SeatsPaid =
-//     Capacity) and ProcessDue completes it. The team's Version is bumped
-//     once per payment. Returning the seats from the payment statement
-//     itself saved that read for one payment in Capacity but made every
-//     payment's plan larger, and PostgreSQL sets a plan up on every run;
-//     alternated runs used less CPU per command with the read
-//     (BENCHMARKS.md, session G).
+//     the same division by zero when t matched and s did not.
+//     The payment that fills its team completes it too, when the Store
+//     expects it to: a payment through this Store that left the team one
+//     payment from full marks the team (lastPays, per process, at most
+//     4,096 teams), and the team's next payment sends the completing form.
+//     There t also sets the team succeeded when seats_paid + 1 reaches
+//     capacity, s confirms the seat, c confirms the team's other paid
+//     seats, and the outbox gets the payment's event, then
+//     groupbuy.TeamFilledEvent's, built in SQL from the seats that s and c
+//     return, in TeamSeats order and byte for byte as encoding/json writes
+//     it. c scans the seats in the statement's snapshot, which may be older
+//     than the team lock's wait; PostgreSQL re-checks each row on its
+//     latest version, so a seat paid meanwhile is confirmed. A seat
+//     inserted meanwhile is missing from the snapshot: the statement then
+//     counts fewer confirmed seats than seats_paid and fails on purpose
+//     (ln(0), SQLSTATE 2201E), and the payment is sent again in the plain
+//     form below. The completing form is not sent for every payment: its
+//     larger plan, which PostgreSQL sets up on every run, cost the nine
+//     payments in ten that fill nothing more than it saved on the tenth
+//     (BENCHMARKS.md, session K).
+//     The plain form never completes the team: its snapshot may lack
+//     seats that other payments committed while it waited for the team
+//     lock. When it makes SeatsPaid reach Capacity, PaySeat reads the
+//     team's seats in a new statement, whose snapshot holds every payment
+//     of the team (each committed before this payment took the team's
+//     lock, and none can follow a full payment count), builds OnFill's
+//     events from them and completes the team in one more statement
+//     (UPDATE the team to succeeded WHERE forming AND seats_paid >=
+//     capacity; confirm its paid seats; INSERT the events; divide by zero
+//     when the number confirmed differs from the number read). Each
+//     happens once whoever runs it. If the process dies between the
+//     payment and the completion, or the completion fails, DueTeams lists
+//     the team (forming, SeatsPaid = Capacity) and ProcessDue completes it.
+//     The team's Version is bumped once per payment, in either form.
 //   - OpenTeam: campaign active and in its window (and no idempotency
 //     record), then the guarded per-user counter, then the team, leader
 //     seat, events and idempotency record, each depending on the part
@@ -139,8 +154,9 @@
 //     and the events depending on it.
 //
 // A refused command costs one or two more reads (the diagnosis). A payment
-// that fills its team costs 3 statements (the payment, the read of the
-// seats, the completion). ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
+// that fills its team costs 1 statement in the completing form, 3 in the
+// plain form (the payment, the read of the seats, the completion), 4 when
+// the completing form found its snapshot stale. ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
 // the generic transaction below;
 // CreateCampaign, Claim and Ack are one statement each.
 //

@@ -634,11 +634,13 @@ func pgSeatSummary(a string) string {
 		pgJSONString(c("state")) + ` || '}'`
 }
 
-// pgJSONString is the JSON string of text v as encoding/json writes it:
-// to_json escapes as Go does (", \, the short escapes, \u00xx for other
-// control characters) except for Go's HTML-safe escapes of <, > and & and
-// its escapes of U+2028 and U+2029, added here. E” keeps the backslashes
-// whatever standard_conforming_strings says.
+// pgJSONString is the JSON string of text x (SQL) as encoding/json writes
+// it: to_json escapes as Go does (quote, backslash, the short escapes,
+// \u00xx for other control characters) but for Go's HTML-safe escapes of
+// <, > and & and its escapes of U+2028 and U+2029, added here. Escape
+// string literals (E'...') keep their backslashes whatever
+// standard_conforming_strings says. Invalid UTF-8, which Go replaces,
+// cannot be stored in a UTF8 database.
 func pgJSONString(x string) string {
 	return `replace(replace(replace(replace(replace(to_json(` + x + `)::text, '<', E'\\u003c'), '>', E'\\u003e'), '&', E'\\u0026'), chr(8232), E'\\u2028'), chr(8233), E'\\u2029')`
 }
