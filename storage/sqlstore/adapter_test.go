@@ -430,59 +430,85 @@ func TestPayReplay(t *testing.T) {
 // seat ends confirmed.
 func TestPayLastTwoConcurrently(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
-		s := newStore(t, db, d)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
-		const teams = 12
-		type job struct {
-			team  groupbuy.Team
-			seats []groupbuy.Seat
+		// completing: the Store expects the fill (on PostgreSQL one of the
+		// two payments is sent in the completing form) and the writes let
+		// it build TeamSucceeded itself.
+		for _, completing := range []bool{false, true} {
+			t.Run(fmt.Sprintf("completing=%t", completing), func(t *testing.T) {
+				payLastTwoConcurrently(t, db, d, completing)
+			})
 		}
-		jobs := make([]job, teams)
-		for i := range jobs {
-			team, leader := f.open(fmt.Sprintf("lead-%d", i))
-			jobs[i] = job{team, []groupbuy.Seat{leader, f.join(team.ID, fmt.Sprintf("a-%d", i)), f.join(team.ID, fmt.Sprintf("b-%d", i))}}
-			_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
-			require.NoError(t, err)
-		}
-		drain(t, s)
-		var filled atomic.Int64
-		var wg sync.WaitGroup
-		for _, j := range jobs {
-			for _, st := range j.seats[1:] {
-				wg.Go(func() {
-					res, err := s.PaySeat(t.Context(), f.payWrite(st, ""))
-					if !assert.NoError(t, err) {
-						return
-					}
-					if res.Filled {
-						filled.Add(1)
-						assert.Equal(t, groupbuy.TeamSucceeded, res.Team.State)
-						assert.Equal(t, groupbuy.SeatConfirmed, res.Seat.State)
-					}
-				})
-			}
-		}
-		wg.Wait()
-		assert.Equal(t, int64(teams), filled.Load(), "one filling payment per team")
-		evs := drain(t, s)
-		assert.Equal(t, teams, topicCount(evs, groupbuy.TopicTeamSucceeded))
-		assert.Equal(t, 2*teams, topicCount(evs, groupbuy.TopicSeatPaid))
-		for _, j := range jobs {
-			got, err := s.GetTeam(t.Context(), j.team.ID)
-			require.NoError(t, err)
-			assert.Equal(t, groupbuy.TeamSucceeded, got.State)
-			assert.Equal(t, 3, got.SeatsPaid)
-			assert.Equal(t, int64(1+2+3), got.Version, "open, two joins, three payments")
-			seats, err := s.TeamSeats(t.Context(), j.team.ID)
-			require.NoError(t, err)
-			for _, st := range seats {
-				assert.Equal(t, groupbuy.SeatConfirmed, st.State)
-			}
-		}
-		due, err := s.DueTeams(t.Context(), t0.Add(time.Minute), 100)
-		require.NoError(t, err)
-		assert.Empty(t, due)
 	})
+}
+
+func payLastTwoConcurrently(t *testing.T, db *sql.DB, d sqlstore.Dialect, completing bool) {
+	s := newStore(t, db, d)
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+	const teams = 12
+	type job struct {
+		team  groupbuy.Team
+		seats []groupbuy.Seat
+	}
+	jobs := make([]job, teams)
+	for i := range jobs {
+		team, leader := f.open(fmt.Sprintf("lead-%d", i))
+		jobs[i] = job{team, []groupbuy.Seat{leader, f.join(team.ID, fmt.Sprintf("a-%d", i)), f.join(team.ID, fmt.Sprintf("b-%d", i))}}
+		_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
+		require.NoError(t, err)
+		if completing {
+			sqlstore.MarkLastPay(s, team.ID)
+		}
+	}
+	drain(t, s)
+	var filled atomic.Int64
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		for _, st := range j.seats[1:] {
+			w := f.payWrite(st, "")
+			if completing {
+				w = fillWrite(f, st, f.id("ev"))
+			}
+			wg.Go(func() {
+				res, err := s.PaySeat(t.Context(), w)
+				if !assert.NoError(t, err) {
+					return
+				}
+				if res.Filled {
+					filled.Add(1)
+					assert.Equal(t, groupbuy.TeamSucceeded, res.Team.State)
+					assert.Equal(t, groupbuy.SeatConfirmed, res.Seat.State)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	assert.Equal(t, int64(teams), filled.Load(), "one filling payment per team")
+	evs := drain(t, s)
+	assert.Equal(t, teams, topicCount(evs, groupbuy.TopicTeamSucceeded))
+	assert.Equal(t, 2*teams, topicCount(evs, groupbuy.TopicSeatPaid))
+	for _, j := range jobs {
+		got, err := s.GetTeam(t.Context(), j.team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.TeamSucceeded, got.State)
+		assert.Equal(t, 3, got.SeatsPaid)
+		assert.Equal(t, int64(1+2+3), got.Version, "open, two joins, three payments")
+		seats, err := s.TeamSeats(t.Context(), j.team.ID)
+		require.NoError(t, err)
+		for _, st := range seats {
+			assert.Equal(t, groupbuy.SeatConfirmed, st.State)
+		}
+		if completing {
+			for _, ev := range evs {
+				if ev.Key == "gb:"+j.team.ID+":succeeded" {
+					want := groupbuy.TeamFilledEvent(ev.ID, &got, seats, "CNY", t0)
+					assert.Equal(t, string(want.Payload), string(ev.Payload), "TeamSucceeded of %s", j.team.ID)
+				}
+			}
+		}
+	}
+	due, err := s.DueTeams(t.Context(), t0.Add(time.Minute), 100)
+	require.NoError(t, err)
+	assert.Empty(t, due)
 }
 
 func TestOutboxLease(t *testing.T) {

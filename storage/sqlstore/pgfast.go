@@ -435,14 +435,21 @@ func (s *Store) pgJoinSeat(q *pgq, w *groupbuy.JoinTeamWrite, seat *groupbuy.Sea
 // record depend on s. When t updated the team but s's guard failed, the
 // final SELECT divides by zero on purpose and the statement rolls back.
 //
-// The statement never completes the team: its snapshot may miss seats that
-// other payments committed while it waited for the team's lock. When it
-// makes SeatsPaid reach Capacity, pgFill reads the seats in a new statement
-// and completes the team from them in one more.
+// When lastPays expects this payment to fill the team, and w lets the
+// store build OnFill's event, the statement completes the team too
+// (pgPayFill), and falls back to the plain form when its snapshot was
+// stale. The plain form never completes the team: its snapshot may miss
+// seats that other payments committed while it waited for the team's
+// lock. When it makes SeatsPaid reach Capacity, pgFill reads the seats in
+// a new statement and completes the team from them in one more.
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
 	fillID := ""
 	if w.FillEventID != nil && len(w.Events) == 1 && s.lastPays.take(w.TeamID) {
-		fillID = w.FillEventID()
+		// An unusable ID leaves the event to OnFill, whose events are
+		// checked like any others.
+		if id := w.FillEventID(); idProblem(id) == "" {
+			fillID = id
+		}
 	}
 	q, args := s.pgPaySQL(w, fillID)
 	var r payRow
