@@ -202,3 +202,27 @@ func TestPgJSONMatchesEncodingJSON(t *testing.T) {
 		require.Equal(t, string(want), got, "summary %s (seed %d)", fmt.Sprint(ss), seed)
 	}
 }
+
+// TestFillingPayUnusableEventID: a FillEventID that is no valid ID leaves
+// the event to OnFill, and the payment still completes the team.
+func TestFillingPayUnusableEventID(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		team, leader := f.open("alice")
+		bob := f.join(team.ID, "bob")
+		_, err := s.PaySeat(t.Context(), fillWrite(f, leader, f.id("ev")))
+		require.NoError(t, err)
+		drain(t, s)
+		id := f.id("ev")
+		w := fillWrite(f, bob, id)
+		w.FillEventID = func() string { return strings.Repeat("x", groupbuy.MaxIDLength+1) }
+		n := s.RoundTrips()
+		res, err := s.PaySeat(t.Context(), w)
+		require.NoError(t, err)
+		if d == sqlstore.Postgres {
+			assert.Equal(t, int64(3), s.RoundTrips()-n, "the plain form: payment, seats read, completion")
+		}
+		checkFilled(t, s, res, team.ID, id, w.Now)
+	})
+}
