@@ -181,9 +181,9 @@ func report(w io.Writer, r *Result) {
 	}
 	fmt.Fprintf(w, "transactions=%d (open=%d join=%d pay=%d; teams filled=%d) TPS=%.0f\n",
 		r.Transactions, r.Opens, r.Joins, r.Pays, r.Filled, r.TPS())
-	fmt.Fprintf(w, "latency ms: all p50=%s p99=%s max=%s | open p50=%s p99=%s | join p50=%s p99=%s | pay p50=%s p99=%s\n",
+	fmt.Fprintf(w, "latency ms: all p50=%s p99=%s max=%s | open p50=%s p99=%s | join p50=%s p99=%s | pay p50=%s p99=%s (filling p50=%s p99=%s)\n",
 		ms(r.All.P50), ms(r.All.P99), ms(r.All.Max), ms(r.Open.P50), ms(r.Open.P99),
-		ms(r.Join.P50), ms(r.Join.P99), ms(r.Pay.P50), ms(r.Pay.P99))
+		ms(r.Join.P50), ms(r.Join.P99), ms(r.Pay.P50), ms(r.Pay.P99), ms(r.Fill.P50), ms(r.Fill.P99))
 	if r.Transactions > 0 {
 		fmt.Fprintf(w, "client CPU=%.2fs (%.2f cores, %.0f µs per transaction)\n", r.ClientCPU.Seconds(),
 			r.ClientCPU.Seconds()/r.Elapsed.Seconds(), float64(r.ClientCPU.Microseconds())/float64(r.Transactions))

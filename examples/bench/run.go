@@ -124,6 +124,7 @@ type Result struct {
 	ErrorSamples       []string // a few distinct error messages
 
 	All, Open, Join, Pay Latency
+	Fill                 Latency // the payments of Pay that filled their team
 
 	HasRetries    bool
 	Retries       int64
@@ -244,6 +245,7 @@ type client struct {
 	n          int
 
 	open, join, pay  []time.Duration
+	fill             []time.Duration // of pay, the payments that filled their team
 	commands, filled int64
 	late             int64
 	errors           int64
@@ -285,6 +287,7 @@ func (c *client) payFor(ctx context.Context, seat *groupbuy.Seat) {
 		c.pay = append(c.pay, d)
 		if r.Filled {
 			c.filled++
+			c.fill = append(c.fill, d)
 		}
 	}
 }
@@ -470,12 +473,13 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 		}
 	}
 
-	var open, join, pay []time.Duration
+	var open, join, pay, fill []time.Duration
 	var teams []string
 	for _, c := range clients {
 		open = append(open, c.open...)
 		join = append(join, c.join...)
 		pay = append(pay, c.pay...)
+		fill = append(fill, c.fill...)
 		teams = append(teams, c.teams...)
 		res.Commands += c.commands
 		res.Filled += c.filled
@@ -489,7 +493,7 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 	}
 	res.Opens, res.Joins, res.Pays = int64(len(open)), int64(len(join)), int64(len(pay))
 	res.Transactions = res.Opens + res.Joins + res.Pays
-	res.Open, res.Join, res.Pay = summarize(open), summarize(join), summarize(pay)
+	res.Open, res.Join, res.Pay, res.Fill = summarize(open), summarize(join), summarize(pay), summarize(fill)
 	all := make([]time.Duration, 0, len(open)+len(join)+len(pay))
 	all = append(append(append(all, open...), join...), pay...)
 	res.All = summarize(all)

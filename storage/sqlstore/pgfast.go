@@ -505,7 +505,7 @@ func (l *lastPays) add(teamID string) {
 	if l.teams == nil || len(l.teams) >= lastPaysMax {
 		l.teams = make(map[string]struct{}, 64)
 	}
-	l.teams[teamID] = struct{}{}
+	l.teams[strings.Clone(teamID)] = struct{}{} // not the caller's buffer
 	l.mu.Unlock()
 }
 
