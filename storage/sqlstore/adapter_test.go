@@ -909,23 +909,8 @@ func TestFillingPayAfterLockWait(t *testing.T) {
 			seen = seats
 			return []storage.Event{f.event(groupbuy.TopicTeamSucceeded, "gb:"+tm.ID+":succeeded")}
 		}
-		type outcome struct {
-			res groupbuy.PaySeatResult
-			err error
-		}
-		done := make(chan outcome, 1)
 		n := s.RoundTrips()
-		go func() {
-			res, err := s.PaySeat(context.Background(), w)
-			done <- outcome{res, err}
-		}()
-		require.Eventually(t, func() bool {
-			var waiting int
-			err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
-				WHERE wait_event_type = 'Lock' AND datname = current_database()
-				AND query LIKE '%seats_paid = seats_paid + 1%'`).Scan(&waiting)
-			return err == nil && waiting > 0
-		}, 10*time.Second, 5*time.Millisecond, "carol's payment never waited for the team's lock")
+		done := payWaitingForLock(t, db, s, w)
 		require.NoError(t, tx.Commit())
 
 		got := <-done

@@ -133,23 +133,8 @@ func TestFillingPayStaleSnapshot(t *testing.T) {
 		// now, without Dave's seat, and waits.
 		sqlstore.MarkLastPay(s, team.ID)
 		w := fillWrite(f, carol, f.id("ev"))
-		type outcome struct {
-			res groupbuy.PaySeatResult
-			err error
-		}
-		done := make(chan outcome, 1)
 		n := s.RoundTrips()
-		go func() {
-			res, err := s.PaySeat(context.Background(), w)
-			done <- outcome{res, err}
-		}()
-		require.Eventually(t, func() bool {
-			var waiting int
-			err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
-				WHERE wait_event_type = 'Lock' AND datname = current_database()
-				AND query LIKE '%seats_paid = seats_paid + 1%'`).Scan(&waiting)
-			return err == nil && waiting > 0
-		}, 10*time.Second, 5*time.Millisecond, "carol's payment never waited for the team's lock")
+		done := payWaitingForLock(t, db, s, w)
 		require.NoError(t, tx.Commit())
 
 		got := <-done
@@ -225,4 +210,30 @@ func TestFillingPayUnusableEventID(t *testing.T) {
 		}
 		checkFilled(t, s, res, team.ID, id, w.Now)
 	})
+}
+
+// payOutcome is the outcome of a payment sent in the background.
+type payOutcome struct {
+	res groupbuy.PaySeatResult
+	err error
+}
+
+// payWaitingForLock sends w through s in the background and returns once
+// PostgreSQL shows the payment waiting for a lock (the team's row, which
+// the caller's transaction holds); its outcome arrives on the channel.
+func payWaitingForLock(t *testing.T, db *sql.DB, s *sqlstore.Store, w *groupbuy.PaySeatWrite) <-chan payOutcome {
+	t.Helper()
+	done := make(chan payOutcome, 1)
+	go func() {
+		res, err := s.PaySeat(context.Background(), w)
+		done <- payOutcome{res, err}
+	}()
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND datname = current_database()
+			AND query LIKE '%seats_paid = seats_paid + 1%'`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 10*time.Second, 5*time.Millisecond, "the payment never waited for the team's lock")
+	return done
 }
