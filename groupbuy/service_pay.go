@@ -374,9 +374,6 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 	return PaymentResult{Team: *team, Seat: *seat, Late: out}, nil
 }
 
-// teamClosedEvent is the TeamSucceeded or TeamFailed event of a closed team.
-// A succeeded team lists exactly its confirmed seats (real and virtual), the
-// ones to ship; a failed one lists every seat with its final state.
 // TeamFilledEvent is the event of team, succeeded because a payment filled
 // it at now, with its seats in their final states (in TeamSeats order):
 // TopicTeamSucceeded, key "gb:<team>:succeeded", and as payload the JSON,
@@ -388,6 +385,9 @@ func TeamFilledEvent(id string, team *Team, seats []Seat, currency string, now t
 	return teamClosedEvent(id, team, seats, currency, "filled", now)
 }
 
+// teamClosedEvent is the TeamSucceeded or TeamFailed event of a closed team.
+// A succeeded team lists exactly its confirmed seats (real and virtual), the
+// ones to ship; a failed one lists every seat with its final state.
 func teamClosedEvent(id string, team *Team, seats []Seat, currency, reason string, now time.Time) storage.Event {
 	topic, what := TopicTeamFailed, "failed"
 	if team.State == TeamSucceeded {

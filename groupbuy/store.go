@@ -247,6 +247,8 @@ type PaySeatWrite struct {
 	// an adapter may build that event itself and complete a team this
 	// payment fills within the payment's own atomic step, without reading
 	// the seats back for OnFill. An adapter that calls OnFill ignores it.
+	// An adapter may call it for a payment that then fills nothing, so an
+	// ID it returns may go unused.
 	FillEventID func() string
 }
 

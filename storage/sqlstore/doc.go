@@ -103,7 +103,7 @@
 //     the row it locks; then JoinTeam's parts on that team (t with its
 //     guards again, u, the seat), the events and the record, whose
 //     TeamIDHole the statement fills from the seat's team_id (raw in event
-//     keys; as JSON string content, via to_json, in payloads and the
+//     keys; as JSON string content, escaped as encoding/json escapes it, in payloads and the
 //     record's result). When c holds and no team qualifies, a second
 //     branch (UNION ALL) returns one row flagged as "no team", so that
 //     ErrTeamFull needs no diagnosis.
@@ -115,7 +115,7 @@
 //     the same division by zero when t matched and s did not.
 //     The payment that fills its team completes it too, when the Store
 //     expects it to: a payment through this Store that left the team one
-//     payment from full marks the team (lastPays, per process, at most
+//     payment from full marks the team (lastPays, per Store, at most
 //     4,096 teams), and the team's next payment sends the completing form.
 //     There t also sets the team succeeded when seats_paid + 1 reaches
 //     capacity, s confirms the seat, c confirms the team's other paid

@@ -91,6 +91,20 @@ func isStaleFill(err error) bool {
 	return ok && st.SQLState() == "2201E"
 }
 
+// isUnplannable reports an error that PostgreSQL (or a database speaking
+// its protocol) raises when it cannot plan or run a statement of that
+// shape at all: classes 0A (feature not supported), 42 (syntax or access
+// rule) and 54 (program limit). A payment's completing form, which only
+// saves round trips, gives way to the plain form on such an error.
+func isUnplannable(err error) bool {
+	st, ok := errors.AsType[sqlStater](err)
+	if !ok {
+		return false
+	}
+	c := st.SQLState()
+	return strings.HasPrefix(c, "0A") || strings.HasPrefix(c, "42") || strings.HasPrefix(c, "54")
+}
+
 // isDivisionByZero reports PostgreSQL's 22012, which the single-statement
 // commands raise on purpose to roll themselves back.
 func isDivisionByZero(err error) bool {

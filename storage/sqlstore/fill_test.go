@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +238,112 @@ func payWaitingForLock(t *testing.T, db *sql.DB, s *sqlstore.Store, w *groupbuy.
 		return err == nil && waiting > 0
 	}, 10*time.Second, 5*time.Millisecond, "the payment never waited for the team's lock")
 	return done
+}
+
+// TestFillingPayAfterOtherPaid: a completing payment that waited for the
+// team's lock while the other last seat was paid has that seat, reserved,
+// in its snapshot; PostgreSQL re-checks it on its latest version, so the
+// statement confirms it and completes the team in its one round trip.
+func TestFillingPayAfterOtherPaid(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		if d != sqlstore.Postgres {
+			t.Skip("the single-statement payment is PostgreSQL's")
+		}
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+		team, leader := f.open("alice")
+		bob, carol := f.join(team.ID, "bob"), f.join(team.ID, "carol")
+		_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
+		require.NoError(t, err)
+		drain(t, s)
+
+		tx, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		_, err = s.WithTx(tx).PaySeat(t.Context(), fillWrite(f, bob, f.id("ev")))
+		require.NoError(t, err)
+
+		sqlstore.MarkLastPay(s, team.ID)
+		w := fillWrite(f, carol, f.id("ev"))
+		n := s.RoundTrips()
+		done := payWaitingForLock(t, db, s, w)
+		require.NoError(t, tx.Commit())
+		got := <-done
+		require.NoError(t, got.err)
+		assert.Equal(t, int64(1), s.RoundTrips()-n, "one statement, Bob's payment confirmed on its latest version")
+		checkFilled(t, s, got.res, team.ID, w.FillEventID(), w.Now)
+	})
+}
+
+// TestFillingPayThroughService drives the completing form through the
+// Service: Match fills its team ID into JSON, the payment carries its
+// idempotency record with the filled result, and its replay reports the
+// fill.
+func TestFillingPayThroughService(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		fillThroughService(t, newStore(t, db, d), d == sqlstore.Postgres)
+	})
+}
+
+// TestFillingPayNotUTF8: on a PostgreSQL database whose encoding is not
+// UTF8 the statements that write JSON still run (U+2028 and U+2029, which
+// such a database cannot hold as characters, are left alone).
+func TestFillingPayNotUTF8(t *testing.T) {
+	main := openPostgres(t)
+	name := "scsdk_ascii_" + strings.TrimSuffix(randomPrefix(), "_")
+	_, err := main.ExecContext(t.Context(), `CREATE DATABASE `+name+` ENCODING 'SQL_ASCII' TEMPLATE template0`)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := main.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		assert.NoError(t, err)
+	})
+	u, err := url.Parse(os.Getenv("SCSDK_POSTGRES_DSN"))
+	require.NoError(t, err)
+	u.Path = "/" + name
+	db := openAndPing(t, "pgx", u.String())
+	fillThroughService(t, newStore(t, db, sqlstore.Postgres), true)
+}
+
+func fillThroughService(t *testing.T, s *sqlstore.Store, pg bool) {
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2; c.ID = "camp<&>" })
+	svc, err := groupbuy.New(s, groupbuy.Config{})
+	require.NoError(t, err)
+	ctx := t.Context()
+	opened, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: f.c.ID, UserID: "alice<&>", SKU: "sku"})
+	require.NoError(t, err)
+	matched, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: f.c.ID, UserID: "bob&", SKU: "sku", Strategy: groupbuy.MatchFullest})
+	require.NoError(t, err)
+	require.Equal(t, opened.Team.ID, matched.Team.ID, "Match takes the open team")
+	pay := func(st groupbuy.Seat, ref string) groupbuy.PaymentResult {
+		r, err := svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{TeamID: st.TeamID, SeatID: st.ID, PaymentRef: ref, Amount: st.Amount, Currency: st.Currency})
+		require.NoError(t, err)
+		return r
+	}
+	assert.False(t, pay(opened.Seat, "ref<a>").Filled)
+	n := s.RoundTrips()
+	filled := pay(matched.Seat, "ref<b>")
+	require.True(t, filled.Filled)
+	if pg {
+		assert.Equal(t, int64(1), s.RoundTrips()-n, "the payment completes its team in one statement")
+	}
+	again := pay(matched.Seat, "ref<b>")
+	assert.True(t, again.Filled, "the replay reports the fill")
+
+	team, err := s.GetTeam(ctx, opened.Team.ID)
+	require.NoError(t, err)
+	seats, err := s.TeamSeats(ctx, team.ID)
+	require.NoError(t, err)
+	evs := drain(t, s)
+	require.Equal(t, 1, topicCount(evs, groupbuy.TopicTeamSucceeded))
+	for _, ev := range evs {
+		switch ev.Topic {
+		case groupbuy.TopicTeamSucceeded:
+			want := groupbuy.TeamFilledEvent(ev.ID, &team, seats, "CNY", ev.CreatedAt)
+			assert.Equal(t, string(want.Payload), string(ev.Payload))
+		case groupbuy.TopicSeatReserved:
+			var p groupbuy.SeatPayload
+			require.NoError(t, json.Unmarshal(ev.Payload, &p))
+			assert.Equal(t, team.ID, p.TeamID, "the reserved seat's event names its team")
+		}
+	}
 }

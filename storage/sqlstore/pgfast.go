@@ -460,9 +460,10 @@ func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupb
 	err := s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
 		return rows.Scan(dest...)
 	})
-	if fillID != "" && isStaleFill(err) {
-		// The statement's snapshot lacked a seat of the team it filled:
-		// pay without completing, then complete from a fresh read.
+	if fillID != "" && (isStaleFill(err) || isUnplannable(err)) {
+		// The statement's snapshot lacked a seat of the team it filled
+		// (or the database could not run the completing form): pay
+		// without completing, then complete from a fresh read.
 		q, args = s.pgPaySQL(w, "")
 		dest = dest[:len(dest)-1]
 		err = s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
@@ -577,10 +578,10 @@ func (s *Store) pgPaySQL(w *groupbuy.PaySeatWrite, fillID string) (string, []any
 	q.sql(`
 	SELECT `, teamColsT, `, `, seatColsS, `, `, pgMissing("s.id"))
 	if fillID != "" {
-		// ln(0) fails with its own code (isStaleFill), after the guard's
-		// division by zero, which the select list evaluates first.
+		// ln(0) fails with its own code (isStaleFill) only where s
+		// matched, so a guard failure is never taken for a stale snapshot.
 		q.sql(`,
-		ln((t.seats_paid < t.capacity OR (f.n = t.seats_paid AND f.unconfirmed = 0))::integer)
+		ln((s.id IS NULL OR t.seats_paid < t.capacity OR (f.n = t.seats_paid AND f.unconfirmed = 0))::integer)
 	FROM t LEFT JOIN s ON true CROSS JOIN f`)
 	} else {
 		q.sql(`
@@ -646,10 +647,13 @@ func pgSeatSummary(a string) string {
 // \u00xx for other control characters) but for Go's HTML-safe escapes of
 // <, > and & and its escapes of U+2028 and U+2029, added here. Escape
 // string literals (E'...') keep their backslashes whatever
-// standard_conforming_strings says. Invalid UTF-8, which Go replaces,
-// cannot be stored in a UTF8 database.
+// standard_conforming_strings says. U+2028 and U+2029 are matched by
+// regular expression escapes, not by chr(8232), which PostgreSQL folds at
+// plan time and which fails in a database whose encoding is not UTF8 (there
+// the two characters are left as they are). Invalid UTF-8, which Go
+// replaces, cannot be stored in a UTF8 database.
 func pgJSONString(x string) string {
-	return `replace(replace(replace(replace(replace(to_json(` + x + `)::text, '<', E'\\u003c'), '>', E'\\u003e'), '&', E'\\u0026'), chr(8232), E'\\u2028'), chr(8233), E'\\u2029')`
+	return `regexp_replace(regexp_replace(replace(replace(replace(to_json(` + x + `)::text, '<', E'\\u003c'), '>', E'\\u003e'), '&', E'\\u0026'), E'\\u2028', E'\\\\u2028', 'g'), E'\\u2029', E'\\\\u2029', 'g')`
 }
 
 // pgMissing is the last column of a statement whose dependent part (col
