@@ -380,7 +380,8 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 // as encoding/json writes it, of TeamClosedPayload with Reason "filled",
 // the payment's currency and the team's confirmed seats. It is what the
 // Service's PaySeatWrite.OnFill returns, so that an adapter building it in
-// its own language can test that it writes the same bytes.
+// its own language can test that it writes the same bytes. team must not
+// be nil.
 func TeamFilledEvent(id string, team *Team, seats []Seat, currency string, now time.Time) storage.Event {
 	return teamClosedEvent(id, team, seats, currency, "filled", now)
 }

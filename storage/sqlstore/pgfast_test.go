@@ -275,3 +275,31 @@ func TestCheckMatchBounds(t *testing.T) {
 		})
 	}
 }
+
+// stateErr is a driver error with a SQLSTATE.
+type stateErr string
+
+func (e stateErr) Error() string    { return "sqlstate " + string(e) }
+func (e stateErr) SQLState() string { return string(e) }
+
+// TestCompletingFormFallbacks: the errors on which a payment's completing
+// form gives way to the plain form, and the ones it does not (a guard
+// failure, a retryable abort), wrapped as the driver and database/sql
+// would.
+func TestCompletingFormFallbacks(t *testing.T) {
+	for code, want := range map[string]bool{
+		"2201E": true,  // the stale snapshot, on purpose
+		"0A000": true,  // feature not supported
+		"42P01": true,  // undefined table: the plain form reports it too
+		"42601": true,  // syntax error
+		"54001": true,  // statement too complex
+		"22012": false, // a guard's division by zero
+		"23505": false, // a unique key: a guard
+		"40001": false, // serialization failure: retried as it is
+		"40P01": false, // deadlock: retried as it is
+	} {
+		err := fmt.Errorf("query: %w", stateErr(code))
+		assert.Equal(t, want, isStaleFill(err) || isUnplannable(err), code)
+	}
+	assert.False(t, isUnplannable(errors.New("no state")))
+}
