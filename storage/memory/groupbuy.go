@@ -18,7 +18,8 @@ import (
 // groupbuyState.names.
 type campaignRow struct {
 	groupbuy.Campaign
-	name uint32
+	name    uint32
+	forming map[string]*teamRow // its teams in state forming, for MatchTeam and OpenTeams
 }
 
 // teamRow is a stored team with what the commands on it need, so that they
@@ -537,6 +538,7 @@ func (g *groupbuyState) setSeatState(s *seatRow, to uint8) {
 func (g *groupbuyState) setTeamState(t *teamRow, to groupbuy.TeamState, now time.Time) {
 	if t.State == groupbuy.TeamForming && to != groupbuy.TeamForming {
 		delete(g.forming, t.ID)
+		delete(t.campaign.forming, t.ID)
 	}
 	t.State = to
 	t.ClosedAt = now
@@ -651,6 +653,10 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	g.teamList = append(g.teamList, t)
 	g.teams[t.ID] = t
 	g.forming[t.ID] = t
+	if c.forming == nil {
+		c.forming = make(map[string]*teamRow)
+	}
+	c.forming[t.ID] = t
 	g.addSeat(t, &w.Leader, h, u)
 	if w.Idem != nil {
 		g.remember(w.Idem, w.Idem.Result, ih)
@@ -765,8 +771,8 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	hu := hashOf(g.seed, w.Seat.UserID)
 	u := g.userNum(w.Seat.UserID, hu)
 	var best *teamRow
-	for _, t := range g.forming {
-		if t.campaign != c || t.ID == w.Exclude || t.SeatsTaken >= t.Capacity || !t.ExpiresAt.After(w.Now) ||
+	for _, t := range c.forming {
+		if t.ID == w.Exclude || t.SeatsTaken >= t.Capacity || !t.ExpiresAt.After(w.Now) ||
 			(best != nil && !matchesBefore(&t.Team, &best.Team, w.Order)) || g.holdsSeat(t, u) {
 			continue
 		}
@@ -1084,8 +1090,12 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 	}
 	s.mu.Lock()
 	var out []groupbuy.Team
-	for _, t := range s.gb.forming {
-		if t.CampaignID == campaignID && t.SeatsTaken < t.Capacity && t.ExpiresAt.After(now) {
+	var forming map[string]*teamRow
+	if c := s.gb.campaigns[campaignID]; c != nil {
+		forming = c.forming
+	}
+	for _, t := range forming {
+		if t.SeatsTaken < t.Capacity && t.ExpiresAt.After(now) {
 			out = append(out, t.Team)
 		}
 	}
