@@ -134,15 +134,17 @@
 //     (BENCHMARKS.md, session K).
 //     The plain form never completes the team: its snapshot may lack
 //     seats that other payments committed while it waited for the team
-//     lock. When it makes SeatsPaid reach Capacity, PaySeat reads the
-//     team's seats in a new statement, whose snapshot holds every payment
-//     of the team (each committed before this payment took the team's
-//     lock, and none can follow a full payment count), builds OnFill's
-//     events from them and completes the team in one more statement
-//     (UPDATE the team to succeeded WHERE forming AND seats_paid >=
-//     capacity; confirm its paid seats; INSERT the events; divide by zero
-//     when the number confirmed differs from the number read). Each
-//     happens once whoever runs it. If the process dies between the
+//     lock. When it makes SeatsPaid reach Capacity, a new statement, whose
+//     snapshot holds every payment of the team (each committed before this
+//     payment took the team's lock, and none can follow a full payment
+//     count), completes the team: UPDATE it to succeeded WHERE forming AND
+//     seats_paid >= capacity, confirm its paid seats, and write
+//     TeamFilledEvent from the seats it confirmed, built in SQL as above
+//     (dividing by zero when it confirmed another number than seats_paid).
+//     A write without FillEventID, or whose ID is unusable, gets OnFill's
+//     events instead: PaySeat reads the seats, builds the events from them
+//     and completes the team in one more statement of the same guards.
+//     Each happens once whoever runs it. If the process dies between the
 //     payment and the completion, or the completion fails, DueTeams lists
 //     the team (forming, SeatsPaid = Capacity) and ProcessDue completes it.
 //     The team's Version is bumped once per payment, in either form.
@@ -154,9 +156,10 @@
 //     and the events depending on it.
 //
 // A refused command costs one or two more reads (the diagnosis). A payment
-// that fills its team costs 1 statement in the completing form, 3 in the
-// plain form (the payment, the read of the seats, the completion), 4 when
-// the completing form found its snapshot stale. ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
+// that fills its team costs 1 statement in the completing form, 2 in the
+// plain form (the payment, the completion), 3 when the completing form
+// found its snapshot stale, and 3 without FillEventID (the payment, the
+// read of the seats, the completion). ReleaseSeat, CloseTeam, UpdateRefund and SetCampaignStatus use
 // the generic transaction below;
 // CreateCampaign, Claim and Ack are one statement each.
 //

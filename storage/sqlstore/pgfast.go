@@ -94,6 +94,7 @@ const (
 	pgMatchFullestStmt
 	pgMatchOldestStmt
 	pgPayFillStmt
+	pgCompleteFilledStmt
 	pgStmts
 )
 
@@ -460,10 +461,12 @@ func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupb
 	err := s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
 		return rows.Scan(dest...)
 	})
+	unused := "" // a fill event ID not stored yet, for pgFill
 	if fillID != "" && (isStaleFill(err) || isUnplannable(err)) {
 		// The statement's snapshot lacked a seat of the team it filled
 		// (or the database could not run the completing form): pay
-		// without completing, then complete from a fresh read.
+		// without completing, then complete in a statement of its own.
+		unused = fillID
 		q, args = s.pgPaySQL(w, "")
 		dest = dest[:len(dest)-1]
 		err = s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
@@ -480,7 +483,7 @@ func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupb
 		*res = groupbuy.PaySeatResult{Team: r.team, Seat: r.seat, Filled: true}
 		return nil
 	}
-	return s.pgFill(ctx, w, res, r.team, r.seat)
+	return s.pgFill(ctx, w, res, r.team, r.seat, unused)
 }
 
 // lastPays remembers the teams that a payment through this Store left one
@@ -610,8 +613,7 @@ func (s *Store) pgPayFill(q *pgq, w *groupbuy.PaySeatWrite, fillID string, seatI
 	), f AS (
 		SELECT count(*) FILTER (WHERE x.state = 'confirmed') AS n,
 			count(*) FILTER (WHERE x.state <> 'confirmed') AS unconfirmed,
-			string_agg(`, pgSeatSummary("x"), `, ',' ORDER BY x.is_virtual, x.reserved_at, x.id)
-				FILTER (WHERE x.state = 'confirmed') AS seats
+			`, pgSeatSummaries(), ` FILTER (WHERE x.state = 'confirmed') AS seats
 		FROM (SELECT * FROM s UNION ALL SELECT * FROM c) AS x
 	), o AS (INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
 		SELECT v.id, v.topic, v.k, v.p, v.c FROM (
@@ -620,12 +622,28 @@ func (s *Store) pgPayFill(q *pgq, w *groupbuy.PaySeatWrite, fillID string, seatI
 	q.sql(q.text(ev.ID), ` AS id, `, q.text(ev.Topic), ` AS topic, `, q.text(ev.Key), ` AS k, `, q.bytes(ev.Payload), ` AS p, `,
 		s.pgTime(q, ev.CreatedAt), ` AS c FROM s
 			UNION ALL
-			SELECT 2, `, q.text(fillID), `, `, q.text(groupbuy.TopicTeamSucceeded), `, 'gb:' || t.id || ':succeeded',
-				convert_to('{"team_id":' || `, pgJSONString("t.id"), ` || ',"campaign_id":' || `, pgJSONString("t.campaign_id"),
-		` || ',"state":"succeeded","reason":"filled","capacity":' || t.capacity || ',"virtual_seats":' || t.virtual_seats
-				|| `, q.text(string(jsonw.String([]byte(`,"currency":`), w.Currency))+`,"seats":[`), ` || f.seats || ']}', 'UTF8'), `, now, `
-			FROM t, f WHERE t.seats_paid >= t.capacity
+			SELECT 2, `)
+	pgFilledEvent(q, fillID, w.Currency, now)
+	q.sql(` WHERE t.seats_paid >= t.capacity
 		) AS v ORDER BY v.n)`)
+}
+
+// pgFilledEvent writes the select list and FROM of groupbuy.TeamFilledEvent
+// for team t and its confirmed seats' summaries f.seats, in TeamSeats
+// order: ID, topic, key, payload (encoding/json's bytes, built in SQL) and
+// creation time.
+func pgFilledEvent(q *pgq, id, currency string, now ph) {
+	q.sql(q.text(id), `, `, q.text(groupbuy.TopicTeamSucceeded), `, 'gb:' || t.id || ':succeeded',
+		convert_to('{"team_id":' || `, pgJSONString("t.id"), ` || ',"campaign_id":' || `, pgJSONString("t.campaign_id"),
+		` || ',"state":"succeeded","reason":"filled","capacity":' || t.capacity || ',"virtual_seats":' || t.virtual_seats
+		|| `, q.text(string(jsonw.String([]byte(`,"currency":`), currency))+`,"seats":[`), ` || f.seats || ']}', 'UTF8'), `, now, `
+		FROM t, f`)
+}
+
+// pgSeatSummaries is the aggregate of the summaries of the seats of alias
+// x (pgSeatSummary), joined by commas in TeamSeats order.
+func pgSeatSummaries() string {
+	return `string_agg(` + pgSeatSummary("x") + `, ',' ORDER BY x.is_virtual, x.reserved_at, x.id)`
 }
 
 // pgSeatSummary is the JSON of groupbuy.SeatSummary for the seat columns
@@ -666,16 +684,37 @@ func pgMissing(col string) string {
 }
 
 // pgFill records the result of the payment statement and, when it made the
-// team fully paid, completes the team from its seats read afresh: a new
-// statement's snapshot holds every payment of the team, each having
-// committed before this payment took the team's lock, and none can follow,
-// the team being fully paid.
-func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat) error {
+// team fully paid, completes the team in a new statement, whose snapshot
+// holds every payment of the team: each committed before this payment took
+// the team's lock, and none can follow, the team being fully paid. With a
+// usable fill event ID (fillID, one the completing form did not store, or
+// w's) that statement builds TeamFilledEvent itself (pgCompleteFilled);
+// otherwise the seats are read and OnFill's events built from them
+// (pgCompleteFrom), as also when the former finds the seats not final.
+func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat, fillID string) error {
 	*res = groupbuy.PaySeatResult{Team: t, Seat: seat}
 	if t.SeatsPaid < t.Capacity {
 		return nil
 	}
 	res.Filled = true
+	if fillID == "" && w.FillEventID != nil {
+		if id := w.FillEventID(); idProblem(id) == "" {
+			fillID = id
+		}
+	}
+	if fillID != "" {
+		done, err := s.pgCompleteFilled(ctx, w, res, t, seat, fillID)
+		switch {
+		case err == nil && done:
+			return nil
+		case err == nil:
+			return s.pgCompletedElsewhere(ctx, res, t, seat)
+		case !errors.Is(err, errStaleSnapshot) && !isUnplannable(err):
+			return fmt.Errorf("sqlstore: seat %s paid, completing team %s: %w", w.SeatID, t.ID, err)
+		}
+		// Not final after all, or not for this database: read the seats
+		// and complete from them.
+	}
 	seats, err := s.seats(ctx, run{s, s.db}, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
 	var done completed
 	if err == nil {
@@ -694,13 +733,89 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 		}
 		return nil
 	}
-	// Completed by someone else (ProcessDue) meanwhile: report it as it is.
+	return s.pgCompletedElsewhere(ctx, res, t, seat)
+}
+
+// pgCompletedElsewhere reports a team that someone else (ProcessDue)
+// completed after this payment filled it, as it is now.
+func (s *Store) pgCompletedElsewhere(ctx context.Context, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat) error {
 	r := run{s, s.db}
+	var err error
 	if res.Team, err = s.getTeam(ctx, r, t.ID); err != nil {
 		return err
 	}
 	res.Seat, err = s.getSeat(ctx, r, seat.ID)
 	return err
+}
+
+// pgCompleteFilled completes team t, which the payment of seat filled, in
+// one statement that builds groupbuy.TeamFilledEvent in SQL: the team's
+// guarded UPDATE to succeeded, the confirmation of its paid seats, the
+// event from the seats confirmed. The statement starts after the payment
+// committed, so its snapshot holds every payment of the team; it divides
+// by zero should it confirm another number of seats than the team counts
+// (errStaleSnapshot). On success it sets res to the team and seat as
+// stored; done is false when the team was completed by someone else
+// first.
+func (s *Store) pgCompleteFilled(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat, fillID string) (done bool, err error) {
+	text, args := s.pgCompleteFilledSQL(w.Now, w.Currency, t.ID, seat.ID, fillID)
+	var r payRow
+	dest := append(s.seatDest(s.teamDest(r.dest[:0], &r.team), &r.seat), &r.check)
+	err = s.retry(ctx, func() error {
+		done = false
+		rows, err := run{s, s.db}.queryText(ctx, text, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			done = true
+		}
+		return rows.Err()
+	})
+	switch {
+	case isDivisionByZero(err):
+		return false, errStaleSnapshot
+	case err != nil:
+		if s.isUnique(err) {
+			return false, s.guardAsConflict(err)
+		}
+		return false, err
+	}
+	if done {
+		res.Team, res.Seat = r.team, r.seat
+	}
+	return done, nil
+}
+
+// pgCompleteFilledSQL is pgCompleteFilled's statement: it completes team
+// teamID at now, writes groupbuy.TeamFilledEvent (fillID, currency) and
+// returns the team and seat seatID.
+func (s *Store) pgCompleteFilledSQL(now time.Time, currency, teamID, seatID, fillID string) (string, []any) {
+	q := s.pgStart(pgCompleteFilledStmt, 0, false, false)
+	at := s.pgTime(&q, now)
+	q.sql(`WITH t AS (
+		UPDATE {p}teams SET state = 'succeeded', closed_at = `, at, `
+		WHERE id = `, q.text(teamID), byKeyCase, `state = 'forming' AND seats_paid >= capacity`, byKeyEnd, `
+		RETURNING `+teamCols+`
+	), c AS (
+		UPDATE {p}seats AS st SET state = 'confirmed', version = st.version + 1
+		FROM t WHERE st.team_id = t.id AND st.state = 'paid'
+		RETURNING `, seatColsST, `
+	), f AS (
+		SELECT count(*) AS n, `, pgSeatSummaries(), ` AS seats FROM c AS x
+	), o AS (
+		INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
+		SELECT `)
+	pgFilledEvent(&q, fillID, currency, at)
+	q.sql(`
+	)
+	SELECT `, teamColsT, `, `, seatColsS, `, 1 / (f.n = t.seats_paid)::integer
+	FROM t CROSS JOIN f LEFT JOIN c AS s ON s.id = `, q.text(seatID))
+	return s.pgDone(&q)
 }
 
 // errStaleSnapshot: the seats read for a filled team were not final (a

@@ -87,6 +87,11 @@ func pgShapeCases() []pgShapeCase {
 			}
 		}
 	}
+	// The completion of a filled team has one shape.
+	out = append(out, pgShapeCase{"complete filled", true, func(s *Store, v int) (string, []any) {
+		n := strconv.Itoa(v)
+		return s.pgCompleteFilledSQL(shapeTime(v), "CNY"+n, "team-"+n, "seat-"+n, "fill-"+n)
+	}})
 	return out
 }
 
