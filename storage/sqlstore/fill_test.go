@@ -133,16 +133,7 @@ func TestFillingPayStaleSnapshot(t *testing.T) {
 
 		// Carol's payment, sent to complete the team, takes its snapshot
 		// now, without Dave's seat, and waits.
-		sqlstore.MarkLastPay(s, team.ID)
-		w := fillWrite(f, carol, f.id("ev"))
-		n := s.RoundTrips()
-		done := payWaitingForLock(t, db, s, w)
-		require.NoError(t, tx.Commit())
-
-		got := <-done
-		require.NoError(t, got.err)
-		assert.Equal(t, int64(3), s.RoundTrips()-n, "the completing statement, then the payment, then the completion")
-		checkFilled(t, s, got.res, team.ID, w.FillEventID(), w.Now)
+		payCompletingAfter(t, db, s, f, tx, team.ID, carol, 3, "the completing statement, then the payment, then the completion")
 	})
 }
 
@@ -263,15 +254,7 @@ func TestFillingPayAfterOtherPaid(t *testing.T) {
 		_, err = s.WithTx(tx).PaySeat(t.Context(), fillWrite(f, bob, f.id("ev")))
 		require.NoError(t, err)
 
-		sqlstore.MarkLastPay(s, team.ID)
-		w := fillWrite(f, carol, f.id("ev"))
-		n := s.RoundTrips()
-		done := payWaitingForLock(t, db, s, w)
-		require.NoError(t, tx.Commit())
-		got := <-done
-		require.NoError(t, got.err)
-		assert.Equal(t, int64(1), s.RoundTrips()-n, "one statement, Bob's payment confirmed on its latest version")
-		checkFilled(t, s, got.res, team.ID, w.FillEventID(), w.Now)
+		payCompletingAfter(t, db, s, f, tx, team.ID, carol, 1, "one statement, Bob's payment confirmed on its latest version")
 	})
 }
 
@@ -374,4 +357,20 @@ func TestFillingPayNotExpected(t *testing.T) {
 		}
 		checkFilled(t, s, res, team.ID, w.FillEventID(), w.Now)
 	})
+}
+
+// payCompletingAfter sends seat's payment in the completing form while tx
+// holds the team's lock, commits tx once the payment waits for it, and
+// checks that the payment filled the team in trips round trips.
+func payCompletingAfter(t *testing.T, db *sql.DB, s *sqlstore.Store, f *fixture, tx *sql.Tx, teamID string, seat groupbuy.Seat, trips int64, why string) {
+	t.Helper()
+	sqlstore.MarkLastPay(s, teamID)
+	w := fillWrite(f, seat, f.id("ev"))
+	n := s.RoundTrips()
+	done := payWaitingForLock(t, db, s, w)
+	require.NoError(t, tx.Commit())
+	got := <-done
+	require.NoError(t, got.err)
+	assert.Equal(t, trips, s.RoundTrips()-n, why)
+	checkFilled(t, s, got.res, teamID, w.FillEventID(), w.Now)
 }

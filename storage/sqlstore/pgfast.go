@@ -761,28 +761,7 @@ func (s *Store) pgCompleteFilled(ctx context.Context, w *groupbuy.PaySeatWrite, 
 	text, args := s.pgCompleteFilledSQL(w.Now, w.Currency, t.ID, seat.ID, fillID)
 	var r payRow
 	dest := append(s.seatDest(s.teamDest(r.dest[:0], &r.team), &r.seat), &r.check)
-	err = s.retry(ctx, func() error {
-		done = false
-		rows, err := run{s, s.db}.queryText(ctx, text, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		if rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			done = true
-		}
-		return rows.Err()
-	})
-	switch {
-	case isDivisionByZero(err):
-		return false, errStaleSnapshot
-	case err != nil:
-		if s.isUnique(err) {
-			return false, s.guardAsConflict(err)
-		}
+	if done, err = s.pgCompletion(ctx, text, args, dest); err != nil {
 		return false, err
 	}
 	if done {
@@ -861,8 +840,22 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 	}
 	q, args := s.pgCompleteSQL(w.Now, t.ID, paid, events)
 	var got groupbuy.Team
-	found := false
-	err := s.retry(ctx, func() error {
+	var check intScan
+	var dest [teamColN + 1]any
+	found, err := s.pgCompletion(ctx, q, args, append(s.teamDest(dest[:0], &got), &check))
+	if err != nil || !found {
+		return completed{}, err
+	}
+	return completed{team: got, seats: seats}, nil
+}
+
+// pgCompletion runs a statement that completes a team, rerunning it when
+// PostgreSQL aborts it as retryable, and scans its row, if any, into dest:
+// found is false when the team was no longer forming and fully paid. Its
+// deliberate division by zero becomes errStaleSnapshot and a unique
+// violation ErrConflict.
+func (s *Store) pgCompletion(ctx context.Context, q string, args, dest []any) (found bool, err error) {
+	err = s.retry(ctx, func() error {
 		found = false
 		rows, err := run{s, s.db}.queryText(ctx, q, args...)
 		if err != nil {
@@ -870,9 +863,7 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 		}
 		defer rows.Close()
 		if rows.Next() {
-			var check intScan
-			var dest [teamColN + 1]any
-			if err := rows.Scan(append(s.teamDest(dest[:0], &got), &check)...); err != nil {
+			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
 			found = true
@@ -881,16 +872,11 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 	})
 	switch {
 	case isDivisionByZero(err):
-		return completed{}, errStaleSnapshot
-	case err != nil:
-		if s.isUnique(err) {
-			return completed{}, s.guardAsConflict(err)
-		}
-		return completed{}, err
-	case !found:
-		return completed{}, nil
+		return false, errStaleSnapshot
+	case err != nil && s.isUnique(err):
+		return false, s.guardAsConflict(err)
 	}
-	return completed{team: got, seats: seats}, nil
+	return found, err
 }
 
 // pgCompleteSQL is pgCompleteFrom's statement: it completes team teamID,
