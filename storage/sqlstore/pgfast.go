@@ -441,8 +441,8 @@ func (s *Store) pgJoinSeat(q *pgq, w *groupbuy.JoinTeamWrite, seat *groupbuy.Sea
 // (pgPayFill), and falls back to the plain form when its snapshot was
 // stale. The plain form never completes the team: its snapshot may miss
 // seats that other payments committed while it waited for the team's
-// lock. When it makes SeatsPaid reach Capacity, pgFill reads the seats in
-// a new statement and completes the team from them in one more.
+// lock. When it makes SeatsPaid reach Capacity, pgFill completes the team
+// in a new statement.
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
 	fillID := ""
 	if w.FillEventID != nil && len(w.Events) == 1 && s.lastPays.take(w.TeamID) {
@@ -492,7 +492,7 @@ func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupb
 // plan costs every payment that does not fill more than it saves on the
 // one that does, so the other payments send the plain one. A miss costs
 // only speed: a payment that fills its team with the plain statement
-// completes it in two more (pgFill); one sent with the larger statement
+// completes it in one more (pgFill); one sent with the larger statement
 // that does not fill is just a payment. Teams that never get their last
 // payment are forgotten when the set outgrows lastPaysMax.
 type lastPays struct {
