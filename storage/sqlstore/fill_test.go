@@ -73,33 +73,53 @@ func checkFilled(t *testing.T, s *sqlstore.Store, res groupbuy.PaySeatResult, te
 
 // TestFillingPayInOneStatement: on PostgreSQL the payment that fills a
 // team, after another payment through the same Store left it one payment
-// from full, completes it in its own statement, with TeamSucceeded written
-// in SQL exactly as TeamFilledEvent writes it, whatever the IDs hold.
+// from full, completes it in its own statement; when that payment went
+// through another instance, the plain payment completes the team in one
+// more statement. Either way TeamSucceeded is written in SQL exactly as
+// TeamFilledEvent writes it, whatever the IDs hold.
 func TestFillingPayInOneStatement(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
-		s := newStore(t, db, d)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3; c.ID = "camp" + awkward })
-		team, leader := f.open("alice" + awkward)
-		bob := f.join(team.ID, "bob"+awkward)
-		carol := f.join(team.ID, "carol")
-		for _, st := range []groupbuy.Seat{leader, bob} {
-			_, err := s.PaySeat(t.Context(), fillWrite(f, st, f.id("ev")))
-			require.NoError(t, err)
-		}
-		drain(t, s)
-		w := fillWrite(f, carol, f.id("ev"))
-		n := s.RoundTrips()
-		res, err := s.PaySeat(t.Context(), w)
-		require.NoError(t, err)
-		if d == sqlstore.Postgres {
-			assert.Equal(t, int64(1), s.RoundTrips()-n, "one statement pays and completes")
-		}
-		checkFilled(t, s, res, team.ID, w.FillEventID(), w.Now)
+		for _, c := range []struct {
+			name  string
+			other bool // the earlier payments go through another Store
+			trips int64
+			why   string
+		}{
+			{"expected", false, 1, "one statement pays and completes"},
+			{"paid elsewhere before", true, 2, "the payment, then the completion"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				s, prefix := newStorePrefixed(t, db, d)
+				payer := s
+				if c.other {
+					var err error
+					payer, err = sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+					require.NoError(t, err)
+				}
+				f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3; c.ID = "camp" + awkward })
+				team, leader := f.open("alice" + awkward)
+				bob := f.join(team.ID, "bob"+awkward)
+				carol := f.join(team.ID, "carol")
+				for _, st := range []groupbuy.Seat{leader, bob} {
+					_, err := payer.PaySeat(t.Context(), fillWrite(f, st, f.id("ev")))
+					require.NoError(t, err)
+				}
+				drain(t, s)
+				w := fillWrite(f, carol, f.id("ev"))
+				n := s.RoundTrips()
+				res, err := s.PaySeat(t.Context(), w)
+				require.NoError(t, err)
+				if d == sqlstore.Postgres {
+					assert.Equal(t, c.trips, s.RoundTrips()-n, c.why)
+				}
+				checkFilled(t, s, res, team.ID, w.FillEventID(), w.Now)
 
-		// Paying the seat again is refused and writes nothing.
-		_, err = s.PaySeat(t.Context(), fillWrite(f, carol, f.id("ev")))
-		require.Error(t, err)
-		assert.Empty(t, drain(t, s))
+				// Paying the seat again is refused and writes nothing.
+				_, err = s.PaySeat(t.Context(), fillWrite(f, carol, f.id("ev")))
+				require.Error(t, err)
+				assert.Empty(t, drain(t, s))
+			})
+		}
 	})
 }
 
@@ -331,31 +351,35 @@ func fillThroughService(t *testing.T, s *sqlstore.Store, pg bool) {
 	}
 }
 
-// TestFillingPayNotExpected: a payment that fills a team this Store did
-// not see one payment from full (the previous payment went through another
-// instance) is sent in the plain form; the team is then completed in one
-// more statement, TeamSucceeded built in SQL all the same.
-func TestFillingPayNotExpected(t *testing.T) {
+// TestFillingPayCompletionConflict: when the statement that completes a
+// filled team cannot store TeamSucceeded (its ID is taken), the payment
+// stays committed, PaySeat reports the error, and the team is left
+// forming and fully paid for ProcessDue, as with OnFill's events.
+func TestFillingPayCompletionConflict(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		if d != sqlstore.Postgres {
+			t.Skip("the completion in a statement of its own is PostgreSQL's")
+		}
 		s, prefix := newStorePrefixed(t, db, d)
 		other, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
 		require.NoError(t, err)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
-		team, leader := f.open("alice" + awkward)
-		bob, carol := f.join(team.ID, "bob"), f.join(team.ID, "carol")
-		for _, st := range []groupbuy.Seat{leader, bob} {
-			_, err := other.PaySeat(t.Context(), fillWrite(f, st, f.id("ev")))
-			require.NoError(t, err)
-		}
-		drain(t, s)
-		w := fillWrite(f, carol, f.id("ev"))
-		n := s.RoundTrips()
-		res, err := s.PaySeat(t.Context(), w)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		team, leader := f.open("alice")
+		bob := f.join(team.ID, "bob")
+		first := fillWrite(f, leader, f.id("ev"))
+		_, err = other.PaySeat(t.Context(), first) // s does not expect the fill
 		require.NoError(t, err)
-		if d == sqlstore.Postgres {
-			assert.Equal(t, int64(2), s.RoundTrips()-n, "the payment, then the completion")
-		}
-		checkFilled(t, s, res, team.ID, w.FillEventID(), w.Now)
+		w := fillWrite(f, bob, first.Events[0].ID) // taken: the completion cannot store it
+		_, err = s.PaySeat(t.Context(), w)
+		require.Error(t, err)
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.TeamForming, got.State)
+		assert.Equal(t, 2, got.SeatsPaid, "the payment committed in its own statement")
+		due, err := s.DueTeams(t.Context(), t0.Add(time.Minute), 10)
+		require.NoError(t, err)
+		require.Len(t, due, 1, "DueTeams lists the fully paid forming team")
+		assert.Equal(t, team.ID, due[0].ID)
 	})
 }
 

@@ -852,8 +852,7 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 // pgCompletion runs a statement that completes a team, rerunning it when
 // PostgreSQL aborts it as retryable, and scans its row, if any, into dest:
 // found is false when the team was no longer forming and fully paid. Its
-// deliberate division by zero becomes errStaleSnapshot and a unique
-// violation ErrConflict.
+// deliberate division by zero becomes errStaleSnapshot.
 func (s *Store) pgCompletion(ctx context.Context, q string, args, dest []any) (found bool, err error) {
 	err = s.retry(ctx, func() error {
 		found = false
@@ -870,11 +869,8 @@ func (s *Store) pgCompletion(ctx context.Context, q string, args, dest []any) (f
 		}
 		return rows.Err()
 	})
-	switch {
-	case isDivisionByZero(err):
+	if isDivisionByZero(err) {
 		return false, errStaleSnapshot
-	case err != nil && s.isUnique(err):
-		return false, s.guardAsConflict(err)
 	}
 	return found, err
 }
