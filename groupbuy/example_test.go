@@ -118,8 +118,8 @@ func ExampleService_Match() {
 	// Output:
 	// ann: team id3, 1 of 2 seats, opened true
 	// ben: team id3, 2 of 2 seats, opened false
-	// cat: team id11, 1 of 2 seats, opened true
+	// cat: team id15, 1 of 2 seats, opened true
 	// gb:id3:id4:reserved
 	// gb:id3:id7:reserved
-	// gb:id11:id12:reserved
+	// gb:id15:id16:reserved
 }

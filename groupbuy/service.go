@@ -559,6 +559,19 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 		return SeatResult{}, err
 	}
 	c := &e.c
+	w := s.openWrite(c, o, price, now, scope, key, fp)
+	if err := s.store.OpenTeam(ctx, w); err != nil {
+		if re, ok := errors.AsType[*ReplayError](err); ok {
+			return s.replayed(ctx, re.Record, fp)
+		}
+		return SeatResult{}, fmt.Errorf("groupbuy: open team in %s: %w", c.ID, err)
+	}
+	return SeatResult{Team: w.Team, Seat: w.Leader, Opened: true}, nil
+}
+
+// openWrite builds the write that opens a new team of campaign c with the
+// order's user as leader, recorded under scope and key.
+func (s *Service) openWrite(c *Campaign, o *seatOrder, price decimal.Decimal, now time.Time, scope, key, fp string) *OpenTeamWrite {
 	team := Team{
 		ID: s.newID(), CampaignID: c.ID, LeaderID: o.userID, Capacity: c.TeamSize, SeatsTaken: 1,
 		State: TeamForming, OpenedAt: now, ExpiresAt: teamDeadline(c, now), Version: 1,
@@ -577,13 +590,7 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 		},
 		Idem: s.idem(scope, key, fp, seatResultJSON{TeamID: team.ID, SeatID: seat.ID, Opened: true}, now),
 	}
-	if err := s.store.OpenTeam(ctx, w); err != nil {
-		if re, ok := errors.AsType[*ReplayError](err); ok {
-			return s.replayed(ctx, re.Record, fp)
-		}
-		return SeatResult{}, fmt.Errorf("groupbuy: open team in %s: %w", c.ID, err)
-	}
-	return SeatResult{Team: team, Seat: seat, Opened: true}, nil
+	return w
 }
 
 // Join reserves a seat for the user in a given forming team.
@@ -660,7 +667,8 @@ func (s *Service) putJoin(sc *joinScratch) { s.joins.Put(sc) }
 // Match reserves a seat in an open team of the campaign chosen by the
 // strategy (default MatchFullest), and opens a new team when no team has
 // room. With MatchFullest and MatchOldest the store picks the team as it
-// joins it (Store.MatchTeam); an adapter with row locks may pass over a
+// joins it, or opens the new team, in one atomic step (Store.MatchTeam;
+// one statement on PostgreSQL); an adapter with row locks may pass over a
 // team another command holds at that instant, so under contention a match
 // may take the second-best team, or open one, rather than wait.
 func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, error) {
@@ -679,16 +687,10 @@ func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, erro
 	default:
 		return SeatResult{}, invalid("Strategy", fmt.Sprintf("unknown strategy %q", strategy))
 	}
+	// No read of the record first: every write of a match (MatchTeam,
+	// JoinTeam, OpenTeam) checks it before anything else, under the same
+	// scope and key, and a replay returns the first result.
 	fp := keyedFingerprint(req.IdempotencyKey, o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity), string(strategy))
-	if req.IdempotencyKey != "" {
-		rec, err := s.store.GetIdempotency(ctx, scopeMatch, req.IdempotencyKey)
-		if err == nil {
-			return s.replayed(ctx, rec, fp)
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
-			return SeatResult{}, fmt.Errorf("groupbuy: match: %w", err)
-		}
-	}
 	return s.match(ctx, &o, strategy, "", scopeMatch, req.IdempotencyKey, fp)
 }
 
@@ -703,7 +705,9 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 		switch {
 		case err == nil:
 			return r, nil
-		case errors.Is(err, ErrTeamFull): // no team has room for the user
+		case errors.Is(err, ErrTeamFull):
+			// No team has room for the user, and the store did not open
+			// the team the write offered (an adapter may ignore Open).
 			return s.open(ctx, o, scope, key, fp)
 		}
 		return SeatResult{}, err
@@ -736,9 +740,10 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 }
 
 // matchTeam reserves a seat in the team the store picks in strategy's
-// order (see MatchTeamWrite) and sets *out to the result; on an error it
-// leaves *out zero. The seat event and the idempotency record hold
-// TeamIDHole where the team's ID goes.
+// order (see MatchTeamWrite), or has the store open a team in the same
+// step when none has room (MatchTeamWrite.Open), and sets *out to the
+// result; on an error it leaves *out zero. The seat event and the
+// idempotency record hold TeamIDHole where the team's ID goes.
 func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, scope, key, fp string, out *SeatResult) error {
 	e, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
@@ -763,6 +768,8 @@ func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStr
 		j.Idem = &IdempotencyRecord{Scope: scope, Key: key, Fingerprint: fp, Result: b, CreatedAt: now}
 	}
 	j.Seat.TeamID = "" // the hole served the event; the store sets the team
+	// The team to open when none has room, in the same step.
+	w.Open = s.openWrite(c, o, price, now, scope, key, fp)
 	out.Team, out.Seat, err = s.store.MatchTeam(ctx, w)
 	if err != nil {
 		*out = SeatResult{}
@@ -772,6 +779,7 @@ func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStr
 		}
 		return fmt.Errorf("groupbuy: match in %s: %w", o.campaignID, err)
 	}
+	out.Opened = w.Opened(&out.Seat)
 	return nil
 }
 

@@ -177,10 +177,52 @@ type JoinTeamWrite struct {
 // (ErrCampaignNotActive); a team qualifies (ErrTeamFull: none does); the
 // user's counted non-leader seats in the campaign are below MaxJoined when
 // MaxJoined > 0 (ErrLimitExceeded).
+//
+// When Open is set and no team qualifies, the adapter opens Open's team in
+// the same atomic step instead of failing with ErrTeamFull, as OpenTeam
+// would: OpenTeam's preconditions then follow the campaign's (its window,
+// MaxOpened, in that order), and MatchTeam returns the new team and its
+// leader seat (Leader true), stored as OpenTeam stores them. Open's events
+// and record are stored as they are (they hold no hole) and the match's
+// are not. Open.Team.CampaignID is Seat.CampaignID, Open.Leader.UserID is
+// Seat.UserID, Open.Now is Now, and Open.Idem has the match's Scope and Key
+// (nil when Idem is), so that a replay finds the record of either outcome.
+// An adapter that ignores Open returns ErrTeamFull, and the Service then
+// opens the team in a second step.
 type MatchTeamWrite struct {
 	JoinTeamWrite
 	Order   MatchStrategy // MatchFullest or MatchOldest
 	Exclude string        // a team not to pick, or ""
+	Open    *OpenTeamWrite
+}
+
+// OpenProblem names what in w.Open disagrees with the match, as
+// MatchTeamWrite documents it: a field and the reason, or "" when nothing
+// does (or Open is nil). Adapters return it as their validation error.
+func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
+	o := w.Open
+	switch {
+	case o == nil:
+		return "", ""
+	case o.Team.CampaignID != w.Seat.CampaignID:
+		return "Open.Team.CampaignID", "must be Seat.CampaignID"
+	case o.Leader.UserID != w.Seat.UserID:
+		return "Open.Leader.UserID", "must be Seat.UserID"
+	case !o.Now.Equal(w.Now):
+		return "Open.Now", "must be Now"
+	case (o.Idem == nil) != (w.Idem == nil):
+		return "Open.Idem", "must be set exactly when Idem is"
+	case o.Idem != nil && (o.Idem.Scope != w.Idem.Scope || o.Idem.Key != w.Idem.Key):
+		return "Open.Idem", "must have Idem's Scope and Key"
+	}
+	return "", ""
+}
+
+// Opened reports whether seat, as MatchTeam returned it, is the leader
+// seat of the team w.Open opened rather than a seat in a team it joined
+// (which is never a leader seat).
+func (w *MatchTeamWrite) Opened(seat *Seat) bool {
+	return w.Open != nil && seat.Leader && seat.TeamID == w.Open.Team.ID
 }
 
 // TeamIDHole stands for the picked team's ID in a MatchTeamWrite's events

@@ -608,6 +608,25 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if w == nil {
 		return badArg("write", "must not be nil")
 	}
+	if err := checkOpen(w); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := &s.gb
+	ih, err := g.replay(w.Idem)
+	if err != nil {
+		return err
+	}
+	c, ok := g.campaigns[w.Team.CampaignID]
+	if !ok {
+		return notFound("campaign", w.Team.CampaignID)
+	}
+	return s.openLocked(c, w, ih)
+}
+
+// checkOpen checks the IDs and the leader's state of an OpenTeamWrite.
+func checkOpen(w *groupbuy.OpenTeamWrite) error {
 	if err := checkID("team.ID", w.Team.ID); err != nil {
 		return err
 	}
@@ -622,17 +641,13 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if !w.Leader.State.Valid() {
 		return badArg("leader.State", "unknown seat state")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return nil
+}
+
+// openLocked is OpenTeam once the record and the campaign c are checked,
+// with s.mu held; ih is where the record goes.
+func (s *Store) openLocked(c *campaignRow, w *groupbuy.OpenTeamWrite, ih idemAt) error {
 	g := &s.gb
-	ih, err := g.replay(w.Idem)
-	if err != nil {
-		return err
-	}
-	c, ok := g.campaigns[w.Team.CampaignID]
-	if !ok {
-		return notFound("campaign", w.Team.CampaignID)
-	}
 	if !c.AcceptsSeats(w.Now) {
 		return groupbuy.ErrCampaignNotActive
 	}
@@ -740,7 +755,8 @@ func (s *Store) addJoin(t *teamRow, w *groupbuy.JoinTeamWrite, seat *groupbuy.Se
 }
 
 // MatchTeam implements groupbuy.Store. The store holds no row locks, so it
-// always picks the first qualifying team in the write's order.
+// always picks the first qualifying team in the write's order, and opens
+// w.Open's team only when no team qualifies.
 func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
 	if w == nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
@@ -753,6 +769,11 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	}
 	if w.Order != groupbuy.MatchFullest && w.Order != groupbuy.MatchOldest {
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("Order", fmt.Sprintf("must be %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest))
+	}
+	if w.Open != nil {
+		if err := checkMatchOpen(w); err != nil {
+			return groupbuy.Team{}, groupbuy.Seat{}, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -779,7 +800,14 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 		best = t
 	}
 	if best == nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
+		if w.Open == nil {
+			return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
+		}
+		if err := s.openLocked(c, w.Open, ih); err != nil {
+			return groupbuy.Team{}, groupbuy.Seat{}, err
+		}
+		i, _ := g.seat(w.Open.Leader.ID)
+		return g.teams[w.Open.Team.ID].Team, g.seatValue(i), nil
 	}
 	events, idem := w.Filled(best.ID)
 	var seat groupbuy.Seat
@@ -787,6 +815,18 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	return best.Team, seat, nil
+}
+
+// checkMatchOpen checks a MatchTeamWrite's Open against the match, as
+// groupbuy.MatchTeamWrite documents it.
+func checkMatchOpen(w *groupbuy.MatchTeamWrite) error {
+	if err := checkOpen(w.Open); err != nil {
+		return err
+	}
+	if field, reason := w.OpenProblem(); field != "" {
+		return badArg(field, reason)
+	}
+	return nil
 }
 
 // matchesBefore reports whether team a comes before team b in a match

@@ -106,7 +106,16 @@
 //     keys; as JSON string content, escaped as encoding/json escapes it, in payloads and the
 //     record's result). When c holds and no team qualifies, a second
 //     branch (UNION ALL) returns one row flagged as "no team", so that
-//     ErrTeamFull needs no diagnosis.
+//     ErrTeamFull needs no diagnosis. With groupbuy.MatchTeamWrite.Open
+//     the same statement opens that team instead: oc = c, the campaign's
+//     window taking seats and p empty; then OpenTeam's parts depending on
+//     oc (the counter of teams opened, the team, its leader seat, the
+//     events, the record under the match's key), and the flagged row
+//     comes from the leader seat's INSERT. p and oc exclude each other, so
+//     one statement either joins or opens: Service.Match is one round trip
+//     in both cases. When the open's guard fails there is no row, and the
+//     diagnosis checks first whether a team qualifies, then OpenTeam's
+//     preconditions.
 //   - PaySeat: t = the guarded team UPDATE (seats_paid + 1, forming, not
 //     expired) first, so the team row is locked before the seat, as every
 //     writer does; s = the guarded seat UPDATE ... FROM t (reserved, not
@@ -181,7 +190,9 @@
 //     deadlocked with payments), read the idempotency record, read the
 //     campaign, pick and lock the team (FOR UPDATE SKIP LOCKED on MySQL
 //     and PostgreSQL), then JoinTeam's writes with the holes filled
-//     (groupbuy.MatchTeamWrite.Filled), COMMIT.
+//     (groupbuy.MatchTeamWrite.Filled), COMMIT; when no team qualifies and
+//     the write has Open, OpenTeam's reads and writes in the same
+//     transaction instead of the join's.
 //   - PaySeat: BEGIN, lock team (and check the key), guarded seat UPDATE,
 //     guarded team UPDATE (completing the team when this is the last
 //     payment: the lock makes the seats read next complete), read the seat

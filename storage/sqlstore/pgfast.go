@@ -95,6 +95,8 @@ const (
 	pgMatchOldestStmt
 	pgPayFillStmt
 	pgCompleteFilledStmt
+	pgMatchOpenFullestStmt
+	pgMatchOpenOldestStmt
 	pgStmts
 )
 
@@ -111,25 +113,39 @@ type pgText struct {
 
 // pgTexts caches the text of each statement shape: which statement, how
 // many events it inserts (0..pgCachedEvents), whether it carries an
-// idempotency record (1) and its variant (2): for a payment, a result for
-// the filled case; for an open or a join, the per-user counter. A shape's
-// text is built on its first use; two racing first uses build the same
-// text.
-type pgTexts [pgStmts][pgCachedEvents + 1][4]atomic.Pointer[pgText]
+// idempotency record (1) and its variants (2, 4): for a payment, a result
+// for the filled case; for an open or a join, the per-user counter; for a
+// match that may open, the counters of joins (2) and of opens (4). A
+// shape's text is built on its first use; two racing first uses build the
+// same text.
+type pgTexts [pgStmts][pgCachedEvents + 1][8]atomic.Pointer[pgText]
+
+// Bits of a shape (pgTexts).
+const (
+	pgIdemBit = 1 << iota
+	pgVariantBit
+	pgVariant2Bit
+)
 
 // pgStart starts a statement of a shape: the text is built only when the
 // shape's text is not cached (or not cacheable).
 func (s *Store) pgStart(stmt, events int, idem, variant bool) pgq {
+	var bits int
+	if idem {
+		bits |= pgIdemBit
+	}
+	if variant {
+		bits |= pgVariantBit
+	}
+	return s.pgStartBits(stmt, events, bits, true)
+}
+
+// pgStartBits is pgStart for a shape given by its bits; a shape that is
+// not cacheable builds its text on every call.
+func (s *Store) pgStartBits(stmt, events, bits int, cacheable bool) pgq {
 	var q pgq
-	if s.texts != nil && events <= pgCachedEvents {
-		var i int
-		if idem {
-			i |= 1
-		}
-		if variant {
-			i |= 2
-		}
-		q.slot = &s.texts[stmt][events][i]
+	if s.texts != nil && cacheable && events <= pgCachedEvents {
+		q.slot = &s.texts[stmt][events][bits]
 		if q.cached = q.slot.Load(); q.cached != nil {
 			q.args = make([]any, 0, q.cached.nargs)
 			return q
@@ -198,10 +214,15 @@ func (q *pgq) holeJSON(v any) {
 // needs no VALUES list to order: a plain select list keeps the statement's
 // plan smaller (no sort, no join), which PostgreSQL sets up on every run.
 func (s *Store) pgEvents(q *pgq, evs []storage.Event, source string) {
+	s.pgEventsAs(q, "o", evs, source)
+}
+
+// pgEventsAs is pgEvents with the CTE named name.
+func (s *Store) pgEventsAs(q *pgq, name string, evs []storage.Event, source string) {
 	if len(evs) == 0 {
 		return
 	}
-	q.sql(`, o AS (INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
+	q.sql(`, ` + name + ` AS (INSERT INTO {p}outbox (id, topic, event_key, payload, created_at)
 		SELECT `)
 	if len(evs) == 1 {
 		ev := &evs[0]
@@ -243,10 +264,15 @@ func (s *Store) pgIdemGuard(q *pgq, rec *groupbuy.IdempotencyRecord) (scope, key
 // row of source, if there is a record. The stored result is the record's,
 // or filled when filled is set and the condition fill holds.
 func (s *Store) pgIdemInsert(q *pgq, rec *groupbuy.IdempotencyRecord, scope, key ph, source string, filled []byte, fill string) {
+	s.pgIdemInsertAs(q, "i", rec, scope, key, source, filled, fill)
+}
+
+// pgIdemInsertAs is pgIdemInsert with the CTE named name.
+func (s *Store) pgIdemInsertAs(q *pgq, name string, rec *groupbuy.IdempotencyRecord, scope, key ph, source string, filled []byte, fill string) {
 	if rec == nil {
 		return
 	}
-	q.sql(`, i AS (INSERT INTO {p}idempotency (scope, idem_key, fingerprint, result, created_at)
+	q.sql(`, `+name+` AS (INSERT INTO {p}idempotency (scope, idem_key, fingerprint, result, created_at)
 		SELECT `, scope, `, `, key, `, `, q.text(rec.Fingerprint), `, `)
 	if filled != nil {
 		q.sql(`CASE WHEN `, fill, ` THEN `, q.bytes(filled), ` ELSE `, q.bytes(rec.Result), ` END`)

@@ -72,6 +72,19 @@ func pgShapeCases() []pgShapeCase {
 						w.Seat.TeamID = ""
 						return s.pgMatchSQL(w, &w.Seat)
 					}})
+					// A match that may open: cached when the open writes
+					// two events, as the Service's does.
+					for _, openEvents := range []int{1, 2} {
+						out = append(out, pgShapeCase{fmt.Sprintf("match %s or open (%d events) %s", order, openEvents, name), cache && openEvents == 2,
+							func(s *Store, v int) (string, []any) {
+								w := &groupbuy.MatchTeamWrite{JoinTeamWrite: *joinWrite(v, events, idem), Order: order, Exclude: "ex-" + strconv.Itoa(v)}
+								w.Seat.TeamID = ""
+								w.Open = openWrite(v, openEvents, idem)
+								w.Open.Team.ID = "opened-" + strconv.Itoa(v)
+								w.Open.Leader.ID, w.Open.Leader.TeamID = "leader-"+strconv.Itoa(v), w.Open.Team.ID
+								return s.pgMatchSQL(w, &w.Seat)
+							}})
+					}
 				}
 				if idem {
 					continue

@@ -258,12 +258,10 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	if w == nil {
 		return bad("write", "must not be nil")
 	}
-	if err := s.checkOpen(w); err != nil {
+	if err := checkOpen(w); err != nil {
 		return err
 	}
-	team, leader := w.Team, w.Leader
-	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = groupbuy.TeamForming, 1, 0, 0, time.Time{}
-	leader.State, leader.Leader, leader.Virtual, leader.PaidAt = groupbuy.SeatReserved, true, false, time.Time{}
+	team, leader := openedRows(w)
 	attempt := func() error {
 		if s.fast() {
 			return s.pgOpen(ctx, w, &team, &leader)
@@ -274,7 +272,16 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 	return s.wrap(err, "open team "+w.Team.ID)
 }
 
-func (s *Store) checkOpen(w *groupbuy.OpenTeamWrite) error {
+// openedRows returns the team and the leader seat that w opens, as they
+// are stored: forming with one seat taken, the leader seat reserved.
+func openedRows(w *groupbuy.OpenTeamWrite) (groupbuy.Team, groupbuy.Seat) {
+	team, leader := w.Team, w.Leader
+	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = groupbuy.TeamForming, 1, 0, 0, time.Time{}
+	leader.State, leader.Leader, leader.Virtual, leader.PaidAt = groupbuy.SeatReserved, true, false, time.Time{}
+	return team, leader
+}
+
+func checkOpen(w *groupbuy.OpenTeamWrite) error {
 	if err := checkTeam(&w.Team); err != nil {
 		return err
 	}

@@ -66,6 +66,11 @@ func mustJSON(v any) []byte {
 func cloneMatchWrite(w *groupbuy.MatchTeamWrite) *groupbuy.MatchTeamWrite {
 	c := *w
 	c.Events, c.Idem = cloneEvents(w.Events), cloneRecord(w.Idem)
+	if w.Open != nil {
+		o := *w.Open
+		o.Events, o.Idem = cloneEvents(w.Open.Events), cloneRecord(w.Open.Idem)
+		c.Open = &o
+	}
 	return &c
 }
 

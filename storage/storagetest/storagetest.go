@@ -150,6 +150,7 @@ var groups = []group{
 		{"SkipsTeamsThatDoNotQualify", testMatchSkipsTeamsThatDoNotQualify},
 		{"HoleFilled", testMatchHoleFilled},
 		{"Guards", testMatchGuards},
+		{"OrOpen", testMatchOrOpen},
 		{"BadInput", testMatchBadInput},
 		{"RaceOneTeam", testMatchRaceOneTeam},
 		{"RaceManyTeams", testMatchRaceManyTeams},
