@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -540,6 +539,24 @@ func (s *Service) replayed(ctx context.Context, rec IdempotencyRecord, fp string
 	return SeatResult{Team: team, Seat: seat, Opened: r.Opened}, nil
 }
 
+// replayOr is the result of a keyed command whose order failed the
+// Service's own checks, err: the first result when a record of the key
+// exists (the campaign's window may have closed since the first call, and
+// a repeat returns the first result all the same), else err.
+func (s *Service) replayOr(ctx context.Context, err error, scope, key, fp string) (SeatResult, error) {
+	if key == "" {
+		return SeatResult{}, err
+	}
+	rec, gerr := s.store.GetIdempotency(ctx, scope, key)
+	switch {
+	case gerr == nil:
+		return s.replayed(ctx, rec, fp)
+	case !errors.Is(gerr, storage.ErrNotFound):
+		return SeatResult{}, fmt.Errorf("groupbuy: read the record of %s %s: %w", scope, key, gerr)
+	}
+	return SeatResult{}, err
+}
+
 // Open opens a new team with the user as leader, holding a reserved seat.
 func (s *Service) Open(ctx context.Context, req OpenRequest) (SeatResult, error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
@@ -556,7 +573,7 @@ func (s *Service) Open(ctx context.Context, req OpenRequest) (SeatResult, error)
 func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string) (SeatResult, error) {
 	e, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
-		return SeatResult{}, err
+		return s.replayOr(ctx, err, scope, key, fp)
 	}
 	c := &e.c
 	w := s.openWrite(c, o, price, now, scope, key, fp)
@@ -624,6 +641,7 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, er
 func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp string, out *SeatResult) error {
 	e, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
+		*out, err = s.replayOr(ctx, err, scope, key, fp)
 		return err
 	}
 	c := &e.c
@@ -666,11 +684,11 @@ func (s *Service) putJoin(sc *joinScratch) { s.joins.Put(sc) }
 
 // Match reserves a seat in an open team of the campaign chosen by the
 // strategy (default MatchFullest), and opens a new team when no team has
-// room. With MatchFullest and MatchOldest the store picks the team as it
-// joins it, or opens the new team, in one atomic step (Store.MatchTeam;
-// one statement on PostgreSQL); an adapter with row locks may pass over a
-// team another command holds at that instant, so under contention a match
-// may take the second-best team, or open one, rather than wait.
+// room. The store picks the team as it joins it, or opens the new team,
+// in one atomic step (Store.MatchTeam; one statement on PostgreSQL); an
+// adapter with row locks may pass over a team another command holds at
+// that instant, so under contention a match may take the second-best team
+// (MatchRandom: its second pick), or open one, rather than wait.
 func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
@@ -695,48 +713,21 @@ func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, erro
 }
 
 // match is Match for an order already validated, its joins and its open
-// recorded under scope and key. MatchFullest and MatchOldest leave the
-// choice of the team to the store (MatchTeam), which makes it in the same
-// atomic step as the join; MatchRandom reads candidates and joins them.
+// recorded under scope and key. The store chooses the team in strategy's
+// order (MatchTeam) in the same atomic step as the join, and opens the
+// write's new team when none can be taken.
 func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, scope, key, fp string) (SeatResult, error) {
-	if strategy != MatchRandom {
-		var r SeatResult
-		err := s.matchTeam(ctx, o, strategy, excludeTeam, scope, key, fp, &r)
-		switch {
-		case err == nil:
-			return r, nil
-		case errors.Is(err, ErrTeamFull):
-			// No team has room for the user, and the store did not open
-			// the team the write offered (an adapter may ignore Open).
-			return s.open(ctx, o, scope, key, fp)
-		}
-		return SeatResult{}, err
+	var r SeatResult
+	err := s.matchTeam(ctx, o, strategy, excludeTeam, scope, key, fp, &r)
+	switch {
+	case err == nil:
+		return r, nil
+	case errors.Is(err, ErrTeamFull):
+		// No team has room for the user, and the store did not open the
+		// team the write offered (an adapter may ignore Open).
+		return s.open(ctx, o, scope, key, fp)
 	}
-	teams, err := s.store.OpenTeams(ctx, o.campaignID, s.now(), strategy, matchCandidatesRandom)
-	if err != nil {
-		return SeatResult{}, fmt.Errorf("groupbuy: match in %s: %w", o.campaignID, err)
-	}
-	teams = slices.DeleteFunc(teams, func(t Team) bool { return t.ID == excludeTeam })
-	orderCandidates(teams, s.cfg.Seed, o.userID, key)
-	lost := 0 // candidates that filled or closed first
-	for i := range teams {
-		if lost == matchAttempts {
-			break // crowded: a new team serves this user sooner than a queue
-		}
-		var r SeatResult
-		err := s.join(ctx, o, teams[i].ID, scope, key, fp, &r)
-		switch {
-		case err == nil:
-			return r, nil
-		case errors.Is(err, ErrTeamFull), errors.Is(err, ErrTeamClosed):
-			lost++
-		case errors.Is(err, ErrAlreadyJoined):
-			// The user's own team says nothing about crowding: try on.
-		default:
-			return SeatResult{}, err
-		}
-	}
-	return s.open(ctx, o, scope, key, fp)
+	return SeatResult{}, err
 }
 
 // matchTeam reserves a seat in the team the store picks in strategy's
@@ -747,6 +738,7 @@ func (s *Service) match(ctx context.Context, o *seatOrder, strategy MatchStrateg
 func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStrategy, excludeTeam, scope, key, fp string, out *SeatResult) error {
 	e, price, now, err := s.priceOrder(ctx, o)
 	if err != nil {
+		*out, err = s.replayOr(ctx, err, scope, key, fp)
 		return err
 	}
 	c := &e.c
@@ -755,6 +747,9 @@ func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStr
 		amount = e.amount(o.sku)
 	}
 	w := &MatchTeamWrite{Order: strategy, Exclude: excludeTeam}
+	if strategy == MatchRandom {
+		w.Pick = matchPick(s.cfg.Seed, o.userID, key)
+	}
 	j := &w.JoinTeamWrite
 	newSeat(&j.Seat, c, o, price, TeamIDHole, c.EndsAt, now)
 	j.Now, j.MaxJoined = now, c.Limits.MaxTeamsJoinedPerUser
@@ -783,14 +778,10 @@ func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStr
 	return nil
 }
 
-// orderCandidates puts the team MatchRandom tries first at index 0 and the
-// one it tries after a refusal at index 1, picked among the candidates by a
-// hash of (seed, user, key), so that the same request makes the same
-// choices and concurrent matchers spread over the candidates.
-func orderCandidates(teams []Team, seed uint64, user, key string) {
-	if len(teams) < 2 {
-		return
-	}
+// matchPick is a MatchRandom write's Pick: a hash of (seed, user, key),
+// so that the same request makes the same choice and concurrent matchers
+// spread over the candidates.
+func matchPick(seed uint64, user, key string) uint64 {
 	h := seed ^ 0xcbf29ce484222325
 	for _, part := range [2]string{user, key} {
 		for i := 0; i < len(part); i++ {
@@ -799,23 +790,11 @@ func orderCandidates(teams []Team, seed uint64, user, key string) {
 		h = (h ^ 0x1f) * 0x100000001b3
 	}
 	// FNV's low bits depend only on the inputs' low bits; mix them in
-	// (murmur3's finalizer) before taking a remainder.
+	// (murmur3's finalizer) before the store takes a remainder.
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
-	i := int(h % uint64(len(teams)))
-	teams[0], teams[i] = teams[i], teams[0]
-	j := 1 + int((h>>32)%uint64(len(teams)-1))
-	teams[1], teams[j] = teams[j], teams[1]
+	return h
 }
-
-// MatchRandom reads matchCandidatesRandom open teams and tries them in
-// orderCandidates' order until one takes the user; it opens a team when
-// none does, or once matchAttempts of them have filled or closed first
-// (teams the user is already in do not count).
-const (
-	matchCandidatesRandom = 32
-	matchAttempts         = 2
-)

@@ -304,3 +304,43 @@ func TestMatchSkipsTheUsersOwnTeams(t *testing.T) {
 		assert.Equal(t, teams[2], r.Team.ID, "seed %d", seed)
 	}
 }
+
+// TestReplayAfterTheWindowCloses: a keyed Open, Join or Match repeated once
+// the campaign's window has closed returns its first result, as the store
+// would before the window closed; a key reused for another request is
+// still ErrIdempotencyKeyReused, and a new key gets ErrCampaignNotActive.
+func TestReplayAfterTheWindowCloses(t *testing.T) {
+	ctx := context.Background()
+	svc, _, now := world(t, 3, groupbuy.LateRefund, 0)
+	open := groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s", IdempotencyKey: "k-open"}
+	opened, err := svc.Open(ctx, open)
+	require.NoError(t, err)
+	join := groupbuy.JoinRequest{CampaignID: "c", TeamID: opened.Team.ID, UserID: "b", SKU: "s", IdempotencyKey: "k-join"}
+	joined, err := svc.Join(ctx, join)
+	require.NoError(t, err)
+	matches := map[groupbuy.MatchStrategy]groupbuy.SeatResult{}
+	for i, st := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchRandom} {
+		r, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: fmt.Sprintf("m%d", i), SKU: "s", Strategy: st, IdempotencyKey: "k-" + string(st)})
+		require.NoError(t, err, st)
+		matches[st] = r
+	}
+
+	*now = now.Add(25 * time.Hour) // past EndsAt
+	again, err := svc.Open(ctx, open)
+	require.NoError(t, err, "open")
+	assert.Equal(t, opened.Seat.ID, again.Seat.ID)
+	assert.True(t, again.Opened)
+	againJoin, err := svc.Join(ctx, join)
+	require.NoError(t, err, "join")
+	assert.Equal(t, joined.Seat.ID, againJoin.Seat.ID)
+	for i, st := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchRandom} {
+		r, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: fmt.Sprintf("m%d", i), SKU: "s", Strategy: st, IdempotencyKey: "k-" + string(st)})
+		require.NoError(t, err, st)
+		assert.Equal(t, matches[st].Seat.ID, r.Seat.ID, st)
+		assert.Equal(t, matches[st].Opened, r.Opened, st)
+	}
+	_, err = svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: "other", SKU: "s", IdempotencyKey: "k-fullest"})
+	assert.ErrorIs(t, err, groupbuy.ErrIdempotencyKeyReused, "the key with another request")
+	_, err = svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: "new", SKU: "s", IdempotencyKey: "k-new"})
+	assert.ErrorIs(t, err, groupbuy.ErrCampaignNotActive, "a new key")
+}

@@ -158,8 +158,11 @@ type JoinTeamWrite struct {
 // atomic step as the join: among the forming teams of campaign
 // Seat.CampaignID whose ExpiresAt is after Now, that have a free seat, in
 // which the user holds no reserved, paid or confirmed seat, and whose ID is
-// not Exclude, the first in Order: MatchFullest by SeatsTaken descending,
-// then ExpiresAt, then ID; MatchOldest by OpenedAt, then ID. An adapter
+// not Exclude (the qualifying teams), the first in Order: MatchFullest by
+// SeatsTaken descending, then ExpiresAt, then ID; MatchOldest by OpenedAt,
+// then ID. MatchRandom takes, among the first MatchRandomCandidates
+// qualifying teams in MatchFullest's order, the one RandomPicks(Pick, n)
+// names first, else the one it names second, and no other. An adapter
 // whose database locks rows may skip a team that another command holds
 // locked at that instant instead of waiting for it (PostgreSQL and MySQL
 // do, with SKIP LOCKED): under contention the matchers then spread over the
@@ -184,16 +187,47 @@ type JoinTeamWrite struct {
 // MaxOpened, in that order), and MatchTeam returns the new team and its
 // leader seat (Leader true), stored as OpenTeam stores them. Open's events
 // and record are stored as they are (they hold no hole) and the match's
-// are not. Open.Team.CampaignID is Seat.CampaignID, Open.Leader.UserID is
-// Seat.UserID, Open.Now is Now, and Open.Idem has the match's Scope and Key
-// (nil when Idem is), so that a replay finds the record of either outcome.
+// are not. Open's team and leader seat are in campaign Seat.CampaignID,
+// the leader seat is in Open's team, Seat.UserID leads it, Open.Now is
+// Now, and Open.Idem has the match's Scope and Key (nil when Idem is), so
+// that a replay finds the record of either outcome.
 // An adapter that ignores Open returns ErrTeamFull, and the Service then
 // opens the team in a second step.
 type MatchTeamWrite struct {
 	JoinTeamWrite
-	Order   MatchStrategy // MatchFullest or MatchOldest
+	Order   MatchStrategy // MatchFullest, MatchOldest or MatchRandom
 	Exclude string        // a team not to pick, or ""
-	Open    *OpenTeamWrite
+	// Pick chooses MatchRandom's team (RandomPicks); the Service hashes
+	// the request into it, so that the same request makes the same
+	// choice and concurrent matchers spread. Other orders ignore it.
+	Pick uint64
+	Open *OpenTeamWrite
+}
+
+// MatchRandomCandidates is how many qualifying teams, in MatchFullest's
+// order, a MatchRandom write chooses among.
+const MatchRandomCandidates = 32
+
+// RandomPicks returns the indexes, among n candidates (at most
+// MatchRandomCandidates), of the team a MatchRandom write with pick takes
+// first and of the one it takes when the first cannot be taken: first is
+// pick mod n; second is never first, and is -1 when n < 2. Both are -1
+// when n is 0.
+func RandomPicks(pick uint64, n int) (first, second int) {
+	if n <= 0 {
+		return -1, -1
+	}
+	first = int(pick % uint64(n))
+	if n == 1 {
+		return first, -1
+	}
+	// As if the candidates were swapped to put first at 0, then the
+	// second chosen among the others by the high half of pick.
+	second = 1 + int((pick>>32)%uint64(n-1))
+	if second == first {
+		second = 0
+	}
+	return first, second
 }
 
 // OpenProblem names what in w.Open disagrees with the match, as
@@ -206,8 +240,14 @@ func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
 		return "", ""
 	case o.Team.CampaignID != w.Seat.CampaignID:
 		return "Open.Team.CampaignID", "must be Seat.CampaignID"
+	case o.Leader.CampaignID != w.Seat.CampaignID:
+		return "Open.Leader.CampaignID", "must be Seat.CampaignID"
+	case o.Leader.TeamID != o.Team.ID:
+		return "Open.Leader.TeamID", "must be Open.Team.ID"
 	case o.Leader.UserID != w.Seat.UserID:
 		return "Open.Leader.UserID", "must be Seat.UserID"
+	case o.Team.LeaderID != w.Seat.UserID:
+		return "Open.Team.LeaderID", "must be Seat.UserID"
 	case !o.Now.Equal(w.Now):
 		return "Open.Now", "must be Now"
 	case (o.Idem == nil) != (w.Idem == nil):

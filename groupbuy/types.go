@@ -101,9 +101,9 @@ const (
 // MatchStrategy chooses the team Match joins. MatchFullest (then soonest
 // to expire) and MatchOldest take the first team with room in that order,
 // picked by the store as it joins (Store.MatchTeam), which may pass over a
-// team another command holds at that instant. MatchRandom reads 32 of the
-// fullest and tries one chosen by a hash of the request, then one more,
-// and then opens a new team rather than queue behind the crowd.
+// team another command holds at that instant. MatchRandom takes one of
+// the 32 fullest chosen by a hash of the request, or one more if that one
+// is held, and then opens a new team rather than queue behind the crowd.
 type MatchStrategy string
 
 // Match strategies.

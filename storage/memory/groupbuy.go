@@ -767,8 +767,10 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	if w.Seat.TeamID != "" {
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("seat.TeamID", "must be empty: the store picks the team")
 	}
-	if w.Order != groupbuy.MatchFullest && w.Order != groupbuy.MatchOldest {
-		return groupbuy.Team{}, groupbuy.Seat{}, badArg("Order", fmt.Sprintf("must be %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest))
+	switch w.Order {
+	case groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom:
+	default:
+		return groupbuy.Team{}, groupbuy.Seat{}, badArg("Order", fmt.Sprintf("must be %q, %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom))
 	}
 	if w.Open != nil {
 		if err := checkMatchOpen(w); err != nil {
@@ -791,13 +793,29 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	}
 	hu := hashOf(g.seed, w.Seat.UserID)
 	u := g.userNum(w.Seat.UserID, hu)
+	qualifies := func(t *teamRow) bool {
+		return t.ID != w.Exclude && t.SeatsTaken < t.Capacity && t.ExpiresAt.After(w.Now) && !g.holdsSeat(t, u)
+	}
 	var best *teamRow
-	for _, t := range c.forming {
-		if t.ID == w.Exclude || t.SeatsTaken >= t.Capacity || !t.ExpiresAt.After(w.Now) ||
-			(best != nil && !matchesBefore(&t.Team, &best.Team, w.Order)) || g.holdsSeat(t, u) {
-			continue
+	if w.Order == groupbuy.MatchRandom {
+		// The store holds no row locks: the first pick is always taken.
+		var cands []*teamRow
+		for _, t := range c.forming {
+			if qualifies(t) {
+				cands = append(cands, t)
+			}
 		}
-		best = t
+		slices.SortFunc(cands, func(a, b *teamRow) int { return matchCompare(&a.Team, &b.Team, groupbuy.MatchFullest) })
+		cands = cands[:min(len(cands), groupbuy.MatchRandomCandidates)]
+		if first, _ := groupbuy.RandomPicks(w.Pick, len(cands)); first >= 0 {
+			best = cands[first]
+		}
+	} else {
+		for _, t := range c.forming {
+			if qualifies(t) && (best == nil || matchCompare(&t.Team, &best.Team, w.Order) < 0) {
+				best = t
+			}
+		}
 	}
 	if best == nil {
 		if w.Open == nil {
@@ -829,14 +847,14 @@ func checkMatchOpen(w *groupbuy.MatchTeamWrite) error {
 	return nil
 }
 
-// matchesBefore reports whether team a comes before team b in a match
-// order: MatchOldest by OpenedAt, then ID; MatchFullest by SeatsTaken
-// descending, then ExpiresAt, then ID.
-func matchesBefore(a, b *groupbuy.Team, order groupbuy.MatchStrategy) bool {
+// matchCompare orders teams a and b in a match order: MatchOldest by
+// OpenedAt, then ID; MatchFullest by SeatsTaken descending, then
+// ExpiresAt, then ID.
+func matchCompare(a, b *groupbuy.Team, order groupbuy.MatchStrategy) int {
 	if order == groupbuy.MatchOldest {
-		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.ID, b.ID)) < 0
+		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.ID, b.ID))
 	}
-	return cmp.Or(cmp.Compare(b.SeatsTaken, a.SeatsTaken), a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID)) < 0
+	return cmp.Or(cmp.Compare(b.SeatsTaken, a.SeatsTaken), a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
 }
 
 // PaySeat implements groupbuy.Store.
@@ -1140,15 +1158,7 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b groupbuy.Team) int {
-		switch {
-		case a.ID == b.ID:
-			return 0
-		case matchesBefore(&a, &b, order):
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(out, func(a, b groupbuy.Team) int { return matchCompare(&a, &b, order) })
 	if len(out) > limit {
 		out = out[:limit]
 	}

@@ -106,16 +106,22 @@
 //     keys; as JSON string content, escaped as encoding/json escapes it, in payloads and the
 //     record's result). When c holds and no team qualifies, a second
 //     branch (UNION ALL) returns one row flagged as "no team", so that
-//     ErrTeamFull needs no diagnosis. With groupbuy.MatchTeamWrite.Open
+//     ErrTeamFull needs no diagnosis. For MatchRandom, k numbers the first
+//     32 qualifying teams (no lock), f computes groupbuy.RandomPicks from
+//     the write's Pick in SQL, and p locks the first pick, or the second
+//     when the first is held (SKIP LOCKED, re-checked on the latest
+//     version), so that at most one team row is locked. With
+//     groupbuy.MatchTeamWrite.Open
 //     the same statement opens that team instead: oc = c, the campaign's
 //     window taking seats and p empty; then OpenTeam's parts depending on
 //     oc (the counter of teams opened, the team, its leader seat, the
 //     events, the record under the match's key), and the flagged row
 //     comes from the leader seat's INSERT. p and oc exclude each other, so
 //     one statement either joins or opens: Service.Match is one round trip
-//     in both cases. When the open's guard fails there is no row, and the
-//     diagnosis checks first whether a team qualifies, then OpenTeam's
-//     preconditions.
+//     in both cases. When the open's guard fails, a third flagged row says
+//     so, and the diagnosis checks OpenTeam's preconditions (a team the
+//     pick skipped as held would mislead a diagnosis that looked for
+//     qualifying teams).
 //   - PaySeat: t = the guarded team UPDATE (seats_paid + 1, forming, not
 //     expired) first, so the team row is locked before the seat, as every
 //     writer does; s = the guarded seat UPDATE ... FROM t (reserved, not
@@ -189,7 +195,8 @@
 //     also locks the gaps of the index the pick scans, and matchers then
 //     deadlocked with payments), read the idempotency record, read the
 //     campaign, pick and lock the team (FOR UPDATE SKIP LOCKED on MySQL
-//     and PostgreSQL), then JoinTeam's writes with the holes filled
+//     and PostgreSQL; MatchRandom reads its candidates' IDs first, then
+//     locks its first pick, or its second), then JoinTeam's writes with the holes filled
 //     (groupbuy.MatchTeamWrite.Filled), COMMIT; when no team qualifies and
 //     the write has Open, OpenTeam's reads and writes in the same
 //     transaction instead of the join's.

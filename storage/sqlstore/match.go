@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,24 +29,41 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	}
 	seat := joinedSeat(w.Seat)
 	var team groupbuy.Team
-	opened := false // the attempt that succeeded opened w.Open's team
+	var outcome matchOutcome // of the last attempt
 	attempt := func() error {
-		opened = false
+		outcome = matchJoined
 		if s.fast() {
-			return s.pgMatch(ctx, w, &team, &seat, &opened)
+			return s.pgMatch(ctx, w, &team, &seat, &outcome)
 		}
-		return s.inTxOpts(ctx, s.matchTxOptions(), func(r run) error { return s.matchTx(ctx, r, w, &team, &seat, &opened) })
+		return s.inTxOpts(ctx, s.matchTxOptions(), func(r run) error { return s.matchTx(ctx, r, w, &team, &seat, &outcome) })
 	}
-	err := s.command(ctx, attempt, func(r run) error { return s.diagnoseMatch(ctx, r, w) })
+	diagnose := func(r run) error {
+		if outcome == matchOpenRefused {
+			return s.diagnoseOpen(ctx, r, w.Open)
+		}
+		return s.diagnoseMatch(ctx, r, w)
+	}
+	err := s.command(ctx, attempt, diagnose)
 	if err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, s.wrap(err, "match in campaign "+w.Seat.CampaignID)
 	}
-	if opened {
+	if outcome == matchOpened {
 		team, leader := openedRows(w.Open)
 		return team, normSeat(leader), nil
 	}
 	return team, normSeat(seat), nil
 }
+
+// matchOutcome is what a match's attempt did; PostgreSQL's statement
+// returns it as its last column.
+type matchOutcome int
+
+const (
+	matchNoTeam      matchOutcome = iota // no team qualifies, and no Open
+	matchJoined                          // joined the picked team
+	matchOpened                          // opened w.Open's team
+	matchOpenRefused                     // no team qualifies, and Open's guard failed
+)
 
 // matchTxOptions are the options of MatchTeam's own transactions. On
 // MySQL they are READ COMMITTED: under REPEATABLE READ, InnoDB's locking
@@ -74,8 +92,10 @@ func checkMatch(w *groupbuy.MatchTeamWrite) error {
 	if err := checkSeat("Seat", &st, true); err != nil {
 		return err
 	}
-	if w.Order != groupbuy.MatchFullest && w.Order != groupbuy.MatchOldest {
-		return bad("Order", fmt.Sprintf("must be %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest))
+	switch w.Order {
+	case groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom:
+	default:
+		return bad("Order", fmt.Sprintf("must be %q, %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom))
 	}
 	if p := lenProblem(w.Exclude, groupbuy.MaxIDLength); p != "" {
 		return bad("Exclude", p)
@@ -125,8 +145,8 @@ const matchQualifies = `tm.state = 'forming' AND tm.campaign_id = ? AND tm.seats
 // checked, the first qualifying team that no one else holds is locked, and
 // the join proceeds as joinTx's does once it holds the team. When no team
 // qualifies it opens w.Open's team, if any, in the same transaction and
-// sets *opened.
-func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat, opened *bool) error {
+// sets *outcome.
+func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat, outcome *matchOutcome) error {
 	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
 		return err
 	}
@@ -137,9 +157,15 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 	if lock != "" {
 		lock += " SKIP LOCKED"
 	}
-	t, err := s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams tm WHERE `+matchQualifies+`
-		ORDER BY `+matchOrder(w.Order, "tm.")+` LIMIT 1`+lock,
-		w.Seat.CampaignID, s.t(w.Now), w.Exclude, w.Seat.UserID))
+	args := []any{w.Seat.CampaignID, s.t(w.Now), w.Exclude, w.Seat.UserID}
+	var t groupbuy.Team
+	var err error
+	if w.Order == groupbuy.MatchRandom {
+		t, err = s.pickRandom(ctx, r, w.Pick, lock, args)
+	} else {
+		t, err = s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams tm WHERE `+matchQualifies+`
+		ORDER BY `+matchOrder(w.Order, "tm.")+` LIMIT 1`+lock, args...))
+	}
 	if errors.Is(err, errNoRows) {
 		if w.Open == nil {
 			return groupbuy.ErrTeamFull
@@ -148,7 +174,7 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 		if err := s.openTx(ctx, r, w.Open, &t, &leader); err != nil {
 			return err
 		}
-		*opened = true
+		*outcome = matchOpened
 		return nil
 	}
 	if err != nil {
@@ -184,6 +210,45 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 	t.Version++
 	*team = t
 	return nil
+}
+
+// pickRandom reads a MatchRandom write's candidates (args are
+// matchQualifies'), then locks the one groupbuy.RandomPicks names first,
+// or when another transaction holds it (lock ends in SKIP LOCKED) the one
+// it names second; errNoRows when there is none to take.
+func (s *Store) pickRandom(ctx context.Context, r run, pick uint64, lock string, args []any) (groupbuy.Team, error) {
+	rows, err := r.query(ctx, `SELECT tm.id FROM {p}teams tm WHERE `+matchQualifies+`
+		ORDER BY `+matchOrder(groupbuy.MatchFullest, "tm.")+` LIMIT `+strconv.Itoa(groupbuy.MatchRandomCandidates), args...)
+	if err != nil {
+		return groupbuy.Team{}, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return groupbuy.Team{}, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return groupbuy.Team{}, err
+	}
+	if err := rows.Err(); err != nil {
+		return groupbuy.Team{}, err
+	}
+	first, second := groupbuy.RandomPicks(pick, len(ids))
+	for _, i := range [2]int{first, second} {
+		if i < 0 {
+			break
+		}
+		t, err := s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams tm WHERE tm.id = ? AND `+matchQualifies+lock,
+			append([]any{ids[i]}, args...)...))
+		if !errors.Is(err, errNoRows) {
+			return t, err
+		}
+	}
+	return groupbuy.Team{}, errNoRows
 }
 
 // campaignTakesSeats returns ErrNotFound or ErrCampaignNotActive unless
@@ -249,7 +314,8 @@ func (s *Store) diagnoseMatch(ctx context.Context, r run, w *groupbuy.MatchTeamW
 }
 
 // pgMatch: the campaign check with the record's guard (c); the pick (p), a
-// locking read of the first qualifying team that skips rows locked by
+// locking read of the first qualifying team (MatchRandom: of its first or
+// second pick among the candidates k, f) that skips rows locked by
 // others, which PostgreSQL re-checks on the row's latest version once it
 // holds the lock; then the join as pgJoin's, on the picked team: the team
 // UPDATE (t), the per-user counter (u, when the campaign limits joins),
@@ -257,62 +323,63 @@ func (s *Store) diagnoseMatch(ctx context.Context, r run, w *groupbuy.MatchTeamW
 // When c holds but no team qualifies, the statement returns one row of
 // placeholders flagged as such, so that "no team" costs no diagnosis.
 // With w.Open, no team opens Open's team instead (pgMatchOpen), and the
-// flagged row says it did; when that open's guard fails, no row.
-func (s *Store) pgMatch(ctx context.Context, w *groupbuy.MatchTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat, opened *bool) error {
+// flagged row says it did, or that the open's guard failed, so that the
+// diagnosis checks the open's preconditions (a team that the pick skipped
+// as locked may qualify by then).
+func (s *Store) pgMatch(ctx context.Context, w *groupbuy.MatchTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat, outcome *matchOutcome) error {
 	q, args := s.pgMatchSQL(w, seat)
-	found := true
 	err := s.pgOne(ctx, "match in campaign ", seat.CampaignID, q, args, func(rows *sql.Rows) error {
 		var r struct {
-			t      groupbuy.Team
-			until  time.Time
-			check  sql.NullInt64
-			picked bool
-			dest   [teamColN + 3]any
+			t     groupbuy.Team
+			until time.Time
+			check sql.NullInt64
+			dest  [teamColN + 3]any
 		}
-		if err := rows.Scan(append(s.teamDest(r.dest[:0], &r.t), s.ts(&r.until), &r.check, &r.picked)...); err != nil {
+		if err := rows.Scan(append(s.teamDest(r.dest[:0], &r.t), s.ts(&r.until), &r.check, (*int)(outcome))...); err != nil {
 			return err
 		}
-		if found = r.picked; found {
+		if *outcome == matchJoined {
 			*team = r.t
 			seat.TeamID, seat.ReservedUntil = r.t.ID, r.until
 		}
 		return nil
 	})
 	switch {
-	case err != nil || found:
-	case w.Open != nil:
-		*opened = true
-	default:
+	case err != nil:
+		return err
+	case *outcome == matchNoTeam:
 		return groupbuy.ErrTeamFull
+	case *outcome == matchOpenRefused:
+		return guard("open team " + w.Open.Team.ID)
 	}
-	return err
+	return nil
 }
 
 // pgMatchSQL returns pgMatch's statement and its arguments.
 func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (string, []any) {
 	stmt := pgMatchFullestStmt
-	if w.Order == groupbuy.MatchOldest {
+	switch w.Order {
+	case groupbuy.MatchOldest:
 		stmt = pgMatchOldestStmt
+	case groupbuy.MatchRandom:
+		stmt = pgMatchRandomStmt
 	}
-	var q pgq
-	if w.Open == nil {
-		q = s.pgStart(stmt, len(w.Events), w.Idem != nil, w.MaxJoined > 0)
-	} else {
-		stmt += pgMatchOpenFullestStmt - pgMatchFullestStmt
-		bits := 0
-		if w.Idem != nil {
-			bits |= pgIdemBit
-		}
-		if w.MaxJoined > 0 {
-			bits |= pgVariantBit
-		}
+	bits := 0
+	if w.Idem != nil {
+		bits |= pgIdemBit
+	}
+	if w.MaxJoined > 0 {
+		bits |= pgVariantBit
+	}
+	if w.Open != nil {
+		bits |= pgVariant3Bit
 		if w.Open.MaxOpened > 0 {
 			bits |= pgVariant2Bit
 		}
-		// The Service's open writes two events; other counts are built
-		// on every call.
-		q = s.pgStartBits(stmt, len(w.Events), bits, len(w.Open.Events) == 2)
 	}
+	// The Service's open writes two events; other counts are built on
+	// every call.
+	q := s.pgStartBits(stmt, len(w.Events), bits, w.Open == nil || len(w.Open.Events) == 2)
 	camp, now := q.text(seat.CampaignID), s.pgTime(&q, w.Now)
 	q.sql(`WITH c AS (
 		SELECT id`)
@@ -322,18 +389,51 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	q.sql(` FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active'`)
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	user := q.text(seat.UserID)
-	q.sql(`
+	qualifies := func() {
+		q.sql(`tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
+		AND tm.id <> `, q.text(w.Exclude), ` AND EXISTS (SELECT 1 FROM c)
+		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = `, user, `)`)
+	}
+	if w.Order == groupbuy.MatchRandom {
+		// k: the candidates, numbered from 0 in MatchFullest's order; f:
+		// groupbuy.RandomPicks(Pick, n) of them, with Pick as two halves
+		// (hi, lo) that fit a bigint: first = Pick mod n, j = 1 + hi mod
+		// (n - 1), second = j unless j is first, then 0. p takes the first
+		// pick, or the second when the first is held locked.
+		hi, lo := q.int64(int64(w.Pick>>32)), q.int64(int64(w.Pick&0xFFFFFFFF))
+		q.sql(`
+	), k AS (
+		SELECT tm.id, row_number() OVER (ORDER BY ` + matchOrder(groupbuy.MatchFullest, "tm.") + `) - 1 AS rn
+		FROM (SELECT tm.id, tm.seats_taken, tm.expires_at FROM {p}teams tm WHERE `)
+		qualifies()
+		q.sql(`
+			ORDER BY `+matchOrder(groupbuy.MatchFullest, "tm.")+` LIMIT `, groupbuy.MatchRandomCandidates, `) tm
+	), f AS (
+		SELECT x.first, CASE WHEN x.j = x.first THEN 0 ELSE x.j END AS second
+		FROM (SELECT ((`, hi, ` % n) * (4294967296 % n) + `, lo, ` % n) % n AS first,
+			CASE WHEN n > 1 THEN 1 + `, hi, ` % (n - 1) END AS j
+			FROM (SELECT count(*) AS n FROM k) kn WHERE n > 0) x
+	), p AS (
+		SELECT tm.id FROM {p}teams tm JOIN k ON k.id = tm.id, f
+		WHERE (k.rn = f.first OR k.rn = f.second)
+		AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
+		ORDER BY k.rn = f.first DESC
+		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED`)
+	} else {
+		q.sql(`
 	), p AS (
 		SELECT tm.id FROM {p}teams tm
-		WHERE tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
-		AND tm.id <> `, q.text(w.Exclude), ` AND EXISTS (SELECT 1 FROM c)
-		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = `, user, `)
-		ORDER BY `+matchOrder(w.Order, "tm.")+`
-		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED
+		WHERE `)
+		qualifies()
+		q.sql(`
+		ORDER BY ` + matchOrder(w.Order, "tm.") + `
+		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED`)
+	}
+	q.sql(`
 	), t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE `+byKey("id = (SELECT id FROM p)", "state = 'forming' AND seats_taken < capacity")+`
-		RETURNING `+teamCols)
+		WHERE ` + byKey("id = (SELECT id FROM p)", "state = 'forming' AND seats_taken < capacity") + `
+		RETURNING ` + teamCols)
 	s.pgJoinSeat(&q, &w.JoinTeamWrite, seat, user)
 	q.team = "s.team_id"
 	s.pgEvents(&q, w.Events, "s")
@@ -342,15 +442,25 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	if w.Open != nil {
 		s.pgMatchOpen(&q, w.Open, camp, scope, key)
 	}
+	// The outcome (matchOutcome) is the last column; the rows of the
+	// outcomes other than a join hold placeholders.
 	q.sql(`
-	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `, true
-	FROM t LEFT JOIN s ON true
+	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `, `, int(matchJoined), `
+	FROM t LEFT JOIN s ON true`)
+	placeholders := func(o matchOutcome) {
+		q.sql(`
 	UNION ALL
-	SELECT '', '', '', 0, 0, 0, 0, '', `, now, `, `, now, `, NULL, 0, `, now, `, 1, false`)
+	SELECT '', '', '', 0, 0, 0, 0, '', `, now, `, `, now, `, NULL, 0, `, now, `, 1, `, int(o))
+	}
 	if w.Open != nil {
+		placeholders(matchOpened)
 		q.sql(`
 	FROM os`)
+		placeholders(matchOpenRefused)
+		q.sql(`
+	FROM c WHERE NOT EXISTS (SELECT 1 FROM t) AND NOT EXISTS (SELECT 1 FROM os)`)
 	} else {
+		placeholders(matchNoTeam)
 		q.sql(`
 	FROM c WHERE NOT EXISTS (SELECT 1 FROM t)`)
 	}

@@ -9,14 +9,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
 
-// TestMatchInOneStatement: through the Service, a keyed Match costs one
-// round trip on PostgreSQL whether it joins a team or, when none has room,
-// opens one; a replay of either returns the first result. On every
-// database the outcomes are the same.
+// TestMatchInOneStatement: through the Service, a keyed Match (fullest or
+// random) costs one round trip on PostgreSQL whether it joins a team or,
+// when none has room, opens one; a replay of either returns the first
+// result. On every database the outcomes are the same.
 func TestMatchInOneStatement(t *testing.T) {
+	for _, order := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchRandom} {
+		t.Run(string(order), func(t *testing.T) { matchInOneStatement(t, order) })
+	}
+}
+
+func matchInOneStatement(t *testing.T, order groupbuy.MatchStrategy) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
 		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
@@ -26,7 +33,7 @@ func TestMatchInOneStatement(t *testing.T) {
 		match := func(user, key string) (groupbuy.SeatResult, int64) {
 			t.Helper()
 			n := s.RoundTrips()
-			r, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: f.c.ID, UserID: user, SKU: "sku", IdempotencyKey: key})
+			r, err := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: f.c.ID, UserID: user, SKU: "sku", IdempotencyKey: key, Strategy: order})
 			require.NoError(t, err, "%s's match", user)
 			return r, s.RoundTrips() - n
 		}
@@ -64,10 +71,87 @@ func TestMatchInOneStatement(t *testing.T) {
 		again, _ = match("bob", "k-bob")
 		assert.False(t, again.Opened)
 		assert.Equal(t, joined.Seat.ID, again.Seat.ID)
-		_, err = svc.Match(ctx, groupbuy.MatchRequest{CampaignID: f.c.ID, UserID: "dave", SKU: "sku", IdempotencyKey: "k-carol"})
+		_, err = svc.Match(ctx, groupbuy.MatchRequest{CampaignID: f.c.ID, UserID: "dave", SKU: "sku", IdempotencyKey: "k-carol", Strategy: order})
 		assert.ErrorIs(t, err, groupbuy.ErrIdempotencyKeyReused, "the key with another request")
 		seats, err := s.TeamSeats(ctx, opened.Team.ID)
 		require.NoError(t, err)
 		assert.Len(t, seats, 1, "no seat was added by the replays")
+	})
+}
+
+// matchWrite is a MatchTeamWrite for a new user of the fixture's campaign,
+// with a record under key, and the team to open when none can be taken.
+func (f *fixture) matchWrite(user, key string, order groupbuy.MatchStrategy) *groupbuy.MatchTeamWrite {
+	st := f.seat("", user, false)
+	w := &groupbuy.MatchTeamWrite{
+		JoinTeamWrite: groupbuy.JoinTeamWrite{Seat: st, Now: t0, MaxJoined: f.c.Limits.MaxTeamsJoinedPerUser,
+			Events: []storage.Event{f.event(groupbuy.TopicSeatReserved, "res:"+st.ID)},
+			Idem:   &groupbuy.IdempotencyRecord{Scope: "groupbuy.match", Key: key, Fingerprint: "fp-" + key, Result: []byte(`{"k":"` + key + `"}`), CreatedAt: t0}},
+		Order: order,
+	}
+	team := groupbuy.Team{
+		ID: f.id("team"), CampaignID: f.c.ID, LeaderID: user, Capacity: f.c.TeamSize, SeatsTaken: 1,
+		State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: t0.Add(24 * time.Hour), Version: 1,
+	}
+	rec := *w.Idem
+	rec.Result = []byte(`{"opened":"` + key + `"}`)
+	w.Open = &groupbuy.OpenTeamWrite{Team: team, Leader: f.seat(team.ID, user, true), Now: t0, MaxOpened: f.c.Limits.MaxTeamsOpenedPerUser,
+		Events: []storage.Event{f.event(groupbuy.TopicTeamOpened, "open:"+team.ID), f.event(groupbuy.TopicSeatReserved, "res:"+team.ID)},
+		Idem:   &rec}
+	return w
+}
+
+// holdTeam locks team id's row in a host transaction (a join through
+// WithTx) until the test ends.
+func holdTeam(t *testing.T, db *sql.DB, s *sqlstore.Store, f *fixture, id string) {
+	tx, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	_, _, err = s.WithTx(tx).JoinTeam(t.Context(), f.joinWrite(id, "holder-"+id))
+	require.NoError(t, err)
+}
+
+// TestMatchSkipsHeldTeams: on the databases that lock rows, a match passes
+// over a team another transaction holds instead of waiting: MatchRandom
+// takes its second pick; a match whose only team is held opens a team, and
+// when the user may open no more teams it fails with ErrLimitExceeded (the
+// diagnosis must not mistake the held team for one the match could take).
+func TestMatchSkipsHeldTeams(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		if d == sqlstore.SQLite {
+			t.Skip("SQLite locks the database, not rows")
+		}
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.Limits.MaxTeamsOpenedPerUser = 1 })
+		a, _ := f.open("alice")
+		b, _ := f.open("bob")
+		f.join(a.ID, "ann") // a is the fuller: candidate 0, b candidate 1
+		pick := uint64(0)   // RandomPicks(0, 2): first 0 (a), second 1 (b)
+		first, second := groupbuy.RandomPicks(pick, 2)
+		require.Equal(t, [2]int{0, 1}, [2]int{first, second})
+
+		holdTeam(t, db, s, f, a.ID)
+		w := f.matchWrite("carol", "k-carol", groupbuy.MatchRandom)
+		w.Pick = pick
+		team, seat, err := s.MatchTeam(t.Context(), w)
+		require.NoError(t, err)
+		assert.Equal(t, b.ID, team.ID, "the second pick, the first being held")
+		assert.False(t, w.Opened(&seat))
+
+		holdTeam(t, db, s, f, b.ID)
+		orders := []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom}
+		for _, order := range orders {
+			// alice leads a, which is held; b is held too.
+			w = f.matchWrite("alice", "k-alice-"+string(order), order)
+			_, _, err = s.MatchTeam(t.Context(), w)
+			assert.ErrorIs(t, err, groupbuy.ErrLimitExceeded, "%s: alice may open no more teams", order)
+			_, err = s.GetTeam(t.Context(), w.Open.Team.ID)
+			assert.ErrorIs(t, err, groupbuy.ErrNotFound)
+		}
+		w = f.matchWrite("dora", "k-dora", groupbuy.MatchFullest)
+		team, seat, err = s.MatchTeam(t.Context(), w)
+		require.NoError(t, err)
+		assert.True(t, w.Opened(&seat), "every team held: dora opens one")
+		assert.Equal(t, w.Open.Team.ID, team.ID)
 	})
 }

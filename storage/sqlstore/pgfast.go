@@ -95,8 +95,7 @@ const (
 	pgMatchOldestStmt
 	pgPayFillStmt
 	pgCompleteFilledStmt
-	pgMatchOpenFullestStmt
-	pgMatchOpenOldestStmt
+	pgMatchRandomStmt
 	pgStmts
 )
 
@@ -113,18 +112,19 @@ type pgText struct {
 
 // pgTexts caches the text of each statement shape: which statement, how
 // many events it inserts (0..pgCachedEvents), whether it carries an
-// idempotency record (1) and its variants (2, 4): for a payment, a result
-// for the filled case; for an open or a join, the per-user counter; for a
-// match that may open, the counters of joins (2) and of opens (4). A
-// shape's text is built on its first use; two racing first uses build the
-// same text.
-type pgTexts [pgStmts][pgCachedEvents + 1][8]atomic.Pointer[pgText]
+// idempotency record (1) and its variants (2, 4, 8): for a payment, a
+// result for the filled case; for an open or a join, the per-user counter;
+// for a match, the counter of joins (2), whether it may open a team (8)
+// and that open's counter (4). A shape's text is built on its first use;
+// two racing first uses build the same text.
+type pgTexts [pgStmts][pgCachedEvents + 1][16]atomic.Pointer[pgText]
 
 // Bits of a shape (pgTexts).
 const (
 	pgIdemBit = 1 << iota
 	pgVariantBit
 	pgVariant2Bit
+	pgVariant3Bit
 )
 
 // pgStart starts a statement of a shape: the text is built only when the

@@ -66,9 +66,10 @@ func pgShapeCases() []pgShapeCase {
 						return s.pgJoinSQL(w, &w.Seat)
 					}},
 				)
-				for _, order := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchOldest} {
+				for _, order := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom} {
 					out = append(out, pgShapeCase{"match " + string(order) + " " + name, cache, func(s *Store, v int) (string, []any) {
 						w := &groupbuy.MatchTeamWrite{JoinTeamWrite: *joinWrite(v, events, idem), Order: order, Exclude: "ex-" + strconv.Itoa(v)}
+						w.Pick = uint64(v+1) * 0x9e3779b97f4a7c15
 						w.Seat.TeamID = ""
 						return s.pgMatchSQL(w, &w.Seat)
 					}})
@@ -78,6 +79,7 @@ func pgShapeCases() []pgShapeCase {
 						out = append(out, pgShapeCase{fmt.Sprintf("match %s or open (%d events) %s", order, openEvents, name), cache && openEvents == 2,
 							func(s *Store, v int) (string, []any) {
 								w := &groupbuy.MatchTeamWrite{JoinTeamWrite: *joinWrite(v, events, idem), Order: order, Exclude: "ex-" + strconv.Itoa(v)}
+								w.Pick = uint64(v+1) * 0x9e3779b97f4a7c15
 								w.Seat.TeamID = ""
 								w.Open = openWrite(v, openEvents, idem)
 								w.Open.Team.ID = "opened-" + strconv.Itoa(v)

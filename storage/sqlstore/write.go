@@ -276,6 +276,7 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 // are stored: forming with one seat taken, the leader seat reserved.
 func openedRows(w *groupbuy.OpenTeamWrite) (groupbuy.Team, groupbuy.Seat) {
 	team, leader := w.Team, w.Leader
+	team.OpenedAt, team.ExpiresAt = utc(team.OpenedAt), utc(team.ExpiresAt) // as read back
 	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = groupbuy.TeamForming, 1, 0, 0, time.Time{}
 	leader.State, leader.Leader, leader.Virtual, leader.PaidAt = groupbuy.SeatReserved, true, false, time.Time{}
 	return team, leader
@@ -287,6 +288,9 @@ func checkOpen(w *groupbuy.OpenTeamWrite) error {
 	}
 	if err := checkSeat("Leader", &w.Leader, true); err != nil {
 		return err
+	}
+	if w.Leader.TeamID != w.Team.ID {
+		return bad("Leader.TeamID", "must be Team.ID")
 	}
 	if err := checkTime("Now", w.Now); err != nil {
 		return err

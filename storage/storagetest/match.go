@@ -433,8 +433,10 @@ func testMatchGuards(e *env) {
 }
 
 // testMatchBadInput: a nil write, an empty seat, user or campaign ID, a
-// team ID set by the caller, or an order other than MatchFullest and
-// MatchOldest is a *storage.ValidationError and changes nothing.
+// team ID set by the caller, an order other than MatchFullest, MatchOldest
+// and MatchRandom, or an Open that disagrees with the match (another
+// campaign, leader, team, time or key) is a *storage.ValidationError and
+// changes nothing.
 func testMatchBadInput(e *env) {
 	f := e.inputFixture()
 	now := e.clock.Now()
@@ -453,7 +455,41 @@ func testMatchBadInput(e *env) {
 		bad("team ID set", func(w *groupbuy.MatchTeamWrite) { w.Seat.TeamID = f.team.ID }),
 		bad("unknown order", func(w *groupbuy.MatchTeamWrite) { w.Order = "bogus" }),
 		bad("empty order", func(w *groupbuy.MatchTeamWrite) { w.Order = "" }),
-		bad("MatchRandom", func(w *groupbuy.MatchTeamWrite) { w.Order = groupbuy.MatchRandom }),
+		bad("Open in another campaign", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Team.CampaignID, w.Open.Leader.CampaignID = "camp-other", "camp-other"
+		}),
+		bad("Open's leader seat in another campaign", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Leader.CampaignID = "camp-other"
+		}),
+		bad("Open led by another user", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Team.LeaderID, w.Open.Leader.UserID = "mallory", "mallory"
+		}),
+		bad("Open's team led by another user", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Team.LeaderID = "mallory"
+		}),
+		bad("Open's leader seat in another team", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Leader.TeamID = f.team.ID
+		}),
+		bad("Open at another time", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Now = w.Now.Add(time.Second)
+		}),
+		bad("Open without the record", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Idem = nil
+		}),
+		bad("Open's record under another key", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "tm-bad", "st-bad")
+			w.Open.Idem.Key = "k-other"
+		}),
+		bad("Open with an empty team ID", func(w *groupbuy.MatchTeamWrite) {
+			e.orOpen(f.c, w, "", "st-bad")
+		}),
 	})
 	for _, w := range writes {
 		e.noRecord(w, "bad input")

@@ -26,10 +26,13 @@
 //     events of one write keep their slice order.
 //   - An empty ID, a nil write, a limit below 1 or an unknown enum value is a
 //     *storage.ValidationError, never ErrNotFound, and changes nothing; so is
-//     a MatchTeamWrite whose Seat.TeamID is set or whose Order is neither
-//     MatchFullest nor MatchOldest (MatchRandom and "" included).
+//     a MatchTeamWrite whose Seat.TeamID is set, whose Order is not
+//     MatchFullest, MatchOldest or MatchRandom ("" included), or whose Open
+//     disagrees with it.
 //   - MatchTeam called with no other command running picks exactly the
-//     first qualifying team (skipping a locked team is for contention only).
+//     first qualifying team, or for MatchRandom the candidate that
+//     groupbuy.RandomPicks names first (skipping a locked team is for
+//     contention only).
 //
 // An adapter runs the suite from its tests, naming the subtest after the
 // store:
@@ -151,6 +154,7 @@ var groups = []group{
 		{"HoleFilled", testMatchHoleFilled},
 		{"Guards", testMatchGuards},
 		{"OrOpen", testMatchOrOpen},
+		{"Random", testMatchRandom},
 		{"BadInput", testMatchBadInput},
 		{"RaceOneTeam", testMatchRaceOneTeam},
 		{"RaceManyTeams", testMatchRaceManyTeams},
