@@ -396,10 +396,11 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	}
 	if w.Order == groupbuy.MatchRandom {
 		// k: the candidates, numbered from 0 in MatchFullest's order; f:
-		// groupbuy.RandomPicks(Pick, n) of them, with Pick as two halves
-		// (hi, lo) that fit a bigint: first = Pick mod n, j = 1 + hi mod
-		// (n - 1), second = j unless j is first, then 0. p takes the first
-		// pick, or the second when the first is held locked.
+		// the IDs of groupbuy.RandomPicks(Pick, n) among them, with Pick as
+		// two halves (hi, lo) that fit a bigint: first = Pick mod n, j = 1 +
+		// hi mod (n - 1), second = j unless j is first, then 0. p takes the
+		// first pick, or the second when the first is held locked; it reads
+		// teams by primary key only, and locks no row of k or f.
 		hi, lo := q.int64(int64(w.Pick>>32)), q.int64(int64(w.Pick&0xFFFFFFFF))
 		q.sql(`
 	), k AS (
@@ -409,15 +410,16 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 		q.sql(`
 			ORDER BY `+matchOrder(groupbuy.MatchFullest, "tm.")+` LIMIT `, groupbuy.MatchRandomCandidates, `) tm
 	), f AS (
-		SELECT x.first, CASE WHEN x.j = x.first THEN 0 ELSE x.j END AS second
+		SELECT (SELECT k.id FROM k WHERE k.rn = x.first) AS first,
+			(SELECT k.id FROM k WHERE k.rn = CASE WHEN x.j = x.first THEN 0 ELSE x.j END) AS second
 		FROM (SELECT ((`, hi, ` % n) * (4294967296 % n) + `, lo, ` % n) % n AS first,
 			CASE WHEN n > 1 THEN 1 + `, hi, ` % (n - 1) END AS j
 			FROM (SELECT count(*) AS n FROM k) kn WHERE n > 0) x
 	), p AS (
-		SELECT tm.id FROM {p}teams tm JOIN k ON k.id = tm.id, f
-		WHERE (k.rn = f.first OR k.rn = f.second)
+		SELECT tm.id FROM {p}teams tm
+		WHERE tm.id IN ((SELECT first FROM f), (SELECT second FROM f))
 		AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
-		ORDER BY k.rn = f.first DESC
+		ORDER BY tm.id = (SELECT first FROM f) DESC
 		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED`)
 	} else {
 		q.sql(`
