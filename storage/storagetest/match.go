@@ -447,6 +447,10 @@ func testMatchBadInput(e *env) {
 		writes = append(writes, w)
 		return badCall{name, func() error { _, _, err := e.gb.MatchTeam(e.ctx, w); return err }}
 	}
+	// badOpen is bad with the team to open, which mod then spoils.
+	badOpen := func(name string, mod func(o *groupbuy.OpenTeamWrite)) badCall {
+		return bad(name, func(w *groupbuy.MatchTeamWrite) { mod(e.orOpen(f.c, w, "tm-bad", "st-bad").Open) })
+	}
 	e.expectValidation(f, []badCall{
 		{"MatchTeam(nil)", func() error { _, _, err := e.gb.MatchTeam(e.ctx, nil); return err }},
 		bad("empty seat ID", func(w *groupbuy.MatchTeamWrite) { w.Seat.ID = "" }),
@@ -455,38 +459,14 @@ func testMatchBadInput(e *env) {
 		bad("team ID set", func(w *groupbuy.MatchTeamWrite) { w.Seat.TeamID = f.team.ID }),
 		bad("unknown order", func(w *groupbuy.MatchTeamWrite) { w.Order = "bogus" }),
 		bad("empty order", func(w *groupbuy.MatchTeamWrite) { w.Order = "" }),
-		bad("Open in another campaign", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Team.CampaignID, w.Open.Leader.CampaignID = "camp-other", "camp-other"
-		}),
-		bad("Open's leader seat in another campaign", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Leader.CampaignID = "camp-other"
-		}),
-		bad("Open led by another user", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Team.LeaderID, w.Open.Leader.UserID = "mallory", "mallory"
-		}),
-		bad("Open's team led by another user", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Team.LeaderID = "mallory"
-		}),
-		bad("Open's leader seat in another team", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Leader.TeamID = f.team.ID
-		}),
-		bad("Open at another time", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Now = w.Now.Add(time.Second)
-		}),
-		bad("Open without the record", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Idem = nil
-		}),
-		bad("Open's record under another key", func(w *groupbuy.MatchTeamWrite) {
-			e.orOpen(f.c, w, "tm-bad", "st-bad")
-			w.Open.Idem.Key = "k-other"
-		}),
+		badOpen("Open in another campaign", func(o *groupbuy.OpenTeamWrite) { o.Team.CampaignID, o.Leader.CampaignID = "camp-other", "camp-other" }),
+		badOpen("Open's leader seat in another campaign", func(o *groupbuy.OpenTeamWrite) { o.Leader.CampaignID = "camp-other" }),
+		badOpen("Open led by another user", func(o *groupbuy.OpenTeamWrite) { o.Team.LeaderID, o.Leader.UserID = "mallory", "mallory" }),
+		badOpen("Open's team led by another user", func(o *groupbuy.OpenTeamWrite) { o.Team.LeaderID = "mallory" }),
+		badOpen("Open's leader seat in another team", func(o *groupbuy.OpenTeamWrite) { o.Leader.TeamID = f.team.ID }),
+		badOpen("Open at another time", func(o *groupbuy.OpenTeamWrite) { o.Now = o.Now.Add(time.Second) }),
+		badOpen("Open without the record", func(o *groupbuy.OpenTeamWrite) { o.Idem = nil }),
+		badOpen("Open's record under another key", func(o *groupbuy.OpenTeamWrite) { o.Idem.Key = "k-other" }),
 		bad("Open with an empty team ID", func(w *groupbuy.MatchTeamWrite) {
 			e.orOpen(f.c, w, "", "st-bad")
 		}),
