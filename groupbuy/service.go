@@ -552,7 +552,7 @@ func (s *Service) replayOr(ctx context.Context, err error, scope, key, fp string
 	case gerr == nil:
 		return s.replayed(ctx, rec, fp)
 	case !errors.Is(gerr, storage.ErrNotFound):
-		return SeatResult{}, fmt.Errorf("groupbuy: read the record of %s %s: %w", scope, key, gerr)
+		return SeatResult{}, errors.Join(err, fmt.Errorf("groupbuy: read the record of %s %s: %w", scope, key, gerr))
 	}
 	return SeatResult{}, err
 }

@@ -142,7 +142,8 @@ const matchQualifies = `tm.state = 'forming' AND tm.campaign_id = ? AND tm.seats
 		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = ?)`
 
 // matchTx is MatchTeam in a transaction: the record and the campaign are
-// checked, the first qualifying team that no one else holds is locked, and
+// checked, the first qualifying team that no one else holds (MatchRandom:
+// its first or second pick) is locked, and
 // the join proceeds as joinTx's does once it holds the team. When no team
 // qualifies it opens w.Open's team, if any, in the same transaction and
 // sets *outcome.
@@ -171,6 +172,7 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 			return groupbuy.ErrTeamFull
 		}
 		t, leader := openedRows(w.Open)
+		*outcome = matchOpenRefused // until it succeeds: a guard failure is the open's
 		if err := s.openTx(ctx, r, w.Open, &t, &leader); err != nil {
 			return err
 		}
@@ -309,8 +311,23 @@ func (s *Store) diagnoseMatch(ctx context.Context, r run, w *groupbuy.MatchTeamW
 		return conflict("seat %s exists", w.Seat.ID)
 	}
 	// Every precondition holds: the attempt lost a race (a unique key
-	// taken meanwhile); rerunning it decides.
-	return s.eventsExist(ctx, r, w.Events)
+	// taken meanwhile), or the open it made instead hit one of its own
+	// unique keys; rerunning it decides.
+	if err := s.eventsExist(ctx, r, w.Events); err != nil || w.Open == nil {
+		return err
+	}
+	var teamN, leaderN int
+	err = r.row(ctx, `SELECT (SELECT COUNT(*) FROM {p}teams t WHERE t.id = ?), (SELECT COUNT(*) FROM {p}seats st WHERE st.id = ?)`,
+		w.Open.Team.ID, w.Open.Leader.ID).Scan(&teamN, &leaderN)
+	switch {
+	case err != nil:
+		return err
+	case teamN > 0:
+		return conflict("team %s exists", w.Open.Team.ID)
+	case leaderN > 0:
+		return conflict("seat %s exists", w.Open.Leader.ID)
+	}
+	return s.eventsExist(ctx, r, w.Open.Events)
 }
 
 // pgMatch: the campaign check with the record's guard (c); the pick (p), a

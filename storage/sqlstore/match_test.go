@@ -155,3 +155,24 @@ func TestMatchSkipsHeldTeams(t *testing.T) {
 		assert.Equal(t, w.Open.Team.ID, team.ID)
 	})
 }
+
+// TestMatchOpenKeyTaken: a match that opens (every team held or full) but
+// whose new team's ID is taken fails with ErrConflict naming the team, at
+// once, rather than rerunning until it gives up.
+func TestMatchOpenKeyTaken(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		taken, _ := f.open("zed")
+		f.join(taken.ID, "filler") // full: no candidate
+		for _, order := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchRandom} {
+			w := f.matchWrite("carol", "k-carol-"+string(order), order)
+			w.Open.Team.ID, w.Open.Leader.TeamID = taken.ID, taken.ID
+			n := s.Retries()
+			_, _, err := s.MatchTeam(t.Context(), w)
+			assert.ErrorIs(t, err, storage.ErrConflict, order)
+			assert.ErrorContains(t, err, "team "+taken.ID+" exists", order)
+			assert.Equal(t, n, s.Retries(), "%s: no rerun", order)
+		}
+	})
+}
