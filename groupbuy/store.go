@@ -201,6 +201,7 @@ type MatchTeamWrite struct {
 	// the request into it, so that the same request makes the same
 	// choice and concurrent matchers spread. Other orders ignore it.
 	Pick uint64
+	// Open is the team to open when no team qualifies, or nil (see above).
 	Open *OpenTeamWrite
 }
 

@@ -103,7 +103,8 @@ const (
 // picked by the store as it joins (Store.MatchTeam), which may pass over a
 // team another command holds at that instant. MatchRandom takes one of
 // the 32 fullest chosen by a hash of the request, or one more if that one
-// is held, and then opens a new team rather than queue behind the crowd.
+// is held (or filled or closed since), and then opens a new team rather
+// than queue behind the crowd.
 type MatchStrategy string
 
 // Match strategies.

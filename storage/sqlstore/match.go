@@ -219,24 +219,9 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 // or when another transaction holds it (lock ends in SKIP LOCKED) the one
 // it names second; errNoRows when there is none to take.
 func (s *Store) pickRandom(ctx context.Context, r run, pick uint64, lock string, args []any) (groupbuy.Team, error) {
-	rows, err := r.query(ctx, `SELECT tm.id FROM {p}teams tm WHERE `+matchQualifies+`
+	ids, err := r.strings(ctx, `SELECT tm.id FROM {p}teams tm WHERE `+matchQualifies+`
 		ORDER BY `+matchOrder(groupbuy.MatchFullest, "tm.")+` LIMIT `+strconv.Itoa(groupbuy.MatchRandomCandidates), args...)
 	if err != nil {
-		return groupbuy.Team{}, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			_ = rows.Close()
-			return groupbuy.Team{}, err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Close(); err != nil {
-		return groupbuy.Team{}, err
-	}
-	if err := rows.Err(); err != nil {
 		return groupbuy.Team{}, err
 	}
 	first, second := groupbuy.RandomPicks(pick, len(ids))
@@ -498,29 +483,5 @@ func (s *Store) pgMatchOpen(q *pgq, w *groupbuy.OpenTeamWrite, camp, scope, key 
 	q.sql(`, oc AS (
 		SELECT c.id FROM c WHERE c.takes AND NOT EXISTS (SELECT 1 FROM p)
 	)`)
-	source := "oc"
-	if w.MaxOpened > 0 {
-		source = "ou"
-		q.sql(`, ou AS (
-		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
-		SELECT oc.id, `, q.text(leader.UserID), `, 1, 0 FROM oc
-		ON CONFLICT (campaign_id, user_id) DO UPDATE SET opened = ul.opened + 1
-		WHERE ul.opened < `, q.int(w.MaxOpened), `
-		RETURNING 1 AS ok
-	)`)
-	}
-	q.sql(`, ot AS (
-		INSERT INTO {p}teams (`+teamCols+`)
-		SELECT `, q.text(team.ID), `, `, camp, `, `, q.text(team.LeaderID), `, `, q.int(team.Capacity), `, 1, 0, 0, 'forming', `,
-		s.pgTime(q, team.OpenedAt), `, `, s.pgTime(q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM `, source, `
-		RETURNING id
-	), os AS (
-		INSERT INTO {p}seats (`+seatCols+`, active_user)
-		SELECT `)
-	s.pgSeatValues(q, &leader)
-	q.sql(` FROM ot
-		RETURNING id
-	)`)
-	s.pgEventsAs(q, "oo", w.Events, "ot")
-	s.pgIdemInsertAs(q, "oi", w.Idem, scope, key, "ot", nil, "")
+	s.pgOpenParts(q, w, &team, &leader, camp, scope, key, "oc", "o")
 }

@@ -330,46 +330,52 @@ func (s *Store) pgOpen(ctx context.Context, w *groupbuy.OpenTeamWrite, team *gro
 
 // pgOpenSQL returns pgOpen's statement and its arguments.
 func (s *Store) pgOpenSQL(w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat) (string, []any) {
-	counted := w.MaxOpened > 0
-	q := s.pgStart(pgOpenStmt, len(w.Events), w.Idem != nil, counted)
+	q := s.pgStart(pgOpenStmt, len(w.Events), w.Idem != nil, w.MaxOpened > 0)
 	camp, now := q.text(team.CampaignID), s.pgTime(&q, w.Now)
 	q.sql(`WITH c AS (
 		SELECT id FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active'
 		AND (starts_at IS NULL OR starts_at <= `, now, `) AND ends_at > `, now)
 	scope, key := s.pgIdemGuard(&q, w.Idem)
-	source := "c"
-	if counted {
-		n := 0
-		if activeSeat(leader.State) {
-			n = 1
-		}
-		source = "u"
-		q.sql(`
-	), u AS (
-		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
-		SELECT c.id, `, q.text(leader.UserID), `, `, q.int(n), `, 0 FROM c
-		ON CONFLICT (campaign_id, user_id) DO UPDATE SET opened = ul.opened + EXCLUDED.opened
-		WHERE ul.opened < `, q.int(w.MaxOpened), `
-		RETURNING 1 AS ok`)
-	}
 	q.sql(`
-	), t AS (
-		INSERT INTO {p}teams (`+teamCols+`)
-		SELECT `, q.text(team.ID), `, `, camp, `, `, q.text(team.LeaderID), `, `, q.int(team.Capacity), `, 1, 0, 0, 'forming', `,
-		s.pgTime(&q, team.OpenedAt), `, `, s.pgTime(&q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM `, source, `
-		RETURNING id
-	), s AS (
-		INSERT INTO {p}seats (`+seatCols+`, active_user)
-		SELECT `)
-	s.pgSeatValues(&q, leader)
-	q.sql(` FROM t
-		RETURNING id
 	)`)
-	s.pgEvents(&q, w.Events, "t")
-	s.pgIdemInsert(&q, w.Idem, scope, key, "t", nil, "")
+	s.pgOpenParts(&q, w, team, leader, camp, scope, key, "c", "")
 	q.sql(`
 	SELECT 1 FROM s`)
 	return s.pgDone(&q)
+}
+
+// pgOpenParts writes the CTEs that open w's team for each row of from
+// (whose id is the campaign's), each named with prefix p and depending on
+// the one before it, so that a failed guard inserts nothing: the guarded
+// per-user counter (u, only when the campaign limits teams opened: see
+// countSeat), the team (t), its leader seat (s), the events (o) and the
+// record (i, under scope and key).
+func (s *Store) pgOpenParts(q *pgq, w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat, camp, scope, key ph, from, p string) {
+	source := from
+	if w.MaxOpened > 0 {
+		source = p + "u"
+		q.sql(`, `+source+` AS (
+		INSERT INTO {p}user_limits AS ul (campaign_id, user_id, opened, joined)
+		SELECT `+from+`.id, `, q.text(leader.UserID), `, 1, 0 FROM `+from+`
+		ON CONFLICT (campaign_id, user_id) DO UPDATE SET opened = ul.opened + 1
+		WHERE ul.opened < `, q.int(w.MaxOpened), `
+		RETURNING 1 AS ok
+	)`)
+	}
+	q.sql(`, `+p+`t AS (
+		INSERT INTO {p}teams (`+teamCols+`)
+		SELECT `, q.text(team.ID), `, `, camp, `, `, q.text(team.LeaderID), `, `, q.int(team.Capacity), `, 1, 0, 0, 'forming', `,
+		s.pgTime(q, team.OpenedAt), `, `, s.pgTime(q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM `, source, `
+		RETURNING id
+	), `+p+`s AS (
+		INSERT INTO {p}seats (`+seatCols+`, active_user)
+		SELECT `)
+	s.pgSeatValues(q, leader)
+	q.sql(` FROM ` + p + `t
+		RETURNING id
+	)`)
+	s.pgEventsAs(q, p+"o", w.Events, p+"t")
+	s.pgIdemInsertAs(q, p+"i", w.Idem, scope, key, p+"t", nil, "")
 }
 
 // pgSeatValues writes the select list inserting a seat as given. Its

@@ -91,6 +91,24 @@ func (s *Store) seats(ctx context.Context, r run, tmpl string, args ...any) ([]g
 	return out, rows.Err()
 }
 
+// strings runs a query whose rows are one text column each.
+func (r run) strings(ctx context.Context, tmpl string, args ...any) ([]string, error) {
+	rows, err := r.query(ctx, tmpl, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) getTeam(ctx context.Context, r run, id string) (groupbuy.Team, error) {
 	t, err := s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {

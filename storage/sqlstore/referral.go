@@ -430,25 +430,12 @@ func (s *Store) checkNoCycle(ctx context.Context, r run, prog, user, referrer st
 
 // walkUp returns from and up to limit of its ancestors, by a plain read.
 func (s *Store) walkUp(ctx context.Context, r run, prog, from string, limit int) ([]string, error) {
-	rows, err := r.query(ctx, `WITH RECURSIVE up (user_id, referrer_id, depth) AS (
+	return r.strings(ctx, `WITH RECURSIVE up (user_id, referrer_id, depth) AS (
 			SELECT user_id, referrer_id, 0 FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?
 			UNION ALL
 			SELECT n.user_id, n.referrer_id, up.depth + 1 FROM up JOIN {p}ref_nodes n ON n.programme_id = ? AND n.user_id = up.referrer_id
 			WHERE up.depth < ?
 		) SELECT user_id FROM up`, prog, from, prog, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
 }
 
 // lockNodes locks the rows of users (in ID order) and records their current
