@@ -111,8 +111,9 @@ func (e *ReplayError) Error() string {
 }
 
 // OpenTeamWrite inserts Team (state forming) with Leader as its first seat
-// (reserved; Team.SeatsTaken is 1). Team.CampaignID is the campaign that
-// counts; the adapter stores the leader seat under it.
+// (reserved; Team.SeatsTaken is 1). The leader seat belongs to the team:
+// its TeamID, CampaignID and UserID are Team's ID, CampaignID and LeaderID
+// (Problem checks it; adapters refuse a write that disagrees).
 //
 // Preconditions, checked in this order: the campaign exists (ErrNotFound);
 // it is active and Now is inside its window (ErrCampaignNotActive); the
@@ -129,6 +130,21 @@ type OpenTeamWrite struct {
 	MaxOpened int
 	Events    []storage.Event
 	Idem      *IdempotencyRecord
+}
+
+// Problem names what in w disagrees with itself, as OpenTeamWrite
+// documents it: a field and the reason, or "" when nothing does. Adapters
+// return it as their validation error.
+func (w *OpenTeamWrite) Problem() (field, reason string) {
+	switch {
+	case w.Leader.TeamID != w.Team.ID:
+		return "Leader.TeamID", "must be Team.ID"
+	case w.Leader.CampaignID != w.Team.CampaignID:
+		return "Leader.CampaignID", "must be Team.CampaignID"
+	case w.Leader.UserID != w.Team.LeaderID:
+		return "Leader.UserID", "must be Team.LeaderID"
+	}
+	return "", ""
 }
 
 // JoinTeamWrite inserts Seat (reserved, not leader) into team Seat.TeamID,
@@ -241,12 +257,6 @@ func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
 		return "", ""
 	case o.Team.CampaignID != w.Seat.CampaignID:
 		return "Open.Team.CampaignID", "must be Seat.CampaignID"
-	case o.Leader.CampaignID != w.Seat.CampaignID:
-		return "Open.Leader.CampaignID", "must be Seat.CampaignID"
-	case o.Leader.TeamID != o.Team.ID:
-		return "Open.Leader.TeamID", "must be Open.Team.ID"
-	case o.Leader.UserID != w.Seat.UserID:
-		return "Open.Leader.UserID", "must be Seat.UserID"
 	case o.Team.LeaderID != w.Seat.UserID:
 		return "Open.Team.LeaderID", "must be Seat.UserID"
 	case !o.Now.Equal(w.Now):
@@ -255,6 +265,9 @@ func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
 		return "Open.Idem", "must be set exactly when Idem is"
 	case o.Idem != nil && (o.Idem.Scope != w.Idem.Scope || o.Idem.Key != w.Idem.Key):
 		return "Open.Idem", "must have Idem's Scope and Key"
+	}
+	if field, reason := o.Problem(); field != "" {
+		return "Open." + field, reason
 	}
 	return "", ""
 }

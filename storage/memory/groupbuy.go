@@ -633,8 +633,8 @@ func checkOpen(w *groupbuy.OpenTeamWrite) error {
 	if err := checkID("leader.ID", w.Leader.ID); err != nil {
 		return err
 	}
-	if w.Leader.TeamID != w.Team.ID {
-		return badArg("leader.TeamID", "must be team.ID")
+	if field, reason := w.Problem(); field != "" {
+		return badArg(field, reason)
 	}
 	// Seat states are numbered as they first come (state); only the known
 	// ones may, so the numbers stay few.

@@ -289,8 +289,8 @@ func checkOpen(w *groupbuy.OpenTeamWrite) error {
 	if err := checkSeat("Leader", &w.Leader, true); err != nil {
 		return err
 	}
-	if w.Leader.TeamID != w.Team.ID {
-		return bad("Leader.TeamID", "must be Team.ID")
+	if field, reason := w.Problem(); field != "" {
+		return bad(field, reason)
 	}
 	if err := checkTime("Now", w.Now); err != nil {
 		return err

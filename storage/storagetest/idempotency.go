@@ -243,7 +243,7 @@ func testIdemReplayFirst(e *env) {
 	now := e.clock.Now()
 	e.unchanged([]string{"tm-x"}, []string{"alice", "bob"}, "replays", func() {
 		seat := craftSeat(c, "tm-x", "st-x", "alice", now, now.Add(time.Hour))
-		seat.Leader = true
+		seat.Leader, seat.CampaignID = true, "camp-missing"
 		err := e.gb.OpenTeam(e.ctx, &groupbuy.OpenTeamWrite{
 			Team:   groupbuy.Team{ID: "tm-x", CampaignID: "camp-missing", LeaderID: "alice", Capacity: 3, SeatsTaken: 1, State: groupbuy.TeamForming, OpenedAt: now, ExpiresAt: now.Add(time.Hour), Version: 1},
 			Leader: seat, Now: now, Events: e.oneEvent(), Idem: again(),

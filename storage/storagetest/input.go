@@ -96,6 +96,21 @@ func testInputEmptyIDs(e *env) {
 		{"GetIdempotency(scope, '')", func() error { _, err := e.gb.GetIdempotency(e.ctx, "groupbuy.join", ""); return err }},
 		{"OpenTeam with empty team ID", func() error { return e.gb.OpenTeam(e.ctx, openW("", "st-new")) }},
 		{"OpenTeam with empty seat ID", func() error { return e.gb.OpenTeam(e.ctx, openW("tm-new", "")) }},
+		{"OpenTeam with the leader seat in another team", func() error {
+			w := openW("tm-new", "st-new")
+			w.Leader.TeamID = f.team.ID
+			return e.gb.OpenTeam(e.ctx, w)
+		}},
+		{"OpenTeam with the leader seat in another campaign", func() error {
+			w := openW("tm-new", "st-new")
+			w.Leader.CampaignID = "camp-other"
+			return e.gb.OpenTeam(e.ctx, w)
+		}},
+		{"OpenTeam with the leader seat of another user", func() error {
+			w := openW("tm-new", "st-new")
+			w.Leader.UserID = "mallory"
+			return e.gb.OpenTeam(e.ctx, w)
+		}},
 		{"JoinTeam with empty seat ID", func() error { _, _, err := e.gb.JoinTeam(e.ctx, joinW(f.team.ID, "", "carol")); return err }},
 		{"JoinTeam with empty team ID", func() error { _, _, err := e.gb.JoinTeam(e.ctx, joinW("", "st-new", "carol")); return err }},
 		{"JoinTeam with empty user ID", func() error { _, _, err := e.gb.JoinTeam(e.ctx, joinW(f.team.ID, "st-new", "")); return err }},
