@@ -847,14 +847,19 @@ func checkMatchOpen(w *groupbuy.MatchTeamWrite) error {
 	return nil
 }
 
+// compareMicro compares a and b by the microsecond, as the SQL stores keep
+// times: lists of teams and seats apart by less then tie on every adapter,
+// and their IDs decide.
+func compareMicro(a, b time.Time) int { return cmp.Compare(a.UnixMicro(), b.UnixMicro()) }
+
 // matchCompare orders teams a and b in a match order: MatchOldest by
 // OpenedAt, then ID; MatchFullest by SeatsTaken descending, then
 // ExpiresAt, then ID.
 func matchCompare(a, b *groupbuy.Team, order groupbuy.MatchStrategy) int {
 	if order == groupbuy.MatchOldest {
-		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(compareMicro(a.OpenedAt, b.OpenedAt), cmp.Compare(a.ID, b.ID))
 	}
-	return cmp.Or(cmp.Compare(b.SeatsTaken, a.SeatsTaken), a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
+	return cmp.Or(cmp.Compare(b.SeatsTaken, a.SeatsTaken), compareMicro(a.ExpiresAt, b.ExpiresAt), cmp.Compare(a.ID, b.ID))
 }
 
 // PaySeat implements groupbuy.Store.
@@ -1113,7 +1118,7 @@ func seatOrder(a, b groupbuy.Seat) int {
 		}
 		return -1
 	}
-	if c := a.ReservedAt.Compare(b.ReservedAt); c != 0 {
+	if c := compareMicro(a.ReservedAt, b.ReservedAt); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.ID, b.ID)
@@ -1185,7 +1190,7 @@ func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]grou
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b groupbuy.Seat) int {
-		return cmp.Or(b.ReservedAt.Compare(a.ReservedAt), cmp.Compare(b.ID, a.ID))
+		return cmp.Or(compareMicro(b.ReservedAt, a.ReservedAt), cmp.Compare(b.ID, a.ID))
 	})
 	if len(out) > limit {
 		out = out[:limit]
@@ -1217,7 +1222,7 @@ func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) (
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b groupbuy.Seat) int {
-		return cmp.Or(a.ReservedUntil.Compare(b.ReservedUntil), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(compareMicro(a.ReservedUntil, b.ReservedUntil), cmp.Compare(a.ID, b.ID))
 	})
 	if len(out) > limit {
 		out = out[:limit]
@@ -1239,7 +1244,7 @@ func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]group
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b groupbuy.Team) int {
-		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(compareMicro(a.ExpiresAt, b.ExpiresAt), cmp.Compare(a.ID, b.ID))
 	})
 	if len(out) > limit {
 		out = out[:limit]

@@ -172,7 +172,7 @@ func testTeamSeatsOrder(e *env) {
 	t0 := e.clock.Now()
 	exp := t0.Add(lifetime)
 	e.storeOpen(c, "tm-x", "st-m", "u-m", t0, exp)
-	e.storeJoin(c, "tm-x", "st-k", "u-k", t0) // same time as the leader, smaller ID
+	e.storeJoin(c, "tm-x", "st-k", "u-k", t0.Add(900)) // the leader's microsecond, smaller ID
 	e.storeJoin(c, "tm-x", "st-z", "u-z", t0.Add(time.Minute))
 	e.storeJoin(c, "tm-x", "st-b", "u-b", t0.Add(time.Minute))
 	e.storeJoin(c, "tm-x", "st-a", "u-a", t0.Add(2*time.Minute))
@@ -224,8 +224,11 @@ func testOpenTeamsOrder(e *env) {
 	open("tm-c", t0.Add(time.Minute), t0.Add(2*h), 2)
 	open("tm-a", t0, t0.Add(3*h), 2)
 	open("tm-e", t0.Add(2*time.Minute), t0.Add(5*h), 3)
-	open("tm-d", t0.Add(3*time.Minute), t0.Add(4*h), 1)
-	open("tm-b", t0.Add(3*time.Minute), t0.Add(4*h), 1)
+	// tm-d and tm-b tie: their times are apart by less than the
+	// microsecond that SQL stores keep, so their IDs decide, on every
+	// adapter.
+	open("tm-d", t0.Add(3*time.Minute+100), t0.Add(4*h+100), 1)
+	open("tm-b", t0.Add(3*time.Minute+900), t0.Add(4*h+900), 1)
 	// Not listed: full, expired by now, expiring exactly now, closed, in
 	// another campaign.
 	open("tm-f", t0, t0.Add(3*h), 4)
