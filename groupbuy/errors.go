@@ -32,8 +32,8 @@ type ValidationError = storage.ValidationError
 // TransitionError reports an illegal state change.
 type TransitionError struct {
 	Entity string // "team", "seat" or "campaign"
-	From   string
-	To     string
+	From   string // the state it is in
+	To     string // the state the move asked for
 }
 
 // Error names the entity and the two states.

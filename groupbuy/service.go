@@ -124,7 +124,8 @@ func (s *Service) CreateCampaign(ctx context.Context, c Campaign) (Campaign, err
 }
 
 // SetCampaignStatus moves a campaign to status to, following the campaign
-// transition table (draft → active → paused ⇄ active → ended).
+// transition table: draft → active or ended; active → paused or ended;
+// paused → active or ended; ended is final.
 func (s *Service) SetCampaignStatus(ctx context.Context, id string, to CampaignStatus) (Campaign, error) {
 	if err := validateID("campaignID", id); err != nil {
 		return Campaign{}, err

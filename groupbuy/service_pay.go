@@ -47,7 +47,9 @@ type LateOutcome struct {
 	// and its siblings do not apply: the host settles it by this key with
 	// its payment provider, which refunds a key once.
 	RefundKey string
-	Reason    string
+	// Reason says why the payment was late, e.g. "seat released, team
+	// forming".
+	Reason string
 }
 
 // PaymentResult is the outcome of ConfirmPayment. For a late payment Team
@@ -58,7 +60,8 @@ type PaymentResult struct {
 	Seat Seat
 	// Filled is true when this payment completed its team.
 	Filled bool
-	Late   *LateOutcome
+	// Late is how a late payment was handled; nil for a payment in time.
+	Late *LateOutcome
 }
 
 type payResultJSON struct {

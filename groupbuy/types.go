@@ -92,10 +92,18 @@ type LatePaymentPolicy string
 
 // Late-payment policies. Whatever the policy, the outcome is reported by a
 // LatePaymentHandled event; when nothing else works the payment is refunded.
+// A payment for a seat that was paid by another payment (or has gone on to
+// a refund or confirmation) is refunded whatever the policy: only a seat
+// that lapsed or whose team closed while it was reserved is placed.
 const (
-	LateRefund    LatePaymentPolicy = "refund"
+	// LateRefund refunds the payment.
+	LateRefund LatePaymentPolicy = "refund"
+	// LateJoinOther places the payment as a paid seat in another team of
+	// the campaign (the fullest it can join), or in a new team it opens
+	// when none has room.
 	LateJoinOther LatePaymentPolicy = "join_other"
-	LateOpenNew   LatePaymentPolicy = "open_new"
+	// LateOpenNew places the payment as the paid leader seat of a new team.
+	LateOpenNew LatePaymentPolicy = "open_new"
 )
 
 // MatchStrategy chooses the team Match joins. MatchFullest (then soonest

@@ -110,8 +110,8 @@ var (
 
 // ValidationError reports bad input: which field, and why.
 type ValidationError struct {
-	Field  string
-	Reason string
+	Field  string // the argument or field, e.g. "CampaignID" or "Leader.TeamID"
+	Reason string // what it must be, e.g. "must not be empty"
 }
 
 // Error names the field and the reason.

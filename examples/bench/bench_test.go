@@ -20,6 +20,7 @@ func TestRunGroupbuyMemory(t *testing.T) {
 	assert.Positive(t, res.Transactions)
 	assert.Zero(t, res.Check.Overfilled)
 	assert.Zero(t, res.Check.Mismatched)
+	assert.Zero(t, res.Check.PaidMismatched)
 	assert.Zero(t, res.Errors, res.ErrorSamples)
 	assert.Positive(t, res.Pays)
 	assert.LessOrEqual(t, res.Pays, res.Opens+res.Joins, "one payment per seat at most")
@@ -33,6 +34,7 @@ func TestRunHotMemory(t *testing.T) {
 	assert.Positive(t, res.Transactions)
 	assert.Zero(t, res.Check.Overfilled)
 	assert.Zero(t, res.Check.Mismatched)
+	assert.Zero(t, res.Check.PaidMismatched)
 	assert.Zero(t, res.Errors, res.ErrorSamples)
 	assert.LessOrEqual(t, res.Check.MaxActive, 3)
 }

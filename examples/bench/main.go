@@ -133,7 +133,10 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	if res != nil {
 		report(stdout, res)
 	}
-	return finish(stderr, cleanup, err, func() bool { return res.Check.Overfilled > 0 || res.Check.Mismatched > 0 })
+	return finish(stderr, cleanup, err, func() bool {
+		c := res.Check
+		return c.Overfilled > 0 || c.Mismatched > 0 || c.PaidMismatched > 0
+	})
 }
 
 // finish runs cleanup and returns the exit status of a run that ended with

@@ -39,8 +39,9 @@
 // for open teams in fullest order (0006; SQLite and MySQL 0003), so that
 // MatchTeam's pick and OpenTeams' read stop early; the indexes of OpenTeams and DueTeams
 // hold forming teams only (0007; SQLite 0004). Migrations that build an
-// index block writes to that table while they run; Migrate applies each in
-// a transaction.
+// index block writes to that table while they run. PostgreSQL and SQLite
+// apply each migration in a transaction; MySQL, whose DDL is not
+// transactional, applies them under GET_LOCK without one (see Migrate).
 //
 // A guarded write that finds its row by primary key keeps its guards in a
 // CASE (byKey in store.go), out of reach of the planner's index matching:

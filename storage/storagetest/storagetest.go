@@ -41,10 +41,13 @@
 //		t.Run("memory", func(t *testing.T) {
 //			storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
 //				s := memory.New(memory.WithClock(now))
-//				return storagetest.Stores{GroupBuy: s, Outbox: s}
+//				return storagetest.Stores{GroupBuy: s, Outbox: s, Referral: s}
 //			})
 //		})
 //	}
+//
+// Stores.Referral may be nil for an adapter that does not implement
+// referral.Store; the Referral and ReferralRace groups then skip.
 package storagetest
 
 import (

@@ -1,0 +1,35 @@
+// Package groupbuy runs group buying (拼团): a campaign sells a product at a
+// team price, a leader opens a team of TeamSize seats, friends join it (or
+// Match puts a buyer in an open team, or opens one), and the team succeeds
+// when every seat is paid before its deadline; otherwise it fails and every
+// paid seat is refunded.
+//
+// A Service decides each command under pure rules (transition tables,
+// deadlines, virtual fill, late-payment policy; no clock or randomness of
+// its own: Config.Now and Config.NewID) and applies it as one guarded write
+// to a Store: the adapter changes the rows only if the write's
+// preconditions still hold, in the same atomic step as the outbox events
+// and the idempotency record, so no team is ever overfilled, no payment is
+// applied twice and no seat is refunded twice, however commands interleave
+// across processes. Stores: storage/memory, storage/sqlstore (PostgreSQL,
+// MySQL/MariaDB, SQLite; also inside the host's transaction with WithTx),
+// or the host's own adapter, checked by storage/storagetest.
+//
+// A host wires it in four places:
+//
+//   - Its order flow calls Open, Join or Match (with an idempotency key
+//     when the request may be retried) and takes the payment for the
+//     returned seat's Amount.
+//   - Its payment callback calls ConfirmPayment, idempotent on the payment
+//     reference; a payment that arrives too late is handled by the
+//     campaign's LatePaymentPolicy and reported in PaymentResult.Late.
+//   - A ticker calls ProcessDue, from any number of instances: it releases
+//     lapsed reservations and closes teams whose deadline passed.
+//   - An outbox relay drains the Store's events (storage.Outbox) and acts
+//     on them; a refund_requested event carries the Key to pass to the
+//     payment provider, and MarkRefunded or MarkRefundFailed (then
+//     RetryRefund) report the provider's answer.
+//
+// Shipping and after-sale are gated by MayShip and MayOpenAfterSale: only
+// seats of succeeded teams qualify.
+package groupbuy
