@@ -22,9 +22,12 @@ import (
 // filled the team, the late-payment outcome), with the team and seat as
 // they are now.
 type PaymentRequest struct {
-	TeamID     string
-	SeatID     string
-	PaymentRef string // the payment provider's reference, unique per payment
+	TeamID string
+	SeatID string
+	// PaymentRef is the payment provider's reference, unique per payment:
+	// 1..MaxPaymentRefLength bytes of UTF-8 without spaces or control
+	// characters, as IDs.
+	PaymentRef string
 	Amount     decimal.Decimal
 	Currency   string
 }
@@ -85,8 +88,8 @@ func validatePayment(req *PaymentRequest) (plainFields, error) {
 	if err != nil {
 		return 0, err
 	}
-	if req.PaymentRef == "" || len(req.PaymentRef) > MaxPaymentRefLength {
-		return 0, invalid("PaymentRef", fmt.Sprintf("must be 1..%d bytes", MaxPaymentRefLength))
+	if err := check.Text("PaymentRef", req.PaymentRef, MaxPaymentRefLength); err != nil {
+		return 0, err
 	}
 	if err := validateCurrency("Currency", req.Currency); err != nil {
 		return 0, err

@@ -344,3 +344,31 @@ func TestReplayAfterTheWindowCloses(t *testing.T) {
 	_, err = svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: "new", SKU: "s", IdempotencyKey: "k-new"})
 	assert.ErrorIs(t, err, groupbuy.ErrCampaignNotActive, "a new key")
 }
+
+// TestPaymentRefsCompareExactly: a reference that a store could compare
+// equal to another one (MySQL's PAD SPACE collations ignore trailing
+// spaces) is refused before anything is written, so that two payments can
+// never be taken for one and a second charge never passes as a replay.
+func TestPaymentRefsCompareExactly(t *testing.T) {
+	ctx := context.Background()
+	svc, store, _ := world(t, 3, groupbuy.LateRefund, 0)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+	require.NoError(t, err)
+	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	before := snapshot(t, store, a.Team.ID)
+	for _, ref := range []string{"ref-1 ", " ref-1", "ref 1", "ref-1\t", "ref-1\x00", "ref-\xff"} {
+		for _, seat := range []groupbuy.Seat{a.Seat, b.Seat} {
+			_, err := svc.ConfirmPayment(ctx, payFor(seat, ref))
+			var ve *groupbuy.ValidationError
+			require.ErrorAs(t, err, &ve, "payment ref %q for seat of %s", ref, seat.UserID)
+			assert.Equal(t, "PaymentRef", ve.Field)
+		}
+	}
+	assert.Equal(t, before, snapshot(t, store, a.Team.ID), "refused payments change nothing")
+	paid, err := svc.ConfirmPayment(ctx, payFor(b.Seat, "ref-2"))
+	require.NoError(t, err)
+	assert.Equal(t, groupbuy.SeatPaid, paid.Seat.State)
+}

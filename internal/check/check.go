@@ -4,6 +4,7 @@ package check
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/internal/jsonw"
@@ -14,19 +15,41 @@ import (
 // MaxIDLength is the longest ID any package accepts.
 const MaxIDLength = 128
 
-// ID requires a non-empty ID of at most MaxIDLength bytes with no spaces or
-// control characters.
+// ID requires a non-empty ID of at most MaxIDLength bytes of valid UTF-8
+// with no spaces or control characters (Problem).
 func ID(field, id string) error {
-	if id == "" {
-		return &storage.ValidationError{Field: field, Reason: "must not be empty"}
-	}
-	if len(id) > MaxIDLength {
-		return &storage.ValidationError{Field: field, Reason: fmt.Sprintf("longer than %d bytes", MaxIDLength)}
-	}
-	if !printable(id) {
-		return &storage.ValidationError{Field: field, Reason: "must not contain spaces or control characters"}
+	if p := Problem(id, MaxIDLength); p != "" {
+		return &storage.ValidationError{Field: field, Reason: p}
 	}
 	return nil
+}
+
+// Text is ID for a value of at most max bytes, such as a payment
+// reference.
+func Text(field, s string, max int) error {
+	if p := Problem(s, max); p != "" {
+		return &storage.ValidationError{Field: field, Reason: p}
+	}
+	return nil
+}
+
+// Problem says why s is not an acceptable ID or reference of at most max
+// bytes, or returns "". Such values hold no spaces, so that every store
+// compares them exactly: MySQL's PAD SPACE collations take "a" and "a " for
+// one key, which would make two payments one. They are valid UTF-8 with no
+// control characters, which PostgreSQL and MySQL refuse to store.
+func Problem(s string, max int) string {
+	switch {
+	case s == "":
+		return "must not be empty"
+	case len(s) > max:
+		return fmt.Sprintf("longer than %d bytes", max)
+	case !printable(s):
+		return "must not contain spaces or control characters"
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	}
+	return ""
 }
 
 // IDPlain is ID that also reports whether id is jsonw.Plain, so that a
@@ -51,7 +74,7 @@ func IDPlain(field, id string) (plain bool, err error) {
 	if odd == 0 {
 		return true, nil
 	}
-	if !printable(id) {
+	if !printable(id) || !utf8.ValidString(id) {
 		return false, ID(field, id)
 	}
 	return jsonw.Plain(id), nil

@@ -16,11 +16,31 @@ func TestID(t *testing.T) {
 	}{
 		{"a", true}, {"team-01a2", true}, {strings.Repeat("x", MaxIDLength), true},
 		{"", false}, {strings.Repeat("x", MaxIDLength+1), false}, {"a b", false}, {"a\x00", false}, {"a\x7f", false}, {"\t", false},
+		{"订单-1", true}, {"a ", false}, {" a", false}, {"a\xff", false}, {"订\xe5\x8d", false}, {"12345678\xc0\xaf", false},
 	} {
 		err := ID("f", tc.id)
 		var ve *storage.ValidationError
 		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &ve) || ve.Field != "f")) {
 			t.Errorf("ID(%q) = %v", tc.id, err)
+		}
+	}
+}
+
+func TestText(t *testing.T) {
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{
+		{"4200001234202611270000000001", true}, {"pi_3Nf-x_Y", true}, {strings.Repeat("r", 256), true},
+		{"", false}, {strings.Repeat("r", 257), false}, {"ref-1 ", false}, {"ref 1", false}, {"ref\x001", false}, {"ref\xff", false},
+	} {
+		err := Text("PaymentRef", tc.s, 256)
+		var ve *storage.ValidationError
+		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &ve) || ve.Field != "PaymentRef")) {
+			t.Errorf("Text(%q) = %v", tc.s, err)
+		}
+		if p := Problem(tc.s, 256); (p == "") != tc.ok {
+			t.Errorf("Problem(%q) = %q", tc.s, p)
 		}
 	}
 }
@@ -35,7 +55,7 @@ func TestIDEveryByteAtEveryOffset(t *testing.T) {
 			for c := 0; c < 256; c++ {
 				s := []byte(base[:n])
 				s[at] = byte(c)
-				want := c >= 0x21 && c != 0x7f
+				want := c >= 0x21 && c != 0x7f && c < 0x80 // a lone byte ≥ 0x80 is not UTF-8
 				if got := ID("f", string(s)) == nil; got != want {
 					t.Fatalf("ID(%q) ok = %v, want %v", s, got, want)
 				}

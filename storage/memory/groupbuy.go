@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -870,6 +871,11 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 		return groupbuy.PaySeatResult{}, badArg("write", "must not be nil")
 	}
 	if err := checkIDs("TeamID", w.TeamID, "SeatID", w.SeatID, "PaymentRef", w.PaymentRef); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
+	// A reference is held to the rules the SQL stores need (no spaces, valid
+	// UTF-8), so that every adapter takes the same payments.
+	if err := check.Text("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	s.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -28,11 +29,18 @@ func bad(field, reason string) error { return &storage.ValidationError{Field: fi
 // nothing is. Field names are put together only once a problem is found,
 // so that valid input, the usual case, costs no string building.
 
-func idProblem(id string) string {
-	if id == "" {
-		return "must not be empty"
+// idProblem holds IDs to the rules the Service checks (check.Problem):
+// beside the length, no spaces, which MySQL's PAD SPACE collations would
+// compare away, and valid UTF-8, which PostgreSQL and MySQL refuse to store.
+func idProblem(id string) string { return check.Problem(id, groupbuy.MaxIDLength) }
+
+// refProblem is idProblem for a payment reference; a seat has none until
+// paid.
+func refProblem(ref string) string {
+	if ref == "" {
+		return ""
 	}
-	return lenProblem(id, groupbuy.MaxIDLength)
+	return check.Problem(ref, maxPaymentRef)
 }
 
 func lenProblem(v string, n int) string {
@@ -150,7 +158,10 @@ func checkIdem(rec *groupbuy.IdempotencyRecord) error {
 	if err := checkLen("Idem.Scope", rec.Scope, maxScope); err != nil {
 		return err
 	}
-	return checkLen("Idem.Key", rec.Key, maxIdemKey)
+	if p := check.Problem(rec.Key, maxIdemKey); p != "" {
+		return bad("Idem.Key", p)
+	}
+	return nil
 }
 
 // checkSeat checks what a stored seat must satisfy to fit the columns. Its
@@ -167,7 +178,7 @@ func checkSeat(prefix string, st *groupbuy.Seat, real bool) error {
 		fieldProblem{".UserID", user},
 		fieldProblem{".SKU", lenProblem(st.SKU, groupbuy.MaxIDLength)},
 		fieldProblem{".Currency", lenProblem(st.Currency, maxCurrency)},
-		fieldProblem{".PaymentRef", lenProblem(st.PaymentRef, maxPaymentRef)},
+		fieldProblem{".PaymentRef", refProblem(st.PaymentRef)},
 		fieldProblem{".Quantity", countProblem(st.Quantity)},
 		fieldProblem{".UnitPrice", moneyProblem(st.UnitPrice)},
 		fieldProblem{".Amount", moneyProblem(st.Amount)},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -442,11 +443,8 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 			return groupbuy.PaySeatResult{}, err
 		}
 	}
-	if w.PaymentRef == "" {
-		return groupbuy.PaySeatResult{}, bad("PaymentRef", "must not be empty")
-	}
-	if err := checkLen("PaymentRef", w.PaymentRef, maxPaymentRef); err != nil {
-		return groupbuy.PaySeatResult{}, err
+	if p := check.Problem(w.PaymentRef, maxPaymentRef); p != "" {
+		return groupbuy.PaySeatResult{}, bad("PaymentRef", p)
 	}
 	if err := checkLen("Currency", w.Currency, maxCurrency); err != nil {
 		return groupbuy.PaySeatResult{}, err

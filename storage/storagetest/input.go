@@ -117,6 +117,12 @@ func testInputEmptyIDs(e *env) {
 		{"PaySeat with empty team ID", func() error { _, err := e.gb.PaySeat(e.ctx, payW("", f.bob.ID, "ref")); return err }},
 		{"PaySeat with empty seat ID", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, "", "ref")); return err }},
 		{"PaySeat with empty payment ref", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, f.bob.ID, "")); return err }},
+		// MySQL's PAD SPACE collations would take "ref-1 " for "ref-1": two
+		// payments as one. PostgreSQL refuses invalid UTF-8 and NUL.
+		{"PaySeat with a trailing space in the payment ref", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, f.bob.ID, "ref-1 ")); return err }},
+		{"PaySeat with a space in the payment ref", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, f.bob.ID, "ref 1")); return err }},
+		{"PaySeat with a NUL in the payment ref", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, f.bob.ID, "ref\x001")); return err }},
+		{"PaySeat with invalid UTF-8 in the payment ref", func() error { _, err := e.gb.PaySeat(e.ctx, payW(f.team.ID, f.bob.ID, "ref\xff1")); return err }},
 		{"ReleaseSeat with empty seat ID", func() error {
 			_, err := e.gb.ReleaseSeat(e.ctx, &groupbuy.ReleaseSeatWrite{Now: now, Events: e.oneEvent()})
 			return err
