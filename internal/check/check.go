@@ -44,9 +44,12 @@ func Problem(s string, max int) string {
 		return "must not be empty"
 	case len(s) > max:
 		return fmt.Sprintf("longer than %d bytes", max)
-	case !printable(s):
+	}
+	printable, ascii := scan(s)
+	switch {
+	case !printable:
 		return "must not contain spaces or control characters"
-	case !utf8.ValidString(s):
+	case !ascii && !utf8.ValidString(s):
 		return "must be valid UTF-8"
 	}
 	return ""
@@ -74,7 +77,7 @@ func IDPlain(field, id string) (plain bool, err error) {
 	if odd == 0 {
 		return true, nil
 	}
-	if !printable(id) || !utf8.ValidString(id) {
+	if p, ascii := scan(id); !p || !ascii && !utf8.ValidString(id) {
 		return false, ID(field, id)
 	}
 	return jsonw.Plain(id), nil
@@ -153,21 +156,26 @@ func fineMaskOf(x, c5f, c7f, c04, c26, c62, c7e uint64) uint64 {
 	return (x + c5f) & ((x ^ c7f) + c7f) & ((x | c04) ^ c26 + c7f) & ((x | c62) ^ c7e + c7f)
 }
 
-// printable reports whether s has no byte below 0x21 (space and the C0
-// controls) and no DEL (0x7f). Every command checks several IDs, so it tests
-// 8 bytes per step: the words of s, then its last 8 bytes (overlapping the
-// words before when len(s) is not a multiple of 8).
-func printable(s string) bool {
+// scan reports whether s is printable (no byte below 0x21, which are space
+// and the C0 controls, and no DEL, 0x7f) and whether it is ASCII, in one
+// pass: only a string with a byte at or above 0x80 needs the slower UTF-8
+// check. Every command checks several IDs, so it tests 8 bytes per step:
+// the words of s, then its last 8 bytes (overlapping the words before when
+// len(s) is not a multiple of 8).
+func scan(s string) (printable, ascii bool) {
 	n := len(s)
 	if n < 8 {
-		return !unprintable(swar.Short(s, 'a'))
+		x := swar.Short(s, 'a')
+		return !unprintable(x), x&swar.Msb == 0
 	}
+	var bad, hi uint64
 	for i := 0; i+8 <= n; i += 8 {
-		if unprintable(swar.Load8(s[i : i+8])) {
-			return false
-		}
+		x := swar.Load8(s[i : i+8])
+		bad, hi = bad|unprintableMask(x), hi|x
 	}
-	return !unprintable(swar.Load8(s[n-8:]))
+	x := swar.Load8(s[n-8:])
+	bad, hi = bad|unprintableMask(x), hi|x
+	return bad == 0, hi&swar.Msb == 0
 }
 
 // unprintable reports whether a byte of x is below 0x21 or is 0x7f, exactly
