@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
@@ -103,6 +104,24 @@ func FuzzIDPlain(f *testing.F) {
 		wantErr := ID("f", s)
 		if (err == nil) != (wantErr == nil) || (err == nil && plain != jsonw.Plain(s)) {
 			t.Fatalf("IDPlain(%q) = %v, %v; ID: %v, Plain: %v", s, plain, err, wantErr, jsonw.Plain(s))
+		}
+	})
+}
+
+// FuzzProblem checks Problem against the rule written byte by byte.
+func FuzzProblem(f *testing.F) {
+	for _, s := range []string{"", "a", "ref-1 ", "订单-1", "a\xff", "12345678\xc0\xaf", "0123456789abcdef\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := s != "" && len(s) <= 64 && utf8.ValidString(s)
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x21 || s[i] == 0x7f {
+				want = false
+			}
+		}
+		if got := Problem(s, 64); (got == "") != want {
+			t.Fatalf("Problem(%q) = %q, want ok = %v", s, got, want)
 		}
 	})
 }
