@@ -1,8 +1,9 @@
 // Package groupbuy runs group buying (拼团): a campaign sells a product at a
 // team price, a leader opens a team of TeamSize seats, friends join it (or
 // Match puts a buyer in an open team, or opens one), and the team succeeds
-// when every seat is paid before its deadline; otherwise it fails and every
-// paid seat is refunded.
+// when every seat is paid before its deadline (or, by the campaign's
+// virtual fill policy, enough of them); otherwise it fails and every paid
+// seat is refunded.
 //
 // A Service decides each command under pure rules (transition tables,
 // deadlines, virtual fill, late-payment policy; no clock or randomness of
@@ -26,9 +27,11 @@
 //   - A ticker calls ProcessDue, from any number of instances: it releases
 //     lapsed reservations and closes teams whose deadline passed.
 //   - An outbox relay drains the Store's events (storage.Outbox) and acts
-//     on them; a refund_requested event carries the Key to pass to the
-//     payment provider, and MarkRefunded or MarkRefundFailed (then
-//     RetryRefund) report the provider's answer.
+//     on them. A refund_requested event carries the Key to pass to the
+//     payment provider; when the refund is a seat's own
+//     (RefundRequestedPayload.ForSeat), MarkRefunded or MarkRefundFailed
+//     (then RetryRefund) report the provider's answer. The refund of a late
+//     payment is settled by its Key alone.
 //
 // Shipping and after-sale are gated by MayShip and MayOpenAfterSale: only
 // seats of succeeded teams qualify.

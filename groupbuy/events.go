@@ -92,6 +92,16 @@ type RefundRequestedPayload struct {
 	Reason     string          `json:"reason"`
 }
 
+// ForSeat reports whether the refund is the seat's own (Key is
+// RefundKey(TeamID, SeatID)): the host reports the provider's answer with
+// MarkRefunded or MarkRefundFailed on SeatID. The refund of a late payment
+// (Key is LateRefundKey) names the seat the payment was for but is not that
+// seat's refund: the host settles it by Key alone, and marking the seat
+// would record the seat's own refund as done.
+func (p *RefundRequestedPayload) ForSeat() bool {
+	return p.Key == RefundKey(p.TeamID, p.SeatID)
+}
+
 // LatePaymentHandledPayload is the payload of TopicLatePaymentHandled.
 type LatePaymentHandledPayload struct {
 	PaymentRef string            `json:"payment_ref"`

@@ -178,7 +178,11 @@ func ExampleService_ProcessDue() {
 			var p groupbuy.RefundRequestedPayload
 			_ = json.Unmarshal(e.Payload, &p)
 			// Here the relay asks the provider to refund p.PaymentRef with
-			// idempotency key e.Key, then reports its answer.
+			// idempotency key e.Key, then reports its answer; a late
+			// payment's refund is settled by its key alone.
+			if !p.ForSeat() {
+				continue
+			}
 			seat, err := svc.MarkRefunded(ctx, p.SeatID)
 			if err != nil {
 				fmt.Println(err)

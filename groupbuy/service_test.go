@@ -372,3 +372,37 @@ func TestPaymentRefsCompareExactly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, groupbuy.SeatPaid, paid.Seat.State)
 }
+
+// TestRefundForSeat: a failed team's refund is its seat's own; a second
+// payment for the same seat is refunded under its own key and is not, so a
+// relay that marks only ForSeat refunds keeps the seat's refund open until
+// the provider answers for it.
+func TestRefundForSeat(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+	require.NoError(t, err)
+	*now = now.Add(2 * time.Hour) // the team fails
+	_, err = svc.ProcessDue(ctx)
+	require.NoError(t, err)
+	late, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-2"))
+	require.NoError(t, err)
+	require.NotNil(t, late.Late)
+	evs, err := store.Claim(ctx, 100, time.Minute)
+	require.NoError(t, err)
+	forSeat := map[string]bool{}
+	for _, e := range evs {
+		if e.Topic == groupbuy.TopicRefundRequested {
+			var p groupbuy.RefundRequestedPayload
+			require.NoError(t, json.Unmarshal(e.Payload, &p))
+			assert.Equal(t, a.Seat.ID, p.SeatID)
+			forSeat[p.PaymentRef] = p.ForSeat()
+		}
+	}
+	assert.Equal(t, map[string]bool{"ref-1": true, "ref-2": false}, forSeat)
+	seat, err := svc.MarkRefundFailed(ctx, a.Seat.ID, "declined")
+	require.NoError(t, err, "the seat's own refund is still open")
+	assert.Equal(t, groupbuy.SeatRefundFailed, seat.State)
+}

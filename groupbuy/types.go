@@ -94,7 +94,8 @@ type LatePaymentPolicy string
 // LatePaymentHandled event; when nothing else works the payment is refunded.
 // A payment for a seat that was paid by another payment (or has gone on to
 // a refund or confirmation) is refunded whatever the policy: only a seat
-// that lapsed or whose team closed while it was reserved is placed.
+// still reserved or released (it lapsed, its user cancelled it, or its team
+// closed) is placed.
 const (
 	// LateRefund refunds the payment.
 	LateRefund LatePaymentPolicy = "refund"

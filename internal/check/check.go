@@ -37,7 +37,8 @@ func Text(field, s string, max int) error {
 // bytes, or returns "". Such values hold no spaces, so that every store
 // compares them exactly: MySQL's PAD SPACE collations take "a" and "a " for
 // one key, which would make two payments one. They are valid UTF-8 with no
-// control characters, which PostgreSQL and MySQL refuse to store.
+// ASCII control characters: PostgreSQL refuses to store invalid UTF-8 and
+// NUL, MySQL invalid UTF-8.
 func Problem(s string, max int) string {
 	switch {
 	case s == "":
