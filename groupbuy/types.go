@@ -20,6 +20,11 @@ const (
 	MaxProcessDue = 10000
 	// MaxPaymentRefLength bounds a host payment reference.
 	MaxPaymentRefLength = 256
+	// MaxRecordScopeLength and MaxRecordKeyLength bound an idempotency
+	// record's Scope and Key, which hold no spaces or control characters
+	// either (a payment's record is keyed by its reference).
+	MaxRecordScopeLength = 64
+	MaxRecordKeyLength   = 512
 )
 
 // CampaignStatus is the operator-controlled status of a campaign.

@@ -139,27 +139,33 @@ func badArg(field, reason string) error {
 	return &storage.ValidationError{Field: field, Reason: reason}
 }
 
+// checkID holds an ID to the rules the Service and the SQL stores apply
+// (check.Problem), so that every adapter accepts the same IDs.
 func checkID(field, id string) error {
-	if id == "" {
-		return badArg(field, "must not be empty")
+	return checkText(field, id, groupbuy.MaxIDLength)
+}
+
+// checkText is checkID for a value of at most max bytes.
+func checkText(field, s string, max int) error {
+	if p := check.Problem(s, max); p != "" {
+		return badArg(field, p)
 	}
 	return nil
 }
 
-// checkIDs is checkID for the three IDs of a join or a payment, written
-// out rather than looped over a table, which the hot writes would build on
-// every call. Its slow path is a function of its own so that the test is
-// inlined.
+// checkIDs is checkID for the three IDs of a join, written out rather than
+// looped over a table, which the hot writes would build on every call.
 func checkIDs(f1, id1, f2, id2, f3, id3 string) error {
-	if id1 != "" && id2 != "" && id3 != "" {
-		return nil
-	}
-	return missingID(f1, id1, f2, id2, f3, id3)
+	return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
 }
 
-// missingID is checkIDs' error.
-func missingID(f1, id1, f2, id2, f3, id3 string) error {
-	return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
+// checkRecord checks an idempotency record's scope and key, as the SQL
+// stores do.
+func checkRecord(rec *groupbuy.IdempotencyRecord) error {
+	if rec == nil {
+		return nil
+	}
+	return cmp.Or(checkText("Idem.Scope", rec.Scope, groupbuy.MaxRecordScopeLength), checkText("Idem.Key", rec.Key, groupbuy.MaxRecordKeyLength))
 }
 
 func checkLimit(limit int) error {
@@ -399,6 +405,9 @@ func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) (idemAt, error) 
 	if rec == nil {
 		return idemAt{}, nil
 	}
+	if err := checkRecord(rec); err != nil {
+		return idemAt{}, err
+	}
 	at := g.idemHash(rec.Scope, rec.Key)
 	if i, ok := g.idemNumAt(at.h, rec.Scope, rec.Key); ok {
 		return idemAt{}, &groupbuy.ReplayError{Record: g.record(i)}
@@ -631,8 +640,13 @@ func checkOpen(w *groupbuy.OpenTeamWrite) error {
 	if err := checkID("team.ID", w.Team.ID); err != nil {
 		return err
 	}
-	if err := checkID("leader.ID", w.Leader.ID); err != nil {
+	if err := cmp.Or(checkID("leader.ID", w.Leader.ID), checkID("team.CampaignID", w.Team.CampaignID), checkID("team.LeaderID", w.Team.LeaderID)); err != nil {
 		return err
+	}
+	if w.Leader.PaymentRef != "" { // a late payment's new team
+		if err := checkText("leader.PaymentRef", w.Leader.PaymentRef, groupbuy.MaxPaymentRefLength); err != nil {
+			return err
+		}
 	}
 	if field, reason := w.Problem(); field != "" {
 		return badArg(field, reason)
@@ -768,6 +782,11 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	if w.Seat.TeamID != "" {
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("seat.TeamID", "must be empty: the store picks the team")
 	}
+	if w.Exclude != "" {
+		if err := checkID("Exclude", w.Exclude); err != nil {
+			return groupbuy.Team{}, groupbuy.Seat{}, err
+		}
+	}
 	switch w.Order {
 	case groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom:
 	default:
@@ -839,13 +858,10 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 // checkMatchOpen checks a MatchTeamWrite's Open against the match, as
 // groupbuy.MatchTeamWrite documents it.
 func checkMatchOpen(w *groupbuy.MatchTeamWrite) error {
-	if err := checkOpen(w.Open); err != nil {
-		return err
-	}
 	if field, reason := w.OpenProblem(); field != "" {
 		return badArg(field, reason)
 	}
-	return nil
+	return checkOpen(w.Open)
 }
 
 // compareMicro compares a and b by the microsecond, as the SQL stores keep
@@ -870,12 +886,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if w == nil {
 		return groupbuy.PaySeatResult{}, badArg("write", "must not be nil")
 	}
-	if err := checkIDs("TeamID", w.TeamID, "SeatID", w.SeatID, "PaymentRef", w.PaymentRef); err != nil {
-		return groupbuy.PaySeatResult{}, err
-	}
-	// A reference is held to the rules the SQL stores need (no spaces, valid
-	// UTF-8), so that every adapter takes the same payments.
-	if err := check.Text("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength); err != nil {
+	if err := cmp.Or(checkID("TeamID", w.TeamID), checkID("SeatID", w.SeatID), checkText("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength)); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	s.mu.Lock()
@@ -1260,10 +1271,7 @@ func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]group
 
 // GetIdempotency implements groupbuy.Store.
 func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (groupbuy.IdempotencyRecord, error) {
-	if err := checkID("scope", scope); err != nil {
-		return groupbuy.IdempotencyRecord{}, err
-	}
-	if err := checkID("key", key); err != nil {
+	if err := cmp.Or(checkText("scope", scope, groupbuy.MaxRecordScopeLength), checkText("key", key, groupbuy.MaxRecordKeyLength)); err != nil {
 		return groupbuy.IdempotencyRecord{}, err
 	}
 	s.mu.Lock()

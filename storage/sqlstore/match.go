@@ -97,8 +97,10 @@ func checkMatch(w *groupbuy.MatchTeamWrite) error {
 	default:
 		return bad("Order", fmt.Sprintf("must be %q, %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom))
 	}
-	if p := lenProblem(w.Exclude, groupbuy.MaxIDLength); p != "" {
-		return bad("Exclude", p)
+	if w.Exclude != "" {
+		if p := idProblem(w.Exclude); p != "" {
+			return bad("Exclude", p)
+		}
 	}
 	if err := checkTime("Now", w.Now); err != nil {
 		return err
@@ -118,13 +120,10 @@ func checkMatch(w *groupbuy.MatchTeamWrite) error {
 	if w.Open == nil {
 		return nil
 	}
-	if err := checkOpen(w.Open); err != nil {
-		return err
-	}
 	if field, reason := w.OpenProblem(); field != "" {
 		return bad(field, reason)
 	}
-	return nil
+	return checkOpen(w.Open)
 }
 
 // matchOrder is the ORDER BY of a match order (MatchRandom reads the

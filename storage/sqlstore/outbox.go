@@ -138,6 +138,11 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 	if err := storage.ValidateAck(ids); err != nil {
 		return err
 	}
+	// An ID no stored event can have is unknown, and ignored: sent as it
+	// is, "ev-1 " would delete ev-1 under MySQL's PAD SPACE collations.
+	if slices.ContainsFunc(ids, func(id string) bool { return idProblem(id) != "" }) {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return idProblem(id) != "" })
+	}
 	for chunk := range slices.Chunk(ids, 1000) {
 		args := make([]any, len(chunk))
 		for i, id := range chunk {

@@ -227,8 +227,8 @@ func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]group
 
 // GetIdempotency implements groupbuy.Store.
 func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (groupbuy.IdempotencyRecord, error) {
-	if scope == "" || key == "" {
-		return groupbuy.IdempotencyRecord{}, bad("scope", "scope and key must not be empty")
+	if err := checkRecordKey("", scope, key); err != nil {
+		return groupbuy.IdempotencyRecord{}, err
 	}
 	rec, found, err := s.getIdem(ctx, s.reader(), scope, key)
 	if err == nil && !found {

@@ -14,8 +14,6 @@ import (
 // Column sizes that input must fit; larger input is a ValidationError, never
 // a truncation.
 const (
-	maxScope      = 64
-	maxIdemKey    = 512
 	maxTopic      = 128
 	maxEventKey   = 1024
 	maxCurrency   = 8
@@ -155,11 +153,18 @@ func checkIdem(rec *groupbuy.IdempotencyRecord) error {
 	if rec.Scope == "" || rec.Key == "" {
 		return bad("Idem", "scope and key must not be empty")
 	}
-	if err := checkLen("Idem.Scope", rec.Scope, maxScope); err != nil {
-		return err
+	return checkRecordKey("Idem.", rec.Scope, rec.Key)
+}
+
+// checkRecordKey holds an idempotency record's scope and key to the ID
+// rules (check.Problem): MySQL's PAD SPACE collations would take "k" and
+// "k " for one key.
+func checkRecordKey(prefix, scope, key string) error {
+	if p := check.Problem(scope, groupbuy.MaxRecordScopeLength); p != "" {
+		return bad(prefix+"Scope", p)
 	}
-	if p := check.Problem(rec.Key, maxIdemKey); p != "" {
-		return bad("Idem.Key", p)
+	if p := check.Problem(key, groupbuy.MaxRecordKeyLength); p != "" {
+		return bad(prefix+"Key", p)
 	}
 	return nil
 }

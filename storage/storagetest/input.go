@@ -1,7 +1,10 @@
 package storagetest
 
 import (
+	"time"
+
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
@@ -197,4 +200,65 @@ func testInputEnums(e *env) {
 			return err
 		}},
 	})
+}
+
+// testInputText: IDs, references and record keys hold no spaces or control
+// characters and are valid UTF-8 on every adapter, so that no store merges
+// two of them (MySQL's PAD SPACE collations take "k" and "k " for one key)
+// or refuses to store one with an error of its own.
+func testInputText(e *env) {
+	f := e.inputFixture()
+	now := e.clock.Now()
+	openW := func(mod func(w *groupbuy.OpenTeamWrite)) func() error {
+		return func() error {
+			t := groupbuy.Team{ID: "tm-new", CampaignID: f.c.ID, LeaderID: "carol", Capacity: 3, SeatsTaken: 1, State: groupbuy.TeamForming, OpenedAt: now, ExpiresAt: now.Add(lifetime), Version: 1}
+			s := craftSeat(f.c, t.ID, "st-new", "carol", now, t.ExpiresAt)
+			s.Leader = true
+			w := &groupbuy.OpenTeamWrite{Team: t, Leader: s, Now: now, Events: e.oneEvent()}
+			mod(w)
+			return e.gb.OpenTeam(e.ctx, w)
+		}
+	}
+	record := func(scope, key string) *groupbuy.IdempotencyRecord {
+		return &groupbuy.IdempotencyRecord{Scope: scope, Key: key, Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: now}
+	}
+	// The fixture's payment and a record to look up.
+	require.NoError(e.t, e.gb.RecordOutcome(e.ctx, record("storagetest.text", "k-1"), nil))
+	e.expectValidation(f, []badCall{
+		{"OpenTeam with a space in the team ID", openW(func(w *groupbuy.OpenTeamWrite) { w.Team.ID, w.Leader.TeamID = "tm new", "tm new" })},
+		{"OpenTeam with invalid UTF-8 in the leader's user ID", openW(func(w *groupbuy.OpenTeamWrite) { w.Team.LeaderID, w.Leader.UserID = "carol\xff", "carol\xff" })},
+		{"OpenTeam with a space in the leader seat's payment ref", openW(func(w *groupbuy.OpenTeamWrite) { w.Leader.PaymentRef = "ref 9" })},
+		{"OpenTeam with a trailing space in the record key", openW(func(w *groupbuy.OpenTeamWrite) { w.Idem = record("storagetest.text", "k-1 ") })},
+		{"RecordOutcome with a trailing space in the key", func() error {
+			return e.gb.RecordOutcome(e.ctx, record("storagetest.text", "k-1 "), nil)
+		}},
+		{"RecordOutcome with a trailing space in the scope", func() error {
+			return e.gb.RecordOutcome(e.ctx, record("storagetest.text ", "k-1"), nil)
+		}},
+		{"GetIdempotency with a trailing space in the key", func() error {
+			_, err := e.gb.GetIdempotency(e.ctx, "storagetest.text", "k-1 ")
+			return err
+		}},
+		{"GetIdempotency with a trailing space in the scope", func() error {
+			_, err := e.gb.GetIdempotency(e.ctx, "storagetest.text ", "k-1")
+			return err
+		}},
+		{"MatchTeam excluding an ID with a space", func() error {
+			w := e.matchWrite(f.c, "st-m", "dave", groupbuy.MatchFullest, now)
+			w.Exclude = f.team.ID + " "
+			_, _, err := e.gb.MatchTeam(e.ctx, w)
+			return err
+		}},
+	})
+	// An Ack of an ID no event can have is an Ack of an unknown ID: ignored.
+	e.record(event(e.id("ev"), "storagetest.text", "k", now))
+	evs, err := e.ob.Claim(e.ctx, storage.MaxClaim, time.Minute)
+	require.NoError(e.t, err)
+	require.NotEmpty(e.t, evs)
+	last := evs[len(evs)-1]
+	require.NoError(e.t, e.ob.Ack(e.ctx, []string{last.ID + " "}))
+	e.clock.Advance(2 * time.Minute)
+	again, err := e.ob.Claim(e.ctx, storage.MaxClaim, time.Minute)
+	require.NoError(e.t, err)
+	assert.Contains(e.t, eventIDs(again), last.ID, "Ack(id + \" \") acks nothing")
 }

@@ -189,6 +189,7 @@ var groups = []group{
 	{"Input", []testCase{
 		{"NilWrites", testInputNil},
 		{"EmptyIDs", testInputEmptyIDs},
+		{"Text", testInputText},
 		{"BadLimits", testInputLimits},
 		{"UnknownEnums", testInputEnums},
 	}},
