@@ -351,7 +351,11 @@ func TestReplayAfterTheWindowCloses(t *testing.T) {
 // never be taken for one and a second charge never passes as a replay.
 func TestPaymentRefsCompareExactly(t *testing.T) {
 	ctx := context.Background()
-	svc, store, _ := world(t, 3, groupbuy.LateRefund, 0)
+	_, store, now := world(t, 3, groupbuy.LateRefund, 0)
+	// The Service refuses them itself, whatever its Store would do.
+	counted := &payCounter{Store: store}
+	svc, err := groupbuy.New(counted, groupbuy.Config{Now: func() time.Time { return *now }})
+	require.NoError(t, err)
 	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
 	require.NoError(t, err)
 	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
@@ -368,6 +372,7 @@ func TestPaymentRefsCompareExactly(t *testing.T) {
 		}
 	}
 	assert.Equal(t, before, snapshot(t, store, a.Team.ID), "refused payments change nothing")
+	assert.Equal(t, 1, counted.pays, "no refused payment reaches the store")
 	paid, err := svc.ConfirmPayment(ctx, payFor(b.Seat, "ref-2"))
 	require.NoError(t, err)
 	assert.Equal(t, groupbuy.SeatPaid, paid.Seat.State)
@@ -405,4 +410,15 @@ func TestRefundForSeat(t *testing.T) {
 	seat, err := svc.MarkRefundFailed(ctx, a.Seat.ID, "declined")
 	require.NoError(t, err, "the seat's own refund is still open")
 	assert.Equal(t, groupbuy.SeatRefundFailed, seat.State)
+}
+
+// payCounter counts the PaySeat calls that reach its Store.
+type payCounter struct {
+	groupbuy.Store
+	pays int
+}
+
+func (p *payCounter) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+	p.pays++
+	return p.Store.PaySeat(ctx, w)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/socialcommerce/sdk/internal/check"
 )
@@ -250,6 +251,11 @@ func validateText(field, s string) error {
 	}
 	if strings.ContainsRune(s, 0) {
 		return invalid(field, "must not contain NUL")
+	}
+	// PostgreSQL and MySQL refuse to store invalid UTF-8 with errors of
+	// their own.
+	if !utf8.ValidString(s) {
+		return invalid(field, "must be valid UTF-8")
 	}
 	return nil
 }
