@@ -3,6 +3,13 @@
 // checked against and the default for examples and tests. One mutex guards
 // all state, so every write is atomic and its preconditions are evaluated
 // under the same lock as its effects.
+//
+// Times read back exactly as written, to the nanosecond and in their
+// location, where the SQL stores keep microseconds in UTC. Lists order
+// times by the microsecond, as the SQL stores do; a deadline compared with
+// Now is compared exactly, so two times less than a microsecond apart (a
+// deadline and the clock reading of a command in the same microsecond) may
+// be judged differently here than on a SQL store.
 package memory
 
 import (

@@ -276,9 +276,9 @@ func testUserSeatsOrder(e *env) {
 	e.storeOpen(c, "tm-2", "os-2", "other", t0, exp)
 	e.storeJoin(c, "tm-2", "us-2", "ux", t0.Add(time.Minute))
 	e.storeOpen(c, "tm-3", "os-3", "other2", t0, exp)
-	e.storeJoin(c, "tm-3", "us-4", "ux", t0.Add(2*time.Minute))
+	e.storeJoin(c, "tm-3", "us-4", "ux", t0.Add(2*time.Minute+100))
 	e.storeOpen(c, "tm-4", "os-4", "other3", t0, exp)
-	e.storeJoin(c, "tm-4", "us-3", "ux", t0.Add(2*time.Minute))
+	e.storeJoin(c, "tm-4", "us-3", "ux", t0.Add(2*time.Minute+900)) // the same microsecond: the IDs decide
 	// A released seat is still the user's seat.
 	_, err := e.gb.ReleaseSeat(e.ctx, &groupbuy.ReleaseSeatWrite{SeatID: "us-2", UserID: "ux", Now: t0.Add(3 * time.Minute)})
 	require.NoError(e.t, err)
