@@ -153,19 +153,17 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
-// checkIDs is checkID for the three IDs of a join, written out rather than
-// looped over a table, which the hot writes would build on every call.
+// checkIDs is checkID for the three IDs of a write.
 func checkIDs(f1, id1, f2, id2, f3, id3 string) error {
 	return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
 }
 
-// checkRecord checks an idempotency record's scope and key, as the SQL
-// stores do.
-func checkRecord(rec *groupbuy.IdempotencyRecord) error {
-	if rec == nil {
-		return nil
-	}
-	return cmp.Or(checkText("Idem.Scope", rec.Scope, groupbuy.MaxRecordScopeLength), checkText("Idem.Key", rec.Key, groupbuy.MaxRecordKeyLength))
+// lookedUp is the error of a lookup by id that found nothing: a
+// ValidationError when id is no valid ID, else notFound. The hot writes
+// check the IDs they only look up this way, after the lookup, instead of
+// before it.
+func lookedUp(field, id string, notFound error) error {
+	return cmp.Or(checkID(field, id), notFound)
 }
 
 func checkLimit(limit int) error {
@@ -402,11 +400,22 @@ func (g *groupbuyState) idemHash(scope, key string) idemAt {
 // replay returns a *ReplayError when rec's key is already stored, and
 // otherwise what remember takes; the caller holds mu.
 func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) (idemAt, error) {
+	return g.replayChecked(rec, "")
+}
+
+// replayChecked is replay for a write that has checked checkedKey already:
+// a payment's record is keyed by its reference.
+func (g *groupbuyState) replayChecked(rec *groupbuy.IdempotencyRecord, checkedKey string) (idemAt, error) {
 	if rec == nil {
 		return idemAt{}, nil
 	}
-	if err := checkRecord(rec); err != nil {
+	if err := checkText("Idem.Scope", rec.Scope, groupbuy.MaxRecordScopeLength); err != nil {
 		return idemAt{}, err
+	}
+	if rec.Key != checkedKey || checkedKey == "" {
+		if err := checkText("Idem.Key", rec.Key, groupbuy.MaxRecordKeyLength); err != nil {
+			return idemAt{}, err
+		}
 	}
 	at := g.idemHash(rec.Scope, rec.Key)
 	if i, ok := g.idemNumAt(at.h, rec.Scope, rec.Key); ok {
@@ -703,7 +712,9 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ grou
 	if w == nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
 	}
-	if err := checkIDs("seat.ID", w.Seat.ID, "seat.TeamID", w.Seat.TeamID, "seat.UserID", w.Seat.UserID); err != nil {
+	// The team's ID is only looked up: one that is found was checked when
+	// stored, so it is checked only when it is not (lookedUp).
+	if err := cmp.Or(checkID("seat.ID", w.Seat.ID), checkID("seat.UserID", w.Seat.UserID)); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	s.mu.Lock()
@@ -715,7 +726,7 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ grou
 	}
 	t, ok := g.teams[w.Seat.TeamID]
 	if !ok || t.CampaignID != w.Seat.CampaignID {
-		return groupbuy.Team{}, groupbuy.Seat{}, notFound("team", w.Seat.TeamID)
+		return groupbuy.Team{}, groupbuy.Seat{}, lookedUp("seat.TeamID", w.Seat.TeamID, notFound("team", w.Seat.TeamID))
 	}
 	if t.campaign.Status != groupbuy.CampaignActive {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrCampaignNotActive
@@ -886,23 +897,24 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if w == nil {
 		return groupbuy.PaySeatResult{}, badArg("write", "must not be nil")
 	}
-	if err := cmp.Or(checkID("TeamID", w.TeamID), checkID("SeatID", w.SeatID), checkText("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength)); err != nil {
+	// The IDs are only looked up (see JoinTeam); the reference is stored.
+	if err := checkText("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
-	ih, err := g.replay(w.Idem)
+	ih, err := g.replayChecked(w.Idem, w.PaymentRef)
 	if err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	_, seat := g.seat(w.SeatID)
 	if seat == nil || seat.virtual {
-		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
+		return groupbuy.PaySeatResult{}, cmp.Or(checkID("TeamID", w.TeamID), lookedUp("SeatID", w.SeatID, notFound("seat", w.SeatID)))
 	}
 	t := g.teamList[seat.team]
 	if t.ID != w.TeamID {
-		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
+		return groupbuy.PaySeatResult{}, lookedUp("TeamID", w.TeamID, notFound("seat", w.SeatID))
 	}
 	if v := &t.variants[seat.variant]; !v.amount.Equal(w.Amount) || v.currency != w.Currency {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrAmountMismatch
