@@ -876,8 +876,8 @@ func checkMatchOpen(w *groupbuy.MatchTeamWrite) error {
 }
 
 // compareMicro compares a and b by the microsecond, as the SQL stores keep
-// times: lists of teams and seats apart by less then tie on every adapter,
-// and their IDs decide.
+// times: teams and seats whose times are less than a microsecond apart tie
+// in lists on every adapter, and their IDs decide.
 func compareMicro(a, b time.Time) int { return cmp.Compare(a.UnixMicro(), b.UnixMicro()) }
 
 // matchCompare orders teams a and b in a match order: MatchOldest by
