@@ -1,12 +1,14 @@
 // Command quickstart walks through group buying on the in-memory store and
 // narrates what happens: a campaign, a leader opening a team, friends joining
 // and paying until the team succeeds; another team that expires, whose paid
-// seat gets exactly one refund request; and the outbox events a host would
-// act on, printed as they are drained.
+// seat gets exactly one refund request, whose settlement the host reports
+// back; and the outbox events a host would act on, printed as they are
+// drained.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -97,7 +99,7 @@ func run() error {
 		return err
 	}
 	fmt.Printf("May the shop ship Alice's box? %v.\n", may)
-	if err := drain(ctx, store); err != nil {
+	if err := drain(ctx, store, svc); err != nil {
 		return err
 	}
 
@@ -124,11 +126,14 @@ func run() error {
 		return err
 	}
 	fmt.Printf("It runs again (as a second instance would): %d released, %d failed: nothing twice.\n", rep.Released, rep.Failed)
-	return drain(ctx, store)
+	return drain(ctx, store, svc)
 }
 
-// drain claims and acks every pending outbox event, printing each.
-func drain(ctx context.Context, store *memory.Store) error {
+// drain claims and acks every pending outbox event, printing each. A
+// refund request is what a host hands its payment provider; the provider's
+// answer for a seat's own refund goes back through MarkRefunded (or
+// MarkRefundFailed, then RetryRefund).
+func drain(ctx context.Context, store *memory.Store, svc *groupbuy.Service) error {
 	fmt.Println("Outbox:")
 	for {
 		events, err := store.Claim(ctx, 10, time.Minute)
@@ -142,7 +147,18 @@ func drain(ctx context.Context, store *memory.Store) error {
 		for _, e := range events {
 			fmt.Printf("  %-32s key=%s\n", e.Topic, e.Key)
 			if e.Topic == groupbuy.TopicRefundRequested {
-				fmt.Printf("    -> the host refunds with idempotency key %s\n", e.Key)
+				var p groupbuy.RefundRequestedPayload
+				if err := json.Unmarshal(e.Payload, &p); err != nil {
+					return err
+				}
+				fmt.Printf("    -> the host refunds %s %s of payment %s with idempotency key %s\n", p.Amount.StringFixed(2), p.Currency, p.PaymentRef, e.Key)
+				if p.ForSeat() { // a late payment's refund is settled by its key alone
+					seat, err := svc.MarkRefunded(ctx, p.SeatID)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("    -> the provider confirms: MarkRefunded, the seat is %s\n", seat.State)
+				}
 			}
 			ids = append(ids, e.ID)
 		}
