@@ -98,7 +98,7 @@ type RefundRequestedPayload struct {
 // (Key is LateRefundKey) names the seat the payment was for but is not that
 // seat's refund: the host settles it by Key alone, and marking the seat
 // would record the seat's own refund as done.
-func (p *RefundRequestedPayload) ForSeat() bool {
+func (p RefundRequestedPayload) ForSeat() bool {
 	return p.Key == RefundKey(p.TeamID, p.SeatID)
 }
 

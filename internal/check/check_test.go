@@ -65,6 +65,22 @@ func TestIDEveryByteAtEveryOffset(t *testing.T) {
 	}
 }
 
+// TestUUIDEveryByteAtEveryOffset is TestIDEveryByteAtEveryOffset on a
+// canonical UUID, which Problem takes through its unrolled test.
+func TestUUIDEveryByteAtEveryOffset(t *testing.T) {
+	const base = "0190a6e2-7c3b-7d4e-8f00-112233445566"
+	for at := 0; at < len(base); at++ {
+		for c := 0; c < 256; c++ {
+			s := []byte(base)
+			s[at] = byte(c)
+			want := c >= 0x21 && c != 0x7f && c < 0x80
+			if got := Problem(string(s), MaxIDLength) == ""; got != want {
+				t.Fatalf("Problem(%q) ok = %v, want %v", s, got, want)
+			}
+		}
+	}
+}
+
 // TestIDPlain checks IDPlain against ID and jsonw.Plain for every length up
 // to 40 with every byte at every offset, and for the length limits.
 func TestIDPlain(t *testing.T) {
@@ -110,7 +126,8 @@ func FuzzIDPlain(f *testing.F) {
 
 // FuzzProblem checks Problem against the rule written byte by byte.
 func FuzzProblem(f *testing.F) {
-	for _, s := range []string{"", "a", "ref-1 ", "订单-1", "a\xff", "12345678\xc0\xaf", "0123456789abcdef\x7f"} {
+	for _, s := range []string{"", "a", "ref-1 ", "订单-1", "a\xff", "12345678\xc0\xaf", "0123456789abcdef\x7f",
+		"0190a6e2-7c3b-7d4e-8f00-112233445566", "0190a6e2-7c3b-7d4e-8f00-11223344556 ", "0190a6e2-7c3b-7d4e-8f00-1122334455\xc3\xa9"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

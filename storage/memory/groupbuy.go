@@ -158,14 +158,6 @@ func checkIDs(f1, id1, f2, id2, f3, id3 string) error {
 	return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
 }
 
-// lookedUp is the error of a lookup by id that found nothing: a
-// ValidationError when id is no valid ID, else notFound. The hot writes
-// check the IDs they only look up this way, after the lookup, instead of
-// before it.
-func lookedUp(field, id string, notFound error) error {
-	return cmp.Or(checkID(field, id), notFound)
-}
-
 func checkLimit(limit int) error {
 	if limit <= 0 || limit > groupbuy.MaxListLimit {
 		return badArg("limit", fmt.Sprintf("must be in 1..%d", groupbuy.MaxListLimit))
@@ -712,21 +704,26 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ grou
 	if w == nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
 	}
-	// The team's ID is only looked up: one that is found was checked when
-	// stored, so it is checked only when it is not (lookedUp).
+	// The team's and campaign's IDs are only looked up: IDs that are found
+	// were checked when stored, so they are checked only when the lookup
+	// fails, or before a replay is reported (a bad write is bad input
+	// first, as on the SQL stores).
 	if err := cmp.Or(checkID("seat.ID", w.Seat.ID), checkID("seat.UserID", w.Seat.UserID)); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	lookups := func(err error) error {
+		return cmp.Or(checkID("seat.TeamID", w.Seat.TeamID), checkID("seat.CampaignID", w.Seat.CampaignID), err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
 	ih, err := g.replay(w.Idem)
 	if err != nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, err
+		return groupbuy.Team{}, groupbuy.Seat{}, lookups(err)
 	}
 	t, ok := g.teams[w.Seat.TeamID]
 	if !ok || t.CampaignID != w.Seat.CampaignID {
-		return groupbuy.Team{}, groupbuy.Seat{}, lookedUp("seat.TeamID", w.Seat.TeamID, notFound("team", w.Seat.TeamID))
+		return groupbuy.Team{}, groupbuy.Seat{}, lookups(notFound("team", w.Seat.TeamID))
 	}
 	if t.campaign.Status != groupbuy.CampaignActive {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrCampaignNotActive
@@ -901,20 +898,23 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if err := checkText("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
+	lookups := func(err error) error {
+		return cmp.Or(checkID("TeamID", w.TeamID), checkID("SeatID", w.SeatID), err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
 	ih, err := g.replayChecked(w.Idem, w.PaymentRef)
 	if err != nil {
-		return groupbuy.PaySeatResult{}, err
+		return groupbuy.PaySeatResult{}, lookups(err)
 	}
 	_, seat := g.seat(w.SeatID)
 	if seat == nil || seat.virtual {
-		return groupbuy.PaySeatResult{}, cmp.Or(checkID("TeamID", w.TeamID), lookedUp("SeatID", w.SeatID, notFound("seat", w.SeatID)))
+		return groupbuy.PaySeatResult{}, lookups(notFound("seat", w.SeatID))
 	}
 	t := g.teamList[seat.team]
 	if t.ID != w.TeamID {
-		return groupbuy.PaySeatResult{}, lookedUp("TeamID", w.TeamID, notFound("seat", w.SeatID))
+		return groupbuy.PaySeatResult{}, lookups(notFound("seat", w.SeatID))
 	}
 	if v := &t.variants[seat.variant]; !v.amount.Equal(w.Amount) || v.currency != w.Currency {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrAmountMismatch
@@ -1017,6 +1017,11 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 	}
 	if w.VirtualSeats < 0 {
 		return badArg("VirtualSeats", "must not be negative")
+	}
+	for i := range w.BotSeats {
+		if err := checkID(fmt.Sprintf("BotSeats[%d].ID", i), w.BotSeats[i].ID); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -869,6 +869,9 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 	if w.OnFill != nil {
 		tc := team
 		events = w.OnFill(&tc, slices.Clone(seats))
+		if err := checkEvents(events); err != nil {
+			return completed{}, err
+		}
 	}
 	q, args := s.pgCompleteSQL(w.Now, t.ID, paid, events)
 	var got groupbuy.Team

@@ -525,7 +525,11 @@ func (s *Store) payTx(ctx context.Context, r run, w *groupbuy.PaySeatWrite, res 
 		seat = seats[i]
 		if w.OnFill != nil {
 			tc := t
-			evs = append(slices.Clip(evs), w.OnFill(&tc, seats)...)
+			filled := w.OnFill(&tc, seats)
+			if err := checkEvents(filled); err != nil {
+				return err
+			}
+			evs = append(slices.Clip(evs), filled...)
 		}
 	} else {
 		if seat, err = s.lockedSeat(ctx, r, w.SeatID); err != nil {

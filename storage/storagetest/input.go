@@ -243,6 +243,31 @@ func testInputText(e *env) {
 			_, err := e.gb.GetIdempotency(e.ctx, "storagetest.text ", "k-1")
 			return err
 		}},
+		// A write with bad IDs is bad input even when its record exists:
+		// validation comes before the replay, on every adapter.
+		{"PaySeat with an empty team ID and a stored record", func() error {
+			_, err := e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{TeamID: "", SeatID: f.bob.ID, PaymentRef: "ref-x", Amount: f.bob.Amount, Currency: f.bob.Currency, Now: now, Events: e.oneEvent(), Idem: record("storagetest.text", "k-1")})
+			return err
+		}},
+		{"PaySeat with a space in the seat ID and a stored record", func() error {
+			_, err := e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{TeamID: f.team.ID, SeatID: "st x", PaymentRef: "ref-x", Amount: f.bob.Amount, Currency: f.bob.Currency, Now: now, Events: e.oneEvent(), Idem: record("storagetest.text", "k-1")})
+			return err
+		}},
+		{"JoinTeam with an empty team ID and a stored record", func() error {
+			w := &groupbuy.JoinTeamWrite{Seat: craftSeat(f.c, "", "st-new", "carol", now, now.Add(ttl)), Now: now, Events: e.oneEvent(), Idem: record("storagetest.text", "k-1")}
+			_, _, err := e.gb.JoinTeam(e.ctx, w)
+			return err
+		}},
+		{"JoinTeam with a space in the campaign ID", func() error {
+			st := craftSeat(f.c, f.team.ID, "st-new", "carol", now, now.Add(ttl))
+			st.CampaignID = f.c.ID + " "
+			_, _, err := e.gb.JoinTeam(e.ctx, &groupbuy.JoinTeamWrite{Seat: st, Now: now, Events: e.oneEvent()})
+			return err
+		}},
+		{"CloseTeam with a space in a bot seat's ID", func() error {
+			bot := groupbuy.Seat{ID: "bt 1", TeamID: f.team.ID, CampaignID: f.c.ID, Quantity: 1, Currency: f.c.Currency, State: groupbuy.SeatConfirmed, Virtual: true, ReservedAt: now, ReservedUntil: now, PaidAt: now, Version: 1}
+			return e.gb.CloseTeam(e.ctx, &groupbuy.CloseTeamWrite{TeamID: f.team.ID, Version: f.team.Version, State: groupbuy.TeamSucceeded, Now: now, VirtualSeats: 1, BotSeats: []groupbuy.Seat{bot}})
+		}},
 		{"MatchTeam excluding an ID with a space", func() error {
 			w := e.matchWrite(f.c, "st-m", "dave", groupbuy.MatchFullest, now)
 			w.Exclude = f.team.ID + " "
