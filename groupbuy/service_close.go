@@ -266,8 +266,9 @@ type DueReport struct {
 // ProcessDue releases the reservations that lapsed and closes the teams whose
 // deadline passed at Now; it also completes any forming team that is
 // already fully paid (a completion that a crash interrupted, or that an
-// adapter leaves to a second step). It is safe to re-run and to run from several
-// instances at once: every change is a guarded write, so each happens once.
+// adapter leaves to a second step). It is safe to re-run and to run from
+// several instances at once: every change is a guarded write, so each
+// happens once.
 func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
 	var rep DueReport
 	// Bounded passes so that a row that keeps failing cannot loop forever.
