@@ -117,19 +117,10 @@ type claimed struct {
 }
 
 func (s *Store) scanClaimed(rows *sql.Rows, err error) ([]claimed, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []claimed
-	for rows.Next() {
-		var c claimed
-		if err := rows.Scan(&c.seq, &c.ev.ID, &c.ev.Topic, &c.ev.Key, &c.ev.Payload, s.ts(&c.ev.CreatedAt), &c.ev.Attempts); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(sc scanner) (c claimed, err error) {
+		err = sc.Scan(&c.seq, &c.ev.ID, &c.ev.Topic, &c.ev.Key, &c.ev.Payload, s.ts(&c.ev.CreatedAt), &c.ev.Attempts)
+		return c, err
+	})
 }
 
 // Ack implements storage.Outbox: it deletes the events; unknown IDs are

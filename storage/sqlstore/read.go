@@ -57,56 +57,40 @@ func (s *Store) scanSeat(sc scanner) (groupbuy.Seat, error) {
 	return st, err
 }
 
-func (s *Store) teams(ctx context.Context, r run, tmpl string, args ...any) ([]groupbuy.Team, error) {
-	rows, err := r.query(ctx, tmpl, args...)
+// collect reads every row of a query's result (rows, err) with scan.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []groupbuy.Team
+	var out []T
 	for rows.Next() {
-		t, err := s.scanTeam(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-func (s *Store) seats(ctx context.Context, r run, tmpl string, args ...any) ([]groupbuy.Seat, error) {
-	rows, err := r.query(ctx, tmpl, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []groupbuy.Seat
-	for rows.Next() {
-		st, err := s.scanSeat(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, rows.Err()
-}
-
-// strings runs a query whose rows are one text column each.
-func (r run) strings(ctx context.Context, tmpl string, args ...any) ([]string, error) {
-	rows, err := r.query(ctx, tmpl, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+func (s *Store) teams(ctx context.Context, r run, tmpl string, args ...any) ([]groupbuy.Team, error) {
+	rows, err := r.query(ctx, tmpl, args...)
+	return collect(rows, err, s.scanTeam)
+}
+
+func (s *Store) seats(ctx context.Context, r run, tmpl string, args ...any) ([]groupbuy.Seat, error) {
+	rows, err := r.query(ctx, tmpl, args...)
+	return collect(rows, err, s.scanSeat)
+}
+
+// strings runs a query whose rows are one text column each.
+func (r run) strings(ctx context.Context, tmpl string, args ...any) ([]string, error) {
+	rows, err := r.query(ctx, tmpl, args...)
+	return collect(rows, err, func(sc scanner) (v string, err error) {
+		err = sc.Scan(&v)
+		return v, err
+	})
 }
 
 func (s *Store) getTeam(ctx context.Context, r run, id string) (groupbuy.Team, error) {

@@ -135,7 +135,7 @@ func (s *Store) GetProgramme(ctx context.Context, id string) (referral.Programme
 
 const codeCols = `code, programme_id, user_id, channel, created_at, revoked_at`
 
-func (s *Store) scanCode(row interface{ Scan(...any) error }) (referral.InviteCode, error) {
+func (s *Store) scanCode(row scanner) (referral.InviteCode, error) {
 	var c referral.InviteCode
 	err := row.Scan(&c.Code, &c.ProgrammeID, &c.UserID, &c.Channel, s.ts(&c.CreatedAt), s.ts(&c.RevokedAt))
 	return c, err
@@ -213,24 +213,12 @@ func (s *Store) UserCodes(ctx context.Context, programmeID, userID string) ([]re
 	}
 	rows, err := s.reader().query(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE programme_id = ? AND user_id = ?
 		ORDER BY created_at, code`, programmeID, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []referral.InviteCode
-	for rows.Next() {
-		c, err := s.scanCode(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(rows, err, s.scanCode)
 }
 
 const distCols = `programme_id, user_id, state, applied_at, updated_at, actor, reason, version`
 
-func (s *Store) scanDist(row interface{ Scan(...any) error }) (referral.Distributor, error) {
+func (s *Store) scanDist(row scanner) (referral.Distributor, error) {
 	var d referral.Distributor
 	var state string
 	err := row.Scan(&d.ProgrammeID, &d.UserID, &state, s.ts(&d.AppliedAt), s.ts(&d.UpdatedAt), &d.Actor, &d.Reason, &d.Version)
