@@ -14,11 +14,10 @@ import (
 // Column sizes that input must fit; larger input is a ValidationError, never
 // a truncation.
 const (
-	maxTopic      = 128
-	maxEventKey   = 1024
-	maxCurrency   = 8
-	maxPaymentRef = 256
-	maxBatch      = 10000 // events, seat lists and bot seats per write
+	maxTopic    = 128
+	maxEventKey = 1024
+	maxCurrency = 8
+	maxBatch    = 10000 // events, seat lists and bot seats per write
 )
 
 func bad(field, reason string) error { return &storage.ValidationError{Field: field, Reason: reason} }
@@ -38,7 +37,7 @@ func refProblem(ref string) string {
 	if ref == "" {
 		return ""
 	}
-	return check.Problem(ref, maxPaymentRef)
+	return check.Problem(ref, groupbuy.MaxPaymentRefLength)
 }
 
 func lenProblem(v string, n int) string {

@@ -443,7 +443,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 			return groupbuy.PaySeatResult{}, err
 		}
 	}
-	if p := check.Problem(w.PaymentRef, maxPaymentRef); p != "" {
+	if p := check.Problem(w.PaymentRef, groupbuy.MaxPaymentRefLength); p != "" {
 		return groupbuy.PaySeatResult{}, bad("PaymentRef", p)
 	}
 	if err := checkLen("Currency", w.Currency, maxCurrency); err != nil {
