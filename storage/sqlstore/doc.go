@@ -213,6 +213,22 @@
 // Under WithTx, SAVEPOINT and RELEASE replace BEGIN and COMMIT. RoundTrips
 // counts every statement sent, for benchmarks.
 //
+// # Prepared statements
+//
+// On MySQL and SQLite a Store prepares the statements of its commands and
+// reads once, on the pool, and reuses them in its own transactions and on
+// the pool: each is then parsed once per connection, and on MySQL a
+// statement with arguments is one round trip, not a prepare, an execute
+// and a close (go-sql-driver/mysql without interpolateParams). A statement
+// first used inside a transaction runs as text there and is prepared
+// before the Store's next transaction, so that preparing never waits for a
+// connection while a transaction holds one. A Store prepares at most 96
+// statements; statements whose text varies with their arguments (IN lists,
+// large outbox inserts) run as text. Under WithTx, in the host's
+// transaction, statements run as text. Close releases the prepared
+// statements. PostgreSQL's drivers keep their own (pgx prepares and caches
+// each statement per connection), so a PostgreSQL Store prepares nothing.
+//
 // # Outbox
 //
 // Events get a sequence number (identity, AUTO_INCREMENT, AUTOINCREMENT) in
@@ -233,9 +249,13 @@
 //
 // MySQL (github.com/go-sql-driver/mysql): any parseTime and loc setting
 // works (DATETIME values are written as UTC text and read back as the UTC
-// wall clock). interpolateParams=true saves the prepare round trip that
-// the driver otherwise sends before each statement with arguments. MySQL
-// 8.0+ or MariaDB 10.6+ (FOR UPDATE SKIP LOCKED).
+// wall clock). interpolateParams makes no difference to the Store's own
+// statements, which are prepared (see Prepared statements), and saves a
+// round trip per statement under WithTx. MySQL 8.0+ or MariaDB 10.6+ (FOR
+// UPDATE SKIP LOCKED). Each connection holds its own copy of the Store's
+// prepared statements, and MySQL caps them server-wide
+// (max_prepared_stmt_count, 16,382 by default): a pool of 100 connections
+// holds at most 9,600 of them.
 //
 // PostgreSQL: any driver whose errors have SQLState() (pgx's stdlib, lib/pq).
 // The SQL is written for PostgreSQL 13+ and avoids advisory locks and

@@ -14,3 +14,13 @@ func MarkLastPay(s *Store, teamID string) {
 		s.lastPays.add(teamID)
 	}
 }
+
+// PreparedStatements returns how many statements s holds prepared.
+func PreparedStatements(s *Store) int {
+	if s.stmts == nil {
+		return 0
+	}
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	return len(s.stmts.all)
+}

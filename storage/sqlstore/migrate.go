@@ -93,6 +93,15 @@ func splitSQL(text string) []string {
 // New never migrates; run Migrate at deploy or start-up. Under WithTx,
 // Migrate still uses the pool, not the host's transaction.
 func (s *Store) Migrate(ctx context.Context) error {
+	err := s.migrate(ctx)
+	if err == nil {
+		// A statement used before its tables existed failed to prepare.
+		s.stmts.forgetRefusals(s.queries)
+	}
+	return err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
 	ms, err := s.migrations()
 	if err != nil {
 		return err
@@ -100,7 +109,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.d == MySQL {
 		return s.migrateMySQL(ctx, ms)
 	}
-	r := run{s, s.db}
+	r := run{s: s, q: s.db}
 	create := `CREATE TABLE IF NOT EXISTS {p}schema_migrations (version INTEGER PRIMARY KEY, applied_at ` + s.timeType() + ` NOT NULL)`
 	// Two migrators creating the version table at once may collide on the
 	// catalog (PostgreSQL reports a unique violation); try again.
@@ -141,7 +150,7 @@ func (s *Store) applyInTx(ctx context.Context, m migration) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	r := run{s, tx}
+	r := run{s: s, q: tx}
 	n, err := r.affected(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING`,
 		m.version, s.t(time.Now()))
 	if err != nil {
@@ -193,7 +202,7 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	defer conn.Close()
-	r := run{s, conn}
+	r := run{s: s, q: conn}
 	// Lock names are server-wide: qualify with the database, and keep
 	// within MySQL's 64 characters.
 	lock := s.prefix + "migrate"

@@ -85,23 +85,24 @@ func (s *Store) claimMySQL(ctx context.Context, now, until time.Time, limit int,
 			return nil
 		}
 		in := placeholders(len(seqs))
-		if _, err := r.exec(ctx, `UPDATE {p}outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq IN (`+in+`)`,
+		if _, err := r.uncached().exec(ctx, `UPDATE {p}outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq IN (`+in+`)`,
 			append([]any{s.t(until)}, seqs...)...); err != nil {
 			return err
 		}
-		*out, err = s.scanClaimed(r.query(ctx, `SELECT `+outboxCols+` FROM {p}outbox WHERE seq IN (`+in+`)`, seqs...))
+		*out, err = s.scanClaimed(r.uncached().query(ctx, `SELECT `+outboxCols+` FROM {p}outbox WHERE seq IN (`+in+`)`, seqs...))
 		return err
 	}
 	if s.tx != nil {
 		return s.inHostTx(ctx, body)
 	}
 	return s.retry(ctx, func() error {
+		s.stmts.prepareWanted(ctx)
 		s.trips.Add(2) // SET TRANSACTION ISOLATION LEVEL, START TRANSACTION
 		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 		if err != nil {
 			return err
 		}
-		if err := body(run{s, tx}); err != nil {
+		if err := body(s.ownTx(tx)); err != nil {
 			s.trips.Add(1)
 			_ = tx.Rollback()
 			return err
@@ -140,7 +141,7 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 			args[i] = id
 		}
 		err := s.inStmt(ctx, func(r run) error {
-			_, err := r.exec(ctx, `DELETE FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+			_, err := r.uncached().exec(ctx, `DELETE FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 			return err
 		})
 		if err != nil {

@@ -289,7 +289,7 @@ func (s *Store) pgIdemInsertAs(q *pgq, name string, rec *groupbuy.IdempotencyRec
 // result row.
 func (s *Store) pgOne(ctx context.Context, what, id, q string, args []any, scan func(*sql.Rows) error) error {
 	return s.retry(ctx, func() error {
-		rows, err := run{s, s.db}.queryText(ctx, q, args...)
+		rows, err := s.pool().queryText(ctx, q, args...)
 		if err != nil {
 			return s.pgGuard(err, what, id)
 		}
@@ -747,7 +747,7 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 		// Not final after all, or not for this database: read the seats
 		// and complete from them.
 	}
-	seats, err := s.seats(ctx, run{s, s.db}, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
+	seats, err := s.seats(ctx, s.pool(), `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
 	var done completed
 	if err == nil {
 		// Were the seats not final after all (nothing known makes them
@@ -771,7 +771,7 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 // pgCompletedElsewhere reports a team that someone else (ProcessDue)
 // completed after this payment filled it, as it is now.
 func (s *Store) pgCompletedElsewhere(ctx context.Context, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat) error {
-	r := run{s, s.db}
+	r := s.pool()
 	var err error
 	if res.Team, err = s.getTeam(ctx, r, t.ID); err != nil {
 		return err
@@ -891,7 +891,7 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 func (s *Store) pgCompletion(ctx context.Context, q string, args, dest []any) (found bool, err error) {
 	err = s.retry(ctx, func() error {
 		found = false
-		rows, err := run{s, s.db}.queryText(ctx, q, args...)
+		rows, err := s.pool().queryText(ctx, q, args...)
 		if err != nil {
 			return err
 		}

@@ -90,9 +90,10 @@ type Store struct {
 	maxRetries int
 	trips      *atomic.Int64
 	retries    *atomic.Int64
-	queries    *sync.Map // template → final SQL text
-	texts      *pgTexts  // PostgreSQL's single statements by shape; nil on other dialects
-	lastPays   *lastPays // PostgreSQL's teams one payment from full; nil on other dialects
+	queries    *sync.Map  // template → *query
+	stmts      *stmtCache // prepared statements on MySQL and SQLite; nil on PostgreSQL, whose driver keeps its own
+	texts      *pgTexts   // PostgreSQL's single statements by shape; nil on other dialects
+	lastPays   *lastPays  // PostgreSQL's teams one payment from full; nil on other dialects
 }
 
 var (
@@ -136,9 +137,21 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	}
 	if d == Postgres {
 		s.texts, s.lastPays = new(pgTexts), new(lastPays)
+	} else {
+		s.stmts = newStmtCache(db)
 	}
 	return s, nil
 }
+
+// Close releases the statements the Store prepared on MySQL and SQLite (on
+// each connection that used them); it does not close the database. Call it
+// once the Store and the Stores that WithTx derived from it are no longer
+// used, when the database outlives them: a program that makes Stores
+// repeatedly on one long-lived database, and never closes them, keeps their
+// statements prepared until the connections close (MySQL caps them
+// server-wide with max_prepared_stmt_count). A Store used after Close sends
+// its statements unprepared.
+func (s *Store) Close() error { return s.stmts.close() }
 
 // Dialect returns the store's dialect.
 func (s *Store) Dialect() Dialect { return s.d }
@@ -175,28 +188,31 @@ func (s *Store) Retries() int64 { return s.retries.Load() }
 // sql returns the final text of a query template: {p} becomes the table
 // prefix and, on PostgreSQL, each ? becomes $1, $2, ... Templates never hold
 // a ? inside a string literal.
-func (s *Store) sql(tmpl string) string {
+func (s *Store) sql(tmpl string) string { return s.query(tmpl).text }
+
+// query returns the statement of a query template, made on first use.
+func (s *Store) query(tmpl string) *query {
 	if q, ok := s.queries.Load(tmpl); ok {
-		return q.(string)
+		return q.(*query)
 	}
-	q := strings.ReplaceAll(tmpl, "{p}", s.prefix)
+	text := strings.ReplaceAll(tmpl, "{p}", s.prefix)
 	if s.d == Postgres {
 		var b strings.Builder
-		b.Grow(len(q) + 16)
+		b.Grow(len(text) + 16)
 		n := 0
-		for i := 0; i < len(q); i++ {
-			if q[i] == '?' {
+		for i := 0; i < len(text); i++ {
+			if text[i] == '?' {
 				n++
 				b.WriteByte('$')
 				b.WriteString(strconv.Itoa(n))
 				continue
 			}
-			b.WriteByte(q[i])
+			b.WriteByte(text[i])
 		}
-		q = b.String()
+		text = b.String()
 	}
-	s.queries.Store(tmpl, q)
-	return q
+	q, _ := s.queries.LoadOrStore(tmpl, &query{text: text})
+	return q.(*query)
 }
 
 // querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
@@ -207,15 +223,30 @@ type querier interface {
 }
 
 // run sends statements through a querier, counting round trips and
-// expanding query templates.
+// expanding query templates. Where the querier is the Store's pool or a
+// transaction the Store began itself, statements go through the Store's
+// prepared statements (see stmtCache); elsewhere (the host's transaction,
+// migrations) they are sent as they are.
 type run struct {
-	s *Store
-	q querier
+	s      *Store
+	q      querier
+	tx     *sql.Tx // q, when it is a transaction the Store began itself
+	pooled bool    // q is the Store's pool
 }
+
+// pool returns a run on the Store's pool.
+func (s *Store) pool() run { return run{s: s, q: s.db, pooled: true} }
+
+// ownTx returns a run in a transaction the Store began itself.
+func (s *Store) ownTx(tx *sql.Tx) run { return run{s: s, q: tx, tx: tx} }
 
 func (r run) exec(ctx context.Context, tmpl string, args ...any) (sql.Result, error) {
 	r.s.trips.Add(1)
-	return r.q.ExecContext(ctx, r.s.sql(tmpl), args...)
+	q := r.s.query(tmpl)
+	if st := r.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return r.q.ExecContext(ctx, q.text, args...)
 }
 
 // affected runs a statement and returns the number of rows it changed.
@@ -229,7 +260,11 @@ func (r run) affected(ctx context.Context, tmpl string, args ...any) (int64, err
 
 func (r run) query(ctx context.Context, tmpl string, args ...any) (*sql.Rows, error) {
 	r.s.trips.Add(1)
-	return r.q.QueryContext(ctx, r.s.sql(tmpl), args...)
+	q := r.s.query(tmpl)
+	if st := r.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return r.q.QueryContext(ctx, q.text, args...)
 }
 
 // queryText is query for a statement whose text is final (prefix in place,
@@ -242,16 +277,43 @@ func (r run) queryText(ctx context.Context, q string, args ...any) (*sql.Rows, e
 
 func (r run) row(ctx context.Context, tmpl string, args ...any) *sql.Row {
 	r.s.trips.Add(1)
-	return r.q.QueryRowContext(ctx, r.s.sql(tmpl), args...)
+	q := r.s.query(tmpl)
+	if st := r.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return r.q.QueryRowContext(ctx, q.text, args...)
+}
+
+// stmt returns the prepared statement to send q through, or nil to send
+// its text.
+func (r run) stmt(ctx context.Context, q *query) *sql.Stmt {
+	c := r.s.stmts
+	if c == nil || (r.tx == nil && !r.pooled) {
+		return nil
+	}
+	if r.tx != nil {
+		if st := c.get(q); st != nil {
+			return r.tx.StmtContext(ctx, st)
+		}
+		// Preparing it on the pool now could wait for a connection while
+		// this transaction holds one; the Store prepares it before its next
+		// transaction instead.
+		c.want(q)
+		return nil
+	}
+	if st := c.get(q); st != nil {
+		return st
+	}
+	return c.prepare(ctx, q)
 }
 
 // reader returns where reads go: the host's transaction under WithTx, else
 // the pool.
 func (s *Store) reader() run {
 	if s.tx != nil {
-		return run{s, s.tx}
+		return run{s: s, q: s.tx}
 	}
-	return run{s, s.db}
+	return s.pool()
 }
 
 // errGuard reports that a guarded statement matched no row or hit a unique
@@ -304,12 +366,13 @@ func (s *Store) inTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(r run
 		return s.inHostTx(ctx, fn)
 	}
 	return s.retry(ctx, func() error {
+		s.stmts.prepareWanted(ctx)
 		s.trips.Add(1)
 		tx, err := s.db.BeginTx(ctx, opts)
 		if err != nil {
 			return err
 		}
-		if err := fn(run{s, tx}); err != nil {
+		if err := fn(s.ownTx(tx)); err != nil {
 			s.trips.Add(1)
 			_ = tx.Rollback()
 			return err
@@ -326,12 +389,12 @@ func (s *Store) inStmt(ctx context.Context, fn func(r run) error) error {
 	if s.tx != nil {
 		return s.inHostTx(ctx, fn)
 	}
-	return s.retry(ctx, func() error { return fn(run{s, s.db}) })
+	return s.retry(ctx, func() error { return fn(s.pool()) })
 }
 
 // inHostTx runs fn under a savepoint of the host's transaction.
 func (s *Store) inHostTx(ctx context.Context, fn func(r run) error) error {
-	r := run{s, s.tx}
+	r := run{s: s, q: s.tx}
 	if _, err := r.exec(ctx, "SAVEPOINT scsdk_write"); err != nil {
 		return s.markRetryable(err)
 	}
