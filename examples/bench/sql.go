@@ -73,7 +73,7 @@ func openSQL(ctx context.Context, dsn, prefix string, clients int, keep bool) (T
 		if !keep {
 			err = dropTables(context.Background(), db, kind, prefix)
 		}
-		return errors.Join(err, db.Close())
+		return errors.Join(err, st.Close(), db.Close())
 	}
 	if err := st.Migrate(ctx); err != nil {
 		return Target{}, nil, errors.Join(fmt.Errorf("migrate: %w", err), cleanup())
