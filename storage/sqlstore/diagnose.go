@@ -145,7 +145,7 @@ func (s *Store) eventsExist(ctx context.Context, r run, evs []storage.Event) err
 			args[j] = chunk[j].ID
 		}
 		var n int
-		if err := r.uncached().row(ctx, `SELECT COUNT(*) FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...).Scan(&n); err != nil {
+		if err := r.row(ctx, `SELECT COUNT(*) FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

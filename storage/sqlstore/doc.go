@@ -216,18 +216,33 @@
 // # Prepared statements
 //
 // On MySQL and SQLite a Store prepares the statements of its commands and
-// reads once, on the pool, and reuses them in its own transactions and on
-// the pool: each is then parsed once per connection, and on MySQL a
-// statement with arguments is one round trip, not a prepare, an execute
-// and a close (go-sql-driver/mysql without interpolateParams). A statement
-// first used inside a transaction runs as text there and is prepared
-// before the Store's next transaction, so that preparing never waits for a
-// connection while a transaction holds one. A Store prepares at most 96
-// statements; statements whose text varies with their arguments (IN lists,
-// large outbox inserts) run as text. Under WithTx, in the host's
-// transaction, statements run as text. Close releases the prepared
-// statements. PostgreSQL's drivers keep their own (pgx prepares and caches
-// each statement per connection), so a PostgreSQL Store prepares nothing.
+// reads once, on the pool, and reuses them on the pool and in transactions,
+// its own and the host's (WithTx): each is then parsed once per connection,
+// and on MySQL a statement with arguments is one round trip, not a
+// prepare, an execute and a close (go-sql-driver/mysql without
+// interpolateParams). A statement first used inside a transaction runs as
+// text there and is prepared at the Store's next use of the pool (a
+// statement on the pool, or the start of its own transaction; at most 8 at
+// a time), so that preparing never waits for a connection while a
+// transaction holds one. A host transaction of another *sql.DB than the
+// Store's gets text. Statements whose text varies with their arguments (IN
+// lists, more than 40 placeholders) always run as text. A Store prepares at
+// most DefaultPreparedStatements (WithPreparedStatements; 0 turns preparing
+// off). A statement that failed to prepare (its table did not exist yet,
+// say) is tried again after a pause of 1 s, doubling up to 5 min, or at
+// once after Migrate.
+//
+// database/sql prepares a statement again on each connection new to it,
+// so the gain needs connections that live: set MaxIdleConns near
+// MaxOpenConns (database/sql keeps 2 idle connections by default) and no
+// short ConnMaxLifetime. On MySQL each connection holds its own copy, and
+// max_prepared_stmt_count (16,382 by default) caps them for the whole
+// server, across every process and client: a few dozen statements per Store
+// times the connections that used them. Make one Store per database and
+// prefix and keep it; Close releases its statements, as does the garbage
+// collector once no Store refers to them. PostgreSQL's drivers keep their
+// own (pgx prepares and caches each statement per connection), so a
+// PostgreSQL Store prepares nothing.
 //
 // # Outbox
 //
@@ -249,9 +264,9 @@
 //
 // MySQL (github.com/go-sql-driver/mysql): any parseTime and loc setting
 // works (DATETIME values are written as UTC text and read back as the UTC
-// wall clock). interpolateParams makes no difference to the Store's own
-// statements, which are prepared (see Prepared statements), and saves a
-// round trip per statement under WithTx. MySQL 8.0+ or MariaDB 10.6+ (FOR
+// wall clock). interpolateParams matters only for statements sent as text
+// (see Prepared statements): with it, those are one round trip instead of
+// two; a prepared statement's first use on a connection is two either way. MySQL 8.0+ or MariaDB 10.6+ (FOR
 // UPDATE SKIP LOCKED). Each connection holds its own copy of the Store's
 // prepared statements, and MySQL caps them server-wide
 // (max_prepared_stmt_count, 16,382 by default): a pool of 100 connections

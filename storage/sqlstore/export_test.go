@@ -20,7 +20,7 @@ func PreparedStatements(s *Store) int {
 	if s.stmts == nil {
 		return 0
 	}
-	s.stmts.mu.Lock()
-	defer s.stmts.mu.Unlock()
-	return len(s.stmts.all)
+	s.stmts.set.mu.Lock()
+	defer s.stmts.set.mu.Unlock()
+	return len(s.stmts.set.all)
 }

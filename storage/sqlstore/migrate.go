@@ -95,8 +95,9 @@ func splitSQL(text string) []string {
 func (s *Store) Migrate(ctx context.Context) error {
 	err := s.migrate(ctx)
 	if err == nil {
-		// A statement used before its tables existed failed to prepare.
-		s.stmts.forgetRefusals(s.queries)
+		// A statement used before its tables existed failed to prepare;
+		// it need not wait for its pause to end.
+		s.stmts.forgetFailures(s.queries)
 	}
 	return err
 }

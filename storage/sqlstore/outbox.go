@@ -85,11 +85,11 @@ func (s *Store) claimMySQL(ctx context.Context, now, until time.Time, limit int,
 			return nil
 		}
 		in := placeholders(len(seqs))
-		if _, err := r.uncached().exec(ctx, `UPDATE {p}outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq IN (`+in+`)`,
+		if _, err := r.exec(ctx, `UPDATE {p}outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq IN (`+in+`)`,
 			append([]any{s.t(until)}, seqs...)...); err != nil {
 			return err
 		}
-		*out, err = s.scanClaimed(r.uncached().query(ctx, `SELECT `+outboxCols+` FROM {p}outbox WHERE seq IN (`+in+`)`, seqs...))
+		*out, err = s.scanClaimed(r.query(ctx, `SELECT `+outboxCols+` FROM {p}outbox WHERE seq IN (`+in+`)`, seqs...))
 		return err
 	}
 	if s.tx != nil {
@@ -141,7 +141,7 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 			args[i] = id
 		}
 		err := s.inStmt(ctx, func(r run) error {
-			_, err := r.uncached().exec(ctx, `DELETE FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+			_, err := r.exec(ctx, `DELETE FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 			return err
 		})
 		if err != nil {

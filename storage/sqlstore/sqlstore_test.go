@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 	"github.com/socialcommerce/sdk/storage/storagetest"
 )
@@ -29,6 +31,31 @@ func TestConformanceWithTx(t *testing.T) {
 			s := newStore(t, db, d, sqlstore.WithClock(now))
 			tx := &txPerCall{t: t, db: db, s: s}
 			return storagetest.Stores{GroupBuy: tx, Outbox: s, Referral: txRef{tx}}
+		})
+	})
+}
+
+// TestConformanceWarm runs the suite on Stores whose commands' statements
+// are prepared before the suite starts (MySQL and SQLite; PostgreSQL
+// prepares nothing itself), so that the suite's transactions, guards and
+// unique violations go through prepared statements, not only through text
+// as on a fresh Store. The warm-up's rows are deleted first.
+func TestConformanceWarm(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		if d == sqlstore.Postgres {
+			t.Skip("a PostgreSQL Store prepares nothing")
+		}
+		storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
+			s, prefix := newStorePrefixed(t, db, d, sqlstore.WithClock(now))
+			for round := range 4 {
+				groupBuyRound(t.Context(), t, s, round)
+			}
+			for _, table := range tables[:len(tables)-1] { // not schema_migrations
+				_, err := db.ExecContext(t.Context(), `DELETE FROM `+prefix+table)
+				require.NoError(t, err)
+			}
+			require.Greater(t, sqlstore.PreparedStatements(s), 15)
+			return storagetest.Stores{GroupBuy: s, Outbox: s, Referral: s}
 		})
 	})
 }

@@ -3,43 +3,51 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// maxPrepared bounds the statements one Store prepares. The commands use
-// about fifty; the rest (outbox inserts of unusual sizes, say) are sent as
-// text. MySQL caps prepared statements server-wide (max_prepared_stmt_count,
-// 16,382 by default), and each connection holds its own copy.
-const maxPrepared = 96
+// DefaultPreparedStatements is how many statements a Store prepares at most
+// on MySQL and SQLite unless WithPreparedStatements sets another number.
+// Opening, joining, paying and draining the outbox use about twenty; the
+// other commands and reads a few dozen more.
+const DefaultPreparedStatements = 96
 
-// maxPreparedEvents is the most events an outbox insert holds whose
-// statement is prepared: commands append a few; a team that fills appends
-// one per seat and one more.
-const maxPreparedEvents = 8
+// maxPreparedArgs is the most placeholders a prepared statement has: longer
+// statements (outbox inserts of many events) vary with their arguments and
+// are sent as text, as are IN lists.
+const maxPreparedArgs = 40
 
-// uncached returns r sending its statements as text: for statements whose
-// text varies with their arguments (IN lists), which would fill the cache.
-func (r run) uncached() run {
-	r.tx, r.pooled = nil, false
-	return r
-}
+// maxPreparesPerUse bounds the statements prepared at one use of the pool,
+// so that the first requests after start-up share the warm-up.
+const maxPreparesPerUse = 8
 
 // query is a query template's final text and, on MySQL and SQLite, its
 // prepared statement.
 type query struct {
-	text  string
-	stmt  atomic.Pointer[sql.Stmt]
-	state atomic.Int32 // one of the stmt… constants
+	text string
+	// cacheable is false for statements whose text varies with their
+	// arguments (IN lists, many placeholders): they would fill the cache.
+	cacheable bool
+	stmt      atomic.Pointer[sql.Stmt]
+	state     atomic.Int32 // one of the stmt… constants
+	fails     atomic.Int32 // failed prepares since the last success or Migrate
+	retryAt   atomic.Int64 // Unix nanoseconds before which a failed prepare is not retried
+}
+
+func newQuery(text string) *query {
+	return &query{text: text, cacheable: !strings.Contains(text, "IN (?") && strings.Count(text, "?") <= maxPreparedArgs}
 }
 
 const (
 	stmtNone      int32 = iota // not prepared
-	stmtWanted                 // used in a transaction, to be prepared before the next
+	stmtWanted                 // used in a transaction, to be prepared at the next use of the pool
 	stmtPreparing              // a call of prepare is preparing it
 	stmtReady                  // prepared: stmt is set
-	stmtRefused                // not to be prepared: the bound was reached or preparing failed
+	stmtRefused                // never to be prepared: the bound was reached or the cache closed
 )
 
 // stmtCache holds the statements a Store prepared on MySQL and SQLite. On
@@ -47,34 +55,66 @@ const (
 // a prepare, an execute and a close: two round trips. On both, a prepared
 // statement is parsed once per connection, not per use.
 //
-// A statement is prepared on the pool, never while the Store's own
-// transaction holds a connection: with every connection of a bounded pool
-// held by such a transaction, preparing would wait forever. A statement
-// first used inside a transaction is sent as text there and prepared before
-// the Store begins its next transaction.
+// A statement is prepared on the pool, never while a transaction holds a
+// connection: with every connection of a bounded pool held by such a
+// transaction, preparing would wait forever. A statement first used inside
+// a transaction (the Store's own or the host's) is sent as text there and
+// prepared at the Store's next use of the pool: before it begins a
+// transaction or sends a statement on the pool.
+//
+// No lock of the cache is held while calling into database/sql: a pool
+// read through a statement may wait for a connection that a transaction
+// holds, and that transaction may be marking what it wants.
 type stmtCache struct {
-	db      *sql.DB
-	slots   atomic.Int32 // statements prepared or being prepared
-	mu      sync.Mutex   // guards wanted, all and the move to closed
+	db    *sql.DB
+	max   int32
+	now   func() time.Time
+	trips *atomic.Int64 // the Store's round-trip counter, for the prepares
+	slots atomic.Int32  // statements prepared or being prepared
+
+	mu      sync.Mutex // guards wanted
 	wanted  []*query
 	pending atomic.Bool // wanted is not empty
-	closed  atomic.Bool
-	all     []*query // the queries in stmtReady, for close
+
+	// foreignTx is set once a host's transaction turned out to belong to
+	// another *sql.DB, whose connections cannot use these statements.
+	foreignTx atomic.Bool
+
+	set *stmtSet
 }
 
-func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db} }
+// stmtSet is what closing needs: kept apart from stmtCache so that a
+// cleanup can close the statements of a cache no Store refers to any more.
+type stmtSet struct {
+	closed atomic.Bool
+	mu     sync.Mutex // guards all and orders a prepare's publication against close
+	all    []*query   // the queries in stmtReady
+}
+
+// newStmtCache returns the cache of a Store on db, or nil when max is 0.
+// The statements of a cache that becomes unreachable (every Store sharing
+// it is gone) are closed by a cleanup, so that a program making Stores on
+// a long-lived database does not pile them up on the server.
+func newStmtCache(db *sql.DB, max int, now func() time.Time, trips *atomic.Int64) *stmtCache {
+	if max <= 0 {
+		return nil
+	}
+	c := &stmtCache{db: db, max: int32(max), now: now, trips: trips, set: new(stmtSet)}
+	runtime.AddCleanup(c, func(set *stmtSet) { set.close() }, c.set)
+	return c
+}
 
 // get returns q's prepared statement, or nil.
 func (c *stmtCache) get(q *query) *sql.Stmt {
-	if q.state.Load() != stmtReady || c.closed.Load() {
+	if q.state.Load() != stmtReady || c.set.closed.Load() {
 		return nil
 	}
 	return q.stmt.Load()
 }
 
-// want marks q to be prepared before the next transaction.
+// want marks q to be prepared at the next use of the pool.
 func (c *stmtCache) want(q *query) {
-	if !q.state.CompareAndSwap(stmtNone, stmtWanted) {
+	if !q.cacheable || !q.state.CompareAndSwap(stmtNone, stmtWanted) {
 		return
 	}
 	c.mu.Lock()
@@ -83,37 +123,43 @@ func (c *stmtCache) want(q *query) {
 	c.mu.Unlock()
 }
 
-// prepareWanted prepares the queries that want marked. Callers hold no
-// connection of the pool. A nil cache (PostgreSQL, whose driver keeps its
-// own) does nothing.
+// prepareWanted prepares up to maxPreparesPerUse of the queries that want
+// marked. Callers hold no connection of the pool.
 func (c *stmtCache) prepareWanted(ctx context.Context) {
 	if c == nil || !c.pending.Load() {
 		return
 	}
 	c.mu.Lock()
-	qs := c.wanted
-	c.wanted = nil
-	c.pending.Store(false)
+	n := min(len(c.wanted), maxPreparesPerUse)
+	qs := append([]*query(nil), c.wanted[:n]...)
+	c.wanted = append(c.wanted[:0], c.wanted[n:]...)
+	c.pending.Store(len(c.wanted) > 0)
 	c.mu.Unlock()
 	for _, q := range qs {
+		// A query whose prepare is put off goes back to stmtNone, and a
+		// later use in a transaction wants it again.
+		q.state.CompareAndSwap(stmtWanted, stmtNone)
 		c.prepare(ctx, q)
 	}
 }
 
 // prepare prepares q on the pool and returns its statement, or nil where
-// it cannot: the Store is closed, the bound is reached, the database
-// refused, or a concurrent first use is preparing it. A refusal is final
-// (until Migrate), so that a statement the database cannot prepare costs no
-// extra round trip per use; a cancelled context is not. No lock is held
-// while preparing: a transaction marking what it wants must never wait for
-// a round trip on another connection.
+// it cannot: q varies with its arguments, the cache is closed or full, a
+// concurrent first use is preparing it, or a recent prepare failed. A
+// failed prepare (no table yet, a busy database) is retried after a pause
+// that doubles with each failure, from 1 s up to 5 min; Migrate clears it.
 func (c *stmtCache) prepare(ctx context.Context, q *query) *sql.Stmt {
+	if !q.cacheable {
+		return nil
+	}
 	for {
 		st := q.state.Load()
 		switch {
 		case st == stmtReady:
 			return c.get(q)
-		case st == stmtRefused || st == stmtPreparing || c.closed.Load():
+		case st == stmtRefused || st == stmtPreparing || c.set.closed.Load():
+			return nil
+		case q.fails.Load() > 0 && c.now().UnixNano() < q.retryAt.Load():
 			return nil
 		}
 		if q.state.CompareAndSwap(st, stmtPreparing) {
@@ -121,24 +167,28 @@ func (c *stmtCache) prepare(ctx context.Context, q *query) *sql.Stmt {
 		}
 	}
 	// q is this call's until it leaves stmtPreparing.
-	if c.slots.Add(1) > maxPrepared {
+	if c.slots.Add(1) > c.max {
 		c.slots.Add(-1)
 		q.state.Store(stmtRefused)
 		return nil
 	}
+	c.trips.Add(1)
 	st, err := c.db.PrepareContext(ctx, q.text)
 	if err != nil {
 		c.slots.Add(-1)
-		if ctx.Err() != nil {
-			q.state.Store(stmtNone)
-		} else {
-			q.state.Store(stmtRefused)
+		if ctx.Err() == nil {
+			f := min(q.fails.Add(1), 10)
+			pause := min(time.Second<<(f-1), 5*time.Minute)
+			q.retryAt.Store(c.now().Add(pause).UnixNano())
 		}
+		q.state.Store(stmtNone)
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed.Load() {
+	q.fails.Store(0)
+	set := c.set
+	set.mu.Lock()
+	if set.closed.Load() {
+		set.mu.Unlock()
 		c.slots.Add(-1)
 		q.state.Store(stmtRefused)
 		_ = st.Close()
@@ -146,19 +196,19 @@ func (c *stmtCache) prepare(ctx context.Context, q *query) *sql.Stmt {
 	}
 	q.stmt.Store(st)
 	q.state.Store(stmtReady)
-	c.all = append(c.all, q)
+	set.all = append(set.all, q)
+	set.mu.Unlock()
 	return st
 }
 
-// forgetRefusals lets the queries of m (template → *query) that were
-// refused be prepared again. Those refused for the bound are refused again
-// at once, without a round trip.
-func (c *stmtCache) forgetRefusals(m *sync.Map) {
-	if c == nil || c.closed.Load() {
+// forgetFailures lets the queries of m (template → *query) whose prepare
+// failed be prepared at their next use.
+func (c *stmtCache) forgetFailures(m *sync.Map) {
+	if c == nil {
 		return
 	}
 	m.Range(func(_, v any) bool {
-		v.(*query).state.CompareAndSwap(stmtRefused, stmtNone)
+		v.(*query).fails.Store(0)
 		return true
 	})
 }
@@ -168,16 +218,83 @@ func (c *stmtCache) close() error {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed.Store(true)
-	var errs []error
-	for _, q := range c.all {
-		if st := q.stmt.Swap(nil); st != nil {
-			errs = append(errs, st.Close())
-		}
+	return c.set.close()
+}
+
+func (set *stmtSet) close() error {
+	set.mu.Lock()
+	set.closed.Store(true)
+	qs := set.all
+	set.all = nil
+	set.mu.Unlock()
+	// Outside the lock: Stmt.Close waits for the statement's running
+	// queries, and one of them may wait for a connection.
+	var first error
+	for _, q := range qs {
 		q.state.Store(stmtRefused)
+		if st := q.stmt.Swap(nil); st != nil {
+			if err := st.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
 	}
-	c.all = nil
-	return errors.Join(errs...)
+	return first
+}
+
+// database/sql's errors for a prepared statement that it refused to run,
+// returned before anything was sent. TestWithTxOfAnotherDB and
+// TestStmtCacheClose pin them.
+const (
+	errForeignTx  = "sql: Tx.Stmt: statement from different database used"
+	errStmtClosed = "sql: statement is closed"
+)
+
+// stmt returns the prepared statement to send q through, or nil to send
+// its text.
+func (r run) stmt(ctx context.Context, q *query) *sql.Stmt {
+	c := r.s.stmts
+	if c == nil || !q.cacheable || (r.tx == nil && !r.pooled) {
+		return nil
+	}
+	if r.tx != nil {
+		st := c.get(q)
+		if st == nil {
+			// Preparing it on the pool now could wait for a connection
+			// while this transaction holds one; the Store prepares it at
+			// its next use of the pool instead.
+			c.want(q)
+			return nil
+		}
+		if r.host && c.foreignTx.Load() {
+			return nil
+		}
+		return r.tx.StmtContext(ctx, st)
+	}
+	c.prepareWanted(ctx)
+	if st := c.get(q); st != nil {
+		return st
+	}
+	return c.prepare(ctx, q)
+}
+
+// sendText reports whether err, from a prepared statement, says that
+// nothing ran and the statement is to be sent as text instead: the host's
+// transaction belongs to another *sql.DB, the Store was closed meanwhile,
+// or MySQL refused to prepare it again on a new connection
+// (max_prepared_stmt_count reached, error 1461).
+func (r run) sendText(err error) bool {
+	if err == nil {
+		return false
+	}
+	c := r.s.stmts
+	switch {
+	case r.host && err.Error() == errForeignTx:
+		c.foreignTx.Store(true)
+		return true
+	case c.set.closed.Load() && err.Error() == errStmtClosed:
+		return true
+	case r.s.d == MySQL && mysqlErrno(err, "1461"):
+		return true
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -73,6 +74,10 @@ func TestPreparedStatementsOneConnection(t *testing.T) {
 		first := sqlstore.PreparedStatements(s)
 		groupBuyRound(ctx, t, s, 2)
 		groupBuyRound(ctx, t, s, 3)
+		for round := 4; round < 12; round++ {
+			groupBuyRound(ctx, t, s, round)
+		}
+		t.Logf("%d statements prepared", sqlstore.PreparedStatements(s))
 		if d == sqlstore.Postgres {
 			require.Zero(t, sqlstore.PreparedStatements(s))
 			return
@@ -85,16 +90,45 @@ func TestPreparedStatementsOneConnection(t *testing.T) {
 	})
 }
 
-// Close releases the prepared statements; the Store still works, sending
-// its statements as text.
+// sessionStatus returns a counter of MySQL's session status on db, whose
+// pool has one connection.
+func sessionStatus(t *testing.T, db *sql.DB, name string) int {
+	var (
+		got string
+		n   int
+	)
+	require.NoError(t, db.QueryRowContext(t.Context(), `SHOW SESSION STATUS LIKE '`+name+`'`).Scan(&got, &n))
+	return n
+}
+
+// Close releases the prepared statements (on MySQL the server hears of
+// each); the Store still works, sending its statements as text. Close on a
+// Store from WithTx leaves the statements alone.
 func TestCloseReleasesStatements(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
+		db.SetMaxOpenConns(1) // one session, whose counters tell what it did
 		ctx := t.Context()
 		groupBuyRound(ctx, t, s, 1)
 		groupBuyRound(ctx, t, s, 2)
+		prepared := sqlstore.PreparedStatements(s)
+
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		require.NoError(t, s.WithTx(tx).Close())
+		require.NoError(t, tx.Rollback())
+		require.Equal(t, prepared, sqlstore.PreparedStatements(s), "Close through WithTx")
+
+		closed := 0
+		if d == sqlstore.MySQL {
+			closed = sessionStatus(t, db, "Com_stmt_close")
+		}
 		require.NoError(t, s.Close())
 		require.Zero(t, sqlstore.PreparedStatements(s))
+		if d == sqlstore.MySQL {
+			require.Greater(t, prepared, 10)
+			require.GreaterOrEqual(t, sessionStatus(t, db, "Com_stmt_close")-closed, prepared, "statements closed on the server")
+		}
 		groupBuyRound(ctx, t, s, 3)
 		require.Zero(t, sqlstore.PreparedStatements(s))
 		require.NoError(t, s.Close(), "Close twice")
@@ -121,4 +155,82 @@ func TestStatementsPreparedAfterMigrate(t *testing.T) {
 			require.Equal(t, 1, sqlstore.PreparedStatements(s))
 		}
 	})
+}
+
+// twoPools opens two *sql.DB on one database: MySQL's test database, or
+// one SQLite file.
+func twoPools(t *testing.T, d sqlstore.Dialect) (*sql.DB, *sql.DB) {
+	if d == sqlstore.MySQL {
+		return openMySQL(t), openMySQL(t)
+	}
+	dsn := "file:" + filepath.Join(t.TempDir(), "two.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	return openAndPing(t, "sqlite", dsn), openAndPing(t, "sqlite", dsn)
+}
+
+// stmtCounts returns how many statements MySQL has prepared and executed
+// on tx's connection.
+func stmtCounts(t *testing.T, tx *sql.Tx) (prepared, executed int) {
+	var name string
+	rows, err := tx.QueryContext(t.Context(), `SHOW SESSION STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute')`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var n int
+		require.NoError(t, rows.Scan(&name, &n))
+		if name == "Com_stmt_prepare" {
+			prepared = n
+		} else {
+			executed = n
+		}
+	}
+	require.NoError(t, rows.Err())
+	return prepared, executed
+}
+
+// In the host's transaction a Store uses its prepared statements when the
+// transaction comes from the Store's own *sql.DB, and sends text when it
+// comes from another (database/sql refuses the statements there before
+// sending anything; errForeignTx pins its message).
+func TestWithTxOfAnotherDB(t *testing.T) {
+	for _, d := range []sqlstore.Dialect{sqlstore.MySQL, sqlstore.SQLite} {
+		t.Run(d.String(), func(t *testing.T) {
+			own, other := twoPools(t, d)
+			s, prefix := newStorePrefixed(t, own, d)
+			ctx := t.Context()
+			groupBuyRound(ctx, t, s, 1) // prepares the statements
+			groupBuyRound(ctx, t, s, 2)
+
+			tx, err := own.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			groupBuyRound(ctx, t, s.WithTx(tx), 3) // prepares them on tx's connection
+			if d == sqlstore.MySQL {
+				// Sent as text, each statement with arguments would be
+				// prepared again (go-sql-driver/mysql's default DSN).
+				p0, e0 := stmtCounts(t, tx)
+				groupBuyRound(ctx, t, s.WithTx(tx), 33)
+				p1, e1 := stmtCounts(t, tx)
+				require.GreaterOrEqual(t, e1-e0, 20, "statements executed")
+				// Only the outbox's IN lists (Claim's UPDATE and SELECT,
+				// Ack's DELETE) run as text.
+				require.LessOrEqual(t, p1-p0, 3, "statements prepared again")
+			}
+			require.NoError(t, tx.Commit())
+
+			tx, err = other.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			groupBuyRound(ctx, t, s.WithTx(tx), 4)
+			require.NoError(t, tx.Commit())
+
+			// Both rounds committed; the plain Store still uses its
+			// statements after the foreign transaction.
+			groupBuyRound(ctx, t, s, 5)
+			rounds := 5
+			if d == sqlstore.MySQL {
+				rounds++ // round 33
+			}
+			var teams int
+			require.NoError(t, own.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+prefix+`teams WHERE state = 'succeeded'`).Scan(&teams))
+			require.Equal(t, rounds, teams)
+		})
+	}
 }

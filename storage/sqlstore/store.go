@@ -60,6 +60,7 @@ type config struct {
 	prefix     string
 	now        func() time.Time
 	maxRetries int
+	prepared   int
 }
 
 // WithTablePrefix sets the prefix of every table, index and of the
@@ -68,15 +69,24 @@ type config struct {
 // nothing, which is how tests isolate themselves in one database.
 func WithTablePrefix(p string) Option { return func(c *config) { c.prefix = p } }
 
-// WithClock sets the clock used for outbox lease math in Claim; default
-// time.Now in UTC. Every other time a Store writes comes from the write
-// itself (its Now field).
+// WithClock sets the clock used for outbox lease math in Claim and for the
+// pauses before a statement that failed to prepare is prepared again;
+// default time.Now in UTC. Every other time a Store writes comes from the
+// write itself (its Now field).
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // WithMaxRetries sets how often a transaction that the database aborted as
 // retryable (serialization failure, deadlock, lock timeout, busy) is rerun
 // when the Store owns it; 0 disables retries. Default DefaultMaxRetries.
 func WithMaxRetries(n int) Option { return func(c *config) { c.maxRetries = n } }
+
+// WithPreparedStatements sets how many statements a Store prepares at most
+// on MySQL and SQLite (see the package doc's Prepared statements); 0 turns
+// preparing off, so that every statement is sent as text, as a host may
+// want behind a proxy that multiplexes connections or with MySQL's
+// max_prepared_stmt_count at 0. Default DefaultPreparedStatements; at most
+// 1,000. PostgreSQL Stores prepare nothing themselves whatever it says.
+func WithPreparedStatements(n int) Option { return func(c *config) { c.prepared = n } }
 
 // Store is the database/sql adapter of groupbuy.Store and storage.Outbox. It
 // is safe for concurrent use. Create it with New and create its tables with
@@ -116,7 +126,7 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	default:
 		return nil, &storage.ValidationError{Field: "dialect", Reason: fmt.Sprintf("unknown dialect %d", int(d))}
 	}
-	c := config{prefix: DefaultTablePrefix, maxRetries: DefaultMaxRetries}
+	c := config{prefix: DefaultTablePrefix, maxRetries: DefaultMaxRetries, prepared: DefaultPreparedStatements}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
@@ -128,6 +138,9 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	if c.maxRetries < 0 || c.maxRetries > 100 {
 		return nil, &storage.ValidationError{Field: "maxRetries", Reason: "must be in 0..100"}
 	}
+	if c.prepared < 0 || c.prepared > 1000 {
+		return nil, &storage.ValidationError{Field: "preparedStatements", Reason: "must be in 0..1000"}
+	}
 	if c.now == nil {
 		c.now = func() time.Time { return time.Now().UTC() }
 	}
@@ -138,20 +151,25 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	if d == Postgres {
 		s.texts, s.lastPays = new(pgTexts), new(lastPays)
 	} else {
-		s.stmts = newStmtCache(db)
+		s.stmts = newStmtCache(db, c.prepared, c.now, s.trips)
 	}
 	return s, nil
 }
 
 // Close releases the statements the Store prepared on MySQL and SQLite (on
 // each connection that used them); it does not close the database. Call it
-// once the Store and the Stores that WithTx derived from it are no longer
-// used, when the database outlives them: a program that makes Stores
-// repeatedly on one long-lived database, and never closes them, keeps their
-// statements prepared until the connections close (MySQL caps them
-// server-wide with max_prepared_stmt_count). A Store used after Close sends
-// its statements unprepared.
-func (s *Store) Close() error { return s.stmts.close() }
+// when the Store goes and the database stays; a Store that becomes
+// unreachable releases them too, once the garbage collector finds it, but
+// MySQL caps prepared statements server-wide (max_prepared_stmt_count), so
+// do not wait for that. A Store used after Close, or while it closes,
+// sends its statements as text. Close on a Store returned by WithTx does
+// nothing: the statements belong to the Store it came from.
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return nil
+	}
+	return s.stmts.close()
+}
 
 // Dialect returns the store's dialect.
 func (s *Store) Dialect() Dialect { return s.d }
@@ -174,8 +192,9 @@ func (s *Store) WithTx(tx *sql.Tx) *Store {
 
 // RoundTrips returns how many statements this Store (and the Stores that
 // WithTx derived from it) has sent so far, counting BEGIN, COMMIT, ROLLBACK
-// and SAVEPOINT statements too. Benchmarks divide it by the number of
-// commands.
+// and SAVEPOINT statements and the Store's own prepares too; database/sql's
+// prepares of a prepared statement on a connection new to it are not
+// counted. Benchmarks divide it by the number of commands.
 func (s *Store) RoundTrips() int64 { return s.trips.Load() }
 
 // Retries returns how many times this Store (and the Stores that WithTx
@@ -211,7 +230,7 @@ func (s *Store) query(tmpl string) *query {
 		}
 		text = b.String()
 	}
-	q, _ := s.queries.LoadOrStore(tmpl, &query{text: text})
+	q, _ := s.queries.LoadOrStore(tmpl, newQuery(text))
 	return q.(*query)
 }
 
@@ -223,14 +242,14 @@ type querier interface {
 }
 
 // run sends statements through a querier, counting round trips and
-// expanding query templates. Where the querier is the Store's pool or a
-// transaction the Store began itself, statements go through the Store's
-// prepared statements (see stmtCache); elsewhere (the host's transaction,
-// migrations) they are sent as they are.
+// expanding query templates. On the Store's pool and in transactions,
+// statements go through the Store's prepared statements (see stmtCache);
+// elsewhere (migrations, IN lists) they are sent as text.
 type run struct {
 	s      *Store
 	q      querier
-	tx     *sql.Tx // q, when it is a transaction the Store began itself
+	tx     *sql.Tx // q, when it is a transaction
+	host   bool    // tx is the host's (WithTx), perhaps of another *sql.DB
 	pooled bool    // q is the Store's pool
 }
 
@@ -240,11 +259,17 @@ func (s *Store) pool() run { return run{s: s, q: s.db, pooled: true} }
 // ownTx returns a run in a transaction the Store began itself.
 func (s *Store) ownTx(tx *sql.Tx) run { return run{s: s, q: tx, tx: tx} }
 
+// hostTx returns a run in the host's transaction (WithTx).
+func (s *Store) hostTx() run { return run{s: s, q: s.tx, tx: s.tx, host: true} }
+
 func (r run) exec(ctx context.Context, tmpl string, args ...any) (sql.Result, error) {
 	r.s.trips.Add(1)
 	q := r.s.query(tmpl)
 	if st := r.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		if !r.sendText(err) {
+			return res, err
+		}
 	}
 	return r.q.ExecContext(ctx, q.text, args...)
 }
@@ -262,7 +287,10 @@ func (r run) query(ctx context.Context, tmpl string, args ...any) (*sql.Rows, er
 	r.s.trips.Add(1)
 	q := r.s.query(tmpl)
 	if st := r.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err := st.QueryContext(ctx, args...)
+		if !r.sendText(err) {
+			return rows, err
+		}
 	}
 	return r.q.QueryContext(ctx, q.text, args...)
 }
@@ -279,39 +307,18 @@ func (r run) row(ctx context.Context, tmpl string, args ...any) *sql.Row {
 	r.s.trips.Add(1)
 	q := r.s.query(tmpl)
 	if st := r.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		if row := st.QueryRowContext(ctx, args...); !r.sendText(row.Err()) {
+			return row
+		}
 	}
 	return r.q.QueryRowContext(ctx, q.text, args...)
-}
-
-// stmt returns the prepared statement to send q through, or nil to send
-// its text.
-func (r run) stmt(ctx context.Context, q *query) *sql.Stmt {
-	c := r.s.stmts
-	if c == nil || (r.tx == nil && !r.pooled) {
-		return nil
-	}
-	if r.tx != nil {
-		if st := c.get(q); st != nil {
-			return r.tx.StmtContext(ctx, st)
-		}
-		// Preparing it on the pool now could wait for a connection while
-		// this transaction holds one; the Store prepares it before its next
-		// transaction instead.
-		c.want(q)
-		return nil
-	}
-	if st := c.get(q); st != nil {
-		return st
-	}
-	return c.prepare(ctx, q)
 }
 
 // reader returns where reads go: the host's transaction under WithTx, else
 // the pool.
 func (s *Store) reader() run {
 	if s.tx != nil {
-		return run{s: s, q: s.tx}
+		return s.hostTx()
 	}
 	return s.pool()
 }
@@ -394,7 +401,7 @@ func (s *Store) inStmt(ctx context.Context, fn func(r run) error) error {
 
 // inHostTx runs fn under a savepoint of the host's transaction.
 func (s *Store) inHostTx(ctx context.Context, fn func(r run) error) error {
-	r := run{s: s, q: s.tx}
+	r := s.hostTx()
 	if _, err := r.exec(ctx, "SAVEPOINT scsdk_write"); err != nil {
 		return s.markRetryable(err)
 	}

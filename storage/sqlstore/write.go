@@ -158,11 +158,7 @@ func (s *Store) insertEvents(ctx context.Context, r run, evs []storage.Event) er
 			b.WriteString("(?, ?, ?, ?, ?)")
 			args = append(args, ev.ID, ev.Topic, ev.Key, ev.Payload, s.t(ev.CreatedAt))
 		}
-		rr := r
-		if n > maxPreparedEvents {
-			rr = r.uncached()
-		}
-		if _, err := rr.exec(ctx, b.String(), args...); err != nil {
+		if _, err := r.exec(ctx, b.String(), args...); err != nil {
 			return s.uniqueAsGuard(err, "event")
 		}
 		evs = evs[n:]
@@ -741,7 +737,7 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 			for _, id := range ids {
 				args = append(args, id)
 			}
-			n, err := r.uncached().affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, version = version + 1
+			n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, version = version + 1
 				WHERE team_id = ? AND state = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
 			if err != nil {
 				return err
