@@ -55,12 +55,13 @@ const (
 // a prepare, an execute and a close: two round trips. On both, a prepared
 // statement is parsed once per connection, not per use.
 //
-// A statement is prepared on the pool, never while a transaction holds a
-// connection: with every connection of a bounded pool held by such a
-// transaction, preparing would wait forever. A statement first used inside
-// a transaction (the Store's own or the host's) is sent as text there and
-// prepared at the Store's next use of the pool: before it begins a
-// transaction or sends a statement on the pool.
+// A statement is prepared on the pool. A transaction (the Store's own or
+// the host's) holds a connection, and with every connection of a bounded
+// pool held by transactions, preparing would wait forever: a statement
+// first used inside a transaction is prepared only if the pool has an idle
+// connection or room for one, waiting at most idleWait for it; otherwise it is sent as text
+// there and prepared at the Store's next use of the pool (before it begins
+// a transaction or sends a statement on the pool).
 //
 // No lock of the cache is held while calling into database/sql: a pool
 // read through a statement may wait for a connection that a transaction
@@ -123,6 +124,43 @@ func (c *stmtCache) want(q *query) {
 	c.mu.Unlock()
 }
 
+// prepareIdle prepares q for a transaction, which holds a connection of
+// the pool: only when the pool has an idle connection or room for a new
+// one, and waiting at most idleWait for it (another goroutine may take it
+// first); otherwise q is wanted, to be prepared at the next use of the
+// pool.
+func (c *stmtCache) prepareIdle(ctx context.Context, q *query) *sql.Stmt {
+	if !c.mayPrepare(q) {
+		return nil
+	}
+	if st := c.db.Stats(); st.Idle == 0 && st.MaxOpenConnections > 0 && st.OpenConnections >= st.MaxOpenConnections {
+		c.want(q)
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, idleWait)
+	defer cancel()
+	st := c.prepare(pctx, q)
+	if st == nil {
+		c.want(q)
+	}
+	return st
+}
+
+// idleWait bounds how long a transaction waits for a connection to
+// prepare a statement on (see prepareIdle).
+const idleWait = 50 * time.Millisecond
+
+// mayPrepare reports whether prepare may prepare q now.
+func (c *stmtCache) mayPrepare(q *query) bool {
+	switch st := q.state.Load(); {
+	case !q.cacheable || c.set.closed.Load() || st == stmtRefused || st == stmtPreparing:
+		return false
+	case q.fails.Load() > 0 && c.now().UnixNano() < q.retryAt.Load():
+		return false
+	}
+	return true
+}
+
 // prepareWanted prepares up to maxPreparesPerUse of the queries that want
 // marked. Callers hold no connection of the pool.
 func (c *stmtCache) prepareWanted(ctx context.Context) {
@@ -149,17 +187,12 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 // failed prepare (no table yet, a busy database) is retried after a pause
 // that doubles with each failure, from 1 s up to 5 min; Migrate clears it.
 func (c *stmtCache) prepare(ctx context.Context, q *query) *sql.Stmt {
-	if !q.cacheable {
-		return nil
-	}
 	for {
 		st := q.state.Load()
 		switch {
 		case st == stmtReady:
 			return c.get(q)
-		case st == stmtRefused || st == stmtPreparing || c.set.closed.Load():
-			return nil
-		case q.fails.Load() > 0 && c.now().UnixNano() < q.retryAt.Load():
+		case !c.mayPrepare(q):
 			return nil
 		}
 		if q.state.CompareAndSwap(st, stmtPreparing) {
@@ -257,16 +290,14 @@ func (r run) stmt(ctx context.Context, q *query) *sql.Stmt {
 		return nil
 	}
 	if r.tx != nil {
-		st := c.get(q)
-		if st == nil {
-			// Preparing it on the pool now could wait for a connection
-			// while this transaction holds one; the Store prepares it at
-			// its next use of the pool instead.
-			c.want(q)
-			return nil
-		}
 		if r.host && c.foreignTx.Load() {
 			return nil
+		}
+		st := c.get(q)
+		if st == nil {
+			if st = c.prepareIdle(ctx, q); st == nil {
+				return nil
+			}
 		}
 		return r.tx.StmtContext(ctx, st)
 	}

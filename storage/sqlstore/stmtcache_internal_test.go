@@ -23,6 +23,9 @@ func openSQLiteFile(t *testing.T) *sql.DB {
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "c.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
+	// The first connection turns the file to WAL; two first connections
+	// at once could find the file busy doing so.
+	require.NoError(t, db.PingContext(t.Context()))
 	return db
 }
 

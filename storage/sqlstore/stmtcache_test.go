@@ -195,8 +195,19 @@ func TestWithTxOfAnotherDB(t *testing.T) {
 	for _, d := range []sqlstore.Dialect{sqlstore.MySQL, sqlstore.SQLite} {
 		t.Run(d.String(), func(t *testing.T) {
 			own, other := twoPools(t, d)
-			s, prefix := newStorePrefixed(t, own, d)
 			ctx := t.Context()
+			// A Store used only in host transactions prepares its
+			// statements too, on the pool's idle connections.
+			only := newStore(t, own, d)
+			for round := range 2 {
+				tx, err := own.BeginTx(ctx, nil)
+				require.NoError(t, err)
+				groupBuyRound(ctx, t, only.WithTx(tx), round)
+				require.NoError(t, tx.Commit())
+			}
+			require.Greater(t, sqlstore.PreparedStatements(only), 10)
+
+			s, prefix := newStorePrefixed(t, own, d)
 			groupBuyRound(ctx, t, s, 1) // prepares the statements
 			groupBuyRound(ctx, t, s, 2)
 
