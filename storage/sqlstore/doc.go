@@ -220,16 +220,21 @@
 // its own and the host's (WithTx): each is then parsed once per connection,
 // and on MySQL a statement with arguments is one round trip, not a
 // prepare, an execute and a close (go-sql-driver/mysql without
-// interpolateParams). A statement first used inside a transaction is
-// prepared on the pool at once when the pool has an idle connection or
-// room for one (waiting at most 50 ms for it); otherwise it runs as text there and is
-// prepared at the Store's next use of the pool (a statement on the pool,
-// or the start of its own transaction; at most 8 at a time), so that
-// preparing never waits long for a connection while a transaction holds
-// one. A host transaction of another *sql.DB than the
-// Store's gets text. Statements whose text varies with their arguments (IN
-// lists, more than 40 placeholders) always run as text. A Store prepares at
-// most DefaultPreparedStatements (WithPreparedStatements; 0 turns preparing
+// interpolateParams).
+//
+// A transaction holds a connection, so preparing a statement it meets
+// first could wait forever on a full pool. Such a statement is prepared on
+// the pool at once only when the pool has an idle connection or room for
+// one, waiting at most 50 ms; after a wait that ran out, transactions stop
+// trying for a pause of 1 s, doubling up to 1 min. Otherwise it runs as
+// text there and is prepared at the Store's next use of the pool (a
+// statement on the pool, or the start of its own transaction; at most 8 at
+// a time). A host transaction binds each statement to itself once,
+// however long it runs; one of another *sql.DB than the Store's gets text.
+//
+// Statements whose text varies with their arguments (IN lists, more than
+// 40 placeholders) always run as text. A Store prepares at most
+// DefaultPreparedStatements (WithPreparedStatements; 0 turns preparing
 // off). A statement that failed to prepare (its table did not exist yet,
 // say) is tried again after a pause of 1 s, doubling up to 5 min, or at
 // once after Migrate.

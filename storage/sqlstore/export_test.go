@@ -24,3 +24,11 @@ func PreparedStatements(s *Store) int {
 	defer s.stmts.set.mu.Unlock()
 	return len(s.stmts.set.all)
 }
+
+// PreparedUses returns how many statements s has sent prepared.
+func PreparedUses(s *Store) int64 {
+	if s.stmts == nil {
+		return 0
+	}
+	return s.stmts.uses.Load()
+}

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"database/sql"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,8 +46,18 @@ func TestConformanceWarm(t *testing.T) {
 		if d == sqlstore.Postgres {
 			t.Skip("a PostgreSQL Store prepares nothing")
 		}
+		var uses atomic.Int64
+		t.Cleanup(func() {
+			// The suite's commands went through prepared statements.
+			t.Logf("%d statements sent prepared", uses.Load())
+			if !t.Failed() && uses.Load() < 5000 {
+				t.Error("too few")
+			}
+		})
 		storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
 			s, prefix := newStorePrefixed(t, db, d, sqlstore.WithClock(now))
+			warm := int64(0)
+			t.Cleanup(func() { uses.Add(sqlstore.PreparedUses(s) - warm) })
 			for round := range 4 {
 				groupBuyRound(t.Context(), t, s, round)
 			}
@@ -55,6 +66,7 @@ func TestConformanceWarm(t *testing.T) {
 				require.NoError(t, err)
 			}
 			require.Greater(t, sqlstore.PreparedStatements(s), 15)
+			warm = sqlstore.PreparedUses(s)
 			return storagetest.Stores{GroupBuy: s, Outbox: s, Referral: s}
 		})
 	})

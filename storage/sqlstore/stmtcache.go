@@ -77,9 +77,13 @@ type stmtCache struct {
 	wanted  []*query
 	pending atomic.Bool // wanted is not empty
 
-	// foreignTx is set once a host's transaction turned out to belong to
-	// another *sql.DB, whose connections cannot use these statements.
-	foreignTx atomic.Bool
+	// idlePause is when a transaction may next prepare on the pool, after
+	// a prepare that found no connection in time; idleMisses counts those
+	// in a row.
+	idlePause  atomic.Int64
+	idleMisses atomic.Int32
+
+	uses atomic.Int64 // statements sent prepared, for tests
 
 	set *stmtSet
 }
@@ -133,6 +137,10 @@ func (c *stmtCache) prepareIdle(ctx context.Context, q *query) *sql.Stmt {
 	if !c.mayPrepare(q) {
 		return nil
 	}
+	if c.now().UnixNano() < c.idlePause.Load() {
+		c.want(q)
+		return nil
+	}
 	if st := c.db.Stats(); st.Idle == 0 && st.MaxOpenConnections > 0 && st.OpenConnections >= st.MaxOpenConnections {
 		c.want(q)
 		return nil
@@ -140,14 +148,25 @@ func (c *stmtCache) prepareIdle(ctx context.Context, q *query) *sql.Stmt {
 	pctx, cancel := context.WithTimeout(ctx, idleWait)
 	defer cancel()
 	st := c.prepare(pctx, q)
-	if st == nil {
+	switch {
+	case st != nil:
+		c.idleMisses.Store(0)
+	case pctx.Err() != nil && ctx.Err() == nil:
+		// No connection in time (another goroutine took the idle one, or
+		// connecting is slow): transactions stop trying for a pause that
+		// doubles from 1 s up to 1 min, so that they do not each wait.
+		f := min(c.idleMisses.Add(1), 7)
+		c.idlePause.Store(c.now().Add(min(time.Second<<(f-1), time.Minute)).UnixNano())
+		fallthrough
+	default:
 		c.want(q)
 	}
 	return st
 }
 
 // idleWait bounds how long a transaction waits for a connection to
-// prepare a statement on (see prepareIdle).
+// prepare a statement on (see prepareIdle); after such a wait ran out,
+// transactions do not try again for a while.
 const idleWait = 50 * time.Millisecond
 
 // mayPrepare reports whether prepare may prepare q now.
@@ -290,8 +309,8 @@ func (r run) stmt(ctx context.Context, q *query) *sql.Stmt {
 		return nil
 	}
 	if r.tx != nil {
-		if r.host && c.foreignTx.Load() {
-			return nil
+		if r.host {
+			return r.s.txStmts.stmt(ctx, r.tx, c, q)
 		}
 		st := c.get(q)
 		if st == nil {
@@ -299,13 +318,59 @@ func (r run) stmt(ctx context.Context, q *query) *sql.Stmt {
 				return nil
 			}
 		}
+		c.uses.Add(1)
 		return r.tx.StmtContext(ctx, st)
 	}
 	c.prepareWanted(ctx)
-	if st := c.get(q); st != nil {
+	st := c.get(q)
+	if st == nil {
+		st = c.prepare(ctx, q)
+	}
+	if st != nil {
+		c.uses.Add(1)
+	}
+	return st
+}
+
+// txStmts are the statements of one host transaction (a Store returned by
+// WithTx): each is bound to the transaction once and kept, because
+// database/sql keeps every statement bound to a transaction until it ends,
+// and a long transaction (a bulk import) would otherwise pile them up.
+type txStmts struct {
+	// foreign is set once the transaction turned out to belong to another
+	// *sql.DB than the Store's, whose connections cannot use the Store's
+	// statements.
+	foreign atomic.Bool
+	mu      sync.Mutex
+	bound   map[*query]*sql.Stmt
+}
+
+func (t *txStmts) stmt(ctx context.Context, tx *sql.Tx, c *stmtCache, q *query) *sql.Stmt {
+	if t.foreign.Load() {
+		return nil
+	}
+	t.mu.Lock()
+	st := t.bound[q]
+	t.mu.Unlock()
+	if st != nil {
+		c.uses.Add(1)
 		return st
 	}
-	return c.prepare(ctx, q)
+	parent := c.get(q)
+	if parent == nil {
+		if parent = c.prepareIdle(ctx, q); parent == nil {
+			return nil
+		}
+	}
+	st = tx.StmtContext(ctx, parent)
+	t.mu.Lock()
+	if t.bound == nil {
+		t.bound = make(map[*query]*sql.Stmt)
+	}
+	t.bound[q] = st
+	t.mu.Unlock()
+	c.uses.Add(1)
+	return st
 }
 
 // sendText reports whether err, from a prepared statement, says that
@@ -320,11 +385,14 @@ func (r run) sendText(err error) bool {
 	c := r.s.stmts
 	switch {
 	case r.host && err.Error() == errForeignTx:
-		c.foreignTx.Store(true)
+		r.s.txStmts.foreign.Store(true)
 		return true
 	case c.set.closed.Load() && err.Error() == errStmtClosed:
 		return true
-	case r.s.d == MySQL && mysqlErrno(err, "1461"):
+	case r.s.d == MySQL && (strings.HasPrefix(err.Error(), "Error 1461 ") || strings.HasPrefix(err.Error(), "Error 1461:")):
+		// Only a prepare returns it, and the driver's error comes
+		// unwrapped. Text helps where it needs no prepare
+		// (interpolateParams).
 		return true
 	}
 	return false

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"path/filepath"
 	"runtime"
@@ -58,6 +59,8 @@ func TestStmtCacheBound(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// 60 statements and 10 prepares: each statement was prepared once.
+	require.EqualValues(t, 70, s.RoundTrips())
 	require.Len(t, preparedTexts(s), 10)
 	require.EqualValues(t, 10, s.stmts.slots.Load())
 	require.Equal(t, stmtRefused, s.query(`SELECT 29 + ?`).state.Load())
@@ -254,4 +257,99 @@ func TestStmtCacheCleanup(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// One host transaction of another *sql.DB sends text; the next host
+// transaction of the Store's own *sql.DB uses the prepared statement again.
+func TestStmtCacheForeignTxIsPerTx(t *testing.T) {
+	dsn := "file:" + filepath.Join(t.TempDir(), "f.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	own, other := openDSN(t, dsn), openDSN(t, dsn)
+	ctx := t.Context()
+	s, err := New(own, SQLite)
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, s.pool().row(ctx, `SELECT 1 + ?`, 1).Scan(&n))
+	q := s.query(`SELECT 1 + ?`)
+
+	ftx, err := other.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	foreign := s.WithTx(ftx)
+	require.NoError(t, foreign.hostTx().row(ctx, `SELECT 1 + ?`, 1).Scan(&n))
+	require.Equal(t, 2, n)
+	require.Nil(t, foreign.hostTx().stmt(ctx, q), "text from then on")
+	require.NoError(t, ftx.Rollback())
+
+	tx, err := own.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	bound := s.WithTx(tx).hostTx()
+	st := bound.stmt(ctx, q)
+	require.NotNil(t, st)
+	require.Same(t, st, bound.stmt(ctx, q), "bound to the transaction once")
+}
+
+func openDSN(t *testing.T, dsn string) *sql.DB {
+	db, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	require.NoError(t, db.PingContext(t.Context()))
+	return db
+}
+
+// slowConnector opens SQLite connections after a delay longer than
+// idleWait, giving up when its context ends, and counts its attempts.
+type slowConnector struct {
+	d        driver.Driver
+	dsn      string
+	attempts *atomic.Int64
+}
+
+func (c slowConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c.attempts.Add(1)
+	select {
+	case <-time.After(4 * idleWait):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return c.d.Open(c.dsn)
+}
+
+func (c slowConnector) Driver() driver.Driver { return c.d }
+
+// When a transaction's prepare finds no connection in time (here: the pool
+// has room but connecting is slow), transactions stop trying for a pause
+// instead of each waiting idleWait per statement.
+func TestStmtCacheIdleWaitPauses(t *testing.T) {
+	dsn := "file:" + filepath.Join(t.TempDir(), "s.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	drv := openDSN(t, dsn).Driver()
+	attempts := new(atomic.Int64)
+	db := sql.OpenDB(slowConnector{d: drv, dsn: dsn, attempts: attempts})
+	t.Cleanup(func() { _ = db.Close() })
+	db.SetMaxOpenConns(10)
+	var now atomic.Int64
+	now.Store(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC).UnixNano())
+	s, err := New(db, SQLite, WithClock(func() time.Time { return time.Unix(0, now.Load()).UTC() }))
+	require.NoError(t, err)
+	ctx := t.Context()
+	round := func() {
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		r := s.WithTx(tx).hostTx()
+		for i := range 4 {
+			var n int
+			require.NoError(t, r.row(ctx, `SELECT `+strconv.Itoa(i)+` + ?`, 1).Scan(&n))
+			require.Equal(t, i+1, n)
+		}
+		require.NoError(t, tx.Commit())
+	}
+	round() // the transaction's own connection, then one prepare that runs out of time
+	require.EqualValues(t, 2, attempts.Load())
+	for range 3 {
+		round()
+	}
+	require.EqualValues(t, 2, attempts.Load(), "no prepare tried during the pause")
+	now.Add(int64(2 * time.Second))
+	round()
+	require.EqualValues(t, 3, attempts.Load(), "tried again after the pause")
+	require.Empty(t, preparedTexts(s))
 }

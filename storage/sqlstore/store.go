@@ -102,6 +102,7 @@ type Store struct {
 	retries    *atomic.Int64
 	queries    *sync.Map  // template → *query
 	stmts      *stmtCache // prepared statements on MySQL and SQLite; nil on PostgreSQL, whose driver keeps its own
+	txStmts    *txStmts   // the host transaction's statements, set by WithTx when stmts is
 	texts      *pgTexts   // PostgreSQL's single statements by shape; nil on other dialects
 	lastPays   *lastPays  // PostgreSQL's teams one payment from full; nil on other dialects
 }
@@ -187,6 +188,9 @@ func (s *Store) WithTx(tx *sql.Tx) *Store {
 	}
 	c := *s
 	c.tx = tx
+	if s.stmts != nil {
+		c.txStmts = new(txStmts)
+	}
 	return &c
 }
 
