@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -39,8 +40,11 @@ type query struct {
 }
 
 func newQuery(text string) *query {
-	return &query{text: text, cacheable: !strings.Contains(text, "IN (?") && strings.Count(text, "?") <= maxPreparedArgs}
+	return &query{text: text, cacheable: !inListRE.MatchString(text) && strings.Count(text, "?") <= maxPreparedArgs}
 }
+
+// inListRE finds a list of placeholders after IN, however spaced.
+var inListRE = regexp.MustCompile(`(?i)\bIN\s*\(\s*\?`)
 
 const (
 	stmtNone      int32 = iota // not prepared
@@ -69,9 +73,9 @@ const (
 type stmtCache struct {
 	db    *sql.DB
 	max   int32
-	now   func() time.Time
-	trips *atomic.Int64 // the Store's round-trip counter, for the prepares
-	slots atomic.Int32  // statements prepared or being prepared
+	now   func() time.Time // for the pauses; time.Now but in tests
+	trips *atomic.Int64    // the Store's round-trip counter, for the prepares
+	slots atomic.Int32     // statements prepared or being prepared
 
 	mu      sync.Mutex // guards wanted
 	wanted  []*query
@@ -100,11 +104,11 @@ type stmtSet struct {
 // The statements of a cache that becomes unreachable (every Store sharing
 // it is gone) are closed by a cleanup, so that a program making Stores on
 // a long-lived database does not pile them up on the server.
-func newStmtCache(db *sql.DB, max int, now func() time.Time, trips *atomic.Int64) *stmtCache {
+func newStmtCache(db *sql.DB, max int, trips *atomic.Int64) *stmtCache {
 	if max <= 0 {
 		return nil
 	}
-	c := &stmtCache{db: db, max: int32(max), now: now, trips: trips, set: new(stmtSet)}
+	c := &stmtCache{db: db, max: int32(max), now: time.Now, trips: trips, set: new(stmtSet)}
 	runtime.AddCleanup(c, func(set *stmtSet) { set.close() }, c.set)
 	return c
 }
@@ -224,8 +228,10 @@ func (c *stmtCache) prepare(ctx context.Context, q *query) *sql.Stmt {
 		q.state.Store(stmtRefused)
 		return nil
 	}
-	c.trips.Add(1)
 	st, err := c.db.PrepareContext(ctx, q.text)
+	if err == nil || ctx.Err() == nil {
+		c.trips.Add(1) // it reached the database
+	}
 	if err != nil {
 		c.slots.Add(-1)
 		if ctx.Err() == nil {

@@ -103,6 +103,17 @@ func TestStmtCacheSkipsVaryingText(t *testing.T) {
 		require.LessOrEqual(t, strings.Count(text, "?"), maxPreparedArgs, text)
 	}
 	require.False(t, s.query(many).cacheable)
+
+	for text, cacheable := range map[string]bool{
+		`SELECT 1 FROM t WHERE id IN (?, ?)`:             false,
+		"SELECT 1 FROM t WHERE id in(?)":                 false,
+		"SELECT 1 FROM t WHERE id IN (\n\t?, ?)":         false,
+		`SELECT 1 FROM t WHERE id IN (SELECT id FROM u)`: true,
+		`SELECT MIN(?) FROM t JOIN (SELECT 1) x ON true`: true,
+		`SELECT 1 FROM t WHERE state IN ('a', 'b')`:      true,
+	} {
+		require.Equal(t, cacheable, newQuery(text).cacheable, text)
+	}
 }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }
@@ -213,8 +224,9 @@ func TestStmtCacheRetriesFailedPrepare(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
-	s, err := New(db, SQLite, WithClock(clock))
+	s, err := New(db, SQLite)
 	require.NoError(t, err)
+	s.stmts.now = clock
 	ctx := t.Context()
 	_, err = s.GetTeam(ctx, "team-1")
 	require.Error(t, err)
@@ -328,8 +340,9 @@ func TestStmtCacheIdleWaitPauses(t *testing.T) {
 	db.SetMaxOpenConns(10)
 	var now atomic.Int64
 	now.Store(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC).UnixNano())
-	s, err := New(db, SQLite, WithClock(func() time.Time { return time.Unix(0, now.Load()).UTC() }))
+	s, err := New(db, SQLite)
 	require.NoError(t, err)
+	s.stmts.now = func() time.Time { return time.Unix(0, now.Load()).UTC() }
 	ctx := t.Context()
 	round := func() {
 		tx, err := db.BeginTx(ctx, nil)

@@ -69,9 +69,8 @@ type config struct {
 // nothing, which is how tests isolate themselves in one database.
 func WithTablePrefix(p string) Option { return func(c *config) { c.prefix = p } }
 
-// WithClock sets the clock used for outbox lease math in Claim and for the
-// pauses before a statement that failed to prepare is prepared again;
-// default time.Now in UTC. Every other time a Store writes comes from the
+// WithClock sets the clock used for outbox lease math in Claim; default
+// time.Now in UTC. Every other time a Store writes comes from the
 // write itself (its Now field).
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
@@ -152,7 +151,7 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	if d == Postgres {
 		s.texts, s.lastPays = new(pgTexts), new(lastPays)
 	} else {
-		s.stmts = newStmtCache(db, c.prepared, c.now, s.trips)
+		s.stmts = newStmtCache(db, c.prepared, s.trips)
 	}
 	return s, nil
 }
