@@ -207,12 +207,9 @@ func (s *Store) RoundTrips() int64 { return s.trips.Load() }
 // the failure.
 func (s *Store) Retries() int64 { return s.retries.Load() }
 
-// sql returns the final text of a query template: {p} becomes the table
-// prefix and, on PostgreSQL, each ? becomes $1, $2, ... Templates never hold
-// a ? inside a string literal.
-func (s *Store) sql(tmpl string) string { return s.query(tmpl).text }
-
-// query returns the statement of a query template, made on first use.
+// query returns the statement of a query template, made on first use. Its
+// final text: {p} becomes the table prefix and, on PostgreSQL, each ?
+// becomes $1, $2, ... Templates never hold a ? inside a string literal.
 func (s *Store) query(tmpl string) *query {
 	if q, ok := s.queries.Load(tmpl); ok {
 		return q.(*query)
