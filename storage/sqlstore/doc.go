@@ -211,7 +211,7 @@
 //     (one less without a limit; +2 with a key).
 //
 // Under WithTx, SAVEPOINT and RELEASE replace BEGIN and COMMIT. RoundTrips
-// counts every statement sent, for benchmarks.
+// counts the statements sent (and the Store's prepares), for benchmarks.
 //
 // # Prepared statements
 //
@@ -273,11 +273,8 @@
 // works (DATETIME values are written as UTC text and read back as the UTC
 // wall clock). interpolateParams matters only for statements sent as text
 // (see Prepared statements): with it, those are one round trip instead of
-// two; a prepared statement's first use on a connection is two either way. MySQL 8.0+ or MariaDB 10.6+ (FOR
-// UPDATE SKIP LOCKED). Each connection holds its own copy of the Store's
-// prepared statements, and MySQL caps them server-wide
-// (max_prepared_stmt_count, 16,382 by default): a pool of 100 connections
-// holds at most 9,600 of them.
+// two; a prepared statement's first use on a connection is two either way.
+// MySQL 8.0+ or MariaDB 10.6+ (FOR UPDATE SKIP LOCKED).
 //
 // PostgreSQL: any driver whose errors have SQLState() (pgx's stdlib, lib/pq).
 // The SQL is written for PostgreSQL 13+ and avoids advisory locks and

@@ -70,8 +70,8 @@ type config struct {
 func WithTablePrefix(p string) Option { return func(c *config) { c.prefix = p } }
 
 // WithClock sets the clock used for outbox lease math in Claim; default
-// time.Now in UTC. Every other time a Store writes comes from the
-// write itself (its Now field).
+// time.Now in UTC. Every other time a Store writes comes from the write
+// itself (its Now field).
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // WithMaxRetries sets how often a transaction that the database aborted as
