@@ -179,9 +179,11 @@
 // the generic transaction below;
 // CreateCampaign, Claim and Ack are one statement each.
 //
-// MySQL/MariaDB and SQLite, which lack data-modifying CTEs (and, on
-// PostgreSQL, every command under WithTx), use one short transaction per
-// command that takes the team's row lock first (SELECT ... FOR UPDATE; on
+// On PostgreSQL these single statements run under WithTx too, each under a
+// savepoint of the host's transaction (SAVEPOINT, the statement, RELEASE).
+//
+// MySQL/MariaDB and SQLite, which lack data-modifying CTEs, use one short
+// transaction per command that takes the team's row lock first (SELECT ... FOR UPDATE; on
 // SQLite BEGIN IMMEDIATE already holds the database's write lock) and
 // checks the idempotency record in the same statement, then sends the
 // guarded statements. Counting BEGIN and COMMIT:

@@ -283,13 +283,14 @@ func (s *Store) pgIdemInsertAs(q *pgq, name string, rec *groupbuy.IdempotencyRec
 }
 
 // pgOne runs one single-statement command in autocommit, rerunning it when
-// PostgreSQL aborts it as retryable. A statement that matched no row, hit a
+// PostgreSQL aborts it as retryable (under WithTx: once, under a savepoint
+// of the host's transaction). A statement that matched no row, hit a
 // unique key or divided by zero on purpose becomes a guard failure named
 // what+id (joined only then: most commands succeed); scan reads its one
 // result row.
 func (s *Store) pgOne(ctx context.Context, what, id, q string, args []any, scan func(*sql.Rows) error) error {
-	return s.retry(ctx, func() error {
-		rows, err := s.pool().queryText(ctx, q, args...)
+	return s.inStmt(ctx, func(r run) error {
+		rows, err := r.queryText(ctx, q, args...)
 		if err != nil {
 			return s.pgGuard(err, what, id)
 		}
@@ -747,7 +748,7 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 		// Not final after all, or not for this database: read the seats
 		// and complete from them.
 	}
-	seats, err := s.seats(ctx, s.pool(), `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
+	seats, err := s.seats(ctx, s.reader(), `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+seatOrder, t.ID)
 	var done completed
 	if err == nil {
 		// Were the seats not final after all (nothing known makes them
@@ -771,7 +772,7 @@ func (s *Store) pgFill(ctx context.Context, w *groupbuy.PaySeatWrite, res *group
 // pgCompletedElsewhere reports a team that someone else (ProcessDue)
 // completed after this payment filled it, as it is now.
 func (s *Store) pgCompletedElsewhere(ctx context.Context, res *groupbuy.PaySeatResult, t groupbuy.Team, seat groupbuy.Seat) error {
-	r := s.pool()
+	r := s.reader()
 	var err error
 	if res.Team, err = s.getTeam(ctx, r, t.ID); err != nil {
 		return err
@@ -784,7 +785,10 @@ func (s *Store) pgCompletedElsewhere(ctx context.Context, res *groupbuy.PaySeatR
 // one statement that builds groupbuy.TeamFilledEvent in SQL: the team's
 // guarded UPDATE to succeeded, the confirmation of its paid seats, the
 // event from the seats confirmed. The statement starts after the payment
-// committed, so its snapshot holds every payment of the team; it divides
+// committed (under WithTx: after the payment's statement, in the same
+// transaction, whose later statements see it; under REPEATABLE READ a
+// payment committed since the snapshot would have failed this one's team
+// UPDATE), so its snapshot holds every payment of the team; it divides
 // by zero should it confirm another number of seats than the team counts
 // (errStaleSnapshot). On success it sets res to the team and seat as
 // stored; done is false when the team was completed by someone else
@@ -884,14 +888,14 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 	return completed{team: got, seats: seats}, nil
 }
 
-// pgCompletion runs a statement that completes a team, rerunning it when
-// PostgreSQL aborts it as retryable, and scans its row, if any, into dest:
+// pgCompletion runs a statement that completes a team, as pgOne runs its
+// statement, and scans its row, if any, into dest:
 // found is false when the team was no longer forming and fully paid. Its
 // deliberate division by zero becomes errStaleSnapshot.
 func (s *Store) pgCompletion(ctx context.Context, q string, args, dest []any) (found bool, err error) {
-	err = s.retry(ctx, func() error {
+	err = s.inStmt(ctx, func(r run) error {
 		found = false
-		rows, err := s.pool().queryText(ctx, q, args...)
+		rows, err := r.queryText(ctx, q, args...)
 		if err != nil {
 			return err
 		}

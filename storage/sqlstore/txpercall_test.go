@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
@@ -143,4 +145,38 @@ func (w *txPerCall) GetIdempotency(ctx context.Context, scope, key string) (grou
 	return inTx(ctx, w, func(s *sqlstore.Store) (groupbuy.IdempotencyRecord, error) {
 		return s.GetIdempotency(ctx, scope, key)
 	})
+}
+
+// On PostgreSQL a command runs as its single statement under a savepoint
+// of the host's transaction. Under REPEATABLE READ, a team changed since
+// the transaction's snapshot fails the statement with a serialization
+// failure, which comes back retryable and leaves the transaction usable
+// up to the savepoint; a rerun in a new transaction succeeds.
+func TestWithTxRepeatableReadPostgres(t *testing.T) {
+	db := openPostgres(t)
+	s := newStore(t, db, sqlstore.Postgres)
+	f := newFixture(t, s)
+	ctx := t.Context()
+	team, _ := f.open("leader")
+
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	var one int
+	require.NoError(t, tx.QueryRowContext(ctx, `SELECT 1`).Scan(&one)) // the snapshot
+	f.join(team.ID, "early")                                           // changes the team since
+
+	w := f.joinWrite(team.ID, "late")
+	_, _, err = s.WithTx(tx).JoinTeam(ctx, w)
+	require.Error(t, err)
+	require.True(t, storage.IsRetryable(err), "%v", err)
+	require.NoError(t, tx.QueryRowContext(ctx, `SELECT 1`).Scan(&one), "the host's transaction is still usable")
+	require.NoError(t, tx.Rollback())
+
+	tx, err = db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	require.NoError(t, err)
+	got, _, err := s.WithTx(tx).JoinTeam(ctx, w)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+	require.Equal(t, 3, got.SeatsTaken)
 }

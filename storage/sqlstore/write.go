@@ -14,9 +14,13 @@ import (
 )
 
 // fast reports whether commands take PostgreSQL's single-statement path:
-// on PostgreSQL, when the Store owns its transactions. Under WithTx every
-// dialect takes the generic path inside the host's transaction.
-func (s *Store) fast() bool { return s.d == Postgres && s.tx == nil }
+// on PostgreSQL, in autocommit or, under WithTx, under a savepoint of the
+// host's transaction. Its guards hold there too: under READ COMMITTED each
+// statement sees the latest committed rows, as in autocommit; under
+// REPEATABLE READ or SERIALIZABLE, a row changed since the transaction's
+// snapshot fails the statement's UPDATE with a serialization failure,
+// which comes back retryable, as the generic path's locking read does.
+func (s *Store) fast() bool { return s.d == Postgres }
 
 // forUpdate is the locking clause of a read inside a write transaction. On
 // SQLite the transaction already holds the database's write lock (BEGIN
