@@ -17,9 +17,9 @@ import (
 // of its own, through Store.WithTx, and commits it even when the call
 // failed: a failed write must have left the transaction as it found it. A
 // call that fails retryably is rerun in a new transaction, as a host would.
-// It is how the conformance suite exercises the generic (lock-first,
-// multi-statement) write path on PostgreSQL, and the savepoints on every
-// dialect.
+// It is how the conformance suite exercises the savepoints on every
+// dialect, with PostgreSQL's single statements and the other dialects'
+// lock-first statements inside a host transaction.
 type txPerCall struct {
 	t  *testing.T
 	db *sql.DB
