@@ -42,32 +42,36 @@ func TestConformanceWithTx(t *testing.T) {
 // unique violations go through prepared statements, not only through text
 // as on a fresh Store. The warm-up's rows are deleted first.
 func TestConformanceWarm(t *testing.T) {
-	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
-		if d == sqlstore.Postgres {
-			t.Skip("a PostgreSQL Store prepares nothing")
+	for _, c := range dbs {
+		if c.d == sqlstore.Postgres {
+			continue // a PostgreSQL Store prepares nothing
 		}
-		var uses atomic.Int64
-		t.Cleanup(func() {
-			// The suite's commands went through prepared statements.
-			t.Logf("%d statements sent prepared", uses.Load())
-			if !t.Failed() && uses.Load() < 5000 {
-				t.Error("too few")
-			}
-		})
-		storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
-			s, prefix := newStorePrefixed(t, db, d, sqlstore.WithClock(now))
-			warm := int64(0)
-			t.Cleanup(func() { uses.Add(sqlstore.PreparedUses(s) - warm) })
-			for round := range 4 {
-				groupBuyRound(t.Context(), t, s, round)
-			}
-			for _, table := range tables[:len(tables)-1] { // not schema_migrations
-				_, err := db.ExecContext(t.Context(), `DELETE FROM `+prefix+table)
-				require.NoError(t, err)
-			}
-			require.Greater(t, sqlstore.PreparedStatements(s), 15)
-			warm = sqlstore.PreparedUses(s)
-			return storagetest.Stores{GroupBuy: s, Outbox: s, Referral: s}
-		})
+		t.Run(c.name, func(t *testing.T) { conformanceWarm(t, c.open(t), c.d) })
+	}
+}
+
+func conformanceWarm(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+	var uses atomic.Int64
+	t.Cleanup(func() {
+		// The suite's commands went through prepared statements.
+		t.Logf("%d statements sent prepared", uses.Load())
+		if !t.Failed() && uses.Load() < 5000 {
+			t.Errorf("only %d statements sent prepared", uses.Load())
+		}
+	})
+	storagetest.Run(t, func(t *testing.T, now func() time.Time) storagetest.Stores {
+		s, prefix := newStorePrefixed(t, db, d, sqlstore.WithClock(now))
+		warm := int64(0)
+		t.Cleanup(func() { uses.Add(sqlstore.PreparedUses(s) - warm) })
+		for round := range 4 {
+			groupBuyRound(t.Context(), t, s, round)
+		}
+		for _, table := range tables[:len(tables)-1] { // not schema_migrations
+			_, err := db.ExecContext(t.Context(), `DELETE FROM `+prefix+table)
+			require.NoError(t, err)
+		}
+		require.Greater(t, sqlstore.PreparedStatements(s), 15)
+		warm = sqlstore.PreparedUses(s)
+		return storagetest.Stores{GroupBuy: s, Outbox: s, Referral: s}
 	})
 }

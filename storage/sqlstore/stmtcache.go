@@ -301,7 +301,7 @@ func (set *stmtSet) close() error {
 
 // database/sql's errors for a prepared statement that it refused to run,
 // returned before anything was sent. TestWithTxOfAnotherDB and
-// TestStmtCacheClose pin them.
+// TestStmtCacheCloseRace pin them.
 const (
 	errForeignTx  = "sql: Tx.Stmt: statement from different database used"
 	errStmtClosed = "sql: statement is closed"
