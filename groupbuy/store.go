@@ -147,6 +147,17 @@ func (w *OpenTeamWrite) Problem() (field, reason string) {
 	return "", ""
 }
 
+// Rows returns the team and the leader seat as OpenTeam stores them,
+// whatever w says of their states: the team forming with one seat taken,
+// none paid, no virtual seats and no ClosedAt; the leader seat reserved,
+// the leader's, real and unpaid. Adapters store these, not w's fields.
+func (w *OpenTeamWrite) Rows() (Team, Seat) {
+	team, leader := w.Team, w.Leader
+	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = TeamForming, 1, 0, 0, time.Time{}
+	leader.State, leader.Leader, leader.Virtual, leader.PaidAt = SeatReserved, true, false, time.Time{}
+	return team, leader
+}
+
 // JoinTeamWrite inserts Seat (reserved, not leader) into team Seat.TeamID,
 // adds one to the team's SeatsTaken and bumps its Version. The stored
 // Seat.ReservedUntil is the earlier of the given one and the team's
@@ -168,6 +179,16 @@ type JoinTeamWrite struct {
 	MaxJoined int
 	Events    []storage.Event
 	Idem      *IdempotencyRecord
+}
+
+// Row returns the seat as JoinTeam and MatchTeam store it, whatever w
+// says of its state: reserved, not a leader, real and unpaid. The adapter
+// then clamps its ReservedUntil to the team's ExpiresAt (and MatchTeam
+// sets its TeamID).
+func (w *JoinTeamWrite) Row() Seat {
+	st := w.Seat
+	st.State, st.Leader, st.Virtual, st.PaidAt = SeatReserved, false, false, time.Time{}
+	return st
 }
 
 // MatchTeamWrite is a JoinTeamWrite whose team the adapter picks in the same

@@ -39,10 +39,10 @@ func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error 
 	if err := checkID("campaign.ID", c.ID); err != nil {
 		return err
 	}
-	if err := checkLen("campaign.ProductRef", c.ProductRef, groupbuy.MaxIDLength); err != nil {
+	if err := checkText("campaign.ProductRef", c.ProductRef, groupbuy.MaxIDLength); err != nil {
 		return err
 	}
-	if err := checkLen("campaign.Currency", c.Currency, maxCurrency); err != nil {
+	if err := checkText("campaign.Currency", c.Currency, maxCurrency); err != nil {
 		return err
 	}
 	if !c.Status.Valid() {

@@ -27,7 +27,7 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	if err := checkMatch(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
-	seat := joinedSeat(w.Seat)
+	seat := w.Row()
 	var team groupbuy.Team
 	var outcome matchOutcome // of the last attempt
 	attempt := func() error {

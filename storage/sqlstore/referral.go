@@ -149,7 +149,7 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 	if err := referral.CheckKeys("Code", c.Code, "ProgrammeID", c.ProgrammeID, "UserID", c.UserID); err != nil {
 		return err
 	}
-	if err := errors.Join(checkLen("Code", c.Code, 32), checkLen("Channel", c.Channel, 128), checkTime("CreatedAt", c.CreatedAt)); err != nil {
+	if err := errors.Join(checkText("Code", c.Code, 32), checkText("Channel", c.Channel, 128), checkTime("CreatedAt", c.CreatedAt)); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(r run) error {
@@ -232,7 +232,7 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 		return referral.Distributor{}, err
 	}
 	n := w.Next
-	if err := errors.Join(checkLen("Actor", n.Actor, 128), checkLen("Reason", n.Reason, 512), checkEvents(w.Events)); err != nil {
+	if err := errors.Join(checkText("Actor", n.Actor, 128), checkText("Reason", n.Reason, 512), checkEvents(w.Events)); err != nil {
 		return referral.Distributor{}, err
 	}
 	var out referral.Distributor
@@ -299,7 +299,7 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		return referral.Binding{}, err
 	}
 	b := w.Binding
-	if err := errors.Join(checkLen("Code", b.Code, 128), checkLen("Actor", b.Actor, 128), checkLen("Change.Actor", w.Change.Actor, 128),
+	if err := errors.Join(checkText("Code", b.Code, 128), checkText("Actor", b.Actor, 128), checkText("Change.Actor", w.Change.Actor, 128),
 		checkEvents(w.Events)); err != nil {
 		return referral.Binding{}, err
 	}
@@ -602,7 +602,7 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 	if err := referral.CheckAttribution(a); err != nil {
 		return referral.Attribution{}, false, err
 	}
-	if err := errors.Join(checkLen("PolicyName", a.PolicyName, 128), checkEvents(events)); err != nil {
+	if err := errors.Join(checkText("PolicyName", a.PolicyName, 128), checkEvents(events)); err != nil {
 		return referral.Attribution{}, false, err
 	}
 	c := *a

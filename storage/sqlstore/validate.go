@@ -14,10 +14,9 @@ import (
 // Column sizes that input must fit; larger input is a ValidationError, never
 // a truncation.
 const (
-	maxTopic    = 128
-	maxEventKey = 1024
+	maxEventKey = check.MaxEventKey
 	maxCurrency = 8
-	maxBatch    = 10000 // events, seat lists and bot seats per write
+	maxBatch    = check.MaxBatch // events, seat lists and bot seats per write
 )
 
 func bad(field, reason string) error { return &storage.ValidationError{Field: field, Reason: reason} }
@@ -40,12 +39,10 @@ func refProblem(ref string) string {
 	return check.Problem(ref, groupbuy.MaxPaymentRefLength)
 }
 
-func lenProblem(v string, n int) string {
-	if len(v) > n {
-		return fmt.Sprintf("longer than %d bytes", n)
-	}
-	return ""
-}
+// textProblem holds free text (a name, a reason, a bot's user ID) to at
+// most n bytes of valid UTF-8 without NUL (check.TextProblem), so that no
+// database refuses it with an error of its own.
+func textProblem(v string, n int) string { return check.TextProblem(v, n) }
 
 func timeProblem(t time.Time) string {
 	if t.IsZero() {
@@ -88,8 +85,9 @@ func checkID(field, id string) error {
 	return nil
 }
 
-func checkLen(field, v string, n int) error {
-	if p := lenProblem(v, n); p != "" {
+// checkText is textProblem as a ValidationError.
+func checkText(field, v string, n int) error {
+	if p := textProblem(v, n); p != "" {
 		return bad(field, p)
 	}
 	return nil
@@ -124,26 +122,7 @@ func checkMoney(field string, d decimal.Decimal) error {
 	return nil
 }
 
-func checkEvents(evs []storage.Event) error {
-	if len(evs) > maxBatch {
-		return bad("Events", fmt.Sprintf("at most %d", maxBatch))
-	}
-	for i := range evs {
-		ev := &evs[i]
-		topic := lenProblem(ev.Topic, maxTopic)
-		if ev.Topic == "" {
-			topic = "must not be empty"
-		}
-		if f, ok := firstProblem(
-			fieldProblem{".ID", idProblem(ev.ID)},
-			fieldProblem{".Topic", topic},
-			fieldProblem{".Key", lenProblem(ev.Key, maxEventKey)},
-		); ok {
-			return bad(fmt.Sprintf("Events[%d]", i)+f.name, f.problem)
-		}
-	}
-	return nil
-}
+func checkEvents(evs []storage.Event) error { return check.Events(evs) }
 
 func checkIdem(rec *groupbuy.IdempotencyRecord) error {
 	if rec == nil {
@@ -152,26 +131,19 @@ func checkIdem(rec *groupbuy.IdempotencyRecord) error {
 	if rec.Scope == "" || rec.Key == "" {
 		return bad("Idem", "scope and key must not be empty")
 	}
-	return checkRecordKey("Idem.", rec.Scope, rec.Key)
+	return check.Record("Idem.", rec.Scope, rec.Key, rec.Fingerprint, groupbuy.MaxRecordScopeLength, groupbuy.MaxRecordKeyLength)
 }
 
 // checkRecordKey holds an idempotency record's scope and key to the ID
-// rules (check.Problem): MySQL's PAD SPACE collations would take "k" and
-// "k " for one key.
+// rules (check.Record).
 func checkRecordKey(prefix, scope, key string) error {
-	if p := check.Problem(scope, groupbuy.MaxRecordScopeLength); p != "" {
-		return bad(prefix+"Scope", p)
-	}
-	if p := check.Problem(key, groupbuy.MaxRecordKeyLength); p != "" {
-		return bad(prefix+"Key", p)
-	}
-	return nil
+	return check.Record(prefix, scope, key, "", groupbuy.MaxRecordScopeLength, groupbuy.MaxRecordKeyLength)
 }
 
 // checkSeat checks what a stored seat must satisfy to fit the columns. Its
 // state is not checked: OpenTeam and JoinTeam set it.
 func checkSeat(prefix string, st *groupbuy.Seat, real bool) error {
-	user := lenProblem(st.UserID, groupbuy.MaxIDLength)
+	user := textProblem(st.UserID, groupbuy.MaxIDLength)
 	if real {
 		user = idProblem(st.UserID)
 	}
@@ -180,8 +152,8 @@ func checkSeat(prefix string, st *groupbuy.Seat, real bool) error {
 		fieldProblem{".TeamID", idProblem(st.TeamID)},
 		fieldProblem{".CampaignID", idProblem(st.CampaignID)},
 		fieldProblem{".UserID", user},
-		fieldProblem{".SKU", lenProblem(st.SKU, groupbuy.MaxIDLength)},
-		fieldProblem{".Currency", lenProblem(st.Currency, maxCurrency)},
+		fieldProblem{".SKU", check.TextProblem(st.SKU, groupbuy.MaxIDLength)},
+		fieldProblem{".Currency", check.TextProblem(st.Currency, maxCurrency)},
 		fieldProblem{".PaymentRef", refProblem(st.PaymentRef)},
 		fieldProblem{".Quantity", countProblem(st.Quantity)},
 		fieldProblem{".UnitPrice", moneyProblem(st.UnitPrice)},

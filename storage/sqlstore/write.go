@@ -280,10 +280,8 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 // openedRows returns the team and the leader seat that w opens, as they
 // are stored: forming with one seat taken, the leader seat reserved.
 func openedRows(w *groupbuy.OpenTeamWrite) (groupbuy.Team, groupbuy.Seat) {
-	team, leader := w.Team, w.Leader
+	team, leader := w.Rows()
 	team.OpenedAt, team.ExpiresAt = utc(team.OpenedAt), utc(team.ExpiresAt) // as read back
-	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = groupbuy.TeamForming, 1, 0, 0, time.Time{}
-	leader.State, leader.Leader, leader.Virtual, leader.PaidAt = groupbuy.SeatReserved, true, false, time.Time{}
 	return team, leader
 }
 
@@ -358,7 +356,7 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 	if err := checkIdem(w.Idem); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
-	seat := joinedSeat(w.Seat)
+	seat := w.Row()
 	var team groupbuy.Team
 	attempt := func() error {
 		if s.fast() {
@@ -371,13 +369,6 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupb
 		return groupbuy.Team{}, groupbuy.Seat{}, s.wrap(err, "join team "+w.Seat.TeamID)
 	}
 	return team, normSeat(seat), nil
-}
-
-// joinedSeat is the seat a join or a match stores: reserved, not leader,
-// not virtual, not paid.
-func joinedSeat(st groupbuy.Seat) groupbuy.Seat {
-	st.State, st.Leader, st.Virtual, st.PaidAt = groupbuy.SeatReserved, false, false, time.Time{}
-	return st
 }
 
 func (s *Store) joinTx(ctx context.Context, r run, w *groupbuy.JoinTeamWrite, team *groupbuy.Team, seat *groupbuy.Seat) error {
@@ -450,7 +441,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 	if p := check.Problem(w.PaymentRef, groupbuy.MaxPaymentRefLength); p != "" {
 		return groupbuy.PaySeatResult{}, bad("PaymentRef", p)
 	}
-	if err := checkLen("Currency", w.Currency, maxCurrency); err != nil {
+	if err := checkText("Currency", w.Currency, maxCurrency); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	if err := checkTime("Now", w.Now); err != nil {
@@ -575,7 +566,7 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 	if err := checkID("SeatID", w.SeatID); err != nil {
 		return groupbuy.Seat{}, err
 	}
-	if err := checkLen("UserID", w.UserID, groupbuy.MaxIDLength); err != nil {
+	if err := checkText("UserID", w.UserID, groupbuy.MaxIDLength); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	if err := checkEvents(w.Events); err != nil {

@@ -1,0 +1,79 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// Sizes that every store accepts, so that an adapter never truncates and
+// the memory store refuses what the SQL stores would.
+const (
+	MaxTopic       = 128     // storage.Event.Topic
+	MaxEventKey    = 1024    // storage.Event.Key
+	MaxFingerprint = 1 << 16 // an idempotency record's fingerprint
+	MaxBatch       = 10000   // events, seat lists and bot seats per write
+)
+
+// TextProblem says why s is not acceptable text of at most max bytes (an
+// event's topic or key, a fingerprint, a SKU), or returns "". Unlike an ID
+// it may be empty and hold spaces and control characters, but not NUL, and
+// it must be valid UTF-8: PostgreSQL refuses to store either, MySQL invalid
+// UTF-8.
+func TextProblem(s string, max int) string {
+	switch {
+	case len(s) > max:
+		return fmt.Sprintf("longer than %d bytes", max)
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL"
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	}
+	return ""
+}
+
+// Events checks the events of a write: at most MaxBatch, each with an ID
+// (Problem), a non-empty topic and a key (TextProblem). A MatchTeam
+// write's keys hold groupbuy.TeamIDHole, a control character that
+// TextProblem allows.
+func Events(evs []storage.Event) error {
+	if len(evs) > MaxBatch {
+		return &storage.ValidationError{Field: "Events", Reason: fmt.Sprintf("at most %d", MaxBatch)}
+	}
+	for i := range evs {
+		ev := &evs[i]
+		field, p := "ID", Problem(ev.ID, MaxIDLength)
+		if p == "" {
+			field, p = "Topic", TextProblem(ev.Topic, MaxTopic)
+			if ev.Topic == "" {
+				p = "must not be empty"
+			}
+		}
+		if p == "" {
+			field, p = "Key", TextProblem(ev.Key, MaxEventKey)
+		}
+		if p != "" {
+			return &storage.ValidationError{Field: fmt.Sprintf("Events[%d].%s", i, field), Reason: p}
+		}
+	}
+	return nil
+}
+
+// Record checks an idempotency record's scope and key (at most maxScope
+// and maxKey bytes) by the ID rules (Problem): MySQL's PAD SPACE
+// collations would take "k" and "k " for one key. Its fingerprint is
+// text (TextProblem). prefix starts the field names ("Idem." or "").
+func Record(prefix, scope, key, fingerprint string, maxScope, maxKey int) error {
+	if p := Problem(scope, maxScope); p != "" {
+		return &storage.ValidationError{Field: prefix + "Scope", Reason: p}
+	}
+	if p := Problem(key, maxKey); p != "" {
+		return &storage.ValidationError{Field: prefix + "Key", Reason: p}
+	}
+	if p := TextProblem(fingerprint, MaxFingerprint); p != "" {
+		return &storage.ValidationError{Field: prefix + "Fingerprint", Reason: p}
+	}
+	return nil
+}
