@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -154,7 +155,7 @@ func CheckBindWrite(w *BindWrite) error {
 	if b.BoundAt.IsZero() {
 		return invalid("BoundAt", "must be set")
 	}
-	return errors.Join(validateText("Reason", b.Reason), validateText("Change.Reason", w.Change.Reason))
+	return errors.Join(validateText("Reason", b.Reason), validateText("Change.Reason", w.Change.Reason), check.Events(w.Events))
 }
 
 // CheckDistributorWrite checks a DistributorWrite's arguments.
@@ -168,7 +169,7 @@ func CheckDistributorWrite(w *DistributorWrite) error {
 	if !w.From.Valid() || !w.Next.State.Valid() || w.Next.State == DistributorNone {
 		return invalid("state", "unknown distributor state")
 	}
-	return validateText("Reason", w.Next.Reason)
+	return errors.Join(validateText("Reason", w.Next.Reason), check.Events(w.Events))
 }
 
 // CheckAttribution checks SaveAttribution's snapshot.

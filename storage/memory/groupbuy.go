@@ -153,6 +153,38 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
+// checkSeatFields checks the fields of a seat that the store keeps as given,
+// as the SQL stores do (they must fit their columns), so that every
+// adapter refuses the same writes.
+func checkSeatFields(prefix string, st *groupbuy.Seat) error {
+	if p := check.TextProblem(st.SKU, groupbuy.MaxIDLength); p != "" {
+		return badArg(prefix+".SKU", p)
+	}
+	if p := check.Problem(st.Currency, maxCurrency); p != "" {
+		return badArg(prefix+".Currency", p)
+	}
+	if st.Quantity < 0 || st.Quantity > 1<<30 {
+		return badArg(prefix+".Quantity", "out of range")
+	}
+	if st.ReservedAt.IsZero() {
+		return badArg(prefix+".ReservedAt", "must be set")
+	}
+	if st.ReservedUntil.IsZero() {
+		return badArg(prefix+".ReservedUntil", "must be set")
+	}
+	return nil
+}
+
+// maxCurrency is the longest currency code the SQL stores keep.
+const maxCurrency = 8
+
+func checkNow(now time.Time) error {
+	if now.IsZero() {
+		return badArg("Now", "must be set")
+	}
+	return nil
+}
+
 // checkIDs is checkID for the three IDs of a write.
 func checkIDs(f1, id1, f2, id2, f3, id3 string) error {
 	return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
@@ -409,6 +441,9 @@ func (g *groupbuyState) replayChecked(rec *groupbuy.IdempotencyRecord, checkedKe
 			return idemAt{}, err
 		}
 	}
+	if p := check.TextProblem(rec.Fingerprint, check.MaxFingerprint); p != "" {
+		return idemAt{}, badArg("Idem.Fingerprint", p)
+	}
 	at := g.idemHash(rec.Scope, rec.Key)
 	if i, ok := g.idemNumAt(at.h, rec.Scope, rec.Key); ok {
 		return idemAt{}, &groupbuy.ReplayError{Record: g.record(i)}
@@ -652,12 +687,16 @@ func checkOpen(w *groupbuy.OpenTeamWrite) error {
 	if field, reason := w.Problem(); field != "" {
 		return badArg(field, reason)
 	}
-	// Seat states are numbered as they first come (state); only the known
-	// ones may, so the numbers stay few.
-	if !w.Leader.State.Valid() {
-		return badArg("leader.State", "unknown seat state")
+	if w.Team.Capacity < 1 || w.Team.Capacity > 1<<20 {
+		return badArg("team.Capacity", "out of range")
 	}
-	return nil
+	if w.Team.OpenedAt.IsZero() || w.Team.ExpiresAt.IsZero() {
+		return badArg("team.OpenedAt", "OpenedAt and ExpiresAt must be set")
+	}
+	if err := cmp.Or(checkSeatFields("leader", &w.Leader), checkNow(w.Now)); err != nil {
+		return err
+	}
+	return check.Events(w.Events)
 }
 
 // openLocked is OpenTeam once the record and the campaign c are checked,
@@ -678,7 +717,8 @@ func (s *Store) openLocked(c *campaignRow, w *groupbuy.OpenTeamWrite, ih idemAt)
 	if _, dup := g.seatNum(w.Leader.ID, h); dup {
 		return fmt.Errorf("seat %s exists: %w", w.Leader.ID, storage.ErrConflict)
 	}
-	t := &teamRow{Team: w.Team, campaign: c, num: uint32(len(g.teamList))}
+	team, leader := w.Rows()
+	t := &teamRow{Team: team, campaign: c, num: uint32(len(g.teamList))}
 	// Room for every real seat, so that joins never grow the slice.
 	t.seats = make([]uint32, 0, min(max(t.Capacity, 1), groupbuy.MaxTeamSize))
 	g.teamList = append(g.teamList, t)
@@ -688,7 +728,7 @@ func (s *Store) openLocked(c *campaignRow, w *groupbuy.OpenTeamWrite, ih idemAt)
 		c.forming = make(map[string]*teamRow)
 	}
 	c.forming[t.ID] = t
-	g.addSeat(t, &w.Leader, h, u)
+	g.addSeat(t, &leader, h, u)
 	if w.Idem != nil {
 		g.remember(w.Idem, w.Idem.Result, ih)
 	}
@@ -708,7 +748,8 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ grou
 	// were checked when stored, so they are checked only when the lookup
 	// fails, or before a replay is reported (a bad write is bad input
 	// first, as on the SQL stores).
-	if err := cmp.Or(checkID("seat.ID", w.Seat.ID), checkID("seat.UserID", w.Seat.UserID)); err != nil {
+	if err := cmp.Or(checkID("seat.ID", w.Seat.ID), checkID("seat.UserID", w.Seat.UserID), checkSeatFields("seat", &w.Seat),
+		checkNow(w.Now), check.Events(w.Events)); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	lookups := func(err error) error {
@@ -758,9 +799,8 @@ func (s *Store) addJoin(t *teamRow, w *groupbuy.JoinTeamWrite, seat *groupbuy.Se
 	if _, dup := g.seatNum(w.Seat.ID, h); dup {
 		return fmt.Errorf("seat %s exists: %w", w.Seat.ID, storage.ErrConflict)
 	}
-	*seat = w.Seat
+	*seat = w.Row()
 	seat.TeamID = t.ID
-	seat.Leader = false
 	if seat.ReservedUntil.After(t.ExpiresAt) {
 		seat.ReservedUntil = t.ExpiresAt
 	}
@@ -785,6 +825,9 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
 	}
 	if err := checkIDs("seat.ID", w.Seat.ID, "seat.CampaignID", w.Seat.CampaignID, "seat.UserID", w.Seat.UserID); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
+	if err := cmp.Or(checkSeatFields("seat", &w.Seat), checkNow(w.Now), check.Events(w.Events)); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	if w.Seat.TeamID != "" {
@@ -895,7 +938,8 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 		return groupbuy.PaySeatResult{}, badArg("write", "must not be nil")
 	}
 	// The IDs are only looked up (see JoinTeam); the reference is stored.
-	if err := checkText("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength); err != nil {
+	if err := cmp.Or(checkText("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength), checkText("Currency", w.Currency, maxCurrency),
+		checkNow(w.Now), check.Events(w.Events)); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	lookups := func(err error) error {
@@ -976,8 +1020,13 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 	if w == nil {
 		return groupbuy.Seat{}, badArg("write", "must not be nil")
 	}
-	if err := checkID("SeatID", w.SeatID); err != nil {
+	if err := cmp.Or(checkID("SeatID", w.SeatID), check.Events(w.Events)); err != nil {
 		return groupbuy.Seat{}, err
+	}
+	if w.UserID != "" {
+		if err := checkID("UserID", w.UserID); err != nil {
+			return groupbuy.Seat{}, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1015,11 +1064,34 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 	if !w.State.Valid() || w.State == groupbuy.TeamForming {
 		return badArg("State", "must be a final team state")
 	}
-	if w.VirtualSeats < 0 {
-		return badArg("VirtualSeats", "must not be negative")
+	if w.VirtualSeats < 0 || w.VirtualSeats > 1<<20 {
+		return badArg("VirtualSeats", "out of range")
+	}
+	if err := cmp.Or(checkNow(w.Now), check.Events(w.Events)); err != nil {
+		return err
+	}
+	// A seat listed twice would be moved once and counted off twice.
+	seen := make(map[string]bool, len(w.Release)+len(w.Refund)+len(w.Confirm))
+	for _, list := range [][]string{w.Release, w.Refund, w.Confirm} {
+		if len(list) > check.MaxBatch {
+			return badArg("seats", fmt.Sprintf("at most %d per list", check.MaxBatch))
+		}
+		for _, id := range list {
+			if err := checkID("seat ID", id); err != nil {
+				return err
+			}
+			if seen[id] {
+				return badArg("seats", "seat "+id+" listed twice")
+			}
+			seen[id] = true
+		}
+	}
+	if len(w.BotSeats) > check.MaxBatch {
+		return badArg("BotSeats", fmt.Sprintf("at most %d", check.MaxBatch))
 	}
 	for i := range w.BotSeats {
-		if err := checkID(fmt.Sprintf("BotSeats[%d].ID", i), w.BotSeats[i].ID); err != nil {
+		f := fmt.Sprintf("BotSeats[%d]", i)
+		if err := cmp.Or(checkID(f+".ID", w.BotSeats[i].ID), checkSeatFields(f, &w.BotSeats[i])); err != nil {
 			return err
 		}
 	}
@@ -1082,6 +1154,9 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	if err := w.Validate(); err != nil {
 		return groupbuy.Seat{}, err
 	}
+	if err := check.Events(w.Events); err != nil {
+		return groupbuy.Seat{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
@@ -1101,6 +1176,9 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
 	if idem == nil {
 		return badArg("idem", "must not be nil")
+	}
+	if err := check.Events(events); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -2,11 +2,13 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -352,7 +354,7 @@ func cloneAttribution(a *referral.Attribution) referral.Attribution {
 
 // SaveAttribution implements referral.Store.
 func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, events []storage.Event) (referral.Attribution, bool, error) {
-	if err := referral.CheckAttribution(a); err != nil {
+	if err := errors.Join(referral.CheckAttribution(a), check.Events(events)); err != nil {
 		return referral.Attribution{}, false, err
 	}
 	r := s.ref()

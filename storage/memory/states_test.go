@@ -2,30 +2,47 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/storage"
 )
 
-// TestUnknownSeatStateRefused: seat states are numbered as they first come,
-// so a write may bring only the known ones; an unknown one is a validation
-// error that stores nothing.
-func TestUnknownSeatStateRefused(t *testing.T) {
+// TestOpenStoresLeaderReserved: seat states are numbered as they first
+// come, so a write's own state must not reach the store; OpenTeam stores
+// the leader seat reserved (OpenTeamWrite.Rows), whatever the write says.
+func TestOpenStoresLeaderReserved(t *testing.T) {
 	s := New()
+	ctx := context.Background()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	price := decimal.NewFromInt(10)
+	c := &groupbuy.Campaign{ID: "c1", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: price}},
+		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: time.Minute, StartsAt: now, EndsAt: now.Add(time.Hour),
+		Status: groupbuy.CampaignActive, LatePayment: groupbuy.LateRefund}
+	if err := s.CreateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
 	w := &groupbuy.OpenTeamWrite{
-		Team:   groupbuy.Team{ID: "t1", CampaignID: "c1", LeaderID: "u1", Capacity: 3, State: groupbuy.TeamForming, OpenedAt: now, ExpiresAt: now.Add(time.Hour)},
-		Leader: groupbuy.Seat{ID: "s1", TeamID: "t1", CampaignID: "c1", UserID: "u1", State: "bogus"},
-		Now:    now,
+		Team: groupbuy.Team{ID: "t1", CampaignID: "c1", LeaderID: "u1", Capacity: 3, State: groupbuy.TeamSucceeded, SeatsTaken: 7,
+			OpenedAt: now, ExpiresAt: now.Add(time.Hour)},
+		Leader: groupbuy.Seat{ID: "s1", TeamID: "t1", CampaignID: "c1", UserID: "u1", SKU: "s", Quantity: 1, UnitPrice: price, Amount: price,
+			Currency: "CNY", State: "bogus", Virtual: true, ReservedAt: now, ReservedUntil: now.Add(time.Minute)},
+		Now: now,
 	}
-	var ve *storage.ValidationError
-	if err := s.OpenTeam(context.Background(), w); !errors.As(err, &ve) || ve.Field != "leader.State" {
-		t.Fatalf("OpenTeam with an unknown leader state: %v", err)
+	if err := s.OpenTeam(ctx, w); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.GetTeam(context.Background(), "t1"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("the team was stored: %v", err)
+	team, err := s.GetTeam(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seat, err := s.GetSeat(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if team.State != groupbuy.TeamForming || team.SeatsTaken != 1 || seat.State != groupbuy.SeatReserved || !seat.Leader || seat.Virtual {
+		t.Fatalf("stored team %s with %d seats, leader seat %s leader=%v virtual=%v", team.State, team.SeatsTaken, seat.State, seat.Leader, seat.Virtual)
 	}
 }

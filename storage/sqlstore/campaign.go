@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -42,8 +43,8 @@ func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error 
 	if err := checkText("campaign.ProductRef", c.ProductRef, groupbuy.MaxIDLength); err != nil {
 		return err
 	}
-	if err := checkText("campaign.Currency", c.Currency, maxCurrency); err != nil {
-		return err
+	if p := check.Problem(c.Currency, maxCurrency); p != "" {
+		return bad("campaign.Currency", p)
 	}
 	if !c.Status.Valid() {
 		return bad("campaign.Status", fmt.Sprintf("unknown status %q", c.Status))

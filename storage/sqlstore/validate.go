@@ -153,7 +153,7 @@ func checkSeat(prefix string, st *groupbuy.Seat, real bool) error {
 		fieldProblem{".CampaignID", idProblem(st.CampaignID)},
 		fieldProblem{".UserID", user},
 		fieldProblem{".SKU", check.TextProblem(st.SKU, groupbuy.MaxIDLength)},
-		fieldProblem{".Currency", check.TextProblem(st.Currency, maxCurrency)},
+		fieldProblem{".Currency", check.Problem(st.Currency, maxCurrency)},
 		fieldProblem{".PaymentRef", refProblem(st.PaymentRef)},
 		fieldProblem{".Quantity", countProblem(st.Quantity)},
 		fieldProblem{".UnitPrice", moneyProblem(st.UnitPrice)},

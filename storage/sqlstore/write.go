@@ -441,8 +441,10 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 	if p := check.Problem(w.PaymentRef, groupbuy.MaxPaymentRefLength); p != "" {
 		return groupbuy.PaySeatResult{}, bad("PaymentRef", p)
 	}
-	if err := checkText("Currency", w.Currency, maxCurrency); err != nil {
-		return groupbuy.PaySeatResult{}, err
+	// By the ID rules: MySQL's PAD SPACE collations would take "CNY " for
+	// the seat's "CNY".
+	if p := check.Problem(w.Currency, maxCurrency); p != "" {
+		return groupbuy.PaySeatResult{}, bad("Currency", p)
 	}
 	if err := checkTime("Now", w.Now); err != nil {
 		return groupbuy.PaySeatResult{}, err

@@ -287,3 +287,112 @@ func testInputText(e *env) {
 	require.NoError(e.t, err)
 	assert.Contains(e.t, eventIDs(again), last.ID, "Ack(id + \" \") acks nothing")
 }
+
+// testInputWrites: what a write carries beside its IDs is held to the same
+// rules on every adapter (events, records, currencies, times, seat lists),
+// so that the memory store, the reference, refuses what the SQL stores
+// would: a NUL or invalid UTF-8 that PostgreSQL refuses, a currency that
+// MySQL's PAD SPACE collations would compare equal to the seat's, a seat
+// listed twice that would be counted off twice.
+func testInputWrites(e *env) {
+	f := e.inputFixture()
+	now := e.clock.Now()
+	withEvent := func(mod func(ev *storage.Event)) []storage.Event {
+		evs := e.oneEvent()
+		mod(&evs[0])
+		return evs
+	}
+	record := func(fp string) *groupbuy.IdempotencyRecord {
+		return &groupbuy.IdempotencyRecord{Scope: "storagetest.writes", Key: "k-1", Fingerprint: fp, Result: []byte(`{}`), CreatedAt: now}
+	}
+	joinW := func(mod func(w *groupbuy.JoinTeamWrite)) func() error {
+		return func() error {
+			w := &groupbuy.JoinTeamWrite{Seat: craftSeat(f.c, f.team.ID, "st-new", "carol", now, now.Add(ttl)), Now: now, Events: e.oneEvent()}
+			mod(w)
+			_, _, err := e.gb.JoinTeam(e.ctx, w)
+			return err
+		}
+	}
+	payW := func(mod func(w *groupbuy.PaySeatWrite)) func() error {
+		return func() error {
+			w := &groupbuy.PaySeatWrite{TeamID: f.team.ID, SeatID: f.bob.ID, PaymentRef: "ref-w", Amount: f.bob.Amount, Currency: f.bob.Currency, Now: now, Events: e.oneEvent()}
+			mod(w)
+			_, err := e.gb.PaySeat(e.ctx, w)
+			return err
+		}
+	}
+	closeW := func(mod func(w *groupbuy.CloseTeamWrite)) func() error {
+		return func() error {
+			w := &groupbuy.CloseTeamWrite{TeamID: f.team.ID, Version: f.team.Version, State: groupbuy.TeamCancelled, Now: now,
+				Release: []string{f.bob.ID}, Refund: []string{f.alice.ID}, Events: e.oneEvent()}
+			mod(w)
+			return e.gb.CloseTeam(e.ctx, w)
+		}
+	}
+	e.expectValidation(f, []badCall{
+		{"RecordOutcome with an event without ID", func() error {
+			return e.gb.RecordOutcome(e.ctx, record("fp"), withEvent(func(ev *storage.Event) { ev.ID = "" }))
+		}},
+		{"RecordOutcome with an event without topic", func() error {
+			return e.gb.RecordOutcome(e.ctx, record("fp"), withEvent(func(ev *storage.Event) { ev.Topic = "" }))
+		}},
+		{"RecordOutcome with a NUL in an event's topic", func() error {
+			return e.gb.RecordOutcome(e.ctx, record("fp"), withEvent(func(ev *storage.Event) { ev.Topic = "t\x00x" }))
+		}},
+		{"RecordOutcome with invalid UTF-8 in an event's key", func() error {
+			return e.gb.RecordOutcome(e.ctx, record("fp"), withEvent(func(ev *storage.Event) { ev.Key = "k\xff" }))
+		}},
+		{"RecordOutcome with a NUL in the fingerprint", func() error { return e.gb.RecordOutcome(e.ctx, record("a\x00b"), nil) }},
+		{"JoinTeam with an event without ID", joinW(func(w *groupbuy.JoinTeamWrite) { w.Events[0].ID = "" })},
+		{"JoinTeam with a NUL in the SKU", joinW(func(w *groupbuy.JoinTeamWrite) { w.Seat.SKU = "s\x00" })},
+		{"JoinTeam with a space in the currency", joinW(func(w *groupbuy.JoinTeamWrite) { w.Seat.Currency += " " })},
+		{"JoinTeam without Now", joinW(func(w *groupbuy.JoinTeamWrite) { w.Now = time.Time{} })},
+		{"PaySeat with a trailing space in the currency", payW(func(w *groupbuy.PaySeatWrite) { w.Currency += " " })},
+		{"PaySeat with invalid UTF-8 in an event's key", payW(func(w *groupbuy.PaySeatWrite) { w.Events[0].Key = "k\xff" })},
+		{"PaySeat without Now", payW(func(w *groupbuy.PaySeatWrite) { w.Now = time.Time{} })},
+		{"CloseTeam listing a seat twice", closeW(func(w *groupbuy.CloseTeamWrite) { w.Release = []string{f.bob.ID, f.bob.ID} })},
+		{"CloseTeam listing a seat in two lists", closeW(func(w *groupbuy.CloseTeamWrite) { w.Refund = []string{f.alice.ID, f.bob.ID} })},
+		{"CloseTeam without Now", closeW(func(w *groupbuy.CloseTeamWrite) { w.Now = time.Time{} })},
+		{"CloseTeam with an event without topic", closeW(func(w *groupbuy.CloseTeamWrite) { w.Events[0].Topic = "" })},
+		{"UpdateRefund with an event without ID", func() error {
+			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.alice.ID, From: groupbuy.SeatPaid, To: groupbuy.SeatRefundRequested, Now: now,
+				Events: withEvent(func(ev *storage.Event) { ev.ID = "" })})
+			return err
+		}},
+	})
+}
+
+// testInputRowsAsDocumented: OpenTeam and JoinTeam store their rows as
+// OpenTeamWrite.Rows and JoinTeamWrite.Row say, whatever the write says of
+// their states.
+func testInputRowsAsDocumented(e *env) {
+	c := e.campaign()
+	now := e.clock.Now()
+	team := groupbuy.Team{ID: e.id("tm"), CampaignID: c.ID, LeaderID: "alice", Capacity: 3, SeatsTaken: 7, SeatsPaid: 2, VirtualSeats: 1,
+		State: groupbuy.TeamSucceeded, OpenedAt: now, ExpiresAt: now.Add(lifetime), ClosedAt: now, Version: 1}
+	leader := craftSeat(c, team.ID, e.id("st"), "alice", now, team.ExpiresAt)
+	leader.State, leader.Virtual, leader.PaidAt = groupbuy.SeatPaid, true, now
+	require.NoError(e.t, e.gb.OpenTeam(e.ctx, &groupbuy.OpenTeamWrite{Team: team, Leader: leader, Now: now, Events: e.oneEvent()}))
+	got := e.team(team.ID)
+	assert.Equal(e.t, groupbuy.TeamForming, got.State)
+	assert.Equal(e.t, 1, got.SeatsTaken)
+	assert.Equal(e.t, 0, got.SeatsPaid)
+	assert.Equal(e.t, 0, got.VirtualSeats)
+	assert.True(e.t, got.ClosedAt.IsZero(), "ClosedAt")
+	ls, err := e.gb.GetSeat(e.ctx, leader.ID)
+	require.NoError(e.t, err)
+	assert.Equal(e.t, groupbuy.SeatReserved, ls.State)
+	assert.True(e.t, ls.Leader && !ls.Virtual && ls.PaidAt.IsZero(), "the leader seat is the leader's, real and unpaid")
+
+	st := craftSeat(c, team.ID, e.id("st"), "bob", now, now.Add(ttl))
+	st.State, st.Leader, st.Virtual, st.PaidAt = groupbuy.SeatPaid, true, true, now
+	_, joined, err := e.gb.JoinTeam(e.ctx, &groupbuy.JoinTeamWrite{Seat: st, Now: now, Events: e.oneEvent()})
+	require.NoError(e.t, err)
+	stored, err := e.gb.GetSeat(e.ctx, st.ID)
+	require.NoError(e.t, err)
+	for _, s := range []groupbuy.Seat{joined, stored} {
+		assert.Equal(e.t, groupbuy.SeatReserved, s.State)
+		assert.True(e.t, !s.Leader && !s.Virtual && s.PaidAt.IsZero(), "the joined seat is reserved, not a leader, real and unpaid")
+	}
+	assert.Equal(e.t, 0, e.team(team.ID).SeatsPaid)
+}

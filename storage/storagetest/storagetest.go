@@ -192,6 +192,8 @@ var groups = []group{
 		{"Text", testInputText},
 		{"BadLimits", testInputLimits},
 		{"UnknownEnums", testInputEnums},
+		{"WriteFields", testInputWrites},
+		{"RowsAsDocumented", testInputRowsAsDocumented},
 	}},
 }
 
