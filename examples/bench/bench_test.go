@@ -73,3 +73,20 @@ func TestRunReferralRefusesLargeMemoryTree(t *testing.T) {
 		RefOptions{Users: 300_000, Clients: 1, Duration: time.Millisecond})
 	require.ErrorContains(t, err, "at most 200000")
 }
+
+// TestBadFlags: flags that could only give an empty or meaningless run are
+// refused with exit code 2 before any store is opened.
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-duration", "-1s"},
+		{"-duration", "0s"},
+		{"-clients", "0"},
+		{"-scenario", "nope"},
+		{"extra"},
+	} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, 2, mainErr(args, &out, &errOut), "%q", args)
+		assert.Empty(t, out.String(), "%q: nothing on stdout", args)
+		assert.NotEmpty(t, errOut.String(), "%q: says why", args)
+	}
+}

@@ -87,6 +87,16 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	switch *scenario {
+	case ScenarioGroupbuy, ScenarioHot, ScenarioReferral:
+	default:
+		fmt.Fprintf(stderr, "bench: unknown -scenario %q (groupbuy, hot or referral)\n", *scenario)
+		return 2
+	}
+	if *duration <= 0 || *clients <= 0 {
+		fmt.Fprintln(stderr, "bench: -duration and -clients must be positive")
+		return 2
+	}
 	if *scenario == ScenarioReferral && *dsn != "" && dbKind(*dsn) != "postgres" {
 		fmt.Fprintf(stderr, "bench: -scenario referral supports PostgreSQL and the memory store only, not %s\n", dbKind(*dsn))
 		return 2

@@ -377,10 +377,13 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 	switch o.Scenario {
 	case ScenarioGroupbuy, ScenarioHot:
 	default:
-		return nil, fmt.Errorf("unknown scenario %q (groupbuy or hot)", o.Scenario)
+		return nil, fmt.Errorf("unknown scenario %q (groupbuy or hot; RunReferral runs referral)", o.Scenario)
 	}
 	if o.Clients <= 0 {
 		return nil, fmt.Errorf("clients must be positive")
+	}
+	if o.Duration <= 0 {
+		return nil, fmt.Errorf("duration must be positive")
 	}
 	switch o.Match {
 	case "":

@@ -912,6 +912,10 @@ func checkMatchOpen(w *groupbuy.MatchTeamWrite) error {
 	if field, reason := w.OpenProblem(); field != "" {
 		return badArg(field, reason)
 	}
+	// Both lists together, as the SQL stores bound them.
+	if len(w.Events)+len(w.Open.Events) > check.MaxBatch {
+		return badArg("Events", fmt.Sprintf("at most %d with Open.Events", check.MaxBatch))
+	}
 	return checkOpen(w.Open)
 }
 

@@ -87,7 +87,9 @@ func New(opts ...Option) *Store {
 	s.gb.init()
 	s.referral = newReferralState()
 	for _, o := range opts {
-		o(s)
+		if o != nil { // as sqlstore.New: a nil option is no option
+			o(s)
+		}
 	}
 	return s
 }

@@ -174,13 +174,17 @@ func TestNewValidates(t *testing.T) {
 
 func TestMigrateConcurrently(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
-		prefix := randomPrefix()
-		t.Cleanup(func() { dropTables(t, db, d, prefix) })
+		// Two prefixes at once too: the migration lock of one must not
+		// hold up, nor be taken for, the other's.
+		prefixes := []string{randomPrefix(), randomPrefix()}
+		for _, p := range prefixes {
+			t.Cleanup(func() { dropTables(t, db, d, p) })
+		}
 		var wg sync.WaitGroup
-		errs := make([]error, 4)
+		errs := make([]error, 8)
 		for i := range errs {
 			wg.Go(func() {
-				s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+				s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefixes[i%2]))
 				if err == nil {
 					err = s.Migrate(t.Context())
 				}
@@ -191,6 +195,9 @@ func TestMigrateConcurrently(t *testing.T) {
 		for i, err := range errs {
 			require.NoError(t, err, "migrator %d", i)
 		}
+		prefix := prefixes[1]
+		var other int
+		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+prefixes[0]+"schema_migrations").Scan(&other))
 		s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
 		require.NoError(t, err)
 		require.NoError(t, s.Migrate(t.Context()), "migrating again is a no-op")
@@ -199,6 +206,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		files, err := os.ReadDir(filepath.Join("migrations", d.String()))
 		require.NoError(t, err)
 		assert.Equal(t, len(files), n, "each migration recorded once")
+		assert.Equal(t, len(files), other, "each migration recorded once under the other prefix")
 		// The schema works.
 		f := newFixture(t, s)
 		team, _ := f.open("alice")

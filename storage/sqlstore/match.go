@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 )
 
 // MatchTeam implements groupbuy.Store. The team is picked with a locking
@@ -27,15 +28,21 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	if err := checkMatch(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
-	seat := w.Row()
+	var seat groupbuy.Seat
 	var team groupbuy.Team
 	var outcome matchOutcome // of the last attempt
+	// Each attempt starts from the write's seat: a rerun may pick another
+	// team, and must not keep the clamp of the team an earlier one picked.
 	attempt := func() error {
 		outcome = matchJoined
 		if s.fast() {
+			seat = w.Row()
 			return s.pgMatch(ctx, w, &team, &seat, &outcome)
 		}
-		return s.inTxOpts(ctx, s.matchTxOptions(), func(r run) error { return s.matchTx(ctx, r, w, &team, &seat, &outcome) })
+		return s.inTxOpts(ctx, s.matchTxOptions(), func(r run) error {
+			seat = w.Row()
+			return s.matchTx(ctx, r, w, &team, &seat, &outcome)
+		})
 	}
 	diagnose := func(r run) error {
 		if outcome == matchOpenRefused {
@@ -123,7 +130,20 @@ func checkMatch(w *groupbuy.MatchTeamWrite) error {
 	if field, reason := w.OpenProblem(); field != "" {
 		return bad(field, reason)
 	}
+	if err := checkMatchEvents(w); err != nil {
+		return err
+	}
 	return checkOpen(w.Open)
+}
+
+// checkMatchEvents bounds the events of a match and of its Open together,
+// as those of any one write: PostgreSQL writes both lists in one statement,
+// whose parameters are limited to 65,535.
+func checkMatchEvents(w *groupbuy.MatchTeamWrite) error {
+	if w.Open != nil && len(w.Events)+len(w.Open.Events) > check.MaxBatch {
+		return bad("Events", fmt.Sprintf("at most %d with Open.Events", check.MaxBatch))
+	}
+	return nil
 }
 
 // matchOrder is the ORDER BY of a match order (MatchRandom reads the

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"database/sql"
 	"testing"
 	"time"
@@ -175,4 +176,70 @@ func TestMatchOpenKeyTaken(t *testing.T) {
 			assert.Equal(t, n, s.Retries(), "%s: no rerun", order)
 		}
 	})
+}
+
+// TestMatchRerunStartsFromTheWritesSeat: a match whose first attempt picks
+// a team and fails (here it waits on a seat another transaction inserts
+// into that team for the same user, then hits its unique key) reruns and
+// joins another team; the seat's ReservedUntil is clamped to the team it
+// joins, not to the one the first attempt picked. MySQL, whose match runs
+// the generic statements, waits on the uncommitted key.
+func TestMatchRerunStartsFromTheWritesSeat(t *testing.T) {
+	db := openMySQL(t)
+	s, prefix := newStorePrefixed(t, db, sqlstore.MySQL)
+	f := newFixture(t, s)
+	openAt := func(user string, expires time.Time) groupbuy.Team {
+		team := groupbuy.Team{ID: f.id("team"), CampaignID: f.c.ID, LeaderID: user, Capacity: 5, SeatsTaken: 1,
+			State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: expires, Version: 1}
+		require.NoError(t, s.OpenTeam(t.Context(), &groupbuy.OpenTeamWrite{Team: team, Leader: f.seat(team.ID, user, true), Now: t0}))
+		return team
+	}
+	a := openAt("alice", t0.Add(time.Hour)) // the fuller team, picked first
+	f.join(a.ID, "carol")
+	b := openAt("bob", t0.Add(24*time.Hour))
+
+	// Another transaction holds an uncommitted live seat of user u in A.
+	tx, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	other := f.seat(a.ID, "u", false)
+	_, err = tx.ExecContext(t.Context(), `INSERT INTO `+prefix+`seats (id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount,
+		currency, state, is_leader, is_virtual, reserved_at, reserved_until, paid_at, payment_ref, version, active_user)
+		VALUES (?, ?, ?, 'u', 'sku', 1, 19.9, 19.9, 'CNY', 'reserved', 0, 0, ?, ?, NULL, '', 1, 'u')`,
+		other.ID, a.ID, f.c.ID, t0.Format("2006-01-02 15:04:05.000000"), t0.Add(time.Hour).Format("2006-01-02 15:04:05.000000"))
+	require.NoError(t, err)
+
+	st := f.seat("", "u", false)
+	st.ReservedUntil = t0.Add(2 * time.Hour) // after A's deadline, before B's
+	type outcome struct {
+		team groupbuy.Team
+		seat groupbuy.Seat
+		err  error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		team, seat, err := s.MatchTeam(context.Background(), &groupbuy.MatchTeamWrite{
+			JoinTeamWrite: groupbuy.JoinTeamWrite{Seat: st, Now: t0}, Order: groupbuy.MatchFullest})
+		done <- outcome{team, seat, err}
+	}()
+	require.Eventually(t, func() bool {
+		// The match's INSERT of its seat, waiting on the other's key
+		// (MariaDB lists a waiting statement in its process list, not
+		// always in innodb_trx).
+		var waiting int
+		err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.processlist
+			WHERE command <> 'Sleep' AND id <> CONNECTION_ID() AND info LIKE ?`, "INSERT INTO "+prefix+"seats%").Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 10*time.Second, 5*time.Millisecond, "the match never waited on the other seat")
+	retries := s.Retries()
+	require.NoError(t, tx.Commit())
+	got := <-done
+	require.NoError(t, got.err)
+	require.Equal(t, b.ID, got.team.ID, "the rerun joined B")
+	require.Greater(t, s.Retries(), retries, "the match ran again")
+	stored, err := s.GetSeat(t.Context(), got.seat.ID)
+	require.NoError(t, err)
+	want := t0.Add(2 * time.Hour).Truncate(time.Microsecond)
+	assert.True(t, stored.ReservedUntil.Equal(want), "stored reserved until %s, want %s (A expires %s)", stored.ReservedUntil, want, a.ExpiresAt)
+	assert.True(t, got.seat.ReservedUntil.Equal(want), "returned reserved until %s, want %s", got.seat.ReservedUntil, want)
 }

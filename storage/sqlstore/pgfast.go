@@ -289,24 +289,27 @@ func (s *Store) pgIdemInsertAs(q *pgq, name string, rec *groupbuy.IdempotencyRec
 // what+id (joined only then: most commands succeed); scan reads its one
 // result row.
 func (s *Store) pgOne(ctx context.Context, what, id, q string, args []any, scan func(*sql.Rows) error) error {
-	return s.inStmt(ctx, func(r run) error {
-		rows, err := r.queryText(ctx, q, args...)
-		if err != nil {
+	return s.inStmt(ctx, func(r run) error { return s.pgOneOn(ctx, r, what, id, q, args, scan) })
+}
+
+// pgOneOn is pgOne's statement on r, with no savepoint or retry of its own.
+func (s *Store) pgOneOn(ctx context.Context, r run, what, id, q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := r.queryText(ctx, q, args...)
+	if err != nil {
+		return s.pgGuard(err, what, id)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
 			return s.pgGuard(err, what, id)
 		}
-		defer rows.Close()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return s.pgGuard(err, what, id)
-			}
-			return guard(what + id)
-		}
-		if err := scan(rows); err != nil {
-			return s.pgGuard(err, what, id)
-		}
-		rows.Close()
-		return s.pgGuard(rows.Err(), what, id)
-	})
+		return guard(what + id)
+	}
+	if err := scan(rows); err != nil {
+		return s.pgGuard(err, what, id)
+	}
+	rows.Close()
+	return s.pgGuard(rows.Err(), what, id)
 }
 
 func (s *Store) pgGuard(err error, what, id string) error {
@@ -476,7 +479,29 @@ func (s *Store) pgJoinSeat(q *pgq, w *groupbuy.JoinTeamWrite, seat *groupbuy.Sea
 // seats that other payments committed while it waited for the team's
 // lock. When it makes SeatsPaid reach Capacity, pgFill completes the team
 // in a new statement.
+//
+// Under WithTx the payment and the completion that follows it run under
+// one savepoint, so that a completion that fails takes the payment back
+// with it and leaves the host's transaction as it was (in autocommit the
+// payment stays committed; see pgFill). The payment's statement takes no
+// savepoint of its own then: the same three statements as any other
+// command (SAVEPOINT, the statement, RELEASE) when it completes nothing.
 func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
+	if s.tx == nil {
+		return s.pgPayOn(ctx, run{}, w, res)
+	}
+	return s.inHostTx(ctx, func(r run) error { return s.pgPayOn(ctx, r, w, res) })
+}
+
+// pgPayOn is pgPay; host is the host's transaction, under pgPay's
+// savepoint, or the zero run in autocommit.
+func (s *Store) pgPayOn(ctx context.Context, host run, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
+	pay := func(q string, args []any, scan func(*sql.Rows) error) error {
+		if host.tx != nil {
+			return s.pgOneOn(ctx, host, "pay seat ", w.SeatID, q, args, scan)
+		}
+		return s.pgOne(ctx, "pay seat ", w.SeatID, q, args, scan)
+	}
 	fillID := ""
 	if w.FillEventID != nil && len(w.Events) == 1 && s.lastPays.take(w.TeamID) {
 		// An unusable ID leaves the event to OnFill, whose events are
@@ -491,7 +516,7 @@ func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupb
 	if fillID != "" {
 		dest = append(dest, &r.fill)
 	}
-	err := s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
+	err := pay(q, args, func(rows *sql.Rows) error {
 		return rows.Scan(dest...)
 	})
 	unused := "" // a fill event ID not stored yet, for pgFill
@@ -499,10 +524,17 @@ func (s *Store) pgPay(ctx context.Context, w *groupbuy.PaySeatWrite, res *groupb
 		// The statement's snapshot lacked a seat of the team it filled
 		// (or the database could not run the completing form): pay
 		// without completing, then complete in a statement of its own.
+		if host.tx != nil {
+			// The failed statement aborted the host's transaction; the
+			// savepoint, taken just before it, makes it usable again.
+			if _, err := host.exec(ctx, "ROLLBACK TO SAVEPOINT scsdk_write"); err != nil {
+				return err
+			}
+		}
 		unused = fillID
 		q, args = s.pgPaySQL(w, "")
 		dest = dest[:len(dest)-1]
-		err = s.pgOne(ctx, "pay seat ", w.SeatID, q, args, func(rows *sql.Rows) error {
+		err = pay(q, args, func(rows *sql.Rows) error {
 			return rows.Scan(dest...)
 		})
 	}

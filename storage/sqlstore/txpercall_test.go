@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
@@ -179,4 +180,85 @@ func TestWithTxRepeatableReadPostgres(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit())
 	require.Equal(t, 3, got.SeatsTaken)
+}
+
+// TestWithTxFailedPayLeavesTxUnchanged: a payment under WithTx whose
+// completion of the team it filled fails (here TeamSucceeded's ID is
+// taken) returns the error and leaves the host's transaction as it was:
+// the seat is still reserved in it, on every dialect. In autocommit
+// PostgreSQL keeps the payment (TestFillingPayCompletionConflict).
+func TestWithTxFailedPayLeavesTxUnchanged(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		team, leader := f.open("alice")
+		bob := f.join(team.ID, "bob")
+		first := f.payWrite(leader, "")
+		_, err := s.PaySeat(t.Context(), first)
+		require.NoError(t, err)
+
+		tx, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback() }()
+		in := s.WithTx(tx)
+		w := f.payWrite(bob, "")
+		w.OnFill = func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
+			ev := f.event(groupbuy.TopicTeamSucceeded, "gb:"+team.ID+":succeeded")
+			ev.ID = first.Events[0].ID // taken: the completion cannot be stored
+			return []storage.Event{ev}
+		}
+		_, payErr := in.PaySeat(t.Context(), w)
+		require.Error(t, payErr)
+		got, err := in.GetSeat(t.Context(), bob.ID)
+		require.NoError(t, err, "the host's transaction is usable")
+		require.Equal(t, groupbuy.SeatReserved, got.State, "the failed PaySeat (%v) left the seat paid in the host's transaction", payErr)
+		tm, err := in.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		require.Equal(t, 1, tm.SeatsPaid)
+		require.NoError(t, tx.Commit())
+
+		// Paid again, with a usable event, the team succeeds once.
+		res, err := s.PaySeat(t.Context(), fillWrite(f, bob, f.id("ev")))
+		require.NoError(t, err)
+		require.True(t, res.Filled)
+	})
+}
+
+// TestFillingPayStaleSnapshotWithTx is TestFillingPayStaleSnapshot with the
+// completing payment in a host transaction: its first statement fails on
+// purpose inside the payment's savepoint, which is rolled back to before
+// the plain payment and the completion run in the same transaction.
+func TestFillingPayStaleSnapshotWithTx(t *testing.T) {
+	db := openPostgres(t)
+	s := newStore(t, db, sqlstore.Postgres)
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+	team, leader := f.open("alice")
+	carol := f.join(team.ID, "carol")
+	_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
+	require.NoError(t, err)
+
+	tx, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	in := s.WithTx(tx)
+	_, dave, err := in.JoinTeam(t.Context(), f.joinWrite(team.ID, "dave"))
+	require.NoError(t, err)
+	_, err = in.PaySeat(t.Context(), f.payWrite(dave, ""))
+	require.NoError(t, err)
+
+	host, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	defer func() { _ = host.Rollback() }()
+	sqlstore.MarkLastPay(s, team.ID)
+	w := fillWrite(f, carol, f.id("ev"))
+	n := s.RoundTrips()
+	done := payWaitingForLock(t, db, s.WithTx(host), w)
+	require.NoError(t, tx.Commit())
+	got := <-done
+	require.NoError(t, got.err)
+	require.NoError(t, host.Commit())
+	// SAVEPOINT, the completing statement (stale), ROLLBACK TO, the plain
+	// payment, the completion under a savepoint of its own (3), RELEASE.
+	assert.Equal(t, int64(8), s.RoundTrips()-n, "statements")
+	checkFilled(t, s, got.res, team.ID, w.FillEventID(), w.Now)
 }

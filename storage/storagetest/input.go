@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
@@ -354,6 +355,20 @@ func testInputWrites(e *env) {
 		{"CloseTeam listing a seat in two lists", closeW(func(w *groupbuy.CloseTeamWrite) { w.Refund = []string{f.alice.ID, f.bob.ID} })},
 		{"CloseTeam without Now", closeW(func(w *groupbuy.CloseTeamWrite) { w.Now = time.Time{} })},
 		{"CloseTeam with an event without topic", closeW(func(w *groupbuy.CloseTeamWrite) { w.Events[0].Topic = "" })},
+		// PostgreSQL writes a match's events and its Open's in one
+		// statement: together they are bounded as one write's.
+		{"MatchTeam with Open and more events than one write carries", func() error {
+			w := e.orOpen(f.c, e.matchWrite(f.c, "st-m", "dave", groupbuy.MatchFullest, now), "tm-m", "st-ml")
+			half := check.MaxBatch/2 + 1
+			for len(w.Events) < half {
+				w.Events = append(w.Events, event(e.id("ev"), "storagetest.many", "k", now))
+			}
+			for len(w.Open.Events) < half {
+				w.Open.Events = append(w.Open.Events, event(e.id("ev"), "storagetest.many", "k", now))
+			}
+			_, _, err := e.gb.MatchTeam(e.ctx, w)
+			return err
+		}},
 		{"UpdateRefund with an event without ID", func() error {
 			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.alice.ID, From: groupbuy.SeatPaid, To: groupbuy.SeatRefundRequested, Now: now,
 				Events: withEvent(func(ev *storage.Event) { ev.ID = "" })})

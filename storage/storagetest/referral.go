@@ -12,24 +12,23 @@ import (
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
 )
 
-// The referral groups run when Stores.Referral is set and skip otherwise.
-func init() {
-	groups = append(groups,
-		group{"Referral", []testCase{
-			{"RoundTrip", testRefRoundTrip},
-			{"DistributorLifecycle", testRefDistributors},
-			{"StoreBindGuards", testRefBindGuards},
-			{"ChainDepthAndDownline", testRefChain},
-			{"SnapshotIdempotent", testRefSnapshot},
-			{"InputValidation", testRefInput},
-		}},
-		group{"ReferralRace", []testCase{
-			{"ReferrersForOneNewUser", testRefRaceReferrers},
-			{"CycleAB", testRefRaceCycle},
-			{"CycleRing", testRefRaceRing},
-			{"SnapshotConcurrent", testRefRaceSnapshot},
-		}},
-	)
+// referralGroups run after groups when Stores.Referral is set, and skip
+// otherwise.
+var referralGroups = []group{
+	{"Referral", []testCase{
+		{"RoundTrip", testRefRoundTrip},
+		{"DistributorLifecycle", testRefDistributors},
+		{"StoreBindGuards", testRefBindGuards},
+		{"ChainDepthAndDownline", testRefChain},
+		{"SnapshotIdempotent", testRefSnapshot},
+		{"InputValidation", testRefInput},
+	}},
+	{"ReferralRace", []testCase{
+		{"ReferrersForOneNewUser", testRefRaceReferrers},
+		{"CycleAB", testRefRaceCycle},
+		{"CycleRing", testRefRaceRing},
+		{"SnapshotConcurrent", testRefRaceSnapshot},
+	}},
 }
 
 // refEnv is a referral Service on the adapter's referral store and one

@@ -52,6 +52,7 @@ package storagetest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ type Stores struct {
 // math uses the clock now it is handed. Each subtest calls newStores once.
 func Run(t *testing.T, newStores func(t *testing.T, now func() time.Time) Stores) {
 	t.Helper()
-	for _, g := range groups {
+	for _, g := range slices.Concat(groups, referralGroups) {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.cases {
 				t.Run(c.name, func(t *testing.T) {
@@ -97,7 +98,8 @@ type group struct {
 	cases []testCase
 }
 
-// groups lists every test of the suite, in the order Run runs them.
+// groups lists the group-buy and outbox tests of the suite, in the order
+// Run runs them; referralGroups follow.
 var groups = []group{
 	{"Campaign", []testCase{
 		{"RoundTrip", testCampaignRoundTrip},
