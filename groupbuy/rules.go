@@ -2,6 +2,7 @@ package groupbuy
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,13 +146,31 @@ func validatePrice(field string, p decimal.Decimal, currency string) error {
 	if p.Exponent() < -minor && !p.Equal(p.Truncate(minor)) {
 		return invalid(field, fmt.Sprintf("must have at most %d decimal places for %s", minor, currency))
 	}
-	if p.NumDigits()+int(p.Exponent()) > 12 && p.GreaterThan(maxPrice) {
+	if p.NumDigits()+int(p.Exponent()) > maxAmountDigits && p.GreaterThan(maxAmount) {
 		return invalid(field, "too large")
 	}
 	return nil
 }
 
-var maxPrice = decimal.New(1, 12) // 10^12 major units
+// maxAmount bounds every amount, in major units: a campaign's prices, a
+// seat's amount (price × quantity, checked by checkOrder) and a payment's
+// amount, one bound for all three so that every seat reserved can be paid
+// its exact amount. It keeps well under the 16 integer digits that the
+// SQL stores' NUMERIC(20,4) holds.
+var maxAmount = decimal.New(1, maxAmountDigits)
+
+// maxAmountDigits is log10(maxAmount).
+const maxAmountDigits = 12
+
+// lineAmountTooLarge reports whether price × quantity exceeds maxAmount,
+// for a price that itself does not. A product below 10^maxAmountDigits by
+// the digit counts alone (quantity < 10^4) skips the multiplication.
+func lineAmountTooLarge(price decimal.Decimal, quantity int) bool {
+	if quantity <= 1 || price.NumDigits()+int(price.Exponent())+len(strconv.Itoa(quantity)) <= maxAmountDigits {
+		return false
+	}
+	return lineAmount(price, quantity).GreaterThan(maxAmount)
+}
 
 func validateID(field, id string) error { return check.ID(field, id) }
 

@@ -248,7 +248,11 @@ type OpenRequest struct {
 	CampaignID string
 	UserID     string
 	SKU        string
-	Quantity   int // 1 when zero
+	// Quantity is 1 when zero, at most MaxQuantity; the seat's amount,
+	// the SKU's price × Quantity, must not exceed 10^12 major units, the
+	// largest amount ConfirmPayment takes (a *ValidationError on
+	// Quantity otherwise), so that every seat reserved can be paid.
+	Quantity int
 	// IdempotencyKey, when set, makes a repeat change nothing and return the
 	// first call's team and seat (as they are now).
 	IdempotencyKey string
@@ -261,7 +265,7 @@ type JoinRequest struct {
 	TeamID     string
 	UserID     string
 	SKU        string
-	Quantity   int // 1 when zero
+	Quantity   int // as OpenRequest's
 	// IdempotencyKey, as OpenRequest's.
 	IdempotencyKey string
 }
@@ -272,7 +276,7 @@ type MatchRequest struct {
 	CampaignID string
 	UserID     string
 	SKU        string
-	Quantity   int // 1 when zero
+	Quantity   int // as OpenRequest's
 	Strategy   MatchStrategy
 	// IdempotencyKey, as OpenRequest's.
 	IdempotencyKey string
@@ -315,6 +319,11 @@ func (s *Service) checkOrder(c *Campaign, o *seatOrder, now time.Time) (decimal.
 	price, ok := c.Price(o.sku)
 	if !ok {
 		return decimal.Decimal{}, invalid("SKU", fmt.Sprintf("%q is not in campaign %s", o.sku, c.ID))
+	}
+	// ConfirmPayment takes no amount above maxAmount: a seat worth more
+	// could be reserved but never paid.
+	if lineAmountTooLarge(price, o.quantity) {
+		return decimal.Decimal{}, invalid("Quantity", fmt.Sprintf("%d × %s %s is above the largest amount, 10^%d", o.quantity, price, c.Currency, maxAmountDigits))
 	}
 	if c.Limits.MaxUnitsPerOrder > 0 && o.quantity > c.Limits.MaxUnitsPerOrder {
 		return decimal.Decimal{}, fmt.Errorf("%w: %d units, at most %d per order", ErrLimitExceeded, o.quantity, c.Limits.MaxUnitsPerOrder)

@@ -28,8 +28,10 @@ type PaymentRequest struct {
 	// 1..MaxPaymentRefLength bytes of UTF-8 without spaces or control
 	// characters, as IDs.
 	PaymentRef string
-	Amount     decimal.Decimal
-	Currency   string
+	// Amount is the seat's Amount: positive, exact in the currency's minor
+	// unit and at most 10^12 major units, as every seat's amount is.
+	Amount   decimal.Decimal
+	Currency string
 }
 
 // Late-payment actions reported in LateOutcome.Action.

@@ -422,3 +422,75 @@ func (p *payCounter) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (gro
 	p.pays++
 	return p.Store.PaySeat(ctx, w)
 }
+
+// TestSeatAmountsArePayable: an order whose amount, price × quantity, is
+// above the largest amount ConfirmPayment takes (10^12) is refused with a
+// ValidationError on Quantity by Open, Join and Match, changing nothing,
+// and every seat that is reserved can be paid its exact amount.
+func TestSeatAmountsArePayable(t *testing.T) {
+	ctx := context.Background()
+	tera := decimal.New(1, 12)
+	tests := []struct {
+		name     string
+		price    decimal.Decimal
+		currency string
+		quantity int
+		ok       bool
+	}{
+		{"the largest price, one unit", tera, "CNY", 1, true},
+		{"the largest price, two units", tera, "CNY", 2, false},
+		{"half the largest, two units", tera.Div(decimal.NewFromInt(2)), "CNY", 2, true},
+		{"a cent over, two units", decimal.RequireFromString("500000000000.01"), "CNY", 2, false},
+		{"the largest quantity at its largest price", decimal.NewFromInt(100010001), "JPY", groupbuy.MaxQuantity, true},
+		{"the largest quantity, one yen over", decimal.NewFromInt(100010002), "JPY", groupbuy.MaxQuantity, false},
+		{"a small price", decimal.RequireFromString("0.01"), "CNY", groupbuy.MaxQuantity, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+			store := memory.New(memory.WithClock(func() time.Time { return now }))
+			svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+			require.NoError(t, err)
+			_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+				ID: "c", ProductRef: "p", Currency: tc.currency, Prices: []groupbuy.SKUPrice{{SKU: "s", Price: tc.price}},
+				TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+				Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+			})
+			require.NoError(t, err)
+			// A leader of one unit, whose team the Join below takes.
+			lead, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "lead", SKU: "s"})
+			require.NoError(t, err)
+			before := snapshot(t, store, lead.Team.ID)
+			orders := map[string]func(user string) (groupbuy.SeatResult, error){
+				"open": func(user string) (groupbuy.SeatResult, error) {
+					return svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: user, SKU: "s", Quantity: tc.quantity, IdempotencyKey: "k-" + user})
+				},
+				"join": func(user string) (groupbuy.SeatResult, error) {
+					return svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: lead.Team.ID, UserID: user, SKU: "s", Quantity: tc.quantity, IdempotencyKey: "k-" + user})
+				},
+				"match": func(user string) (groupbuy.SeatResult, error) {
+					return svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: user, SKU: "s", Quantity: tc.quantity, IdempotencyKey: "k-" + user})
+				},
+			}
+			for _, name := range []string{"open", "join", "match"} {
+				r, err := orders[name](name)
+				if !tc.ok {
+					var ve *groupbuy.ValidationError
+					require.ErrorAs(t, err, &ve, name)
+					assert.Equal(t, "Quantity", ve.Field, name)
+					assert.Equal(t, before, snapshot(t, store, lead.Team.ID), "%s: a refused order changes nothing", name)
+					seats, err := svc.UserSeats(ctx, name, 10)
+					require.NoError(t, err)
+					assert.Empty(t, seats, name)
+					continue
+				}
+				require.NoError(t, err, name)
+				assert.True(t, r.Seat.Amount.Equal(tc.price.Mul(decimal.NewFromInt(int64(tc.quantity)))), name)
+				paid, err := svc.ConfirmPayment(ctx, payFor(r.Seat, "pay-"+name))
+				require.NoError(t, err, "%s: a seat's exact amount is payable", name)
+				assert.Nil(t, paid.Late, name)
+				assert.Equal(t, groupbuy.SeatPaid, paid.Seat.State, name)
+			}
+		})
+	}
+}

@@ -146,7 +146,11 @@ type Campaign struct {
 	ID         string
 	ProductRef string // the host's product (SPU) reference
 	Currency   string // ISO 4217 code, e.g. "CNY"
-	Prices     []SKUPrice
+	// Prices are the group prices: each positive, exact in the currency's
+	// minor unit (MinorUnits) and at most 10^12 major units, the largest
+	// amount a seat may have and a payment may carry (an order's price ×
+	// quantity is held to it too).
+	Prices []SKUPrice
 	// TeamSize is the number of seats a team needs to succeed.
 	TeamSize int
 	// TeamLifetime is how long a team may form; a team never outlives the
