@@ -128,7 +128,9 @@ func fingerprintAmount(fp []byte, req *PaymentRequest) []byte {
 // ConfirmPayment records the payment of a reserved seat. When it is the last
 // unpaid seat the team succeeds in the same step. A payment that arrives
 // after the seat lapsed or the team closed is handled by the campaign's
-// LatePayment policy and reported in PaymentResult.Late.
+// LatePayment policy and reported in PaymentResult.Late; an error other
+// than a definite refusal while placing it is returned unrecorded, so that
+// the host retries the call.
 func (s *Service) ConfirmPayment(ctx context.Context, req PaymentRequest) (res PaymentResult, err error) {
 	plain, err := validatePayment(&req)
 	if err != nil {
@@ -299,7 +301,8 @@ func (s *Service) payReplayed(ctx context.Context, rec IdempotencyRecord, fp str
 }
 
 // late handles a payment whose seat is no longer reserved or whose team
-// closed, by the campaign's policy; whatever cannot be placed is refunded.
+// closed, by the campaign's policy; whatever is refused a place is
+// refunded, and a transient failure is returned (see LatePaymentPolicy).
 func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now time.Time) (PaymentResult, error) {
 	if rec, err := s.store.GetIdempotency(ctx, scopePay, req.PaymentRef); err == nil {
 		return s.payReplayed(ctx, rec, fp)
@@ -341,16 +344,66 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		if perr == nil {
 			out := &LateOutcome{Policy: c.LatePayment, Action: action, Reason: reason}
 			var r PaymentResult
-			err := s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, []byte(fp), nil, out, s.now(), 0, &r)
-			if err == nil {
+			perr = s.pay(ctx, placed.Seat.TeamID, placed.Seat.ID, req, []byte(fp), nil, out, s.now(), 0, &r)
+			if perr == nil {
 				return r, nil
 			}
-			reason += "; placing failed: " + err.Error()
-		} else {
-			reason += "; placing failed: " + perr.Error()
+			if refused(perr) {
+				// The placed seat will never take this payment: release
+				// it before the refund, so that it neither holds a place
+				// nor counts against the user's limits.
+				if err := s.releasePlaced(ctx, &placed.Seat); err != nil {
+					return PaymentResult{}, err
+				}
+			}
 		}
+		if !refused(perr) {
+			// A transient failure (a retryable store error, a cancelled
+			// context) may go the other way on a retry, which finds the
+			// seat already placed under scopeLate and pays it; a refund
+			// recorded now would be final.
+			return PaymentResult{}, perr
+		}
+		reason += "; placing failed: " + perr.Error()
 	}
 	return s.refundLate(ctx, req, &seat, &team, c.LatePayment, fp, reason, now)
+}
+
+// refused reports whether err is a definite refusal, which a retry would
+// meet again: bad input, or a sentinel by which a store or the Service's
+// checks said no. A retryable store error, a context error or any other
+// failure is not one, even when it also wraps such a sentinel.
+func refused(err error) bool {
+	if storage.IsRetryable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if _, ok := errors.AsType[*ValidationError](err); ok {
+		return true
+	}
+	for _, target := range [...]error{
+		ErrCampaignNotActive, ErrLimitExceeded, ErrTeamFull, ErrTeamClosed,
+		ErrSeatNotReserved, ErrAlreadyJoined, ErrAmountMismatch,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// releasePlaced releases seat st, placed for a late payment whose payment
+// it then refused; one already released (by ProcessDue, by its team's
+// close, or by an earlier try) is left as it is.
+func (s *Service) releasePlaced(ctx context.Context, st *Seat) error {
+	now := s.now()
+	_, err := s.store.ReleaseSeat(ctx, &ReleaseSeatWrite{
+		SeatID: st.ID, Now: now,
+		Events: []storage.Event{s.seatEvent(TopicSeatReleased, st, "late payment refunded", now, 0)},
+	})
+	if err != nil && !errors.Is(err, ErrSeatNotReserved) {
+		return fmt.Errorf("groupbuy: release seat %s placed for a late payment: %w", st.ID, err)
+	}
+	return nil
 }
 
 func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Seat, team *Team, policy LatePaymentPolicy, fp, reason string, now time.Time) (PaymentResult, error) {

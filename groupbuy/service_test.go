@@ -3,6 +3,7 @@ package groupbuy_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/memory"
 )
 
@@ -491,6 +493,127 @@ func TestSeatAmountsArePayable(t *testing.T) {
 				assert.Nil(t, paid.Late, name)
 				assert.Equal(t, groupbuy.SeatPaid, paid.Seat.State, name)
 			}
+		})
+	}
+}
+
+// failingStore fails its store's PaySeat or OpenTeam once, on the call
+// numbered failAt (counting from 1), with err.
+type failingStore struct {
+	groupbuy.Store
+	method      string // "PaySeat" or "OpenTeam"
+	failAt      int
+	err         error
+	pays, opens int
+}
+
+func (f *failingStore) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+	f.pays++
+	if f.method == "PaySeat" && f.pays == f.failAt {
+		return groupbuy.PaySeatResult{}, f.err
+	}
+	return f.Store.PaySeat(ctx, w)
+}
+
+func (f *failingStore) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
+	f.opens++
+	if f.method == "OpenTeam" && f.opens == f.failAt {
+		return f.err
+	}
+	return f.Store.OpenTeam(ctx, w)
+}
+
+// TestLatePlacementFailures: a late payment whose placement fails
+// transiently (a retryable store error, a cancelled context) returns the
+// error, records no refund, and a retry places it in the seat placed the
+// first time, leaving one seat for it; a definite refusal of the placed
+// seat's payment refunds the payment and releases that seat, so no seat is
+// left reserved for a payment that was refunded.
+func TestLatePlacementFailures(t *testing.T) {
+	ctx := context.Background()
+	busy := storage.MarkRetryable(errors.New("database is locked"))
+	tests := []struct {
+		name     string
+		policy   groupbuy.LatePaymentPolicy
+		method   string
+		failAt   int // PaySeat's first call is the lapsed seat's own
+		err      error
+		refunded bool
+	}{
+		{"open_new, PaySeat retryable", groupbuy.LateOpenNew, "PaySeat", 2, busy, false},
+		{"open_new, PaySeat plain ErrRetryable", groupbuy.LateOpenNew, "PaySeat", 2, storage.ErrRetryable, false},
+		{"open_new, PaySeat context cancelled", groupbuy.LateOpenNew, "PaySeat", 2, context.Canceled, false},
+		{"join_other, PaySeat retryable", groupbuy.LateJoinOther, "PaySeat", 2, busy, false},
+		{"open_new, OpenTeam retryable", groupbuy.LateOpenNew, "OpenTeam", 2, busy, false},
+		{"open_new, PaySeat refuses", groupbuy.LateOpenNew, "PaySeat", 2, groupbuy.ErrTeamClosed, true},
+		{"join_other, PaySeat refuses", groupbuy.LateJoinOther, "PaySeat", 2, groupbuy.ErrSeatNotReserved, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, store, now := twoSeatWorld(t, tc.policy)
+			failing := &failingStore{Store: store, method: tc.method, failAt: tc.failAt, err: tc.err}
+			svc, err := groupbuy.New(failing, groupbuy.Config{Now: func() time.Time { return *now }})
+			require.NoError(t, err)
+			a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+			require.NoError(t, err)
+			*now = now.Add(11 * time.Minute) // the reservation lapses
+			pay := payFor(a.Seat, "late-1")
+			r, err := svc.ConfirmPayment(ctx, pay)
+			if tc.refunded {
+				require.NoError(t, err)
+				require.NotNil(t, r.Late)
+				assert.Equal(t, groupbuy.LateActionRefund, r.Late.Action)
+			} else {
+				require.ErrorIs(t, err, tc.err, "a transient failure is the host's to retry")
+				assert.Nil(t, r.Late)
+				_, err = store.GetIdempotency(ctx, "groupbuy.pay", "late-1")
+				require.ErrorIs(t, err, storage.ErrNotFound, "no outcome is recorded for the payment")
+				r, err = svc.ConfirmPayment(ctx, pay) // the host retries
+				require.NoError(t, err)
+				require.NotNil(t, r.Late)
+				assert.Equal(t, groupbuy.LateActionOpened, r.Late.Action)
+				assert.Equal(t, groupbuy.SeatPaid, r.Seat.State)
+				assert.Equal(t, "late-1", r.Seat.PaymentRef)
+			}
+			again, err := svc.ConfirmPayment(ctx, pay)
+			require.NoError(t, err)
+			assert.Equal(t, r.Late, again.Late, "a repeat replays the outcome")
+			assert.Equal(t, r.Seat.ID, again.Seat.ID)
+
+			seats, err := svc.UserSeats(ctx, "a", 10)
+			require.NoError(t, err)
+			var live, paid []groupbuy.Seat
+			for _, st := range seats {
+				if st.ID == a.Seat.ID {
+					continue
+				}
+				if st.State == groupbuy.SeatReserved {
+					live = append(live, st)
+				}
+				if st.State == groupbuy.SeatPaid {
+					paid = append(paid, st)
+				}
+			}
+			assert.Empty(t, live, "no seat placed for the payment stays reserved")
+			if tc.refunded {
+				assert.Empty(t, paid)
+			} else {
+				require.Len(t, paid, 1, "one seat for the payment")
+				assert.Equal(t, r.Seat.ID, paid[0].ID)
+			}
+			evs, err := store.Claim(ctx, 100, time.Minute)
+			require.NoError(t, err)
+			refunds, handled := 0, 0
+			for _, e := range evs {
+				switch e.Topic {
+				case groupbuy.TopicRefundRequested:
+					refunds++
+				case groupbuy.TopicLatePaymentHandled:
+					handled++
+				}
+			}
+			assert.Equal(t, map[bool]int{true: 1, false: 0}[tc.refunded], refunds)
+			assert.Equal(t, 1, handled)
 		})
 	}
 }

@@ -97,6 +97,11 @@ type LatePaymentPolicy string
 
 // Late-payment policies. Whatever the policy, the outcome is reported by a
 // LatePaymentHandled event; when nothing else works the payment is refunded.
+// Only a definite refusal of the placement (the campaign inactive, a limit
+// reached, no room, the placed seat refused) leads to that refund, and the
+// seat placed for the payment is then released; any other failure (a
+// retryable store error, a cancelled context) is returned for the host to
+// retry, and the retry pays the seat placed the first time.
 // A payment for a seat that was paid by another payment (or has gone on to
 // a refund or confirmation) is refunded whatever the policy: only a seat
 // still reserved or released (it lapsed, its user cancelled it, or its team
