@@ -279,18 +279,12 @@ func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
 			return rep, fmt.Errorf("groupbuy: due reservations: %w", err)
 		}
 		for i := range seats {
-			st := &seats[i]
-			_, err := s.store.ReleaseSeat(ctx, &ReleaseSeatWrite{
-				SeatID: st.ID, OnlyExpired: true, Now: now,
-				Events: []storage.Event{s.seatEvent(TopicSeatReleased, st, "reservation expired", now, 0)},
-			})
-			switch {
-			case err == nil:
+			released, err := s.releaseLapsed(ctx, &seats[i], now)
+			if err != nil {
+				return rep, err
+			}
+			if released {
 				rep.Released++
-			case errors.Is(err, ErrSeatNotReserved), errors.Is(err, storage.ErrConflict), errors.Is(err, ErrNotFound):
-				// Paid or released meanwhile, possibly by another instance.
-			default:
-				return rep, fmt.Errorf("groupbuy: release seat %s: %w", st.ID, err)
 			}
 		}
 		teams, err := s.store.DueTeams(ctx, now, s.cfg.DueBatch)
@@ -321,6 +315,24 @@ func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// releaseLapsed releases reservation st, lapsed at now, and reports
+// whether it did: false when it was paid or released meanwhile, possibly
+// by another instance. ProcessDue and a late payment for a lapsed seat
+// release through it, so that both write the same events.
+func (s *Service) releaseLapsed(ctx context.Context, st *Seat, now time.Time) (bool, error) {
+	_, err := s.store.ReleaseSeat(ctx, &ReleaseSeatWrite{
+		SeatID: st.ID, OnlyExpired: true, Now: now,
+		Events: []storage.Event{s.seatEvent(TopicSeatReleased, st, "reservation expired", now, 0)},
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrSeatNotReserved), errors.Is(err, storage.ErrConflict), errors.Is(err, ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("groupbuy: release seat %s: %w", st.ID, err)
 }
 
 // TeamView is a team with its seats.

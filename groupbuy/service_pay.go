@@ -315,7 +315,6 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 	if err != nil {
 		return PaymentResult{}, fmt.Errorf("groupbuy: late payment team %s: %w", seat.TeamID, err)
 	}
-	reason := "seat " + string(seat.State) + ", team " + string(team.State)
 	if seat.State == SeatReserved && team.State == TeamForming && seat.ReservedUntil.After(now) && team.ExpiresAt.After(now) {
 		// The write lost to a change that has since been undone; nothing
 		// else could have happened to a still-reserved seat.
@@ -325,6 +324,24 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 	if err != nil {
 		return PaymentResult{}, err
 	}
+	if c.LatePayment != LateRefund && seat.State == SeatReserved && !seat.ReservedUntil.After(now) {
+		// A lapsed reservation that ProcessDue has yet to release still
+		// holds its place and counts against the user's limits, which
+		// would refuse a placement that succeeds once the ticker ran:
+		// release it first, as ProcessDue does, so that the outcome does
+		// not depend on the ticker. A payment refunded whatever happens
+		// leaves the seat to ProcessDue.
+		if _, err := s.releaseLapsed(ctx, &seat, now); err != nil {
+			return PaymentResult{}, err
+		}
+		if seat, err = s.store.GetSeat(ctx, req.SeatID); err != nil {
+			return PaymentResult{}, fmt.Errorf("groupbuy: late payment seat %s: %w", req.SeatID, err)
+		}
+		if team, err = s.store.GetTeam(ctx, seat.TeamID); err != nil {
+			return PaymentResult{}, fmt.Errorf("groupbuy: late payment team %s: %w", seat.TeamID, err)
+		}
+	}
+	reason := "seat " + string(seat.State) + ", team " + string(team.State)
 	// A seat already paid by another payment cannot take this one: refund.
 	placeable := seat.State == SeatReleased || seat.State == SeatReserved
 	if placeable && c.LatePayment != LateRefund {

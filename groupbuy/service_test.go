@@ -617,3 +617,84 @@ func TestLatePlacementFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestLateOutcomeIgnoresTheTicker: a late payment for a lapsed
+// reservation gets the same outcome whether or not ProcessDue released
+// the reservation first; one not yet released no longer counts against
+// the user's limits once its payment is late.
+func TestLateOutcomeIgnoresTheTicker(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		policy groupbuy.LatePaymentPolicy
+		limits groupbuy.Limits
+		action string
+	}{
+		{groupbuy.LateOpenNew, groupbuy.Limits{MaxTeamsOpenedPerUser: 1}, groupbuy.LateActionOpened},
+		{groupbuy.LateJoinOther, groupbuy.Limits{MaxTeamsOpenedPerUser: 1}, groupbuy.LateActionOpened},
+		{groupbuy.LateJoinOther, groupbuy.Limits{MaxTeamsJoinedPerUser: 1}, groupbuy.LateActionJoined},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s %+v", tc.policy, tc.limits), func(t *testing.T) {
+			outcomes := map[bool]*groupbuy.LateOutcome{}
+			for _, tickerRan := range []bool{true, false} {
+				now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+				store := memory.New(memory.WithClock(func() time.Time { return now }))
+				svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+				require.NoError(t, err)
+				_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+					ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+					TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+					Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone},
+					LatePayment: tc.policy, Limits: tc.limits,
+				})
+				require.NoError(t, err)
+				var seat groupbuy.Seat
+				if tc.action == groupbuy.LateActionJoined {
+					// "a" joins one team and lets the seat lapse; another
+					// team, opened after, still has room when she pays.
+					first, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l1", SKU: "s"})
+					require.NoError(t, err)
+					j, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: first.Team.ID, UserID: "a", SKU: "s"})
+					require.NoError(t, err)
+					seat = j.Seat
+					now = now.Add(5 * time.Minute)
+					_, err = svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l2", SKU: "s"})
+					require.NoError(t, err)
+					now = now.Add(6 * time.Minute) // a's reservation lapses, l2's does not
+				} else {
+					a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+					require.NoError(t, err)
+					seat = a.Seat
+					now = now.Add(11 * time.Minute) // the reservation lapses
+				}
+				if tickerRan {
+					rep, err := svc.ProcessDue(ctx)
+					require.NoError(t, err)
+					require.Positive(t, rep.Released)
+				}
+				r, err := svc.ConfirmPayment(ctx, payFor(seat, "late-1"))
+				require.NoError(t, err, "ticker ran: %v", tickerRan)
+				require.NotNil(t, r.Late, "ticker ran: %v", tickerRan)
+				outcomes[tickerRan] = r.Late
+				assert.Equal(t, tc.action, r.Late.Action, "ticker ran: %v", tickerRan)
+				assert.Equal(t, groupbuy.SeatPaid, r.Seat.State, "ticker ran: %v", tickerRan)
+				old, err := store.GetSeat(ctx, seat.ID)
+				require.NoError(t, err)
+				assert.Equal(t, groupbuy.SeatReleased, old.State, "ticker ran: %v", tickerRan)
+				evs, err := store.Claim(ctx, 100, time.Minute)
+				require.NoError(t, err)
+				released := 0
+				for _, e := range evs {
+					if e.Topic == groupbuy.TopicSeatReleased && e.Key == "gb:"+seat.TeamID+":"+seat.ID+":released" {
+						released++
+						var p groupbuy.SeatPayload
+						require.NoError(t, json.Unmarshal(e.Payload, &p))
+						assert.Equal(t, "reservation expired", p.Reason)
+					}
+				}
+				assert.Equal(t, 1, released, "ticker ran: %v: one release of the lapsed seat", tickerRan)
+			}
+			assert.Equal(t, outcomes[true], outcomes[false])
+		})
+	}
+}

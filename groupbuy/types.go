@@ -101,7 +101,10 @@ type LatePaymentPolicy string
 // reached, no room, the placed seat refused) leads to that refund, and the
 // seat placed for the payment is then released; any other failure (a
 // retryable store error, a cancelled context) is returned for the host to
-// retry, and the retry pays the seat placed the first time.
+// retry, and the retry pays the seat placed the first time. Before placing
+// a payment, a lapsed reservation that ProcessDue has yet to release is
+// released, as ProcessDue would, so the outcome does not depend on whether
+// it ran (LateRefund leaves the reservation to ProcessDue).
 // A payment for a seat that was paid by another payment (or has gone on to
 // a refund or confirmation) is refunded whatever the policy: only a seat
 // still reserved or released (it lapsed, its user cancelled it, or its team
