@@ -22,6 +22,7 @@ const (
 	TopicTeamFailed         = "groupbuy.team_failed"
 	TopicVirtualSeatsAdded  = "groupbuy.virtual_seats_added"
 	TopicRefundRequested    = "groupbuy.refund_requested"
+	TopicRefundFailed       = "groupbuy.refund_failed"
 	TopicLatePaymentHandled = "groupbuy.late_payment_handled"
 )
 
@@ -100,6 +101,31 @@ type RefundRequestedPayload struct {
 // would record the seat's own refund as done.
 func (p RefundRequestedPayload) ForSeat() bool {
 	return p.Key == RefundKey(p.TeamID, p.SeatID)
+}
+
+// RefundFailedPayload is the payload of TopicRefundFailed, written when
+// MarkRefundFailed records that a seat's own refund failed: the seat, its
+// team, the amount and payment to refund, and the host's Reason as given.
+// Key is the refund's key, RefundKey(TeamID, SeatID), under which
+// RetryRefund asks for it again.
+//
+// The event's own Key is "gb:<team>:<seat>:refund_failed:<event ID>", one
+// per failure: a refund may fail, be retried and fail again, and each
+// failure is a fact of its own, unlike the refund, whose retries repeat
+// RefundKey because they ask for one effect. The event's ID tells the
+// failures apart even when two reports race across a RetryRefund (the
+// refund write is guarded by the seat's state, not its version, so the
+// version read before it could repeat); a repeated MarkRefundFailed
+// changes nothing and writes no event, so no failure has two.
+type RefundFailedPayload struct {
+	Key        string          `json:"key"`
+	TeamID     string          `json:"team_id"`
+	SeatID     string          `json:"seat_id"`
+	UserID     string          `json:"user_id"`
+	Amount     decimal.Decimal `json:"amount"`
+	Currency   string          `json:"currency"`
+	PaymentRef string          `json:"payment_ref"`
+	Reason     string          `json:"reason"`
 }
 
 // LatePaymentHandledPayload is the payload of TopicLatePaymentHandled.
@@ -236,6 +262,15 @@ func refundEvent(id string, s *Seat, reason string, now time.Time) storage.Event
 	key := RefundKey(s.TeamID, s.ID)
 	return newEvent(id, TopicRefundRequested, key, now, RefundRequestedPayload{
 		Key: key, TeamID: s.TeamID, SeatID: s.ID, UserID: s.UserID, Amount: s.Amount,
+		Currency: s.Currency, PaymentRef: s.PaymentRef, Reason: reason,
+	})
+}
+
+// refundFailedEvent is the TopicRefundFailed event of seat s, whose refund
+// failed for reason (see RefundFailedPayload for its key).
+func refundFailedEvent(id string, s *Seat, reason string, now time.Time) storage.Event {
+	return newEvent(id, TopicRefundFailed, seatKey(s, "refund_failed:"+id), now, RefundFailedPayload{
+		Key: RefundKey(s.TeamID, s.ID), TeamID: s.TeamID, SeatID: s.ID, UserID: s.UserID, Amount: s.Amount,
 		Currency: s.Currency, PaymentRef: s.PaymentRef, Reason: reason,
 	})
 }

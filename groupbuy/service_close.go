@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -205,8 +206,11 @@ func (s *Service) MarkRefunded(ctx context.Context, seatID string) (Seat, error)
 	return s.refundStep(ctx, seatID, SeatRefunded, "")
 }
 
-// MarkRefundFailed records that the refund of a seat failed; RetryRefund
-// asks for it again with the same idempotency key.
+// MarkRefundFailed records that the refund of a seat failed, and writes a
+// TopicRefundFailed event carrying reason (at most 1024 bytes of UTF-8) to
+// the host; RetryRefund asks for the refund again with the same
+// idempotency key. Repeating it while the seat's refund is failed is a
+// no-op that writes no event.
 func (s *Service) MarkRefundFailed(ctx context.Context, seatID, reason string) (Seat, error) {
 	return s.refundStep(ctx, seatID, SeatRefundFailed, reason)
 }
@@ -224,6 +228,11 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, r
 	if len(reason) > 1024 {
 		return Seat{}, invalid("reason", "longer than 1024 bytes")
 	}
+	if !utf8.ValidString(reason) {
+		// It reaches the host in an event, as JSON, which would replace
+		// the invalid bytes.
+		return Seat{}, invalid("reason", "must be valid UTF-8")
+	}
 	for range s.cfg.MaxRereads + 1 {
 		seat, err := s.store.GetSeat(ctx, seatID)
 		if err != nil {
@@ -240,8 +249,11 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, r
 		}
 		now := s.now()
 		w := &RefundWrite{SeatID: seatID, From: seat.State, To: to, Now: now}
-		if to == SeatRefundRequested {
+		switch to {
+		case SeatRefundRequested:
 			w.Events = []storage.Event{refundEvent(s.newID(), &seat, reason, now)}
+		case SeatRefundFailed:
+			w.Events = []storage.Event{refundFailedEvent(s.newID(), &seat, reason, now)}
 		}
 		out, err := s.store.UpdateRefund(ctx, w)
 		if errors.Is(err, storage.ErrConflict) {

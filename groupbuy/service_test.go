@@ -698,3 +698,95 @@ func TestLateOutcomeIgnoresTheTicker(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundFailedReachesTheHost: MarkRefundFailed writes a refund_failed
+// event with the seat, its team, the amount, the payment and the reason,
+// once per failure (a repeat writes none) and under a key of its own per
+// failure; a reason that is not valid UTF-8 or too long is refused,
+// changing nothing.
+func TestRefundFailedReachesTheHost(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+	require.NoError(t, err)
+	*now = now.Add(2 * time.Hour) // the team fails
+	_, err = svc.ProcessDue(ctx)
+	require.NoError(t, err)
+	drain := func() []storage.Event {
+		evs, err := store.Claim(ctx, 100, time.Minute)
+		require.NoError(t, err)
+		ids := make([]string, len(evs))
+		for i := range evs {
+			ids[i] = evs[i].ID
+		}
+		require.NoError(t, store.Ack(ctx, ids))
+		return evs
+	}
+	drain()
+
+	keys := map[string]bool{}
+	steps := []struct {
+		name   string
+		do     func() (groupbuy.Seat, error)
+		field  string // of the ValidationError expected, or ""
+		failed string // the reason of the refund_failed event expected, or ""
+		topics []string
+	}{
+		{"invalid UTF-8", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, "bad \xff") }, "reason", "", nil},
+		{"too long", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, string(make([]byte, 1025)))
+		}, "reason", "", nil},
+		{"declined", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, "card declined: 卡已过期")
+		}, "", "card declined: 卡已过期", []string{groupbuy.TopicRefundFailed}},
+		{"repeat", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, "card declined: 卡已过期")
+		}, "", "", nil},
+		{"retry", func() (groupbuy.Seat, error) { return svc.RetryRefund(ctx, a.Seat.ID) }, "", "", []string{groupbuy.TopicRefundRequested}},
+		{"failed again", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, "timeout") }, "", "timeout", []string{groupbuy.TopicRefundFailed}},
+		{"empty reason", func() (groupbuy.Seat, error) {
+			if _, err := svc.RetryRefund(ctx, a.Seat.ID); err != nil {
+				return groupbuy.Seat{}, err
+			}
+			drain()
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, "")
+		}, "", "", []string{groupbuy.TopicRefundFailed}},
+	}
+	for _, st := range steps {
+		before, err := store.GetSeat(ctx, a.Seat.ID)
+		require.NoError(t, err)
+		_, err = st.do()
+		if st.field != "" {
+			var ve *groupbuy.ValidationError
+			require.ErrorAs(t, err, &ve, st.name)
+			assert.Equal(t, st.field, ve.Field, st.name)
+			after, err := store.GetSeat(ctx, a.Seat.ID)
+			require.NoError(t, err)
+			assert.Equal(t, before, after, "%s: changes nothing", st.name)
+		} else {
+			require.NoError(t, err, st.name)
+		}
+		evs := drain()
+		var topics []string
+		for _, e := range evs {
+			topics = append(topics, e.Topic)
+			if e.Topic != groupbuy.TopicRefundFailed {
+				continue
+			}
+			assert.Equal(t, "gb:"+a.Team.ID+":"+a.Seat.ID+":refund_failed:"+e.ID, e.Key, st.name)
+			assert.False(t, keys[e.Key], "%s: a key per failure", st.name)
+			keys[e.Key] = true
+			var p groupbuy.RefundFailedPayload
+			require.NoError(t, json.Unmarshal(e.Payload, &p))
+			assert.Equal(t, groupbuy.RefundFailedPayload{
+				Key: groupbuy.RefundKey(a.Team.ID, a.Seat.ID), TeamID: a.Team.ID, SeatID: a.Seat.ID, UserID: "a",
+				Amount: p.Amount, Currency: "CNY", PaymentRef: "ref-1", Reason: st.failed,
+			}, p, st.name)
+			assert.True(t, a.Seat.Amount.Equal(p.Amount), st.name)
+		}
+		assert.Equal(t, st.topics, topics, st.name)
+	}
+	assert.Len(t, keys, 3)
+}
