@@ -174,8 +174,12 @@ func lineAmountTooLarge(price decimal.Decimal, quantity int) bool {
 
 func validateID(field, id string) error { return check.ID(field, id) }
 
-// ValidateCampaign checks every field of a campaign definition.
+// ValidateCampaign checks every field of a campaign definition; a nil c
+// is a *ValidationError too.
 func ValidateCampaign(c *Campaign) error {
+	if c == nil {
+		return invalid("campaign", "must not be nil")
+	}
 	if err := validateID("campaign.ID", c.ID); err != nil {
 		return err
 	}
@@ -259,9 +263,10 @@ func ValidateCampaign(c *Campaign) error {
 	return nil
 }
 
-// AcceptsSeats reports whether the campaign takes new seats at now.
+// AcceptsSeats reports whether the campaign takes new seats at now; a nil
+// c takes none.
 func (c *Campaign) AcceptsSeats(now time.Time) bool {
-	return c.Status == CampaignActive && !now.Before(c.StartsAt) && now.Before(c.EndsAt)
+	return c != nil && c.Status == CampaignActive && !now.Before(c.StartsAt) && now.Before(c.EndsAt)
 }
 
 // teamDeadline is when a team opened at now must have filled: its lifetime,
@@ -286,9 +291,9 @@ func reservationDeadline(c *Campaign, teamExpires, now time.Time) time.Time {
 
 // VirtualSeatsAtDeadline returns how many virtual seats the campaign's
 // policy adds to a team that reached its deadline with paidSeats real paid
-// seats, or 0 when the team fails.
+// seats, or 0 when the team fails. A nil c has no policy: 0.
 func VirtualSeatsAtDeadline(c *Campaign, capacity, paidSeats int) int {
-	if paidSeats <= 0 || paidSeats >= capacity {
+	if c == nil || paidSeats <= 0 || paidSeats >= capacity {
 		return 0
 	}
 	var need int
@@ -319,12 +324,13 @@ func LateRefundKey(teamID, seatID, paymentRef string) string {
 }
 
 // MayShip reports whether the host may ship the goods of a seat: only a real
-// seat of a succeeded team.
-func MayShip(s *Seat) bool { return s.State == SeatConfirmed && !s.Virtual }
+// seat of a succeeded team. A nil s may not ship: false.
+func MayShip(s *Seat) bool { return s != nil && s.State == SeatConfirmed && !s.Virtual }
 
 // MayOpenAfterSale reports whether the host may open an after-sale case
-// (return, complaint) on a seat: only a real seat of a succeeded team.
-func MayOpenAfterSale(s *Seat) bool { return s.State == SeatConfirmed && !s.Virtual }
+// (return, complaint) on a seat: only a real seat of a succeeded team. A
+// nil s may not: false.
+func MayOpenAfterSale(s *Seat) bool { return s != nil && s.State == SeatConfirmed && !s.Virtual }
 
 // fingerprint identifies the content of a request for idempotency checks.
 func fingerprint(parts ...string) string { return strings.Join(parts, string(fingerprintSep)) }

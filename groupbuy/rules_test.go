@@ -283,3 +283,77 @@ func TestMinorUnits(t *testing.T) {
 	assert.NoError(t, validatePrice("p", decimal.RequireFromString("100"), "JPY"))
 	assert.True(t, errors.As(validatePrice("p", decimal.RequireFromString("1.001"), "CNY"), new(*ValidationError)))
 }
+
+// TestNilArguments: every exported function and method that takes a
+// pointer answers a nil one without panicking: a *ValidationError where it
+// returns an error, the safe zero answer otherwise.
+func TestNilArguments(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	c := validCampaign()
+	team := Team{ID: "t", CampaignID: c.ID, Capacity: 2, State: TeamForming, ExpiresAt: now.Add(-time.Minute), Version: 1}
+	newID := func() string { return "id" }
+	isValidation := func(t *testing.T, err error) {
+		t.Helper()
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve)
+	}
+	tests := []struct {
+		name string
+		call func(t *testing.T)
+	}{
+		{"ValidateCampaign", func(t *testing.T) { isValidation(t, ValidateCampaign(nil)) }},
+		{"MayShip", func(t *testing.T) { assert.False(t, MayShip(nil)) }},
+		{"MayOpenAfterSale", func(t *testing.T) { assert.False(t, MayOpenAfterSale(nil)) }},
+		{"VirtualSeatsAtDeadline", func(t *testing.T) { assert.Zero(t, VirtualSeatsAtDeadline(nil, 5, 3)) }},
+		{"DecideClose campaign", func(t *testing.T) {
+			_, ok := DecideClose(nil, &team, nil, false, "", now, newID)
+			assert.False(t, ok)
+		}},
+		{"DecideClose team", func(t *testing.T) {
+			_, ok := DecideClose(&c, nil, nil, false, "", now, newID)
+			assert.False(t, ok)
+		}},
+		{"DecideClose newID", func(t *testing.T) {
+			_, ok := DecideClose(&c, &team, nil, false, "", now, nil)
+			assert.False(t, ok)
+		}},
+		{"OpenTeamWrite.Problem", func(t *testing.T) {
+			field, reason := (*OpenTeamWrite)(nil).Problem()
+			assert.Equal(t, "write", field)
+			assert.NotEmpty(t, reason)
+		}},
+		{"MatchTeamWrite.OpenProblem", func(t *testing.T) {
+			field, reason := (*MatchTeamWrite)(nil).OpenProblem()
+			assert.Equal(t, "write", field)
+			assert.NotEmpty(t, reason)
+		}},
+		{"MatchTeamWrite.Filled", func(t *testing.T) {
+			evs, rec := (*MatchTeamWrite)(nil).Filled("t")
+			assert.Nil(t, evs)
+			assert.Nil(t, rec)
+		}},
+		{"MatchTeamWrite.Opened", func(t *testing.T) {
+			assert.False(t, (*MatchTeamWrite)(nil).Opened(&Seat{Leader: true}))
+			assert.False(t, (&MatchTeamWrite{Open: &OpenTeamWrite{}}).Opened(nil))
+		}},
+		{"CloseTeamWrite.Moves", func(t *testing.T) {
+			moves := (*CloseTeamWrite)(nil).Moves()
+			for _, m := range moves {
+				assert.Empty(t, m.SeatIDs)
+			}
+			assert.Equal(t, SeatReserved, moves[0].From)
+		}},
+		{"RefundWrite.Validate", func(t *testing.T) { isValidation(t, (*RefundWrite)(nil).Validate()) }},
+		{"Campaign.Price", func(t *testing.T) {
+			_, ok := (*Campaign)(nil).Price("s")
+			assert.False(t, ok)
+		}},
+		{"Campaign.AcceptsSeats", func(t *testing.T) { assert.False(t, (*Campaign)(nil).AcceptsSeats(now)) }},
+		{"Seat.Active", func(t *testing.T) { assert.False(t, (*Seat)(nil).Active()) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NotPanics(t, func() { tc.call(t) })
+		})
+	}
+}

@@ -134,9 +134,11 @@ type OpenTeamWrite struct {
 
 // Problem names what in w disagrees with itself, as OpenTeamWrite
 // documents it: a field and the reason, or "" when nothing does. Adapters
-// return it as their validation error.
+// return it as their validation error. A nil w is a problem too.
 func (w *OpenTeamWrite) Problem() (field, reason string) {
 	switch {
+	case w == nil:
+		return "write", "must not be nil"
 	case w.Leader.TeamID != w.Team.ID:
 		return "Leader.TeamID", "must be Team.ID"
 	case w.Leader.CampaignID != w.Team.CampaignID:
@@ -151,6 +153,7 @@ func (w *OpenTeamWrite) Problem() (field, reason string) {
 // whatever w says of their states: the team forming with one seat taken,
 // none paid, no virtual seats and no ClosedAt; the leader seat reserved,
 // the leader's, real and unpaid. Adapters store these, not w's fields.
+// w must not be nil (Problem refuses a nil write).
 func (w *OpenTeamWrite) Rows() (Team, Seat) {
 	team, leader := w.Team, w.Leader
 	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = TeamForming, 1, 0, 0, time.Time{}
@@ -184,7 +187,7 @@ type JoinTeamWrite struct {
 // Row returns the seat as JoinTeam and MatchTeam store it, whatever w
 // says of its state: reserved, not a leader, real and unpaid. The adapter
 // then clamps its ReservedUntil to the team's ExpiresAt (and MatchTeam
-// sets its TeamID).
+// sets its TeamID). w must not be nil.
 func (w *JoinTeamWrite) Row() Seat {
 	st := w.Seat
 	st.State, st.Leader, st.Virtual, st.PaidAt = SeatReserved, false, false, time.Time{}
@@ -270,8 +273,12 @@ func RandomPicks(pick uint64, n int) (first, second int) {
 
 // OpenProblem names what in w.Open disagrees with the match, as
 // MatchTeamWrite documents it: a field and the reason, or "" when nothing
-// does (or Open is nil). Adapters return it as their validation error.
+// does (or Open is nil). Adapters return it as their validation error. A
+// nil w is a problem too.
 func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
+	if w == nil {
+		return "write", "must not be nil"
+	}
 	o := w.Open
 	switch {
 	case o == nil:
@@ -295,9 +302,9 @@ func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
 
 // Opened reports whether seat, as MatchTeam returned it, is the leader
 // seat of the team w.Open opened rather than a seat in a team it joined
-// (which is never a leader seat).
+// (which is never a leader seat). With w or seat nil it reports false.
 func (w *MatchTeamWrite) Opened(seat *Seat) bool {
-	return w.Open != nil && seat.Leader && seat.TeamID == w.Open.Team.ID
+	return w != nil && seat != nil && w.Open != nil && seat.Leader && seat.TeamID == w.Open.Team.ID
 }
 
 // TeamIDHole stands for the picked team's ID in a MatchTeamWrite's events
@@ -307,8 +314,11 @@ const TeamIDHole = "\x01"
 
 // Filled returns the write's events and idempotency record with every
 // TeamIDHole filled for team teamID, in new memory: the write itself is
-// left as it is.
+// left as it is. A nil w has neither: nil, nil.
 func (w *MatchTeamWrite) Filled(teamID string) ([]storage.Event, *IdempotencyRecord) {
+	if w == nil {
+		return nil, nil
+	}
 	inJSON := string(jsonw.String(nil, teamID))
 	inJSON = inJSON[1 : len(inJSON)-1] // without its quotes
 	var events []storage.Event
@@ -423,8 +433,12 @@ type SeatMove struct {
 
 // Moves returns the write's seat lists as moves, in the order an adapter
 // checks and applies them: Release (reserved → released), Refund (paid →
-// refund_requested), Confirm (paid → confirmed).
+// refund_requested), Confirm (paid → confirmed). A nil w moves no seat:
+// the three moves with no seat IDs.
 func (w *CloseTeamWrite) Moves() [3]SeatMove {
+	if w == nil {
+		w = &CloseTeamWrite{}
+	}
 	return [3]SeatMove{
 		{w.Release, SeatReserved, SeatReleased},
 		{w.Refund, SeatPaid, SeatRefundRequested},

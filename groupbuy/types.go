@@ -179,8 +179,11 @@ type Campaign struct {
 	Version            int64
 }
 
-// Price returns the group price of sku.
+// Price returns the group price of sku; a nil c has none.
 func (c *Campaign) Price(sku string) (decimal.Decimal, bool) {
+	if c == nil {
+		return decimal.Decimal{}, false
+	}
 	for _, p := range c.Prices {
 		if p.SKU == sku {
 			return p.Price, true
@@ -231,7 +234,8 @@ type Seat struct {
 	Version       int64
 }
 
-// Active reports whether the seat holds a place in its team.
+// Active reports whether the seat holds a place in its team; a nil s
+// does not.
 func (s *Seat) Active() bool {
-	return s.State == SeatReserved || s.State == SeatPaid || s.State == SeatConfirmed
+	return s != nil && (s.State == SeatReserved || s.State == SeatPaid || s.State == SeatConfirmed)
 }
