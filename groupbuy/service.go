@@ -27,7 +27,10 @@ type Config struct {
 	// is computed from it, so tests and simulations inject their own.
 	Now func() time.Time
 	// NewID returns a fresh unique ID for teams, seats and events; default
-	// a UUIDv7 string stamped with Now.
+	// a UUIDv7 string stamped with Now. The IDs it returns must satisfy the
+	// ID rules (1..MaxIDLength bytes of valid UTF-8 with no ASCII spaces
+	// or control characters), or the stores refuse every Open, Join and
+	// Match.
 	NewID func() string
 	// MaxRereads bounds how often a command re-reads and decides again after
 	// a guarded write lost to a concurrent change; default 3.
@@ -110,6 +113,8 @@ const (
 )
 
 // CreateCampaign validates c and stores it with CreatedAt and Version set.
+// A campaign whose ID exists is an error matching storage.ErrConflict (the
+// store's, not ErrConflict, which reports lost re-reads).
 func (s *Service) CreateCampaign(ctx context.Context, c Campaign) (Campaign, error) {
 	if err := ValidateCampaign(&c); err != nil {
 		return Campaign{}, err

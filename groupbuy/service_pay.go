@@ -25,8 +25,8 @@ type PaymentRequest struct {
 	TeamID string
 	SeatID string
 	// PaymentRef is the payment provider's reference, unique per payment:
-	// 1..MaxPaymentRefLength bytes of UTF-8 without spaces or control
-	// characters, as IDs.
+	// 1..MaxPaymentRefLength bytes of valid UTF-8 with no ASCII spaces or
+	// control characters, as IDs.
 	PaymentRef string
 	// Amount is the seat's Amount: positive, exact in the currency's minor
 	// unit and at most 10^12 major units, as every seat's amount is.

@@ -34,11 +34,12 @@ import (
 // other seats against Limits.MaxTeamsJoinedPerUser. A seat that is released or
 // whose refund is requested stops counting.
 type Store interface {
-	// CreateCampaign stores a new campaign; ErrConflict if the ID exists.
+	// CreateCampaign stores a new campaign; storage.ErrConflict if the ID
+	// exists.
 	CreateCampaign(ctx context.Context, c *Campaign) error
 	// SetCampaignStatus moves a campaign from status from to status to and
-	// bumps its version; ErrNotFound, or ErrConflict when the status is not
-	// from.
+	// bumps its version; ErrNotFound, or storage.ErrConflict when the
+	// status is not from.
 	SetCampaignStatus(ctx context.Context, id string, from, to CampaignStatus) (Campaign, error)
 	// GetCampaign returns a campaign or ErrNotFound.
 	GetCampaign(ctx context.Context, id string) (Campaign, error)
@@ -393,7 +394,7 @@ type PaySeatResult struct {
 // Preconditions: the seat exists (ErrNotFound); it is reserved
 // (ErrSeatNotReserved); when UserID is set, it is that user's seat
 // (ErrNotOwner); when OnlyExpired is set, its ReservedUntil is not after Now
-// (ErrConflict).
+// (storage.ErrConflict).
 type ReleaseSeatWrite struct {
 	SeatID      string
 	UserID      string
@@ -410,7 +411,7 @@ type ReleaseSeatWrite struct {
 //
 // Preconditions: the team exists (ErrNotFound); it is forming and its
 // Version equals Version, and every listed seat belongs to it and is in the
-// from-state above (ErrConflict otherwise, changing nothing).
+// from-state above (storage.ErrConflict otherwise, changing nothing).
 type CloseTeamWrite struct {
 	TeamID       string
 	Version      int64
@@ -450,7 +451,7 @@ func (w *CloseTeamWrite) Moves() [3]SeatMove {
 // Version. Only moves along the refund path are allowed (From is
 // refund_requested or refund_failed, and From → To is legal: see
 // CheckRefundMove), so no counter changes. Precondition: the seat exists
-// (ErrNotFound) and is in From (ErrConflict).
+// (ErrNotFound) and is in From (storage.ErrConflict).
 type RefundWrite struct {
 	SeatID string
 	From   SeatState

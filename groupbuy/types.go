@@ -21,8 +21,8 @@ const (
 	// MaxPaymentRefLength bounds a host payment reference.
 	MaxPaymentRefLength = 256
 	// MaxRecordScopeLength and MaxRecordKeyLength bound an idempotency
-	// record's Scope and Key, which hold no spaces or control characters
-	// either (a payment's record is keyed by its reference).
+	// record's Scope and Key, which hold no ASCII spaces or control
+	// characters either (a payment's record is keyed by its reference).
 	MaxRecordScopeLength = 64
 	MaxRecordKeyLength   = 512
 )
