@@ -23,6 +23,16 @@ import (
 // already exists changes nothing and returns a *ReplayError holding the
 // stored record; that check comes before every other precondition.
 //
+// Before anything else an adapter refuses, as a *storage.ValidationError
+// that changes nothing, a write whose fields no store could keep as given:
+// IDs, payment references, currencies and record keys outside the ID
+// rules (see Config.NewID); other text (event topics and keys,
+// fingerprints, SKUs) that is not valid UTF-8 or holds NUL; an open, join,
+// match, payment or close without Now; a seat listed twice in a
+// CloseTeamWrite; more than 10,000 events in one write (a MatchTeamWrite's
+// and its Open's together), seat IDs in one list or bot seats. The
+// conformance suite's Input groups list the cases.
+//
 // A write is lent for the call only, as io.Writer's p is: an adapter must
 // not modify the write, nor keep it or its byte slices (event payloads,
 // idempotency results) once the method returns, and copies what it stores.

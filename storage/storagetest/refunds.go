@@ -69,10 +69,18 @@ func testRefundPath(e *env) {
 	assert.Equal(e.t, groupbuy.SeatRefundFailed, failed.State)
 	v := e.seat(seat.ID).Version
 	assert.Equal(e.t, failed.Version, v)
-	e.expectNoEvents("refund failed")
+	if evs := e.drain(); assert.Len(e.t, evs, 1, "refund failed: one event") {
+		assert.Equal(e.t, groupbuy.TopicRefundFailed, evs[0].Topic)
+		assert.Equal(e.t, seatKey(seat, "refund_failed:"+evs[0].ID), evs[0].Key, "a key per failure")
+		p := payload[groupbuy.RefundFailedPayload](e, evs[0])
+		assert.Equal(e.t, groupbuy.RefundKey(ct.team.ID, seat.ID), p.Key)
+		assert.Equal(e.t, seat.PaymentRef, p.PaymentRef)
+		assert.Equal(e.t, "card expired", p.Reason, "the host's reason reaches the outbox")
+	}
 	again, err := e.svc.MarkRefundFailed(e.ctx, seat.ID, "card expired")
 	require.NoError(e.t, err, "repeating MarkRefundFailed is a no-op")
 	assert.Equal(e.t, v, again.Version)
+	e.expectNoEvents("refund failed twice")
 
 	retried, err := e.svc.RetryRefund(e.ctx, seat.ID)
 	require.NoError(e.t, err)
