@@ -43,7 +43,8 @@ type Config struct {
 	DueBatch int
 }
 
-// Service runs group-buy commands against a Store. It is safe for
+// Service runs group-buy commands against a Store; make one with New (the
+// zero Service has no store and must not be used). It is safe for
 // concurrent use.
 type Service struct {
 	store Store
