@@ -12,6 +12,7 @@ import (
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -151,43 +152,6 @@ func checkText(field, s string, max int) error {
 		return badArg(field, p)
 	}
 	return nil
-}
-
-// checkSeatFields checks the fields of a seat that the store keeps as given,
-// as the SQL stores do (they must fit their columns), so that every
-// adapter refuses the same writes.
-func checkSeatFields(prefix string, st *groupbuy.Seat) error {
-	if p := check.TextProblem(st.SKU, groupbuy.MaxIDLength); p != "" {
-		return badArg(prefix+".SKU", p)
-	}
-	if p := check.Problem(st.Currency, maxCurrency); p != "" {
-		return badArg(prefix+".Currency", p)
-	}
-	if st.Quantity < 0 || st.Quantity > 1<<30 {
-		return badArg(prefix+".Quantity", "out of range")
-	}
-	if st.ReservedAt.IsZero() {
-		return badArg(prefix+".ReservedAt", "must be set")
-	}
-	if st.ReservedUntil.IsZero() {
-		return badArg(prefix+".ReservedUntil", "must be set")
-	}
-	return nil
-}
-
-// maxCurrency is the longest currency code the SQL stores keep.
-const maxCurrency = 8
-
-func checkNow(now time.Time) error {
-	if now.IsZero() {
-		return badArg("Now", "must be set")
-	}
-	return nil
-}
-
-// checkIDs is checkID for the three IDs of a write.
-func checkIDs(f1, id1, f2, id2, f3, id3 string) error {
-	return cmp.Or(checkID(f1, id1), checkID(f2, id2), checkID(f3, id3))
 }
 
 func checkLimit(limit int) error {
@@ -424,25 +388,8 @@ func (g *groupbuyState) idemHash(scope, key string) idemAt {
 // replay returns a *ReplayError when rec's key is already stored, and
 // otherwise what remember takes; the caller holds mu.
 func (g *groupbuyState) replay(rec *groupbuy.IdempotencyRecord) (idemAt, error) {
-	return g.replayChecked(rec, "")
-}
-
-// replayChecked is replay for a write that has checked checkedKey already:
-// a payment's record is keyed by its reference.
-func (g *groupbuyState) replayChecked(rec *groupbuy.IdempotencyRecord, checkedKey string) (idemAt, error) {
 	if rec == nil {
 		return idemAt{}, nil
-	}
-	if err := checkText("Idem.Scope", rec.Scope, groupbuy.MaxRecordScopeLength); err != nil {
-		return idemAt{}, err
-	}
-	if rec.Key != checkedKey || checkedKey == "" {
-		if err := checkText("Idem.Key", rec.Key, groupbuy.MaxRecordKeyLength); err != nil {
-			return idemAt{}, err
-		}
-	}
-	if p := check.TextProblem(rec.Fingerprint, check.MaxFingerprint); p != "" {
-		return idemAt{}, badArg("Idem.Fingerprint", p)
 	}
 	at := g.idemHash(rec.Scope, rec.Key)
 	if i, ok := g.idemNumAt(at.h, rec.Scope, rec.Key); ok {
@@ -598,10 +545,7 @@ func cloneCampaign(c *groupbuy.Campaign) groupbuy.Campaign {
 
 // CreateCampaign implements groupbuy.Store.
 func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error {
-	if c == nil {
-		return badArg("campaign", "must not be nil")
-	}
-	if err := checkID("campaign.ID", c.ID); err != nil {
+	if err := storecheck.Campaign(c); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -651,10 +595,7 @@ func (s *Store) GetCampaign(ctx context.Context, id string) (groupbuy.Campaign, 
 
 // OpenTeam implements groupbuy.Store.
 func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
-	if w == nil {
-		return badArg("write", "must not be nil")
-	}
-	if err := checkOpen(w); err != nil {
+	if err := storecheck.Open(w); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -669,34 +610,6 @@ func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
 		return notFound("campaign", w.Team.CampaignID)
 	}
 	return s.openLocked(c, w, ih)
-}
-
-// checkOpen checks the IDs and the leader's state of an OpenTeamWrite.
-func checkOpen(w *groupbuy.OpenTeamWrite) error {
-	if err := checkID("team.ID", w.Team.ID); err != nil {
-		return err
-	}
-	if err := cmp.Or(checkID("leader.ID", w.Leader.ID), checkID("team.CampaignID", w.Team.CampaignID), checkID("team.LeaderID", w.Team.LeaderID)); err != nil {
-		return err
-	}
-	if w.Leader.PaymentRef != "" { // a late payment's new team
-		if err := checkText("leader.PaymentRef", w.Leader.PaymentRef, groupbuy.MaxPaymentRefLength); err != nil {
-			return err
-		}
-	}
-	if field, reason := w.Problem(); field != "" {
-		return badArg(field, reason)
-	}
-	if w.Team.Capacity < 1 || w.Team.Capacity > 1<<20 {
-		return badArg("team.Capacity", "out of range")
-	}
-	if w.Team.OpenedAt.IsZero() || w.Team.ExpiresAt.IsZero() {
-		return badArg("team.OpenedAt", "OpenedAt and ExpiresAt must be set")
-	}
-	if err := cmp.Or(checkSeatFields("leader", &w.Leader), checkNow(w.Now)); err != nil {
-		return err
-	}
-	return check.Events(w.Events)
 }
 
 // openLocked is OpenTeam once the record and the campaign c are checked,
@@ -741,30 +654,20 @@ func (s *Store) openLocked(c *campaignRow, w *groupbuy.OpenTeamWrite, ih idemAt)
 // The seat is built in its named result, which sits in the caller's frame,
 // so that it is not copied again on return.
 func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ groupbuy.Team, seat groupbuy.Seat, _ error) {
-	if w == nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
-	}
-	// The team's and campaign's IDs are only looked up: IDs that are found
-	// were checked when stored, so they are checked only when the lookup
-	// fails, or before a replay is reported (a bad write is bad input
-	// first, as on the SQL stores).
-	if err := cmp.Or(checkID("seat.ID", w.Seat.ID), checkID("seat.UserID", w.Seat.UserID), checkSeatFields("seat", &w.Seat),
-		checkNow(w.Now), check.Events(w.Events)); err != nil {
+	// Bad input first, before a replay is reported, as on the SQL stores.
+	if err := storecheck.Join(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
-	}
-	lookups := func(err error) error {
-		return cmp.Or(checkID("seat.TeamID", w.Seat.TeamID), checkID("seat.CampaignID", w.Seat.CampaignID), err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
 	ih, err := g.replay(w.Idem)
 	if err != nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, lookups(err)
+		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	t, ok := g.teams[w.Seat.TeamID]
 	if !ok || t.CampaignID != w.Seat.CampaignID {
-		return groupbuy.Team{}, groupbuy.Seat{}, lookups(notFound("team", w.Seat.TeamID))
+		return groupbuy.Team{}, groupbuy.Seat{}, notFound("team", w.Seat.TeamID)
 	}
 	if t.campaign.Status != groupbuy.CampaignActive {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrCampaignNotActive
@@ -821,32 +724,8 @@ func (s *Store) addJoin(t *teamRow, w *groupbuy.JoinTeamWrite, seat *groupbuy.Se
 // always picks the first qualifying team in the write's order, and opens
 // w.Open's team only when no team qualifies.
 func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
-	if w == nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, badArg("write", "must not be nil")
-	}
-	if err := checkIDs("seat.ID", w.Seat.ID, "seat.CampaignID", w.Seat.CampaignID, "seat.UserID", w.Seat.UserID); err != nil {
+	if err := storecheck.Match(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
-	}
-	if err := cmp.Or(checkSeatFields("seat", &w.Seat), checkNow(w.Now), check.Events(w.Events)); err != nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, err
-	}
-	if w.Seat.TeamID != "" {
-		return groupbuy.Team{}, groupbuy.Seat{}, badArg("seat.TeamID", "must be empty: the store picks the team")
-	}
-	if w.Exclude != "" {
-		if err := checkID("Exclude", w.Exclude); err != nil {
-			return groupbuy.Team{}, groupbuy.Seat{}, err
-		}
-	}
-	switch w.Order {
-	case groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom:
-	default:
-		return groupbuy.Team{}, groupbuy.Seat{}, badArg("Order", fmt.Sprintf("must be %q, %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom))
-	}
-	if w.Open != nil {
-		if err := checkMatchOpen(w); err != nil {
-			return groupbuy.Team{}, groupbuy.Seat{}, err
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -906,19 +785,6 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	return best.Team, seat, nil
 }
 
-// checkMatchOpen checks a MatchTeamWrite's Open against the match, as
-// groupbuy.MatchTeamWrite documents it.
-func checkMatchOpen(w *groupbuy.MatchTeamWrite) error {
-	if field, reason := w.OpenProblem(); field != "" {
-		return badArg(field, reason)
-	}
-	// Both lists together, as the SQL stores bound them.
-	if len(w.Events)+len(w.Open.Events) > check.MaxBatch {
-		return badArg("Events", fmt.Sprintf("at most %d with Open.Events", check.MaxBatch))
-	}
-	return checkOpen(w.Open)
-}
-
 // compareMicro compares a and b by the microsecond, as the SQL stores keep
 // times: teams and seats whose times are less than a microsecond apart tie
 // in lists on every adapter, and their IDs decide.
@@ -938,31 +804,23 @@ func matchCompare(a, b *groupbuy.Team, order groupbuy.MatchStrategy) int {
 //
 // The result is built in place (see JoinTeam).
 func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res groupbuy.PaySeatResult, _ error) {
-	if w == nil {
-		return groupbuy.PaySeatResult{}, badArg("write", "must not be nil")
-	}
-	// The IDs are only looked up (see JoinTeam); the reference is stored.
-	if err := cmp.Or(checkText("PaymentRef", w.PaymentRef, groupbuy.MaxPaymentRefLength), checkText("Currency", w.Currency, maxCurrency),
-		checkNow(w.Now), check.Events(w.Events)); err != nil {
+	if err := storecheck.Pay(w); err != nil {
 		return groupbuy.PaySeatResult{}, err
-	}
-	lookups := func(err error) error {
-		return cmp.Or(checkID("TeamID", w.TeamID), checkID("SeatID", w.SeatID), err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.gb
-	ih, err := g.replayChecked(w.Idem, w.PaymentRef)
+	ih, err := g.replay(w.Idem)
 	if err != nil {
-		return groupbuy.PaySeatResult{}, lookups(err)
+		return groupbuy.PaySeatResult{}, err
 	}
 	_, seat := g.seat(w.SeatID)
 	if seat == nil || seat.virtual {
-		return groupbuy.PaySeatResult{}, lookups(notFound("seat", w.SeatID))
+		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
 	}
 	t := g.teamList[seat.team]
 	if t.ID != w.TeamID {
-		return groupbuy.PaySeatResult{}, lookups(notFound("seat", w.SeatID))
+		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
 	}
 	if v := &t.variants[seat.variant]; !v.amount.Equal(w.Amount) || v.currency != w.Currency {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrAmountMismatch
@@ -1021,16 +879,8 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 
 // ReleaseSeat implements groupbuy.Store.
 func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
-	if w == nil {
-		return groupbuy.Seat{}, badArg("write", "must not be nil")
-	}
-	if err := cmp.Or(checkID("SeatID", w.SeatID), check.Events(w.Events)); err != nil {
+	if err := storecheck.Release(w); err != nil {
 		return groupbuy.Seat{}, err
-	}
-	if w.UserID != "" {
-		if err := checkID("UserID", w.UserID); err != nil {
-			return groupbuy.Seat{}, err
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1059,45 +909,8 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 
 // CloseTeam implements groupbuy.Store.
 func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error {
-	if w == nil {
-		return badArg("write", "must not be nil")
-	}
-	if err := checkID("TeamID", w.TeamID); err != nil {
+	if err := storecheck.Close(w); err != nil {
 		return err
-	}
-	if !w.State.Valid() || w.State == groupbuy.TeamForming {
-		return badArg("State", "must be a final team state")
-	}
-	if w.VirtualSeats < 0 || w.VirtualSeats > 1<<20 {
-		return badArg("VirtualSeats", "out of range")
-	}
-	if err := cmp.Or(checkNow(w.Now), check.Events(w.Events)); err != nil {
-		return err
-	}
-	// A seat listed twice would be moved once and counted off twice.
-	seen := make(map[string]bool, len(w.Release)+len(w.Refund)+len(w.Confirm))
-	for _, list := range [][]string{w.Release, w.Refund, w.Confirm} {
-		if len(list) > check.MaxBatch {
-			return badArg("seats", fmt.Sprintf("at most %d per list", check.MaxBatch))
-		}
-		for _, id := range list {
-			if err := checkID("seat ID", id); err != nil {
-				return err
-			}
-			if seen[id] {
-				return badArg("seats", "seat "+id+" listed twice")
-			}
-			seen[id] = true
-		}
-	}
-	if len(w.BotSeats) > check.MaxBatch {
-		return badArg("BotSeats", fmt.Sprintf("at most %d", check.MaxBatch))
-	}
-	for i := range w.BotSeats {
-		f := fmt.Sprintf("BotSeats[%d]", i)
-		if err := cmp.Or(checkID(f+".ID", w.BotSeats[i].ID), checkSeatFields(f, &w.BotSeats[i])); err != nil {
-			return err
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1121,9 +934,6 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		}
 	}
 	for _, b := range w.BotSeats {
-		if !b.State.Valid() {
-			return badArg("bot seat State", "unknown seat state")
-		}
 		if _, dup := g.seat(b.ID); dup != nil || b.TeamID != t.ID || !b.Virtual {
 			return fmt.Errorf("bot seat %s: %w", b.ID, storage.ErrConflict)
 		}
@@ -1155,10 +965,7 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 
 // UpdateRefund implements groupbuy.Store.
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
-	if err := w.Validate(); err != nil {
-		return groupbuy.Seat{}, err
-	}
-	if err := check.Events(w.Events); err != nil {
+	if err := storecheck.Refund(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	s.mu.Lock()
@@ -1178,10 +985,7 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 
 // RecordOutcome implements groupbuy.Store.
 func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
-	if idem == nil {
-		return badArg("idem", "must not be nil")
-	}
-	if err := check.Events(events); err != nil {
+	if err := storecheck.Outcome(idem, events); err != nil {
 		return err
 	}
 	s.mu.Lock()

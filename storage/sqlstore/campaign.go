@@ -11,7 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -34,29 +34,11 @@ func conflict(format string, args ...any) error {
 // CreateCampaign implements groupbuy.Store: it stores c as given (times
 // truncated to microseconds); storage.ErrConflict if the ID exists.
 func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error {
-	if c == nil {
-		return bad("campaign", "must not be nil")
-	}
-	if err := checkID("campaign.ID", c.ID); err != nil {
+	if err := storecheck.Campaign(c); err != nil {
 		return err
-	}
-	if err := checkText("campaign.ProductRef", c.ProductRef, groupbuy.MaxIDLength); err != nil {
-		return err
-	}
-	if p := check.Problem(c.Currency, maxCurrency); p != "" {
-		return bad("campaign.Currency", p)
-	}
-	if !c.Status.Valid() {
-		return bad("campaign.Status", fmt.Sprintf("unknown status %q", c.Status))
-	}
-	if len(c.Prices) > groupbuy.MaxSKUs {
-		return bad("campaign.Prices", fmt.Sprintf("at most %d", groupbuy.MaxSKUs))
 	}
 	prices := make([]priceJSON, len(c.Prices))
 	for i, p := range c.Prices {
-		if err := checkMoney(fmt.Sprintf("campaign.Prices[%d].Price", i), p.Price); err != nil {
-			return err
-		}
 		prices[i] = priceJSON{SKU: p.SKU, Price: money(p.Price)}
 	}
 	pj, err := json.Marshal(prices)

@@ -150,14 +150,6 @@ func (v *strScan) Scan(src any) error {
 // is the canonical text: fixed point, at most 4 decimals, no trailing zeros,
 // so that equal amounts compare equal as text on SQLite too.
 
-// maxMoney bounds amounts so that they fit NUMERIC(20,4).
-var maxMoney = decimal.New(1, 16)
-
-// moneyOK reports whether d fits the money columns exactly.
-func moneyOK(d decimal.Decimal) bool {
-	return d.Abs().LessThan(maxMoney) && d.Equal(d.Truncate(4))
-}
-
 // money returns the canonical text of d.
 func money(d decimal.Decimal) string {
 	if d.Exponent() >= -4 {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/storecheck"
 )
 
 // MatchTeam implements groupbuy.Store. The team is picked with a locking
@@ -25,7 +23,7 @@ import (
 // keeps its level, and under REPEATABLE READ concurrent matches and
 // payments may deadlock (a retryable error, see storage.IsRetryable).
 func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
-	if err := checkMatch(w); err != nil {
+	if err := storecheck.Match(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	var seat groupbuy.Seat
@@ -80,68 +78,6 @@ const (
 func (s *Store) matchTxOptions() *sql.TxOptions {
 	if s.d == MySQL {
 		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	return nil
-}
-
-// checkMatch validates a MatchTeamWrite: a seat as JoinTeam takes it but
-// with no team, a known order, and event keys that stay within bounds once
-// the team's ID fills their holes.
-func checkMatch(w *groupbuy.MatchTeamWrite) error {
-	if w == nil {
-		return bad("write", "must not be nil")
-	}
-	if w.Seat.TeamID != "" {
-		return bad("Seat.TeamID", "must be empty: the store picks the team")
-	}
-	st := w.Seat
-	st.TeamID = "-" // stands in for the team checkSeat requires
-	if err := checkSeat("Seat", &st, true); err != nil {
-		return err
-	}
-	switch w.Order {
-	case groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom:
-	default:
-		return bad("Order", fmt.Sprintf("must be %q, %q or %q", groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom))
-	}
-	if w.Exclude != "" {
-		if p := idProblem(w.Exclude); p != "" {
-			return bad("Exclude", p)
-		}
-	}
-	if err := checkTime("Now", w.Now); err != nil {
-		return err
-	}
-	if err := checkEvents(w.Events); err != nil {
-		return err
-	}
-	for i := range w.Events {
-		k := w.Events[i].Key
-		if len(k)+strings.Count(k, groupbuy.TeamIDHole)*(groupbuy.MaxIDLength-1) > maxEventKey {
-			return bad(fmt.Sprintf("Events[%d].Key", i), fmt.Sprintf("longer than %d bytes once the team's ID fills it", maxEventKey))
-		}
-	}
-	if err := checkIdem(w.Idem); err != nil {
-		return err
-	}
-	if w.Open == nil {
-		return nil
-	}
-	if field, reason := w.OpenProblem(); field != "" {
-		return bad(field, reason)
-	}
-	if err := checkMatchEvents(w); err != nil {
-		return err
-	}
-	return checkOpen(w.Open)
-}
-
-// checkMatchEvents bounds the events of a match and of its Open together,
-// as those of any one write: PostgreSQL writes both lists in one statement,
-// whose parameters are limited to 65,535.
-func checkMatchEvents(w *groupbuy.MatchTeamWrite) error {
-	if w.Open != nil && len(w.Events)+len(w.Open.Events) > check.MaxBatch {
-		return bad("Events", fmt.Sprintf("at most %d with Open.Events", check.MaxBatch))
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -259,7 +260,7 @@ func TestHoleIsOneByte(t *testing.T) {
 	}
 }
 
-// TestCheckMatchBounds: a match whose event key would outgrow its column
+// TestCheckMatchBounds: a match (storecheck.Match) whose event key would outgrow its column
 // once the longest team ID fills its holes, or whose Exclude is longer than
 // an ID, is refused before anything is sent; the same write within bounds
 // passes.
@@ -269,7 +270,7 @@ func TestCheckMatchBounds(t *testing.T) {
 		w.Seat.TeamID = ""
 		return w
 	}
-	require.NoError(t, checkMatch(valid()))
+	require.NoError(t, storecheck.Match(valid()))
 	fits := strings.Repeat("k", maxEventKey-(groupbuy.MaxIDLength-1)-1) + groupbuy.TeamIDHole
 	for _, c := range []struct {
 		name  string
@@ -284,7 +285,7 @@ func TestCheckMatchBounds(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := valid()
 			c.edit(w)
-			err := checkMatch(w)
+			err := storecheck.Match(w)
 			if c.field == "" {
 				require.NoError(t, err)
 				return

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -103,6 +103,40 @@ func (s *Store) lockTeamCheckIdem(ctx context.Context, r run, id string, rec *gr
 		}
 	}
 	return t, true, nil
+}
+
+// lockPayRows is lockTeamCheckIdem for a payment: it also reads seat
+// w.SeatID of team w.TeamID, locking it too on MySQL. ok is false when the
+// team or the seat is missing, or the seat is not the team's.
+func (s *Store) lockPayRows(ctx context.Context, r run, w *groupbuy.PaySeatWrite) (t groupbuy.Team, st groupbuy.Seat, ok bool, err error) {
+	idem, args := "0", []any{w.SeatID, w.TeamID}
+	if rec := w.Idem; rec != nil {
+		idem, args = "(SELECT COUNT(*) FROM {p}idempotency WHERE scope = ? AND idem_key = ?)", []any{rec.Scope, rec.Key, w.SeatID, w.TeamID}
+	}
+	var (
+		n    int
+		dest [teamColN + 1 + seatColN]any
+	)
+	// MySQL reads the team first (STRAIGHT_JOIN), so that its row is
+	// locked before the seat's, in the order every other write takes them.
+	join := "JOIN"
+	if s.d == MySQL {
+		join = "STRAIGHT_JOIN"
+	}
+	err = r.row(ctx, `SELECT `+teamColsT+`, `+idem+`, `+seatColsST+`
+		FROM {p}teams t `+join+` {p}seats st ON st.id = ? AND st.team_id = t.id
+		WHERE t.id = ?`+s.forUpdate(), args...).Scan(s.seatDest(append(s.teamDest(dest[:0], &t), &n), &st)...)
+	switch {
+	case errors.Is(err, errNoRows):
+		return t, st, false, s.replayIfRecorded(ctx, r, w.Idem)
+	case err != nil:
+		return t, st, false, err
+	case n > 0:
+		if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
+			return t, st, false, err
+		}
+	}
+	return t, st, true, nil
 }
 
 // lockTeamOfSeat is lockTeam for the team of a seat.
@@ -260,10 +294,7 @@ func (s *Store) uncountSeats(ctx context.Context, r run, seats []groupbuy.Seat) 
 // seat taken and the leader seat reserved, whatever the write says of
 // those fields; times are truncated to microseconds.
 func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
-	if w == nil {
-		return bad("write", "must not be nil")
-	}
-	if err := checkOpen(w); err != nil {
+	if err := storecheck.Open(w); err != nil {
 		return err
 	}
 	team, leader := openedRows(w)
@@ -285,35 +316,47 @@ func openedRows(w *groupbuy.OpenTeamWrite) (groupbuy.Team, groupbuy.Seat) {
 	return team, leader
 }
 
-func checkOpen(w *groupbuy.OpenTeamWrite) error {
-	if err := checkTeam(&w.Team); err != nil {
+// openGate checks, in one read, an open's first preconditions in their
+// order: no idempotency record rec (*ReplayError), the campaign exists
+// (ErrNotFound) and accepts seats at now (ErrCampaignNotActive). The
+// record's count is a consistent read on MySQL; a record committed since
+// is caught by its primary key when the open inserts its own (see
+// lockTeamCheckIdem).
+func (s *Store) openGate(ctx context.Context, r run, campaignID string, rec *groupbuy.IdempotencyRecord, now time.Time) error {
+	idem, args := "0", []any{campaignID}
+	if rec != nil {
+		idem, args = "(SELECT COUNT(*) FROM {p}idempotency WHERE scope = ? AND idem_key = ?)", []any{rec.Scope, rec.Key, campaignID}
+	}
+	var (
+		status           string
+		startsAt, endsAt time.Time
+		n                int
+	)
+	err := r.row(ctx, `SELECT status, starts_at, ends_at, `+idem+` FROM {p}campaigns WHERE id = ?`, args...).
+		Scan(&status, s.ts(&startsAt), s.ts(&endsAt), &n)
+	switch {
+	case errors.Is(err, errNoRows):
+		if err := s.replayIfRecorded(ctx, r, rec); err != nil {
+			return err
+		}
+		return notFound("campaign", campaignID)
+	case err != nil:
 		return err
+	case n > 0:
+		if err := s.replayIfRecorded(ctx, r, rec); err != nil {
+			return err
+		}
 	}
-	if err := checkSeat("Leader", &w.Leader, true); err != nil {
-		return err
+	c := groupbuy.Campaign{Status: groupbuy.CampaignStatus(status), StartsAt: startsAt, EndsAt: endsAt}
+	if !c.AcceptsSeats(now) {
+		return groupbuy.ErrCampaignNotActive
 	}
-	if field, reason := w.Problem(); field != "" {
-		return bad(field, reason)
-	}
-	if err := checkTime("Now", w.Now); err != nil {
-		return err
-	}
-	if err := checkEvents(w.Events); err != nil {
-		return err
-	}
-	return checkIdem(w.Idem)
+	return nil
 }
 
 func (s *Store) openTx(ctx context.Context, r run, w *groupbuy.OpenTeamWrite, team *groupbuy.Team, leader *groupbuy.Seat) error {
-	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
+	if err := s.openGate(ctx, r, team.CampaignID, w.Idem, w.Now); err != nil {
 		return err
-	}
-	c, err := s.getCampaign(ctx, r, team.CampaignID)
-	if err != nil {
-		return err
-	}
-	if !c.AcceptsSeats(w.Now) {
-		return groupbuy.ErrCampaignNotActive
 	}
 	ok, err := s.countSeat(ctx, r, team.CampaignID, leader.UserID, true, w.MaxOpened)
 	if err != nil {
@@ -341,19 +384,7 @@ func (s *Store) openTx(ctx context.Context, r run, w *groupbuy.OpenTeamWrite, te
 // leader, not virtual, its ReservedUntil clamped to the team's deadline;
 // the returned team and seat are as stored.
 func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
-	if w == nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, bad("write", "must not be nil")
-	}
-	if err := checkSeat("Seat", &w.Seat, true); err != nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, err
-	}
-	if err := checkTime("Now", w.Now); err != nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, err
-	}
-	if err := checkEvents(w.Events); err != nil {
-		return groupbuy.Team{}, groupbuy.Seat{}, err
-	}
-	if err := checkIdem(w.Idem); err != nil {
+	if err := storecheck.Join(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	seat := w.Row()
@@ -430,32 +461,10 @@ func normSeat(st groupbuy.Seat) groupbuy.Seat {
 // payment, also when the payment completes the team. When it does and
 // FilledResult is set, the idempotency record stores FilledResult.
 func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
-	if w == nil {
-		return groupbuy.PaySeatResult{}, bad("write", "must not be nil")
-	}
-	for _, f := range [][2]string{{"TeamID", w.TeamID}, {"SeatID", w.SeatID}} {
-		if err := checkID(f[0], f[1]); err != nil {
-			return groupbuy.PaySeatResult{}, err
-		}
-	}
-	if p := check.Problem(w.PaymentRef, groupbuy.MaxPaymentRefLength); p != "" {
-		return groupbuy.PaySeatResult{}, bad("PaymentRef", p)
-	}
-	// By the ID rules: MySQL's PAD SPACE collations would take "CNY " for
-	// the seat's "CNY".
-	if p := check.Problem(w.Currency, maxCurrency); p != "" {
-		return groupbuy.PaySeatResult{}, bad("Currency", p)
-	}
-	if err := checkTime("Now", w.Now); err != nil {
+	if err := storecheck.Pay(w); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
-	if err := checkEvents(w.Events); err != nil {
-		return groupbuy.PaySeatResult{}, err
-	}
-	if err := checkIdem(w.Idem); err != nil {
-		return groupbuy.PaySeatResult{}, err
-	}
-	if !moneyOK(w.Amount) {
+	if !storecheck.MoneyOK(w.Amount) {
 		// No stored amount has more than 4 decimals or 16 integer digits.
 		err := s.command(ctx, func() error { return guard("amount") }, func(r run) error { return s.diagnosePay(ctx, r, w) })
 		return groupbuy.PaySeatResult{}, s.wrap(err, "pay seat "+w.SeatID)
@@ -474,42 +483,70 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy
 	return res, nil
 }
 
+// payTx locks the team and reads (and locks) the seat in one statement,
+// then pays the seat and counts it on the team: on MySQL in one UPDATE of
+// both rows, on SQLite (no round trips to save) in one each. A payment
+// that does not fill its team returns the seat as read and paid, without
+// reading it again. MySQL: BEGIN, the locking read, the UPDATE, the events,
+// the record, COMMIT.
 func (s *Store) payTx(ctx context.Context, r run, w *groupbuy.PaySeatWrite, res *groupbuy.PaySeatResult) error {
-	t, ok, err := s.lockTeamCheckIdem(ctx, r, w.TeamID, w.Idem)
+	t, seat, ok, err := s.lockPayRows(ctx, r, w)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return notFound("seat", w.SeatID)
-	}
-	n, err := r.affected(ctx, `UPDATE {p}seats SET state = 'paid', paid_at = ?, payment_ref = ?, version = version + 1
-		WHERE `+byKey("id = ?", "team_id = ? AND state = 'reserved' AND reserved_until > ? AND "+s.moneyEq("amount")+" AND currency = ?"),
-		s.t(w.Now), w.PaymentRef, w.SeatID, w.TeamID, s.t(w.Now), money(w.Amount), w.Currency)
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return guard("pay seat " + w.SeatID)
+		return guard("pay seat " + w.SeatID) // the diagnosis names why
 	}
 	fill := t.SeatsPaid+1 >= t.Capacity
 	state, closedAt := groupbuy.TeamForming, time.Time{}
 	if fill {
 		state, closedAt = groupbuy.TeamSucceeded, w.Now
 	}
-	n, err = r.affected(ctx, `UPDATE {p}teams SET seats_paid = seats_paid + 1, version = version + 1, state = ?, closed_at = ?
-		WHERE `+byKey("id = ?", "state = 'forming' AND expires_at > ? AND seats_paid = ? AND seats_paid < capacity"),
-		string(state), s.t(closedAt), t.ID, s.t(w.Now), t.SeatsPaid)
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return guard("pay into team " + t.ID)
+	const (
+		seatGuards = "st.team_id = ? AND st.state = 'reserved' AND st.reserved_until > ? AND "
+		teamGuards = "t.state = 'forming' AND t.expires_at > ? AND t.seats_paid = ? AND t.seats_paid < t.capacity"
+	)
+	if s.d == MySQL {
+		// Both rows are locked already; the guards are checked again all
+		// the same. Without clientFoundRows or with it, 2 rows.
+		n, err := r.affected(ctx, `UPDATE {p}seats st JOIN {p}teams t ON t.id = st.team_id
+			SET st.state = 'paid', st.paid_at = ?, st.payment_ref = ?, st.version = st.version + 1,
+				t.seats_paid = t.seats_paid + 1, t.version = t.version + 1, t.state = ?, t.closed_at = ?
+			WHERE st.id = ? AND `+seatGuards+s.moneyEq("st.amount")+` AND st.currency = ? AND `+teamGuards,
+			s.t(w.Now), w.PaymentRef, string(state), s.t(closedAt),
+			w.SeatID, w.TeamID, s.t(w.Now), money(w.Amount), w.Currency, s.t(w.Now), t.SeatsPaid)
+		if err != nil {
+			return err
+		}
+		if n != 2 {
+			return guard("pay seat " + w.SeatID)
+		}
+	} else {
+		n, err := r.affected(ctx, `UPDATE {p}seats AS st SET state = 'paid', paid_at = ?, payment_ref = ?, version = version + 1
+			WHERE `+byKey("st.id = ?", seatGuards+s.moneyEq("st.amount")+" AND st.currency = ?"),
+			s.t(w.Now), w.PaymentRef, w.SeatID, w.TeamID, s.t(w.Now), money(w.Amount), w.Currency)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return guard("pay seat " + w.SeatID)
+		}
+		n, err = r.affected(ctx, `UPDATE {p}teams AS t SET seats_paid = seats_paid + 1, version = version + 1, state = ?, closed_at = ?
+			WHERE `+byKey("t.id = ?", teamGuards),
+			string(state), s.t(closedAt), t.ID, s.t(w.Now), t.SeatsPaid)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return guard("pay into team " + t.ID)
+		}
 	}
 	t.SeatsPaid++
 	t.Version++
 	t.State, t.ClosedAt = state, utc(closedAt)
+	seat.State, seat.PaidAt, seat.PaymentRef = groupbuy.SeatPaid, utc(w.Now), w.PaymentRef
+	seat.Version++
 	evs := w.Events
-	var seat groupbuy.Seat
 	if fill {
 		seats, err := s.confirmSeats(ctx, r, t.ID)
 		if err != nil {
@@ -527,10 +564,6 @@ func (s *Store) payTx(ctx context.Context, r run, w *groupbuy.PaySeatWrite, res 
 				return err
 			}
 			evs = append(slices.Clip(evs), filled...)
-		}
-	} else {
-		if seat, err = s.lockedSeat(ctx, r, w.SeatID); err != nil {
-			return err
 		}
 	}
 	if err := s.insertEvents(ctx, r, evs); err != nil {
@@ -562,16 +595,7 @@ func (s *Store) confirmSeats(ctx context.Context, r run, teamID string) ([]group
 
 // ReleaseSeat implements groupbuy.Store.
 func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
-	if w == nil {
-		return groupbuy.Seat{}, bad("write", "must not be nil")
-	}
-	if err := checkID("SeatID", w.SeatID); err != nil {
-		return groupbuy.Seat{}, err
-	}
-	if err := checkText("UserID", w.UserID, groupbuy.MaxIDLength); err != nil {
-		return groupbuy.Seat{}, err
-	}
-	if err := checkEvents(w.Events); err != nil {
+	if err := storecheck.Release(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	var out groupbuy.Seat
@@ -633,58 +657,11 @@ func (s *Store) guardAsConflict(err error) error {
 
 // CloseTeam implements groupbuy.Store.
 func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error {
-	if w == nil {
-		return bad("write", "must not be nil")
-	}
-	if err := s.checkClose(w); err != nil {
+	if err := storecheck.Close(w); err != nil {
 		return err
 	}
 	err := s.inTx(ctx, func(r run) error { return s.closeTx(ctx, r, w) })
 	return s.wrap(s.guardAsConflict(err), "close team "+w.TeamID)
-}
-
-func (s *Store) checkClose(w *groupbuy.CloseTeamWrite) error {
-	if err := checkID("TeamID", w.TeamID); err != nil {
-		return err
-	}
-	if !w.State.Valid() || w.State == groupbuy.TeamForming {
-		return bad("State", "must be a final team state")
-	}
-	if w.VirtualSeats < 0 || w.VirtualSeats > 1<<20 {
-		return bad("VirtualSeats", "out of range")
-	}
-	if err := checkTime("Now", w.Now); err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, list := range [][]string{w.Release, w.Refund, w.Confirm} {
-		if len(list) > maxBatch {
-			return bad("seats", fmt.Sprintf("at most %d per list", maxBatch))
-		}
-		for _, id := range list {
-			if err := checkID("seat ID", id); err != nil {
-				return err
-			}
-			if seen[id] {
-				return bad("seats", "seat "+id+" listed twice")
-			}
-			seen[id] = true
-		}
-	}
-	if len(w.BotSeats) > maxBatch {
-		return bad("BotSeats", fmt.Sprintf("at most %d", maxBatch))
-	}
-	for i := range w.BotSeats {
-		b := &w.BotSeats[i]
-		f := fmt.Sprintf("BotSeats[%d]", i)
-		if err := checkSeat(f, b, false); err != nil {
-			return err
-		}
-		if !b.State.Valid() {
-			return bad(f+".State", fmt.Sprintf("unknown seat state %q", b.State))
-		}
-	}
-	return checkEvents(w.Events)
 }
 
 func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) error {
@@ -783,10 +760,7 @@ func placeholders(n int) string {
 // not touched (the Service moves only seats that already left the live
 // states along the refund path).
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
-	if err := w.Validate(); err != nil {
-		return groupbuy.Seat{}, err
-	}
-	if err := checkEvents(w.Events); err != nil {
+	if err := storecheck.Refund(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	activeTo := "NULL"
@@ -821,13 +795,7 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 
 // RecordOutcome implements groupbuy.Store.
 func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
-	if idem == nil {
-		return bad("idem", "must not be nil")
-	}
-	if err := checkIdem(idem); err != nil {
-		return err
-	}
-	if err := checkEvents(events); err != nil {
+	if err := storecheck.Outcome(idem, events); err != nil {
 		return err
 	}
 	attempt := func() error {

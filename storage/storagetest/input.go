@@ -1,7 +1,10 @@
 package storagetest
 
 import (
+	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/internal/check"
@@ -355,6 +358,25 @@ func testInputWrites(e *env) {
 		{"CloseTeam listing a seat in two lists", closeW(func(w *groupbuy.CloseTeamWrite) { w.Refund = []string{f.alice.ID, f.bob.ID} })},
 		{"CloseTeam without Now", closeW(func(w *groupbuy.CloseTeamWrite) { w.Now = time.Time{} })},
 		{"CloseTeam with an event without topic", closeW(func(w *groupbuy.CloseTeamWrite) { w.Events[0].Topic = "" })},
+		{"ReleaseSeat with a trailing space in the user ID", func() error {
+			_, err := e.gb.ReleaseSeat(e.ctx, &groupbuy.ReleaseSeatWrite{SeatID: f.bob.ID, UserID: "bob ", Now: now, Events: e.oneEvent()})
+			return err
+		}},
+		{"JoinTeam with an amount of 5 decimals", joinW(func(w *groupbuy.JoinTeamWrite) { w.Seat.Amount = decimal.RequireFromString("1.00001") })},
+		{"JoinTeam with a unit price of 20 digits", joinW(func(w *groupbuy.JoinTeamWrite) {
+			w.Seat.UnitPrice = decimal.RequireFromString("1" + strings.Repeat("0", 19))
+		})},
+		{"MatchTeam with an event key over its size once its hole is filled", func() error {
+			w := e.matchWrite(f.c, "st-m", "dave", groupbuy.MatchFullest, now)
+			w.Events[0].Key = strings.Repeat("k", check.MaxEventKey-groupbuy.MaxIDLength+1) + groupbuy.TeamIDHole
+			_, _, err := e.gb.MatchTeam(e.ctx, w)
+			return err
+		}},
+		{"CloseTeam with a NUL in a bot seat's user ID", closeW(func(w *groupbuy.CloseTeamWrite) {
+			w.State, w.Release, w.Refund, w.Confirm, w.VirtualSeats = groupbuy.TeamSucceeded, []string{f.bob.ID}, nil, []string{f.alice.ID}, 1
+			w.BotSeats = []groupbuy.Seat{{ID: "bt-1", TeamID: f.team.ID, CampaignID: f.c.ID, UserID: "bot\x00", Quantity: 1, Currency: f.c.Currency,
+				State: groupbuy.SeatConfirmed, Virtual: true, ReservedAt: now, ReservedUntil: now, PaidAt: now, Version: 1}}
+		})},
 		// PostgreSQL writes a match's events and its Open's in one
 		// statement: together they are bounded as one write's.
 		{"MatchTeam with Open and more events than one write carries", func() error {
@@ -410,4 +432,27 @@ func testInputRowsAsDocumented(e *env) {
 		assert.True(e.t, !s.Leader && !s.Virtual && s.PaidAt.IsZero(), "the joined seat is reserved, not a leader, real and unpaid")
 	}
 	assert.Equal(e.t, 0, e.team(team.ID).SeatsPaid)
+}
+
+// testInputCampaignFields: a campaign is stored only when every adapter can
+// keep it as given.
+func testInputCampaignFields(e *env) {
+	f := e.inputFixture()
+	var calls []badCall
+	for _, c := range []struct {
+		name string
+		mod  func(c *groupbuy.Campaign)
+	}{
+		{"a trailing space in the currency", func(c *groupbuy.Campaign) { c.Currency = "CNY " }},
+		{"an empty currency", func(c *groupbuy.Campaign) { c.Currency = "" }},
+		{"a NUL in the product ref", func(c *groupbuy.Campaign) { c.ProductRef = "spu\x00" }},
+		{"an unknown status", func(c *groupbuy.Campaign) { c.Status = "bogus" }},
+		{"a price of 5 decimals", func(c *groupbuy.Campaign) { c.Prices[0].Price = decimal.RequireFromString("0.00001") }},
+		{"a price of 17 integer digits", func(c *groupbuy.Campaign) { c.Prices[0].Price = decimal.New(1, 16) }},
+	} {
+		camp := fullCampaign(e.id("camp"))
+		c.mod(&camp)
+		calls = append(calls, badCall{"CreateCampaign with " + c.name, func() error { return e.gb.CreateCampaign(e.ctx, &camp) }})
+	}
+	e.expectValidation(f, calls)
 }

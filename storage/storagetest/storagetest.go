@@ -196,6 +196,7 @@ var groups = []group{
 		{"UnknownEnums", testInputEnums},
 		{"WriteFields", testInputWrites},
 		{"RowsAsDocumented", testInputRowsAsDocumented},
+		{"CampaignFields", testInputCampaignFields},
 	}},
 }
 
