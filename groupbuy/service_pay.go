@@ -328,8 +328,8 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		// A lapsed reservation that ProcessDue has yet to release still
 		// holds its place and counts against the user's limits, which
 		// would refuse a placement that succeeds once the ticker ran:
-		// release it first, as ProcessDue does, so that the outcome does
-		// not depend on the ticker. A payment refunded whatever happens
+		// release it first, as ProcessDue does, so that the action taken
+		// does not depend on the ticker. A payment refunded whatever happens
 		// leaves the seat to ProcessDue.
 		if _, err := s.releaseLapsed(ctx, &seat, now); err != nil {
 			return PaymentResult{}, err
@@ -368,9 +368,15 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 			if refused(perr) {
 				// The placed seat will never take this payment: release
 				// it before the refund, so that it neither holds a place
-				// nor counts against the user's limits.
+				// nor counts against the user's limits, and cancel the
+				// team opened for it, were it left empty.
 				if err := s.releasePlaced(ctx, &placed.Seat); err != nil {
 					return PaymentResult{}, err
+				}
+				if action == LateActionOpened {
+					if err := s.cancelIfEmpty(ctx, placed.Seat.TeamID, "late payment refunded"); err != nil {
+						return PaymentResult{}, err
+					}
 				}
 			}
 		}
@@ -419,6 +425,37 @@ func (s *Service) releasePlaced(ctx context.Context, st *Seat) error {
 	})
 	if err != nil && !errors.Is(err, ErrSeatNotReserved) {
 		return fmt.Errorf("groupbuy: release seat %s placed for a late payment: %w", st.ID, err)
+	}
+	return nil
+}
+
+// cancelIfEmpty cancels forming team teamID when no seat holds a place in
+// it: a team opened for a late payment that was then refunded would
+// otherwise stay listed, with no seat, until it expired. A team that
+// someone joined meanwhile is left as it is (its version changed, and the
+// store refuses the write).
+func (s *Service) cancelIfEmpty(ctx context.Context, teamID, reason string) error {
+	team, err := s.store.GetTeam(ctx, teamID)
+	if err != nil {
+		return fmt.Errorf("groupbuy: team %s: %w", teamID, err)
+	}
+	if team.State != TeamForming || team.SeatsTaken > 0 {
+		return nil
+	}
+	c, err := s.campaign(ctx, team.CampaignID)
+	if err != nil {
+		return err
+	}
+	seats, err := s.store.TeamSeats(ctx, teamID)
+	if err != nil {
+		return fmt.Errorf("groupbuy: seats of team %s: %w", teamID, err)
+	}
+	d, ok := DecideClose(c, &team, seats, true, "cancelled: "+reason, s.now(), s.newID)
+	if !ok {
+		return nil
+	}
+	if err := s.store.CloseTeam(ctx, &d.Write); err != nil && !errors.Is(err, storage.ErrConflict) {
+		return fmt.Errorf("groupbuy: cancel empty team %s: %w", teamID, err)
 	}
 	return nil
 }

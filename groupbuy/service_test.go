@@ -790,3 +790,46 @@ func TestRefundFailedReachesTheHost(t *testing.T) {
 	}
 	assert.Len(t, keys, 3)
 }
+
+// TestLateRetryAfterPlacedSeatLapsed: a late payment under LateOpenNew whose
+// placed seat's payment failed transiently, retried only after that seat's
+// reservation lapsed, is refunded; the team opened for it is cancelled
+// rather than left forming with no seat, and nothing is paid twice.
+func TestLateRetryAfterPlacedSeatLapsed(t *testing.T) {
+	ctx := context.Background()
+	_, store, now := world(t, 3, groupbuy.LateOpenNew, 0)
+	failing := &failingStore{Store: store, method: "PaySeat", failAt: 2, err: storage.MarkRetryable(storage.ErrRetryable)}
+	svc, err := groupbuy.New(failing, groupbuy.Config{Now: func() time.Time { return *now }})
+	require.NoError(t, err)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	*now = now.Add(11 * time.Minute) // a's reservation lapses
+	pay := payFor(a.Seat, "late-1")
+	_, err = svc.ConfirmPayment(ctx, pay)
+	require.True(t, storage.IsRetryable(err), "the transient failure is returned: %v", err)
+	*now = now.Add(11 * time.Minute) // the host retries after the placed seat lapsed too
+	r, err := svc.ConfirmPayment(ctx, pay)
+	require.NoError(t, err)
+	require.NotNil(t, r.Late)
+	assert.Equal(t, groupbuy.LateActionRefund, r.Late.Action)
+
+	open, err := store.OpenTeams(ctx, "c", *now, groupbuy.MatchOldest, 100)
+	require.NoError(t, err)
+	for _, tm := range open {
+		assert.False(t, tm.ID != a.Team.ID && tm.SeatsTaken == 0, "team %s is listed with no seat", tm.ID)
+	}
+	seats, err := svc.UserSeats(ctx, "a", 10)
+	require.NoError(t, err)
+	require.Len(t, seats, 2, "the lapsed seat and the one placed for the payment")
+	for _, st := range seats {
+		assert.Contains(t, []groupbuy.SeatState{groupbuy.SeatReleased}, st.State, "seat %s", st.ID)
+		if st.TeamID != a.Team.ID {
+			tm, err := store.GetTeam(ctx, st.TeamID)
+			require.NoError(t, err)
+			assert.Equal(t, groupbuy.TeamCancelled, tm.State, "the team opened for the payment")
+		}
+	}
+	again, err := svc.ConfirmPayment(ctx, pay)
+	require.NoError(t, err)
+	assert.Equal(t, r.Late, again.Late, "a replay returns the refund")
+}

@@ -99,12 +99,15 @@ type LatePaymentPolicy string
 // LatePaymentHandled event; when nothing else works the payment is refunded.
 // Only a definite refusal of the placement (the campaign inactive, a limit
 // reached, no room, the placed seat refused) leads to that refund, and the
-// seat placed for the payment is then released; any other failure (a
-// retryable store error, a cancelled context) is returned for the host to
-// retry, and the retry pays the seat placed the first time. Before placing
-// a payment, a lapsed reservation that ProcessDue has yet to release is
-// released, as ProcessDue would, so the outcome does not depend on whether
-// it ran (LateRefund leaves the reservation to ProcessDue).
+// seat placed for the payment is then released (and a team opened for it,
+// left with no seat, cancelled); any other failure (a retryable store
+// error, a cancelled context) is returned for the host to retry, and the
+// retry pays the seat placed the first time while its reservation holds
+// (after that, the payment is refunded). Before placing a payment, a lapsed
+// reservation that ProcessDue has yet to release is released, as
+// ProcessDue would, so the action taken does not depend on whether it ran
+// (LateRefund leaves the reservation to ProcessDue); the outcome's Reason
+// describes the seat and team as found.
 // A payment for a seat that was paid by another payment (or has gone on to
 // a refund or confirmation) is refunded whatever the policy: only a seat
 // still reserved or released (it lapsed, its user cancelled it, or its team
