@@ -833,3 +833,72 @@ func TestLateRetryAfterPlacedSeatLapsed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, r.Late, again.Late, "a replay returns the refund")
 }
+
+// racingStore runs hook once, right after the PaySeat call numbered at
+// (counting from 1) returns: what another instance does between a
+// payment's PaySeat and the Service's next read.
+type racingStore struct {
+	groupbuy.Store
+	at, pays int
+	hook     func()
+}
+
+func (r *racingStore) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+	res, err := r.Store.PaySeat(ctx, w)
+	r.pays++
+	if r.pays == r.at && r.hook != nil {
+		hook := r.hook
+		r.hook = nil
+		hook()
+	}
+	return res, err
+}
+
+// TestLateCallbackRacingItsOutcome: a payment callback delivered twice at
+// once, for a released seat: the first delivery refunds it (its campaign
+// was paused, so placing it failed), and records that outcome after the
+// second delivery's PaySeat found no record but before the second reads
+// one. The second returns the first's refund and places nothing, although
+// the campaign has resumed meanwhile and a placement would now succeed.
+func TestLateCallbackRacingItsOutcome(t *testing.T) {
+	ctx := context.Background()
+	other, store, now := twoSeatWorld(t, groupbuy.LateOpenNew) // the other instance
+	racing := &racingStore{Store: store, at: 1}
+	svc, err := groupbuy.New(racing, groupbuy.Config{Now: func() time.Time { return *now }})
+	require.NoError(t, err)
+	a, err := other.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	*now = now.Add(11 * time.Minute) // the reservation lapses
+	_, err = other.ProcessDue(ctx)
+	require.NoError(t, err)
+	_, err = other.SetCampaignStatus(ctx, "c", groupbuy.CampaignPaused)
+	require.NoError(t, err)
+	_, err = store.Claim(ctx, 100, time.Hour)
+	require.NoError(t, err)
+
+	pay := payFor(a.Seat, "late-1")
+	var first groupbuy.PaymentResult
+	racing.hook = func() {
+		first, err = other.ConfirmPayment(ctx, pay)
+		require.NoError(t, err)
+		_, err = other.SetCampaignStatus(ctx, "c", groupbuy.CampaignActive)
+		require.NoError(t, err)
+	}
+	second, err := svc.ConfirmPayment(ctx, pay)
+	require.NoError(t, err)
+	require.NotNil(t, first.Late, "the hook ran")
+	assert.Equal(t, groupbuy.LateActionRefund, first.Late.Action)
+	assert.Equal(t, first.Late, second.Late, "the second delivery returns the first's outcome")
+
+	seats, err := svc.UserSeats(ctx, "a", 10)
+	require.NoError(t, err)
+	require.Len(t, seats, 1, "no seat placed for a refunded payment")
+	assert.Equal(t, a.Seat.ID, seats[0].ID)
+	evs, err := store.Claim(ctx, 100, time.Hour)
+	require.NoError(t, err)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Topic)
+	}
+	assert.ElementsMatch(t, []string{groupbuy.TopicLatePaymentHandled, groupbuy.TopicRefundRequested}, got, "one outcome's events")
+}

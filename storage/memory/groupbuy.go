@@ -934,7 +934,7 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		}
 	}
 	for _, b := range w.BotSeats {
-		if _, dup := g.seat(b.ID); dup != nil || b.TeamID != t.ID || !b.Virtual {
+		if _, dup := g.seat(b.ID); dup != nil || b.TeamID != t.ID || b.CampaignID != t.CampaignID || !b.Virtual {
 			return fmt.Errorf("bot seat %s: %w", b.ID, storage.ErrConflict)
 		}
 	}

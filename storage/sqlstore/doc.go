@@ -203,14 +203,19 @@
 //     (groupbuy.MatchTeamWrite.Filled), COMMIT; when no team qualifies and
 //     the write has Open, OpenTeam's reads and writes in the same
 //     transaction instead of the join's.
-//   - PaySeat: BEGIN, lock team (and check the key), guarded seat UPDATE,
-//     guarded team UPDATE (completing the team when this is the last
-//     payment: the lock makes the seats read next complete), read the seat
-//     (or confirm the paid seats and read them all, for OnFill), events
-//     INSERT, idempotency INSERT, COMMIT: 8 (+1 when it fills the team).
-//   - OpenTeam: BEGIN, campaign read, counter upsert (only with a limit
-//     of teams opened), team INSERT, seat INSERT, events INSERT, COMMIT: 7
-//     (one less without a limit; +2 with a key).
+//   - PaySeat: BEGIN, lock the team and read and lock the seat (and check
+//     the key) in one statement (the team first: STRAIGHT_JOIN on MySQL),
+//     the guarded UPDATE of seat and team (completing the team when this
+//     is the last payment: the lock makes the seats read next complete;
+//     one UPDATE of both rows on MySQL, one each on SQLite), events
+//     INSERT, idempotency INSERT, COMMIT: 6 on MySQL (+2 when it fills the
+//     team: confirm the paid seats and read them, for OnFill). The seat
+//     returned is the one read, paid; it is not read again.
+//   - OpenTeam: BEGIN, the campaign's status and window with the
+//     idempotency record's count in one read, counter upsert (only with a
+//     limit of teams opened), team INSERT, seat INSERT, events INSERT,
+//     idempotency INSERT (only with a key), COMMIT: 7 (one less without a
+//     limit, one more with a key).
 //
 // Under WithTx, SAVEPOINT and RELEASE replace BEGIN and COMMIT. RoundTrips
 // counts the statements sent (and the Store's prepares), for benchmarks.

@@ -384,6 +384,10 @@ func testStorePaySeatGuards(e *env) {
 	w.Currency = "USD"
 	check(w, groupbuy.ErrAmountMismatch, "currency")
 	check(write(f.bob, f.team.ID, f.bob.ReservedUntil), groupbuy.ErrSeatNotReserved, "at the end of the reservation")
+	// The same instant on a clock in another zone (a host whose Now is
+	// local time): stores must compare instants, whatever their location.
+	cst := time.FixedZone("CST", 8*60*60)
+	check(write(f.bob, f.team.ID, f.bob.ReservedUntil.In(cst)), groupbuy.ErrSeatNotReserved, "at the end of the reservation, in UTC+8")
 
 	// A paid seat is not reserved any more.
 	res, err := e.gb.PaySeat(e.ctx, write(f.bob, f.team.ID, f.t0))
@@ -472,6 +476,12 @@ func testStoreCloseTeamGuards(e *env) {
 	w.VirtualSeats = 1
 	w.BotSeats = []groupbuy.Seat{{ID: "st-g", TeamID: f.team.ID, CampaignID: f.c.ID, Quantity: 1, Currency: "CNY", State: groupbuy.SeatConfirmed, Virtual: true, ReservedAt: f.t0, ReservedUntil: f.t0, PaidAt: f.t0, Version: 1}}
 	check(w, storage.ErrConflict, "a bot seat with an existing seat ID")
+	w.BotSeats[0].ID = "st-bot"
+	w.BotSeats[0].Virtual = false
+	check(w, storage.ErrConflict, "a bot seat that is not virtual")
+	w.BotSeats[0].Virtual = true
+	w.BotSeats[0].CampaignID = "camp-other"
+	check(w, storage.ErrConflict, "a bot seat of another campaign")
 
 	// The valid write applies every move at once.
 	require.NoError(e.t, e.gb.CloseTeam(e.ctx, write()))

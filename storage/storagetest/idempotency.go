@@ -78,7 +78,11 @@ func testIdemKeyReused(e *env) {
 	j, err := e.svc.Join(e.ctx, groupbuy.JoinRequest{CampaignID: c.ID, TeamID: r.Team.ID, UserID: "bob", SKU: skuA, IdempotencyKey: "kj"})
 	require.NoError(e.t, err)
 	e.pay(j.Seat)
-	e.unchanged([]string{r.Team.ID, t2.ID}, []string{"alice", "bob", "dave"}, "key reused", func() {
+	_, err = e.svc.Match(e.ctx, groupbuy.MatchRequest{CampaignID: c.ID, UserID: "erin", SKU: skuA, Strategy: groupbuy.MatchOldest, IdempotencyKey: "km"})
+	require.NoError(e.t, err)
+	e.unchanged([]string{r.Team.ID, t2.ID}, []string{"alice", "bob", "dave", "erin"}, "key reused", func() {
+		_, err := e.svc.Match(e.ctx, groupbuy.MatchRequest{CampaignID: c.ID, UserID: "erin", SKU: skuA, Strategy: groupbuy.MatchFullest, IdempotencyKey: "km"})
+		assert.ErrorIs(e.t, err, groupbuy.ErrIdempotencyKeyReused, "match by another strategy")
 		for _, req := range []groupbuy.OpenRequest{
 			{CampaignID: c.ID, UserID: "alice", SKU: skuB, IdempotencyKey: "k1"},
 			{CampaignID: c.ID, UserID: "alice", SKU: skuA, Quantity: 2, IdempotencyKey: "k1"},
@@ -87,7 +91,7 @@ func testIdemKeyReused(e *env) {
 			_, err := e.svc.Open(e.ctx, req)
 			assert.ErrorIs(e.t, err, groupbuy.ErrIdempotencyKeyReused, "open %+v", req)
 		}
-		_, err := e.svc.Join(e.ctx, groupbuy.JoinRequest{CampaignID: c.ID, TeamID: t2.ID, UserID: "bob", SKU: skuA, IdempotencyKey: "kj"})
+		_, err = e.svc.Join(e.ctx, groupbuy.JoinRequest{CampaignID: c.ID, TeamID: t2.ID, UserID: "bob", SKU: skuA, IdempotencyKey: "kj"})
 		assert.ErrorIs(e.t, err, groupbuy.ErrIdempotencyKeyReused, "join another team")
 		// A payment reference reused for another seat.
 		req := payReq(r.Seat)

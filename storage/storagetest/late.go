@@ -184,3 +184,39 @@ func testLateDoublePayment(e *env) {
 	assert.Equal(e.t, before, e.snapshot([]string{r.Team.ID}, []string{"alice"}))
 	e.assertLateRefund(e.drain(), req, r.Seat, key)
 }
+
+// testLateCampaignStopped: a late payment that its campaign refuses to
+// place (paused: it takes no new seats) is refunded under a key of its own,
+// not returned as an error that the host would retry forever; once the
+// campaign resumes, the retried callback gets the same refund and places
+// nothing.
+func testLateCampaignStopped(e *env) {
+	for _, policy := range []groupbuy.LatePaymentPolicy{groupbuy.LateOpenNew, groupbuy.LateJoinOther} {
+		c := e.campaign(latePolicy(policy))
+		team, seat := e.releasedSeat(c)
+		e.open(c, "carol") // an open team join_other could take
+		_, err := e.svc.SetCampaignStatus(e.ctx, c.ID, groupbuy.CampaignPaused)
+		require.NoError(e.t, err)
+		e.drain()
+		before := e.snapshot([]string{team.ID}, []string{"alice", "bob", "carol"})
+		req := payReq(seat)
+		out, err := e.svc.ConfirmPayment(e.ctx, req)
+		require.NoError(e.t, err, "%s: a payment the paused campaign will not place is refunded", policy)
+		require.NotNil(e.t, out.Late, policy)
+		key := groupbuy.LateRefundKey(team.ID, seat.ID, req.PaymentRef)
+		assert.Equal(e.t, groupbuy.LateActionRefund, out.Late.Action, policy)
+		assert.Equal(e.t, key, out.Late.RefundKey, policy)
+		assert.Equal(e.t, before, e.snapshot([]string{team.ID}, []string{"alice", "bob", "carol"}), "%s: nothing placed", policy)
+		e.assertLateRefund(e.drain(), req, seat, key)
+
+		_, err = e.svc.SetCampaignStatus(e.ctx, c.ID, groupbuy.CampaignActive)
+		require.NoError(e.t, err)
+		e.drain()
+		again, err := e.svc.ConfirmPayment(e.ctx, req)
+		require.NoError(e.t, err, policy)
+		require.NotNil(e.t, again.Late, policy)
+		assert.Equal(e.t, *out.Late, *again.Late, "%s: a replay returns the refund", policy)
+		assert.Equal(e.t, before, e.snapshot([]string{team.ID}, []string{"alice", "bob", "carol"}), "%s: a replay places nothing", policy)
+		e.expectNoEvents(string(policy) + ": replayed refund")
+	}
+}

@@ -86,6 +86,32 @@ func testOutboxLease(e *env) {
 	e.assertEvents(evs[1:], e.claim(10, time.Minute), 4, "short lease ran out")
 }
 
+// testOutboxLeaseInstant: a lease of d taken at t has run out at t+d
+// exactly, so a Claim at that instant hands the event out again (the SQL
+// stores claim where lease_until <= now).
+func testOutboxLeaseInstant(e *env) {
+	evs := e.recordSequence(2)
+	e.assertEvents(evs, e.claim(10, 30*time.Second), 1, "first claim")
+	e.clock.Advance(30*time.Second - time.Microsecond)
+	assert.Empty(e.t, e.claim(10, 30*time.Second), "a microsecond before the lease ends")
+	e.clock.Advance(time.Microsecond)
+	e.assertEvents(evs, e.claim(10, 30*time.Second), 2, "at the instant the lease ends")
+}
+
+// testOutboxAckRetried: an Ack retried after other events were acked and
+// claimed since (a relay that lost the answer to its Ack and sends it
+// again) acks no other event: the one not acked keeps coming back.
+func testOutboxAckRetried(e *env) {
+	evs := e.recordSequence(4)
+	e.assertEvents(evs, e.claim(10, 30*time.Second), 1, "claim")
+	require.NoError(e.t, e.ob.Ack(e.ctx, eventIDs(evs[:3])))
+	e.clock.Advance(31 * time.Second)
+	e.assertEvents(evs[3:], e.claim(10, 30*time.Second), 2, "the event not acked returns")
+	require.NoError(e.t, e.ob.Ack(e.ctx, eventIDs(evs[:3])), "the Ack is retried")
+	e.clock.Advance(31 * time.Second)
+	e.assertEvents(evs[3:], e.claim(10, 30*time.Second), 3, "a retried Ack acks no other event")
+}
+
 func testOutboxAck(e *env) {
 	evs := e.recordSequence(4)
 	e.assertEvents(evs[:3], e.claim(3, 30*time.Second), 1, "claim")

@@ -141,6 +141,7 @@ var groups = []group{
 		{"JoinOtherOpensWhenNoneOpen", testLateJoinOtherOpens},
 		{"OpenNew", testLateOpenNew},
 		{"SecondPaymentForPaidSeat", testLateDoublePayment},
+		{"PlacementRefusedCampaignStopped", testLateCampaignStopped},
 	}},
 	{"Idempotency", []testCase{
 		{"OpenReplay", testIdemOpen},
@@ -184,7 +185,9 @@ var groups = []group{
 	{"Outbox", []testCase{
 		{"RoundTripOldestFirstLimit", testOutboxOrder},
 		{"Lease", testOutboxLease},
+		{"LeaseEndsAtItsInstant", testOutboxLeaseInstant},
 		{"Ack", testOutboxAck},
+		{"AckRetriedAfterOthers", testOutboxAckRetried},
 		{"BadArguments", testOutboxBadArgs},
 		{"ConcurrentClaim", testOutboxConcurrentClaim},
 	}},
