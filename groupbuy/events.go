@@ -116,17 +116,9 @@ func (p RefundRequestedPayload) ForSeat() bool {
 // failures apart even when two reports race across a RetryRefund (the
 // refund write is guarded by the seat's state, not its version, so the
 // version read before it could repeat); a repeated MarkRefundFailed
-// changes nothing and writes no event, so no failure has two.
-type RefundFailedPayload struct {
-	Key        string          `json:"key"`
-	TeamID     string          `json:"team_id"`
-	SeatID     string          `json:"seat_id"`
-	UserID     string          `json:"user_id"`
-	Amount     decimal.Decimal `json:"amount"`
-	Currency   string          `json:"currency"`
-	PaymentRef string          `json:"payment_ref"`
-	Reason     string          `json:"reason"`
-}
+// changes nothing and writes no event, so no failure has two. Its fields
+// are RefundRequestedPayload's.
+type RefundFailedPayload RefundRequestedPayload
 
 // LatePaymentHandledPayload is the payload of TopicLatePaymentHandled.
 type LatePaymentHandledPayload struct {
@@ -259,18 +251,20 @@ func summarize(seats []Seat) []SeatSummary {
 }
 
 func refundEvent(id string, s *Seat, reason string, now time.Time) storage.Event {
-	key := RefundKey(s.TeamID, s.ID)
-	return newEvent(id, TopicRefundRequested, key, now, RefundRequestedPayload{
-		Key: key, TeamID: s.TeamID, SeatID: s.ID, UserID: s.UserID, Amount: s.Amount,
+	p := seatRefund(s, reason)
+	return newEvent(id, TopicRefundRequested, p.Key, now, p)
+}
+
+// seatRefund is the refund of seat s's own payment, for reason.
+func seatRefund(s *Seat, reason string) RefundRequestedPayload {
+	return RefundRequestedPayload{
+		Key: RefundKey(s.TeamID, s.ID), TeamID: s.TeamID, SeatID: s.ID, UserID: s.UserID, Amount: s.Amount,
 		Currency: s.Currency, PaymentRef: s.PaymentRef, Reason: reason,
-	})
+	}
 }
 
 // refundFailedEvent is the TopicRefundFailed event of seat s, whose refund
 // failed for reason (see RefundFailedPayload for its key).
 func refundFailedEvent(id string, s *Seat, reason string, now time.Time) storage.Event {
-	return newEvent(id, TopicRefundFailed, seatKey(s, "refund_failed:"+id), now, RefundFailedPayload{
-		Key: RefundKey(s.TeamID, s.ID), TeamID: s.TeamID, SeatID: s.ID, UserID: s.UserID, Amount: s.Amount,
-		Currency: s.Currency, PaymentRef: s.PaymentRef, Reason: reason,
-	})
+	return newEvent(id, TopicRefundFailed, seatKey(s, "refund_failed:"+id), now, RefundFailedPayload(seatRefund(s, reason)))
 }
