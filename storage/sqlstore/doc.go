@@ -69,7 +69,10 @@
 // WithTx nothing is retried: each write runs under a SAVEPOINT that is
 // rolled back when it fails, so a refused write leaves the host's
 // transaction usable and unchanged, and retryable errors come back marked
-// for the host to rerun its whole transaction.
+// for the host to rerun its whole transaction; so does the ErrConflict of
+// a write whose preconditions all hold in the host's snapshot although its
+// guard failed (under REPEATABLE READ the snapshot may be older than what
+// the write's locking reads saw).
 //
 // # Statements per command
 //

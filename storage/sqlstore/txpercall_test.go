@@ -262,3 +262,33 @@ func TestFillingPayStaleSnapshotWithTx(t *testing.T) {
 	assert.Equal(t, int64(8), s.RoundTrips()-n, "statements")
 	checkFilled(t, s, got.res, team.ID, w.FillEventID(), w.Now)
 }
+
+// TestWithTxLosingIsRetryable: under WithTx a write whose guard fails while
+// the diagnosis, reading the host's older snapshot, finds every
+// precondition holding (MySQL's REPEATABLE READ: the team filled after the
+// host's first read) returns ErrConflict marked retryable; the host's rerun
+// then gets the true answer, ErrTeamFull.
+func TestWithTxLosingIsRetryable(t *testing.T) {
+	db := openMySQL(t)
+	s := newStore(t, db, sqlstore.MySQL)
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+	team, _ := f.open("alice")
+
+	tx, err := db.BeginTx(t.Context(), nil) // REPEATABLE READ, MySQL's default
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	in := s.WithTx(tx)
+	_, err = in.GetTeam(t.Context(), team.ID) // the snapshot: one seat taken
+	require.NoError(t, err)
+	f.join(team.ID, "bob") // fills the team, committed meanwhile
+
+	_, _, err = in.JoinTeam(t.Context(), f.joinWrite(team.ID, "carol"))
+	require.ErrorIs(t, err, storage.ErrConflict)
+	require.True(t, storage.IsRetryable(err), "a host's rerun may tell: %v", err)
+	require.NoError(t, tx.Rollback())
+
+	tx, err = db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	_, _, err = s.WithTx(tx).JoinTeam(t.Context(), f.joinWrite(team.ID, "carol"))
+	require.ErrorIs(t, err, groupbuy.ErrTeamFull, "the rerun")
+}

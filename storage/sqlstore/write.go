@@ -48,7 +48,9 @@ func (s *Store) moneyEq(col string) string {
 // the current state and names the precondition that failed, in the order
 // the Store contract gives; when every precondition holds again (a
 // concurrent change was undone), the attempt is rerun, at most MaxRetries
-// times, then storage.ErrConflict.
+// times, then storage.ErrConflict. Under WithTx it is not rerun: the
+// ErrConflict comes back marked retryable, for the host to rerun its
+// transaction.
 func (s *Store) command(ctx context.Context, attempt func() error, diagnose func(r run) error) error {
 	for i := 0; ; i++ {
 		err := attempt()
@@ -59,7 +61,13 @@ func (s *Store) command(ctx context.Context, attempt func() error, diagnose func
 		if derr := diagnose(s.reader()); derr != nil {
 			return derr
 		}
-		if s.tx != nil || i >= s.maxRetries {
+		if s.tx != nil {
+			// The host's transaction may read a snapshot older than the
+			// write's locking reads (MySQL's REPEATABLE READ): only a rerun
+			// of the whole transaction can tell what holds now.
+			return storage.MarkRetryable(conflict("%s lost to a concurrent change", g.what))
+		}
+		if i >= s.maxRetries {
 			return conflict("%s kept losing to concurrent changes", g.what)
 		}
 		s.retries.Add(1)
