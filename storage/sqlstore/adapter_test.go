@@ -1087,3 +1087,50 @@ func TestCancelFullyPaidForming(t *testing.T) {
 		assert.Equal(t, []string{groupbuy.TopicTeamSucceeded}, topics, "no refund for a fully paid team")
 	})
 }
+
+// TestRefusedWritesAreNotRerun: a write refused by its guards (no row
+// matched, a dependent part missing and the deliberate division by zero, a
+// unique key taken) is diagnosed once and returned: neither the statement
+// nor the transaction is rerun as if the database had aborted it
+// retryably, and the error is not marked retryable.
+func TestRefusedWritesAreNotRerun(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize, c.Limits.MaxTeamsJoinedPerUser = 2, 1 })
+		team, leader := f.open("alice")
+		other, _ := f.open("dave")
+		f.join(other.ID, "bob")
+		n := s.Retries()
+
+		refused := func(err error, want error, what string) {
+			t.Helper()
+			assert.ErrorIs(t, err, want, what)
+			assert.False(t, storage.IsRetryable(err), "%s: not retryable: %v", what, err)
+			assert.Equal(t, n, s.Retries(), "%s: not rerun", what)
+		}
+		// The team UPDATE matches, the per-user counter does not.
+		_, _, err := s.JoinTeam(t.Context(), f.joinWrite(team.ID, "bob"))
+		refused(err, groupbuy.ErrLimitExceeded, "join past the per-user limit")
+		// The team UPDATE matches, the seat UPDATE does not.
+		w := f.payWrite(leader, "")
+		w.Amount = w.Amount.Add(decimal.New(1, -2))
+		_, err = s.PaySeat(t.Context(), w)
+		refused(err, groupbuy.ErrAmountMismatch, "payment of another amount")
+		// No row matches.
+		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(other.ID, "carol"))
+		refused(err, groupbuy.ErrTeamFull, "join into a full team")
+		// A unique key is taken.
+		dup, _ := f.open("erin")
+		ow := &groupbuy.OpenTeamWrite{
+			Team: groupbuy.Team{ID: dup.ID, CampaignID: f.c.ID, LeaderID: "frank", Capacity: 2, SeatsTaken: 1,
+				State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: t0.Add(time.Hour), Version: 1},
+			Leader: f.seat(dup.ID, "frank", true), Now: t0,
+		}
+		refused(s.OpenTeam(t.Context(), ow), storage.ErrConflict, "open with a team ID in use")
+		rec := &groupbuy.IdempotencyRecord{Scope: "test", Key: "k", Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: t0}
+		require.NoError(t, s.RecordOutcome(t.Context(), rec, nil))
+		_, isReplay := errors.AsType[*groupbuy.ReplayError](s.RecordOutcome(t.Context(), rec, nil))
+		assert.True(t, isReplay, "the second record is a replay")
+		assert.Equal(t, n, s.Retries(), "a replayed record: not rerun")
+	})
+}

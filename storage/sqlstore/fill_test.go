@@ -100,6 +100,16 @@ func TestFillingPayInOneStatement(t *testing.T) {
 				team, leader := f.open("alice" + awkward)
 				bob := f.join(team.ID, "bob"+awkward)
 				carol := f.join(team.ID, "carol")
+				// A neighbour team of the same campaign with a paid and a
+				// reserved seat: completing the team must not touch them,
+				// nor count them (which would make the completion fall back
+				// to more statements).
+				other, dave := f.open("dave")
+				erin := f.join(other.ID, "erin")
+				_, err := s.PaySeat(t.Context(), f.payWrite(dave, ""))
+				require.NoError(t, err)
+				neighbours, err := s.TeamSeats(t.Context(), other.ID)
+				require.NoError(t, err)
 				for _, st := range []groupbuy.Seat{leader, bob} {
 					_, err := payer.PaySeat(t.Context(), fillWrite(f, st, f.id("ev")))
 					require.NoError(t, err)
@@ -113,6 +123,9 @@ func TestFillingPayInOneStatement(t *testing.T) {
 					assert.Equal(t, c.trips, s.RoundTrips()-n, c.why)
 				}
 				checkFilled(t, s, res, team.ID, w.FillEventID(), w.Now)
+				after, err := s.TeamSeats(t.Context(), other.ID)
+				require.NoError(t, err)
+				assert.Equal(t, neighbours, after, "the neighbour team's seats (%s paid, %s reserved) are untouched", dave.ID, erin.ID)
 
 				// Paying the seat again is refused and writes nothing.
 				_, err = s.PaySeat(t.Context(), fillWrite(f, carol, f.id("ev")))
@@ -397,4 +410,52 @@ func payCompletingAfter(t *testing.T, db *sql.DB, s *sqlstore.Store, f *fixture,
 	require.NoError(t, got.err)
 	assert.Equal(t, trips, s.RoundTrips()-n, why)
 	checkFilled(t, s, got.res, teamID, w.FillEventID(), w.Now)
+}
+
+// TestFillingPayCompletionCountsSeats: the statement that completes a team
+// a plain payment filled confirms exactly SeatsPaid seats or nothing. Here
+// one of the seats the team counts as paid was put back to reserved by
+// hand, so only two of its three are paid when the third payment fills it:
+// the completion must refuse (its count of confirmed seats falls short of
+// SeatsPaid, and the seats read afresh hold a reserved one), leaving the
+// payment committed and the team forming and fully paid, for ProcessDue,
+// never succeeded with a seat that is not confirmed and a TeamSucceeded
+// that lists two seats of three. PostgreSQL's: MySQL and SQLite complete
+// under the team's lock from the seats they confirm.
+func TestFillingPayCompletionCountsSeats(t *testing.T) {
+	db, d := openPostgres(t), sqlstore.Postgres
+	s, prefix := newStorePrefixed(t, db, d)
+	// The earlier payments go through another Store, so that s sends
+	// the plain payment and completes the team in a statement of its own.
+	payer, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+	require.NoError(t, err)
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+	team, leader := f.open("alice")
+	bob, carol := f.join(team.ID, "bob"), f.join(team.ID, "carol")
+	for _, st := range []groupbuy.Seat{leader, bob} {
+		_, err := payer.PaySeat(t.Context(), fillWrite(f, st, f.id("ev")))
+		require.NoError(t, err)
+	}
+	_, err = db.ExecContext(t.Context(), `UPDATE `+prefix+`seats SET state = 'reserved' WHERE id = $1`, bob.ID)
+	require.NoError(t, err)
+	drain(t, s)
+
+	_, err = s.PaySeat(t.Context(), fillWrite(f, carol, f.id("ev")))
+	require.Error(t, err, "the completion confirms 2 seats of a team that counts 3 paid")
+	got, err := s.GetTeam(t.Context(), team.ID)
+	require.NoError(t, err)
+	assert.Equal(t, groupbuy.TeamForming, got.State)
+	assert.Equal(t, 3, got.SeatsPaid, "the payment committed in its first step")
+	seats, err := s.TeamSeats(t.Context(), team.ID)
+	require.NoError(t, err)
+	for _, st := range seats {
+		assert.NotEqual(t, groupbuy.SeatConfirmed, st.State, st.UserID)
+	}
+	for _, ev := range drain(t, s) {
+		assert.NotEqual(t, groupbuy.TopicTeamSucceeded, ev.Topic)
+	}
+	due, err := s.DueTeams(t.Context(), t0.Add(2*time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1, "DueTeams lists the fully paid forming team")
+	assert.Equal(t, team.ID, due[0].ID)
 }

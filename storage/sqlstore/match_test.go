@@ -243,3 +243,69 @@ func TestMatchRerunStartsFromTheWritesSeat(t *testing.T) {
 	assert.True(t, stored.ReservedUntil.Equal(want), "stored reserved until %s, want %s (A expires %s)", stored.ReservedUntil, want, a.ExpiresAt)
 	assert.True(t, got.seat.ReservedUntil.Equal(want), "returned reserved until %s, want %s", got.seat.ReservedUntil, want)
 }
+
+// TestMatchNotRerunUnderWithTx: the match of
+// TestMatchRerunStartsFromTheWritesSeat, through a Store bound to a host
+// transaction: its attempt loses the same race (a unique key another
+// transaction took while it waited), and although every precondition
+// holds again it is not rerun inside the host's transaction: it fails
+// with ErrConflict, for the host to rerun its whole transaction, and the
+// savepoint leaves the host's transaction as it was.
+func TestMatchNotRerunUnderWithTx(t *testing.T) {
+	db := openMySQL(t)
+	s, prefix := newStorePrefixed(t, db, sqlstore.MySQL)
+	f := newFixture(t, s)
+	openAt := func(user string, expires time.Time) groupbuy.Team {
+		team := groupbuy.Team{ID: f.id("team"), CampaignID: f.c.ID, LeaderID: user, Capacity: 5, SeatsTaken: 1,
+			State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: expires, Version: 1}
+		require.NoError(t, s.OpenTeam(t.Context(), &groupbuy.OpenTeamWrite{Team: team, Leader: f.seat(team.ID, user, true), Now: t0}))
+		return team
+	}
+	a := openAt("alice", t0.Add(time.Hour)) // the fuller team, picked first
+	f.join(a.ID, "carol")
+	b := openAt("bob", t0.Add(24*time.Hour))
+
+	// Another transaction holds an uncommitted live seat of user u in A.
+	tx, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	other := f.seat(a.ID, "u", false)
+	_, err = tx.ExecContext(t.Context(), `INSERT INTO `+prefix+`seats (id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount,
+		currency, state, is_leader, is_virtual, reserved_at, reserved_until, paid_at, payment_ref, version, active_user)
+		VALUES (?, ?, ?, 'u', 'sku', 1, 19.9, 19.9, 'CNY', 'reserved', 0, 0, ?, ?, NULL, '', 1, 'u')`,
+		other.ID, a.ID, f.c.ID, t0.Format("2006-01-02 15:04:05.000000"), t0.Add(time.Hour).Format("2006-01-02 15:04:05.000000"))
+	require.NoError(t, err)
+
+	host, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	defer func() { _ = host.Rollback() }()
+	st := f.seat("", "u", false)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.WithTx(host).MatchTeam(context.Background(), &groupbuy.MatchTeamWrite{
+			JoinTeamWrite: groupbuy.JoinTeamWrite{Seat: st, Now: t0}, Order: groupbuy.MatchFullest})
+		done <- err
+	}()
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.processlist
+			WHERE command <> 'Sleep' AND id <> CONNECTION_ID() AND info LIKE ?`, "INSERT INTO "+prefix+"seats%").Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 10*time.Second, 5*time.Millisecond, "the match never waited on the other seat")
+	retries := s.Retries()
+	require.NoError(t, tx.Commit())
+	err = <-done
+	assert.ErrorIs(t, err, storage.ErrConflict, "lost to a concurrent change, not rerun in the host's transaction")
+	assert.Equal(t, retries, s.Retries(), "no rerun under WithTx")
+	require.NoError(t, host.Commit(), "the host's transaction is still usable")
+	for _, id := range []string{a.ID, b.ID} {
+		seats, err := s.TeamSeats(t.Context(), id)
+		require.NoError(t, err)
+		for _, seat := range seats {
+			assert.NotEqual(t, st.ID, seat.ID, "the match left no seat in %s", id)
+		}
+	}
+	got, err := s.GetTeam(t.Context(), b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, got.SeatsTaken, "B untouched")
+}

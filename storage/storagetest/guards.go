@@ -320,6 +320,14 @@ func testStoreOpenTeamGuards(e *env) {
 	// cannot.
 	lc := e.limited(f, "tm-l", 1)
 	check(write(lc, "alice", f.t0), groupbuy.ErrLimitExceeded, "alice leads one team already")
+	// At her limit and outside the campaign's window: the campaign's
+	// precondition comes first.
+	check(write(lc, "alice", lc.EndsAt), groupbuy.ErrCampaignNotActive, "at the limit, at the end of the window")
+	_, err = e.gb.SetCampaignStatus(e.ctx, lc.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
+	require.NoError(e.t, err)
+	check(write(lc, "alice", f.t0), groupbuy.ErrCampaignNotActive, "at the limit, the campaign paused")
+	_, err = e.gb.SetCampaignStatus(e.ctx, lc.ID, groupbuy.CampaignPaused, groupbuy.CampaignActive)
+	require.NoError(e.t, err)
 	// The limit counts leader seats only: bob's joined seat does not count.
 	require.NoError(e.t, e.gb.OpenTeam(e.ctx, write(lc, "bob", f.t0)))
 	assert.Equal(e.t, groupbuy.TeamForming, e.team("tm-new").State)
@@ -401,6 +409,59 @@ func testStorePaySeatGuards(e *env) {
 		TeamID: f.team.ID, Version: team.Version, State: groupbuy.TeamCancelled, Now: f.t0, Refund: []string{f.bob.ID},
 	}))
 	check(write(f.leader, f.team.ID, f.t0), groupbuy.ErrTeamClosed, "team cancelled")
+}
+
+// testStorePayTeamDeadline: a reservation may outlive its team's deadline
+// (OpenTeam stores the leader seat's ReservedUntil as given; only a join
+// clamps it), and such a seat is refused with ErrTeamClosed once the team's
+// ExpiresAt is reached, exactly at that instant too, although its own
+// reservation still holds: the team's guard, not the seat's, decides.
+func testStorePayTeamDeadline(e *env) {
+	c := e.campaign(teamSize(4))
+	t0 := e.clock.Now()
+	expires := t0.Add(lifetime)
+	team := groupbuy.Team{
+		ID: "tm-dl", CampaignID: c.ID, LeaderID: "alice", Capacity: c.TeamSize, SeatsTaken: 1,
+		State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: expires, Version: 1,
+	}
+	leader := craftSeat(c, team.ID, "st-dl", "alice", t0, expires)
+	leader.Leader = true
+	leader.ReservedUntil = expires.Add(time.Hour) // past the team's deadline
+	require.NoError(e.t, e.gb.OpenTeam(e.ctx, &groupbuy.OpenTeamWrite{
+		Team: team, Leader: leader, Now: t0, MaxOpened: c.Limits.MaxTeamsOpenedPerUser,
+		Events: []storage.Event{event(e.id("ev"), "storagetest.opened", "st:"+team.ID, t0)},
+	}))
+	stored := e.seat(leader.ID)
+	require.True(e.t, stored.ReservedUntil.After(expires), "the leader's reservation is stored as given: %s", stored.ReservedUntil)
+	write := func(now time.Time) *groupbuy.PaySeatWrite {
+		return &groupbuy.PaySeatWrite{
+			TeamID: team.ID, SeatID: leader.ID, PaymentRef: "ref-dl", Amount: leader.Amount, Currency: leader.Currency,
+			Now: now, Events: e.oneEvent(),
+		}
+	}
+	for _, c := range []struct {
+		now time.Time
+		msg string
+	}{
+		{expires, "at the team's deadline, the reservation still holding"},
+		{expires.Add(30 * time.Minute), "past the team's deadline, the reservation still holding"},
+	} {
+		e.unchanged([]string{team.ID}, []string{"alice"}, c.msg, func() {
+			_, err := e.gb.PaySeat(e.ctx, write(c.now))
+			assert.ErrorIs(e.t, err, groupbuy.ErrTeamClosed, c.msg)
+		})
+	}
+	// Once the reservation has lapsed too, both guards fail, and the seat's
+	// comes first in the contract's order.
+	e.unchanged([]string{team.ID}, []string{"alice"}, "past the deadline and the reservation", func() {
+		_, err := e.gb.PaySeat(e.ctx, write(leader.ReservedUntil))
+		assert.ErrorIs(e.t, err, groupbuy.ErrSeatNotReserved, "past the deadline and the reservation")
+	})
+	// A microsecond before the deadline the payment goes through.
+	res, err := e.gb.PaySeat(e.ctx, write(expires.Add(-time.Microsecond)))
+	require.NoError(e.t, err)
+	assert.Equal(e.t, groupbuy.SeatPaid, res.Seat.State)
+	assert.Equal(e.t, 1, res.Team.SeatsPaid)
 }
 
 func testStoreReleaseSeatGuards(e *env) {

@@ -174,6 +174,59 @@ func testIdemPayConcurrent(e *env) {
 	}
 }
 
+// testIdemConcurrentFirst: the first request under a key sent
+// many times at once, as a client's retries racing each other, with no
+// record yet to find: an Open (no team row to lock, so only the record's
+// key can tell the racers apart) and a Match (whose racers may pick
+// different teams). Exactly one of them writes; the others get its result
+// as a replay, and the user ends up with one seat.
+func testIdemConcurrentFirst(e *env) {
+	const n = 10
+	race := func(f func() (groupbuy.SeatResult, error)) (outs [n]groupbuy.SeatResult) {
+		var (
+			wg    sync.WaitGroup
+			ready = make(chan struct{})
+			errs  [n]error
+		)
+		for i := range n {
+			wg.Go(func() {
+				<-ready
+				outs[i], errs[i] = f()
+			})
+		}
+		close(ready)
+		wg.Wait()
+		for i := range n {
+			require.NoError(e.t, errs[i], "request %d", i)
+		}
+		return outs
+	}
+	c := e.campaign(teamSize(4))
+	opens := race(func() (groupbuy.SeatResult, error) {
+		return e.svc.Open(e.ctx, groupbuy.OpenRequest{CampaignID: c.ID, UserID: "alice", SKU: skuA, IdempotencyKey: "k-open-race"})
+	})
+	for i, o := range opens {
+		assert.Equal(e.t, opens[0].Team.ID, o.Team.ID, "open %d: the one team opened", i)
+		assert.Equal(e.t, opens[0].Seat.ID, o.Seat.ID, "open %d: the one seat", i)
+	}
+	assert.Len(e.t, e.userSeats("alice"), 1, "one open under one key")
+	assert.Len(e.t, e.drain(), 2, "team_opened and seat_reserved, once")
+
+	// Two teams bob may join.
+	for _, u := range []string{"dave", "erin"} {
+		e.open(c, u)
+	}
+	e.drain()
+	matches := race(func() (groupbuy.SeatResult, error) {
+		return e.svc.Match(e.ctx, groupbuy.MatchRequest{CampaignID: c.ID, UserID: "bob", SKU: skuA, Strategy: groupbuy.MatchFullest, IdempotencyKey: "k-match-race"})
+	})
+	for i, m := range matches {
+		assert.Equal(e.t, matches[0].Seat.ID, m.Seat.ID, "match %d: the one seat", i)
+	}
+	assert.Len(e.t, e.userSeats("bob"), 1, "one match under one key")
+	assert.Len(e.t, withTopic(e.drain(), groupbuy.TopicSeatReserved), 1, "one seat_reserved")
+}
+
 // record stores events with a fresh idempotency record.
 func (e *env) record(evs ...storage.Event) {
 	e.t.Helper()

@@ -315,3 +315,31 @@ func testTeamNotFound(e *env) {
 	_, err = e.svc.Team(e.ctx, "tm-missing")
 	assertNotFound(e, err, "Service.Team")
 }
+
+// testFillLeavesOtherTeams: the payment that fills a team confirms that
+// team's paid seats and no other's: a neighbour team of the same campaign
+// and a team of another campaign, each with a paid and a reserved seat, are
+// left exactly as they were.
+func testFillLeavesOtherTeams(e *env) {
+	c := e.campaign(teamSize(2))
+	other := e.campaign(teamSize(3))
+	near := e.open(c, "dave")
+	e.pay(near.Seat)
+	e.join(c, near.Team.ID, "erin")
+	far := e.open(other, "frank")
+	e.pay(far.Seat)
+	e.join(other, far.Team.ID, "gina")
+	neighbours, users := []string{near.Team.ID, far.Team.ID}, []string{"dave", "erin", "frank", "gina"}
+	before := e.snapshot(neighbours, users)
+
+	r := e.open(c, "alice")
+	bob := e.join(c, r.Team.ID, "bob")
+	e.pay(r.Seat)
+	res := e.pay(bob.Seat)
+	require.True(e.t, res.Filled)
+	assert.Equal(e.t, groupbuy.TeamSucceeded, e.team(r.Team.ID).State)
+	for _, st := range e.seats(r.Team.ID) {
+		assert.Equal(e.t, groupbuy.SeatConfirmed, st.State, st.UserID)
+	}
+	assert.Equal(e.t, before, e.snapshot(neighbours, users), "the other teams' seats are untouched")
+}
