@@ -943,6 +943,26 @@ func TestFillingPayAfterLockWait(t *testing.T) {
 	})
 }
 
+// failingCompletion opens a team of two on s, pays alice's seat and
+// returns the fixture, the team, bob's seat and the payment that fills the team with an
+// OnFill event whose ID is taken, so that the completion cannot be stored.
+func failingCompletion(t *testing.T, s *sqlstore.Store) (*fixture, groupbuy.Team, groupbuy.Seat, *groupbuy.PaySeatWrite) {
+	t.Helper()
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+	team, leader := f.open("alice")
+	bob := f.join(team.ID, "bob")
+	first := f.payWrite(leader, "")
+	_, err := s.PaySeat(t.Context(), first)
+	require.NoError(t, err)
+	w := f.payWrite(bob, "")
+	w.OnFill = func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
+		ev := f.event(groupbuy.TopicTeamSucceeded, "gb:"+team.ID+":succeeded")
+		ev.ID = first.Events[0].ID // taken: the completion cannot store it
+		return []storage.Event{ev}
+	}
+	return f, team, bob, w
+}
+
 // TestFillingPayCompletionFails: when the completion of a filled team fails
 // (here OnFill's event reuses an ID that is stored already), PostgreSQL has
 // committed the payment in its first step and the team is left forming and
@@ -951,19 +971,8 @@ func TestFillingPayAfterLockWait(t *testing.T) {
 func TestFillingPayCompletionFails(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
-		team, leader := f.open("alice")
-		bob := f.join(team.ID, "bob")
-		first := f.payWrite(leader, "")
-		_, err := s.PaySeat(t.Context(), first)
-		require.NoError(t, err)
-		w := f.payWrite(bob, "")
-		w.OnFill = func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
-			ev := f.event(groupbuy.TopicTeamSucceeded, "gb:"+team.ID+":succeeded")
-			ev.ID = first.Events[0].ID // taken: the completion cannot store it
-			return []storage.Event{ev}
-		}
-		_, err = s.PaySeat(t.Context(), w)
+		_, team, _, w := failingCompletion(t, s)
+		_, err := s.PaySeat(t.Context(), w)
 		require.Error(t, err)
 		got, err := s.GetTeam(t.Context(), team.ID)
 		require.NoError(t, err)

@@ -142,32 +142,34 @@ func TestFillingPayInOneStatement(t *testing.T) {
 // and is paid again the plain way, then the team is completed in a
 // statement of its own, whose snapshot holds every seat: still once.
 func TestFillingPayStaleSnapshot(t *testing.T) {
-	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
-		if d != sqlstore.Postgres {
-			t.Skip("the single-statement payment is PostgreSQL's")
-		}
-		s := newStore(t, db, d)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
-		team, leader := f.open("alice")
-		carol := f.join(team.ID, "carol")
-		_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
-		require.NoError(t, err)
+	db := openPostgres(t)
+	s := newStore(t, db, sqlstore.Postgres)
+	f, team, carol, tx := staleFill(t, db, s)
+	// Carol's payment, sent to complete the team, takes its snapshot now,
+	// without Dave's seat, and waits.
+	payCompletingAfter(t, db, s, f, tx, team.ID, carol, 3, "the completing statement, then the payment, then the completion")
+}
 
-		// Dave joins and pays inside a host transaction, which holds the
-		// team's row lock until it commits.
-		tx, err := db.BeginTx(t.Context(), nil)
-		require.NoError(t, err)
-		defer tx.Rollback()
-		in := s.WithTx(tx)
-		_, dave, err := in.JoinTeam(t.Context(), f.joinWrite(team.ID, "dave"))
-		require.NoError(t, err)
-		_, err = in.PaySeat(t.Context(), f.payWrite(dave, ""))
-		require.NoError(t, err)
-
-		// Carol's payment, sent to complete the team, takes its snapshot
-		// now, without Dave's seat, and waits.
-		payCompletingAfter(t, db, s, f, tx, team.ID, carol, 3, "the completing statement, then the payment, then the completion")
-	})
+// staleFill sets up a team of three on s whose completing payment will
+// find its snapshot stale: alice's seat paid, carol's reserved, and Dave
+// joined and paid inside the returned transaction, which holds the team's
+// row lock until it commits.
+func staleFill(t *testing.T, db *sql.DB, s *sqlstore.Store) (*fixture, groupbuy.Team, groupbuy.Seat, *sql.Tx) {
+	t.Helper()
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
+	team, leader := f.open("alice")
+	carol := f.join(team.ID, "carol")
+	_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
+	require.NoError(t, err)
+	tx, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	in := s.WithTx(tx)
+	_, dave, err := in.JoinTeam(t.Context(), f.joinWrite(team.ID, "dave"))
+	require.NoError(t, err)
+	_, err = in.PaySeat(t.Context(), f.payWrite(dave, ""))
+	require.NoError(t, err)
+	return f, team, carol, tx
 }
 
 // TestPgJSONMatchesEncodingJSON runs the SQL that writes JSON strings and

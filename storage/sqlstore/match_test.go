@@ -185,29 +185,8 @@ func TestMatchOpenKeyTaken(t *testing.T) {
 // joins, not to the one the first attempt picked. MySQL, whose match runs
 // the generic statements, waits on the uncommitted key.
 func TestMatchRerunStartsFromTheWritesSeat(t *testing.T) {
-	db := openMySQL(t)
-	s, prefix := newStorePrefixed(t, db, sqlstore.MySQL)
-	f := newFixture(t, s)
-	openAt := func(user string, expires time.Time) groupbuy.Team {
-		team := groupbuy.Team{ID: f.id("team"), CampaignID: f.c.ID, LeaderID: user, Capacity: 5, SeatsTaken: 1,
-			State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: expires, Version: 1}
-		require.NoError(t, s.OpenTeam(t.Context(), &groupbuy.OpenTeamWrite{Team: team, Leader: f.seat(team.ID, user, true), Now: t0}))
-		return team
-	}
-	a := openAt("alice", t0.Add(time.Hour)) // the fuller team, picked first
-	f.join(a.ID, "carol")
-	b := openAt("bob", t0.Add(24*time.Hour))
-
-	// Another transaction holds an uncommitted live seat of user u in A.
-	tx, err := db.BeginTx(t.Context(), nil)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback() }()
-	other := f.seat(a.ID, "u", false)
-	_, err = tx.ExecContext(t.Context(), `INSERT INTO `+prefix+`seats (id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount,
-		currency, state, is_leader, is_virtual, reserved_at, reserved_until, paid_at, payment_ref, version, active_user)
-		VALUES (?, ?, ?, 'u', 'sku', 1, 19.9, 19.9, 'CNY', 'reserved', 0, 0, ?, ?, NULL, '', 1, 'u')`,
-		other.ID, a.ID, f.c.ID, t0.Format("2006-01-02 15:04:05.000000"), t0.Add(time.Hour).Format("2006-01-02 15:04:05.000000"))
-	require.NoError(t, err)
+	r := newLostMatchRace(t)
+	s, f, a, b := r.s, r.f, r.a, r.b
 
 	st := f.seat("", "u", false)
 	st.ReservedUntil = t0.Add(2 * time.Hour) // after A's deadline, before B's
@@ -222,17 +201,7 @@ func TestMatchRerunStartsFromTheWritesSeat(t *testing.T) {
 			JoinTeamWrite: groupbuy.JoinTeamWrite{Seat: st, Now: t0}, Order: groupbuy.MatchFullest})
 		done <- outcome{team, seat, err}
 	}()
-	require.Eventually(t, func() bool {
-		// The match's INSERT of its seat, waiting on the other's key
-		// (MariaDB lists a waiting statement in its process list, not
-		// always in innodb_trx).
-		var waiting int
-		err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.processlist
-			WHERE command <> 'Sleep' AND id <> CONNECTION_ID() AND info LIKE ?`, "INSERT INTO "+prefix+"seats%").Scan(&waiting)
-		return err == nil && waiting > 0
-	}, 10*time.Second, 5*time.Millisecond, "the match never waited on the other seat")
-	retries := s.Retries()
-	require.NoError(t, tx.Commit())
+	retries := r.commitOnceWaiting(t)
 	got := <-done
 	require.NoError(t, got.err)
 	require.Equal(t, b.ID, got.team.ID, "the rerun joined B")
@@ -252,29 +221,8 @@ func TestMatchRerunStartsFromTheWritesSeat(t *testing.T) {
 // with ErrConflict, for the host to rerun its whole transaction, and the
 // savepoint leaves the host's transaction as it was.
 func TestMatchNotRerunUnderWithTx(t *testing.T) {
-	db := openMySQL(t)
-	s, prefix := newStorePrefixed(t, db, sqlstore.MySQL)
-	f := newFixture(t, s)
-	openAt := func(user string, expires time.Time) groupbuy.Team {
-		team := groupbuy.Team{ID: f.id("team"), CampaignID: f.c.ID, LeaderID: user, Capacity: 5, SeatsTaken: 1,
-			State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: expires, Version: 1}
-		require.NoError(t, s.OpenTeam(t.Context(), &groupbuy.OpenTeamWrite{Team: team, Leader: f.seat(team.ID, user, true), Now: t0}))
-		return team
-	}
-	a := openAt("alice", t0.Add(time.Hour)) // the fuller team, picked first
-	f.join(a.ID, "carol")
-	b := openAt("bob", t0.Add(24*time.Hour))
-
-	// Another transaction holds an uncommitted live seat of user u in A.
-	tx, err := db.BeginTx(t.Context(), nil)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback() }()
-	other := f.seat(a.ID, "u", false)
-	_, err = tx.ExecContext(t.Context(), `INSERT INTO `+prefix+`seats (id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount,
-		currency, state, is_leader, is_virtual, reserved_at, reserved_until, paid_at, payment_ref, version, active_user)
-		VALUES (?, ?, ?, 'u', 'sku', 1, 19.9, 19.9, 'CNY', 'reserved', 0, 0, ?, ?, NULL, '', 1, 'u')`,
-		other.ID, a.ID, f.c.ID, t0.Format("2006-01-02 15:04:05.000000"), t0.Add(time.Hour).Format("2006-01-02 15:04:05.000000"))
-	require.NoError(t, err)
+	r := newLostMatchRace(t)
+	db, s, f, a, b := r.db, r.s, r.f, r.a, r.b
 
 	host, err := db.BeginTx(t.Context(), nil)
 	require.NoError(t, err)
@@ -286,14 +234,7 @@ func TestMatchNotRerunUnderWithTx(t *testing.T) {
 			JoinTeamWrite: groupbuy.JoinTeamWrite{Seat: st, Now: t0}, Order: groupbuy.MatchFullest})
 		done <- err
 	}()
-	require.Eventually(t, func() bool {
-		var waiting int
-		err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.processlist
-			WHERE command <> 'Sleep' AND id <> CONNECTION_ID() AND info LIKE ?`, "INSERT INTO "+prefix+"seats%").Scan(&waiting)
-		return err == nil && waiting > 0
-	}, 10*time.Second, 5*time.Millisecond, "the match never waited on the other seat")
-	retries := s.Retries()
-	require.NoError(t, tx.Commit())
+	retries := r.commitOnceWaiting(t)
 	err = <-done
 	assert.ErrorIs(t, err, storage.ErrConflict, "lost to a concurrent change, not rerun in the host's transaction")
 	assert.Equal(t, retries, s.Retries(), "no rerun under WithTx")
@@ -308,4 +249,62 @@ func TestMatchNotRerunUnderWithTx(t *testing.T) {
 	got, err := s.GetTeam(t.Context(), b.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 1, got.SeatsTaken, "B untouched")
+}
+
+// lostMatchRace is the race of TestMatchRerunStartsFromTheWritesSeat and
+// TestMatchNotRerunUnderWithTx, on MySQL: team A (the fuller, expiring in
+// an hour) and team B (a day), and an open transaction tx holding an
+// uncommitted live seat of user u in A, on whose key a match of u that
+// picks A waits.
+type lostMatchRace struct {
+	db     *sql.DB
+	s      *sqlstore.Store
+	f      *fixture
+	prefix string
+	a, b   groupbuy.Team
+	tx     *sql.Tx
+}
+
+func newLostMatchRace(t *testing.T) *lostMatchRace {
+	r := &lostMatchRace{db: openMySQL(t)}
+	r.s, r.prefix = newStorePrefixed(t, r.db, sqlstore.MySQL)
+	r.f = newFixture(t, r.s)
+	f := r.f
+	openAt := func(user string, expires time.Time) groupbuy.Team {
+		team := groupbuy.Team{ID: f.id("team"), CampaignID: f.c.ID, LeaderID: user, Capacity: 5, SeatsTaken: 1,
+			State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: expires, Version: 1}
+		require.NoError(t, r.s.OpenTeam(t.Context(), &groupbuy.OpenTeamWrite{Team: team, Leader: f.seat(team.ID, user, true), Now: t0}))
+		return team
+	}
+	r.a = openAt("alice", t0.Add(time.Hour))
+	f.join(r.a.ID, "carol")
+	r.b = openAt("bob", t0.Add(24*time.Hour))
+
+	var err error
+	r.tx, err = r.db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.tx.Rollback() })
+	other := f.seat(r.a.ID, "u", false)
+	_, err = r.tx.ExecContext(t.Context(), `INSERT INTO `+r.prefix+`seats (id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount,
+		currency, state, is_leader, is_virtual, reserved_at, reserved_until, paid_at, payment_ref, version, active_user)
+		VALUES (?, ?, ?, 'u', 'sku', 1, 19.9, 19.9, 'CNY', 'reserved', 0, 0, ?, ?, NULL, '', 1, 'u')`,
+		other.ID, r.a.ID, f.c.ID, t0.Format("2006-01-02 15:04:05.000000"), t0.Add(time.Hour).Format("2006-01-02 15:04:05.000000"))
+	require.NoError(t, err)
+	return r
+}
+
+// commitOnceWaiting waits until a match's INSERT of its seat waits on the
+// other seat's key (MariaDB lists a waiting statement in its process list,
+// not always in innodb_trx), then commits tx; it returns the Store's
+// retries before the commit.
+func (r *lostMatchRace) commitOnceWaiting(t *testing.T) int64 {
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := r.db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.processlist
+			WHERE command <> 'Sleep' AND id <> CONNECTION_ID() AND info LIKE ?`, "INSERT INTO "+r.prefix+"seats%").Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 10*time.Second, 5*time.Millisecond, "the match never waited on the other seat")
+	retries := r.s.Retries()
+	require.NoError(t, r.tx.Commit())
+	return retries
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/jsonw"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -905,7 +906,7 @@ func (s *Store) pgCompleteFrom(ctx context.Context, w *groupbuy.PaySeatWrite, t 
 	if w.OnFill != nil {
 		tc := team
 		events = w.OnFill(&tc, slices.Clone(seats))
-		if err := checkEvents(events); err != nil {
+		if err := check.Events(events); err != nil {
 			return completed{}, err
 		}
 	}

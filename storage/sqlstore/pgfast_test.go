@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -271,7 +272,7 @@ func TestCheckMatchBounds(t *testing.T) {
 		return w
 	}
 	require.NoError(t, storecheck.Match(valid()))
-	fits := strings.Repeat("k", maxEventKey-(groupbuy.MaxIDLength-1)-1) + groupbuy.TeamIDHole
+	fits := strings.Repeat("k", check.MaxEventKey-(groupbuy.MaxIDLength-1)-1) + groupbuy.TeamIDHole
 	for _, c := range []struct {
 		name  string
 		edit  func(w *groupbuy.MatchTeamWrite)

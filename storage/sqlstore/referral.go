@@ -69,6 +69,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -232,7 +233,7 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 		return referral.Distributor{}, err
 	}
 	n := w.Next
-	if err := errors.Join(checkText("Actor", n.Actor, 128), checkText("Reason", n.Reason, 512), checkEvents(w.Events)); err != nil {
+	if err := errors.Join(checkText("Actor", n.Actor, 128), checkText("Reason", n.Reason, 512)); err != nil {
 		return referral.Distributor{}, err
 	}
 	var out referral.Distributor
@@ -299,8 +300,7 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		return referral.Binding{}, err
 	}
 	b := w.Binding
-	if err := errors.Join(checkText("Code", b.Code, 128), checkText("Actor", b.Actor, 128), checkText("Change.Actor", w.Change.Actor, 128),
-		checkEvents(w.Events)); err != nil {
+	if err := errors.Join(checkText("Code", b.Code, 128), checkText("Actor", b.Actor, 128), checkText("Change.Actor", w.Change.Actor, 128)); err != nil {
 		return referral.Binding{}, err
 	}
 	b.Version = w.ExpectVersion + 1
@@ -602,7 +602,7 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 	if err := referral.CheckAttribution(a); err != nil {
 		return referral.Attribution{}, false, err
 	}
-	if err := errors.Join(checkText("PolicyName", a.PolicyName, 128), checkEvents(events)); err != nil {
+	if err := errors.Join(checkText("PolicyName", a.PolicyName, 128), check.Events(events)); err != nil {
 		return referral.Attribution{}, false, err
 	}
 	c := *a

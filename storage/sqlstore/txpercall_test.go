@@ -190,23 +190,12 @@ func TestWithTxRepeatableReadPostgres(t *testing.T) {
 func TestWithTxFailedPayLeavesTxUnchanged(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
-		team, leader := f.open("alice")
-		bob := f.join(team.ID, "bob")
-		first := f.payWrite(leader, "")
-		_, err := s.PaySeat(t.Context(), first)
-		require.NoError(t, err)
+		f, team, bob, w := failingCompletion(t, s)
 
 		tx, err := db.BeginTx(t.Context(), nil)
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback() }()
 		in := s.WithTx(tx)
-		w := f.payWrite(bob, "")
-		w.OnFill = func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
-			ev := f.event(groupbuy.TopicTeamSucceeded, "gb:"+team.ID+":succeeded")
-			ev.ID = first.Events[0].ID // taken: the completion cannot be stored
-			return []storage.Event{ev}
-		}
 		_, payErr := in.PaySeat(t.Context(), w)
 		require.Error(t, payErr)
 		got, err := in.GetSeat(t.Context(), bob.ID)
@@ -231,20 +220,7 @@ func TestWithTxFailedPayLeavesTxUnchanged(t *testing.T) {
 func TestFillingPayStaleSnapshotWithTx(t *testing.T) {
 	db := openPostgres(t)
 	s := newStore(t, db, sqlstore.Postgres)
-	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
-	team, leader := f.open("alice")
-	carol := f.join(team.ID, "carol")
-	_, err := s.PaySeat(t.Context(), f.payWrite(leader, ""))
-	require.NoError(t, err)
-
-	tx, err := db.BeginTx(t.Context(), nil)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback() }()
-	in := s.WithTx(tx)
-	_, dave, err := in.JoinTeam(t.Context(), f.joinWrite(team.ID, "dave"))
-	require.NoError(t, err)
-	_, err = in.PaySeat(t.Context(), f.payWrite(dave, ""))
-	require.NoError(t, err)
+	f, team, carol, tx := staleFill(t, db, s)
 
 	host, err := db.BeginTx(t.Context(), nil)
 	require.NoError(t, err)

@@ -10,29 +10,16 @@ import (
 	"github.com/socialcommerce/sdk/storage"
 )
 
-// Column sizes that input must fit; larger input is a ValidationError, never
-// a truncation.
-const (
-	maxEventKey = check.MaxEventKey
-	maxCurrency = 8
-	maxBatch    = check.MaxBatch // events, seat lists and bot seats per write
-)
+// The checks of a group-buy write are internal/storecheck's, shared with
+// the memory store; these are the rest (reads, outbox, referral).
 
 func bad(field, reason string) error { return &storage.ValidationError{Field: field, Reason: reason} }
 
-// The ...Problem functions say what is wrong with a value, or "" when
-// nothing is. Field names are put together only once a problem is found,
-// so that valid input, the usual case, costs no string building.
-
-// idProblem holds IDs to the rules the Service checks (check.Problem):
+// idProblem says what is wrong with an ID, or "", by the rules the Service
+// checks (check.Problem):
 // beside the length, no spaces, which MySQL's PAD SPACE collations would
 // compare away, and valid UTF-8, which PostgreSQL and MySQL refuse to store.
 func idProblem(id string) string { return check.Problem(id, groupbuy.MaxIDLength) }
-
-// textProblem holds free text (a name, a reason, a bot's user ID) to at
-// most n bytes of valid UTF-8 without NUL (check.TextProblem), so that no
-// database refuses it with an error of its own.
-func textProblem(v string, n int) string { return check.TextProblem(v, n) }
 
 func checkID(field, id string) error {
 	if p := idProblem(id); p != "" {
@@ -41,9 +28,11 @@ func checkID(field, id string) error {
 	return nil
 }
 
-// checkText is textProblem as a ValidationError.
+// checkText holds free text (a name, a reason) to at most n bytes of valid
+// UTF-8 without NUL (check.TextProblem), so that no database refuses it
+// with an error of its own.
 func checkText(field, v string, n int) error {
-	if p := textProblem(v, n); p != "" {
+	if p := check.TextProblem(v, n); p != "" {
 		return bad(field, p)
 	}
 	return nil
@@ -65,8 +54,6 @@ func checkDueLimit(limit int) error {
 }
 
 func checkTime(field string, t time.Time) error { return storecheck.Time(field, t) }
-
-func checkEvents(evs []storage.Event) error { return check.Events(evs) }
 
 // checkRecordKey holds an idempotency record's scope and key to the ID
 // rules (check.Record).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -568,7 +569,7 @@ func (s *Store) payTx(ctx context.Context, r run, w *groupbuy.PaySeatWrite, res 
 		if w.OnFill != nil {
 			tc := t
 			filled := w.OnFill(&tc, seats)
-			if err := checkEvents(filled); err != nil {
+			if err := check.Events(filled); err != nil {
 				return err
 			}
 			evs = append(slices.Clip(evs), filled...)
