@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/socialcommerce/sdk/internal/sentinel"
 	"github.com/socialcommerce/sdk/storage"
 )
 
 // Sentinel errors, matched with errors.Is. A command that returns one of
-// them changed nothing.
+// them changed nothing. ErrNotFound and ErrConflict also match storage's
+// ErrNotFound and ErrConflict.
 var (
-	ErrNotFound             = fmt.Errorf("groupbuy: not found: %w", storage.ErrNotFound)
+	ErrNotFound             = sentinel.New("groupbuy: not found", storage.ErrNotFound)
 	ErrCampaignNotActive    = errors.New("groupbuy: campaign not active or outside its window")
 	ErrTeamFull             = errors.New("groupbuy: team full")
 	ErrTeamClosed           = errors.New("groupbuy: team closed or expired")
@@ -22,7 +24,7 @@ var (
 	ErrIdempotencyKeyReused = errors.New("groupbuy: idempotency key reused for a different request")
 	// ErrConflict reports a guarded write that kept losing to concurrent
 	// changes after the bounded number of re-reads.
-	ErrConflict = fmt.Errorf("groupbuy: %w", storage.ErrConflict)
+	ErrConflict = sentinel.New("groupbuy: conflict", storage.ErrConflict)
 )
 
 // ValidationError reports bad input: which field, and why. It is the type

@@ -4,16 +4,18 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/socialcommerce/sdk/internal/sentinel"
 	"github.com/socialcommerce/sdk/storage"
 )
 
 // Sentinel errors, matched with errors.Is. A command that returns one of
-// them changed nothing.
+// them changed nothing. The not-found and conflict errors also match
+// storage's ErrNotFound and ErrConflict.
 var (
-	ErrNotFound = fmt.Errorf("referral: not found: %w", storage.ErrNotFound)
+	ErrNotFound = sentinel.New("referral: not found", storage.ErrNotFound)
 	// ErrConflict reports a guarded write that lost to a concurrent change
 	// (a version no longer current, a key that exists already).
-	ErrConflict = fmt.Errorf("referral: %w", storage.ErrConflict)
+	ErrConflict = sentinel.New("referral: conflict", storage.ErrConflict)
 
 	ErrSelfReferral   = errors.New("referral: a user cannot refer themselves")
 	ErrCycle          = errors.New("referral: binding would create a cycle")
@@ -22,10 +24,10 @@ var (
 	ErrNotEligible    = errors.New("referral: user not eligible for binding (not a new user)")
 	ErrNotDistributor = errors.New("referral: referrer is not an active distributor")
 
-	ErrCodeNotFound  = fmt.Errorf("referral: unknown invite code: %w", storage.ErrNotFound)
+	ErrCodeNotFound  = sentinel.New("referral: unknown invite code", storage.ErrNotFound)
 	ErrCodeRevoked   = errors.New("referral: invite code revoked")
 	ErrCodeMalformed = errors.New("referral: malformed invite code")
-	ErrCodeTaken     = fmt.Errorf("referral: invite code exists: %w", storage.ErrConflict)
+	ErrCodeTaken     = sentinel.New("referral: invite code exists", storage.ErrConflict)
 
 	ErrTokenTampered = errors.New("referral: share token malformed or tampered")
 	ErrTokenExpired  = errors.New("referral: share token expired")
