@@ -15,7 +15,10 @@ import (
 // A relay drains the outbox: it claims events under a lease, delivers each
 // (here it prints it), and acks what it delivered. An event it claims and
 // never acks is handed out again, with the same ID and Key, once the lease
-// ends; consumers deduplicate by Key.
+// ends; consumers deduplicate deliveries by ID and pass Key to whatever
+// applies the effect (a payment provider's idempotency key): a refund retried
+// after it failed comes as a new event with a new ID and the same Key, so
+// deduplicating by Key would drop it.
 func Example_relay() {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
