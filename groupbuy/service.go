@@ -722,8 +722,9 @@ func (s *Service) Match(ctx context.Context, req MatchRequest) (SeatResult, erro
 		return SeatResult{}, invalid("Strategy", fmt.Sprintf("unknown strategy %q", strategy))
 	}
 	// No read of the record first: every write of a match (MatchTeam,
-	// JoinTeam, OpenTeam) checks it before anything else, under the same
-	// scope and key, and a replay returns the first result.
+	// JoinTeam, OpenTeam) checks it after validating its input and before
+	// every precondition, under the same scope and key, and a replay
+	// returns the first result.
 	fp := keyedFingerprint(req.IdempotencyKey, o.campaignID, o.userID, o.sku, strconv.Itoa(o.quantity), string(strategy))
 	return s.match(ctx, &o, strategy, "", scopeMatch, req.IdempotencyKey, fp)
 }
