@@ -183,7 +183,10 @@
 // CreateCampaign, Claim and Ack are one statement each.
 //
 // On PostgreSQL these single statements run under WithTx too, each under a
-// savepoint of the host's transaction (SAVEPOINT, the statement, RELEASE).
+// savepoint of the host's transaction (SAVEPOINT, the statement, RELEASE):
+// 3 per command. A groupbuy.Service built for each transaction starts with
+// an empty campaign cache, so its first Open, Join or Match there reads the
+// campaign first: one statement more, on every dialect.
 //
 // MySQL/MariaDB and SQLite, which lack data-modifying CTEs, use one short
 // transaction per command that takes the team's row lock first (SELECT ... FOR UPDATE; on
@@ -199,26 +202,36 @@
 //     "inserted" from "unchanged" under clientFoundRows).
 //   - MatchTeam: BEGIN (READ COMMITTED on MySQL, whose REPEATABLE READ
 //     also locks the gaps of the index the pick scans, and matchers then
-//     deadlocked with payments), read the idempotency record, read the
-//     campaign, pick and lock the team (FOR UPDATE SKIP LOCKED on MySQL
-//     and PostgreSQL; MatchRandom reads its candidates' IDs first, then
-//     locks its first pick, or its second), then JoinTeam's writes with the holes filled
-//     (groupbuy.MatchTeamWrite.Filled), COMMIT; when no team qualifies and
-//     the write has Open, OpenTeam's reads and writes in the same
-//     transaction instead of the join's.
+//     deadlocked with payments), read the idempotency record (only with a
+//     key), read the campaign, pick and lock the team (FOR UPDATE SKIP
+//     LOCKED on MySQL and PostgreSQL; MatchRandom reads its candidates'
+//     IDs first, then locks its first pick, or its second), then
+//     JoinTeam's writes with the holes filled
+//     (groupbuy.MatchTeamWrite.Filled), COMMIT: 7 to join without a key or
+//     a limit (+2 with a key, the record's read and INSERT; +1 with a join
+//     limit, +2 on MySQL; +1 for MatchRandom's read of its candidates),
+//     so 7 to 11 on SQLite and 7 to 12 on MySQL, where MatchRandom sends
+//     one more when its first pick was taken or is held (on SQLite the
+//     write lock keeps the candidates as read). When no team qualifies
+//     and the write has Open, OpenTeam's reads and writes in the same
+//     transaction instead of the join's: 8 without a key or a limit (the
+//     same +2 with a key; +1 with a limit of teams opened, +2 on MySQL),
+//     so 8 to 11 on SQLite and 8 to 12 on MySQL.
 //   - PaySeat: BEGIN, lock the team and read and lock the seat (and check
 //     the key) in one statement (the team first: STRAIGHT_JOIN on MySQL),
 //     the guarded UPDATE of seat and team (completing the team when this
 //     is the last payment: the lock makes the seats read next complete;
 //     one UPDATE of both rows on MySQL, one each on SQLite), events
-//     INSERT, idempotency INSERT, COMMIT: 6 on MySQL (+2 when it fills the
-//     team: confirm the paid seats and read them, for OnFill). The seat
-//     returned is the one read, paid; it is not read again.
+//     INSERT, idempotency INSERT, COMMIT: 6 on MySQL and 7 on SQLite (+2
+//     when it fills the team: confirm the paid seats and read them, for
+//     OnFill; 8 and 9). The seat returned is the one read, paid; it is
+//     not read again.
 //   - OpenTeam: BEGIN, the campaign's status and window with the
 //     idempotency record's count in one read, counter upsert (only with a
 //     limit of teams opened), team INSERT, seat INSERT, events INSERT,
 //     idempotency INSERT (only with a key), COMMIT: 7 (one less without a
-//     limit, one more with a key).
+//     limit, one more with a key; +1 on MySQL with a limit, whose upsert
+//     takes two statements as JoinTeam's does).
 //
 // Under WithTx, SAVEPOINT and RELEASE replace BEGIN and COMMIT. RoundTrips
 // counts the statements sent (and the Store's prepares), for benchmarks.
