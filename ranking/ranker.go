@@ -397,10 +397,17 @@ func (r *Ranker) Config() Config {
 // stronger, cross-session property.
 func (r *Ranker) Stable() bool { return r.stable }
 
-// Rank ranks batch for req into out: filters, scores every remaining
-// candidate, selects the best without sorting them all, diversifies the
-// page, blends the lanes into their slots and returns the next cursor. On
-// error out holds no items. See the package doc for the guarantees.
+// Rank ranks batch for req into out: filters, scores the remaining
+// candidates, selects the best without sorting them all, diversifies the
+// page, blends the lanes into their slots and returns the next cursor.
+// With built-in signals only and a batch of at least twice the pool, a
+// cheap upper bound of each candidate's score comes first, and only the
+// candidates whose bound can reach the organic pool, and those of slotted
+// lanes, are scored in full (bound-based pruning; the others are counted
+// as eligible, unscored): the page, its scores and the cursor are those
+// of full scoring. With a host signal, or a smaller batch, every remaining
+// candidate is scored in full. On error out holds no items. See the
+// package doc for the guarantees.
 func (r *Ranker) Rank(req Request, batch *Batch, out *Page) error {
 	if out == nil {
 		return invalid("out", "must not be nil")
