@@ -1,9 +1,9 @@
 // Package ranking is the pure ranking engine of the SDK: scoring, time
 // decay, rating confidence, diversity, top-k selection, fixed slots,
-// explanations and stable paging cursors, used by the feed and by product
-// and team lists. It does no I/O, reads no clock and starts no goroutine:
-// a ranking is a pure function of (candidates, config, request, as-of
-// time, seed).
+// explanations and stable paging cursors, for a host's product and team
+// lists and for the feed package that is planned (it does not exist yet).
+// It does no I/O, reads no clock and starts no goroutine: a ranking is a
+// pure function of (candidates, config, request, as-of time, seed).
 //
 // # Flow
 //

@@ -32,6 +32,7 @@
 // token key without breaking the links and posters already shared.
 //
 // Rates are float64 fractions of the line's net price, validated in
-// [0, 1] (NaN refused); they are limits and labels here, the commission
-// package turns them into exact amounts.
+// [0, 1] (NaN refused); they are limits and labels here. Turning them
+// into exact amounts is left to a planned commission package (it does not
+// exist yet); until then the host computes the amounts.
 package referral
