@@ -218,7 +218,16 @@ func (s *Service) MarkRefundFailed(ctx context.Context, seatID, reason string) (
 }
 
 // RetryRefund requests a failed refund again: a new RefundRequested event
-// with the seat's unchanged refund key.
+// (a new event ID) with the seat's unchanged refund key, RefundKey(team,
+// seat). One key per seat is what WeChat Pay and Alipay expect: a refund
+// that failed is resubmitted with the original out_refund_no (WeChat Pay)
+// or out_request_no (Alipay). A provider that stores the answer to a key,
+// failures included, would answer the retry with the stored failure
+// (Stripe does, once a request began executing); there the host adds an
+// attempt suffix to the key. The events carry no attempt count
+// (storage.Event.Attempts counts deliveries of one event), but each
+// attempt is a RefundRequested event of its own whose ID redeliveries
+// keep: Key + ":" + the event's ID is one key per attempt.
 func (s *Service) RetryRefund(ctx context.Context, seatID string) (Seat, error) {
 	return s.refundStep(ctx, seatID, SeatRefundRequested, "retry")
 }
