@@ -1,0 +1,102 @@
+package groupbuy_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage/memory"
+)
+
+// A team failed and its paid seat's refund was requested. The provider
+// refuses the first attempt: the relay reports it with MarkRefundFailed,
+// which writes a refund_failed event, and RetryRefund asks again with a
+// new refund_requested event under the same key (the seat's refund key,
+// which WeChat Pay and Alipay expect on a retry of one refund) and a new
+// event ID. The second attempt succeeds and MarkRefunded settles the seat.
+func ExampleService_RetryRefund() {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	n := 0
+	store := memory.New(memory.WithClock(clock))
+	svc, _ := groupbuy.New(store, groupbuy.Config{
+		Now:   clock,
+		NewID: func() string { n++; return "id" + strconv.Itoa(n) },
+	})
+	price := decimal.RequireFromString("9.90")
+	_, err := svc.CreateCampaign(ctx, groupbuy.Campaign{
+		ID: "tea", ProductRef: "spu-1", Currency: "CNY",
+		Prices:   []groupbuy.SKUPrice{{SKU: "500g", Price: price}},
+		TeamSize: 2, TeamLifetime: time.Hour, ReservationTTL: 15 * time.Minute,
+		StartsAt: now, EndsAt: now.Add(7 * 24 * time.Hour), Status: groupbuy.CampaignActive,
+		VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	opened, _ := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "tea", UserID: "alice", SKU: "500g"})
+	_, err = svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{
+		TeamID: opened.Team.ID, SeatID: opened.Seat.ID, PaymentRef: "pay-alice", Amount: price, Currency: "CNY",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	drained, _ := store.Claim(ctx, 100, time.Minute)
+	_ = store.Ack(ctx, eventIDs(drained)) // earlier events, already handled
+	now = now.Add(2 * time.Hour)          // nobody joined: the team fails
+	if _, err := svc.ProcessDue(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// The relay: the provider refuses the first refund and accepts the
+	// second.
+	attempts := 0
+	for range 3 {
+		events, _ := store.Claim(ctx, 100, time.Minute)
+		for _, e := range events {
+			fmt.Println("event", e.ID, e.Topic, e.Key)
+			if e.Topic != groupbuy.TopicRefundRequested {
+				continue
+			}
+			var p groupbuy.RefundRequestedPayload
+			_ = json.Unmarshal(e.Payload, &p)
+			attempts++
+			// Here the relay asks the provider to refund p.PaymentRef
+			// under the key e.Key.
+			var seat groupbuy.Seat
+			if attempts == 1 {
+				seat, err = svc.MarkRefundFailed(ctx, p.SeatID, "provider: SYSTEMERROR")
+				if err == nil {
+					fmt.Println("  refund failed: seat", seat.State)
+					seat, err = svc.RetryRefund(ctx, p.SeatID)
+					fmt.Println("  retried: seat", seat.State)
+				}
+			} else {
+				seat, err = svc.MarkRefunded(ctx, p.SeatID)
+				fmt.Println("  refunded: seat", seat.State)
+			}
+			if err != nil {
+				fmt.Println(err)
+				return
+			}
+		}
+		_ = store.Ack(ctx, eventIDs(events))
+	}
+	// Output:
+	// event id6 groupbuy.refund_requested gb:id1:id2:refund
+	//   refund failed: seat refund_failed
+	//   retried: seat refund_requested
+	// event id7 groupbuy.team_failed gb:id1:failed
+	// event id8 groupbuy.refund_failed gb:id1:id2:refund_failed:id8
+	// event id9 groupbuy.refund_requested gb:id1:id2:refund
+	//   refunded: seat refunded
+}
