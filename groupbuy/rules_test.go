@@ -317,13 +317,22 @@ func TestNilArguments(t *testing.T) {
 			_, ok := DecideClose(&c, &team, nil, false, "", now, nil)
 			assert.False(t, ok)
 		}},
-		{"OpenTeamWrite.Problem", func(t *testing.T) {
-			field, reason := (*OpenTeamWrite)(nil).Problem()
+		{"CheckStoredCampaign", func(t *testing.T) { isValidation(t, CheckStoredCampaign(nil)) }},
+		{"CheckOpenTeamWrite", func(t *testing.T) { isValidation(t, CheckOpenTeamWrite(nil)) }},
+		{"CheckJoinTeamWrite", func(t *testing.T) { isValidation(t, CheckJoinTeamWrite(nil)) }},
+		{"CheckMatchTeamWrite", func(t *testing.T) { isValidation(t, CheckMatchTeamWrite(nil)) }},
+		{"CheckPaySeatWrite", func(t *testing.T) { isValidation(t, CheckPaySeatWrite(nil)) }},
+		{"CheckReleaseSeatWrite", func(t *testing.T) { isValidation(t, CheckReleaseSeatWrite(nil)) }},
+		{"CheckCloseTeamWrite", func(t *testing.T) { isValidation(t, CheckCloseTeamWrite(nil)) }},
+		{"CheckRefundWrite", func(t *testing.T) { isValidation(t, CheckRefundWrite(nil)) }},
+		{"CheckOutcome", func(t *testing.T) { isValidation(t, CheckOutcome(nil, nil)) }},
+		{"OpenTeamWrite.problem", func(t *testing.T) {
+			field, reason := (*OpenTeamWrite)(nil).problem()
 			assert.Equal(t, "write", field)
 			assert.NotEmpty(t, reason)
 		}},
-		{"MatchTeamWrite.OpenProblem", func(t *testing.T) {
-			field, reason := (*MatchTeamWrite)(nil).OpenProblem()
+		{"MatchTeamWrite.openProblem", func(t *testing.T) {
+			field, reason := (*MatchTeamWrite)(nil).openProblem()
 			assert.Equal(t, "write", field)
 			assert.NotEmpty(t, reason)
 		}},
@@ -343,7 +352,6 @@ func TestNilArguments(t *testing.T) {
 			}
 			assert.Equal(t, SeatReserved, moves[0].From)
 		}},
-		{"RefundWrite.Validate", func(t *testing.T) { isValidation(t, (*RefundWrite)(nil).Validate()) }},
 		{"Campaign.Price", func(t *testing.T) {
 			_, ok := (*Campaign)(nil).Price("s")
 			assert.False(t, ok)

@@ -26,12 +26,17 @@ import (
 // Before anything else an adapter refuses, as a *storage.ValidationError
 // that changes nothing, a write whose fields no store could keep as given:
 // IDs, payment references, currencies and record keys outside the ID
-// rules (see Config.NewID); other text (event topics and keys,
-// fingerprints, SKUs) that is not valid UTF-8 or holds NUL; an open, join,
-// match, payment or close without Now; a seat listed twice in a
-// CloseTeamWrite; more than 10,000 events in one write (a MatchTeamWrite's
-// and its Open's together), seat IDs in one list or bot seats. The
-// conformance suite's Input groups list the cases.
+// rules (see Config.NewID) or longer than their Max...Length; other text
+// (event topics and keys, fingerprints, SKUs) longer than its
+// Max...Length, not valid UTF-8 or holding NUL; money with more than 4
+// decimal places or not below 10^16 in absolute value; counts out of
+// range; an open, join, match, payment or close without Now; a seat listed
+// twice in a CloseTeamWrite; more than MaxWriteBatch events in one write
+// (a MatchTeamWrite's and its Open's together), seat IDs in one list or
+// bot seats. Each write type has its Check function (CheckOpenTeamWrite,
+// CheckJoinTeamWrite, ...) that applies exactly these rules, and the
+// SDK's adapters call them; the conformance suite's Input groups list the
+// cases.
 //
 // A write is lent for the call only, as io.Writer's p is: an adapter must
 // not modify the write, nor keep it or its byte slices (event payloads,
@@ -143,10 +148,11 @@ type OpenTeamWrite struct {
 	Idem      *IdempotencyRecord
 }
 
-// Problem names what in w disagrees with itself, as OpenTeamWrite
-// documents it: a field and the reason, or "" when nothing does. Adapters
-// return it as their validation error. A nil w is a problem too.
-func (w *OpenTeamWrite) Problem() (field, reason string) {
+// problem names what in w disagrees with itself, as OpenTeamWrite
+// documents it: a field and the reason, or "" when nothing does
+// (CheckOpenTeamWrite returns it as its validation error). A nil w is a
+// problem too.
+func (w *OpenTeamWrite) problem() (field, reason string) {
 	switch {
 	case w == nil:
 		return "write", "must not be nil"
@@ -282,11 +288,11 @@ func RandomPicks(pick uint64, n int) (first, second int) {
 	return first, second
 }
 
-// OpenProblem names what in w.Open disagrees with the match, as
+// openProblem names what in w.Open disagrees with the match, as
 // MatchTeamWrite documents it: a field and the reason, or "" when nothing
-// does (or Open is nil). Adapters return it as their validation error. A
-// nil w is a problem too.
-func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
+// does (or Open is nil); CheckMatchTeamWrite returns it as its validation
+// error. A nil w is a problem too.
+func (w *MatchTeamWrite) openProblem() (field, reason string) {
 	if w == nil {
 		return "write", "must not be nil"
 	}
@@ -305,7 +311,7 @@ func (w *MatchTeamWrite) OpenProblem() (field, reason string) {
 	case o.Idem != nil && (o.Idem.Scope != w.Idem.Scope || o.Idem.Key != w.Idem.Key):
 		return "Open.Idem", "must have Idem's Scope and Key"
 	}
-	if field, reason := o.Problem(); field != "" {
+	if field, reason := o.problem(); field != "" {
 		return "Open." + field, reason
 	}
 	return "", ""
@@ -468,23 +474,4 @@ type RefundWrite struct {
 	To     SeatState
 	Now    time.Time
 	Events []storage.Event
-}
-
-// Validate checks a RefundWrite's arguments for an adapter: a seat ID and a
-// move along the refund path (CheckRefundMove). It returns a
-// *ValidationError.
-func (w *RefundWrite) Validate() error {
-	if w == nil {
-		return invalid("write", "must not be nil")
-	}
-	if err := validateID("SeatID", w.SeatID); err != nil {
-		return err
-	}
-	if !w.From.Valid() || !w.To.Valid() {
-		return invalid("state", "unknown seat state")
-	}
-	if err := CheckRefundMove(w.From, w.To); err != nil {
-		return invalid("state", err.Error())
-	}
-	return nil
 }

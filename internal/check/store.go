@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/socialcommerce/sdk/internal/swar"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -16,7 +18,22 @@ const (
 	MaxEventKey    = 1024    // storage.Event.Key
 	MaxFingerprint = 1 << 16 // an idempotency record's fingerprint
 	MaxBatch       = 10000   // events, seat lists and bot seats per write
+	MaxCurrency    = 8       // a stored currency code
 )
+
+// MoneyOK reports whether d fits the money columns, NUMERIC(20,4), exactly:
+// at most 4 decimal places and fewer than 17 integer digits. It allocates
+// only for an amount with more than 4 decimal places.
+func MoneyOK(d decimal.Decimal) bool {
+	exp := d.Exponent()
+	if exp < -4 && !d.Equal(d.Truncate(4)) {
+		return false
+	}
+	if d.IsZero() {
+		return true
+	}
+	return d.NumDigits()+int(exp) <= 16
+}
 
 // TextProblem says why s is not acceptable text of at most max bytes (an
 // event's topic or key, a fingerprint, a SKU), or returns "". Unlike an ID

@@ -12,7 +12,6 @@ import (
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/internal/check"
-	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -545,7 +544,7 @@ func cloneCampaign(c *groupbuy.Campaign) groupbuy.Campaign {
 
 // CreateCampaign implements groupbuy.Store.
 func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error {
-	if err := storecheck.Campaign(c); err != nil {
+	if err := groupbuy.CheckStoredCampaign(c); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -595,7 +594,7 @@ func (s *Store) GetCampaign(ctx context.Context, id string) (groupbuy.Campaign, 
 
 // OpenTeam implements groupbuy.Store.
 func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
-	if err := storecheck.Open(w); err != nil {
+	if err := groupbuy.CheckOpenTeamWrite(w); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -655,7 +654,7 @@ func (s *Store) openLocked(c *campaignRow, w *groupbuy.OpenTeamWrite, ih idemAt)
 // so that it is not copied again on return.
 func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ groupbuy.Team, seat groupbuy.Seat, _ error) {
 	// Bad input first, before a replay is reported, as on the SQL stores.
-	if err := storecheck.Join(w); err != nil {
+	if err := groupbuy.CheckJoinTeamWrite(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	s.mu.Lock()
@@ -724,7 +723,7 @@ func (s *Store) addJoin(t *teamRow, w *groupbuy.JoinTeamWrite, seat *groupbuy.Se
 // always picks the first qualifying team in the write's order, and opens
 // w.Open's team only when no team qualifies.
 func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
-	if err := storecheck.Match(w); err != nil {
+	if err := groupbuy.CheckMatchTeamWrite(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	s.mu.Lock()
@@ -804,7 +803,7 @@ func matchCompare(a, b *groupbuy.Team, order groupbuy.MatchStrategy) int {
 //
 // The result is built in place (see JoinTeam).
 func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res groupbuy.PaySeatResult, _ error) {
-	if err := storecheck.Pay(w); err != nil {
+	if err := groupbuy.CheckPaySeatWrite(w); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
 	s.mu.Lock()
@@ -879,7 +878,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 
 // ReleaseSeat implements groupbuy.Store.
 func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
-	if err := storecheck.Release(w); err != nil {
+	if err := groupbuy.CheckReleaseSeatWrite(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	s.mu.Lock()
@@ -909,7 +908,7 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 
 // CloseTeam implements groupbuy.Store.
 func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error {
-	if err := storecheck.Close(w); err != nil {
+	if err := groupbuy.CheckCloseTeamWrite(w); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -965,7 +964,7 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 
 // UpdateRefund implements groupbuy.Store.
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
-	if err := storecheck.Refund(w); err != nil {
+	if err := groupbuy.CheckRefundWrite(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	s.mu.Lock()
@@ -985,7 +984,7 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 
 // RecordOutcome implements groupbuy.Store.
 func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
-	if err := storecheck.Outcome(idem, events); err != nil {
+	if err := groupbuy.CheckOutcome(idem, events); err != nil {
 		return err
 	}
 	s.mu.Lock()

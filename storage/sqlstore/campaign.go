@@ -11,7 +11,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -34,7 +33,7 @@ func conflict(format string, args ...any) error {
 // CreateCampaign implements groupbuy.Store: it stores c as given (times
 // truncated to microseconds); storage.ErrConflict if the ID exists.
 func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error {
-	if err := storecheck.Campaign(c); err != nil {
+	if err := groupbuy.CheckStoredCampaign(c); err != nil {
 		return err
 	}
 	prices := make([]priceJSON, len(c.Prices))

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/internal/storecheck"
 )
 
 // MatchTeam implements groupbuy.Store. The team is picked with a locking
@@ -23,7 +22,7 @@ import (
 // keeps its level, and under REPEATABLE READ concurrent matches and
 // payments may deadlock (a retryable error, see storage.IsRetryable).
 func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
-	if err := storecheck.Match(w); err != nil {
+	if err := groupbuy.CheckMatchTeamWrite(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	var seat groupbuy.Seat

@@ -17,8 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/internal/check"
-	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -261,7 +259,7 @@ func TestHoleIsOneByte(t *testing.T) {
 	}
 }
 
-// TestCheckMatchBounds: a match (storecheck.Match) whose event key would outgrow its column
+// TestCheckMatchBounds: a match (groupbuy.CheckMatchTeamWrite) whose event key would outgrow its column
 // once the longest team ID fills its holes, or whose Exclude is longer than
 // an ID, is refused before anything is sent; the same write within bounds
 // passes.
@@ -271,8 +269,8 @@ func TestCheckMatchBounds(t *testing.T) {
 		w.Seat.TeamID = ""
 		return w
 	}
-	require.NoError(t, storecheck.Match(valid()))
-	fits := strings.Repeat("k", check.MaxEventKey-(groupbuy.MaxIDLength-1)-1) + groupbuy.TeamIDHole
+	require.NoError(t, groupbuy.CheckMatchTeamWrite(valid()))
+	fits := strings.Repeat("k", groupbuy.MaxEventKeyLength-(groupbuy.MaxIDLength-1)-1) + groupbuy.TeamIDHole
 	for _, c := range []struct {
 		name  string
 		edit  func(w *groupbuy.MatchTeamWrite)
@@ -286,7 +284,7 @@ func TestCheckMatchBounds(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := valid()
 			c.edit(w)
-			err := storecheck.Match(w)
+			err := groupbuy.CheckMatchTeamWrite(w)
 			if c.field == "" {
 				require.NoError(t, err)
 				return

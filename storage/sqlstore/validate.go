@@ -6,12 +6,11 @@ import (
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/internal/check"
-	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
-// The checks of a group-buy write are internal/storecheck's, shared with
-// the memory store; these are the rest (reads, outbox, referral).
+// The checks of a group-buy write are groupbuy's Check functions, shared
+// with the memory store; these are the rest (reads, outbox, referral).
 
 func bad(field, reason string) error { return &storage.ValidationError{Field: field, Reason: reason} }
 
@@ -53,7 +52,13 @@ func checkDueLimit(limit int) error {
 	return nil
 }
 
-func checkTime(field string, t time.Time) error { return storecheck.Time(field, t) }
+// checkTime requires t to be set.
+func checkTime(field string, t time.Time) error {
+	if t.IsZero() {
+		return bad(field, "must be set")
+	}
+	return nil
+}
 
 // checkRecordKey holds an idempotency record's scope and key to the ID
 // rules (check.Record).

@@ -10,7 +10,6 @@ import (
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/internal/check"
-	"github.com/socialcommerce/sdk/internal/storecheck"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -303,7 +302,7 @@ func (s *Store) uncountSeats(ctx context.Context, r run, seats []groupbuy.Seat) 
 // seat taken and the leader seat reserved, whatever the write says of
 // those fields; times are truncated to microseconds.
 func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
-	if err := storecheck.Open(w); err != nil {
+	if err := groupbuy.CheckOpenTeamWrite(w); err != nil {
 		return err
 	}
 	team, leader := openedRows(w)
@@ -393,7 +392,7 @@ func (s *Store) openTx(ctx context.Context, r run, w *groupbuy.OpenTeamWrite, te
 // leader, not virtual, its ReservedUntil clamped to the team's deadline;
 // the returned team and seat are as stored.
 func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
-	if err := storecheck.Join(w); err != nil {
+	if err := groupbuy.CheckJoinTeamWrite(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	seat := w.Row()
@@ -470,10 +469,10 @@ func normSeat(st groupbuy.Seat) groupbuy.Seat {
 // payment, also when the payment completes the team. When it does and
 // FilledResult is set, the idempotency record stores FilledResult.
 func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
-	if err := storecheck.Pay(w); err != nil {
+	if err := groupbuy.CheckPaySeatWrite(w); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
-	if !storecheck.MoneyOK(w.Amount) {
+	if !check.MoneyOK(w.Amount) {
 		// No stored amount has more than 4 decimals or 16 integer digits.
 		err := s.command(ctx, func() error { return guard("amount") }, func(r run) error { return s.diagnosePay(ctx, r, w) })
 		return groupbuy.PaySeatResult{}, s.wrap(err, "pay seat "+w.SeatID)
@@ -604,7 +603,7 @@ func (s *Store) confirmSeats(ctx context.Context, r run, teamID string) ([]group
 
 // ReleaseSeat implements groupbuy.Store.
 func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
-	if err := storecheck.Release(w); err != nil {
+	if err := groupbuy.CheckReleaseSeatWrite(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	var out groupbuy.Seat
@@ -666,7 +665,7 @@ func (s *Store) guardAsConflict(err error) error {
 
 // CloseTeam implements groupbuy.Store.
 func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error {
-	if err := storecheck.Close(w); err != nil {
+	if err := groupbuy.CheckCloseTeamWrite(w); err != nil {
 		return err
 	}
 	err := s.inTx(ctx, func(r run) error { return s.closeTx(ctx, r, w) })
@@ -769,7 +768,7 @@ func placeholders(n int) string {
 // not touched (the Service moves only seats that already left the live
 // states along the refund path).
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
-	if err := storecheck.Refund(w); err != nil {
+	if err := groupbuy.CheckRefundWrite(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
 	activeTo := "NULL"
@@ -804,7 +803,7 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 
 // RecordOutcome implements groupbuy.Store.
 func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
-	if err := storecheck.Outcome(idem, events); err != nil {
+	if err := groupbuy.CheckOutcome(idem, events); err != nil {
 		return err
 	}
 	attempt := func() error {

@@ -7,7 +7,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
@@ -368,7 +367,7 @@ func testInputWrites(e *env) {
 		})},
 		{"MatchTeam with an event key over its size once its hole is filled", func() error {
 			w := e.matchWrite(f.c, "st-m", "dave", groupbuy.MatchFullest, now)
-			w.Events[0].Key = strings.Repeat("k", check.MaxEventKey-groupbuy.MaxIDLength+1) + groupbuy.TeamIDHole
+			w.Events[0].Key = strings.Repeat("k", groupbuy.MaxEventKeyLength-groupbuy.MaxIDLength+1) + groupbuy.TeamIDHole
 			_, _, err := e.gb.MatchTeam(e.ctx, w)
 			return err
 		}},
@@ -381,7 +380,7 @@ func testInputWrites(e *env) {
 		// statement: together they are bounded as one write's.
 		{"MatchTeam with Open and more events than one write carries", func() error {
 			w := e.orOpen(f.c, e.matchWrite(f.c, "st-m", "dave", groupbuy.MatchFullest, now), "tm-m", "st-ml")
-			half := check.MaxBatch/2 + 1
+			half := groupbuy.MaxWriteBatch/2 + 1
 			for len(w.Events) < half {
 				w.Events = append(w.Events, event(e.id("ev"), "storagetest.many", "k", now))
 			}

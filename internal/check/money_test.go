@@ -1,4 +1,4 @@
-package storecheck
+package check
 
 import (
 	"math/rand/v2"
