@@ -2,6 +2,8 @@ package sqlstore
 
 // Hooks for the external tests of this package.
 
+import "context"
+
 // PgJSONString is pgJSONString, for tests that run its SQL.
 func PgJSONString(x string) string { return pgJSONString(x) }
 
@@ -31,4 +33,21 @@ func PreparedUses(s *Store) int64 {
 		return 0
 	}
 	return s.stmts.uses.Load()
+}
+
+// MigrateTo is Migrate stopping after the migration of the given version.
+func MigrateTo(ctx context.Context, s *Store, version int) error { return s.migrateTo(ctx, version) }
+
+// MigrationVersions returns the versions of s's dialect's migrations, in
+// order.
+func MigrationVersions(s *Store) ([]int, error) {
+	ms, err := s.migrations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(ms))
+	for i, m := range ms {
+		out[i] = m.version
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -92,8 +93,12 @@ func splitSQL(text string) []string {
 //
 // New never migrates; run Migrate at deploy or start-up. Under WithTx,
 // Migrate still uses the pool, not the host's transaction.
-func (s *Store) Migrate(ctx context.Context) error {
-	err := s.migrate(ctx)
+func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, math.MaxInt) }
+
+// migrateTo is Migrate stopping after the migration of the given version:
+// the schema of an older release, for the upgrade test.
+func (s *Store) migrateTo(ctx context.Context, version int) error {
+	err := s.migrate(ctx, version)
 	if err == nil {
 		// A statement used before its tables existed failed to prepare;
 		// it need not wait for its pause to end.
@@ -102,11 +107,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return err
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, version int) error {
 	ms, err := s.migrations()
 	if err != nil {
 		return err
 	}
+	ms = slices.DeleteFunc(ms, func(m migration) bool { return m.version > version })
 	if s.d == MySQL {
 		return s.migrateMySQL(ctx, ms)
 	}

@@ -1,0 +1,331 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// TestUpgradeFromEveryVersion: for every older version N of the dialect's
+// schema, a fresh prefix migrated to N only gets data through the Store's
+// own writes (SQL where today's writes need a later schema), read back
+// through the Store; Migrate then brings it to the latest version. The
+// same reads, by the same Store (its prepared statements and the
+// driver's cached ones made before the DDL), return the same data, the
+// migrations that change data did (PostgreSQL 0005's full_at), writes
+// work on the result, and its tables, columns, indexes and constraints
+// equal a fresh install's.
+func TestUpgradeFromEveryVersion(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		fresh, prefix := newStorePrefixed(t, db, d)
+		want := schemaOf(t, db, d, prefix)
+		versions, err := sqlstore.MigrationVersions(fresh)
+		require.NoError(t, err)
+		require.Greater(t, len(want), 30, "the schema listing found the tables")
+		for _, v := range versions[:len(versions)-1] {
+			t.Run(fmt.Sprintf("from%04d", v), func(t *testing.T) {
+				upgradeFrom(t, db, d, v, versions, want)
+			})
+		}
+	})
+}
+
+func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions []int, want []string) {
+	ctx := t.Context()
+	prefix := randomPrefix()
+	s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+	require.NoError(t, err)
+	t.Cleanup(func() { dropTables(t, db, d, prefix) })
+	require.NoError(t, sqlstore.MigrateTo(ctx, s, v))
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"schema_migrations").Scan(&n))
+	require.Equal(t, slices.Index(versions, v)+1, n, "migrated to %d only", v)
+
+	u := seedAt(t, db, d, s, prefix, v)
+	before := u.read(t)
+	var events int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"outbox").Scan(&events))
+
+	require.NoError(t, s.Migrate(ctx))
+
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"schema_migrations").Scan(&n))
+	assert.Equal(t, len(versions), n, "every migration recorded")
+	assert.Equal(t, want, schemaOf(t, db, d, prefix), "schema upgraded from %d equals a fresh install's", v)
+	after := u.read(t)
+	assert.Equal(t, before, after, "the same reads return the same data")
+
+	// The data of every migration reads as today's code expects.
+	assert.Equal(t, []string{u.teamA, u.teamB}, teamIDs(after["open fullest"].([]groupbuy.Team)))
+	assert.Equal(t, []string{u.teamA, u.teamB}, teamIDs(after["open oldest"].([]groupbuy.Team)))
+	var due []string
+	for _, st := range after["due reservations"].([]groupbuy.Seat) {
+		due = append(due, st.UserID)
+	}
+	assert.ElementsMatch(t, []string{"bob", "dave"}, due)
+	dueTeams, err := s.DueTeams(ctx, t0.Add(time.Minute), 10)
+	require.NoError(t, err)
+	if d == sqlstore.Postgres {
+		// Left forming and fully paid: 0005 marked it when it was older.
+		assert.Equal(t, []string{u.teamD}, teamIDs(dueTeams))
+	} else {
+		assert.Empty(t, dueTeams)
+	}
+	got := drain(t, s)
+	assert.Len(t, got, events, "every outbox event is claimed")
+
+	// Writes on the upgraded schema: fill team A.
+	carol := u.f.join(u.teamA, "carol")
+	for _, st := range []groupbuy.Seat{u.bob, carol} {
+		_, err := s.PaySeat(ctx, u.f.payWrite(st, ""))
+		require.NoError(t, err)
+	}
+	team, err := s.GetTeam(ctx, u.teamA)
+	require.NoError(t, err)
+	assert.Equal(t, groupbuy.TeamSucceeded, team.State)
+	assert.Equal(t, 3, team.SeatsPaid)
+	if v >= 2 {
+		svc := u.referral(t)
+		a, err := svc.Attribute(ctx, "p", "o2", "a", t0)
+		require.NoError(t, err)
+		assert.Len(t, a.Beneficiaries(), 2)
+	}
+}
+
+// upgrade is the data written at the older version.
+type upgrade struct {
+	s          *sqlstore.Store
+	f          *fixture
+	v          int
+	d          sqlstore.Dialect
+	teamA      string // alice (paid) and bob (reserved): 2 of 3 seats
+	teamB      string // dave (reserved): 1 of 3
+	teamC      string // erin's, failed, her seat released
+	teamD      string // 3 of 3 paid; on PostgreSQL left forming (a crash before the completion), else succeeded
+	bob        groupbuy.Seat
+	payKey     string // PaySeat's idempotency key, when it ran through the Store
+	outcomeKey string
+}
+
+// seedAt writes u's data on a schema at version v.
+func seedAt(t *testing.T, db *sql.DB, d sqlstore.Dialect, s *sqlstore.Store, prefix string, v int) *upgrade {
+	ctx := t.Context()
+	u := &upgrade{s: s, v: v, d: d, f: newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })}
+	f := u.f
+	// Today's PostgreSQL PaySeat writes full_at (0005); before it, a
+	// payment is written as that release's first step left it.
+	storePays := d != sqlstore.Postgres || v >= 5
+	pay := func(st groupbuy.Seat, key string) {
+		t.Helper()
+		if storePays {
+			_, err := s.PaySeat(ctx, f.payWrite(st, key))
+			require.NoError(t, err)
+			return
+		}
+		_, err := db.ExecContext(ctx, `UPDATE `+prefix+`seats SET state = 'paid', paid_at = $2, payment_ref = $3, version = version + 1 WHERE id = $1`,
+			st.ID, t0.Add(time.Minute), "pay-"+st.ID)
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `UPDATE `+prefix+`teams SET seats_paid = seats_paid + 1, version = version + 1 WHERE id = $1`, st.TeamID)
+		require.NoError(t, err)
+	}
+
+	team, alice := f.open("alice")
+	u.teamA = team.ID
+	u.bob = f.join(team.ID, "bob")
+	if storePays {
+		u.payKey = "pay-alice"
+	}
+	pay(alice, u.payKey)
+
+	team, _ = f.open("dave")
+	u.teamB = team.ID
+
+	team, erin := f.open("erin")
+	u.teamC = team.ID
+	failed := f.event(groupbuy.TopicTeamFailed, "failed:"+team.ID)
+	require.NoError(t, s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: team.Version, State: groupbuy.TeamFailed,
+		Now: t0.Add(time.Minute), Release: []string{erin.ID}, Events: []storage.Event{failed}}))
+
+	team, frank := f.open("frank")
+	u.teamD = team.ID
+	gina, hank := f.join(team.ID, "gina"), f.join(team.ID, "hank")
+	pay(frank, "")
+	pay(gina, "")
+	if d == sqlstore.Postgres && storePays {
+		// The completion fails (its event's ID is taken): the payment
+		// stays committed, the team forming, as after a crash.
+		w := f.payWrite(hank, "")
+		w.OnFill = func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
+			ev := f.event(groupbuy.TopicTeamSucceeded, "gb:"+u.teamD+":succeeded")
+			ev.ID = failed.ID
+			return []storage.Event{ev}
+		}
+		_, err := s.PaySeat(ctx, w)
+		require.Error(t, err)
+	} else {
+		pay(hank, "")
+	}
+
+	u.outcomeKey = "outcome-" + u.teamC
+	require.NoError(t, s.RecordOutcome(ctx, &groupbuy.IdempotencyRecord{Scope: "groupbuy.close", Key: u.outcomeKey,
+		Fingerprint: "fp", Result: []byte(`{"ok":true}`), CreatedAt: t0}, []storage.Event{f.event(groupbuy.TopicTeamFailed, "outcome")}))
+
+	if v >= 2 {
+		svc := u.referral(t)
+		_, err := svc.CreateProgramme(ctx, referral.Programme{
+			ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
+			SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+		})
+		require.NoError(t, err)
+		for _, user := range []string{"a", "b", "c"} {
+			_, err := svc.Apply(ctx, "p", user)
+			require.NoError(t, err)
+		}
+		_, err = svc.IssueCode(ctx, "p", "c", "poster")
+		require.NoError(t, err)
+		for _, p := range [][2]string{{"a", "b"}, {"b", "c"}} {
+			_, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: p[0], ReferrerID: p[1], Source: referral.SourceLink})
+			require.NoError(t, err)
+		}
+		_, err = svc.Attribute(ctx, "p", "o1", "a", t0)
+		require.NoError(t, err)
+	}
+	return u
+}
+
+func (u *upgrade) referral(t *testing.T) *referral.Service {
+	svc, err := referral.New(u.s, referral.Config{Now: func() time.Time { return t0 }})
+	require.NoError(t, err)
+	return svc
+}
+
+// read reads u's data through the Store, each result under a name.
+func (u *upgrade) read(t *testing.T) map[string]any {
+	ctx, s := t.Context(), u.s
+	out := map[string]any{}
+	add := func(name string, v any, err error) {
+		t.Helper()
+		require.NoError(t, err, name)
+		out[name] = v
+	}
+	c, err := s.GetCampaign(ctx, u.f.c.ID)
+	add("campaign", c, err)
+	for _, id := range []string{u.teamA, u.teamB, u.teamC, u.teamD} {
+		team, err := s.GetTeam(ctx, id)
+		add("team "+id, team, err)
+		seats, err := s.TeamSeats(ctx, id)
+		add("seats "+id, seats, err)
+	}
+	for _, order := range []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchOldest} {
+		teams, err := s.OpenTeams(ctx, u.f.c.ID, t0.Add(time.Minute), order, 10)
+		add("open "+string(order), teams, err)
+	}
+	seats, err := s.UserSeats(ctx, "alice", 10)
+	add("alice's seats", seats, err)
+	seats, err = s.DueReservations(ctx, t0.Add(time.Hour), 10)
+	add("due reservations", seats, err)
+	if u.d != sqlstore.Postgres || u.v >= 5 { // DueTeams reads full_at there
+		teams, err := s.DueTeams(ctx, t0.Add(48*time.Hour), 10)
+		add("due teams", teams, err)
+	}
+	if u.payKey != "" {
+		rec, err := s.GetIdempotency(ctx, "groupbuy.pay", u.payKey)
+		add("pay record", rec, err)
+	}
+	rec, err := s.GetIdempotency(ctx, "groupbuy.close", u.outcomeKey)
+	add("outcome record", rec, err)
+	if u.v >= 2 {
+		p, err := s.GetProgramme(ctx, "p")
+		add("programme", p, err)
+		codes, err := s.UserCodes(ctx, "p", "c")
+		add("codes", codes, err)
+		dist, err := s.GetDistributor(ctx, "p", "a")
+		add("distributor", dist, err)
+		b, err := s.GetBinding(ctx, "p", "a")
+		add("binding", b, err)
+		h, err := s.BindingHistory(ctx, "p", "a")
+		add("history", h, err)
+		chain, err := s.Chain(ctx, "p", "a", 3)
+		add("chain", chain, err)
+		down, err := s.Downline(ctx, "p", "c", 2)
+		add("downline", down, err)
+		a, err := s.GetAttribution(ctx, "p", "o1")
+		add("attribution", a, err)
+	}
+	return out
+}
+
+func teamIDs(teams []groupbuy.Team) []string {
+	var out []string
+	for _, t := range teams {
+		out = append(out, t.ID)
+	}
+	return out
+}
+
+// schemaOf lists the tables, columns, indexes and constraints of a prefix,
+// with the prefix replaced by "P_", sorted.
+func schemaOf(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) []string {
+	n := strconv.Itoa(len(prefix))
+	var qs []string
+	switch d {
+	case sqlstore.Postgres:
+		mine := ` c.relnamespace = current_schema()::regnamespace AND left(c.relname, ` + n + `) = $1`
+		qs = []string{
+			// Relations (tables, indexes, sequences) and their options (fillfactor).
+			`SELECT 'rel ' || c.relname || ' ' || c.relkind::text || ' ' || coalesce(array_to_string(c.reloptions, ','), '')
+			 FROM pg_class c WHERE` + mine,
+			`SELECT 'col ' || c.relname || ' ' || a.attnum || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' ||
+			    a.attnotnull::text || ' ' || coalesce(co.collname, '') || ' ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '') || ' ' || a.attidentity::text
+			 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+			 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
+			 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+			 WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND` + mine,
+			`SELECT 'idx ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE` + mine,
+			`SELECT 'con ' || c.relname || ' ' || x.conname || ' ' || pg_get_constraintdef(x.oid)
+			 FROM pg_constraint x JOIN pg_class c ON c.oid = x.conrelid WHERE` + mine,
+		}
+	case sqlstore.MySQL:
+		mine := ` TABLE_SCHEMA = DATABASE() AND LEFT(TABLE_NAME, ` + n + `) = ?`
+		qs = []string{
+			`SELECT CONCAT_WS(' ', 'table', TABLE_NAME, ENGINE, TABLE_COLLATION, CREATE_OPTIONS) FROM information_schema.TABLES WHERE` + mine,
+			`SELECT CONCAT_WS(' ', 'col', TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE,
+			    COALESCE(COLLATION_NAME, '-'), COALESCE(COLUMN_DEFAULT, '-'), EXTRA)
+			 FROM information_schema.COLUMNS WHERE` + mine,
+			`SELECT CONCAT_WS(' ', 'idx', TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, COALESCE(COLLATION, '-'),
+			    COALESCE(SUB_PART, '-'), INDEX_TYPE)
+			 FROM information_schema.STATISTICS WHERE` + mine,
+			`SELECT CONCAT_WS(' ', 'con', TABLE_NAME, CONSTRAINT_NAME, CONSTRAINT_TYPE) FROM information_schema.TABLE_CONSTRAINTS WHERE` + mine,
+		}
+	default:
+		// The statements as SQLite stores them, and its own indexes
+		// (UNIQUE, PRIMARY KEY).
+		qs = []string{`SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') FROM sqlite_master
+			WHERE substr(tbl_name, 1, ` + n + `) = ?`}
+	}
+	var out []string
+	for _, q := range qs {
+		rows, err := db.QueryContext(t.Context(), q, prefix)
+		require.NoError(t, err)
+		for rows.Next() {
+			var line string
+			require.NoError(t, rows.Scan(&line))
+			out = append(out, strings.ReplaceAll(strings.Join(strings.Fields(line), " "), prefix, "P_"))
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+	}
+	slices.Sort(out)
+	return out
+}
