@@ -340,10 +340,21 @@ func TestJoinGuards(t *testing.T) {
 		_, _, err = s.JoinTeam(t.Context(), f.joinWrite("team-missing", "carol"))
 		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
 		assert.ErrorIs(t, err, storage.ErrNotFound)
+		// On PostgreSQL a join refused by its team's guard (closed, full,
+		// the campaign not active) costs its one statement: the statement
+		// reads what explains the refusal.
+		oneTrip := func(w *groupbuy.JoinTeamWrite, want error) {
+			t.Helper()
+			n := s.RoundTrips()
+			_, _, err := s.JoinTeam(t.Context(), w)
+			assert.ErrorIs(t, err, want)
+			if d == sqlstore.Postgres {
+				assert.Equal(t, int64(1), s.RoundTrips()-n, "round trips of a join refused with %v", want)
+			}
+		}
 		w := f.joinWrite(team.ID, "carol")
 		w.Now = t0.Add(25 * time.Hour)
-		_, _, err = s.JoinTeam(t.Context(), w)
-		assert.ErrorIs(t, err, groupbuy.ErrTeamClosed)
+		oneTrip(w, groupbuy.ErrTeamClosed)
 
 		// Per-user join limit.
 		other, _ := f.open("dave")
@@ -351,11 +362,12 @@ func TestJoinGuards(t *testing.T) {
 		assert.ErrorIs(t, err, groupbuy.ErrLimitExceeded)
 
 		f.join(team.ID, "carol")
-		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(team.ID, "erin"))
-		assert.ErrorIs(t, err, groupbuy.ErrTeamFull)
+		oneTrip(f.joinWrite(team.ID, "erin"), groupbuy.ErrTeamFull)
 		// Full and already joined: already joined comes first.
-		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(team.ID, "carol"))
-		assert.ErrorIs(t, err, groupbuy.ErrAlreadyJoined)
+		oneTrip(f.joinWrite(team.ID, "carol"), groupbuy.ErrAlreadyJoined)
+		// A join of another campaign's team is not found.
+		g := newFixture(t, s, func(c *groupbuy.Campaign) { c.ID, c.TeamSize = "camp-other", 3 })
+		oneTrip(g.joinWrite(other.ID, "gina"), groupbuy.ErrNotFound)
 
 		got, err := s.GetTeam(t.Context(), team.ID)
 		require.NoError(t, err)
@@ -365,8 +377,7 @@ func TestJoinGuards(t *testing.T) {
 		// The campaign is paused: no join, even into a forming team.
 		_, err = s.SetCampaignStatus(t.Context(), f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
 		require.NoError(t, err)
-		_, _, err = s.JoinTeam(t.Context(), f.joinWrite(other.ID, "frank"))
-		assert.ErrorIs(t, err, groupbuy.ErrCampaignNotActive)
+		oneTrip(f.joinWrite(other.ID, "frank"), groupbuy.ErrCampaignNotActive)
 	})
 }
 
@@ -879,6 +890,7 @@ func TestRoundTrips(t *testing.T) {
 		if d == sqlstore.Postgres {
 			assert.Equal(t, int64(1), open)
 			assert.Equal(t, int64(1), join)
+			assert.Equal(t, int64(1), refused)
 			assert.Equal(t, int64(1), pay)
 			// The payment, the seats read afresh, the completion.
 			assert.Equal(t, int64(3), filling)

@@ -62,45 +62,64 @@ func (s *Store) diagnoseJoin(ctx context.Context, r run, w *groupbuy.JoinTeamWri
 	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
 		return err
 	}
-	var (
-		campaignID, state   string
-		status              sql.NullString
-		expiresAt           time.Time
-		taken, capacity     int
-		active, seatN       int
-		joined              sql.NullInt64
-		teamID, user, seat0 = w.Seat.TeamID, w.Seat.UserID, w.Seat.ID
-	)
+	f := joinFacts{known: true}
+	user, seat0 := w.Seat.UserID, w.Seat.ID
 	err := r.row(ctx, `SELECT t.campaign_id, t.state, t.expires_at, t.seats_taken, t.capacity,
 		(SELECT c.status FROM {p}campaigns c WHERE c.id = t.campaign_id),
 		(SELECT COUNT(*) FROM {p}seats st WHERE st.team_id = t.id AND st.active_user = ?),
 		(SELECT u.joined FROM {p}user_limits u WHERE u.campaign_id = t.campaign_id AND u.user_id = ?),
 		(SELECT COUNT(*) FROM {p}seats st WHERE st.id = ?)
-		FROM {p}teams t WHERE t.id = ?`, user, user, seat0, teamID).Scan(
-		&campaignID, &state, s.ts(&expiresAt), &taken, &capacity, &status, &active, &joined, &seatN)
+		FROM {p}teams t WHERE t.id = ?`, user, user, seat0, w.Seat.TeamID).Scan(
+		&f.campaignID, &f.state, s.ts(&f.expiresAt), &f.taken, &f.capacity, &f.status, &f.active, &f.joined, &f.seatN)
 	if errors.Is(err, errNoRows) {
-		return notFound("team", teamID)
+		return notFound("team", w.Seat.TeamID)
 	}
 	if err != nil {
 		return err
 	}
-	switch {
-	case campaignID != w.Seat.CampaignID:
-		return notFound("team", teamID)
-	case status.String != string(groupbuy.CampaignActive):
-		return groupbuy.ErrCampaignNotActive
-	case state != string(groupbuy.TeamForming) || !expiresAt.After(w.Now):
-		return groupbuy.ErrTeamClosed
-	case active > 0:
-		return groupbuy.ErrAlreadyJoined
-	case taken >= capacity:
-		return groupbuy.ErrTeamFull
-	case w.MaxJoined > 0 && joined.Int64 >= int64(w.MaxJoined):
-		return groupbuy.ErrLimitExceeded
-	case seatN > 0:
-		return conflict("seat %s exists", seat0)
+	if err := f.refusal(w); err != nil {
+		return err
 	}
 	return s.eventsExist(ctx, r, w.Events)
+}
+
+// joinFacts is what a join's diagnosis reads of its team, the campaign,
+// the user's seats and counter, and the seat ID.
+type joinFacts struct {
+	campaignID, state string
+	status            sql.NullString
+	expiresAt         time.Time
+	taken, capacity   int
+	active, seatN     int
+	joined            sql.NullInt64
+	// known is false when joined and seatN were not read (pgJoin's
+	// diagnosis in its own statement): the limit and the seat's ID are then
+	// left to a full diagnosis.
+	known bool
+}
+
+// refusal returns the error of the first precondition of w that f shows
+// failing, in the Store contract's order, or nil when f shows none.
+func (f *joinFacts) refusal(w *groupbuy.JoinTeamWrite) error {
+	switch {
+	case f.campaignID != w.Seat.CampaignID:
+		return notFound("team", w.Seat.TeamID)
+	case f.status.String != string(groupbuy.CampaignActive):
+		return groupbuy.ErrCampaignNotActive
+	case f.state != string(groupbuy.TeamForming) || !f.expiresAt.After(w.Now):
+		return groupbuy.ErrTeamClosed
+	case f.active > 0:
+		return groupbuy.ErrAlreadyJoined
+	case f.taken >= f.capacity:
+		return groupbuy.ErrTeamFull
+	case !f.known:
+		return nil
+	case w.MaxJoined > 0 && f.joined.Int64 >= int64(w.MaxJoined):
+		return groupbuy.ErrLimitExceeded
+	case f.seatN > 0:
+		return conflict("seat %s exists", w.Seat.ID)
+	}
+	return nil
 }
 
 func (s *Store) diagnosePay(ctx context.Context, r run, w *groupbuy.PaySeatWrite) error {

@@ -174,7 +174,16 @@
 //   - RecordOutcome: INSERT the idempotency record ON CONFLICT DO NOTHING,
 //     and the events depending on it.
 //
-// A refused command costs one or two more reads (the diagnosis). A payment
+// A refused command costs one or two more reads (the diagnosis), but for a
+// JoinTeam refused by its team's guard on PostgreSQL: when t updates no
+// row, a second branch of the final SELECT (UNION ALL, run only then)
+// reads the team, its campaign's status, the user's live seats in it and
+// the records of the key, as of the statement's snapshot; a closed or full
+// team, an inactive campaign, a user already in the team or a team of
+// another campaign is then reported from that row, in one round trip. A
+// refusal the row cannot explain (a change committed after the snapshot,
+// an existing record, whose replay needs the record) goes to the
+// diagnosis. A payment
 // that fills its team costs 1 statement in the completing form, 2 in the
 // plain form (the payment, the completion), 3 when the completing form
 // found its snapshot stale, and 3 without FillEventID (the payment, the

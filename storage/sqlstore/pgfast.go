@@ -172,6 +172,7 @@ func (s *Store) pgDone(q *pgq) (string, []any) {
 // Column lists qualified by the aliases the statements use.
 var (
 	teamColsT  = qualify(teamCols, "t")
+	teamColsD  = qualify(teamCols, "d")
 	seatColsS  = qualify(seatCols, "s")
 	seatColsST = qualify(seatCols, "st")
 )
@@ -404,13 +405,18 @@ func (s *Store) pgJoin(ctx context.Context, w *groupbuy.JoinTeamWrite, team *gro
 	q, args := s.pgJoinSQL(w, seat)
 	return s.pgOne(ctx, "join team ", seat.TeamID, q, args, func(rows *sql.Rows) error {
 		var r struct {
-			t     groupbuy.Team
-			until time.Time
-			check sql.NullInt64
-			dest  [teamColN + 2]any
+			t         groupbuy.Team
+			until     time.Time
+			check     sql.NullInt64
+			status    sql.NullString
+			active, n int
+			dest      [teamColN + 5]any
 		}
-		if err := rows.Scan(append(s.teamDest(r.dest[:0], &r.t), s.ts(&r.until), &r.check)...); err != nil {
+		if err := rows.Scan(append(s.teamDest(r.dest[:0], &r.t), s.ts(&r.until), &r.check, &r.status, &r.active, &r.n)...); err != nil {
 			return err
+		}
+		if !r.check.Valid {
+			return pgJoinRefusal(w, &r.t, r.status, r.active, r.n)
 		}
 		*team = r.t
 		seat.ReservedUntil = r.until
@@ -418,13 +424,35 @@ func (s *Store) pgJoin(ctx context.Context, w *groupbuy.JoinTeamWrite, team *gro
 	})
 }
 
+// pgJoinRefusal is the diagnosis of a join whose team update matched no
+// row, from what its own statement read of the team (t), the campaign's
+// status, the user's active seats in the team and the records under w's
+// key, as of the statement's snapshot: the refusal those show, so that a
+// join refused for a full or closed team costs one round trip. When they
+// show none (a change committed after the snapshot, or a record of w's
+// key, whose replay needs the record) it returns a guard failure, and
+// command's diagnosis reads the state afresh. Either way the refusal
+// reported held at one instant near the write: the snapshot's here, the
+// later read's there.
+func pgJoinRefusal(w *groupbuy.JoinTeamWrite, t *groupbuy.Team, status sql.NullString, active, records int) error {
+	if records > 0 {
+		return guard("join team " + w.Seat.TeamID)
+	}
+	f := joinFacts{campaignID: t.CampaignID, state: string(t.State), status: status, expiresAt: t.ExpiresAt,
+		taken: t.SeatsTaken, capacity: t.Capacity, active: active}
+	if err := f.refusal(w); err != nil {
+		return err
+	}
+	return guard("join team " + w.Seat.TeamID)
+}
+
 // pgJoinSQL returns pgJoin's statement and its arguments.
 func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (string, []any) {
 	q := s.pgStart(pgJoinStmt, len(w.Events), w.Idem != nil, w.MaxJoined > 0)
-	camp, now := q.text(seat.CampaignID), s.pgTime(&q, w.Now)
+	camp, now, team := q.text(seat.CampaignID), s.pgTime(&q, w.Now), q.text(seat.TeamID)
 	q.sql(`WITH t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE id = `, q.text(seat.TeamID), byKeyCase, `campaign_id = `, camp, ` AND state = 'forming' AND expires_at > `, now, ` AND seats_taken < capacity`, byKeyEnd, `
+		WHERE id = `, team, byKeyCase, `campaign_id = `, camp, ` AND state = 'forming' AND expires_at > `, now, ` AND seats_taken < capacity`, byKeyEnd, `
 		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active')`)
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	user := q.text(seat.UserID)
@@ -433,9 +461,22 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 	s.pgJoinSeat(&q, w, seat, user)
 	s.pgEvents(&q, w.Events, "s")
 	s.pgIdemInsert(&q, w.Idem, scope, key, "s", nil, "")
+	// When t updated nothing, the second branch reads what explains why,
+	// as of the statement's snapshot (see pgJoin).
 	q.sql(`
-	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `
-	FROM t LEFT JOIN s ON true`)
+	SELECT `, teamColsT, `, s.reserved_until, `, pgMissing("s.reserved_until"), `, NULL::text, 0::bigint, 0::bigint
+	FROM t LEFT JOIN s ON true
+	UNION ALL
+	SELECT `, teamColsD, `, NULL, NULL, c.status,
+		(SELECT COUNT(*) FROM {p}seats st WHERE st.team_id = d.id AND st.active_user = `, user, `), `)
+	if w.Idem != nil {
+		q.sql(`(SELECT COUNT(*) FROM {p}idempotency WHERE scope = `, scope, ` AND idem_key = `, key, `)`)
+	} else {
+		q.sql(`0`)
+	}
+	q.sql(`
+	FROM {p}teams d LEFT JOIN {p}campaigns c ON c.id = d.campaign_id
+	WHERE d.id = `, team, ` AND NOT EXISTS (SELECT 1 FROM t)`)
 	return s.pgDone(&q)
 }
 
