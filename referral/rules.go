@@ -66,13 +66,21 @@ type BindDecision struct {
 // DecideBind decides whether a bind of a user (whose current binding is
 // current, nil when none) to referrer at now is allowed under the
 // programme's mode. override is an admin override: it always rebinds.
+//
+// The new binding's LockedUntil and ExpiresAt are now plus the period,
+// rounded up to a whole microsecond: every store keeps that precision, so
+// a lock or a window never ends before its full period on any of them
+// (a SQL column would otherwise drop the nanoseconds and end it early).
 func DecideBind(p *Programme, current *Binding, referrer string, override bool, now time.Time) (BindDecision, error) {
+	if p == nil {
+		return BindDecision{}, invalid("programme", "must not be nil")
+	}
 	var d BindDecision
 	switch p.BindMode {
 	case BindFirstTouchLocked:
-		d.LockedUntil = now.Add(p.LockPeriod)
+		d.LockedUntil = ceilMicro(now.Add(p.LockPeriod))
 	case BindLastTouch:
-		d.ExpiresAt = now.Add(p.AttributionWindow)
+		d.ExpiresAt = ceilMicro(now.Add(p.AttributionWindow))
 	}
 	if current == nil {
 		return d, nil
@@ -93,6 +101,15 @@ func DecideBind(p *Programme, current *Binding, referrer string, override bool, 
 		}
 	}
 	return d, nil
+}
+
+// ceilMicro rounds t up to a whole microsecond.
+func ceilMicro(t time.Time) time.Time {
+	u := t.Truncate(time.Microsecond)
+	if u.Before(t) {
+		u = u.Add(time.Microsecond)
+	}
+	return u
 }
 
 // Decide computes the attribution of a purchase by the buyer (chain[0],

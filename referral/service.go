@@ -138,6 +138,12 @@ func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) 
 	if err != nil {
 		return nil, fmt.Errorf("referral: programme %s: %w", id, err)
 	}
+	// The stores refuse such a programme, but a row written otherwise (by
+	// hand, or by another adapter) must not make Attribute pay a level
+	// that the programme's own policy forbids.
+	if err := ValidateProgramme(&got); err != nil {
+		return nil, fmt.Errorf("referral: stored programme %s: %w", id, err)
+	}
 	s.mu.Lock()
 	if len(s.progs) > 10000 {
 		clear(s.progs)
@@ -205,7 +211,9 @@ func (s *Service) RevokeCode(ctx context.Context, code string) (InviteCode, erro
 	return s.store.RevokeCode(ctx, c, s.cfg.Now())
 }
 
-// SignToken signs a share token valid for ttl from now.
+// SignToken signs a share token valid for ttl from now, rounded up to a
+// whole second (a token's precision), so that even a ttl below a second
+// gives a token that verifies until then.
 func (s *Service) SignToken(t ShareToken, ttl time.Duration) (string, error) {
 	if s.cfg.TokenKey == nil {
 		return "", invalid("TokenKey", "not configured")
@@ -213,7 +221,11 @@ func (s *Service) SignToken(t ShareToken, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		return "", invalid("ttl", "must be positive")
 	}
-	t.ExpiresAt = s.cfg.Now().Add(ttl).Truncate(time.Second)
+	exp := s.cfg.Now().Add(ttl)
+	if u := exp.Truncate(time.Second); u.Before(exp) {
+		exp = u.Add(time.Second)
+	}
+	t.ExpiresAt = exp
 	return SignToken(s.cfg.TokenKey, t)
 }
 
@@ -427,13 +439,19 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (Binding, error) {
 	}
 	for range s.cfg.MaxRereads + 1 {
 		b, err := s.bindOnce(ctx, p, &req)
-		if errors.Is(err, storage.ErrConflict) || (errors.Is(err, ErrAlreadyBound) && (p.BindMode != BindFirstTouch || req.Override)) {
+		if errors.Is(err, storage.ErrConflict) || errors.Is(err, errBindRaced) {
 			continue // decide again on the binding that won
 		}
 		return b, err
 	}
 	return Binding{}, ErrConflict
 }
+
+// errBindRaced reports that the store found the user bound although none
+// was read: another bind won in between, and the decision is taken again
+// on its binding (a repeat to the same referrer is then a no-op, another
+// referrer under first touch ErrAlreadyBound).
+var errBindRaced = errors.New("referral: bound concurrently")
 
 func (s *Service) bindOnce(ctx context.Context, p *Programme, req *BindRequest) (Binding, error) {
 	var cur *Binding
@@ -482,7 +500,11 @@ func (s *Service) bindOnce(ctx context.Context, p *Programme, req *BindRequest) 
 		Events: []storage.Event{s.event(TopicBound, fmt.Sprintf("ref:%s:%s:bind:%d", p.ID, req.UserID, b.Version),
 			boundPayload{p.ID, req.UserID, from, req.ReferrerID, req.Source, req.Actor, req.Reason}, now)},
 	}
-	return s.store.Bind(ctx, w)
+	got, err = s.store.Bind(ctx, w)
+	if cur == nil && errors.Is(err, ErrAlreadyBound) {
+		return Binding{}, errBindRaced
+	}
+	return got, err
 }
 
 // BindCode binds a user through an invite code of the programme.
@@ -536,7 +558,8 @@ type attributedPayload struct {
 // Attribute takes the snapshot of an order's chain at time at: the buyer's
 // ancestors up to the programme's levels, who is paid at which level and
 // why any member was dropped, with the policy name and version. It is
-// idempotent on (programme, orderRef): a repeat returns the first snapshot.
+// idempotent on (programme, orderRef): a repeat returns the first snapshot;
+// the same orderRef for another buyer is ErrConflict.
 func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID string, at time.Time) (Attribution, error) {
 	p, err := s.Programme(ctx, programmeID)
 	if err != nil {
@@ -568,6 +591,9 @@ func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID 
 	got, _, err := s.store.SaveAttribution(ctx, &a, []storage.Event{ev})
 	if err != nil {
 		return Attribution{}, fmt.Errorf("referral: attribute %s: %w", orderRef, err)
+	}
+	if got.BuyerID != buyerID {
+		return Attribution{}, fmt.Errorf("referral: attribute %s: attributed to buyer %s already: %w", orderRef, got.BuyerID, ErrConflict)
 	}
 	return got, nil
 }

@@ -19,7 +19,8 @@ import (
 // the write and, when one fails, changes nothing and returns the sentinel
 // named there. Reads return plain values the caller may keep.
 type Store interface {
-	// CreateProgramme stores a programme; ErrConflict if the ID exists.
+	// CreateProgramme stores a programme; ErrConflict if the ID exists, a
+	// *ValidationError (ValidateProgramme) if it breaks its own policy.
 	CreateProgramme(ctx context.Context, p *Programme) error
 	// GetProgramme returns a programme or ErrNotFound.
 	GetProgramme(ctx context.Context, id string) (Programme, error)

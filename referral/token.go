@@ -33,6 +33,10 @@ const (
 	MaxTokenLength = 1024
 	// MinTokenKeyLength is the shortest HMAC key accepted.
 	MinTokenKeyLength = 16
+	// maxTokenExpiry is the latest expiry, in Unix seconds, that a token
+	// holds (the year 36812): VerifyToken refuses any later one, so
+	// SignToken does too.
+	maxTokenExpiry = 1 << 40
 )
 
 func checkTokenKey(field string, key []byte) error {
@@ -62,6 +66,9 @@ func SignToken(key []byte, t ShareToken) (string, error) {
 	}
 	if t.ExpiresAt.Unix() <= 0 {
 		return "", invalid("ExpiresAt", "must be set")
+	}
+	if t.ExpiresAt.Unix() > maxTokenExpiry {
+		return "", invalid("ExpiresAt", "beyond what a token holds (Unix second 2^40)")
 	}
 	b := make([]byte, 0, 64)
 	b = append(b, tokenVersion)
@@ -106,7 +113,7 @@ func VerifyToken(key []byte, s string, now time.Time) (ShareToken, error) {
 	}
 	rest := body[1:]
 	exp, n := binary.Uvarint(rest)
-	if n <= 0 || exp > 1<<40 {
+	if n <= 0 || exp > maxTokenExpiry {
 		return ShareToken{}, fmt.Errorf("%w: expiry", ErrTokenTampered)
 	}
 	rest = rest[n:]

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -22,12 +23,17 @@ var referralGroups = []group{
 		{"ChainDepthAndDownline", testRefChain},
 		{"SnapshotIdempotent", testRefSnapshot},
 		{"InputValidation", testRefInput},
+		{"LockAndWindowBoundary", testRefLockBoundary},
+		{"SnapshotOtherBuyer", testRefSnapshotOtherBuyer},
+		{"ProgrammeBeyondPolicy", testRefProgrammeBeyondPolicy},
 	}},
 	{"ReferralRace", []testCase{
 		{"ReferrersForOneNewUser", testRefRaceReferrers},
 		{"CycleAB", testRefRaceCycle},
 		{"CycleRing", testRefRaceRing},
 		{"SnapshotConcurrent", testRefRaceSnapshot},
+		{"SameReferrerRetried", testRefRaceSameReferrer},
+		{"RandomRebinds", testRefRaceRandomRebinds},
 	}},
 }
 
@@ -499,4 +505,148 @@ func testRefRaceSnapshot(e *env) {
 		assert.True(r.t, outs[0].CreatedAt.Equal(outs[i].CreatedAt))
 	}
 	assert.Len(r.t, withTopic(r.drain(), referral.TopicAttributionRecorded), 1, "one event")
+}
+
+// testRefLockBoundary: a first-touch-locked binding holds for at least the
+// programme's LockPeriod and a last-touch binding attributes for at least
+// its AttributionWindow, on every adapter alike, even when the period has
+// a part below the microsecond that SQL columns keep: the store must not
+// end either early by truncating it.
+func testRefLockBoundary(e *env) {
+	const sub = 500 * time.Nanosecond
+	r := e.referral(func(p *referral.Programme) {
+		p.BindMode, p.LockPeriod = referral.BindFirstTouchLocked, time.Hour+sub
+	})
+	r.distributor("r1", "r2")
+	t0 := r.clock.Now()
+	b := r.bind("u", "r1")
+	stored, err := r.ref.GetBinding(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	assert.True(r.t, b.LockedUntil.Equal(stored.LockedUntil), "returned %v, stored %v", b.LockedUntil, stored.LockedUntil)
+	assert.False(r.t, stored.LockedUntil.Before(t0.Add(r.prog.LockPeriod)), "lock ends at %v, before bound + LockPeriod", stored.LockedUntil)
+	r.clock.Set(t0.Add(time.Hour)) // before t0 + LockPeriod
+	_, err = r.svc.Bind(r.ctx, referral.BindRequest{ProgrammeID: r.prog.ID, UserID: "u", ReferrerID: "r2", Source: referral.SourceLink})
+	assert.ErrorIs(r.t, err, referral.ErrBindingLocked, "rebind %v before the lock ends", r.prog.LockPeriod-time.Hour)
+	r.clock.Set(stored.LockedUntil)
+	_, err = r.svc.Bind(r.ctx, referral.BindRequest{ProgrammeID: r.prog.ID, UserID: "u", ReferrerID: "r2", Source: referral.SourceLink})
+	assert.NoError(r.t, err, "rebind at the instant the lock ends")
+
+	l := e.referral(func(p *referral.Programme) {
+		p.BindMode, p.AttributionWindow = referral.BindLastTouch, 24*time.Hour+sub
+	})
+	l.distributor("s1")
+	l.clock.Set(t0)
+	b = l.bind("v", "s1")
+	stored, err = l.ref.GetBinding(l.ctx, l.prog.ID, "v")
+	require.NoError(l.t, err)
+	assert.True(l.t, b.ExpiresAt.Equal(stored.ExpiresAt), "returned %v, stored %v", b.ExpiresAt, stored.ExpiresAt)
+	at := t0.Add(24 * time.Hour) // inside the window
+	a, err := l.svc.Attribute(l.ctx, l.prog.ID, "o-in", "v", at)
+	require.NoError(l.t, err)
+	if assert.Len(l.t, a.Beneficiaries(), 1, "attributed %v before the window ends: %+v", l.prog.AttributionWindow-24*time.Hour, a.Result) {
+		assert.Equal(l.t, "s1", a.Beneficiaries()[0].UserID)
+	}
+	a, err = l.svc.Attribute(l.ctx, l.prog.ID, "o-out", "v", stored.ExpiresAt)
+	require.NoError(l.t, err)
+	assert.Empty(l.t, a.Beneficiaries(), "the window ends at ExpiresAt")
+}
+
+// testRefSnapshotOtherBuyer: an order reference names one order; a second
+// Attribute under it for another buyer is refused (ErrConflict) instead
+// of answering with the first buyer's snapshot, and writes nothing.
+func testRefSnapshotOtherBuyer(e *env) {
+	r := e.referral()
+	r.line("buyer", "p1")
+	r.line("other", "q1")
+	r.drain()
+	a, err := r.svc.Attribute(r.ctx, r.prog.ID, "order-1", "buyer", r.clock.Now())
+	require.NoError(r.t, err)
+	again, err := r.svc.Attribute(r.ctx, r.prog.ID, "order-1", "buyer", r.clock.Now().Add(time.Minute))
+	require.NoError(r.t, err, "a repeat for the same buyer returns the first snapshot")
+	assert.Equal(r.t, a.Result, again.Result)
+	got, err := r.svc.Attribute(r.ctx, r.prog.ID, "order-1", "other", r.clock.Now())
+	assert.ErrorIs(r.t, err, referral.ErrConflict, "order-1 reused for another buyer; got %+v", got.Result)
+	assert.ErrorIs(r.t, err, storage.ErrConflict)
+	stored, err := r.ref.GetAttribution(r.ctx, r.prog.ID, "order-1")
+	require.NoError(r.t, err)
+	assert.Equal(r.t, "buyer", stored.BuyerID)
+	assert.Len(r.t, withTopic(r.drain(), referral.TopicAttributionRecorded), 1)
+}
+
+// testRefProgrammeBeyondPolicy: the store refuses a programme that its own
+// policy forbids (three levels under WeChat's rules), so that no Service
+// can ever read one back and pay a level the policy bans.
+func testRefProgrammeBeyondPolicy(e *env) {
+	r := e.referral()
+	p := referral.Programme{
+		ID: r.id("prog3"), Policy: referral.PolicyWeChat, Levels: 3, LevelRates: []float64{0.1, 0.05, 0.02},
+		BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel,
+		Approval: referral.ApproveAuto, CreatedAt: r.clock.Now(),
+	}
+	r.assertValidation(r.ref.CreateProgramme(r.ctx, &p), "three levels under wechat")
+	_, err := r.ref.GetProgramme(r.ctx, p.ID)
+	assert.ErrorIs(r.t, err, referral.ErrNotFound, "nothing stored")
+}
+
+// testRefRaceSameReferrer: a bind retried while the first attempt is still
+// running (the same user, the same referrer) succeeds every time under
+// first touch, as a sequential repeat does: one binding, one history
+// entry, one event.
+func testRefRaceSameReferrer(e *env) {
+	const racers = 16
+	r := e.referral()
+	r.distributor("ref")
+	r.drain()
+	for round := range 3 {
+		user := fmt.Sprintf("dup-%d", round)
+		errs := r.raceBinds(func() [][2]string {
+			out := make([][2]string, racers)
+			for i := range out {
+				out[i] = [2]string{user, "ref"}
+			}
+			return out
+		}()...)
+		for i, err := range errs {
+			assert.NoError(r.t, err, "round %d: attempt %d", round, i)
+		}
+		h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, user)
+		require.NoError(r.t, err)
+		assert.Len(r.t, h, 1, "round %d: one history entry", round)
+		assert.Len(r.t, r.drain(), 1, "round %d: one event", round)
+	}
+}
+
+// testRefRaceRandomRebinds: under last touch every bind rebinds, so racing
+// random binds among a few users move existing edges as well as add new
+// ones; whatever interleaving the adapter allows, the forest stays acyclic.
+// A refusal is ErrCycle, or a conflict the caller may retry (a lost race
+// beyond the Service's re-reads, a deadlock beyond the store's retries).
+// The seed is printed.
+func testRefRaceRandomRebinds(e *env) {
+	seed := uint64(time.Now().UnixNano())
+	e.t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	r := e.referral(func(p *referral.Programme) {
+		p.BindMode, p.AttributionWindow, p.ReferrerMustBeDistributor = referral.BindLastTouch, time.Hour, false
+	})
+	us := users("rr", 10)
+	for round := range 5 {
+		pairs := make([][2]string, 5)
+		for i := range pairs {
+			a, b := rng.IntN(len(us)), rng.IntN(len(us)-1)
+			if b >= a {
+				b++
+			}
+			pairs[i] = [2]string{us[a], us[b]}
+		}
+		for i, err := range r.raceBinds(pairs...) {
+			if err != nil && !errors.Is(err, referral.ErrCycle) && !errors.Is(err, storage.ErrConflict) && !storage.IsRetryable(err) {
+				r.t.Errorf("seed %d round %d: bind %v: %v", seed, round, pairs[i], err)
+			}
+		}
+		r.acyclic(us...)
+		if r.t.Failed() {
+			r.t.Fatalf("seed %d round %d", seed, round)
+		}
+	}
 }
