@@ -123,8 +123,20 @@ func (s *Service) CreateProgramme(ctx context.Context, p Programme) (Programme, 
 	return p, nil
 }
 
-// Programme returns a programme (cached: programmes never change).
+// Programme returns a programme (cached: programmes never change). The
+// result is a copy, the caller's to keep and change.
 func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) {
+	p, err := s.programme(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := *p
+	c.LevelRates = slices.Clone(p.LevelRates)
+	return &c, nil
+}
+
+// programme returns the cached programme itself: the commands only read it.
+func (s *Service) programme(ctx context.Context, id string) (*Programme, error) {
 	if err := validateID("ProgrammeID", id); err != nil {
 		return nil, err
 	}
@@ -156,7 +168,7 @@ func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) 
 // IssueCode creates a new invite code for a user in a programme, for a
 // channel or campaign (may be empty). A user may hold any number of codes.
 func (s *Service) IssueCode(ctx context.Context, programmeID, userID, channel string) (InviteCode, error) {
-	if _, err := s.Programme(ctx, programmeID); err != nil {
+	if _, err := s.programme(ctx, programmeID); err != nil {
 		return InviteCode{}, err
 	}
 	if err := validateID("UserID", userID); err != nil {
@@ -260,7 +272,7 @@ type distributorPayload struct {
 // Apply makes a user apply as a distributor. In an ApproveAuto programme
 // whose rule accepts the user it is approved at once (actor "system").
 func (s *Service) Apply(ctx context.Context, programmeID, userID string) (Distributor, error) {
-	p, err := s.Programme(ctx, programmeID)
+	p, err := s.programme(ctx, programmeID)
 	if err != nil {
 		return Distributor{}, err
 	}
@@ -309,7 +321,7 @@ func (s *Service) Revoke(ctx context.Context, programmeID, userID, actor, reason
 }
 
 func (s *Service) operator(ctx context.Context, programmeID, userID string, from, to DistributorState, actor, reason string) (Distributor, error) {
-	if _, err := s.Programme(ctx, programmeID); err != nil {
+	if _, err := s.programme(ctx, programmeID); err != nil {
 		return Distributor{}, err
 	}
 	if err := validateID("UserID", userID); err != nil {
@@ -401,7 +413,7 @@ type boundPayload struct {
 // binding unchanged (in last-touch mode it refreshes the window), so a
 // retried request is harmless.
 func (s *Service) Bind(ctx context.Context, req BindRequest) (Binding, error) {
-	p, err := s.Programme(ctx, req.ProgrammeID)
+	p, err := s.programme(ctx, req.ProgrammeID)
 	if err != nil {
 		return Binding{}, err
 	}
@@ -561,7 +573,7 @@ type attributedPayload struct {
 // idempotent on (programme, orderRef): a repeat returns the first snapshot;
 // the same orderRef for another buyer is ErrConflict.
 func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID string, at time.Time) (Attribution, error) {
-	p, err := s.Programme(ctx, programmeID)
+	p, err := s.programme(ctx, programmeID)
 	if err != nil {
 		return Attribution{}, err
 	}
@@ -582,7 +594,7 @@ func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID 
 	a := Attribution{
 		ProgrammeID: programmeID, OrderRef: orderRef, BuyerID: buyerID, At: at,
 		PolicyName: p.Policy.Name, PolicyVersion: p.Policy.Version,
-		Levels: p.Levels, LevelRates: p.LevelRates, SelfPurchase: p.SelfPurchase, Frozen: p.Frozen,
+		Levels: p.Levels, LevelRates: slices.Clone(p.LevelRates), SelfPurchase: p.SelfPurchase, Frozen: p.Frozen,
 		Chain: chain, CreatedAt: now,
 	}
 	a.Result = Replay(&a)
@@ -607,7 +619,7 @@ func Replay(a *Attribution) []Level {
 // Downline counts a user's direct and second-level downline, never deeper
 // than the programme's levels (Second is -1 under a one-level programme).
 func (s *Service) Downline(ctx context.Context, programmeID, userID string) (DownlineStats, error) {
-	p, err := s.Programme(ctx, programmeID)
+	p, err := s.programme(ctx, programmeID)
 	if err != nil {
 		return DownlineStats{}, err
 	}

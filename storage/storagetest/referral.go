@@ -26,6 +26,7 @@ var referralGroups = []group{
 		{"LockAndWindowBoundary", testRefLockBoundary},
 		{"SnapshotOtherBuyer", testRefSnapshotOtherBuyer},
 		{"ProgrammeBeyondPolicy", testRefProgrammeBeyondPolicy},
+		{"ResultsNotShared", testRefResultsNotShared},
 	}},
 	{"ReferralRace", []testCase{
 		{"ReferrersForOneNewUser", testRefRaceReferrers},
@@ -648,5 +649,29 @@ func testRefRaceRandomRebinds(e *env) {
 		if r.t.Failed() {
 			r.t.Fatalf("seed %d round %d", seed, round)
 		}
+	}
+}
+
+// testRefResultsNotShared: what the Service returns is the caller's to
+// keep: changing a returned programme or attribution (its rates) changes
+// nothing that a later attribution is computed from.
+func testRefResultsNotShared(e *env) {
+	r := e.referral()
+	r.line("buyer", "p1", "p2")
+	want := append([]float64(nil), r.prog.LevelRates...)
+	a, err := r.svc.Attribute(r.ctx, r.prog.ID, "order-1", "buyer", r.clock.Now())
+	require.NoError(r.t, err)
+	require.Len(r.t, a.LevelRates, 2)
+	a.LevelRates[0], a.LevelRates[1] = 0.9, 0.9
+	p, err := r.svc.Programme(r.ctx, r.prog.ID)
+	require.NoError(r.t, err)
+	assert.Equal(r.t, want, p.LevelRates, "the programme after changing a returned attribution")
+	p.Levels, p.LevelRates = 3, []float64{0.5, 0.5, 0.5}
+	b, err := r.svc.Attribute(r.ctx, r.prog.ID, "order-2", "buyer", r.clock.Now())
+	require.NoError(r.t, err)
+	assert.Equal(r.t, want, b.LevelRates)
+	assert.Equal(r.t, 2, b.Levels)
+	for _, l := range b.Beneficiaries() {
+		assert.Equal(r.t, want[l.Level-1], l.Rate, "level %d", l.Level)
 	}
 }
