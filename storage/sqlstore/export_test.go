@@ -2,7 +2,10 @@ package sqlstore
 
 // Hooks for the external tests of this package.
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // PgJSONString is pgJSONString, for tests that run its SQL.
 func PgJSONString(x string) string { return pgJSONString(x) }
@@ -38,10 +41,9 @@ func PreparedUses(s *Store) int64 {
 // MigrateTo is Migrate stopping after the migration of the given version.
 func MigrateTo(ctx context.Context, s *Store, version int) error { return s.migrateTo(ctx, version) }
 
-// MigrationVersions returns the versions of s's dialect's migrations, in
-// order.
-func MigrationVersions(s *Store) ([]int, error) {
-	ms, err := s.migrations()
+// MigrationVersions returns the versions of d's migrations, in order.
+func MigrationVersions(d Dialect) ([]int, error) {
+	ms, err := (&Store{d: d}).migrations()
 	if err != nil {
 		return nil, err
 	}
@@ -51,3 +53,7 @@ func MigrationVersions(s *Store) ([]int, error) {
 	}
 	return out, nil
 }
+
+// SetMigrationLockTimeout sets how long each lock wait of s's Migrate
+// lasts at most (MySQL rounds it up to whole seconds).
+func SetMigrationLockTimeout(s *Store, d time.Duration) { s.migrationLockTimeout = d }

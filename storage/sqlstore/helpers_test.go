@@ -142,3 +142,23 @@ func newStorePrefixed(t testing.TB, db *sql.DB, d sqlstore.Dialect, opts ...sqls
 	require.NoError(t, s.Migrate(t.Context()))
 	return s, prefix
 }
+
+// newStoreAt returns a Store with its own table prefix, dropped at
+// cleanup, migrated up to version only.
+func newStoreAt(t testing.TB, db *sql.DB, d sqlstore.Dialect, version int, opts ...sqlstore.Option) (*sqlstore.Store, string) {
+	t.Helper()
+	prefix := randomPrefix()
+	s, err := sqlstore.New(db, d, append([]sqlstore.Option{sqlstore.WithTablePrefix(prefix)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { dropTables(t, db, d, prefix) })
+	require.NoError(t, sqlstore.MigrateTo(t.Context(), s, version))
+	return s, prefix
+}
+
+// migrationVersions returns the versions of d's migrations, in order.
+func migrationVersions(t testing.TB, d sqlstore.Dialect) []int {
+	t.Helper()
+	versions, err := sqlstore.MigrationVersions(d)
+	require.NoError(t, err)
+	return versions
+}

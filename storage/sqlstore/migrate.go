@@ -3,11 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"path"
 	"slices"
 	"strconv"
@@ -91,6 +93,13 @@ func splitSQL(text string) []string {
 //   - MySQL, whose DDL is not transactional, holds GET_LOCK on a dedicated
 //     connection while it migrates, and its DDL is IF NOT EXISTS.
 //
+// A migration waits for each lock it needs at most 2 s (PostgreSQL's
+// lock_timeout, MySQL's lock_wait_timeout), so that the queries queued
+// behind its wait are held up no longer; when the wait runs out, it rolls
+// back, pauses and tries again until ctx is done, and then returns an
+// error naming the migration. The host's statement timeouts
+// (statement_timeout, max_statement_time) do not apply to migrations.
+//
 // New never migrates; run Migrate at deploy or start-up. Under WithTx,
 // Migrate still uses the pool, not the host's transaction.
 func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, math.MaxInt) }
@@ -140,9 +149,11 @@ func (s *Store) migrate(ctx context.Context, version int) error {
 		if applied[m.version] {
 			continue
 		}
-		err := s.retry(ctx, func() error { return s.applyInTx(ctx, m) })
+		err := s.untilLocked(ctx, m, func() error {
+			return s.retry(ctx, func() error { return s.applyInTx(ctx, m) })
+		})
 		if err != nil {
-			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+			return err
 		}
 	}
 	return nil
@@ -158,6 +169,16 @@ func (s *Store) applyInTx(ctx context.Context, m migration) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	r := run{s: s, q: tx}
+	if s.d == Postgres {
+		// Wait for a lock at most the lock timeout (see untilLocked), and
+		// let no statement_timeout of the host's abort an index build.
+		set := fmt.Sprintf(`SET LOCAL lock_timeout = %d`, max(s.lockTimeout().Milliseconds(), 1))
+		for _, stmt := range []string{set, `SET LOCAL statement_timeout = 0`} {
+			if _, err := r.exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+	}
 	n, err := r.affected(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING`,
 		m.version, s.t(time.Now()))
 	if err != nil {
@@ -210,6 +231,11 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 	}
 	defer conn.Close()
 	r := run{s: s, q: conn}
+	restore, err := s.mysqlMigrationSession(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer restore()
 	// Lock names are server-wide: qualify with the database, and keep
 	// within MySQL's 64 characters.
 	lock := s.prefix + "migrate"
@@ -240,19 +266,141 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 			continue
 		}
 		for _, stmt := range m.stmts {
-			if _, err := r.exec(ctx, stmt); err != nil {
+			err := s.untilLocked(ctx, m, func() error {
+				_, err := r.exec(ctx, stmt)
 				// DDL is not transactional here: an index built before a
 				// crash that kept its version row from being written is
 				// there already (1061, duplicate key name).
-				if mysqlErrno(err, "1061") && strings.HasPrefix(stmt, "CREATE INDEX ") {
-					continue
+				if err != nil && mysqlErrno(err, "1061") && strings.HasPrefix(stmt, "CREATE INDEX ") {
+					return nil
 				}
-				return fmt.Errorf("sqlstore: migration %s: %w\n%s", m.name, err, stmt)
+				if err != nil {
+					return fmt.Errorf("%w\n%s", err, stmt)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
-		if _, err := r.exec(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, s.t(time.Now())); err != nil {
-			return fmt.Errorf("sqlstore: migration %s: record: %w", m.name, err)
+		err := s.untilLocked(ctx, m, func() error {
+			if _, err := r.exec(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, s.t(time.Now())); err != nil {
+				return fmt.Errorf("record: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// mysqlMigrationSession sets the migration connection's lock_wait_timeout
+// (metadata locks, in whole seconds) to the lock timeout and, on MariaDB,
+// its max_statement_time to 0 (none: the migration's waits and index
+// builds are not the host's queries), and returns what puts the previous
+// values back before the connection returns to the pool; a connection
+// whose values could not be put back is discarded.
+func (s *Store) mysqlMigrationSession(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
+	r := run{s: s, q: conn}
+	secs := max(int64(math.Ceil(s.lockTimeout().Seconds())), 1)
+	var (
+		lockWait int64
+		stmtTime float64
+		set      = `SET SESSION lock_wait_timeout = ` + strconv.FormatInt(secs, 10)
+		undo     string
+	)
+	switch err := r.row(ctx, `SELECT @@SESSION.lock_wait_timeout, @@SESSION.max_statement_time`).Scan(&lockWait, &stmtTime); {
+	case err == nil: // MariaDB
+		set += `, max_statement_time = 0`
+		undo = `SET SESSION lock_wait_timeout = ` + strconv.FormatInt(lockWait, 10) +
+			`, max_statement_time = ` + strconv.FormatFloat(stmtTime, 'f', -1, 64)
+	case mysqlErrno(err, "1193"):
+		// MySQL has no max_statement_time; its max_execution_time bounds
+		// SELECTs only.
+		if err := r.row(ctx, `SELECT @@SESSION.lock_wait_timeout`).Scan(&lockWait); err != nil {
+			return nil, fmt.Errorf("read lock_wait_timeout: %w", err)
+		}
+		undo = `SET SESSION lock_wait_timeout = ` + strconv.FormatInt(lockWait, 10)
+	default:
+		return nil, fmt.Errorf("read lock_wait_timeout: %w", err)
+	}
+	restore = func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := r.exec(rctx, undo); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}
+	if _, err := r.exec(ctx, set); err != nil {
+		restore()
+		return nil, fmt.Errorf("set lock_wait_timeout: %w", err)
+	}
+	return restore, nil
+}
+
+// migrationLockTimeout bounds each wait of a migration for a lock.
+const migrationLockTimeout = 2 * time.Second
+
+func (s *Store) lockTimeout() time.Duration {
+	if s.migrationLockTimeout > 0 {
+		return s.migrationLockTimeout
+	}
+	return migrationLockTimeout
+}
+
+// untilLocked runs try, one attempt at applying (part of) migration m, again
+// while it fails with a lock timeout (PostgreSQL 55P03, MySQL 1205), until
+// ctx is done. A migration's DDL needs an exclusive lock of its table,
+// which it cannot get while a transaction that touched the table is open;
+// waiting in the lock queue would hold up every later query of the table
+// behind it, so each try waits at most the lock timeout and gives up, and
+// the queries it held up run during the pause before the next try. The
+// error of a migration that never got its locks names it and wraps ctx's
+// error.
+func (s *Store) untilLocked(ctx context.Context, m migration, try func() error) error {
+	start := time.Now()
+	var timedOut error // the last lock timeout
+	for tries := 1; ; tries++ {
+		err := try()
+		if err == nil {
+			return nil
+		}
+		if s.isLockTimeout(err) {
+			timedOut = err
+			if lockPause(ctx, s.lockTimeout(), tries) == nil {
+				continue
+			}
+		} else if timedOut == nil || ctx.Err() == nil {
+			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+		}
+		// ctx ended during a pause or a try, after a lock timeout.
+		return fmt.Errorf("sqlstore: migration %s: could not take its locks in %d tries over %v, each waiting at most %v (a long transaction on its tables, or another migrator, holds them): %w; last try: %w",
+			m.name, tries, time.Since(start).Round(time.Millisecond), s.lockTimeout(), ctx.Err(), timedOut)
+	}
+}
+
+// isLockTimeout reports a lock wait that ran out: PostgreSQL's
+// lock_not_available (55P03), MySQL's ER_LOCK_WAIT_TIMEOUT (1205).
+func (s *Store) isLockTimeout(err error) bool {
+	if st, ok := errors.AsType[sqlStater](err); ok {
+		return st.SQLState() == "55P03"
+	}
+	return s.d == MySQL && mysqlErrno(err, "1205")
+}
+
+// lockPause sleeps between two tries of a migration for its locks: a
+// quarter of the lock timeout after the first, doubling up to four times
+// the lock timeout, jittered by ±50 %.
+func lockPause(ctx context.Context, timeout time.Duration, tries int) error {
+	d := max(min(timeout/4<<min(tries-1, 4), 4*timeout), time.Millisecond)
+	t := time.NewTimer(d/2 + rand.N(d))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -104,6 +104,8 @@ type Store struct {
 	txStmts    *txStmts   // the host transaction's statements, set by WithTx when stmts is
 	texts      *pgTexts   // PostgreSQL's single statements by shape; nil on other dialects
 	lastPays   *lastPays  // PostgreSQL's teams one payment from full; nil on other dialects
+
+	migrationLockTimeout time.Duration // Migrate's bound on each lock wait; 0: migrationLockTimeout
 }
 
 var (

@@ -1,0 +1,157 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// TestMigrateLockTimeout: a host transaction that has read teams stays
+// open while the pending migration needs an exclusive lock of teams
+// (PostgreSQL 0007, MySQL 0003). Migrate waits for the lock at most its
+// lock timeout per try, so a read of teams started while it tries is not
+// queued behind it until the host transaction ends; Migrate retries until
+// its ctx ends, then names the migration, or until the host transaction
+// ends, then applies it. The migrator's connections carry a host's
+// statement timeout shorter than the lock timeout, which the migration
+// does not obey (an index build would otherwise be cut short too).
+func TestMigrateLockTimeout(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		var (
+			lockTimeout = 500 * time.Millisecond
+			mdb         *sql.DB
+		)
+		switch d {
+		case sqlstore.Postgres:
+			mdb = openAndPing(t, "pgx", withParam(os.Getenv("SCSDK_POSTGRES_DSN"), "statement_timeout=200"))
+		case sqlstore.MySQL:
+			lockTimeout = time.Second // lock_wait_timeout counts whole seconds
+			mdb = openAndPing(t, "mysql", withParam(os.Getenv("SCSDK_MYSQL_DSN"), "max_statement_time=0.2"))
+		default:
+			t.Skip("SQLite locks the whole database for one writer; its busy timeout bounds the wait")
+		}
+		mdb.SetMaxOpenConns(1) // one session, whose settings are checked below
+		ctx := t.Context()
+		versions := migrationVersions(t, d)
+		last := versions[len(versions)-1]
+		s, prefix := newStoreAt(t, db, d, versions[len(versions)-2])
+		f := newFixture(t, s)
+		team, _ := f.open("alice")
+		m, err := sqlstore.New(mdb, d, sqlstore.WithTablePrefix(prefix))
+		require.NoError(t, err)
+		sqlstore.SetMigrationLockTimeout(m, lockTimeout)
+		session := sessionSettings(t, mdb, d)
+
+		host, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer func() { _ = host.Rollback() }()
+		_, err = s.WithTx(host).GetTeam(ctx, team.ID)
+		require.NoError(t, err)
+
+		// Gives up when its ctx ends, naming the migration.
+		short, cancel := context.WithTimeout(ctx, 3*lockTimeout)
+		defer cancel()
+		err = m.Migrate(short)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), fmt.Sprintf("migration %04d_", last))
+		assert.Contains(t, err.Error(), "could not take its locks")
+		assert.Equal(t, len(versions)-1, countVersions(t, db, prefix), "not applied")
+
+		// Waits for the host transaction, and lets a read through meanwhile.
+		var (
+			mu    sync.Mutex
+			order []string
+		)
+		happened := func(e string) {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, e)
+		}
+		migrated := make(chan error, 1)
+		go func() {
+			err := m.Migrate(ctx)
+			happened("migrated")
+			migrated <- err
+		}()
+		waitForLockWait(t, db, d, prefix+"teams")
+		var readErr error
+		read := make(chan struct{})
+		go func() {
+			_, readErr = s.GetTeam(ctx, team.ID)
+			happened("read")
+			close(read)
+		}()
+		select {
+		case <-read:
+		case <-time.After(10 * lockTimeout):
+			// Before the host transaction ends, which frees the read.
+		}
+		happened("host commits")
+		require.NoError(t, host.Commit())
+		require.NoError(t, <-migrated)
+		<-read
+		require.NoError(t, readErr)
+		assert.Equal(t, []string{"read", "host commits", "migrated"}, order)
+		assert.Equal(t, len(versions), countVersions(t, db, prefix))
+		assert.Equal(t, session, sessionSettings(t, mdb, d), "the migration's session settings are undone")
+	})
+}
+
+func countVersions(t *testing.T, db *sql.DB, prefix string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+prefix+"schema_migrations").Scan(&n))
+	return n
+}
+
+// withParam adds a parameter to a DSN.
+func withParam(dsn, p string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + p
+	}
+	return dsn + "?" + p
+}
+
+// sessionSettings returns the settings of db's session that a migration
+// changes.
+func sessionSettings(t *testing.T, db *sql.DB, d sqlstore.Dialect) string {
+	t.Helper()
+	q := `SELECT current_setting('lock_timeout') || ' ' || current_setting('statement_timeout')`
+	if d == sqlstore.MySQL {
+		q = `SELECT CONCAT_WS(' ', @@SESSION.lock_wait_timeout, @@SESSION.max_statement_time)`
+	}
+	var v string
+	require.NoError(t, db.QueryRowContext(t.Context(), q).Scan(&v))
+	return v
+}
+
+// waitForLockWait waits until a session waits for a lock of table.
+func waitForLockWait(t *testing.T, db *sql.DB, d sqlstore.Dialect, table string) {
+	t.Helper()
+	q := `SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT l.granted AND c.relname = $1`
+	arg := table
+	if d == sqlstore.MySQL {
+		q = `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' AND INFO LIKE ?`
+		arg = "%" + table + "%"
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		require.NoError(t, db.QueryRowContext(t.Context(), q, arg).Scan(&n))
+		if n > 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "nobody waits for a lock of %s", table)
+		time.Sleep(2 * time.Millisecond)
+	}
+}
