@@ -91,7 +91,8 @@ func splitSQL(text string) []string {
 //     first inserts the migration's version row; a concurrent migrator
 //     blocks on that key until the first commits, then skips the migration.
 //   - MySQL, whose DDL is not transactional, holds GET_LOCK on a dedicated
-//     connection while it migrates, and its DDL is IF NOT EXISTS.
+//     connection while it migrates, and its DDL is IF NOT EXISTS; a
+//     concurrent migrator waits for that lock until its ctx is done.
 //
 // A migration waits for each lock it needs at most 2 s (PostgreSQL's
 // lock_timeout, MySQL's lock_wait_timeout), so that the queries queued
@@ -239,12 +240,26 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 	// Lock names are server-wide: qualify with the database, and keep
 	// within MySQL's 64 characters.
 	lock := s.prefix + "migrate"
-	var got sql.NullInt64
-	if err := r.row(ctx, `SELECT GET_LOCK(CONCAT(LEFT(COALESCE(DATABASE(), ''), 24), '.', ?), 30)`, lock).Scan(&got); err != nil {
-		return fmt.Errorf("sqlstore: migrate: lock: %w", err)
-	}
-	if !got.Valid || got.Int64 != 1 {
-		return errors.New("sqlstore: migrate: another migrator held the lock for 30s")
+	// Another migrator may hold the lock for as long as its migrations
+	// take (an index build on a large table, or waits for its locks):
+	// wait until ctx is done, a second at a time.
+	start := time.Now()
+	for {
+		var got sql.NullInt64
+		err := r.row(ctx, `SELECT GET_LOCK(CONCAT(LEFT(COALESCE(DATABASE(), ''), 24), '.', ?), 1)`, lock).Scan(&got)
+		if err == nil && got.Valid && got.Int64 == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("sqlstore: migrate: another migrator of %s has held the migration lock for %v: %w",
+				s.prefix, time.Since(start).Round(time.Millisecond), ctx.Err())
+		}
+		if err != nil {
+			return fmt.Errorf("sqlstore: migrate: lock: %w", err)
+		}
+		if !got.Valid {
+			return errors.New("sqlstore: migrate: lock: GET_LOCK failed (NULL)")
+		}
 	}
 	defer func() {
 		// Release on a context that the caller's cancellation cannot stop.

@@ -155,3 +155,80 @@ func waitForLockWait(t *testing.T, db *sql.DB, d sqlstore.Dialect, table string)
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestMigrateMySQLWaitsForMigrator: on MySQL a migrator holds a named lock
+// for as long as its migrations take; here the first waits behind a host
+// transaction. A second migrator, as in a rolling restart, waits for the
+// lock until its ctx is done (then says that another migrator holds it),
+// and, when the first finishes while it waits, finds nothing left to do.
+func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
+	db, d, ctx := openMySQL(t), sqlstore.MySQL, t.Context()
+	versions := migrationVersions(t, d)
+	s, prefix := newStoreAt(t, db, d, versions[len(versions)-2])
+	f := newFixture(t, s)
+	team, _ := f.open("alice")
+	host, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = host.Rollback() }()
+	_, err = s.WithTx(host).GetTeam(ctx, team.ID)
+	require.NoError(t, err)
+
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	happened := func(e string) {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, e)
+	}
+	migrate := func(name string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			m, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+			if err == nil {
+				sqlstore.SetMigrationLockTimeout(m, time.Second)
+				err = m.Migrate(ctx)
+			}
+			happened(name)
+			done <- err
+		}()
+		return done
+	}
+	first := migrate("first migrated")
+	waitForLockWait(t, db, d, prefix+"teams") // the first holds the migration lock
+
+	second, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+	require.NoError(t, err)
+	short, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancel()
+	err = second.Migrate(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "another migrator of "+prefix+" has held the migration lock")
+
+	third := migrate("third migrated")
+	waitForUserLock(t, db)
+	time.Sleep(1500 * time.Millisecond) // more than one try of GET_LOCK
+	happened("host commits")
+	require.NoError(t, host.Commit())
+	require.NoError(t, <-first)
+	require.NoError(t, <-third)
+	assert.Equal(t, "host commits", order[0], "the third waited for the first")
+	assert.Equal(t, len(versions), countVersions(t, db, prefix))
+}
+
+// waitForUserLock waits until a MySQL session waits in GET_LOCK.
+func waitForUserLock(t *testing.T, db *sql.DB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		require.NoError(t, db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+			WHERE STATE = 'User lock' AND INFO LIKE 'SELECT GET_LOCK(%'`).Scan(&n))
+		if n > 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "nobody waits in GET_LOCK")
+		time.Sleep(2 * time.Millisecond)
+	}
+}
