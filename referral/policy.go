@@ -171,6 +171,12 @@ func ValidateProgramme(p *Programme) error {
 	if err := validateID("ID", p.ID); err != nil {
 		return err
 	}
+	// Event keys are "ref:<programme>:<user or order>:<suffix>": with no
+	// ':' in the programme's ID, two keys are equal only for the same
+	// programme, subject and suffix, whatever the user or order IDs hold.
+	if strings.IndexByte(p.ID, ':') >= 0 {
+		return invalid("ID", "must not contain ':' (it separates the parts of event keys)")
+	}
 	if err := ValidatePolicy(&p.Policy); err != nil {
 		return err
 	}
