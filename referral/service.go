@@ -572,10 +572,10 @@ type attributedPayload struct {
 // why any member was dropped, with the policy name and version. It is
 // idempotent on (programme, orderRef): a repeat returns the first snapshot;
 // the same orderRef for another buyer is ErrConflict. The chain is the
-// referral tree as it stands when Attribute runs, judged at at (a
-// binding's expiry, a distributor's state): bindings made or changed
-// between at and the call are not undone, so call Attribute when the
-// order is placed, not later.
+// referral tree and the distributors' states as they stand when Attribute
+// runs; at only decides which last-touch bindings have expired. Bindings
+// made or changed between at and the call are not undone, so call
+// Attribute when the order is placed, not later.
 func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID string, at time.Time) (Attribution, error) {
 	p, err := s.programme(ctx, programmeID)
 	if err != nil {
