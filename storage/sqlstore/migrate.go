@@ -100,9 +100,15 @@ func splitSQL(text string) []string {
 // back, pauses and tries again until ctx is done, and then returns an
 // error naming the migration. The host's statement timeouts
 // (statement_timeout, max_statement_time) do not apply to migrations.
+// Once it has its locks, a migration holds them until it ends: some keep
+// reads of a table out for seconds per million rows (the package doc's
+// Migrations lists them with measured times).
 //
-// New never migrates; run Migrate at deploy or start-up. Under WithTx,
-// Migrate still uses the pool, not the host's transaction.
+// Migrations are forward-only. Run Migrate before deploying the code that
+// needs it (migrate first, then deploy); a MySQL migration that failed
+// halfway is completed by the next Migrate. New never migrates; run
+// Migrate at deploy or start-up. Under WithTx, Migrate still uses the
+// pool, not the host's transaction.
 func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, math.MaxInt) }
 
 // migrateTo is Migrate stopping after the migration of the given version:

@@ -4,9 +4,13 @@
 -- reads (INCLUDE), so a probe of a page that VACUUM (autovacuum) has marked
 -- all-visible reads the index only, not the heap: fewer pages per
 -- Attribute, and a smaller working set than index plus heap. The
--- uniqueness is unchanged. Rebuilding a key locks its table for the build
--- (about a second per million rows on a small machine). MySQL needs no
--- such change: InnoDB's primary key is the row.
+-- uniqueness is unchanged. MySQL needs no such change: InnoDB's primary
+-- key is the row.
+-- Cost: ALTER TABLE takes an ACCESS EXCLUSIVE lock of each table, held
+-- until the migration commits: reads and writes of ref_nodes (and of
+-- ref_distributors from its ALTER on) wait while the keys are rebuilt.
+-- Measured on PostgreSQL 15 with 1M rows in each: 8.0 s, during which
+-- reads of ref_nodes waited.
 
 ALTER TABLE {{prefix}}ref_nodes
     DROP CONSTRAINT {{prefix}}ref_nodes_pkey,
