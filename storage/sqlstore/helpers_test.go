@@ -110,13 +110,16 @@ func randomPrefix() string {
 	return "t" + hex.EncodeToString(b) + "_"
 }
 
-var tables = []string{"campaigns", "teams", "seats", "user_limits", "idempotency", "outbox", "schema_migrations"}
+// dataTables are the tables a Store's migrations create, but its
+// schema_migrations.
+var dataTables = []string{"campaigns", "teams", "seats", "user_limits", "idempotency", "outbox",
+	"ref_programmes", "ref_codes", "ref_distributors", "ref_nodes", "ref_history", "ref_attributions"}
 
 // dropTables drops every table of a prefix.
 func dropTables(t testing.TB, db *sql.DB, d sqlstore.Dialect, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, tb := range tables {
+	for _, tb := range append(dataTables[:len(dataTables):len(dataTables)], "schema_migrations") {
 		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+tb); err != nil {
 			t.Errorf("drop %s%s: %v", prefix, tb, err)
 		}

@@ -14,11 +14,6 @@ import (
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
 
-// The referral tables are dropped with the others at cleanup.
-func init() {
-	tables = append(tables, "ref_programmes", "ref_codes", "ref_distributors", "ref_nodes", "ref_history", "ref_attributions")
-}
-
 // txRef is txPerCall for the referral.Store: every call in a host
 // transaction of its own, through Store.WithTx.
 type txRef struct{ *txPerCall }

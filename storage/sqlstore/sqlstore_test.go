@@ -66,7 +66,7 @@ func conformanceWarm(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for round := range 4 {
 			groupBuyRound(t.Context(), t, s, round)
 		}
-		for _, table := range tables[:len(tables)-1] { // not schema_migrations
+		for _, table := range dataTables {
 			_, err := db.ExecContext(t.Context(), `DELETE FROM `+prefix+table)
 			require.NoError(t, err)
 		}
