@@ -156,7 +156,33 @@ func CheckBindWrite(w *BindWrite) error {
 	if b.BoundAt.IsZero() {
 		return invalid("BoundAt", "must be set")
 	}
-	return errors.Join(validateText("Reason", b.Reason), validateText("Change.Reason", w.Change.Reason), check.Events(w.Events))
+	return errors.Join(validateText("Reason", b.Reason), validateText("Change.Reason", w.Change.Reason),
+		checkText("Code", b.Code, MaxBindingCodeLength), checkText("Actor", b.Actor, MaxActorLength),
+		checkText("Change.Actor", w.Change.Actor, MaxActorLength), check.Events(w.Events))
+}
+
+// CheckInviteCode checks CreateCode's code: its keys, the code and channel
+// within their columns, and CreatedAt set.
+func CheckInviteCode(c *InviteCode) error {
+	if c == nil {
+		return invalid("code", "must not be nil")
+	}
+	if err := CheckKeys("Code", c.Code, "ProgrammeID", c.ProgrammeID, "UserID", c.UserID); err != nil {
+		return err
+	}
+	if c.CreatedAt.IsZero() {
+		return invalid("CreatedAt", "must be set")
+	}
+	return errors.Join(checkText("Code", c.Code, MaxStoredCodeLength), checkText("Channel", c.Channel, MaxChannelLength))
+}
+
+// checkText holds free text to what every store keeps: at most max
+// bytes, valid UTF-8, no NUL (check.TextProblem).
+func checkText(field, s string, max int) error {
+	if p := check.TextProblem(s, max); p != "" {
+		return invalid(field, p)
+	}
+	return nil
 }
 
 // CheckDistributorWrite checks a DistributorWrite's arguments.
@@ -170,7 +196,7 @@ func CheckDistributorWrite(w *DistributorWrite) error {
 	if !w.From.Valid() || !w.Next.State.Valid() || w.Next.State == DistributorNone {
 		return invalid("state", "unknown distributor state")
 	}
-	return errors.Join(validateText("Reason", w.Next.Reason), check.Events(w.Events))
+	return errors.Join(validateText("Reason", w.Next.Reason), checkText("Actor", w.Next.Actor, MaxActorLength), check.Events(w.Events))
 }
 
 // CheckAttribution checks SaveAttribution's snapshot.
@@ -184,5 +210,5 @@ func CheckAttribution(a *Attribution) error {
 	if a.At.IsZero() {
 		return invalid("At", "must be set")
 	}
-	return nil
+	return checkText("PolicyName", a.PolicyName, MaxIDLength)
 }

@@ -20,6 +20,22 @@ const (
 	MaxListLimit = 500
 )
 
+// Sizes of the text fields every store keeps (the SQL columns'; an
+// adapter never truncates), beside MaxIDLength and MaxReasonLength.
+const (
+	// MaxStoredCodeLength bounds InviteCode.Code (a generated code is at
+	// most MaxCodeLength plus its check character).
+	MaxStoredCodeLength = 32
+	// MaxChannelLength bounds InviteCode.Channel.
+	MaxChannelLength = 128
+	// MaxActorLength bounds the Actor of a Binding, a BindingChange and a
+	// Distributor.
+	MaxActorLength = 128
+	// MaxBindingCodeLength bounds Binding.Code, the code or share
+	// reference a binding came from.
+	MaxBindingCodeLength = 128
+)
+
 // BindMode says how a programme binds a user to a referrer.
 type BindMode string
 

@@ -86,7 +86,7 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 	if c == nil {
 		return badArg("code", "must not be nil")
 	}
-	if err := referral.CheckKeys("Code", c.Code, "ProgrammeID", c.ProgrammeID, "UserID", c.UserID); err != nil {
+	if err := referral.CheckInviteCode(c); err != nil {
 		return err
 	}
 	r := s.ref()

@@ -147,10 +147,7 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 	if c == nil {
 		return bad("code", "must not be nil")
 	}
-	if err := referral.CheckKeys("Code", c.Code, "ProgrammeID", c.ProgrammeID, "UserID", c.UserID); err != nil {
-		return err
-	}
-	if err := errors.Join(checkText("Code", c.Code, 32), checkText("Channel", c.Channel, 128), checkTime("CreatedAt", c.CreatedAt)); err != nil {
+	if err := referral.CheckInviteCode(c); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(r run) error {
@@ -233,9 +230,6 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 		return referral.Distributor{}, err
 	}
 	n := w.Next
-	if err := errors.Join(checkText("Actor", n.Actor, 128), checkText("Reason", n.Reason, 512)); err != nil {
-		return referral.Distributor{}, err
-	}
 	var out referral.Distributor
 	err := s.inTx(ctx, func(r run) error {
 		if err := s.programmeExists(ctx, r, n.ProgrammeID); err != nil {
@@ -300,9 +294,6 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		return referral.Binding{}, err
 	}
 	b := w.Binding
-	if err := errors.Join(checkText("Code", b.Code, 128), checkText("Actor", b.Actor, 128), checkText("Change.Actor", w.Change.Actor, 128)); err != nil {
-		return referral.Binding{}, err
-	}
 	b.Version = w.ExpectVersion + 1
 	b.BoundAt, b.LockedUntil, b.ExpiresAt = utc(b.BoundAt), utc(b.LockedUntil), utc(b.ExpiresAt)
 	err := s.inTx(ctx, func(r run) error {
@@ -602,7 +593,7 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 	if err := referral.CheckAttribution(a); err != nil {
 		return referral.Attribution{}, false, err
 	}
-	if err := errors.Join(checkText("PolicyName", a.PolicyName, 128), check.Events(events)); err != nil {
+	if err := check.Events(events); err != nil {
 		return referral.Attribution{}, false, err
 	}
 	c := *a

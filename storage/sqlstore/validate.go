@@ -27,16 +27,6 @@ func checkID(field, id string) error {
 	return nil
 }
 
-// checkText holds free text (a name, a reason) to at most n bytes of valid
-// UTF-8 without NUL (check.TextProblem), so that no database refuses it
-// with an error of its own.
-func checkText(field, v string, n int) error {
-	if p := check.TextProblem(v, n); p != "" {
-		return bad(field, p)
-	}
-	return nil
-}
-
 func checkLimit(limit int) error {
 	if limit <= 0 || limit > groupbuy.MaxListLimit {
 		return bad("limit", fmt.Sprintf("must be in 1..%d", groupbuy.MaxListLimit))

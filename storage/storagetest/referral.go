@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -361,6 +362,51 @@ func testRefInput(e *env) {
 	r.assertValidation(err, "nil attribution")
 	_, err = r.ref.GetBinding(r.ctx, r.prog.ID, "")
 	r.assertValidation(err, "empty user")
+
+	// Text every store keeps whole (the SQL columns' sizes): longer text is
+	// refused before anything changes, by every adapter alike.
+	long := func(n int) string { return strings.Repeat("x", n+1) }
+	now := r.clock.Now()
+	code := func(edit func(c *referral.InviteCode)) *referral.InviteCode {
+		c := &referral.InviteCode{Code: "TXT" + strings.ToUpper(r.id("c")), ProgrammeID: r.prog.ID, UserID: "a", CreatedAt: now}
+		edit(c)
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		c    *referral.InviteCode
+	}{
+		{"code too long", code(func(c *referral.InviteCode) { c.Code = strings.Repeat("A", referral.MaxStoredCodeLength+1) })},
+		{"channel too long", code(func(c *referral.InviteCode) { c.Channel = long(referral.MaxChannelLength) })},
+		{"channel with NUL", code(func(c *referral.InviteCode) { c.Channel = "a\x00" })},
+		{"code without CreatedAt", code(func(c *referral.InviteCode) { c.CreatedAt = time.Time{} })},
+	} {
+		r.assertValidation(r.ref.CreateCode(r.ctx, tc.c), tc.name)
+		_, err := r.ref.GetCode(r.ctx, tc.c.Code)
+		assert.ErrorIs(r.t, err, referral.ErrCodeNotFound, tc.name+": nothing stored")
+	}
+	w := r.bindWrite("text-user", "a", 0, false)
+	w.Binding.Actor = long(referral.MaxActorLength)
+	_, err = r.ref.Bind(r.ctx, w)
+	r.assertValidation(err, "binding actor too long")
+	w = r.bindWrite("text-user", "a", 0, false)
+	w.Binding.Code = long(referral.MaxBindingCodeLength)
+	_, err = r.ref.Bind(r.ctx, w)
+	r.assertValidation(err, "binding code too long")
+	_, err = r.ref.GetBinding(r.ctx, r.prog.ID, "text-user")
+	assert.ErrorIs(r.t, err, referral.ErrNotFound, "no binding stored")
+	_, err = r.ref.SetDistributor(r.ctx, &referral.DistributorWrite{From: referral.DistributorNone, Next: referral.Distributor{
+		ProgrammeID: r.prog.ID, UserID: "text-user", State: referral.DistributorActive, AppliedAt: now, UpdatedAt: now,
+		Actor: long(referral.MaxActorLength), Version: 1,
+	}})
+	r.assertValidation(err, "distributor actor too long")
+	_, err = r.ref.GetDistributor(r.ctx, r.prog.ID, "text-user")
+	assert.ErrorIs(r.t, err, referral.ErrNotFound, "no distributor stored")
+	_, _, err = r.ref.SaveAttribution(r.ctx, &referral.Attribution{ProgrammeID: r.prog.ID, OrderRef: "text-order", BuyerID: "a", At: now,
+		PolicyName: long(referral.MaxIDLength)}, nil)
+	r.assertValidation(err, "policy name too long")
+	_, err = r.ref.GetAttribution(r.ctx, r.prog.ID, "text-order")
+	assert.ErrorIs(r.t, err, referral.ErrNotFound, "no attribution stored")
 }
 
 func testRefRaceReferrers(e *env) {
