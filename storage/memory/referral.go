@@ -83,9 +83,6 @@ func (s *Store) GetProgramme(ctx context.Context, id string) (referral.Programme
 
 // CreateCode implements referral.Store.
 func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
-	if c == nil {
-		return badArg("code", "must not be nil")
-	}
 	if err := referral.CheckInviteCode(c); err != nil {
 		return err
 	}

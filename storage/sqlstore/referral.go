@@ -144,9 +144,6 @@ func (s *Store) scanCode(row scanner) (referral.InviteCode, error) {
 
 // CreateCode implements referral.Store.
 func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
-	if c == nil {
-		return bad("code", "must not be nil")
-	}
 	if err := referral.CheckInviteCode(c); err != nil {
 		return err
 	}
