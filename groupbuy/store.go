@@ -29,7 +29,8 @@ import (
 // rules (see Config.NewID) or longer than their Max...Length; other text
 // (event topics and keys, fingerprints, SKUs) longer than its
 // Max...Length, not valid UTF-8 or holding NUL; money with more than 4
-// decimal places or not below 10^16 in absolute value; counts out of
+// decimal places or not below 10^16 in absolute value (but a payment's
+// Amount: one no seat can have is ErrAmountMismatch); counts out of
 // range; an open, join, match, payment or close without Now; a seat listed
 // twice in a CloseTeamWrite; more than MaxWriteBatch events in one write
 // (a MatchTeamWrite's and its Open's together), seat IDs in one list or

@@ -118,3 +118,40 @@ func TestSignTokenOnlyWhatVerifies(t *testing.T) {
 		assert.NoError(t, err, "ttl %v: signed a token that is expired already", ttl)
 	}
 }
+
+// A new programme's ID holds no ':' ("a" with order "b:c" and "a:b" with
+// order "c" would share the key ref:a:b:c:attributed), but a programme
+// stored before that rule keeps working: reads hold it to its policy only.
+func TestProgrammeIDColon(t *testing.T) {
+	p := programme(referral.PolicyChina, 0.1)
+	p.ID = "shop:main"
+	err := referral.CheckNewProgramme(&p)
+	ve, ok := errors.AsType[*storage.ValidationError](err)
+	require.True(t, ok, "want a *ValidationError, got %v", err)
+	assert.Equal(t, "ID", ve.Field)
+	require.NoError(t, referral.ValidateProgramme(&p))
+	_, isValidation := errors.AsType[*storage.ValidationError](referral.CheckNewProgramme(nil))
+	assert.True(t, isValidation, "nil programme")
+
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	mem := memory.New(memory.WithClock(func() time.Time { return now }))
+	svc, err := referral.New(mem, referral.Config{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	_, err = svc.CreateProgramme(ctx, p)
+	_, isValidation = errors.AsType[*storage.ValidationError](err)
+	assert.True(t, isValidation, "CreateProgramme took %q: %v", p.ID, err)
+	_, err = mem.GetProgramme(ctx, p.ID)
+	assert.ErrorIs(t, err, referral.ErrNotFound, "nothing stored")
+
+	// An old programme, as a store created before the rule returns it.
+	p.ID = "shop-main"
+	p.Approval = referral.ApproveAuto
+	_, err = svc.CreateProgramme(ctx, p)
+	require.NoError(t, err)
+	old, err := referral.New(beyondPolicyStore{mem, func(q *referral.Programme) { q.ID = "shop:main" }}, referral.Config{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	got, err := old.Programme(ctx, "shop-main")
+	require.NoError(t, err, "a stored programme whose ID holds ':' is still read")
+	assert.Equal(t, "shop:main", got.ID)
+}

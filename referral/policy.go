@@ -164,18 +164,31 @@ func policyRule(p *Policy, field, rule string) error {
 	return invalid(field, fmt.Sprintf("policy %s v%d: %s", p.Name, p.Version, rule))
 }
 
+// CheckNewProgramme checks a programme to be created: ValidateProgramme,
+// and an ID without ':'. Event keys are "ref:<programme>:<user or
+// order>:<suffix>", so with no ':' in the programme's ID two keys are
+// equal only for the same programme, subject and suffix, whatever the
+// user or order IDs hold. A programme stored before this rule keeps
+// working: reads hold it to ValidateProgramme only.
+func CheckNewProgramme(p *Programme) error {
+	if p == nil {
+		return invalid("programme", "must not be nil")
+	}
+	if err := ValidateProgramme(p); err != nil {
+		return err
+	}
+	if strings.IndexByte(p.ID, ':') >= 0 {
+		return invalid("ID", "must not contain ':' (it separates the parts of event keys)")
+	}
+	return nil
+}
+
 // ValidateProgramme checks a programme's values and that it stays within
 // its policy. A programme beyond its policy is a *ValidationError whose
 // Reason names the policy and the rule.
 func ValidateProgramme(p *Programme) error {
 	if err := validateID("ID", p.ID); err != nil {
 		return err
-	}
-	// Event keys are "ref:<programme>:<user or order>:<suffix>": with no
-	// ':' in the programme's ID, two keys are equal only for the same
-	// programme, subject and suffix, whatever the user or order IDs hold.
-	if strings.IndexByte(p.ID, ':') >= 0 {
-		return invalid("ID", "must not contain ':' (it separates the parts of event keys)")
 	}
 	if err := ValidatePolicy(&p.Policy); err != nil {
 		return err

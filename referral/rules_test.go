@@ -45,9 +45,6 @@ func TestValidateProgramme(t *testing.T) {
 		{"locked without period", func(p *referral.Programme) { p.BindMode = referral.BindFirstTouchLocked }, "LockPeriod", "positive"},
 		{"last touch without window", func(p *referral.Programme) { p.BindMode = referral.BindLastTouch }, "AttributionWindow", "positive"},
 		{"empty ID", func(p *referral.Programme) { p.ID = "" }, "ID", "empty"},
-		// "a" with order "b:c" and "a:b" with order "c" would share the key
-		// ref:a:b:c:attributed.
-		{"colon in ID", func(p *referral.Programme) { p.ID = "a:b" }, "ID", "':'"},
 		{"rates count", func(p *referral.Programme) { p.LevelRates = p.LevelRates[:1] }, "LevelRates", "one rate per level"},
 		{"unknown frozen", func(p *referral.Programme) { p.Frozen = "" }, "Frozen", "unknown"},
 		{"custom policy unnamed", func(p *referral.Programme) { p.Policy.Name = "" }, "Policy.Name", "empty"},

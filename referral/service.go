@@ -109,10 +109,11 @@ func (s *Service) event(topic, key string, payload any, now time.Time) storage.E
 	return storage.Event{ID: s.cfg.NewID(), Topic: topic, Key: key, Payload: b, CreatedAt: now}
 }
 
-// CreateProgramme validates p against its policy and stores it. A
-// programme beyond its policy is a *ValidationError naming the rule.
+// CreateProgramme validates p against its policy (CheckNewProgramme) and
+// stores it. A programme beyond its policy is a *ValidationError naming
+// the rule.
 func (s *Service) CreateProgramme(ctx context.Context, p Programme) (Programme, error) {
-	if err := ValidateProgramme(&p); err != nil {
+	if err := CheckNewProgramme(&p); err != nil {
 		return Programme{}, err
 	}
 	p.LevelRates = slices.Clone(p.LevelRates)

@@ -20,7 +20,8 @@ import (
 // named there. Reads return plain values the caller may keep.
 type Store interface {
 	// CreateProgramme stores a programme; ErrConflict if the ID exists, a
-	// *ValidationError (ValidateProgramme) if it breaks its own policy.
+	// *ValidationError (CheckNewProgramme) if it breaks its own policy or
+	// its ID holds ':'.
 	CreateProgramme(ctx context.Context, p *Programme) error
 	// GetProgramme returns a programme or ErrNotFound.
 	GetProgramme(ctx context.Context, id string) (Programme, error)

@@ -102,8 +102,9 @@ const (
 
 // Programme is one referral (分销) programme of a shop.
 type Programme struct {
-	// ID follows the ID rules and holds no ':', which separates the parts
-	// of the programme's event keys.
+	// ID follows the ID rules and, for a programme created now, holds no
+	// ':', which separates the parts of the programme's event keys
+	// (CheckNewProgramme).
 	ID     string
 	Policy Policy
 	// Levels is how many levels pay, 1..Policy.MaxLevels. With

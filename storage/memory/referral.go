@@ -49,7 +49,7 @@ func (s *Store) CreateProgramme(ctx context.Context, p *referral.Programme) erro
 	if p == nil {
 		return badArg("programme", "must not be nil")
 	}
-	if err := referral.ValidateProgramme(p); err != nil {
+	if err := referral.CheckNewProgramme(p); err != nil {
 		return err
 	}
 	r := s.ref()

@@ -95,7 +95,7 @@ func (s *Store) CreateProgramme(ctx context.Context, p *referral.Programme) erro
 	if p == nil {
 		return bad("programme", "must not be nil")
 	}
-	if err := referral.ValidateProgramme(p); err != nil {
+	if err := referral.CheckNewProgramme(p); err != nil {
 		return err
 	}
 	c := *p
