@@ -21,6 +21,21 @@ func twoSeatWorld(t *testing.T, late groupbuy.LatePaymentPolicy) (*groupbuy.Serv
 	return world(t, 2, late, 0)
 }
 
+// failedPaidSeat opens a team of two whose leader pays ("ref-1") and lets
+// it fail, so that the leader's seat has its refund requested.
+func failedPaidSeat(t *testing.T) (*groupbuy.Service, *memory.Store, groupbuy.SeatResult) {
+	ctx := context.Background()
+	svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+	require.NoError(t, err)
+	*now = now.Add(2 * time.Hour) // the team fails
+	_, err = svc.ProcessDue(ctx)
+	require.NoError(t, err)
+	return svc, store, a
+}
+
 // world is a memory store with one active campaign "c" (SKU "s" at 10 CNY,
 // teams of size, reservations of 10 minutes) and a Service on it seeded
 // with seed; the returned time is the clock of both.
@@ -386,14 +401,7 @@ func TestPaymentRefsCompareExactly(t *testing.T) {
 // the provider answers for it.
 func TestRefundForSeat(t *testing.T) {
 	ctx := context.Background()
-	svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
-	require.NoError(t, err)
-	*now = now.Add(2 * time.Hour) // the team fails
-	_, err = svc.ProcessDue(ctx)
-	require.NoError(t, err)
+	svc, store, a := failedPaidSeat(t)
 	late, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-2"))
 	require.NoError(t, err)
 	require.NotNil(t, late.Late)
@@ -706,14 +714,7 @@ func TestLateOutcomeIgnoresTheTicker(t *testing.T) {
 // changing nothing.
 func TestRefundFailedReachesTheHost(t *testing.T) {
 	ctx := context.Background()
-	svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
-	require.NoError(t, err)
-	*now = now.Add(2 * time.Hour) // the team fails
-	_, err = svc.ProcessDue(ctx)
-	require.NoError(t, err)
+	svc, store, a := failedPaidSeat(t)
 	drain := func() []storage.Event {
 		evs, err := store.Claim(ctx, 100, time.Minute)
 		require.NoError(t, err)

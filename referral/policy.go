@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/socialcommerce/sdk/internal/check"
 )
@@ -263,18 +262,3 @@ func ValidateProgramme(p *Programme) error {
 }
 
 func validateID(field, id string) error { return check.ID(field, id) }
-
-func validateText(field, s string) error {
-	if len(s) > MaxReasonLength {
-		return invalid(field, fmt.Sprintf("longer than %d bytes", MaxReasonLength))
-	}
-	if strings.ContainsRune(s, 0) {
-		return invalid(field, "must not contain NUL")
-	}
-	// PostgreSQL and MySQL refuse to store invalid UTF-8 with errors of
-	// their own.
-	if !utf8.ValidString(s) {
-		return invalid(field, "must be valid UTF-8")
-	}
-	return nil
-}

@@ -331,7 +331,7 @@ func (s *Service) operator(ctx context.Context, programmeID, userID string, from
 	if err := validateID("actor", actor); err != nil {
 		return Distributor{}, err
 	}
-	if err := validateText("reason", reason); err != nil {
+	if err := checkText("reason", reason, MaxReasonLength); err != nil {
 		return Distributor{}, err
 	}
 	var froms []DistributorState
@@ -432,7 +432,7 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (Binding, error) {
 			return Binding{}, err
 		}
 	}
-	if err := validateText("Reason", req.Reason); err != nil {
+	if err := checkText("Reason", req.Reason, MaxReasonLength); err != nil {
 		return Binding{}, err
 	}
 	if req.Override || req.Source == SourceAdmin {

@@ -157,7 +157,7 @@ func CheckBindWrite(w *BindWrite) error {
 	if b.BoundAt.IsZero() {
 		return invalid("BoundAt", "must be set")
 	}
-	return errors.Join(validateText("Reason", b.Reason), validateText("Change.Reason", w.Change.Reason),
+	return errors.Join(checkText("Reason", b.Reason, MaxReasonLength), checkText("Change.Reason", w.Change.Reason, MaxReasonLength),
 		checkText("Code", b.Code, MaxBindingCodeLength), checkText("Actor", b.Actor, MaxActorLength),
 		checkText("Change.Actor", w.Change.Actor, MaxActorLength), check.Events(w.Events))
 }
@@ -197,7 +197,7 @@ func CheckDistributorWrite(w *DistributorWrite) error {
 	if !w.From.Valid() || !w.Next.State.Valid() || w.Next.State == DistributorNone {
 		return invalid("state", "unknown distributor state")
 	}
-	return errors.Join(validateText("Reason", w.Next.Reason), checkText("Actor", w.Next.Actor, MaxActorLength), check.Events(w.Events))
+	return errors.Join(checkText("Reason", w.Next.Reason, MaxReasonLength), checkText("Actor", w.Next.Actor, MaxActorLength), check.Events(w.Events))
 }
 
 // CheckAttribution checks SaveAttribution's snapshot.

@@ -416,12 +416,5 @@ func (s *Store) isLockTimeout(err error) bool {
 // the lock timeout, jittered by ±50 %.
 func lockPause(ctx context.Context, timeout time.Duration, tries int) error {
 	d := max(min(timeout/4<<min(tries-1, 4), 4*timeout), time.Millisecond)
-	t := time.NewTimer(d/2 + rand.N(d))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, d/2+rand.N(d))
 }

@@ -68,15 +68,8 @@ func TestMigrateLockTimeout(t *testing.T) {
 		assert.Equal(t, len(versions)-1, countVersions(t, db, prefix), "not applied")
 
 		// Waits for the host transaction, and lets a read through meanwhile.
-		var (
-			mu    sync.Mutex
-			order []string
-		)
-		happened := func(e string) {
-			mu.Lock()
-			defer mu.Unlock()
-			order = append(order, e)
-		}
+		var order eventOrder
+		happened := order.happened
 		migrated := make(chan error, 1)
 		go func() {
 			err := m.Migrate(ctx)
@@ -101,7 +94,7 @@ func TestMigrateLockTimeout(t *testing.T) {
 		require.NoError(t, <-migrated)
 		<-read
 		require.NoError(t, readErr)
-		assert.Equal(t, []string{"read", "host commits", "migrated"}, order)
+		assert.Equal(t, []string{"read", "host commits", "migrated"}, order.list())
 		assert.Equal(t, len(versions), countVersions(t, db, prefix))
 		assert.Equal(t, session, sessionSettings(t, mdb, d), "the migration's session settings are undone")
 	})
@@ -173,15 +166,8 @@ func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
 	_, err = s.WithTx(host).GetTeam(ctx, team.ID)
 	require.NoError(t, err)
 
-	var (
-		mu    sync.Mutex
-		order []string
-	)
-	happened := func(e string) {
-		mu.Lock()
-		defer mu.Unlock()
-		order = append(order, e)
-	}
+	var order eventOrder
+	happened := order.happened
 	migrate := func(name string) <-chan error {
 		done := make(chan error, 1)
 		go func() {
@@ -213,7 +199,7 @@ func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
 	require.NoError(t, host.Commit())
 	require.NoError(t, <-first)
 	require.NoError(t, <-third)
-	assert.Equal(t, "host commits", order[0], "the third waited for the first")
+	assert.Equal(t, "host commits", order.list()[0], "the third waited for the first")
 	assert.Equal(t, len(versions), countVersions(t, db, prefix))
 }
 
@@ -231,4 +217,22 @@ func waitForUserLock(t *testing.T, db *sql.DB) {
 		require.True(t, time.Now().Before(deadline), "nobody waits in GET_LOCK")
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// eventOrder records the order in which concurrent steps happened.
+type eventOrder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (o *eventOrder) happened(e string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, e)
+}
+
+func (o *eventOrder) list() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.events...)
 }

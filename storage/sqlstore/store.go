@@ -453,7 +453,12 @@ func (s *Store) retry(ctx context.Context, f func() error) error {
 func backoff(ctx context.Context, attempt int) error {
 	limit := 2 * time.Millisecond << min(attempt, 6)
 	limit = min(limit, 100*time.Millisecond)
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + 100*time.Microsecond)
+	return sleep(ctx, time.Duration(rand.Int64N(int64(limit)))+100*time.Microsecond)
+}
+
+// sleep waits d, or returns ctx's error if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
