@@ -903,3 +903,56 @@ func TestLateCallbackRacingItsOutcome(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{groupbuy.TopicLatePaymentHandled, groupbuy.TopicRefundRequested}, got, "one outcome's events")
 }
+
+// TestLateJoinOtherRefusedByLimit: under LateJoinOther, a late payment
+// whose join the user's MaxTeamsJoinedPerUser refuses is refunded; no team
+// is opened for it instead, although the user could open one.
+func TestLateJoinOtherRefusedByLimit(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	store := memory.New(memory.WithClock(func() time.Time { return now }))
+	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone},
+		LatePayment: groupbuy.LateJoinOther, Limits: groupbuy.Limits{MaxTeamsJoinedPerUser: 1},
+	})
+	require.NoError(t, err)
+	t1, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l1", SKU: "s"})
+	require.NoError(t, err)
+	lapsed, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: t1.Team.ID, UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	now = now.Add(11 * time.Minute) // a's reservation lapses
+	_, err = svc.ProcessDue(ctx)
+	require.NoError(t, err)
+	t2, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l2", SKU: "s"})
+	require.NoError(t, err)
+	j, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: t2.Team.ID, UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(j.Seat, "pay-2"))
+	require.NoError(t, err)
+	_, err = svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l3", SKU: "s"}) // room a's limit refuses
+	require.NoError(t, err)
+	before, err := store.OpenTeams(ctx, "c", now, groupbuy.MatchOldest, 100)
+	require.NoError(t, err)
+
+	r, err := svc.ConfirmPayment(ctx, payFor(lapsed.Seat, "pay-1"))
+	require.NoError(t, err)
+	require.NotNil(t, r.Late)
+	assert.Equal(t, groupbuy.LateActionRefund, r.Late.Action)
+	assert.Contains(t, r.Late.Reason, "placing failed")
+	after, err := store.OpenTeams(ctx, "c", now, groupbuy.MatchOldest, 100)
+	require.NoError(t, err)
+	assert.Len(t, after, len(before), "no team opened for the refunded payment")
+	seats, err := store.UserSeats(ctx, "a", 100)
+	require.NoError(t, err)
+	live := 0
+	for _, st := range seats {
+		if st.State == groupbuy.SeatReserved || st.State == groupbuy.SeatPaid {
+			live++
+		}
+	}
+	assert.Equal(t, 1, live, "a holds only the seat she paid for in t2")
+}

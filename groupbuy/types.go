@@ -117,7 +117,9 @@ const (
 	LateRefund LatePaymentPolicy = "refund"
 	// LateJoinOther places the payment as a paid seat in another team of
 	// the campaign (the fullest it can join), or in a new team it opens
-	// when none has room.
+	// when none has room. A join the user's limits refuse (MaxTeamsJoined,
+	// or MaxTeamsOpened for the team it would open) is not tried the other
+	// way: the payment is refunded.
 	LateJoinOther LatePaymentPolicy = "join_other"
 	// LateOpenNew places the payment as the paid leader seat of a new team.
 	LateOpenNew LatePaymentPolicy = "open_new"
