@@ -54,10 +54,12 @@ type CloseDecision struct {
 // succeeds, even when an operator asked to cancel it (its last payment
 // filled it, and a store may complete the team in a second step after that
 // payment committed); at its deadline a team succeeds with virtual seats
-// when the campaign's policy allows, or fails; an operator cancel fails it
-// as cancelled. Reserved seats are released, paid seats confirmed on success
-// and refunded otherwise. It returns ok false when the team should not close
-// yet. newID supplies event and seat IDs. c, team and newID must not be
+// when the campaign's policy allows, or fails, also when an operator asked
+// to cancel it after that instant (its outcome was settled at the
+// deadline, and must not depend on whether ProcessDue closed it first);
+// before it, an operator cancel fails it as cancelled. Reserved seats are
+// released, paid seats confirmed on success and refunded otherwise. It
+// returns ok false when the team should not close yet. newID supplies event and seat IDs. c, team and newID must not be
 // nil: with any of them nil there is nothing to decide by, and it returns
 // ok false.
 func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason string, now time.Time, newID func() string) (d CloseDecision, ok bool) {
@@ -65,7 +67,8 @@ func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason stri
 		return d, false
 	}
 	fullyPaid := team.SeatsPaid >= team.Capacity
-	if !cancel && !fullyPaid && team.ExpiresAt.After(now) {
+	due := !team.ExpiresAt.After(now)
+	if !cancel && !fullyPaid && !due {
 		return d, false
 	}
 	w := CloseTeamWrite{TeamID: team.ID, Version: team.Version, Now: now}
@@ -73,7 +76,7 @@ func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason stri
 	switch {
 	case fullyPaid:
 		w.State, reason = TeamSucceeded, "filled"
-	case cancel:
+	case cancel && !due:
 		w.State = TeamCancelled
 	default:
 		virtual = VirtualSeatsAtDeadline(c, team.Capacity, team.SeatsPaid)
@@ -177,7 +180,8 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 			return Team{}, false, fmt.Errorf("groupbuy: team %s: %w", teamID, err)
 		}
 		if cancel && d.Outcome != TeamCancelled {
-			// Fully paid: completed instead, so the cancel is refused.
+			// Fully paid, or past its deadline: closed as ProcessDue
+			// closes it instead, so the cancel is refused.
 			return team, true, fmt.Errorf("groupbuy: cancel team %s: %w", teamID, &TransitionError{Entity: "team", From: string(d.Outcome), To: string(TeamCancelled)})
 		}
 		return team, true, nil
@@ -189,8 +193,10 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 // released and every paid seat gets one refund request. Cancelling a
 // cancelled team returns it unchanged; a team that succeeded or failed
 // cannot be cancelled (ErrIllegalTransition), nor can a fully paid one that
-// a store has yet to complete: CancelTeam completes it as succeeded and
-// returns the team with that error.
+// a store has yet to complete, nor one whose deadline passed before
+// ProcessDue closed it: CancelTeam closes it as ProcessDue would
+// (succeeded, with virtual seats when the campaign's policy fills it, or
+// failed) and returns the team with that error.
 func (s *Service) CancelTeam(ctx context.Context, teamID, reason string) (Team, error) {
 	if err := validateID("teamID", teamID); err != nil {
 		return Team{}, err

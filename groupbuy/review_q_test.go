@@ -1,0 +1,67 @@
+package groupbuy_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage/memory"
+)
+
+// fillWorld is world with a virtual fill policy: teams of three that a
+// single paid seat completes at their deadline.
+func fillWorld(t *testing.T) (*groupbuy.Service, *memory.Store, *time.Time) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	store := memory.New(memory.WithClock(func() time.Time { return now }))
+	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	_, err = svc.CreateCampaign(context.Background(), groupbuy.Campaign{
+		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillMinPaid, MinPaidSeats: 1},
+		RecordVirtualSeats: true, LatePayment: groupbuy.LateRefund,
+	})
+	require.NoError(t, err)
+	return svc, store, &now
+}
+
+// TestCancelAfterDeadlineIgnoresTheTicker: a team whose deadline passed
+// was decided at that instant, by its campaign's rules; an operator's
+// cancel that reaches it before ProcessDue does must not turn a team that
+// virtual fill completed into a cancelled one whose payers are refunded,
+// nor one that failed into a cancelled one. The outcome is the one
+// ProcessDue gives, whichever runs first.
+func TestCancelAfterDeadlineIgnoresTheTicker(t *testing.T) {
+	ctx := context.Background()
+	for _, tickerFirst := range []bool{true, false} {
+		for _, paid := range []bool{true, false} {
+			svc, _, now := fillWorld(t)
+			a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+			require.NoError(t, err)
+			if paid {
+				_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+				require.NoError(t, err)
+			}
+			*now = a.Team.ExpiresAt // the deadline, to the instant
+			if tickerFirst {
+				_, err = svc.ProcessDue(ctx)
+				require.NoError(t, err)
+			}
+			team, err := svc.CancelTeam(ctx, a.Team.ID, "operator")
+			want := groupbuy.TeamFailed
+			if paid {
+				want = groupbuy.TeamSucceeded
+			}
+			assert.ErrorIs(t, err, groupbuy.ErrIllegalTransition, "ticker first %v, paid %v", tickerFirst, paid)
+			assert.Equal(t, want, team.State, "ticker first %v, paid %v", tickerFirst, paid)
+			ship, err := svc.MayShip(ctx, a.Seat.ID)
+			require.NoError(t, err)
+			assert.Equal(t, paid, ship, "ticker first %v, paid %v", tickerFirst, paid)
+		}
+	}
+}
