@@ -65,3 +65,22 @@ func TestCancelAfterDeadlineIgnoresTheTicker(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelTeamRefusesAReasonJSONWouldAlter: CancelTeam's reason reaches
+// the host in the team_failed event, as JSON, which would replace invalid
+// UTF-8; like MarkRefundFailed's reason it is bad input, refused with a
+// *ValidationError before anything changes.
+func TestCancelTeamRefusesAReasonJSONWouldAlter(t *testing.T) {
+	ctx := context.Background()
+	svc, store, _ := twoSeatWorld(t, groupbuy.LateRefund)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+	require.NoError(t, err)
+	before := snapshot(t, store, a.Team.ID)
+	_, err = svc.CancelTeam(ctx, a.Team.ID, "out of stock \xff")
+	var ve *groupbuy.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "reason", ve.Field)
+	assert.Equal(t, before, snapshot(t, store, a.Team.ID), "nothing changed")
+}

@@ -196,13 +196,19 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 // a store has yet to complete, nor one whose deadline passed before
 // ProcessDue closed it: CancelTeam closes it as ProcessDue would
 // (succeeded, with virtual seats when the campaign's policy fills it, or
-// failed) and returns the team with that error.
+// failed) and returns the team with that error. The reason, at most 1024
+// bytes of UTF-8, goes into the team_failed event.
 func (s *Service) CancelTeam(ctx context.Context, teamID, reason string) (Team, error) {
 	if err := validateID("teamID", teamID); err != nil {
 		return Team{}, err
 	}
 	if len(reason) > 1024 {
 		return Team{}, invalid("reason", "longer than 1024 bytes")
+	}
+	if !utf8.ValidString(reason) {
+		// It reaches the host in the team_failed event, as JSON, which
+		// would replace the invalid bytes (as refundStep's reason).
+		return Team{}, invalid("reason", "must be valid UTF-8")
 	}
 	team, _, err := s.closeTeam(ctx, teamID, true, "cancelled: "+reason)
 	return team, err
