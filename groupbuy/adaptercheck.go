@@ -337,7 +337,7 @@ func CheckReleaseSeatWrite(w *ReleaseSeatWrite) error {
 
 // CheckCloseTeamWrite checks a CloseTeamWrite: a final state, its lists of seats (no
 // seat in two places: it would be moved once and counted off twice) and
-// its bot seats.
+// its bot seats (no ID twice among them and the lists).
 func CheckCloseTeamWrite(w *CloseTeamWrite) error {
 	if w == nil {
 		return invalid("write", "must not be nil")
@@ -381,6 +381,13 @@ func CheckCloseTeamWrite(w *CloseTeamWrite) error {
 		if !b.State.Valid() {
 			return invalid(f+".State", fmt.Sprintf("unknown seat state %q", b.State))
 		}
+		// A bot seat is a new row: its ID may be neither another bot's,
+		// which an adapter checking each bot against the stored seats
+		// only would insert twice, nor a listed seat's.
+		if seen[b.ID] {
+			return invalid(f+".ID", "seat "+b.ID+" listed twice")
+		}
+		seen[b.ID] = true
 	}
 	return check.Events(w.Events)
 }

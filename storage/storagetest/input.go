@@ -376,6 +376,19 @@ func testInputWrites(e *env) {
 			w.BotSeats = []groupbuy.Seat{{ID: "bt-1", TeamID: f.team.ID, CampaignID: f.c.ID, UserID: "bot\x00", Quantity: 1, Currency: f.c.Currency,
 				State: groupbuy.SeatConfirmed, Virtual: true, ReservedAt: now, ReservedUntil: now, PaidAt: now, Version: 1}}
 		})},
+		// Two bot seats of one ID would be two rows of one seat ID on an
+		// adapter that checks each against the stored seats only.
+		{"CloseTeam with two bot seats of one ID", closeW(func(w *groupbuy.CloseTeamWrite) {
+			w.State, w.Release, w.Refund, w.Confirm, w.VirtualSeats = groupbuy.TeamSucceeded, []string{f.bob.ID}, nil, []string{f.alice.ID}, 2
+			bot := groupbuy.Seat{ID: "bt-1", TeamID: f.team.ID, CampaignID: f.c.ID, Quantity: 1, Currency: f.c.Currency,
+				State: groupbuy.SeatConfirmed, Virtual: true, ReservedAt: now, ReservedUntil: now, PaidAt: now, Version: 1}
+			w.BotSeats = []groupbuy.Seat{bot, bot}
+		})},
+		{"CloseTeam with a bot seat of a listed seat's ID", closeW(func(w *groupbuy.CloseTeamWrite) {
+			w.State, w.Release, w.Refund, w.Confirm, w.VirtualSeats = groupbuy.TeamSucceeded, []string{f.bob.ID}, nil, []string{f.alice.ID}, 1
+			w.BotSeats = []groupbuy.Seat{{ID: f.bob.ID, TeamID: f.team.ID, CampaignID: f.c.ID, Quantity: 1, Currency: f.c.Currency,
+				State: groupbuy.SeatConfirmed, Virtual: true, ReservedAt: now, ReservedUntil: now, PaidAt: now, Version: 1}}
+		})},
 		// PostgreSQL writes a match's events and its Open's in one
 		// statement: together they are bounded as one write's.
 		{"MatchTeam with Open and more events than one write carries", func() error {
