@@ -535,8 +535,9 @@ func (s *Service) idem(scope, key, fp string, r seatResultJSON, now time.Time) *
 }
 
 // replayed turns a ReplayError into the first call's result: its team and
-// seat, read as they are now.
-func (s *Service) replayed(ctx context.Context, rec IdempotencyRecord, fp string) (SeatResult, error) {
+// seat as they are now.
+func (s *Service) replayed(ctx context.Context, re *ReplayError, fp string) (SeatResult, error) {
+	rec := &re.Record
 	if rec.Fingerprint != fp {
 		return SeatResult{}, ErrIdempotencyKeyReused
 	}
@@ -544,15 +545,29 @@ func (s *Service) replayed(ctx context.Context, rec IdempotencyRecord, fp string
 	if err := json.Unmarshal(rec.Result, &r); err != nil {
 		return SeatResult{}, fmt.Errorf("groupbuy: stored result of %s %s: %w", rec.Scope, rec.Key, err)
 	}
-	team, err := s.store.GetTeam(ctx, r.TeamID)
+	team, seat, err := s.replayRows(ctx, re, r.TeamID, r.SeatID)
 	if err != nil {
-		return SeatResult{}, fmt.Errorf("groupbuy: replay team %s: %w", r.TeamID, err)
-	}
-	seat, err := s.store.GetSeat(ctx, r.SeatID)
-	if err != nil {
-		return SeatResult{}, fmt.Errorf("groupbuy: replay seat %s: %w", r.SeatID, err)
+		return SeatResult{}, err
 	}
 	return SeatResult{Team: team, Seat: seat, Opened: r.Opened}, nil
+}
+
+// replayRows returns team teamID and seat seatID, named by a replayed
+// result: re's own when the store read them with the record (see
+// ReplayError), else read now.
+func (s *Service) replayRows(ctx context.Context, re *ReplayError, teamID, seatID string) (Team, Seat, error) {
+	if t, st := re.Team, re.Seat; t != nil && st != nil && t.ID == teamID && st.ID == seatID && st.TeamID == teamID {
+		return *t, *st, nil
+	}
+	team, err := s.store.GetTeam(ctx, teamID)
+	if err != nil {
+		return Team{}, Seat{}, fmt.Errorf("groupbuy: replay team %s: %w", teamID, err)
+	}
+	seat, err := s.store.GetSeat(ctx, seatID)
+	if err != nil {
+		return Team{}, Seat{}, fmt.Errorf("groupbuy: replay seat %s: %w", seatID, err)
+	}
+	return team, seat, nil
 }
 
 // replayOr is the result of a keyed command whose order failed the
@@ -566,7 +581,7 @@ func (s *Service) replayOr(ctx context.Context, err error, scope, key, fp string
 	rec, gerr := s.store.GetIdempotency(ctx, scope, key)
 	switch {
 	case gerr == nil:
-		return s.replayed(ctx, rec, fp)
+		return s.replayed(ctx, &ReplayError{Record: rec}, fp)
 	case !errors.Is(gerr, storage.ErrNotFound):
 		return SeatResult{}, errors.Join(err, fmt.Errorf("groupbuy: read the record of %s %s: %w", scope, key, gerr))
 	}
@@ -595,7 +610,7 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 	w := s.openWrite(c, o, price, now, scope, key, fp)
 	if err := s.store.OpenTeam(ctx, w); err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
-			return s.replayed(ctx, re.Record, fp)
+			return s.replayed(ctx, re, fp)
 		}
 		return SeatResult{}, fmt.Errorf("groupbuy: open team in %s: %w", c.ID, err)
 	}
@@ -683,7 +698,7 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	if err != nil {
 		*out = SeatResult{}
 		if re, ok := errors.AsType[*ReplayError](err); ok {
-			*out, err = s.replayed(ctx, re.Record, fp)
+			*out, err = s.replayed(ctx, re, fp)
 			return err
 		}
 		return fmt.Errorf("groupbuy: join team %s: %w", teamID, err)
@@ -786,7 +801,7 @@ func (s *Service) matchTeam(ctx context.Context, o *seatOrder, strategy MatchStr
 	if err != nil {
 		*out = SeatResult{}
 		if re, ok := errors.AsType[*ReplayError](err); ok {
-			*out, err = s.replayed(ctx, re.Record, fp)
+			*out, err = s.replayed(ctx, re, fp)
 			return err
 		}
 		return fmt.Errorf("groupbuy: match in %s: %w", o.campaignID, err)

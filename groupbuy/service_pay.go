@@ -225,7 +225,7 @@ func (s *Service) pay(ctx context.Context, teamID, seatID string, req *PaymentRe
 	r, err := s.store.PaySeat(ctx, w)
 	if err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
-			*out, err = s.payReplayed(ctx, re.Record, fp)
+			*out, err = s.payReplayed(ctx, re, fp)
 			return err
 		}
 		return fmt.Errorf("groupbuy: pay seat %s: %w", seatID, err)
@@ -277,7 +277,10 @@ func (s *Service) payRecord(ref, fp string, r payResultJSON, now time.Time) *Ide
 	return &IdempotencyRecord{Scope: scopePay, Key: ref, Fingerprint: fp, Result: r.appendJSON(nil), CreatedAt: now}
 }
 
-func (s *Service) payReplayed(ctx context.Context, rec IdempotencyRecord, fp string) (PaymentResult, error) {
+// payReplayed turns a payment's ReplayError into the first call's result:
+// its team and seat as they are now, and its late outcome.
+func (s *Service) payReplayed(ctx context.Context, re *ReplayError, fp string) (PaymentResult, error) {
+	rec := &re.Record
 	if rec.Fingerprint != fp {
 		return PaymentResult{}, ErrIdempotencyKeyReused
 	}
@@ -285,13 +288,9 @@ func (s *Service) payReplayed(ctx context.Context, rec IdempotencyRecord, fp str
 	if err := json.Unmarshal(rec.Result, &r); err != nil {
 		return PaymentResult{}, fmt.Errorf("groupbuy: stored payment %s: %w", rec.Key, err)
 	}
-	team, err := s.store.GetTeam(ctx, r.TeamID)
+	team, seat, err := s.replayRows(ctx, re, r.TeamID, r.SeatID)
 	if err != nil {
-		return PaymentResult{}, fmt.Errorf("groupbuy: replay team %s: %w", r.TeamID, err)
-	}
-	seat, err := s.store.GetSeat(ctx, r.SeatID)
-	if err != nil {
-		return PaymentResult{}, fmt.Errorf("groupbuy: replay seat %s: %w", r.SeatID, err)
+		return PaymentResult{}, err
 	}
 	out := PaymentResult{Team: team, Seat: seat, Filled: r.Filled}
 	if r.Action != "" {
@@ -305,7 +304,7 @@ func (s *Service) payReplayed(ctx context.Context, rec IdempotencyRecord, fp str
 // refunded, and a transient failure is returned (see LatePaymentPolicy).
 func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now time.Time) (PaymentResult, error) {
 	if rec, err := s.store.GetIdempotency(ctx, scopePay, req.PaymentRef); err == nil {
-		return s.payReplayed(ctx, rec, fp)
+		return s.payReplayed(ctx, &ReplayError{Record: rec}, fp)
 	}
 	seat, err := s.store.GetSeat(ctx, req.SeatID)
 	if err != nil {
@@ -482,7 +481,7 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 	rec := s.payRecord(req.PaymentRef, fp, payResultJSON{TeamID: seat.TeamID, SeatID: seat.ID, Policy: string(policy), Action: LateActionRefund, RefundKey: key, Reason: reason}, now)
 	if err := s.store.RecordOutcome(ctx, rec, []storage.Event{handled, ev}); err != nil {
 		if re, ok := errors.AsType[*ReplayError](err); ok {
-			return s.payReplayed(ctx, re.Record, fp)
+			return s.payReplayed(ctx, re, fp)
 		}
 		return PaymentResult{}, fmt.Errorf("groupbuy: late payment %s: %w", req.PaymentRef, err)
 	}

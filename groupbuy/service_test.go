@@ -956,3 +956,86 @@ func TestLateJoinOtherRefusedByLimit(t *testing.T) {
 	}
 	assert.Equal(t, 1, live, "a holds only the seat she paid for in t2")
 }
+
+// replayRowsStore attaches rows to a payment's ReplayError, as an adapter
+// that reads them with the record does, changed by edit, and counts the
+// reads of teams and seats that reach it.
+type replayRowsStore struct {
+	groupbuy.Store
+	edit  func(*groupbuy.Team, *groupbuy.Seat)
+	reads int
+}
+
+func (s *replayRowsStore) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+	r, err := s.Store.PaySeat(ctx, w)
+	if re, ok := errors.AsType[*groupbuy.ReplayError](err); ok {
+		team, terr := s.Store.GetTeam(ctx, w.TeamID)
+		seat, serr := s.Store.GetSeat(ctx, w.SeatID)
+		if terr != nil || serr != nil {
+			return r, errors.Join(terr, serr)
+		}
+		team.Version += 1000 // marks the rows the store handed over
+		s.edit(&team, &seat)
+		re.Team, re.Seat = &team, &seat
+	}
+	return r, err
+}
+
+func (s *replayRowsStore) GetTeam(ctx context.Context, id string) (groupbuy.Team, error) {
+	s.reads++
+	return s.Store.GetTeam(ctx, id)
+}
+
+func (s *replayRowsStore) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
+	s.reads++
+	return s.Store.GetSeat(ctx, id)
+}
+
+// TestReplayUsesStoreRows: a replayed payment is built from the team and
+// seat its ReplayError carries when they are the ones its record names,
+// without reading them again; rows of another team or seat are ignored and
+// read afresh.
+func TestReplayUsesStoreRows(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*groupbuy.Team, *groupbuy.Seat)
+		given bool
+	}{
+		{"the record's rows", func(*groupbuy.Team, *groupbuy.Seat) {}, true},
+		{"another seat", func(_ *groupbuy.Team, st *groupbuy.Seat) { st.ID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b" }, false},
+		{"another team", func(tm *groupbuy.Team, _ *groupbuy.Seat) { tm.ID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b" }, false},
+		{"a seat of another team", func(_ *groupbuy.Team, st *groupbuy.Seat) { st.TeamID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b" }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+			mem := memory.New(memory.WithClock(func() time.Time { return now }))
+			store := &replayRowsStore{Store: mem, edit: tc.edit}
+			svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+			require.NoError(t, err)
+			_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+				ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+				TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+				Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+			})
+			require.NoError(t, err)
+			a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+			require.NoError(t, err)
+			first, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+			require.NoError(t, err)
+
+			store.reads = 0
+			again, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
+			require.NoError(t, err)
+			assert.Equal(t, first.Seat, again.Seat)
+			if tc.given {
+				assert.Equal(t, 0, store.reads, "no read: the replay's rows serve")
+				assert.Equal(t, first.Team.Version+1000, again.Team.Version)
+			} else {
+				assert.Equal(t, 2, store.reads, "the team and the seat read afresh")
+				assert.Equal(t, first.Team, again.Team)
+			}
+		})
+	}
+}

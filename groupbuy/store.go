@@ -120,7 +120,18 @@ type IdempotencyRecord struct {
 }
 
 // ReplayError is returned by a write whose idempotency record exists.
-type ReplayError struct{ Record IdempotencyRecord }
+//
+// Team and Seat are optional. An adapter that reads the write's team and
+// seat (a PaySeatWrite's TeamID and SeatID) in the same step as the record
+// may return them, as stored then, and so spare the Service the two reads
+// with which it otherwise builds the replayed result; the Service uses them
+// only when they are the team and seat the record's result names. Nil
+// leaves the reads to the Service.
+type ReplayError struct {
+	Record IdempotencyRecord
+	Team   *Team
+	Seat   *Seat
+}
 
 // Error names the command and key.
 func (e *ReplayError) Error() string {

@@ -855,6 +855,22 @@ func TestRoundTrips(t *testing.T) {
 		_, err := s.PaySeat(t.Context(), f.payWrite(st, "k"))
 		require.NoError(t, err)
 		pay := s.RoundTrips() - n
+		// The payment again: its replay carries the team and seat, read
+		// with the record, as GetTeam and GetSeat return them.
+		n = s.RoundTrips()
+		_, err = s.PaySeat(t.Context(), f.payWrite(st, "k"))
+		replay := s.RoundTrips() - n
+		re, ok := errors.AsType[*groupbuy.ReplayError](err)
+		require.True(t, ok, "%v", err)
+		require.NotNil(t, re.Team)
+		require.NotNil(t, re.Seat)
+		gotTeam, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		gotSeat, err := s.GetSeat(t.Context(), st.ID)
+		require.NoError(t, err)
+		assert.Equal(t, gotTeam, *re.Team)
+		assert.Equal(t, gotSeat, *re.Seat)
+		assert.Equal(t, groupbuy.SeatPaid, re.Seat.State)
 		carol := f.join(team.ID, "carol")
 		_, err = s.PaySeat(t.Context(), f.payWrite(leader, "k2"))
 		require.NoError(t, err)
@@ -886,12 +902,13 @@ func TestRoundTrips(t *testing.T) {
 		got, err := s.GetTeam(t.Context(), team.ID)
 		require.NoError(t, err)
 		assert.Equal(t, res.Team, got)
-		t.Logf("%s round trips: open %d, join %d, pay %d, refused join %d, filling pay %d", d, open, join, pay, refused, filling)
+		t.Logf("%s round trips: open %d, join %d, pay %d, replayed pay %d, refused join %d, filling pay %d", d, open, join, pay, replay, refused, filling)
 		if d == sqlstore.Postgres {
 			assert.Equal(t, int64(1), open)
 			assert.Equal(t, int64(1), join)
 			assert.Equal(t, int64(1), refused)
 			assert.Equal(t, int64(1), pay)
+			assert.Equal(t, int64(2), replay, "the payment's statement, then the record read with the seat and team")
 			// The payment, the seats read afresh, the completion.
 			assert.Equal(t, int64(3), filling)
 		}

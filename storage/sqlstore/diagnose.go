@@ -6,8 +6,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -122,34 +120,51 @@ func (f *joinFacts) refusal(w *groupbuy.JoinTeamWrite) error {
 	return nil
 }
 
+// diagnosePay reads, in one statement, w's seat, its team and w's
+// idempotency record. A record found is the replay, which carries the team
+// and seat as read, so that the Service builds the replayed result without
+// reading them again (see groupbuy.ReplayError); otherwise the seat and team
+// say which precondition failed.
 func (s *Store) diagnosePay(ctx context.Context, r run, w *groupbuy.PaySeatWrite) error {
-	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
-		return err
-	}
 	var (
-		teamID, currency, seatState string
-		virtual                     bool
-		amount                      decimal.Decimal
-		until, expiresAt            time.Time
-		teamState                   sql.NullString
+		t       groupbuy.Team
+		st      groupbuy.Seat
+		rec     groupbuy.IdempotencyRecord
+		fp      sql.NullString
+		dst     [teamColN + seatColN + 3]any
+		recCols = `NULL, NULL, NULL`
+		join    string
+		args    = make([]any, 0, 3)
 	)
-	err := r.row(ctx, `SELECT st.team_id, st.amount, st.currency, st.state, st.is_virtual, st.reserved_until, t.state, t.expires_at
-		FROM {p}seats st LEFT JOIN {p}teams t ON t.id = st.team_id WHERE st.id = ?`, w.SeatID).Scan(
-		&teamID, decScan{&amount}, &currency, &seatState, &virtual, s.ts(&until), &teamState, s.ts(&expiresAt))
+	if w.Idem != nil {
+		recCols, join = `i.fingerprint, i.result, i.created_at`, ` LEFT JOIN {p}idempotency i ON i.scope = ? AND i.idem_key = ?`
+		args = append(args, w.Idem.Scope, w.Idem.Key)
+	}
+	err := r.row(ctx, `SELECT `+teamColsT+`, `+seatColsST+`, `+recCols+`
+		FROM {p}seats st JOIN {p}teams t ON t.id = st.team_id`+join+` WHERE st.id = ?`, append(args, w.SeatID)...).Scan(
+		append(s.seatDest(s.teamDest(dst[:0], &t), &st), &fp, &rec.Result, s.ts(&rec.CreatedAt))...)
 	if errors.Is(err, errNoRows) {
+		// No such seat (or team); a record of the key still comes first.
+		if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
+			return err
+		}
 		return notFound("seat", w.SeatID)
 	}
 	if err != nil {
 		return err
 	}
+	if fp.Valid {
+		rec.Scope, rec.Key, rec.Fingerprint = w.Idem.Scope, w.Idem.Key, fp.String
+		return &groupbuy.ReplayError{Record: rec, Team: &t, Seat: &st}
+	}
 	switch {
-	case teamID != w.TeamID || virtual || !teamState.Valid:
+	case st.TeamID != w.TeamID || st.Virtual:
 		return notFound("seat", w.SeatID)
-	case !amount.Equal(w.Amount) || currency != w.Currency:
+	case !st.Amount.Equal(w.Amount) || st.Currency != w.Currency:
 		return groupbuy.ErrAmountMismatch
-	case seatState != string(groupbuy.SeatReserved) || !until.After(w.Now):
+	case st.State != groupbuy.SeatReserved || !st.ReservedUntil.After(w.Now):
 		return groupbuy.ErrSeatNotReserved
-	case teamState.String != string(groupbuy.TeamForming) || !expiresAt.After(w.Now):
+	case t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now):
 		return groupbuy.ErrTeamClosed
 	}
 	return s.eventsExist(ctx, r, w.Events)

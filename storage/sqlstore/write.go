@@ -140,7 +140,13 @@ func (s *Store) lockPayRows(ctx context.Context, r run, w *groupbuy.PaySeatWrite
 	case err != nil:
 		return t, st, false, err
 	case n > 0:
-		if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
+		err := s.replayIfRecorded(ctx, r, w.Idem)
+		if re, ok := errors.AsType[*groupbuy.ReplayError](err); ok {
+			// The replay carries the rows just read (see ReplayError).
+			team, seat := t, st
+			re.Team, re.Seat = &team, &seat
+		}
+		if err != nil {
 			return t, st, false, err
 		}
 	}
