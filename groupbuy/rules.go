@@ -270,9 +270,12 @@ func (c *Campaign) AcceptsSeats(now time.Time) bool {
 }
 
 // teamDeadline is when a team opened at now must have filled: its lifetime,
-// cut short by the campaign's end.
+// rounded up to a whole microsecond, cut short by the campaign's end.
+// Every store keeps that precision (a SQL column drops the nanoseconds), so
+// rounding up keeps a team open for its full lifetime on all of them, where
+// truncating would close it up to 999 ns early on some.
 func teamDeadline(c *Campaign, now time.Time) time.Time {
-	d := now.Add(c.TeamLifetime)
+	d := ceilMicro(now.Add(c.TeamLifetime))
 	if d.After(c.EndsAt) {
 		d = c.EndsAt
 	}
@@ -280,13 +283,23 @@ func teamDeadline(c *Campaign, now time.Time) time.Time {
 }
 
 // reservationDeadline is when an unpaid seat reserved at now lapses: its TTL,
-// never after the team's deadline.
+// rounded up to a whole microsecond as teamDeadline's lifetime is, never
+// after the team's deadline.
 func reservationDeadline(c *Campaign, teamExpires, now time.Time) time.Time {
-	d := now.Add(c.ReservationTTL)
+	d := ceilMicro(now.Add(c.ReservationTTL))
 	if d.After(teamExpires) {
 		d = teamExpires
 	}
 	return d
+}
+
+// ceilMicro rounds t up to a whole microsecond.
+func ceilMicro(t time.Time) time.Time {
+	u := t.Truncate(time.Microsecond)
+	if u.Before(t) {
+		u = u.Add(time.Microsecond)
+	}
+	return u
 }
 
 // VirtualSeatsAtDeadline returns how many virtual seats the campaign's

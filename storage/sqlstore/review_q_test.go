@@ -1,0 +1,93 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage/memory"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// nsClock is a hand-driven clock whose times carry nanoseconds, as
+// time.Now's do: the Service's default clock.
+type nsClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *nsClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *nsClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// TestReviewQDeadlinesKeepTheirFullPeriod: a reservation (and a team) lasts
+// its full TTL (lifetime) on every store. The Service computes deadlines
+// from a clock with nanoseconds; the SQL stores keep microseconds and
+// truncate, so a deadline that is not a whole microsecond ended up to
+// 999 ns early there, and a payment made within the reservation, which the
+// memory store pays, was handled as late (refunded) on SQL.
+func TestReviewQDeadlinesKeepTheirFullPeriod(t *testing.T) {
+	run := func(t *testing.T, store groupbuy.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456700, time.UTC) // 700 ns past a microsecond
+		clk := &nsClock{t: t0}
+		n := 0
+		svc, err := groupbuy.New(store, groupbuy.Config{
+			Now:   clk.Now,
+			NewID: func() string { n++; return "q" + strconv.Itoa(n) },
+		})
+		require.NoError(t, err)
+		_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+			ID: "camp", ProductRef: "spu", Currency: "CNY",
+			Prices:   []groupbuy.SKUPrice{{SKU: "a", Price: decimal.RequireFromString("9.90")}},
+			TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 15 * time.Minute,
+			StartsAt: t0.Add(-time.Hour).Truncate(time.Second), EndsAt: t0.Add(48 * time.Hour).Truncate(time.Second),
+			Status:      groupbuy.CampaignActive,
+			VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+		})
+		require.NoError(t, err)
+		opened, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "camp", UserID: "alice", SKU: "a"})
+		require.NoError(t, err)
+
+		// 200 ns before the reservation's full TTL has run.
+		clk.Set(t0.Add(15*time.Minute - 200*time.Nanosecond))
+		paid, err := svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{
+			TeamID: opened.Team.ID, SeatID: opened.Seat.ID, PaymentRef: "pay-1",
+			Amount: opened.Seat.Amount, Currency: "CNY",
+		})
+		require.NoError(t, err)
+		require.Nil(t, paid.Late, "a payment within the reservation's TTL is on time")
+		require.Equal(t, groupbuy.SeatPaid, paid.Seat.State)
+
+		// The team lasts its full lifetime too: bob's reservation ends with it.
+		clk.Set(t0.Add(50 * time.Minute))
+		joined, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "camp", TeamID: opened.Team.ID, UserID: "bob", SKU: "a"})
+		require.NoError(t, err)
+		clk.Set(t0.Add(time.Hour - 200*time.Nanosecond))
+		paid, err = svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{
+			TeamID: opened.Team.ID, SeatID: joined.Seat.ID, PaymentRef: "pay-2",
+			Amount: joined.Seat.Amount, Currency: "CNY",
+		})
+		require.NoError(t, err)
+		require.Nil(t, paid.Late, "a payment within the team's lifetime is on time")
+	}
+	t.Run("memory", func(t *testing.T) { run(t, memory.New()) })
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		run(t, newStore(t, db, d))
+	})
+}
