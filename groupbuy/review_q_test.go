@@ -84,3 +84,40 @@ func TestCancelTeamRefusesAReasonJSONWouldAlter(t *testing.T) {
 	assert.Equal(t, "reason", ve.Field)
 	assert.Equal(t, before, snapshot(t, store, a.Team.ID), "nothing changed")
 }
+
+// TestSecondLatePaymentForOneSeatIsRefunded: a payment for a seat that
+// another payment already paid is refunded whatever the policy, so a
+// buyer charged twice for one order gets one seat. When the first payment
+// came late and was placed in another team, a second payment for the
+// same lapsed seat must be refunded too, not placed as a second paid seat
+// (which it would not be had the first payment been on time).
+func TestSecondLatePaymentForOneSeatIsRefunded(t *testing.T) {
+	t.Skip("defect in groupbuy/service_pay.go (late), which this review may not edit: " +
+		"placements are keyed by payment reference (scopeLate), so each late payment for one lapsed seat is placed; see the review report")
+	ctx := context.Background()
+	for _, policy := range []groupbuy.LatePaymentPolicy{groupbuy.LateJoinOther, groupbuy.LateOpenNew} {
+		t.Run(string(policy), func(t *testing.T) {
+			svc, store, now := world(t, 3, policy, 0)
+			a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+			require.NoError(t, err)
+			*now = now.Add(11 * time.Minute) // the reservation lapses
+			first, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "late-1"))
+			require.NoError(t, err)
+			require.NotNil(t, first.Late)
+			require.NotEqual(t, groupbuy.LateActionRefund, first.Late.Action, "the first late payment is placed")
+			second, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "late-2"))
+			require.NoError(t, err)
+			require.NotNil(t, second.Late)
+			assert.Equal(t, groupbuy.LateActionRefund, second.Late.Action, "one order, one seat: the second payment is refunded")
+			seats, err := store.UserSeats(ctx, "a", 10)
+			require.NoError(t, err)
+			paid := 0
+			for _, st := range seats {
+				if st.State == groupbuy.SeatPaid {
+					paid++
+				}
+			}
+			assert.Equal(t, 1, paid, "the buyer holds one paid seat")
+		})
+	}
+}
