@@ -47,7 +47,8 @@
 //	}
 //
 // Stores.Referral may be nil for an adapter that does not implement
-// referral.Store; the Referral and ReferralRace groups then skip.
+// referral.Store; the Referral, ReferralRace and ReferralContract groups
+// then skip.
 package storagetest
 
 import (
@@ -203,6 +204,24 @@ var groups = []group{
 		{"WriteFields", testInputWrites},
 		{"RowsAsDocumented", testInputRowsAsDocumented},
 		{"CampaignFields", testInputCampaignFields},
+	}},
+	{"Contract", []testCase{
+		{"ReadsNotShared", testQReadsNotShared},
+		{"WritesNotRetainedByAnyWrite", testQWritesNotRetained},
+		{"LimitsPerCampaign", testQLimitsPerCampaign},
+		{"StoreJoinTeamPreconditionOrder", testQJoinTeamOrder},
+		{"StorePaySeatPreconditionOrder", testQPaySeatOrder},
+		{"DueLimits", testQDueLimits},
+		{"ConfirmGuardAndRefundLeavesTeam", testQRefundAndConfirmGuards},
+		{"DuplicateIDs", testQDuplicateIDs},
+		{"InputSizes", testQInputSizes},
+	}},
+	// These skip, as the Referral groups do, without a referral store.
+	{"ReferralContract", []testCase{
+		{"ReadsNotShared", testQRefReadsNotShared},
+		{"Codes", testQRefCodes},
+		{"DistributorGuards", testQRefDistributorGuards},
+		{"BindPreconditionOrder", testQRefBindOrder},
 	}},
 }
 
