@@ -92,8 +92,6 @@ func TestCancelTeamRefusesAReasonJSONWouldAlter(t *testing.T) {
 // same lapsed seat must be refunded too, not placed as a second paid seat
 // (which it would not be had the first payment been on time).
 func TestSecondLatePaymentForOneSeatIsRefunded(t *testing.T) {
-	t.Skip("defect in groupbuy/service_pay.go (late), which this review may not edit: " +
-		"placements are keyed by payment reference (scopeLate), so each late payment for one lapsed seat is placed; see the review report")
 	ctx := context.Background()
 	for _, policy := range []groupbuy.LatePaymentPolicy{groupbuy.LateJoinOther, groupbuy.LateOpenNew} {
 		t.Run(string(policy), func(t *testing.T) {

@@ -107,9 +107,11 @@ const (
 	scopeJoin  = "groupbuy.join"
 	scopeMatch = "groupbuy.match"
 	scopePay   = "groupbuy.pay"
-	// scopeLate keys the seat a late payment is placed in by the payment
-	// reference, apart from callers' Match keys, so that neither can take
-	// the other's record.
+	// scopeLate keys the seat a late payment is placed in by the seat the
+	// payment was for, apart from callers' Match keys, so that neither can
+	// take the other's record. One lapsed seat gets one placement: a
+	// second payment for it finds the first's placed seat, paid, and is
+	// refunded, as a second payment for a seat paid on time is.
 	scopeLate = "groupbuy.late"
 )
 

@@ -349,13 +349,13 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		var perr error
 		action := LateActionJoined
 		if c.LatePayment == LateJoinOther {
-			placed, perr = s.match(ctx, &o, MatchFullest, seat.TeamID, scopeLate, req.PaymentRef, fp)
+			placed, perr = s.match(ctx, &o, MatchFullest, seat.TeamID, scopeLate, seat.ID, fp)
 			if placed.Opened {
 				action = LateActionOpened
 			}
 		} else {
 			action = LateActionOpened
-			placed, perr = s.open(ctx, &o, scopeLate, req.PaymentRef, fp)
+			placed, perr = s.open(ctx, &o, scopeLate, seat.ID, fp)
 		}
 		if perr == nil {
 			out := &LateOutcome{Policy: c.LatePayment, Action: action, Reason: reason}
