@@ -556,7 +556,9 @@ func TestOutboxLease(t *testing.T) {
 		assert.Empty(t, none)
 
 		require.NoError(t, s.Ack(t.Context(), []string{first[1], "no-such-id"}))
-		advance(time.Minute) // lease_until <= now: expired
+		// The lease ends on a whole microsecond, rounded up (t0 has
+		// nanoseconds): lease_until <= now, expired.
+		advance(time.Minute + time.Microsecond)
 		again, err := s.Claim(t.Context(), 10, time.Minute)
 		require.NoError(t, err)
 		require.Len(t, again, 2, "the un-acked events come back after their lease")

@@ -16,13 +16,17 @@ const outboxCols = `seq, id, topic, event_key, payload, created_at, attempts`
 // leased (or whose lease ran out by the Store's clock), oldest first, and
 // counts the attempt. Concurrent claimers never get the same event:
 // PostgreSQL and MySQL skip rows that another claimer has locked (FOR
-// UPDATE SKIP LOCKED), SQLite claims under its write lock.
+// UPDATE SKIP LOCKED), SQLite claims under its write lock. The lease ends
+// at now + lease rounded up to a whole microsecond, the precision of the
+// column: truncated, it would end up to 999 ns early (a lease shorter than
+// a microsecond at once), and a second claimer would get the event while
+// the first one's lease holds.
 func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]storage.Event, error) {
 	if err := storage.ValidateClaim(limit, lease); err != nil {
 		return nil, err
 	}
 	now := s.now()
-	until := now.Add(lease)
+	until := ceilMicro(now.Add(lease))
 	var out []claimed
 	var err error
 	switch s.d {
@@ -149,4 +153,14 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 		}
 	}
 	return nil
+}
+
+// ceilMicro rounds t up to a whole microsecond, so that a time stored with
+// microsecond precision is never before t.
+func ceilMicro(t time.Time) time.Time {
+	u := t.Truncate(time.Microsecond)
+	if u.Before(t) {
+		u = u.Add(time.Microsecond)
+	}
+	return u
 }

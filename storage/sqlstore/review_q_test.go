@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/memory"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
@@ -89,5 +90,53 @@ func TestReviewQDeadlinesKeepTheirFullPeriod(t *testing.T) {
 	t.Run("memory", func(t *testing.T) { run(t, memory.New()) })
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		run(t, newStore(t, db, d))
+	})
+}
+
+// TestReviewQLeaseNotCutShort: an event claimed with a lease is not handed
+// to another claimer before the lease ends by the Store's clock, also when
+// that clock has nanoseconds (time.Now, the default). The SQL stores keep
+// lease_until in microseconds and truncated it, so the event came back up
+// to 999 ns early: with a lease under a microsecond, to a second claimer at
+// the very instant of the first claim.
+func TestReviewQLeaseNotCutShort(t *testing.T) {
+	run := func(t *testing.T, clk *nsClock, gb groupbuy.Store, ob storage.Outbox) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456200, time.UTC) // 200 ns past a microsecond
+		clk.Set(t0)
+		rec := &groupbuy.IdempotencyRecord{Scope: "review.q", Key: "k1", Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: t0}
+		ev := storage.Event{ID: "ev-q1", Topic: "review.q", Key: "q:1", Payload: []byte(`{}`), CreatedAt: t0}
+		require.NoError(t, gb.RecordOutcome(ctx, rec, []storage.Event{ev}))
+
+		got, err := ob.Claim(ctx, 10, 500*time.Nanosecond)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		got, err = ob.Claim(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.Empty(t, got, "the lease of 500 ns has not ended: a second claimer at the same instant gets nothing")
+
+		clk.Set(t0.Add(time.Microsecond)) // the first lease has ended
+		got, err = ob.Claim(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "the lease ended")
+		clk.Set(t0.Add(time.Microsecond + time.Minute - 100*time.Nanosecond))
+		got, err = ob.Claim(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.Empty(t, got, "100 ns before the lease of a minute ends")
+		clk.Set(t0.Add(2*time.Microsecond + time.Minute))
+		got, err = ob.Claim(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "the lease ended")
+		require.Equal(t, 3, got[0].Attempts)
+	}
+	t.Run("memory", func(t *testing.T) {
+		clk := &nsClock{}
+		s := memory.New(memory.WithClock(clk.Now))
+		run(t, clk, s, s)
+	})
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		clk := &nsClock{}
+		s := newStore(t, db, d, sqlstore.WithClock(clk.Now))
+		run(t, clk, s, s)
 	})
 }
