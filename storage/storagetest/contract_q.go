@@ -907,3 +907,107 @@ func testQRefBindOrder(e *env) {
 	check(r.bindWrite("c", "a", 0, false), referral.ErrCycle, "c → a would close a cycle")
 	check(r.bindWrite("q", "d", 0, true), referral.ErrNotDistributor, "d frozen")
 }
+
+// testQPayOnFill: a filling PaySeat whose write sets OnFill and no
+// FillEventID (a host's own Service, or a caller of the store) calls
+// OnFill once, with the team and all its seats in their final states in
+// TeamSeats order, and stores what it returns with the payment's events; a
+// payment that fills nothing stores none of OnFill's events.
+func testQPayOnFill(e *env) {
+	c := e.campaign(teamSize(3))
+	t0 := e.clock.Now()
+	e.storeOpen(c, "tm-qp", "st-qp0", "alice", t0, t0.Add(lifetime))
+	e.storeJoin(c, "tm-qp", "st-qp2", "bob", t0.Add(time.Second))
+	e.storeJoin(c, "tm-qp", "st-qp1", "carol", t0.Add(time.Second))
+	e.drain()
+	calls := 0
+	var gotTeam groupbuy.Team
+	var gotSeats []groupbuy.Seat
+	onFill := func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+		calls++
+		gotTeam, gotSeats = *team, slices.Clone(seats)
+		return []storage.Event{
+			event(e.id("ev"), "storagetest.filled", "st:filled:"+team.ID, t0),
+			event(e.id("ev"), "storagetest.filled_too", "st:filled_too:"+team.ID, t0),
+		}
+	}
+	pay := func(seatID string, now time.Time) groupbuy.PaySeatResult {
+		e.t.Helper()
+		res, err := e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{TeamID: "tm-qp", SeatID: seatID, PaymentRef: "ref-" + seatID, Amount: priceA,
+			Currency: c.Currency, Now: now, Events: []storage.Event{event(e.id("ev"), "storagetest.paid", "st:paid:"+seatID, now)}, OnFill: onFill})
+		require.NoError(e.t, err, "pay %s", seatID)
+		return res
+	}
+	for _, id := range []string{"st-qp1", "st-qp0"} {
+		res := pay(id, t0.Add(time.Minute))
+		assert.False(e.t, res.Filled, "paying %s fills nothing", id)
+	}
+	assert.Equal(e.t, []string{"storagetest.paid", "storagetest.paid"}, topics(e.drain()), "no OnFill event before the team fills")
+	now := t0.Add(2 * time.Minute)
+	res := pay("st-qp2", now)
+	require.True(e.t, res.Filled, "the last payment fills the team")
+	assert.True(e.t, calls >= 1, "OnFill is called for the filling payment")
+	team := e.team("tm-qp")
+	assert.Equal(e.t, tv(team), tv(res.Team), "PaySeat returns the team as stored")
+	assert.Equal(e.t, groupbuy.TeamSucceeded, team.State)
+	assert.Equal(e.t, ts(now), ts(team.ClosedAt))
+	assert.Equal(e.t, tv(team), tv(gotTeam), "OnFill sees the team in its final state")
+	seats := e.seats("tm-qp")
+	assert.Equal(e.t, []string{"st-qp0", "st-qp1", "st-qp2"}, ids(seats), "TeamSeats order")
+	assert.Equal(e.t, svs(seats), svs(gotSeats), "OnFill sees every seat in its final state, in TeamSeats order")
+	evs := e.drain()
+	assert.ElementsMatch(e.t, []string{"storagetest.paid", "storagetest.filled", "storagetest.filled_too"}, topics(evs), "the payment's and OnFill's events")
+	for _, k := range []string{"st:filled:tm-qp", "st:filled_too:tm-qp"} {
+		assert.Len(e.t, withKey(evs, k), 1, "OnFill's event %s, once", k)
+	}
+}
+
+// testQCampaignStates: the campaign guards checked by the store itself
+// at their edges: OpenTeam takes a team at the window's start (Now equal
+// to StartsAt), refuses one in a draft or ended campaign
+// (ErrCampaignNotActive), as JoinTeam does; JoinTeam checks the
+// campaign's status but not its window (OpenTeam's precondition only), so
+// a join after EndsAt into a team still forming before its deadline goes
+// through. ReleaseSeat refuses a paid seat (ErrSeatNotReserved).
+func testQCampaignStates(e *env) {
+	t0 := e.clock.Now()
+	c := e.campaign(func(c *groupbuy.Campaign) { c.StartsAt, c.EndsAt = t0.Add(time.Hour), t0.Add(3*time.Hour) })
+	openW := func(camp groupbuy.Campaign, teamID, user string, now time.Time) *groupbuy.OpenTeamWrite {
+		t := groupbuy.Team{ID: teamID, CampaignID: camp.ID, LeaderID: user, Capacity: camp.TeamSize, SeatsTaken: 1, State: groupbuy.TeamForming,
+			OpenedAt: now, ExpiresAt: now.Add(lifetime), Version: 1}
+		s := craftSeat(camp, teamID, e.id("st"), user, now, t.ExpiresAt)
+		s.Leader = true
+		return &groupbuy.OpenTeamWrite{Team: t, Leader: s, Now: now, Events: e.oneEvent()}
+	}
+	joinW := func(camp groupbuy.Campaign, teamID, user string, now time.Time) *groupbuy.JoinTeamWrite {
+		return &groupbuy.JoinTeamWrite{Seat: craftSeat(camp, teamID, e.id("st"), user, now, now.Add(ttl)), Now: now, Events: e.oneEvent()}
+	}
+	require.NoError(e.t, e.gb.OpenTeam(e.ctx, openW(c, "tm-qs", "alice", c.StartsAt)), "OpenTeam at the window's start")
+	// The team runs a lifetime past the campaign's end (the store keeps
+	// ExpiresAt as given): a join after EndsAt, the campaign still
+	// active, goes through.
+	_, seat, err := e.gb.JoinTeam(e.ctx, joinW(c, "tm-qs", "bob", c.EndsAt.Add(time.Minute)))
+	require.NoError(e.t, err, "JoinTeam after the campaign's window, the campaign active and the team forming")
+	_, err = e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{TeamID: "tm-qs", SeatID: seat.ID, PaymentRef: "ref-qs", Amount: seat.Amount, Currency: seat.Currency, Now: c.EndsAt.Add(time.Minute)})
+	require.NoError(e.t, err)
+	e.unchanged([]string{"tm-qs"}, []string{"bob"}, "release a paid seat", func() {
+		_, err := e.gb.ReleaseSeat(e.ctx, &groupbuy.ReleaseSeatWrite{SeatID: seat.ID, Now: c.EndsAt, Events: e.oneEvent()})
+		assert.ErrorIs(e.t, err, groupbuy.ErrSeatNotReserved, "release a paid seat")
+	})
+	for _, tc := range []struct {
+		from, to groupbuy.CampaignStatus
+	}{{groupbuy.CampaignActive, groupbuy.CampaignPaused}, {groupbuy.CampaignPaused, groupbuy.CampaignEnded}} {
+		_, err := e.gb.SetCampaignStatus(e.ctx, c.ID, tc.from, tc.to)
+		require.NoError(e.t, err)
+		msg := string(tc.to)
+		e.unchanged([]string{"tm-qs", "tm-qs2"}, []string{"carol"}, msg, func() {
+			assert.ErrorIs(e.t, e.gb.OpenTeam(e.ctx, openW(c, "tm-qs2", "carol", c.StartsAt.Add(time.Minute))), groupbuy.ErrCampaignNotActive, "OpenTeam, "+msg)
+			_, _, err := e.gb.JoinTeam(e.ctx, joinW(c, "tm-qs", "carol", c.StartsAt.Add(time.Minute)))
+			assert.ErrorIs(e.t, err, groupbuy.ErrCampaignNotActive, "JoinTeam, "+msg)
+		})
+	}
+	draft := e.campaign(func(c *groupbuy.Campaign) { c.Status = groupbuy.CampaignDraft })
+	e.unchanged([]string{"tm-qd"}, []string{"carol"}, "draft", func() {
+		assert.ErrorIs(e.t, e.gb.OpenTeam(e.ctx, openW(draft, "tm-qd", "carol", t0)), groupbuy.ErrCampaignNotActive, "OpenTeam, draft")
+	})
+}

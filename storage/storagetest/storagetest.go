@@ -215,6 +215,8 @@ var groups = []group{
 		{"ConfirmGuardAndRefundLeavesTeam", testQRefundAndConfirmGuards},
 		{"DuplicateIDs", testQDuplicateIDs},
 		{"InputSizes", testQInputSizes},
+		{"PayOnFillWithoutFillEventID", testQPayOnFill},
+		{"CampaignStatesAtTheStore", testQCampaignStates},
 	}},
 	// These skip, as the Referral groups do, without a referral store.
 	{"ReferralContract", []testCase{
