@@ -404,15 +404,41 @@ func (s *Service) OpenTeams(ctx context.Context, campaignID string, limit int) (
 	return s.store.OpenTeams(ctx, campaignID, s.now(), MatchFullest, limit)
 }
 
-// UserSeats lists a user's seats, newest first.
-func (s *Service) UserSeats(ctx context.Context, userID string, limit int) ([]Seat, error) {
+// SeatPage is one page of a user's seats.
+type SeatPage struct {
+	Seats []Seat
+	// Next is the cursor of the next page: "" once a page comes back with
+	// fewer seats than its limit. A full last page is followed by an empty
+	// one.
+	Next string
+}
+
+// UserSeats lists a user's seats, newest first (Store.UserSeats' order),
+// a page of at most limit seats at a time: cursor "" for the first page,
+// then the Next of the page before. Pages are cut by position (keyset), so
+// seats reserved while a client pages do not shift or repeat the later
+// pages; they appear on a new first page. A cursor that is not one of
+// UserSeats' is a *ValidationError.
+func (s *Service) UserSeats(ctx context.Context, userID, cursor string, limit int) (SeatPage, error) {
 	if err := validateID("userID", userID); err != nil {
-		return nil, err
+		return SeatPage{}, err
 	}
 	if limit <= 0 || limit > MaxListLimit {
-		return nil, invalid("limit", fmt.Sprintf("must be in 1..%d", MaxListLimit))
+		return SeatPage{}, invalid("limit", fmt.Sprintf("must be in 1..%d", MaxListLimit))
 	}
-	return s.store.UserSeats(ctx, userID, limit)
+	after, err := decodeSeatCursor(cursor)
+	if err != nil {
+		return SeatPage{}, err
+	}
+	seats, err := s.store.UserSeats(ctx, userID, after, limit)
+	if err != nil {
+		return SeatPage{}, fmt.Errorf("groupbuy: seats of user %s: %w", userID, err)
+	}
+	page := SeatPage{Seats: seats}
+	if len(seats) == limit {
+		page.Next = encodeSeatCursor(PositionOf(&seats[len(seats)-1]))
+	}
+	return page, nil
 }
 
 // MayShip reports whether the host may ship the goods of a seat: only a real

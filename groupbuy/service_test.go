@@ -489,7 +489,8 @@ func TestSeatAmountsArePayable(t *testing.T) {
 					require.ErrorAs(t, err, &ve, name)
 					assert.Equal(t, "Quantity", ve.Field, name)
 					assert.Equal(t, before, snapshot(t, store, lead.Team.ID), "%s: a refused order changes nothing", name)
-					seats, err := svc.UserSeats(ctx, name, 10)
+					page, err := svc.UserSeats(ctx, name, "", 10)
+					seats := page.Seats
 					require.NoError(t, err)
 					assert.Empty(t, seats, name)
 					continue
@@ -588,7 +589,8 @@ func TestLatePlacementFailures(t *testing.T) {
 			assert.Equal(t, r.Late, again.Late, "a repeat replays the outcome")
 			assert.Equal(t, r.Seat.ID, again.Seat.ID)
 
-			seats, err := svc.UserSeats(ctx, "a", 10)
+			page, err := svc.UserSeats(ctx, "a", "", 10)
+			seats := page.Seats
 			require.NoError(t, err)
 			var live, paid []groupbuy.Seat
 			for _, st := range seats {
@@ -819,7 +821,8 @@ func TestLateRetryAfterPlacedSeatLapsed(t *testing.T) {
 	for _, tm := range open {
 		assert.False(t, tm.ID != a.Team.ID && tm.SeatsTaken == 0, "team %s is listed with no seat", tm.ID)
 	}
-	seats, err := svc.UserSeats(ctx, "a", 10)
+	page, err := svc.UserSeats(ctx, "a", "", 10)
+	seats := page.Seats
 	require.NoError(t, err)
 	require.Len(t, seats, 2, "the lapsed seat and the one placed for the payment")
 	for _, st := range seats {
@@ -891,7 +894,8 @@ func TestLateCallbackRacingItsOutcome(t *testing.T) {
 	assert.Equal(t, groupbuy.LateActionRefund, first.Late.Action)
 	assert.Equal(t, first.Late, second.Late, "the second delivery returns the first's outcome")
 
-	seats, err := svc.UserSeats(ctx, "a", 10)
+	page, err := svc.UserSeats(ctx, "a", "", 10)
+	seats := page.Seats
 	require.NoError(t, err)
 	require.Len(t, seats, 1, "no seat placed for a refunded payment")
 	assert.Equal(t, a.Seat.ID, seats[0].ID)
@@ -946,7 +950,7 @@ func TestLateJoinOtherRefusedByLimit(t *testing.T) {
 	after, err := store.OpenTeams(ctx, "c", now, groupbuy.MatchOldest, 100)
 	require.NoError(t, err)
 	assert.Len(t, after, len(before), "no team opened for the refunded payment")
-	seats, err := store.UserSeats(ctx, "a", 100)
+	seats, err := store.UserSeats(ctx, "a", groupbuy.SeatPosition{}, 100)
 	require.NoError(t, err)
 	live := 0
 	for _, st := range seats {

@@ -95,8 +95,11 @@ type Store interface {
 	// descending, then ExpiresAt, then ID.
 	OpenTeams(ctx context.Context, campaignID string, now time.Time, order MatchStrategy, limit int) ([]Team, error)
 	// UserSeats lists up to limit of a user's seats, newest first (ReservedAt
-	// descending, then ID descending).
-	UserSeats(ctx context.Context, userID string, limit int) ([]Seat, error)
+	// descending to the microsecond, then ID descending). A non-zero after
+	// (CheckSeatPosition) starts the list after that position, so that a
+	// list is paged by the last seat of the page before: seats reserved
+	// meanwhile, which come first, do not shift the later pages.
+	UserSeats(ctx context.Context, userID string, after SeatPosition, limit int) ([]Seat, error)
 	// DueReservations lists up to limit (1..MaxProcessDue) reserved seats whose ReservedUntil is
 	// not after now, oldest deadline first.
 	DueReservations(ctx context.Context, now time.Time, limit int) ([]Seat, error)

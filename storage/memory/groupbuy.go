@@ -1090,8 +1090,11 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 }
 
 // UserSeats implements groupbuy.Store.
-func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]groupbuy.Seat, error) {
+func (s *Store) UserSeats(ctx context.Context, userID string, after groupbuy.SeatPosition, limit int) ([]groupbuy.Seat, error) {
 	if err := checkID("userID", userID); err != nil {
+		return nil, err
+	}
+	if err := groupbuy.CheckSeatPosition(after); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(limit); err != nil {
@@ -1108,9 +1111,14 @@ func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]grou
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b groupbuy.Seat) int {
+	newestFirst := func(a, b groupbuy.Seat) int {
 		return cmp.Or(compareMicro(b.ReservedAt, a.ReservedAt), cmp.Compare(b.ID, a.ID))
-	})
+	}
+	if !after.IsZero() {
+		at := groupbuy.Seat{ID: after.ID, ReservedAt: after.ReservedAt}
+		out = slices.DeleteFunc(out, func(st groupbuy.Seat) bool { return newestFirst(st, at) <= 0 })
+	}
+	slices.SortFunc(out, newestFirst)
 	if len(out) > limit {
 		out = out[:limit]
 	}

@@ -731,7 +731,7 @@ func TestBadInput(t *testing.T) {
 		for _, limit := range []int{0, -1, groupbuy.MaxListLimit + 1} {
 			_, err = s.OpenTeams(ctx, f.c.ID, t0, groupbuy.MatchOldest, limit)
 			isValidation(err, "OpenTeams limit")
-			_, err = s.UserSeats(ctx, "alice", limit)
+			_, err = s.UserSeats(ctx, "alice", groupbuy.SeatPosition{}, limit)
 			isValidation(err, "UserSeats limit")
 		}
 		for _, limit := range []int{0, -1, groupbuy.MaxProcessDue + 1} {

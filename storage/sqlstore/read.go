@@ -161,15 +161,29 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 }
 
 // UserSeats implements groupbuy.Store.
-func (s *Store) UserSeats(ctx context.Context, userID string, limit int) ([]groupbuy.Seat, error) {
+func (s *Store) UserSeats(ctx context.Context, userID string, after groupbuy.SeatPosition, limit int) ([]groupbuy.Seat, error) {
 	if err := checkID("userID", userID); err != nil {
+		return nil, err
+	}
+	if err := groupbuy.CheckSeatPosition(after); err != nil {
 		return nil, err
 	}
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	out, err := s.seats(ctx, s.reader(), `SELECT `+seatCols+` FROM {p}seats WHERE user_id = ?
-		ORDER BY reserved_at DESC, id DESC LIMIT ?`, userID, limit)
+	var out []groupbuy.Seat
+	var err error
+	if after.IsZero() {
+		out, err = s.seats(ctx, s.reader(), `SELECT `+seatCols+` FROM {p}seats WHERE user_id = ?
+			ORDER BY reserved_at DESC, id DESC LIMIT ?`, userID, limit)
+	} else {
+		// Spelled out rather than as a row comparison, so that MySQL
+		// scans seats_user (user_id, reserved_at, id) from the position.
+		at := s.t(after.ReservedAt.Truncate(time.Microsecond))
+		out, err = s.seats(ctx, s.reader(), `SELECT `+seatCols+` FROM {p}seats
+			WHERE user_id = ? AND (reserved_at < ? OR (reserved_at = ? AND id < ?))
+			ORDER BY reserved_at DESC, id DESC LIMIT ?`, userID, at, at, after.ID, limit)
+	}
 	return out, s.wrap(err, "seats of user "+userID)
 }
 

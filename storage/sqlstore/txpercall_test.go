@@ -130,8 +130,8 @@ func (w *txPerCall) OpenTeams(ctx context.Context, campaignID string, now time.T
 	})
 }
 
-func (w *txPerCall) UserSeats(ctx context.Context, userID string, limit int) ([]groupbuy.Seat, error) {
-	return inTx(ctx, w, func(s *sqlstore.Store) ([]groupbuy.Seat, error) { return s.UserSeats(ctx, userID, limit) })
+func (w *txPerCall) UserSeats(ctx context.Context, userID string, after groupbuy.SeatPosition, limit int) ([]groupbuy.Seat, error) {
+	return inTx(ctx, w, func(s *sqlstore.Store) ([]groupbuy.Seat, error) { return s.UserSeats(ctx, userID, after, limit) })
 }
 
 func (w *txPerCall) DueReservations(ctx context.Context, now time.Time, limit int) ([]groupbuy.Seat, error) {

@@ -223,7 +223,7 @@ func (u *upgrade) read(t *testing.T) map[string]any {
 		teams, err := s.OpenTeams(ctx, u.f.c.ID, t0.Add(time.Minute), order, 10)
 		add("open "+string(order), teams, err)
 	}
-	seats, err := s.UserSeats(ctx, "alice", 10)
+	seats, err := s.UserSeats(ctx, "alice", groupbuy.SeatPosition{}, 10)
 	add("alice's seats", seats, err)
 	seats, err = s.DueReservations(ctx, t0.Add(time.Hour), 10)
 	add("due reservations", seats, err)

@@ -122,7 +122,7 @@ func (e *env) seats(teamID string) []groupbuy.Seat {
 
 func (e *env) userSeats(user string) []groupbuy.Seat {
 	e.t.Helper()
-	s, err := e.gb.UserSeats(e.ctx, user, groupbuy.MaxListLimit)
+	s, err := e.gb.UserSeats(e.ctx, user, groupbuy.SeatPosition{}, groupbuy.MaxListLimit)
 	require.NoError(e.t, err, "seats of user %s", user)
 	return s
 }

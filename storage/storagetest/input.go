@@ -97,7 +97,7 @@ func testInputEmptyIDs(e *env) {
 			_, err := e.gb.OpenTeams(e.ctx, "", now, groupbuy.MatchFullest, 10)
 			return err
 		}},
-		{"UserSeats('')", func() error { _, err := e.gb.UserSeats(e.ctx, "", 10); return err }},
+		{"UserSeats('')", func() error { _, err := e.gb.UserSeats(e.ctx, "", groupbuy.SeatPosition{}, 10); return err }},
 		{"GetIdempotency('', key)", func() error { _, err := e.gb.GetIdempotency(e.ctx, "", "k"); return err }},
 		{"GetIdempotency(scope, '')", func() error { _, err := e.gb.GetIdempotency(e.ctx, "groupbuy.join", ""); return err }},
 		{"OpenTeam with empty team ID", func() error { return e.gb.OpenTeam(e.ctx, openW("", "st-new")) }},
@@ -153,7 +153,7 @@ func testInputLimits(e *env) {
 				_, err := e.gb.OpenTeams(e.ctx, f.c.ID, now, groupbuy.MatchFullest, limit)
 				return err
 			}},
-			badCall{"UserSeats limit", func() error { _, err := e.gb.UserSeats(e.ctx, "alice", limit); return err }},
+			badCall{"UserSeats limit", func() error { _, err := e.gb.UserSeats(e.ctx, "alice", groupbuy.SeatPosition{}, limit); return err }},
 			badCall{"DueReservations limit", func() error { _, err := e.gb.DueReservations(e.ctx, now, limit); return err }},
 			badCall{"DueTeams limit", func() error { _, err := e.gb.DueTeams(e.ctx, now, limit); return err }},
 		)
@@ -163,7 +163,7 @@ func testInputLimits(e *env) {
 	teams, err := e.gb.OpenTeams(e.ctx, f.c.ID, now, groupbuy.MatchFullest, 1)
 	require.NoError(e.t, err)
 	assert.Len(e.t, teams, 1)
-	seats, err := e.gb.UserSeats(e.ctx, "alice", 1)
+	seats, err := e.gb.UserSeats(e.ctx, "alice", groupbuy.SeatPosition{}, 1)
 	require.NoError(e.t, err)
 	assert.Len(e.t, seats, 1)
 }

@@ -116,6 +116,7 @@ var groups = []group{
 		{"FillLeavesOtherTeams", testFillLeavesOtherTeams},
 		{"OpenTeamsOrder", testOpenTeamsOrder},
 		{"UserSeatsNewestFirst", testUserSeatsOrder},
+		{"UserSeatsPaging", testUserSeatsPaging},
 		{"NotFound", testTeamNotFound},
 	}},
 	{"Guard", []testCase{

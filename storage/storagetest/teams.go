@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
@@ -283,18 +284,77 @@ func testUserSeatsOrder(e *env) {
 	_, err := e.gb.ReleaseSeat(e.ctx, &groupbuy.ReleaseSeatWrite{SeatID: "us-2", UserID: "ux", Now: t0.Add(3 * time.Minute)})
 	require.NoError(e.t, err)
 
-	got, err := e.gb.UserSeats(e.ctx, "ux", 10)
+	got, err := e.gb.UserSeats(e.ctx, "ux", groupbuy.SeatPosition{}, 10)
 	require.NoError(e.t, err)
 	assert.Equal(e.t, []string{"us-4", "us-3", "us-2", "us-1"}, ids(got), "ReservedAt descending, then ID descending")
 	for _, s := range got {
 		assert.Equal(e.t, sv(e.seat(s.ID)), sv(s), "UserSeats returns seats as stored")
 	}
-	got, err = e.gb.UserSeats(e.ctx, "ux", 2)
+	got, err = e.gb.UserSeats(e.ctx, "ux", groupbuy.SeatPosition{}, 2)
 	require.NoError(e.t, err)
 	assert.Equal(e.t, []string{"us-4", "us-3"}, ids(got), "limit")
-	got, err = e.gb.UserSeats(e.ctx, "nobody", 10)
+	got, err = e.gb.UserSeats(e.ctx, "nobody", groupbuy.SeatPosition{}, 10)
 	require.NoError(e.t, err)
 	assert.Empty(e.t, got)
+}
+
+// testUserSeatsPaging pages a user's seats by position: every seat once,
+// in UserSeats' order, whatever the page size, with ties of ReservedAt
+// (to the microsecond) cut by ID; a seat reserved between two pages does
+// not shift the later ones; a position between stored seats starts after
+// it, and one past the oldest seat gives an empty page.
+func testUserSeatsPaging(e *env) {
+	c := e.campaign()
+	t0 := e.clock.Now()
+	exp := t0.Add(lifetime)
+	at := []time.Duration{0, time.Minute, time.Minute, time.Minute + 400, 2 * time.Minute, 2 * time.Minute, 3 * time.Minute}
+	for i, d := range at {
+		tm := fmt.Sprintf("tm-p%d", i)
+		e.storeOpen(c, tm, fmt.Sprintf("os-p%d", i), fmt.Sprintf("leader-p%d", i), t0, exp)
+		e.storeJoin(c, tm, fmt.Sprintf("us-p%d", i), "pager", t0.Add(d))
+	}
+	all, err := e.gb.UserSeats(e.ctx, "pager", groupbuy.SeatPosition{}, groupbuy.MaxListLimit)
+	require.NoError(e.t, err)
+	require.Len(e.t, all, len(at))
+	for size := 1; size <= len(at)+1; size++ {
+		var got []string
+		after := groupbuy.SeatPosition{}
+		for range len(at) + 2 {
+			page, err := e.gb.UserSeats(e.ctx, "pager", after, size)
+			require.NoError(e.t, err)
+			require.True(e.t, len(page) <= size, "a page of at most its limit")
+			got = append(got, ids(page)...)
+			if len(page) < size {
+				break
+			}
+			after = groupbuy.PositionOf(&page[len(page)-1])
+		}
+		assert.Equal(e.t, ids(all), got, "pages of %d", size)
+	}
+
+	// A seat reserved after the first page was read comes before it: the
+	// next page goes on from where the first ended.
+	first, err := e.gb.UserSeats(e.ctx, "pager", groupbuy.SeatPosition{}, 3)
+	require.NoError(e.t, err)
+	e.storeOpen(c, "tm-pnew", "os-pnew", "leader-pnew", t0, exp)
+	e.storeJoin(c, "tm-pnew", "us-pnew", "pager", t0.Add(4*time.Minute))
+	rest, err := e.gb.UserSeats(e.ctx, "pager", groupbuy.PositionOf(&first[2]), groupbuy.MaxListLimit)
+	require.NoError(e.t, err)
+	assert.Equal(e.t, ids(all[3:]), ids(rest), "the later pages do not shift")
+
+	// Positions that are no seat's.
+	mid := groupbuy.SeatPosition{ReservedAt: t0.Add(time.Minute), ID: "us-p25"} // between us-p3 and us-p2
+	got, err := e.gb.UserSeats(e.ctx, "pager", mid, groupbuy.MaxListLimit)
+	require.NoError(e.t, err)
+	assert.Equal(e.t, []string{"us-p2", "us-p1", "us-p0"}, ids(got), "after a position between seats")
+	sub := groupbuy.SeatPosition{ReservedAt: t0.Add(time.Minute + 999), ID: "us-p25"} // the same microsecond
+	got, err = e.gb.UserSeats(e.ctx, "pager", sub, groupbuy.MaxListLimit)
+	require.NoError(e.t, err)
+	assert.Equal(e.t, []string{"us-p2", "us-p1", "us-p0"}, ids(got), "positions compare to the microsecond")
+	oldest := groupbuy.PositionOf(&all[len(all)-1])
+	got, err = e.gb.UserSeats(e.ctx, "pager", oldest, 10)
+	require.NoError(e.t, err)
+	assert.Empty(e.t, got, "past the oldest seat")
 }
 
 func testTeamNotFound(e *env) {
