@@ -3,6 +3,7 @@ package groupbuy
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -74,8 +75,10 @@ func decodeSeatCursor(c string) (SeatPosition, error) {
 	if len(c) > seatCursorEncoding.EncodedLen(9+MaxIDLength) {
 		return SeatPosition{}, invalid("cursor", "too long")
 	}
+	// The decoder skips line breaks; a cursor has none, so that one
+	// position has one cursor.
 	b, err := seatCursorEncoding.DecodeString(c)
-	if err != nil || len(b) < 10 || b[0] != seatCursorVersion {
+	if err != nil || strings.ContainsAny(c, "\r\n") || len(b) < 10 || b[0] != seatCursorVersion {
 		return SeatPosition{}, invalid("cursor", "not a cursor of UserSeats")
 	}
 	p := SeatPosition{

@@ -107,7 +107,7 @@ func TestSecondLatePaymentForOneSeatIsRefunded(t *testing.T) {
 			require.NoError(t, err)
 			require.NotNil(t, second.Late)
 			assert.Equal(t, groupbuy.LateActionRefund, second.Late.Action, "one order, one seat: the second payment is refunded")
-			seats, err := store.UserSeats(ctx, "a", 10)
+			seats, err := store.UserSeats(ctx, "a", groupbuy.SeatPosition{}, 10)
 			require.NoError(t, err)
 			paid := 0
 			for _, st := range seats {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -1041,5 +1042,49 @@ func TestReplayUsesStoreRows(t *testing.T) {
 				assert.Equal(t, first.Team, again.Team)
 			}
 		})
+	}
+}
+
+// TestUserSeatsPages: the Service pages a user's seats with cursors: full
+// pages carry Next, a short page ends the list, a seat reserved while
+// paging waits for a new first page, and a cursor that is not one of
+// UserSeats' is a ValidationError.
+func TestUserSeatsPages(t *testing.T) {
+	ctx := context.Background()
+	svc, _, now := world(t, 3, groupbuy.LateRefund, 0)
+	var want []string
+	for range 5 {
+		r, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+		require.NoError(t, err)
+		want = append([]string{r.Seat.ID}, want...) // newest first
+		*now = now.Add(time.Second)
+	}
+	var got []string
+	var sizes []int
+	cursor := ""
+	for {
+		page, err := svc.UserSeats(ctx, "a", cursor, 2)
+		require.NoError(t, err)
+		sizes = append(sizes, len(page.Seats))
+		for _, st := range page.Seats {
+			got = append(got, st.ID)
+		}
+		if len(got) == 2 {
+			_, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"}) // reserved while paging
+			require.NoError(t, err)
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, []int{2, 2, 1}, sizes)
+
+	for _, bad := range []string{"x", "not a cursor", strings.Repeat("A", 300)} {
+		_, err := svc.UserSeats(ctx, "a", bad, 2)
+		var ve *groupbuy.ValidationError
+		require.ErrorAs(t, err, &ve, "cursor %q", bad)
+		assert.Equal(t, "cursor", ve.Field)
 	}
 }

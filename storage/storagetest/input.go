@@ -98,6 +98,22 @@ func testInputEmptyIDs(e *env) {
 			return err
 		}},
 		{"UserSeats('')", func() error { _, err := e.gb.UserSeats(e.ctx, "", groupbuy.SeatPosition{}, 10); return err }},
+		{"UserSeats after a position without a time", func() error {
+			_, err := e.gb.UserSeats(e.ctx, "alice", groupbuy.SeatPosition{ID: f.bob.ID}, 10)
+			return err
+		}},
+		{"UserSeats after a position without an ID", func() error {
+			_, err := e.gb.UserSeats(e.ctx, "alice", groupbuy.SeatPosition{ReservedAt: now}, 10)
+			return err
+		}},
+		{"UserSeats after a position with a bad ID", func() error {
+			_, err := e.gb.UserSeats(e.ctx, "alice", groupbuy.SeatPosition{ReservedAt: now, ID: "s 1"}, 10)
+			return err
+		}},
+		{"UserSeats after a position in year 10000", func() error {
+			_, err := e.gb.UserSeats(e.ctx, "alice", groupbuy.SeatPosition{ReservedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), ID: f.bob.ID}, 10)
+			return err
+		}},
 		{"GetIdempotency('', key)", func() error { _, err := e.gb.GetIdempotency(e.ctx, "", "k"); return err }},
 		{"GetIdempotency(scope, '')", func() error { _, err := e.gb.GetIdempotency(e.ctx, "groupbuy.join", ""); return err }},
 		{"OpenTeam with empty team ID", func() error { return e.gb.OpenTeam(e.ctx, openW("", "st-new")) }},
