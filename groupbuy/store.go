@@ -89,12 +89,12 @@ type Store interface {
 	TeamSeats(ctx context.Context, teamID string) ([]Seat, error)
 	// GetSeat returns a seat or ErrNotFound.
 	GetSeat(ctx context.Context, id string) (Seat, error)
-	// OpenTeams lists up to limit forming teams of a campaign with a free
+	// OpenTeams lists up to limit (1..MaxListLimit) forming teams of a campaign with a free
 	// seat and ExpiresAt after now, in the given order: MatchOldest by
 	// OpenedAt then ID; MatchFullest (and MatchRandom) by SeatsTaken
 	// descending, then ExpiresAt, then ID.
 	OpenTeams(ctx context.Context, campaignID string, now time.Time, order MatchStrategy, limit int) ([]Team, error)
-	// UserSeats lists up to limit of a user's seats, newest first (ReservedAt
+	// UserSeats lists up to limit (1..MaxListLimit) of a user's seats, newest first (ReservedAt
 	// descending to the microsecond, then ID descending). A non-zero after
 	// (CheckSeatPosition) starts the list after that position, so that a
 	// list is paged by the last seat of the page before: seats reserved
