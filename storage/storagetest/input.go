@@ -174,6 +174,16 @@ func testInputLimits(e *env) {
 			badCall{"DueTeams limit", func() error { _, err := e.gb.DueTeams(e.ctx, now, limit); return err }},
 		)
 	}
+	calls = append(calls,
+		badCall{"OpenTeams limit above MaxListLimit", func() error {
+			_, err := e.gb.OpenTeams(e.ctx, f.c.ID, now, groupbuy.MatchFullest, groupbuy.MaxListLimit+1)
+			return err
+		}},
+		badCall{"UserSeats limit above MaxListLimit", func() error {
+			_, err := e.gb.UserSeats(e.ctx, "alice", groupbuy.SeatPosition{}, groupbuy.MaxListLimit+1)
+			return err
+		}},
+	)
 	e.expectValidation(f, calls)
 	// Limits of 1 are fine.
 	teams, err := e.gb.OpenTeams(e.ctx, f.c.ID, now, groupbuy.MatchFullest, 1)
