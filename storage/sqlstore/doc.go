@@ -357,7 +357,8 @@
 // SKIP LOCKED) RETURNING; on MySQL a READ COMMITTED transaction selects
 // the rows FOR UPDATE SKIP LOCKED, leases and reads them; on SQLite one
 // UPDATE ... RETURNING under the write lock. Lease math uses the Store's
-// clock (WithClock). Ack deletes the rows.
+// clock (WithClock); a lease ends on a whole microsecond, rounded up, so
+// that the column's precision never ends it early. Ack deletes the rows.
 //
 // # Connection settings
 //
