@@ -214,7 +214,7 @@ type Batch struct {
 	stock    []Stock
 	affinity []float64
 	lane     []Lane
-	negAt    []int64 // Unix nanoseconds; 0 = none
+	negAt    []int64 // Unix nanoseconds, when flagNeg is set (0 is then the Unix epoch, a valid time)
 	flags    []uint8 // flagLane | flagOOS | flagNeg: the rare cases filters look at
 	dim      int
 	emb      []float32 // len(ids)*dim, unit rows
@@ -605,7 +605,7 @@ func (b *Batch) Lane(i int) Lane { return b.lane[i] }
 // NegativeFeedbackAt returns when the viewer last gave negative feedback on
 // candidate i, or the zero time.
 func (b *Batch) NegativeFeedbackAt(i int) time.Time {
-	if b.negAt[i] == 0 {
+	if b.flags[i]&flagNeg == 0 { // not b.negAt[i] == 0: the Unix epoch is a valid time
 		return time.Time{}
 	}
 	return time.Unix(0, b.negAt[i]).UTC()

@@ -108,7 +108,7 @@ func (r *Ranker) explain(s *scratch, b *Batch, out *Page, ex *Explanation) {
 			v, w := s.sig[k][i], r.signals[k].Weight
 			e.Signals = append(e.Signals, Contribution{Name: r.names[k], Value: v, Weight: w, Contribution: w * v})
 		}
-		if r.fatigue.on && b.negAt[i] != 0 {
+		if r.fatigue.on && b.flags[i]&flagNeg != 0 { // as scoring decides: feedback at the Unix epoch counts
 			e.Multipliers = append(e.Multipliers, Multiplier{Name: "fatigue", Factor: s.fat[i]})
 		}
 		if p := s.itemPos[j]; p >= 0 {
