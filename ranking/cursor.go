@@ -13,7 +13,7 @@ import (
 //	byte     format (1)
 //	int64    as-of time, Unix nanoseconds
 //	uint64   config fingerprint (Version and every parameter)
-//	uint64   binding: hash of (Request.Viewer, Request.Scope)
+//	uint64   binding: hash of (Request.Viewer, Request.Scope, Request.PriceRef)
 //	uvarint  page number in the session, starting at 1
 //	byte     lane mask: bit l set when lane l has a key
 //	per lane in the mask: float64 bits of the last score, uvarint ID
@@ -39,7 +39,7 @@ type CursorInfo struct {
 }
 
 // CheckCursor verifies req.Cursor as Rank would (signature, config,
-// viewer and scope, expiry at req.Now) and describes it. It returns
+// viewer, scope and reference price, expiry at req.Now) and describes it. It returns
 // ErrCursorTampered, ErrCursorForeignConfig, ErrCursorMismatch or
 // ErrCursorExpired (wrapped, for errors.Is), or a *ValidationError for a
 // bad request.
@@ -52,7 +52,7 @@ func (r *Ranker) CheckCursor(req Request) (CursorInfo, error) {
 	}
 	var s scratch
 	s.mac = hmac.New(sha256.New, r.key)
-	if err := r.decodeCursor(req.Cursor, &s, bindHash(req.Viewer, req.Scope), req.Now.UnixNano()); err != nil {
+	if err := r.decodeCursor(req.Cursor, &s, requestBind(&req), req.Now.UnixNano()); err != nil {
 		return CursorInfo{}, err
 	}
 	return CursorInfo{AsOf: s.cur.asOf, Page: int(s.cur.page), Served: len(s.cur.served)}, nil

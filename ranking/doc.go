@@ -71,14 +71,15 @@
 // # Cursors
 //
 // Page.Cursor is opaque: base64url of a binary record (format byte, as-of
-// time, config fingerprint, a hash of the viewer and scope, the last
-// (score, ID) key of each lane, and the served set as 64-bit ID hashes)
-// signed with HMAC-SHA256 truncated to 128 bits under CursorConfig.Key.
-// A cursor that fails verification is ErrCursorTampered; one issued under
-// another Config (Version or any parameter) is ErrCursorForeignConfig; one
-// issued for another viewer or scope is ErrCursorMismatch; one older than
-// CursorConfig.MaxAge away from Request.Now is ErrCursorExpired. On any of them,
-// start again from the first page.
+// time, config fingerprint, a hash of the viewer, scope and reference
+// price, the last (score, ID) key of each lane, and the served set as
+// 64-bit ID hashes) signed with HMAC-SHA256 truncated to 128 bits under
+// CursorConfig.Key. A cursor that fails verification is
+// ErrCursorTampered; one issued under another Config (Version or any
+// parameter) is ErrCursorForeignConfig; one issued for another viewer,
+// scope or PriceRef is ErrCursorMismatch; one older than
+// CursorConfig.MaxAge away from Request.Now is ErrCursorExpired. On any
+// of them, start again from the first page.
 //
 // The next page takes the items strictly after the key in the total order,
 // minus the served set. The key is the last item of the longest prefix of

@@ -23,8 +23,8 @@ var (
 	// format).
 	ErrCursorForeignConfig = errors.New("ranking: cursor issued under another ranking config")
 	// ErrCursorMismatch reports a validly signed cursor issued for another
-	// Request.Viewer or Request.Scope.
-	ErrCursorMismatch = errors.New("ranking: cursor issued for another viewer or scope")
+	// Request.Viewer, Request.Scope or Request.PriceRef.
+	ErrCursorMismatch = errors.New("ranking: cursor issued for another viewer, scope or reference price")
 	// ErrSignal matches every *SignalError.
 	ErrSignal = errors.New("ranking: signal failed")
 )

@@ -75,7 +75,8 @@ type Request struct {
 	// other filter removed.
 	Allow func(b *Batch, i int) bool
 	// PriceRef is the reference price in minor units for PriceFit; 0
-	// means none.
+	// means none. It binds cursors like Viewer and Scope, since the
+	// order of a session's pages depends on it.
 	PriceRef int64
 	// Params is passed to host signals as Input.Params.
 	Params any
@@ -438,6 +439,20 @@ func bindHash(viewer, scope string) uint64 {
 	return mix64(hashString(viewer) ^ mix64(hashString(scope)+golden))
 }
 
+// requestBind is the binding a cursor carries: the viewer, the scope and,
+// when set, the reference price. PriceRef decides PriceFit's values (and
+// host signals see it), so a page ranked under another PriceRef than the
+// cursor's key would order the items differently from that key: items of
+// earlier pages would come back (with StaticSignals) or be skipped. A
+// PriceRef of 0 leaves the binding of viewer and scope as it was.
+func requestBind(req *Request) uint64 {
+	h := bindHash(req.Viewer, req.Scope)
+	if req.PriceRef != 0 {
+		h = mix64(h ^ mix64(uint64(req.PriceRef)+golden))
+	}
+	return h
+}
+
 func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	out.clear()
 	if b == nil {
@@ -455,7 +470,7 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	if limit == 0 {
 		limit = r.pageSize
 	}
-	bind := bindHash(req.Viewer, req.Scope)
+	bind := requestBind(req)
 	now := req.Now.UnixNano()
 	asOf := now
 	if req.Cursor != "" {

@@ -1,6 +1,7 @@
 package ranking_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -9,6 +10,49 @@ import (
 
 	"github.com/socialcommerce/sdk/ranking"
 )
+
+// TestReviewPriceRefBindsCursor: PriceRef decides PriceFit's values, so a
+// page ranked under another PriceRef than the first page's orders the
+// items differently from the cursor's key. In a StaticSignals session the
+// items of the first page then come back on the second. The cursor must
+// not page under another PriceRef (ErrCursorMismatch), and a session that
+// keeps its PriceRef pages without repeats.
+func TestReviewPriceRefBindsCursor(t *testing.T) {
+	r := newRanker(t, func(c *ranking.Config) {
+		c.PageSize = 5
+		c.Signals = []ranking.Weighted{{Signal: ranking.PriceFit{}, Weight: 1}}
+		c.Diversity.Penalties = nil
+		c.Fatigue = ranking.Fatigue{}
+		c.Cursor.StaticSignals = true
+	})
+	b := ranking.NewBatch(20)
+	for i := range 20 {
+		require.NoError(t, b.Add(&ranking.Candidate{ID: fmt.Sprintf("p%02d", i), Created: t0, PriceMinor: int64(100 * (i + 1))}))
+	}
+	var p1, p2 ranking.Page
+	req := ranking.Request{Now: t0, Viewer: "v", PriceRef: 100}
+	require.NoError(t, r.Rank(req, b, &p1))
+	req.Cursor, req.PriceRef = p1.Cursor, 2000
+	err := r.Rank(req, b, &p2)
+	if err == nil {
+		first := map[string]bool{}
+		for _, it := range p1.Items {
+			first[it.ID] = true
+		}
+		for _, it := range p2.Items {
+			if first[it.ID] {
+				t.Fatalf("item %s served on page 1 (PriceRef 100) and again on page 2 (PriceRef 2000): %v then %v", it.ID, ids(p1.Items), ids(p2.Items))
+			}
+		}
+		t.Fatalf("a cursor issued for PriceRef 100 paged under PriceRef 2000")
+	}
+	require.ErrorIs(t, err, ranking.ErrCursorMismatch)
+	_, err = r.CheckCursor(req)
+	require.ErrorIs(t, err, ranking.ErrCursorMismatch)
+	req.PriceRef = 100
+	require.NoError(t, r.Rank(req, b, &p2))
+	require.NotEmpty(t, p2.Items)
+}
 
 // TestReviewExplainFatigueAtUnixEpoch: a NegativeFeedbackAt of exactly
 // 1970-01-01T00:00:00Z is a valid time and its fatigue factor enters the
