@@ -41,6 +41,21 @@ func (s *Store) t(t time.Time) any {
 	return t
 }
 
+// tBound is t for a time that a read compares columns with: as t, but
+// the zero time is the zero instant, not NULL, which no comparison holds.
+func (s *Store) tBound(t time.Time) any {
+	if !t.IsZero() {
+		return s.t(t)
+	}
+	switch s.d {
+	case MySQL:
+		return t.Format(mysqlTime)
+	case SQLite:
+		return t.UnixMicro()
+	}
+	return t
+}
+
 // timeScan scans a time column into a time.Time; mysqlTimeScan does so on
 // MySQL. Both are pointers, so that a scan destination made of them
 // allocates nothing.

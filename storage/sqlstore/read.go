@@ -156,7 +156,7 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 	}
 	out, err := s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM {p}teams
 		WHERE state = 'forming' AND campaign_id = ? AND seats_taken < capacity AND expires_at > ?
-		ORDER BY `+matchOrder(order, "")+` LIMIT ?`, campaignID, s.t(now), limit)
+		ORDER BY `+matchOrder(order, "")+` LIMIT ?`, campaignID, s.tBound(now), limit)
 	return out, s.wrap(err, "open teams of campaign "+campaignID)
 }
 

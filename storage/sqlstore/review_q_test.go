@@ -140,3 +140,45 @@ func TestReviewQLeaseNotCutShort(t *testing.T) {
 		run(t, clk, s, s)
 	})
 }
+
+// TestReviewQOpenTeamsAtZeroTime: OpenTeams lists the forming teams with a
+// free seat whose ExpiresAt is after now; every team's ExpiresAt is after
+// the zero time, so at the zero time it lists them all, as the memory
+// store does. The SQL stores sent the zero time as NULL, which no
+// comparison holds, and listed none.
+func TestReviewQOpenTeamsAtZeroTime(t *testing.T) {
+	run := func(t *testing.T, store groupbuy.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		n := 0
+		svc, err := groupbuy.New(store, groupbuy.Config{
+			Now:   func() time.Time { return t0 },
+			NewID: func() string { n++; return "z" + strconv.Itoa(n) },
+		})
+		require.NoError(t, err)
+		_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
+			ID: "camp", ProductRef: "spu", Currency: "CNY",
+			Prices:   []groupbuy.SKUPrice{{SKU: "a", Price: decimal.RequireFromString("9.90")}},
+			TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 15 * time.Minute,
+			StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(48 * time.Hour),
+			Status:      groupbuy.CampaignActive,
+			VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+		})
+		require.NoError(t, err)
+		opened, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "camp", UserID: "alice", SKU: "a"})
+		require.NoError(t, err)
+		for _, order := range []groupbuy.MatchStrategy{groupbuy.MatchOldest, groupbuy.MatchFullest} {
+			teams, err := store.OpenTeams(ctx, "camp", time.Time{}, order, 10)
+			require.NoError(t, err)
+			require.Len(t, teams, 1, "%s: the team expires after the zero time", order)
+			require.Equal(t, opened.Team.ID, teams[0].ID)
+		}
+		teams, err := store.OpenTeams(ctx, "camp", t0.Add(2*time.Hour), groupbuy.MatchOldest, 10)
+		require.NoError(t, err)
+		require.Empty(t, teams, "expired")
+	}
+	t.Run("memory", func(t *testing.T) { run(t, memory.New()) })
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		run(t, newStore(t, db, d))
+	})
+}
