@@ -347,7 +347,13 @@ func (c *Config) fingerprint() uint64 {
 		w := &c.Signals[i]
 		fmt.Fprintf(h, "sig|%q|%T|%s|", w.name(), w.Signal, g(w.Weight))
 		switch s := w.Signal.(type) {
-		case Engagement, ExponentialDecay, LinearDecay, GaussianDecay, PowerDecay, Freshness,
+		case ExponentialDecay:
+			// Only the epoch's instant affects scores: printed in UTC, without
+			// a monotonic reading, one instant in any zone is one config (a
+			// time.Unix epoch is local time, which differs between hosts).
+			s.Epoch = s.Epoch.UTC()
+			fmt.Fprintf(h, "%v|", s)
+		case Engagement, LinearDecay, GaussianDecay, PowerDecay, Freshness,
 			WilsonRating, BayesianRating, Affinity, PriceFit, Explore:
 			fmt.Fprintf(h, "%v|", s)
 		case fingerprinter:

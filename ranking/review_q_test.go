@@ -85,3 +85,32 @@ func TestReviewExplainFatigueAtUnixEpoch(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewEpochZoneKeepsCursors: ExponentialDecay.Epoch given as the
+// same instant in another time zone (time.Unix returns local time, which
+// differs between hosts) or with a monotonic clock reading gives the same
+// scores bit for bit, so it is the same configuration: a cursor of one
+// Ranker must page on the other, not fail as ErrCursorForeignConfig.
+func TestReviewEpochZoneKeepsCursors(t *testing.T) {
+	epoch := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(ep time.Time) *ranking.Ranker {
+		return newRanker(t, func(c *ranking.Config) {
+			c.Signals[1].Signal = ranking.ExponentialDecay{HalfLife: time.Hour, Epoch: ep}
+		})
+	}
+	g := newGen(1)
+	b, _ := g.batch(t, 50)
+	var p, q ranking.Page
+	require.NoError(t, mk(epoch).Rank(ranking.Request{Now: t0, Viewer: "v"}, b, &p))
+	mono := time.Now()
+	monoEpoch := mono.Add(epoch.Sub(mono)) // epoch's instant, with a monotonic reading
+	require.True(t, monoEpoch.Equal(epoch))
+	for name, ep := range map[string]time.Time{
+		"CET":       epoch.In(time.FixedZone("CET", 3600)),
+		"local":     time.Unix(0, epoch.UnixNano()),
+		"monotonic": monoEpoch,
+	} {
+		err := mk(ep).Rank(ranking.Request{Now: t0, Viewer: "v", Cursor: p.Cursor}, b, &q)
+		require.NoError(t, err, "Epoch %s (%v) is the same instant as %v", name, ep, epoch)
+	}
+}
