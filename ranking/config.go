@@ -221,7 +221,7 @@ func (c *Config) Validate() error {
 	for i := range c.Signals {
 		w := &c.Signals[i]
 		field := fmt.Sprintf("Signals[%d]", i)
-		if w.Signal == nil {
+		if w.Signal == nil || builtinValue(w.Signal) == nil { // a nil pointer to a built-in would panic in Name
 			return invalid(field+".Signal", "must not be nil")
 		}
 		name := w.name()

@@ -292,13 +292,17 @@ func (f *fatigueRule) factor(at, asOf int64) float64 {
 }
 
 // New validates cfg and returns a Ranker for it. The Ranker keeps its own
-// copy of cfg's slices.
+// copy of cfg's slices, and the values of built-in signals that cfg gives
+// by pointer.
 func New(cfg Config) (*Ranker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c := cfg
 	c.Signals = slices.Clone(cfg.Signals)
+	for i := range c.Signals {
+		c.Signals[i].Signal = builtinValue(c.Signals[i].Signal)
+	}
 	c.Slots = slices.Clone(cfg.Slots)
 	c.Diversity.Penalties = slices.Clone(cfg.Diversity.Penalties)
 	c.Cursor.Key = slices.Clone(cfg.Cursor.Key)

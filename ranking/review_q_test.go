@@ -1,6 +1,7 @@
 package ranking_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -112,5 +113,52 @@ func TestReviewEpochZoneKeepsCursors(t *testing.T) {
 	} {
 		err := mk(ep).Rank(ranking.Request{Now: t0, Viewer: "v", Cursor: p.Cursor}, b, &q)
 		require.NoError(t, err, "Epoch %s (%v) is the same instant as %v", name, ep, epoch)
+	}
+}
+
+// TestReviewPointerSignals: a pointer to a built-in signal is a Signal too
+// (the methods have value receivers). Its parameters must reach the config
+// fingerprint like a value's, or a cursor issued under one HalfLife pages
+// a Ranker with another; and the Ranker must not share the host's struct,
+// which the host could change after New. A nil pointer is refused with a
+// *ValidationError, not a panic.
+func TestReviewPointerSignals(t *testing.T) {
+	g := newGen(1)
+	b, _ := g.batch(t, 50)
+	decay := &ranking.ExponentialDecay{HalfLife: time.Hour}
+	r := newRanker(t, func(c *ranking.Config) { c.Signals[1].Signal = decay })
+	var p, q, again ranking.Page
+	require.NoError(t, r.Rank(ranking.Request{Now: t0, Viewer: "v"}, b, &p))
+
+	other := newRanker(t, func(c *ranking.Config) {
+		c.Signals[1].Signal = &ranking.ExponentialDecay{HalfLife: 1000 * time.Hour}
+	})
+	err := other.Rank(ranking.Request{Now: t0, Viewer: "v", Cursor: p.Cursor}, b, &q)
+	require.ErrorIs(t, err, ranking.ErrCursorForeignConfig, "a cursor of HalfLife 1h paged a Ranker of HalfLife 1000h")
+	value := newRanker(t, func(c *ranking.Config) { c.Signals[1].Signal = ranking.ExponentialDecay{HalfLife: time.Hour} })
+	require.NoError(t, value.Rank(ranking.Request{Now: t0, Viewer: "v", Cursor: p.Cursor}, b, &q), "the pointer and the value are one config")
+
+	decay.HalfLife = 1000 * time.Hour // the host reuses its struct
+	require.NoError(t, r.Rank(ranking.Request{Now: t0, Viewer: "v"}, b, &again))
+	require.Equal(t, ids(p.Items), ids(again.Items), "the Ranker changed with the host's struct")
+
+	for name, sig := range map[string]ranking.Signal{
+		"engagement": (*ranking.Engagement)(nil),
+		"decay":      (*ranking.ExponentialDecay)(nil),
+		"affinity":   (*ranking.Affinity)(nil),
+		"explore":    (*ranking.Explore)(nil),
+	} {
+		cfg := ranking.DefaultConfig("nil", testKey)
+		cfg.Signals[0].Signal = sig
+		var ve *ranking.ValidationError
+		func() {
+			defer func() {
+				if x := recover(); x != nil {
+					t.Fatalf("%s: New panicked on a nil pointer signal: %v", name, x)
+				}
+			}()
+			_, err = ranking.New(cfg)
+		}()
+		require.True(t, errors.As(err, &ve), "%s: got %v", name, err)
 	}
 }

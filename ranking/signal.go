@@ -93,6 +93,47 @@ type accumulator interface {
 
 const maxParam = 1e6
 
+// builtinValue returns the value a pointer to a built-in signal points to
+// (nil for a nil pointer), and any other signal unchanged. The built-in
+// signals have value receivers, so a pointer to one is a Signal too; New
+// keeps the value, so that the config fingerprint and the score bounds see
+// its parameters, and a host changing its struct after New does not change
+// the Ranker.
+func builtinValue(s Signal) Signal {
+	switch p := s.(type) {
+	case *Engagement:
+		return deref(p)
+	case *ExponentialDecay:
+		return deref(p)
+	case *LinearDecay:
+		return deref(p)
+	case *GaussianDecay:
+		return deref(p)
+	case *PowerDecay:
+		return deref(p)
+	case *Freshness:
+		return deref(p)
+	case *WilsonRating:
+		return deref(p)
+	case *BayesianRating:
+		return deref(p)
+	case *Affinity:
+		return deref(p)
+	case *PriceFit:
+		return deref(p)
+	case *Explore:
+		return deref(p)
+	}
+	return s
+}
+
+func deref[T Signal](p *T) Signal {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
 func checkParam(field string, v, lo, hi float64) error {
 	if !finite(v) || v < lo || v > hi {
 		return invalid(field, fmt.Sprintf("must be finite, in [%g, %g]", lo, hi))
