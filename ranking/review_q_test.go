@@ -162,3 +162,27 @@ func TestReviewPointerSignals(t *testing.T) {
 		require.True(t, errors.As(err, &ve), "%s: got %v", name, err)
 	}
 }
+
+// TestReviewWilsonTinyCount: Batch accepts any finite RatingCount in
+// [0, MaxCount], fractional ones included. Below about 1e-308 the Wilson
+// bound's z²/2n and z²/4n² overflow and centre − margin was ∞ − ∞ = NaN,
+// so a built-in signal (documented to give finite values only) removed the
+// item with FilterInvalidScore.
+func TestReviewWilsonTinyCount(t *testing.T) {
+	for _, n := range []float64{5e-324, 1e-310, 1e-200, 1e-100, 0.5} {
+		v := ranking.WilsonLowerBound(0, n, 1.96)
+		require.False(t, math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1, "WilsonLowerBound(0, %g, 1.96) = %v", n, v)
+		v = ranking.WilsonLowerBound(n, n, 10)
+		require.False(t, math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1, "WilsonLowerBound(%g, %g, 10) = %v", n, n, v)
+	}
+	r := newRanker(t, func(c *ranking.Config) {
+		c.Signals = append(c.Signals, ranking.Weighted{Signal: ranking.WilsonRating{}, Weight: 1})
+	})
+	b := ranking.NewBatch(2)
+	require.NoError(t, b.Add(&ranking.Candidate{ID: "tiny", Created: t0, RatingCount: 5e-324, RatingSum: 1e-320}))
+	require.NoError(t, b.Add(&ranking.Candidate{ID: "none", Created: t0}))
+	var p ranking.Page
+	require.NoError(t, r.Rank(ranking.Request{Now: t0}, b, &p))
+	require.Equal(t, 0, p.Filtered[ranking.FilterInvalidScore], "a built-in signal gave NaN: %v", p.FilterOf(0))
+	require.Len(t, p.Items, 2)
+}

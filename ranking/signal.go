@@ -578,6 +578,13 @@ func WilsonLowerBound(positive, n, z float64) float64 {
 	}
 	p := min(max(positive/n, 0), 1)
 	z2 := z * z
+	if n < 1e-100 {
+		// z²/2n and z²/4n² overflow for n below about 1e-308, and centre −
+		// margin would be ∞ − ∞ = NaN: the same bound multiplied through
+		// by n, which tends to 0 with n. (Not used above 1e-100, so that
+		// other counts keep their bits.)
+		return max(0, (float64(p*n)+z2/2-float64(z*math.Sqrt(float64(float64(p*(1-p))*n)+z2/4)))/(n+z2))
+	}
 	centre := p + z2/float64(2*n)
 	margin := float64(z * math.Sqrt(float64(p*(1-p))/n+z2/float64(4*n*n)))
 	return max(0, (centre-margin)/(1+z2/n))
