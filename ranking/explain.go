@@ -42,8 +42,10 @@ type ItemExplanation struct {
 	Score, Base float64
 	// Signals lists every signal of the Config, in Config order.
 	Signals []Contribution
-	// Multipliers lists the factors that applied (factor < 1), in order:
-	// fatigue, then the diversity penalties in Config order.
+	// Multipliers lists the factors that applied, in order: fatigue (for
+	// an item with negative feedback, even once recovered to 1), then the
+	// diversity penalties in Config order (for a repeat: factor(i) with
+	// i > 0, which is 1 when Decay or Floor is 1).
 	Multipliers []Multiplier
 	// MMR is set when MMR chose the item's position.
 	MMR *MMRChoice
