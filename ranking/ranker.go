@@ -78,7 +78,10 @@ type Request struct {
 	// means none. It binds cursors like Viewer and Scope, since the
 	// order of a session's pages depends on it.
 	PriceRef int64
-	// Params is passed to host signals as Input.Params.
+	// Params is passed to host signals as Input.Params. A cursor does not
+	// bind it (it may hold anything, so it cannot be hashed): a host
+	// signal whose values depend on it must get the same Params on every
+	// page of a session, or pages may repeat or skip items.
 	Params any
 }
 
