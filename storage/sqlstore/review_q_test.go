@@ -36,6 +36,12 @@ func (c *nsClock) Set(t time.Time) {
 	c.t = t
 }
 
+func (c *nsClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // TestReviewQDeadlinesKeepTheirFullPeriod: a reservation (and a team) lasts
 // its full TTL (lifetime) on every store. The Service computes deadlines
 // from a clock with nanoseconds; the SQL stores keep microseconds and
