@@ -97,11 +97,22 @@ func (d *diffSide) snapshot(ctx context.Context) string {
 	return out
 }
 
-func TestReviewQDifferential(t *testing.T) {
-	rounds := 4
-	if s := os.Getenv("REVIEWQ_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
+// reviewRounds is the number of seeded sequences a differential test
+// runs: REVIEWQ_ROUNDS when set, else def.
+func reviewRounds(t *testing.T, def int) int {
+	s := os.Getenv("REVIEWQ_ROUNDS")
+	if s == "" {
+		return def
 	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("REVIEWQ_ROUNDS=%q: want a whole number of at least 1", s)
+	}
+	return n
+}
+
+func TestReviewQDifferential(t *testing.T) {
+	rounds := reviewRounds(t, 4)
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for seed := range uint64(rounds) {
 			t.Run(strconv.Itoa(int(seed)), func(t *testing.T) {
@@ -114,10 +125,7 @@ func TestReviewQDifferential(t *testing.T) {
 // TestReviewQDifferentialWithTx is TestReviewQDifferential with every
 // store call in a host transaction of its own.
 func TestReviewQDifferentialWithTx(t *testing.T) {
-	rounds := 2
-	if s := os.Getenv("REVIEWQ_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
-	}
+	rounds := reviewRounds(t, 2)
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for seed := range uint64(rounds) {
 			t.Run(strconv.Itoa(int(seed)), func(t *testing.T) {
