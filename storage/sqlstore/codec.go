@@ -31,22 +31,13 @@ func (s *Store) t(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	t = utc(t)
-	switch s.d {
-	case MySQL:
-		return t.Format(mysqlTime)
-	case SQLite:
-		return t.UnixMicro()
-	}
-	return t
+	return s.tBound(t)
 }
 
 // tBound is t for a time that a read compares columns with: as t, but
 // the zero time is the zero instant, not NULL, which no comparison holds.
 func (s *Store) tBound(t time.Time) any {
-	if !t.IsZero() {
-		return s.t(t)
-	}
+	t = utc(t)
 	switch s.d {
 	case MySQL:
 		return t.Format(mysqlTime)
