@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/microtime"
 )
 
 // The transition tables. A move not listed is illegal.
@@ -275,7 +276,7 @@ func (c *Campaign) AcceptsSeats(now time.Time) bool {
 // rounding up keeps a team open for its full lifetime on all of them, where
 // truncating would close it up to 999 ns early on some.
 func teamDeadline(c *Campaign, now time.Time) time.Time {
-	d := ceilMicro(now.Add(c.TeamLifetime))
+	d := microtime.Ceil(now.Add(c.TeamLifetime))
 	if d.After(c.EndsAt) {
 		d = c.EndsAt
 	}
@@ -286,20 +287,11 @@ func teamDeadline(c *Campaign, now time.Time) time.Time {
 // rounded up to a whole microsecond as teamDeadline's lifetime is, never
 // after the team's deadline.
 func reservationDeadline(c *Campaign, teamExpires, now time.Time) time.Time {
-	d := ceilMicro(now.Add(c.ReservationTTL))
+	d := microtime.Ceil(now.Add(c.ReservationTTL))
 	if d.After(teamExpires) {
 		d = teamExpires
 	}
 	return d
-}
-
-// ceilMicro rounds t up to a whole microsecond.
-func ceilMicro(t time.Time) time.Time {
-	u := t.Truncate(time.Microsecond)
-	if u.Before(t) {
-		u = u.Add(time.Microsecond)
-	}
-	return u
 }
 
 // VirtualSeatsAtDeadline returns how many virtual seats the campaign's

@@ -3,6 +3,8 @@ package referral
 import (
 	"slices"
 	"time"
+
+	"github.com/socialcommerce/sdk/internal/microtime"
 )
 
 // distributorTransitions is the distributor lifecycle. A move not listed is
@@ -78,9 +80,9 @@ func DecideBind(p *Programme, current *Binding, referrer string, override bool, 
 	var d BindDecision
 	switch p.BindMode {
 	case BindFirstTouchLocked:
-		d.LockedUntil = ceilMicro(now.Add(p.LockPeriod))
+		d.LockedUntil = microtime.Ceil(now.Add(p.LockPeriod))
 	case BindLastTouch:
-		d.ExpiresAt = ceilMicro(now.Add(p.AttributionWindow))
+		d.ExpiresAt = microtime.Ceil(now.Add(p.AttributionWindow))
 	}
 	if current == nil {
 		return d, nil
@@ -101,15 +103,6 @@ func DecideBind(p *Programme, current *Binding, referrer string, override bool, 
 		}
 	}
 	return d, nil
-}
-
-// ceilMicro rounds t up to a whole microsecond.
-func ceilMicro(t time.Time) time.Time {
-	u := t.Truncate(time.Microsecond)
-	if u.Before(t) {
-		u = u.Add(time.Microsecond)
-	}
-	return u
 }
 
 // Decide computes the attribution of a purchase by the buyer (chain[0],

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/socialcommerce/sdk/internal/microtime"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -26,7 +27,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 		return nil, err
 	}
 	now := s.now()
-	until := ceilMicro(now.Add(lease))
+	until := microtime.Ceil(now.Add(lease))
 	var out []claimed
 	var err error
 	switch s.d {
@@ -153,14 +154,4 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 		}
 	}
 	return nil
-}
-
-// ceilMicro rounds t up to a whole microsecond, so that a time stored with
-// microsecond precision is never before t.
-func ceilMicro(t time.Time) time.Time {
-	u := t.Truncate(time.Microsecond)
-	if u.Before(t) {
-		u = u.Add(time.Microsecond)
-	}
-	return u
 }
