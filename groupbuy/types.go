@@ -111,7 +111,8 @@ type LatePaymentPolicy string
 // A payment for a seat that was paid by another payment (or has gone on to
 // a refund or confirmation) is refunded whatever the policy: only a seat
 // still reserved or released (it lapsed, its user cancelled it, or its team
-// closed) is placed.
+// closed) is placed, and once: every late payment for the seat finds that
+// one placement, which takes one payment; the others are refunded.
 const (
 	// LateRefund refunds the payment.
 	LateRefund LatePaymentPolicy = "refund"
