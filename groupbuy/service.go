@@ -18,6 +18,7 @@ import (
 	"github.com/socialcommerce/sdk/internal/fastcopy"
 	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/internal/jsonw"
+	"github.com/socialcommerce/sdk/internal/microtime"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -119,6 +120,10 @@ const (
 // A campaign whose ID exists is an error matching storage.ErrConflict (the
 // store's, not ErrConflict, which reports lost re-reads).
 func (s *Service) CreateCampaign(ctx context.Context, c Campaign) (Campaign, error) {
+	// The SQL stores keep microseconds and would truncate the window's
+	// ends; rounded up first (and validated so), every store compares the
+	// same instants.
+	c.StartsAt, c.EndsAt = microtime.Ceil(c.StartsAt), microtime.Ceil(c.EndsAt)
 	if err := ValidateCampaign(&c); err != nil {
 		return Campaign{}, err
 	}

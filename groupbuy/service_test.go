@@ -1088,3 +1088,38 @@ func TestUserSeatsPages(t *testing.T) {
 		assert.Equal(t, "cursor", ve.Field)
 	}
 }
+
+// TestCampaignWindowInMicroseconds: CreateCampaign rounds the window's
+// ends up to whole microseconds, the precision every store keeps, so that
+// the last nanoseconds of a window are open on every store or on none;
+// a window that rounding empties is refused.
+func TestCampaignWindowInMicroseconds(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	store := memory.New(memory.WithClock(func() time.Time { return now }))
+	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	camp := groupbuy.Campaign{
+		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
+		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute,
+		StartsAt: now.Add(-time.Hour + 1), EndsAt: now.Add(500), // the window ends 500 ns after now
+		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+	}
+	c, err := svc.CreateCampaign(ctx, camp)
+	require.NoError(t, err)
+	assert.Equal(t, now.Add(-time.Hour+time.Microsecond), c.StartsAt)
+	assert.Equal(t, now.Add(time.Microsecond), c.EndsAt)
+	stored, err := store.GetCampaign(ctx, "c")
+	require.NoError(t, err)
+	assert.Equal(t, c.EndsAt, stored.EndsAt)
+	now = now.Add(900) // past the given end, before the stored one
+	r, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	assert.Equal(t, c.EndsAt, r.Team.ExpiresAt, "the team ends with the window")
+
+	base := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	camp.ID, camp.StartsAt, camp.EndsAt = "empty", base.Add(100), base.Add(900) // one instant once rounded
+	_, err = svc.CreateCampaign(ctx, camp)
+	var ve *groupbuy.ValidationError
+	require.ErrorAs(t, err, &ve)
+}

@@ -170,10 +170,14 @@ type Campaign struct {
 	// TeamLifetime is how long a team may form; a team never outlives the
 	// campaign window.
 	TeamLifetime time.Duration
-	StartsAt     time.Time
-	EndsAt       time.Time
-	Status       CampaignStatus
-	Limits       Limits
+	// StartsAt and EndsAt bound the window in which teams are opened and
+	// joined. CreateCampaign rounds both up to a whole microsecond, the
+	// precision every store keeps, so that all stores open and close the
+	// window at the same instant.
+	StartsAt time.Time
+	EndsAt   time.Time
+	Status   CampaignStatus
+	Limits   Limits
 	// ReservationTTL is how long an unpaid seat is held.
 	ReservationTTL time.Duration
 	VirtualFill    VirtualFill
