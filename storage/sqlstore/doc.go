@@ -138,7 +138,11 @@
 // for the host to rerun its whole transaction; so does the ErrConflict of
 // a write whose preconditions all hold in the host's snapshot although its
 // guard failed (under REPEATABLE READ the snapshot may be older than what
-// the write's locking reads saw).
+// the write's locking reads saw). A campaign's status is read in the
+// host's snapshot too: under REPEATABLE READ a transaction that began
+// before the campaign was paused still opens and matches teams in it (and
+// joins, on PostgreSQL; on MySQL a join then comes back retryable), as if
+// it had run before the pause.
 //
 // # Statements per command
 //
