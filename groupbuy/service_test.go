@@ -41,15 +41,30 @@ func failedPaidSeat(t *testing.T) (*groupbuy.Service, *memory.Store, groupbuy.Se
 // teams of size, reservations of 10 minutes) and a Service on it seeded
 // with seed; the returned time is the clock of both.
 func world(t *testing.T, size int, late groupbuy.LatePaymentPolicy, seed uint64) (*groupbuy.Service, *memory.Store, *time.Time) {
+	return worldOf(t, seed, nil, func(c *groupbuy.Campaign) { c.TeamSize, c.LatePayment = size, late })
+}
+
+// worldOf is world (teams of 3, LateRefund) with the campaign changed by
+// edit before it is created and, when wrap is not nil, the Service on
+// wrap's Store around the memory store.
+func worldOf(t *testing.T, seed uint64, wrap func(groupbuy.Store) groupbuy.Store, edit func(*groupbuy.Campaign)) (*groupbuy.Service, *memory.Store, *time.Time) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	store := memory.New(memory.WithClock(func() time.Time { return now }))
-	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }, Seed: seed})
+	var gb groupbuy.Store = store
+	if wrap != nil {
+		gb = wrap(store)
+	}
+	svc, err := groupbuy.New(gb, groupbuy.Config{Now: func() time.Time { return now }, Seed: seed})
 	require.NoError(t, err)
-	_, err = svc.CreateCampaign(context.Background(), groupbuy.Campaign{
+	c := groupbuy.Campaign{
 		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
-		TeamSize: size, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
-		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: late,
-	})
+		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
+		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+	}
+	if edit != nil {
+		edit(&c)
+	}
+	_, err = svc.CreateCampaign(context.Background(), c)
 	require.NoError(t, err)
 	return svc, store, &now
 }
@@ -914,22 +929,14 @@ func TestLateCallbackRacingItsOutcome(t *testing.T) {
 // is opened for it instead, although the user could open one.
 func TestLateJoinOtherRefusedByLimit(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	store := memory.New(memory.WithClock(func() time.Time { return now }))
-	svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
-	require.NoError(t, err)
-	_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
-		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
-		TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
-		Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone},
-		LatePayment: groupbuy.LateJoinOther, Limits: groupbuy.Limits{MaxTeamsJoinedPerUser: 1},
+	svc, store, now := worldOf(t, 0, nil, func(c *groupbuy.Campaign) {
+		c.LatePayment, c.Limits = groupbuy.LateJoinOther, groupbuy.Limits{MaxTeamsJoinedPerUser: 1}
 	})
-	require.NoError(t, err)
 	t1, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l1", SKU: "s"})
 	require.NoError(t, err)
 	lapsed, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: t1.Team.ID, UserID: "a", SKU: "s"})
 	require.NoError(t, err)
-	now = now.Add(11 * time.Minute) // a's reservation lapses
+	*now = now.Add(11 * time.Minute) // a's reservation lapses
 	_, err = svc.ProcessDue(ctx)
 	require.NoError(t, err)
 	t2, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l2", SKU: "s"})
@@ -940,7 +947,7 @@ func TestLateJoinOtherRefusedByLimit(t *testing.T) {
 	require.NoError(t, err)
 	_, err = svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "l3", SKU: "s"}) // room a's limit refuses
 	require.NoError(t, err)
-	before, err := store.OpenTeams(ctx, "c", now, groupbuy.MatchOldest, 100)
+	before, err := store.OpenTeams(ctx, "c", *now, groupbuy.MatchOldest, 100)
 	require.NoError(t, err)
 
 	r, err := svc.ConfirmPayment(ctx, payFor(lapsed.Seat, "pay-1"))
@@ -948,7 +955,7 @@ func TestLateJoinOtherRefusedByLimit(t *testing.T) {
 	require.NotNil(t, r.Late)
 	assert.Equal(t, groupbuy.LateActionRefund, r.Late.Action)
 	assert.Contains(t, r.Late.Reason, "placing failed")
-	after, err := store.OpenTeams(ctx, "c", now, groupbuy.MatchOldest, 100)
+	after, err := store.OpenTeams(ctx, "c", *now, groupbuy.MatchOldest, 100)
 	require.NoError(t, err)
 	assert.Len(t, after, len(before), "no team opened for the refunded payment")
 	seats, err := store.UserSeats(ctx, "a", groupbuy.SeatPosition{}, 100)
@@ -1014,17 +1021,11 @@ func TestReplayUsesStoreRows(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-			mem := memory.New(memory.WithClock(func() time.Time { return now }))
-			store := &replayRowsStore{Store: mem, edit: tc.edit}
-			svc, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return now }})
-			require.NoError(t, err)
-			_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
-				ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: decimal.NewFromInt(10)}},
-				TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 10 * time.Minute, StartsAt: now, EndsAt: now.Add(24 * time.Hour),
-				Status: groupbuy.CampaignActive, VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
-			})
-			require.NoError(t, err)
+			var store *replayRowsStore
+			svc, _, _ := worldOf(t, 0, func(mem groupbuy.Store) groupbuy.Store {
+				store = &replayRowsStore{Store: mem, edit: tc.edit}
+				return store
+			}, nil)
 			a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
 			require.NoError(t, err)
 			first, err := svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
