@@ -12,13 +12,13 @@ import (
 	"github.com/socialcommerce/sdk/ranking"
 )
 
-// TestReviewPriceRefBindsCursor: PriceRef decides PriceFit's values, so a
+// TestPriceRefBindsCursor: PriceRef decides PriceFit's values, so a
 // page ranked under another PriceRef than the first page's orders the
 // items differently from the cursor's key. In a StaticSignals session the
 // items of the first page then come back on the second. The cursor must
 // not page under another PriceRef (ErrCursorMismatch), and a session that
 // keeps its PriceRef pages without repeats.
-func TestReviewPriceRefBindsCursor(t *testing.T) {
+func TestPriceRefBindsCursor(t *testing.T) {
 	r := newRanker(t, func(c *ranking.Config) {
 		c.PageSize = 5
 		c.Signals = []ranking.Weighted{{Signal: ranking.PriceFit{}, Weight: 1}}
@@ -55,10 +55,10 @@ func TestReviewPriceRefBindsCursor(t *testing.T) {
 	require.NotEmpty(t, p2.Items)
 }
 
-// TestReviewExplainFatigueAtUnixEpoch: a NegativeFeedbackAt of exactly
+// TestExplainFatigueAtUnixEpoch: a NegativeFeedbackAt of exactly
 // 1970-01-01T00:00:00Z is a valid time and its fatigue factor enters the
 // score; Explain must list it so that Base = Σ contributions + ln(fatigue).
-func TestReviewExplainFatigueAtUnixEpoch(t *testing.T) {
+func TestExplainFatigueAtUnixEpoch(t *testing.T) {
 	r := newRanker(t, func(c *ranking.Config) {
 		c.Diversity.Penalties = nil
 		c.Fatigue = ranking.Fatigue{RecoverOver: 100 * 365 * 24 * time.Hour, Floor: 0.2}
@@ -87,12 +87,12 @@ func TestReviewExplainFatigueAtUnixEpoch(t *testing.T) {
 	}
 }
 
-// TestReviewEpochZoneKeepsCursors: ExponentialDecay.Epoch given as the
+// TestEpochZoneKeepsCursors: ExponentialDecay.Epoch given as the
 // same instant in another time zone (time.Unix returns local time, which
 // differs between hosts) or with a monotonic clock reading gives the same
 // scores bit for bit, so it is the same configuration: a cursor of one
 // Ranker must page on the other, not fail as ErrCursorForeignConfig.
-func TestReviewEpochZoneKeepsCursors(t *testing.T) {
+func TestEpochZoneKeepsCursors(t *testing.T) {
 	epoch := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	mk := func(ep time.Time) *ranking.Ranker {
 		return newRanker(t, func(c *ranking.Config) {
@@ -116,13 +116,13 @@ func TestReviewEpochZoneKeepsCursors(t *testing.T) {
 	}
 }
 
-// TestReviewPointerSignals: a pointer to a built-in signal is a Signal too
+// TestPointerSignals: a pointer to a built-in signal is a Signal too
 // (the methods have value receivers). Its parameters must reach the config
 // fingerprint like a value's, or a cursor issued under one HalfLife pages
 // a Ranker with another; and the Ranker must not share the host's struct,
 // which the host could change after New. A nil pointer is refused with a
 // *ValidationError, not a panic.
-func TestReviewPointerSignals(t *testing.T) {
+func TestPointerSignals(t *testing.T) {
 	g := newGen(1)
 	b, _ := g.batch(t, 50)
 	decay := &ranking.ExponentialDecay{HalfLife: time.Hour}
@@ -163,12 +163,12 @@ func TestReviewPointerSignals(t *testing.T) {
 	}
 }
 
-// TestReviewWilsonTinyCount: Batch accepts any finite RatingCount in
+// TestWilsonTinyCount: Batch accepts any finite RatingCount in
 // [0, MaxCount], fractional ones included. Below about 1e-308 the Wilson
 // bound's z²/2n and z²/4n² overflow and centre − margin was ∞ − ∞ = NaN,
 // so a built-in signal (documented to give finite values only) removed the
 // item with FilterInvalidScore.
-func TestReviewWilsonTinyCount(t *testing.T) {
+func TestWilsonTinyCount(t *testing.T) {
 	for _, n := range []float64{5e-324, 1e-310, 1e-200, 1e-100, 0.5} {
 		v := ranking.WilsonLowerBound(0, n, 1.96)
 		require.False(t, math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1, "WilsonLowerBound(0, %g, 1.96) = %v", n, v)

@@ -32,11 +32,11 @@ func scribble(bs ...[]byte) {
 	}
 }
 
-// testQReadsNotShared: reads return plain values the caller may keep
+// testContractReadsNotShared: reads return plain values the caller may keep
 // (storage's package doc): changing a returned campaign's prices, a
 // returned record's Result (read or in a *ReplayError), a claimed event's
 // Payload or a returned list changes nothing stored.
-func testQReadsNotShared(e *env) {
+func testContractReadsNotShared(e *env) {
 	c := e.campaign()
 	want := cv(c)
 	got, err := e.gb.GetCampaign(e.ctx, c.ID)
@@ -131,14 +131,14 @@ func cloneCloseWrite(w *groupbuy.CloseTeamWrite) *groupbuy.CloseTeamWrite {
 	return &c
 }
 
-// testQWritesNotRetained: every write is lent for the call only (Store's
+// testContractWritesNotRetained: every write is lent for the call only (Store's
 // doc), not only JoinTeam, PaySeat and MatchTeam's join, which
 // Idempotency/WritesNotRetained and Match/HoleFilled hold: CreateCampaign,
 // OpenTeam, RecordOutcome, ReleaseSeat, CloseTeam (its seat lists, given
 // out of order, and its bot seats), UpdateRefund and MatchTeam's Open leave
 // their write as handed, and what they stored reads back as handed after
 // the caller scribbled over the write.
-func testQWritesNotRetained(e *env) {
+func testContractWritesNotRetained(e *env) {
 	camp := fullCampaign(e.id("camp"))
 	camp.Status = groupbuy.CampaignActive
 	wantCamp := cv(camp)
@@ -290,11 +290,11 @@ func (e *env) limitedCampaign(size int) groupbuy.Campaign {
 	})
 }
 
-// testQLimitsPerCampaign: the per-user limits count a user's seats per
+// testContractLimitsPerCampaign: the per-user limits count a user's seats per
 // campaign (seats in another campaign never count), count confirmed seats
 // as they count reserved and paid ones, and stop counting a seat whose
 // refund was requested, also once its refund moves on (refund_failed).
-func testQLimitsPerCampaign(e *env) {
+func testContractLimitsPerCampaign(e *env) {
 	t0 := e.clock.Now()
 	exp := t0.Add(lifetime)
 	openW := func(c groupbuy.Campaign, teamID, user string) *groupbuy.OpenTeamWrite {
@@ -375,13 +375,13 @@ func testQLimitsPerCampaign(e *env) {
 	require.NoError(e.t, err, "vic's refund_failed seat does not count")
 }
 
-// testQJoinTeamOrder: JoinTeam's preconditions in their order, checked by
+// testContractJoinTeamOrder: JoinTeam's preconditions in their order, checked by
 // the store itself (Guard/PreconditionOrder goes through the Service, which
 // may refuse before the store is asked): the team (ErrNotFound), the
 // campaign active (ErrCampaignNotActive), the team forming and not expired
 // (ErrTeamClosed), the user not in it (ErrAlreadyJoined), a free seat
 // (ErrTeamFull), the user's limit (ErrLimitExceeded).
-func testQJoinTeamOrder(e *env) {
+func testContractJoinTeamOrder(e *env) {
 	c := e.campaign(teamSize(2), func(c *groupbuy.Campaign) { c.Limits.MaxTeamsJoinedPerUser = 1 })
 	other := e.campaign()
 	t0 := e.clock.Now()
@@ -413,12 +413,12 @@ func testQJoinTeamOrder(e *env) {
 	check(write(other, "tm-qf", "carol", t0), groupbuy.ErrNotFound, "a team of the paused campaign named as the other's: the team first")
 }
 
-// testQPaySeatOrder: PaySeat's preconditions in their order, checked by the
+// testContractPaySeatOrder: PaySeat's preconditions in their order, checked by the
 // store itself: the seat in TeamID (ErrNotFound) before the amount, the
 // amount and currency (ErrAmountMismatch) before the seat's state and
 // reservation; and an amount no seat can have (more than 4 decimals,
 // beyond the money columns, negative) is ErrAmountMismatch, not bad input.
-func testQPaySeatOrder(e *env) {
+func testContractPaySeatOrder(e *env) {
 	f := e.storeFixture()
 	e.storeOpen(f.c, "tm-g", "st-g", "dave", f.t0, f.deadline)
 	write := func(teamID, seatID, amount, currency string, now time.Time) *groupbuy.PaySeatWrite {
@@ -449,9 +449,9 @@ func testQPaySeatOrder(e *env) {
 	check(write(f.team.ID, f.leader.ID, "5.05", "CNY", f.t0), groupbuy.ErrAmountMismatch, "a reserved seat of a cancelled team, the wrong amount: the amount first")
 }
 
-// testQDueLimits: DueReservations and DueTeams take a limit of
+// testContractDueLimits: DueReservations and DueTeams take a limit of
 // 1..MaxProcessDue; above it is bad input, at it is fine.
-func testQDueLimits(e *env) {
+func testContractDueLimits(e *env) {
 	f := e.inputFixture()
 	now := e.clock.Now()
 	e.expectValidation(f, []badCall{
@@ -473,11 +473,11 @@ func testQDueLimits(e *env) {
 	assert.Equal(e.t, []string{f.team.ID}, teamIDs(teams), "at MaxProcessDue")
 }
 
-// testQRefundAndConfirmGuards: CloseTeam refuses a Confirm list naming a
+// testContractRefundAndConfirmGuards: CloseTeam refuses a Confirm list naming a
 // seat that is not paid (ErrConflict, changing nothing); UpdateRefund
 // changes the seat only: no counter, no version of its team, no other
 // seat.
-func testQRefundAndConfirmGuards(e *env) {
+func testContractRefundAndConfirmGuards(e *env) {
 	f := e.storeFixture()
 	_, err := e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{TeamID: f.team.ID, SeatID: f.leader.ID, PaymentRef: "ref-lead", Amount: priceA, Currency: "CNY", Now: f.t0})
 	require.NoError(e.t, err)
@@ -524,10 +524,10 @@ func (e *env) seatIn(s snapshot, id string) seatV {
 	return seatV{}
 }
 
-// testQDuplicateIDs: a write whose team or seat ID is taken fails with
+// testContractDuplicateIDs: a write whose team or seat ID is taken fails with
 // storage.ErrConflict ("a unique key already existed", storage's doc) and
 // changes nothing: no row, no event, no idempotency record.
-func testQDuplicateIDs(e *env) {
+func testContractDuplicateIDs(e *env) {
 	f := e.storeFixture()
 	now := f.t0
 	rec := func() *groupbuy.IdempotencyRecord {
@@ -565,7 +565,7 @@ func testQDuplicateIDs(e *env) {
 	require.NoError(e.t, err)
 }
 
-// testQInputSizes: the sizes Store's doc names are kept whole at their
+// testContractInputSizes: the sizes Store's doc names are kept whole at their
 // bounds (an adapter never truncates: IDs of MaxIDLength bytes, a payment
 // reference of MaxPaymentRefLength, record scope and key, fingerprint,
 // event topic and key at theirs, money just below 10^16 with 4 decimals,
@@ -573,7 +573,7 @@ func testQDuplicateIDs(e *env) {
 // rules the Input groups leave out: Now on an open and a match, a
 // negative quantity, a capacity of 0, more than MaxWriteBatch events or
 // seats in a write.
-func testQInputSizes(e *env) {
+func testContractInputSizes(e *env) {
 	c := e.campaign()
 	now := e.clock.Now()
 	id := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
@@ -716,10 +716,10 @@ func testQInputSizes(e *env) {
 	})
 }
 
-// testQRefReadsNotShared: the referral store's reads are the caller's to
+// testContractRefReadsNotShared: the referral store's reads are the caller's to
 // keep (referral.Store's doc), read from the store itself: a programme's
 // rates, a snapshot's rates, chain and result, a user's history and codes.
-func testQRefReadsNotShared(e *env) {
+func testContractRefReadsNotShared(e *env) {
 	r := e.referral()
 	r.line("buyer", "p1", "p2")
 	_, err := r.svc.IssueCode(r.ctx, r.prog.ID, "p1", "wechat")
@@ -770,13 +770,13 @@ func testQRefReadsNotShared(e *env) {
 	assert.Equal(r.t, []referral.InviteCode{wantCode}, codes2, "UserCodes after changing the list it returned")
 }
 
-// testQRefCodes: an invite code is unique across programmes (ErrCodeTaken
+// testContractRefCodes: an invite code is unique across programmes (ErrCodeTaken
 // for another programme's code too); UserCodes lists one programme's codes
 // of a user, by CreatedAt then Code; RevokeCode stores the given instant,
 // refuses an unknown code (ErrCodeNotFound) and a second revoke
 // (ErrCodeRevoked), which keeps the first instant; a programme created now
 // holds no ':' in its ID.
-func testQRefCodes(e *env) {
+func testContractRefCodes(e *env) {
 	r := e.referral()
 	other := e.referral()
 	now := r.clock.Now()
@@ -821,11 +821,11 @@ func testQRefCodes(e *env) {
 	assert.ErrorIs(r.t, err, referral.ErrNotFound, "nothing stored")
 }
 
-// testQRefDistributorGuards: SetDistributor refuses an unknown programme
+// testContractRefDistributorGuards: SetDistributor refuses an unknown programme
 // (ErrNotFound) and a stale Version (ErrConflict), changing nothing and
 // storing no event; it stores the version as the stored one plus one,
 // whatever Next.Version says.
-func testQRefDistributorGuards(e *env) {
+func testContractRefDistributorGuards(e *env) {
 	r := e.referral()
 	now := r.clock.Now()
 	next := func(prog string, state referral.DistributorState, version int64) referral.Distributor {
@@ -858,12 +858,12 @@ func testQRefDistributorGuards(e *env) {
 	assert.Equal(r.t, int64(3), d.Version)
 }
 
-// testQRefBindOrder: Bind's preconditions in their order beyond the pairs
+// testContractRefBindOrder: Bind's preconditions in their order beyond the pairs
 // Referral/StoreBindGuards holds (the programme before self-referral, the
 // version before the referrer's state, the referrer's state before the
 // cycle), each refusal changing nothing: no binding, no history entry, no
 // event.
-func testQRefBindOrder(e *env) {
+func testContractRefBindOrder(e *env) {
 	r := e.referral()
 	r.line("a", "b", "c") // a → b → c
 	r.distributor("d")
@@ -908,12 +908,12 @@ func testQRefBindOrder(e *env) {
 	check(r.bindWrite("q", "d", 0, true), referral.ErrNotDistributor, "d frozen")
 }
 
-// testQPayOnFill: a filling PaySeat whose write sets OnFill and no
+// testContractPayOnFill: a filling PaySeat whose write sets OnFill and no
 // FillEventID (a host's own Service, or a caller of the store) calls
 // OnFill once, with the team and all its seats in their final states in
 // TeamSeats order, and stores what it returns with the payment's events; a
 // payment that fills nothing stores none of OnFill's events.
-func testQPayOnFill(e *env) {
+func testContractPayOnFill(e *env) {
 	c := e.campaign(teamSize(3))
 	t0 := e.clock.Now()
 	e.storeOpen(c, "tm-qp", "st-qp0", "alice", t0, t0.Add(lifetime))
@@ -962,14 +962,14 @@ func testQPayOnFill(e *env) {
 	}
 }
 
-// testQCampaignStates: the campaign guards checked by the store itself
+// testContractCampaignStates: the campaign guards checked by the store itself
 // at their edges: OpenTeam takes a team at the window's start (Now equal
 // to StartsAt), refuses one in a draft or ended campaign
 // (ErrCampaignNotActive), as JoinTeam does; JoinTeam checks the
 // campaign's status but not its window (OpenTeam's precondition only), so
 // a join after EndsAt into a team still forming before its deadline goes
 // through. ReleaseSeat refuses a paid seat (ErrSeatNotReserved).
-func testQCampaignStates(e *env) {
+func testContractCampaignStates(e *env) {
 	t0 := e.clock.Now()
 	c := e.campaign(func(c *groupbuy.Campaign) { c.StartsAt, c.EndsAt = t0.Add(time.Hour), t0.Add(3*time.Hour) })
 	openW := func(camp groupbuy.Campaign, teamID, user string, now time.Time) *groupbuy.OpenTeamWrite {

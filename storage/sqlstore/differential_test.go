@@ -98,20 +98,20 @@ func (d *diffSide) snapshot(ctx context.Context) string {
 }
 
 // reviewRounds is the number of seeded sequences a differential test
-// runs: REVIEWQ_ROUNDS when set, else def.
+// runs: SCSDK_DIFF_ROUNDS when set, else def.
 func reviewRounds(t *testing.T, def int) int {
-	s := os.Getenv("REVIEWQ_ROUNDS")
+	s := os.Getenv("SCSDK_DIFF_ROUNDS")
 	if s == "" {
 		return def
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		t.Fatalf("REVIEWQ_ROUNDS=%q: want a whole number of at least 1", s)
+		t.Fatalf("SCSDK_DIFF_ROUNDS=%q: want a whole number of at least 1", s)
 	}
 	return n
 }
 
-func TestReviewQDifferential(t *testing.T) {
+func TestDifferential(t *testing.T) {
 	rounds := reviewRounds(t, 4)
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for seed := range uint64(rounds) {
@@ -122,9 +122,9 @@ func TestReviewQDifferential(t *testing.T) {
 	})
 }
 
-// TestReviewQDifferentialWithTx is TestReviewQDifferential with every
+// TestDifferentialWithTx is TestDifferential with every
 // store call in a host transaction of its own.
-func TestReviewQDifferentialWithTx(t *testing.T) {
+func TestDifferentialWithTx(t *testing.T) {
 	rounds := reviewRounds(t, 2)
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for seed := range uint64(rounds) {

@@ -19,12 +19,12 @@ import (
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
 
-// TestReviewQChaos runs random commands concurrently through a Service
+// TestChaos runs random commands concurrently through a Service
 // while the clock moves, then checks what must hold whatever the
 // interleaving: each team's counters equal its seats, each per-user
 // counter equals the user's live seats, no effect's event was written
 // twice.
-func TestReviewQChaos(t *testing.T) {
+func TestChaos(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for round := range 1 {
 			t.Run(strconv.Itoa(round), func(t *testing.T) {
@@ -35,10 +35,10 @@ func TestReviewQChaos(t *testing.T) {
 	})
 }
 
-// TestReviewQChaosWithTx is TestReviewQChaos with every store call in a
+// TestChaosWithTx is TestChaos with every store call in a
 // host transaction of its own (txPerCall), at the database's default
 // isolation (READ COMMITTED on PostgreSQL, REPEATABLE READ on MariaDB).
-func TestReviewQChaosWithTx(t *testing.T) {
+func TestChaosWithTx(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for round := range 1 {
 			t.Run(strconv.Itoa(round), func(t *testing.T) {

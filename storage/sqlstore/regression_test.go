@@ -42,13 +42,13 @@ func (c *nsClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// TestReviewQDeadlinesKeepTheirFullPeriod: a reservation (and a team) lasts
+// TestDeadlinesKeepTheirFullPeriod: a reservation (and a team) lasts
 // its full TTL (lifetime) on every store. The Service computes deadlines
 // from a clock with nanoseconds; the SQL stores keep microseconds and
 // truncate, so a deadline that is not a whole microsecond ended up to
 // 999 ns early there, and a payment made within the reservation, which the
 // memory store pays, was handled as late (refunded) on SQL.
-func TestReviewQDeadlinesKeepTheirFullPeriod(t *testing.T) {
+func TestDeadlinesKeepTheirFullPeriod(t *testing.T) {
 	run := func(t *testing.T, store groupbuy.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456700, time.UTC) // 700 ns past a microsecond
@@ -99,13 +99,13 @@ func TestReviewQDeadlinesKeepTheirFullPeriod(t *testing.T) {
 	})
 }
 
-// TestReviewQLeaseNotCutShort: an event claimed with a lease is not handed
+// TestLeaseNotCutShort: an event claimed with a lease is not handed
 // to another claimer before the lease ends by the Store's clock, also when
 // that clock has nanoseconds (time.Now, the default). The SQL stores keep
 // lease_until in microseconds and truncated it, so the event came back up
 // to 999 ns early: with a lease under a microsecond, to a second claimer at
 // the very instant of the first claim.
-func TestReviewQLeaseNotCutShort(t *testing.T) {
+func TestLeaseNotCutShort(t *testing.T) {
 	run := func(t *testing.T, clk *nsClock, gb groupbuy.Store, ob storage.Outbox) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456200, time.UTC) // 200 ns past a microsecond
@@ -147,12 +147,12 @@ func TestReviewQLeaseNotCutShort(t *testing.T) {
 	})
 }
 
-// TestReviewQOpenTeamsAtZeroTime: OpenTeams lists the forming teams with a
+// TestOpenTeamsAtZeroTime: OpenTeams lists the forming teams with a
 // free seat whose ExpiresAt is after now; every team's ExpiresAt is after
 // the zero time, so at the zero time it lists them all, as the memory
 // store does. The SQL stores sent the zero time as NULL, which no
 // comparison holds, and listed none.
-func TestReviewQOpenTeamsAtZeroTime(t *testing.T) {
+func TestOpenTeamsAtZeroTime(t *testing.T) {
 	run := func(t *testing.T, store groupbuy.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
