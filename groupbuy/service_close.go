@@ -407,9 +407,8 @@ func (s *Service) OpenTeams(ctx context.Context, campaignID string, limit int) (
 // SeatPage is one page of a user's seats.
 type SeatPage struct {
 	Seats []Seat
-	// Next is the cursor of the next page: "" once a page comes back with
-	// fewer seats than its limit. A full last page is followed by an empty
-	// one.
+	// Next is the cursor of the next page, "" on the last page (but a
+	// last page of MaxListLimit seats, which is followed by an empty one).
 	Next string
 }
 
@@ -430,13 +429,15 @@ func (s *Service) UserSeats(ctx context.Context, userID, cursor string, limit in
 	if err != nil {
 		return SeatPage{}, err
 	}
-	seats, err := s.store.UserSeats(ctx, userID, after, limit)
+	// One seat more than the page tells whether a next page exists.
+	seats, err := s.store.UserSeats(ctx, userID, after, min(limit+1, MaxListLimit))
 	if err != nil {
 		return SeatPage{}, fmt.Errorf("groupbuy: seats of user %s: %w", userID, err)
 	}
 	page := SeatPage{Seats: seats}
-	if len(seats) == limit {
-		page.Next = encodeSeatCursor(PositionOf(&seats[len(seats)-1]))
+	if len(seats) > limit || len(seats) == MaxListLimit {
+		page.Seats = seats[:limit]
+		page.Next = encodeSeatCursor(PositionOf(&page.Seats[limit-1]))
 	}
 	return page, nil
 }

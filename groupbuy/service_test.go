@@ -1082,6 +1082,21 @@ func TestUserSeatsPages(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.Equal(t, []int{2, 2, 1}, sizes)
 
+	// Six seats now: pages of 3 end with the second, which is full; no
+	// empty page follows it.
+	first, err := svc.UserSeats(ctx, "a", "", 3)
+	require.NoError(t, err)
+	require.Len(t, first.Seats, 3)
+	require.NotEmpty(t, first.Next)
+	second, err := svc.UserSeats(ctx, "a", first.Next, 3)
+	require.NoError(t, err)
+	assert.Len(t, second.Seats, 3)
+	assert.Empty(t, second.Next, "the last page, full, says so")
+	all, err := svc.UserSeats(ctx, "a", "", groupbuy.MaxListLimit)
+	require.NoError(t, err)
+	assert.Len(t, all.Seats, 6)
+	assert.Empty(t, all.Next)
+
 	for _, bad := range []string{"x", "not a cursor", strings.Repeat("A", 300)} {
 		_, err := svc.UserSeats(ctx, "a", bad, 2)
 		var ve *groupbuy.ValidationError
