@@ -35,8 +35,11 @@ var codeValue = func() (v [256]int8) {
 // GenerateCode returns a random code of n characters (n in
 // MinCodeLength..MaxCodeLength) read from r (crypto/rand.Reader in
 // production), plus a check character when check is set. Characters are
-// chosen without modulo bias.
+// chosen without modulo bias. A nil r is a *ValidationError.
 func GenerateCode(r io.Reader, n int, check bool) (string, error) {
+	if r == nil {
+		return "", invalid("reader", "must not be nil (crypto/rand.Reader in production)")
+	}
 	if n < MinCodeLength || n > MaxCodeLength {
 		return "", invalid("length", fmt.Sprintf("must be in %d..%d", MinCodeLength, MaxCodeLength))
 	}

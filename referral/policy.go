@@ -132,8 +132,12 @@ func checkRate(field string, r float64) error {
 	return nil
 }
 
-// ValidatePolicy checks a policy's own values.
+// ValidatePolicy checks a policy's own values; a nil p is a
+// *ValidationError too.
 func ValidatePolicy(p *Policy) error {
+	if p == nil {
+		return invalid("Policy", "must not be nil")
+	}
 	if err := validateID("Policy.Name", p.Name); err != nil {
 		return err
 	}
@@ -184,8 +188,11 @@ func CheckNewProgramme(p *Programme) error {
 
 // ValidateProgramme checks a programme's values and that it stays within
 // its policy. A programme beyond its policy is a *ValidationError whose
-// Reason names the policy and the rule.
+// Reason names the policy and the rule; so is a nil p.
 func ValidateProgramme(p *Programme) error {
+	if p == nil {
+		return invalid("programme", "must not be nil")
+	}
 	if err := validateID("ID", p.ID); err != nil {
 		return err
 	}

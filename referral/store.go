@@ -113,8 +113,12 @@ type BindWrite struct {
 // Argument checks that every adapter runs first (as storage.ValidateClaim
 // for the outbox); each returns a *ValidationError.
 
-// CheckKeys checks (field, value) pairs of IDs.
+// CheckKeys checks (field, value) pairs of IDs; an odd number of
+// arguments (a field without its value) is a *ValidationError too.
 func CheckKeys(kv ...string) error {
+	if len(kv)%2 != 0 {
+		return invalid("kv", "must be (field, value) pairs: a field has no value")
+	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if err := validateID(kv[i], kv[i+1]); err != nil {
 			return err
