@@ -33,6 +33,9 @@ func conflict(format string, args ...any) error {
 // CreateCampaign implements groupbuy.Store: it stores c as given (times
 // truncated to microseconds); storage.ErrConflict if the ID exists.
 func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
 	if err := groupbuy.CheckStoredCampaign(c); err != nil {
 		return err
 	}
@@ -61,6 +64,9 @@ func (s *Store) CreateCampaign(ctx context.Context, c *groupbuy.Campaign) error 
 
 // SetCampaignStatus implements groupbuy.Store.
 func (s *Store) SetCampaignStatus(ctx context.Context, id string, from, to groupbuy.CampaignStatus) (groupbuy.Campaign, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Campaign{}, err
+	}
 	if err := checkID("id", id); err != nil {
 		return groupbuy.Campaign{}, err
 	}
@@ -89,6 +95,9 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id string, from, to group
 
 // GetCampaign implements groupbuy.Store.
 func (s *Store) GetCampaign(ctx context.Context, id string) (groupbuy.Campaign, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Campaign{}, err
+	}
 	if err := checkID("id", id); err != nil {
 		return groupbuy.Campaign{}, err
 	}

@@ -22,6 +22,9 @@ import (
 // keeps its level, and under REPEATABLE READ concurrent matches and
 // payments may deadlock (a retryable error, see storage.IsRetryable).
 func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
 	if err := groupbuy.CheckMatchTeamWrite(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}

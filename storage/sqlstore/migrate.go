@@ -109,7 +109,12 @@ func splitSQL(text string) []string {
 // halfway is completed by the next Migrate. New never migrates; run
 // Migrate at deploy or start-up. Under WithTx, Migrate still uses the
 // pool, not the host's transaction.
-func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, math.MaxInt) }
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
+	return s.migrateTo(ctx, math.MaxInt)
+}
 
 // migrateTo is Migrate stopping after the migration of the given version:
 // the schema of an older release, for the upgrade test.

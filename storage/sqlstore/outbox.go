@@ -23,6 +23,9 @@ const outboxCols = `seq, id, topic, event_key, payload, created_at, attempts`
 // a microsecond at once), and a second claimer would get the event while
 // the first one's lease holds.
 func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]storage.Event, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := storage.ValidateClaim(limit, lease); err != nil {
 		return nil, err
 	}
@@ -132,6 +135,9 @@ func (s *Store) scanClaimed(rows *sql.Rows, err error) ([]claimed, error) {
 // Ack implements storage.Outbox: it deletes the events; unknown IDs are
 // ignored.
 func (s *Store) Ack(ctx context.Context, ids []string) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
 	if err := storage.ValidateAck(ids); err != nil {
 		return err
 	}

@@ -111,6 +111,9 @@ func (s *Store) getSeat(ctx context.Context, r run, id string) (groupbuy.Seat, e
 
 // GetTeam implements groupbuy.Store.
 func (s *Store) GetTeam(ctx context.Context, id string) (groupbuy.Team, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Team{}, err
+	}
 	if err := checkID("id", id); err != nil {
 		return groupbuy.Team{}, err
 	}
@@ -120,6 +123,9 @@ func (s *Store) GetTeam(ctx context.Context, id string) (groupbuy.Team, error) {
 
 // GetSeat implements groupbuy.Store.
 func (s *Store) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Seat{}, err
+	}
 	if err := checkID("id", id); err != nil {
 		return groupbuy.Seat{}, err
 	}
@@ -129,6 +135,9 @@ func (s *Store) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
 
 // TeamSeats implements groupbuy.Store.
 func (s *Store) TeamSeats(ctx context.Context, teamID string) ([]groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkID("teamID", teamID); err != nil {
 		return nil, err
 	}
@@ -143,6 +152,9 @@ func (s *Store) TeamSeats(ctx context.Context, teamID string) ([]groupbuy.Seat, 
 
 // OpenTeams implements groupbuy.Store.
 func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time, order groupbuy.MatchStrategy, limit int) ([]groupbuy.Team, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkID("campaignID", campaignID); err != nil {
 		return nil, err
 	}
@@ -162,6 +174,9 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 
 // UserSeats implements groupbuy.Store.
 func (s *Store) UserSeats(ctx context.Context, userID string, after groupbuy.SeatPosition, limit int) ([]groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkID("userID", userID); err != nil {
 		return nil, err
 	}
@@ -189,6 +204,9 @@ func (s *Store) UserSeats(ctx context.Context, userID string, after groupbuy.Sea
 
 // DueReservations implements groupbuy.Store.
 func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) ([]groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkDueLimit(limit); err != nil {
 		return nil, err
 	}
@@ -203,6 +221,9 @@ func (s *Store) DueReservations(ctx context.Context, now time.Time, limit int) (
 // full_at marker that the filling payment sets (migration 0005); on MySQL
 // and SQLite a payment completes its team in the same transaction.
 func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]groupbuy.Team, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkDueLimit(limit); err != nil {
 		return nil, err
 	}
@@ -225,6 +246,9 @@ func (s *Store) DueTeams(ctx context.Context, now time.Time, limit int) ([]group
 
 // GetIdempotency implements groupbuy.Store.
 func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (groupbuy.IdempotencyRecord, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.IdempotencyRecord{}, err
+	}
 	if err := checkRecordKey("", scope, key); err != nil {
 		return groupbuy.IdempotencyRecord{}, err
 	}

@@ -92,6 +92,9 @@ func (s *Store) programmeExists(ctx context.Context, r run, id string) error {
 
 // CreateProgramme implements referral.Store.
 func (s *Store) CreateProgramme(ctx context.Context, p *referral.Programme) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
 	if p == nil {
 		return bad("programme", "must not be nil")
 	}
@@ -115,6 +118,9 @@ func (s *Store) CreateProgramme(ctx context.Context, p *referral.Programme) erro
 
 // GetProgramme implements referral.Store.
 func (s *Store) GetProgramme(ctx context.Context, id string) (referral.Programme, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.Programme{}, err
+	}
 	if err := checkID("id", id); err != nil {
 		return referral.Programme{}, err
 	}
@@ -144,6 +150,9 @@ func (s *Store) scanCode(row scanner) (referral.InviteCode, error) {
 
 // CreateCode implements referral.Store.
 func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
 	if err := referral.CheckInviteCode(c); err != nil {
 		return err
 	}
@@ -162,6 +171,9 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 
 // GetCode implements referral.Store.
 func (s *Store) GetCode(ctx context.Context, code string) (referral.InviteCode, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.InviteCode{}, err
+	}
 	if err := checkID("code", code); err != nil {
 		return referral.InviteCode{}, err
 	}
@@ -174,6 +186,9 @@ func (s *Store) GetCode(ctx context.Context, code string) (referral.InviteCode, 
 
 // RevokeCode implements referral.Store.
 func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (referral.InviteCode, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.InviteCode{}, err
+	}
 	if err := checkID("code", code); err != nil {
 		return referral.InviteCode{}, err
 	}
@@ -203,6 +218,9 @@ func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (refe
 
 // UserCodes implements referral.Store.
 func (s *Store) UserCodes(ctx context.Context, programmeID, userID string) ([]referral.InviteCode, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
 		return nil, err
 	}
@@ -223,6 +241,9 @@ func (s *Store) scanDist(row scanner) (referral.Distributor, error) {
 
 // SetDistributor implements referral.Store.
 func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite) (referral.Distributor, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.Distributor{}, err
+	}
 	if err := referral.CheckDistributorWrite(w); err != nil {
 		return referral.Distributor{}, err
 	}
@@ -268,6 +289,9 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 
 // GetDistributor implements referral.Store.
 func (s *Store) GetDistributor(ctx context.Context, programmeID, userID string) (referral.Distributor, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.Distributor{}, err
+	}
 	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
 		return referral.Distributor{}, err
 	}
@@ -287,6 +311,9 @@ const walkStep = 500
 // Bind implements referral.Store; see the file comment for how it stays
 // cycle-free under concurrency.
 func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Binding, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.Binding{}, err
+	}
 	if err := referral.CheckBindWrite(w); err != nil {
 		return referral.Binding{}, err
 	}
@@ -453,6 +480,9 @@ func (s *Store) lockNodes(ctx context.Context, r run, prog string, users []strin
 
 // GetBinding implements referral.Store.
 func (s *Store) GetBinding(ctx context.Context, programmeID, userID string) (referral.Binding, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.Binding{}, err
+	}
 	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
 		return referral.Binding{}, err
 	}
@@ -473,6 +503,9 @@ func (s *Store) GetBinding(ctx context.Context, programmeID, userID string) (ref
 
 // BindingHistory implements referral.Store.
 func (s *Store) BindingHistory(ctx context.Context, programmeID, userID string) ([]referral.BindingChange, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
 		return nil, err
 	}
@@ -524,6 +557,9 @@ const chainSQL = `WITH RECURSIVE up (programme_id, user_id, referrer_id, expires
 // Chain implements referral.Store in one statement (chainSQL), including
 // for a user without a node row.
 func (s *Store) Chain(ctx context.Context, programmeID, userID string, depth int) ([]referral.Link, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
 	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
 		return nil, err
 	}
@@ -564,6 +600,9 @@ func (s *Store) Chain(ctx context.Context, programmeID, userID string, depth int
 
 // Downline implements referral.Store in one statement.
 func (s *Store) Downline(ctx context.Context, programmeID, userID string, depth int) (referral.DownlineStats, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.DownlineStats{}, err
+	}
 	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
 		return referral.DownlineStats{}, err
 	}
@@ -587,6 +626,9 @@ func (s *Store) Downline(ctx context.Context, programmeID, userID string, depth 
 // transaction whose unique key makes a concurrent duplicate lose. A repeat
 // reads the stored snapshot with one more statement.
 func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, events []storage.Event) (referral.Attribution, bool, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.Attribution{}, false, err
+	}
 	if err := referral.CheckAttribution(a); err != nil {
 		return referral.Attribution{}, false, err
 	}
@@ -666,6 +708,9 @@ func (s *Store) pgSaveAttribution(ctx context.Context, args []any, events []stor
 
 // GetAttribution implements referral.Store.
 func (s *Store) GetAttribution(ctx context.Context, programmeID, orderRef string) (referral.Attribution, error) {
+	if err := checkCtx(ctx); err != nil {
+		return referral.Attribution{}, err
+	}
 	if err := referral.CheckKeys("programmeID", programmeID, "orderRef", orderRef); err != nil {
 		return referral.Attribution{}, err
 	}

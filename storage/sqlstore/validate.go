@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -19,6 +20,16 @@ func bad(field, reason string) error { return &storage.ValidationError{Field: fi
 // beside the length, no spaces, which MySQL's PAD SPACE collations would
 // compare away, and valid UTF-8, which PostgreSQL and MySQL refuse to store.
 func idProblem(id string) string { return check.Problem(id, groupbuy.MaxIDLength) }
+
+// checkCtx refuses a nil ctx, as every method does first: database/sql
+// panics on one while it holds the pool's lock, which leaves the host's
+// *sql.DB deadlocked for every later call.
+func checkCtx(ctx context.Context) error {
+	if ctx == nil {
+		return bad("ctx", "must not be nil (use context.Background())")
+	}
+	return nil
+}
 
 func checkID(field, id string) error {
 	if p := idProblem(id); p != "" {

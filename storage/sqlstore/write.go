@@ -308,6 +308,9 @@ func (s *Store) uncountSeats(ctx context.Context, r run, seats []groupbuy.Seat) 
 // seat taken and the leader seat reserved, whatever the write says of
 // those fields; times are truncated to microseconds.
 func (s *Store) OpenTeam(ctx context.Context, w *groupbuy.OpenTeamWrite) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
 	if err := groupbuy.CheckOpenTeamWrite(w); err != nil {
 		return err
 	}
@@ -398,6 +401,9 @@ func (s *Store) openTx(ctx context.Context, r run, w *groupbuy.OpenTeamWrite, te
 // leader, not virtual, its ReservedUntil clamped to the team's deadline;
 // the returned team and seat are as stored.
 func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Team{}, groupbuy.Seat{}, err
+	}
 	if err := groupbuy.CheckJoinTeamWrite(w); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
@@ -475,6 +481,9 @@ func normSeat(st groupbuy.Seat) groupbuy.Seat {
 // payment, also when the payment completes the team. When it does and
 // FilledResult is set, the idempotency record stores FilledResult.
 func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (groupbuy.PaySeatResult, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
 	if err := groupbuy.CheckPaySeatWrite(w); err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
@@ -609,6 +618,9 @@ func (s *Store) confirmSeats(ctx context.Context, r run, teamID string) ([]group
 
 // ReleaseSeat implements groupbuy.Store.
 func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Seat{}, err
+	}
 	if err := groupbuy.CheckReleaseSeatWrite(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
@@ -671,6 +683,9 @@ func (s *Store) guardAsConflict(err error) error {
 
 // CloseTeam implements groupbuy.Store.
 func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
 	if err := groupbuy.CheckCloseTeamWrite(w); err != nil {
 		return err
 	}
@@ -774,6 +789,9 @@ func placeholders(n int) string {
 // not touched (the Service moves only seats that already left the live
 // states along the refund path).
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
+	if err := checkCtx(ctx); err != nil {
+		return groupbuy.Seat{}, err
+	}
 	if err := groupbuy.CheckRefundWrite(w); err != nil {
 		return groupbuy.Seat{}, err
 	}
@@ -809,6 +827,9 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 
 // RecordOutcome implements groupbuy.Store.
 func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRecord, events []storage.Event) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
 	if err := groupbuy.CheckOutcome(idem, events); err != nil {
 		return err
 	}
