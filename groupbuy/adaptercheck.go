@@ -56,11 +56,13 @@ func refProblem(ref string) string {
 	return check.Problem(ref, MaxPaymentRefLength)
 }
 
+// timeProblem requires a time set, in the years every store keeps
+// (check.TimeProblem).
 func timeProblem(t time.Time) string {
 	if t.IsZero() {
 		return "must be set"
 	}
-	return ""
+	return check.TimeProblem(t)
 }
 
 func countProblem(n int) string {
@@ -162,8 +164,9 @@ func checkTeam(t *Team) error {
 }
 
 // CheckStoredCampaign checks a campaign as a store keeps it, for
-// CreateCampaign: an ID, text within its column, a known status, at most
-// MaxSKUs prices that fit the money columns. The Service's own validation
+// CreateCampaign: an ID, text within its column, a known status, times
+// unset or in the years 1 to 9999, at most MaxSKUs prices that fit the
+// money columns. The Service's own validation
 // (ValidateCampaign) is stricter.
 func CheckStoredCampaign(c *Campaign) error {
 	if c == nil {
@@ -180,6 +183,13 @@ func CheckStoredCampaign(c *Campaign) error {
 	}
 	if !c.Status.Valid() {
 		return invalid("campaign.Status", fmt.Sprintf("unknown status %q", c.Status))
+	}
+	if f, ok := firstProblem(
+		fieldProblem{"StartsAt", check.TimeProblem(c.StartsAt)},
+		fieldProblem{"EndsAt", check.TimeProblem(c.EndsAt)},
+		fieldProblem{"CreatedAt", check.TimeProblem(c.CreatedAt)},
+	); ok {
+		return invalid("campaign."+f.name, f.problem)
 	}
 	if len(c.Prices) > MaxSKUs {
 		return invalid("campaign.Prices", fmt.Sprintf("at most %d", MaxSKUs))

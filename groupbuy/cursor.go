@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"time"
+
+	"github.com/socialcommerce/sdk/internal/check"
 )
 
 // SeatPosition is a seat's place in the order of Store.UserSeats: its
@@ -18,17 +20,14 @@ type SeatPosition struct {
 // IsZero reports whether p is the start of the list.
 func (p SeatPosition) IsZero() bool { return p.ID == "" && p.ReservedAt.IsZero() }
 
-// PositionOf returns seat's position in the order of Store.UserSeats.
+// PositionOf returns seat's position in the order of Store.UserSeats; a
+// nil seat has none: the zero position, the start of the list.
 func PositionOf(seat *Seat) SeatPosition {
+	if seat == nil {
+		return SeatPosition{}
+	}
 	return SeatPosition{ReservedAt: seat.ReservedAt.Truncate(time.Microsecond), ID: seat.ID}
 }
-
-// Bounds of a SeatPosition's ReservedAt: the years every store can compare
-// (MySQL's DATETIME stops at 9999).
-var (
-	minPositionTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxPositionTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
-)
 
 // CheckSeatPosition checks a position given to Store.UserSeats: the zero
 // position, or a seat ID (the ID rules) with a ReservedAt in the years 1 to
@@ -43,8 +42,8 @@ func CheckSeatPosition(p SeatPosition) error {
 	if p.ReservedAt.IsZero() {
 		return invalid("after.ReservedAt", "must be set with an ID")
 	}
-	if p.ReservedAt.Before(minPositionTime) || p.ReservedAt.After(maxPositionTime) {
-		return invalid("after.ReservedAt", "must be in the years 1 to 9999")
+	if q := check.TimeProblem(p.ReservedAt); q != "" {
+		return invalid("after.ReservedAt", q)
 	}
 	return nil
 }

@@ -216,6 +216,12 @@ func ValidateCampaign(c *Campaign) error {
 	if c.StartsAt.IsZero() || c.EndsAt.IsZero() || !c.EndsAt.After(c.StartsAt) {
 		return invalid("campaign.EndsAt", "the window needs StartsAt before EndsAt")
 	}
+	if p := check.TimeProblem(c.StartsAt); p != "" {
+		return invalid("campaign.StartsAt", p)
+	}
+	if p := check.TimeProblem(c.EndsAt); p != "" {
+		return invalid("campaign.EndsAt", p)
+	}
 	if !c.Status.Valid() {
 		return invalid("campaign.Status", fmt.Sprintf("unknown status %q", c.Status))
 	}

@@ -173,7 +173,8 @@ type Campaign struct {
 	// StartsAt and EndsAt bound the window in which teams are opened and
 	// joined. CreateCampaign rounds both up to a whole microsecond, the
 	// precision every store keeps, so that all stores open and close the
-	// window at the same instant.
+	// window at the same instant. Both are in the years 1 to 9999, the
+	// times every store keeps.
 	StartsAt time.Time
 	EndsAt   time.Time
 	Status   CampaignStatus

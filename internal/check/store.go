@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -69,6 +70,23 @@ func plainText(s string) bool {
 	}
 	x := swar.Load8(s[n-8:])
 	return (acc|swar.HasZero(x)|x)&swar.Msb == 0
+}
+
+// Bounds of a stored time: the years every store keeps. MySQL's DATETIME
+// stops at 9999; beyond it PostgreSQL refuses a time or (past 294276)
+// wraps it, and SQLite's Unix microseconds overflow.
+var (
+	MinTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+)
+
+// TimeProblem says why t is not a time every store keeps, or returns "".
+// The zero time is in range; callers that need a time set say so first.
+func TimeProblem(t time.Time) string {
+	if t.Before(MinTime) || t.After(MaxTime) {
+		return "must be in the years 1 to 9999"
+	}
+	return ""
 }
 
 // Events checks the events of a write: at most MaxBatch, each with an ID
