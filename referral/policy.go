@@ -168,7 +168,7 @@ func policyRule(p *Policy, field, rule string) error {
 }
 
 // CheckNewProgramme checks a programme to be created: ValidateProgramme,
-// and an ID without ':'. Event keys are "ref:<programme>:<user or
+// an ID without ':' and a CreatedAt unset or in the years 1 to 9999. Event keys are "ref:<programme>:<user or
 // order>:<suffix>", so with no ':' in the programme's ID two keys are
 // equal only for the same programme, subject and suffix, whatever the
 // user or order IDs hold. A programme stored before this rule keeps
@@ -183,7 +183,7 @@ func CheckNewProgramme(p *Programme) error {
 	if strings.IndexByte(p.ID, ':') >= 0 {
 		return invalid("ID", "must not contain ':' (it separates the parts of event keys)")
 	}
-	return nil
+	return checkTime("CreatedAt", p.CreatedAt)
 }
 
 // ValidateProgramme checks a programme's values and that it stays within

@@ -591,6 +591,9 @@ func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID 
 	if at.IsZero() {
 		return Attribution{}, invalid("at", "must be set")
 	}
+	if err := checkTime("at", at); err != nil {
+		return Attribution{}, err
+	}
 	chain, err := s.store.Chain(ctx, programmeID, buyerID, ChainDepth(p))
 	if err != nil {
 		return Attribution{}, fmt.Errorf("referral: chain of %s: %w", buyerID, err)

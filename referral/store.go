@@ -161,13 +161,16 @@ func CheckBindWrite(w *BindWrite) error {
 	if b.BoundAt.IsZero() {
 		return invalid("BoundAt", "must be set")
 	}
-	return errors.Join(checkText("Reason", b.Reason, MaxReasonLength), checkText("Change.Reason", w.Change.Reason, MaxReasonLength),
+	return errors.Join(checkTime("BoundAt", b.BoundAt), checkTime("LockedUntil", b.LockedUntil), checkTime("ExpiresAt", b.ExpiresAt),
+		checkTime("Change.At", w.Change.At),
+		checkText("Reason", b.Reason, MaxReasonLength), checkText("Change.Reason", w.Change.Reason, MaxReasonLength),
 		checkText("Code", b.Code, MaxBindingCodeLength), checkText("Actor", b.Actor, MaxActorLength),
 		checkText("Change.Actor", w.Change.Actor, MaxActorLength), check.Events(w.Events))
 }
 
 // CheckInviteCode checks CreateCode's code: its keys, the code and channel
-// within their columns, and CreatedAt set.
+// within their columns, CreatedAt set and its times in the years 1 to
+// 9999 (checkTime).
 func CheckInviteCode(c *InviteCode) error {
 	if c == nil {
 		return invalid("code", "must not be nil")
@@ -178,7 +181,18 @@ func CheckInviteCode(c *InviteCode) error {
 	if c.CreatedAt.IsZero() {
 		return invalid("CreatedAt", "must be set")
 	}
-	return errors.Join(checkText("Code", c.Code, MaxStoredCodeLength), checkText("Channel", c.Channel, MaxChannelLength))
+	return errors.Join(checkTime("CreatedAt", c.CreatedAt), checkTime("RevokedAt", c.RevokedAt),
+		checkText("Code", c.Code, MaxStoredCodeLength), checkText("Channel", c.Channel, MaxChannelLength))
+}
+
+// checkTime holds a time to the years every store keeps, 1 to 9999
+// (check.TimeProblem): MySQL refuses later ones. The zero time passes;
+// callers that need a time set say so first.
+func checkTime(field string, t time.Time) error {
+	if p := check.TimeProblem(t); p != "" {
+		return invalid(field, p)
+	}
+	return nil
 }
 
 // checkText holds free text to what every store keeps: at most max
@@ -201,7 +215,8 @@ func CheckDistributorWrite(w *DistributorWrite) error {
 	if !w.From.Valid() || !w.Next.State.Valid() || w.Next.State == DistributorNone {
 		return invalid("state", "unknown distributor state")
 	}
-	return errors.Join(checkText("Reason", w.Next.Reason, MaxReasonLength), checkText("Actor", w.Next.Actor, MaxActorLength), check.Events(w.Events))
+	return errors.Join(checkTime("AppliedAt", w.Next.AppliedAt), checkTime("UpdatedAt", w.Next.UpdatedAt),
+		checkText("Reason", w.Next.Reason, MaxReasonLength), checkText("Actor", w.Next.Actor, MaxActorLength), check.Events(w.Events))
 }
 
 // CheckAttribution checks SaveAttribution's snapshot.
@@ -215,5 +230,9 @@ func CheckAttribution(a *Attribution) error {
 	if a.At.IsZero() {
 		return invalid("At", "must be set")
 	}
-	return checkText("PolicyName", a.PolicyName, MaxIDLength)
+	errs := []error{checkTime("At", a.At), checkTime("CreatedAt", a.CreatedAt)}
+	for i := range a.Chain {
+		errs = append(errs, checkTime(fmt.Sprintf("Chain[%d].BindingExpiresAt", i), a.Chain[i].BindingExpiresAt))
+	}
+	return errors.Join(append(errs, checkText("PolicyName", a.PolicyName, MaxIDLength))...)
 }

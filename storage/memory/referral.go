@@ -125,6 +125,9 @@ func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (refe
 	if at.IsZero() {
 		return referral.InviteCode{}, badArg("at", "must be set")
 	}
+	if p := check.TimeProblem(at); p != "" {
+		return referral.InviteCode{}, badArg("at", p)
+	}
 	r := s.ref()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -53,10 +53,14 @@ func checkDueLimit(limit int) error {
 	return nil
 }
 
-// checkTime requires t to be set.
+// checkTime requires t to be set, in the years every store keeps
+// (check.TimeProblem).
 func checkTime(field string, t time.Time) error {
 	if t.IsZero() {
 		return bad(field, "must be set")
+	}
+	if p := check.TimeProblem(t); p != "" {
+		return bad(field, p)
 	}
 	return nil
 }
