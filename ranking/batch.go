@@ -222,11 +222,13 @@ type Batch struct {
 	index    []int32 // open addressing on idh: batch index + 1, 0 = free
 }
 
-// NewBatch returns an empty Batch with room for capacity candidates.
+// NewBatch returns an empty Batch with room for capacity candidates, at
+// most MaxBatchSize (a Batch holds no more); a capacity <= 0 makes room
+// as candidates come.
 func NewBatch(capacity int) *Batch {
 	b := &Batch{}
 	if capacity > 0 {
-		b.grow(capacity)
+		b.grow(min(capacity, MaxBatchSize))
 	}
 	return b
 }

@@ -204,8 +204,12 @@ func DefaultConfig(version string, key []byte) Config {
 
 // Validate checks every field and returns a *ValidationError for the first
 // bad one: an empty Version, PageSize <= 0, a NaN or infinite weight, a
-// non-positive half-life, an unknown axis or lane, a short key, ...
+// non-positive half-life, an unknown axis or lane, a short key, ...; a
+// nil c is a *ValidationError too.
 func (c *Config) Validate() error {
+	if c == nil {
+		return invalid("config", "must not be nil")
+	}
 	if c.Version == "" || len(c.Version) > MaxVersionLength {
 		return invalid("Version", fmt.Sprintf("must be 1..%d bytes", MaxVersionLength))
 	}
