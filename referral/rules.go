@@ -181,5 +181,11 @@ func rateOf(rates []float64, level int) float64 {
 }
 
 // ChainDepth is how many ancestors Attribute reads for a programme: its
-// levels plus one, to name the first ancestor over the cap.
-func ChainDepth(p *Programme) int { return p.Levels + 1 }
+// levels plus one, to name the first ancestor over the cap. A nil p reads
+// none: 0, a depth that CheckChainDepth refuses.
+func ChainDepth(p *Programme) int {
+	if p == nil {
+		return 0
+	}
+	return p.Levels + 1
+}

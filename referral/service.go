@@ -619,8 +619,11 @@ func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID 
 }
 
 // Replay recomputes an attribution's result from its own snapshot; it
-// equals a.Result for every stored snapshot.
+// equals a.Result for every stored snapshot. A nil a has no result: nil.
 func Replay(a *Attribution) []Level {
+	if a == nil {
+		return nil
+	}
 	return Decide(a.Levels, a.LevelRates, a.SelfPurchase, a.Frozen, a.Chain, a.At)
 }
 

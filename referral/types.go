@@ -206,8 +206,8 @@ type InviteCode struct {
 	RevokedAt   time.Time // zero while valid
 }
 
-// Revoked reports whether the code was revoked.
-func (c *InviteCode) Revoked() bool { return !c.RevokedAt.IsZero() }
+// Revoked reports whether the code was revoked; a nil c was not.
+func (c *InviteCode) Revoked() bool { return c != nil && !c.RevokedAt.IsZero() }
 
 // Link is one step of an ancestor chain as the store reads it: a user, its
 // distributor state, and the binding that leads from the step before to it.
@@ -265,8 +265,11 @@ type Attribution struct {
 	CreatedAt time.Time
 }
 
-// Beneficiaries returns the paid members, by level.
+// Beneficiaries returns the paid members, by level; a nil a has none.
 func (a *Attribution) Beneficiaries() []Level {
+	if a == nil {
+		return nil
+	}
 	var out []Level
 	for _, l := range a.Result {
 		if l.Level > 0 {

@@ -118,3 +118,19 @@ func TestTimesBeyondStores(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, got.Revoked(), "the code is not revoked")
 }
+
+// TestNilValues: the functions that return a value, not an error, answer
+// a nil argument as groupbuy's do (MayShip(nil) is false), not with a
+// panic.
+func TestNilValues(t *testing.T) {
+	var a *referral.Attribution
+	var c *referral.InviteCode
+	require.NotPanics(t, func() { assert.Nil(t, referral.Replay(nil)) }, "Replay(nil)")
+	require.NotPanics(t, func() { assert.Nil(t, a.Beneficiaries()) }, "nil Beneficiaries")
+	require.NotPanics(t, func() { assert.False(t, c.Revoked()) }, "nil Revoked")
+	require.NotPanics(t, func() {
+		d := referral.ChainDepth(nil)
+		var ve *referral.ValidationError
+		assert.ErrorAs(t, referral.CheckChainDepth(d), &ve, "a nil programme's depth is one Chain refuses")
+	}, "ChainDepth(nil)")
+}
