@@ -90,10 +90,14 @@ func mac(key, msg []byte) []byte {
 // VerifyToken checks s's signature with key and its expiry at now. A token
 // that does not decode or whose MAC does not match is ErrTokenTampered; one
 // whose expiry is not after now is ErrTokenExpired (checked only once the
-// MAC matched).
+// MAC matched). A zero now is a *ValidationError: every token would be
+// unexpired at it.
 func VerifyToken(key []byte, s string, now time.Time) (ShareToken, error) {
 	if err := checkTokenKey("key", key); err != nil {
 		return ShareToken{}, err
+	}
+	if now.IsZero() {
+		return ShareToken{}, invalid("now", "must be set")
 	}
 	if len(s) > MaxTokenLength {
 		return ShareToken{}, fmt.Errorf("%w: too long", ErrTokenTampered)

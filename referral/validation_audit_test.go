@@ -37,6 +37,13 @@ func TestValidationAudit(t *testing.T) {
 		{"ValidateProgramme(nil)", "programme", func() error { return referral.ValidateProgramme(nil) }},
 		{"GenerateCode(nil reader)", "reader", func() error { _, err := referral.GenerateCode(nil, referral.DefaultCodeLength, false); return err }},
 		{"CheckKeys with a field and no value", "kv", func() error { return referral.CheckKeys("ProgrammeID", "p", "UserID") }},
+		// A zero now would take every validly signed token, expired or not.
+		{"VerifyToken at the zero time", "now", func() error {
+			tok, err := referral.SignToken(tokenKey, referral.ShareToken{ProgrammeID: "p", SharerID: "u", ExpiresAt: now.Add(-time.Hour)})
+			require.NoError(t, err)
+			_, err = referral.VerifyToken(tokenKey, tok, time.Time{})
+			return err
+		}},
 		{"CheckBindWrite bound in year 10000", "BoundAt", func() error {
 			return referral.CheckBindWrite(bind(func(w *referral.BindWrite) { w.Binding.BoundAt = y10000 }))
 		}},
