@@ -73,9 +73,13 @@ type BindDecision struct {
 // rounded up to a whole microsecond: every store keeps that precision, so
 // a lock or a window never ends before its full period on any of them
 // (a SQL column would otherwise drop the nanoseconds and end it early).
+// A nil p or a zero now is a *ValidationError.
 func DecideBind(p *Programme, current *Binding, referrer string, override bool, now time.Time) (BindDecision, error) {
 	if p == nil {
 		return BindDecision{}, invalid("programme", "must not be nil")
+	}
+	if now.IsZero() {
+		return BindDecision{}, invalid("now", "must be set")
 	}
 	var d BindDecision
 	switch p.BindMode {

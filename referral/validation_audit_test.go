@@ -37,6 +37,11 @@ func TestValidationAudit(t *testing.T) {
 		{"ValidateProgramme(nil)", "programme", func() error { return referral.ValidateProgramme(nil) }},
 		{"GenerateCode(nil reader)", "reader", func() error { _, err := referral.GenerateCode(nil, referral.DefaultCodeLength, false); return err }},
 		{"CheckKeys with a field and no value", "kv", func() error { return referral.CheckKeys("ProgrammeID", "p", "UserID") }},
+		{"DecideBind at the zero time", "now", func() error {
+			p := auditProgramme()
+			_, err := referral.DecideBind(&p, nil, "r", false, time.Time{})
+			return err
+		}},
 		// A zero now would take every validly signed token, expired or not.
 		{"VerifyToken at the zero time", "now", func() error {
 			tok, err := referral.SignToken(tokenKey, referral.ShareToken{ProgrammeID: "p", SharerID: "u", ExpiresAt: now.Add(-time.Hour)})
