@@ -139,7 +139,10 @@ func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason stri
 
 // closeTeam reads a team and its seats, decides and writes, re-reading when
 // a concurrent change beat the write. It returns the final state, or "" when
-// the team did not need closing.
+// the team did not need closing. A conflict the store marked retryable is
+// returned at once: its reads come from a host transaction's snapshot that
+// is older than the row the write locked (see storage.IsRetryable), so a
+// re-read would read the same, and only the host's rerun can see the change.
 func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, reason string) (Team, bool, error) {
 	for range s.cfg.MaxRereads + 1 {
 		team, err := s.store.GetTeam(ctx, teamID)
@@ -169,7 +172,7 @@ func (s *Service) closeTeam(ctx context.Context, teamID string, cancel bool, rea
 			return team, false, nil
 		}
 		err = s.store.CloseTeam(ctx, &d.Write)
-		if errors.Is(err, storage.ErrConflict) {
+		if errors.Is(err, storage.ErrConflict) && !storage.IsRetryable(err) {
 			continue
 		}
 		if err != nil {
@@ -279,8 +282,8 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, r
 			w.Events = []storage.Event{refundFailedEvent(s.newID(), &seat, reason, now)}
 		}
 		out, err := s.store.UpdateRefund(ctx, w)
-		if errors.Is(err, storage.ErrConflict) {
-			continue
+		if errors.Is(err, storage.ErrConflict) && !storage.IsRetryable(err) {
+			continue // a retryable one goes back to the host, as in closeTeam
 		}
 		if err != nil {
 			return Seat{}, fmt.Errorf("groupbuy: refund seat %s: %w", seatID, err)

@@ -138,7 +138,10 @@
 // for the host to rerun its whole transaction; so does the ErrConflict of
 // a write whose preconditions all hold in the host's snapshot although its
 // guard failed (under REPEATABLE READ the snapshot may be older than what
-// the write's locking reads saw). A campaign's status is read in the
+// the write's locking reads saw), and the refusal of a close, a refund
+// step or a release whose row, read locked, changed after the snapshot,
+// which still shows it as the write expected: the Service, re-reading in
+// that snapshot, would only lose again. A campaign's status is read in the
 // host's snapshot too: under REPEATABLE READ a transaction that began
 // before the campaign was paused still opens and matches teams in it (and
 // joins, on PostgreSQL; on MySQL a join then comes back retryable), as if

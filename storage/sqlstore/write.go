@@ -639,7 +639,10 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 		}
 		switch {
 		case st.State != groupbuy.SeatReserved:
-			return groupbuy.ErrSeatNotReserved
+			return s.retryableIfStale(ctx, r, groupbuy.ErrSeatNotReserved, func(r run) (bool, error) {
+				st, err := s.getSeat(ctx, r, w.SeatID)
+				return st.State == groupbuy.SeatReserved, err
+			})
 		case w.UserID != "" && st.UserID != w.UserID:
 			return groupbuy.ErrNotOwner
 		case w.OnlyExpired && st.ReservedUntil.After(w.Now):
@@ -669,6 +672,29 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 		return nil
 	})
 	return out, s.wrap(s.guardAsConflict(err), "release seat "+w.SeatID)
+}
+
+// retryableIfStale returns err, the refusal of a write that read its row
+// locked and found it changed, marked retryable when the host's snapshot
+// (WithTx) still shows the row as the write expected it (snapshot reports
+// so, reading in r): under REPEATABLE READ (MySQL's default) the host's
+// reads are older than the locking read, so the Service, re-reading in the
+// same transaction, would read the same row and lose again; only a rerun
+// of the host's transaction can see the change, as for command's
+// conflicts. Without WithTx, or when the snapshot shows the change, err is
+// returned as it is, and the Service re-reads and decides again.
+func (s *Store) retryableIfStale(ctx context.Context, r run, err error, snapshot func(r run) (bool, error)) error {
+	if s.tx == nil {
+		return err
+	}
+	stale, serr := snapshot(r)
+	if serr != nil {
+		return serr
+	}
+	if stale {
+		return storage.MarkRetryable(err)
+	}
+	return err
 }
 
 // guardAsConflict reports a guard failure of a write that reads before it
@@ -702,7 +728,11 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 		return notFound("team", w.TeamID)
 	}
 	if t.State != groupbuy.TeamForming || t.Version != w.Version {
-		return conflict("team %s is %s at version %d", t.ID, t.State, t.Version)
+		err := conflict("team %s is %s at version %d", t.ID, t.State, t.Version)
+		return s.retryableIfStale(ctx, r, err, func(r run) (bool, error) {
+			t, err := s.getTeam(ctx, r, w.TeamID)
+			return t.State == groupbuy.TeamForming && t.Version == w.Version, err
+		})
 	}
 	seats, err := s.seats(ctx, r, `SELECT `+seatCols+` FROM {p}seats WHERE team_id = ?`+s.forUpdate(), t.ID)
 	if err != nil {
@@ -814,7 +844,11 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 			return err
 		}
 		if n != 1 {
-			return conflict("seat %s is %s", st.ID, st.State)
+			err := conflict("seat %s is %s", st.ID, st.State)
+			return s.retryableIfStale(ctx, r, err, func(r run) (bool, error) {
+				st, err := s.getSeat(ctx, r, w.SeatID)
+				return st.State == w.From, err
+			})
 		}
 		if err := s.insertEvents(ctx, r, w.Events); err != nil {
 			return err
