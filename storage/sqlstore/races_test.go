@@ -724,3 +724,46 @@ func TestWithTxStaleSnapshotConflictIsRetryable(t *testing.T) {
 		})
 	}
 }
+
+// TestRaceLatePaymentsOneUser: one user's payments for her lapsed seats
+// in several teams come in at once (each replayed), with ProcessDue,
+// under a limit of one team joined and one opened: the placements compete
+// for her limits, and whatever is refused is refunded.
+func TestRaceLatePaymentsOneUser(t *testing.T) {
+	for _, policy := range []groupbuy.LatePaymentPolicy{groupbuy.LateJoinOther, groupbuy.LateOpenNew} {
+		t.Run(string(policy), func(t *testing.T) {
+			forEachRaceMode(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect, mode raceMode) {
+				w := newRaceWorld(t, db, d, mode, func(c *groupbuy.Campaign) {
+					c.LatePayment = policy
+					c.Limits = groupbuy.Limits{MaxTeamsOpenedPerUser: 1, MaxTeamsJoinedPerUser: 1}
+					c.ReservationTTL = time.Minute
+				})
+				var fs []func()
+				var lapsed []groupbuy.Seat
+				for g := range raceGroups(d) {
+					_, seats := w.open("l" + strconv.Itoa(g))
+					w.paySetup(seats[0])
+				}
+				for g := range raceGroups(d) {
+					// Her limit holds one joined seat at a time: each lapses
+					// before she joins the next team.
+					_, seats := w.open("k"+strconv.Itoa(g), "u")
+					w.paySetup(seats[0])
+					lapsed = append(lapsed, seats[1])
+					w.clk.Advance(time.Minute + time.Second)
+					due, err := w.setup.ProcessDue(w.ctx)
+					require.NoError(t, err)
+					require.Equal(t, 1, due.Released)
+				}
+				for g, st := range lapsed {
+					ref := "p" + strconv.Itoa(g)
+					fs = append(fs, w.pay(nil, st, ref), w.pay(nil, st, ref))
+				}
+				fs = append(fs, w.processDue(nil))
+				race(fs)
+				assert.LessOrEqual(t, w.userSeats("u"), len(lapsed)+2, "at most one team joined and one opened")
+				w.finish()
+			})
+		})
+	}
+}
