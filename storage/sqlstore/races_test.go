@@ -30,7 +30,8 @@ import (
 // each seat's refund events agree with its state, each team closes once.
 // Each runs through a Service on the Store, on a Store per call in a host
 // transaction (txPerCall), and with a Service per host transaction that
-// the host commits, or rolls back (every third).
+// the host commits, or rolls back (every third), at the database's default
+// isolation and, on PostgreSQL, under REPEATABLE READ too.
 
 // raceMode is how a race's commands reach the store.
 type raceMode int
