@@ -140,7 +140,7 @@ func (w *raceWorld) doAt(now func() time.Time, f func(svc *groupbuy.Service) err
 		if now == nil {
 			return true, f(w.shared)
 		}
-		svc := w.shared
+		var svc *groupbuy.Service
 		if w.mode == raceDirect {
 			svc, err = groupbuy.New(w.s, w.cfg(now))
 		} else {
