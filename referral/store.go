@@ -230,9 +230,14 @@ func CheckAttribution(a *Attribution) error {
 	if a.At.IsZero() {
 		return invalid("At", "must be set")
 	}
-	errs := []error{checkTime("At", a.At), checkTime("CreatedAt", a.CreatedAt)}
+	// Every SaveAttribution runs this: a link's field name is formatted
+	// only for a link refused.
+	var chain []error
 	for i := range a.Chain {
-		errs = append(errs, checkTime(fmt.Sprintf("Chain[%d].BindingExpiresAt", i), a.Chain[i].BindingExpiresAt))
+		if p := check.TimeProblem(a.Chain[i].BindingExpiresAt); p != "" {
+			chain = append(chain, invalid(fmt.Sprintf("Chain[%d].BindingExpiresAt", i), p))
+		}
 	}
-	return errors.Join(append(errs, checkText("PolicyName", a.PolicyName, MaxIDLength))...)
+	return errors.Join(checkTime("At", a.At), checkTime("CreatedAt", a.CreatedAt), errors.Join(chain...),
+		checkText("PolicyName", a.PolicyName, MaxIDLength))
 }
