@@ -768,3 +768,38 @@ func TestRaceLatePaymentsOneUser(t *testing.T) {
 		})
 	}
 }
+
+// TestWithTxRowNewerThanSnapshot: on MySQL a Store bound to a REPEATABLE
+// READ host transaction locks the latest row, which may have been inserted
+// after the transaction's snapshot; a close or refund step of it that
+// loses (the team closed, the refund reported meanwhile) must report that
+// loss, not ErrNotFound from the snapshot read that asks whether the loss
+// is stale (the row is in the database: the locking read found it).
+func TestWithTxRowNewerThanSnapshot(t *testing.T) {
+	db := dbs[1].open(t)
+	w := newRaceWorld(t, db, dbs[1].d, raceDirect, nil)
+
+	tx, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	ts := w.s.WithTx(tx)
+	_, err = ts.GetCampaign(w.ctx, w.camp.ID) // the snapshot
+	require.NoError(t, err)
+
+	team, seats := w.open("l", "m") // after the snapshot
+	w.paySetup(seats[0])
+	closed, err := w.setup.CancelTeam(w.ctx, team.ID, "gone")
+	require.NoError(t, err)
+	_, err = w.setup.MarkRefunded(w.ctx, seats[0].ID)
+	require.NoError(t, err)
+
+	err = ts.CloseTeam(w.ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: closed.Version - 1,
+		State: groupbuy.TeamCancelled, Now: w.clk.Now(), Release: []string{seats[1].ID}})
+	require.ErrorIs(t, err, storage.ErrConflict)
+	require.NotErrorIs(t, err, groupbuy.ErrNotFound)
+
+	_, err = ts.UpdateRefund(w.ctx, &groupbuy.RefundWrite{SeatID: seats[0].ID,
+		From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Now: w.clk.Now()})
+	require.ErrorIs(t, err, storage.ErrConflict)
+	require.NotErrorIs(t, err, groupbuy.ErrNotFound)
+}

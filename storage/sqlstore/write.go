@@ -682,12 +682,17 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 // same transaction, would read the same row and lose again; only a rerun
 // of the host's transaction can see the change, as for command's
 // conflicts. Without WithTx, or when the snapshot shows the change, err is
-// returned as it is, and the Service re-reads and decides again.
+// returned as it is, and the Service re-reads and decides again; so it is
+// when the snapshot lacks the row, inserted after it (MySQL's locking read
+// found it): that is no ErrNotFound.
 func (s *Store) retryableIfStale(ctx context.Context, r run, err error, snapshot func(r run) (bool, error)) error {
 	if s.tx == nil {
 		return err
 	}
 	stale, serr := snapshot(r)
+	if errors.Is(serr, groupbuy.ErrNotFound) {
+		return err
+	}
 	if serr != nil {
 		return serr
 	}
