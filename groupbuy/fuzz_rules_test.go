@@ -71,6 +71,9 @@ func FuzzDecideClose(f *testing.F) {
 			}
 			return
 		}
+		if !cancel && team.SeatsPaid < team.Capacity && team.ExpiresAt.After(now) {
+			t.Fatalf("a decision (%s) for a team not due: paid %d/%d, expires %v", d.Outcome, team.SeatsPaid, team.Capacity, team.ExpiresAt)
+		}
 		if err := groupbuy.CheckCloseTeamWrite(&d.Write); err != nil {
 			var ve *groupbuy.ValidationError
 			if !errors.As(err, &ve) {
