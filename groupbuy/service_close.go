@@ -59,9 +59,9 @@ type CloseDecision struct {
 // deadline, and must not depend on whether ProcessDue closed it first);
 // before it, an operator cancel fails it as cancelled. Reserved seats are
 // released, paid seats confirmed on success and refunded otherwise. It
-// returns ok false when the team should not close yet. newID supplies event and seat IDs. c, team and newID must not be
-// nil: with any of them nil there is nothing to decide by, and it returns
-// ok false.
+// returns ok false when the team should not close yet. newID supplies
+// event and seat IDs. c, team and newID must not be nil: with any of them
+// nil there is nothing to decide by, and it returns ok false.
 func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason string, now time.Time, newID func() string) (d CloseDecision, ok bool) {
 	if c == nil || team == nil || newID == nil || team.State != TeamForming {
 		return d, false

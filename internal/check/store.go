@@ -76,14 +76,14 @@ func plainText(s string) bool {
 // stops at 9999; beyond it PostgreSQL refuses a time or (past 294276)
 // wraps it, and SQLite's Unix microseconds overflow.
 var (
-	MinTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 )
 
 // TimeProblem says why t is not a time every store keeps, or returns "".
 // The zero time is in range; callers that need a time set say so first.
 func TimeProblem(t time.Time) string {
-	if t.Before(MinTime) || t.After(MaxTime) {
+	if t.Before(minTime) || t.After(maxTime) {
 		return "must be in the years 1 to 9999"
 	}
 	return ""
