@@ -7,8 +7,8 @@
 //
 // Scenarios:
 //
-//   - groupbuy: each client picks a random slot from a table of 2×clients
-//     forming teams; it opens a team when the slot is empty and joins the
+//   - groupbuy: each client picks a random slot from a table of forming
+//     teams (-forming, default 2×clients); it opens a team when the slot is empty and joins the
 //     slot's team otherwise, then pays for the seat it got. A join refused
 //     as full or closed is a rejected join and empties the slot.
 //   - hot: every client calls Match (fullest first) on the same campaign and
@@ -56,6 +56,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +79,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("prefix", "", "table prefix (default a fresh random one)")
 	match := fs.String("match", string(groupbuy.MatchFullest), "Match strategy of -scenario hot: fullest, oldest or random")
 	users := fs.Int("users", 0, "users in the tree of -scenario referral (default 1,000,000; 100,000 on the memory store, which allows at most 200,000)")
+	forming := fs.Int("forming", 0, "forming teams the clients of -scenario groupbuy share (default 2 per client)")
 	keep := fs.Bool("keep", false, "keep the tables after the run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -93,8 +95,8 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: unknown -scenario %q (groupbuy, hot or referral)\n", *scenario)
 		return 2
 	}
-	if *duration <= 0 || *clients <= 0 {
-		fmt.Fprintln(stderr, "bench: -duration and -clients must be positive")
+	if *duration <= 0 || *clients <= 0 || *forming < 0 {
+		fmt.Fprintln(stderr, "bench: -duration and -clients must be positive, -forming not negative")
 		return 2
 	}
 	if *scenario == ScenarioReferral && *dsn != "" && dbKind(*dsn) != "postgres" {
@@ -137,7 +139,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		return mainReferral(ctx, target, cleanup, RefOptions{Users: *users, Clients: *clients, Duration: *duration}, stdout, stderr)
 	}
 	res, err := Run(ctx, target, Options{
-		Scenario: *scenario, Clients: *clients, Duration: *duration, TeamSize: *teamSize, Calibrate: true,
+		Scenario: *scenario, Clients: *clients, Duration: *duration, TeamSize: *teamSize, Forming: *forming, Calibrate: true,
 		Match: groupbuy.MatchStrategy(*match),
 	})
 	if res != nil {
@@ -182,6 +184,9 @@ func report(w io.Writer, r *Result) {
 	scenario := r.Scenario
 	if r.Scenario == ScenarioHot {
 		scenario += " match=" + string(r.Match)
+	}
+	if r.Scenario == ScenarioGroupbuy {
+		scenario += " forming=" + strconv.Itoa(r.Forming)
 	}
 	fmt.Fprintf(w, "scenario=%s store=%s clients=%d team-size=%d duration=%s elapsed=%.2fs\n",
 		scenario, r.Store, r.Clients, r.TeamSize, r.Duration, r.Elapsed.Seconds())

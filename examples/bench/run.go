@@ -38,6 +38,11 @@ type Options struct {
 	TeamSize int
 	// Match is the strategy of the hot scenario; default MatchFullest.
 	Match groupbuy.MatchStrategy
+	// Forming is how many forming teams the groupbuy scenario's clients
+	// share, each picking one at random per command; 0 means 2 per client.
+	// Fewer teams per client means more commands waiting on another
+	// client's lock of the same team row.
+	Forming int
 	// Calibrate measures, with one client before the run, how many round
 	// trips each kind of command costs (only when Target.RoundTrips is set).
 	Calibrate bool
@@ -98,6 +103,7 @@ type Result struct {
 	Store    string
 	Clients  int
 	TeamSize int
+	Forming  int           // of the groupbuy scenario
 	Duration time.Duration // requested
 	Elapsed  time.Duration // from the start until the last client stopped
 	// ClientCPU is the CPU time (user+system) this process used during the
@@ -398,13 +404,19 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 			o.TeamSize = 3
 		}
 	}
+	switch {
+	case o.Forming < 0:
+		return nil, fmt.Errorf("forming teams %d: must not be negative", o.Forming)
+	case o.Forming == 0:
+		o.Forming = 2 * o.Clients
+	}
 	cs := &countingStore{Store: t.Store}
 	svc, err := groupbuy.New(cs, groupbuy.Config{})
 	if err != nil {
 		return nil, err
 	}
 	run := token()
-	res := &Result{Scenario: o.Scenario, Match: o.Match, Store: t.Name, Clients: o.Clients, TeamSize: o.TeamSize, Duration: o.Duration}
+	res := &Result{Scenario: o.Scenario, Match: o.Match, Store: t.Name, Clients: o.Clients, TeamSize: o.TeamSize, Forming: o.Forming, Duration: o.Duration}
 	bg := context.WithoutCancel(ctx) // commands in flight are never cut off
 
 	if o.Calibrate && t.RoundTrips != nil {
@@ -420,7 +432,7 @@ func Run(ctx context.Context, t Target, o Options) (*Result, error) {
 		return nil, fmt.Errorf("create campaign: %w", err)
 	}
 
-	sl := &slots{ids: make([]string, 2*o.Clients)}
+	sl := &slots{ids: make([]string, o.Forming)}
 	clients := make([]*client, o.Clients)
 	expect := 4096
 	for i := range clients {
