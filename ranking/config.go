@@ -173,9 +173,14 @@ type CursorConfig struct {
 	MaxServed int
 	// StaticSignals declares that candidates' signals never change during
 	// a session (a product list sorted by a fixed score). The served set
-	// then holds only items served out of key order by the diversity step,
-	// which keeps cursors a few dozen bytes long. Leave it false for feeds
-	// whose engagement changes between pages.
+	// then holds only the served items that the key of some lane (organic,
+	// and each lane with a slot) has not passed yet: without Slots, the
+	// items served out of key order by the diversity step, which keeps
+	// cursors a few dozen bytes long. With Slots an item may change lanes
+	// within a session (a campaign starts or ends), so a served item stays
+	// in the set until every slotted lane's key has passed it too, and
+	// cursors are longer. Leave it false for feeds whose engagement changes
+	// between pages.
 	StaticSignals bool
 }
 

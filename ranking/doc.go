@@ -85,7 +85,8 @@
 // minus the served set. The key is the last item of the longest prefix of
 // the pool (in score order) that was entirely placed; items that diversity
 // placed beyond that prefix, and by default every served item, go into
-// the served set. This gives the session guarantee, checked by a property
+// the served set (with StaticSignals, every served item that the key of
+// some servable lane has not passed, since an item may change lanes). This gives the session guarantee, checked by a property
 // test that changes engagement between pages:
 //
 //   - no item appears twice in a session (while the session has served at

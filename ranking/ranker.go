@@ -254,6 +254,7 @@ type Ranker struct {
 	maxServed int
 	maxAge    int64
 	static    bool
+	lanes     uint8  // bit l set when lane l can be served: organic, and each lane with a slot
 	slotLane  []Lane // per position - 1
 	penalties []penalty
 	mmrHead   int
@@ -354,10 +355,12 @@ func New(cfg Config) (*Ranker, error) {
 		r.ops = append(r.ops, op)
 		r.prune = r.prune && builtin
 	}
+	r.lanes = 1 << LaneOrganic
 	if len(c.Slots) > 0 {
 		r.slotLane = make([]Lane, c.PageSize)
 		for _, s := range c.Slots {
 			r.slotLane[s.Position-1] = s.Lane
+			r.lanes |= 1 << s.Lane
 		}
 	}
 	maxPool := max(r.pool, MaxPageSize)
@@ -553,9 +556,10 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 		}
 		s.heaps[l].reset(k, b.ids)
 	}
-	// With StaticSignals the served set holds only items served out of key
-	// order; an item of the set that is now at or before a key will never
-	// be eligible again, so its hash is dropped from the next cursor.
+	// With StaticSignals the served set holds only the served items that
+	// some lane's key has not passed yet; an item of the set that every
+	// lane's key has passed will never be eligible again, so its hash is
+	// dropped from the next cursor.
 	st := selState{thr: math.Inf(-1), staticServed: r.static && hasServed}
 	st.fastPath = !st.staticServed && !r.fullSort
 	s.drop.Reset()
@@ -645,8 +649,7 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	}
 	if staticServed {
 		for _, i := range s.still {
-			k := &next.keys[b.lane[i]]
-			if sc := score[i]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
+			if r.passed(&next.keys, score[i], ids[i]) {
 				s.drop.addHash(b.idh[i])
 			}
 		}
@@ -657,11 +660,14 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 			next.served = append(next.served, h)
 		}
 	}
+	// With StaticSignals an item that every lane's key has passed stays
+	// out of the session whatever lane it is in later; any other served
+	// item goes into the served set, since its lane may change (a
+	// campaign starts or ends) and take it after another lane's key.
 	for j := range items {
-		if p := s.itemPos[j]; r.static && (p < 0 || int(p) < prefix) {
-			continue
+		if i := items[j].Index; !r.static || !r.passed(&next.keys, score[i], ids[i]) {
+			next.served = append(next.served, b.idh[i])
 		}
-		next.served = append(next.served, b.idh[items[j].Index])
 	}
 	if over := len(next.served) - r.maxServed; over > 0 {
 		copy(next.served, next.served[over:])
@@ -672,6 +678,24 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 		r.explain(s, b, out, ex)
 	}
 	return nil
+}
+
+// passed reports whether the item (score, id) is at or before the key of
+// every lane that can be served (organic, and each lane with a slot): then
+// it is FilterBeforeCursor in whatever lane it is, on every later page of
+// the session, since keys only move forward and, with StaticSignals,
+// scores do not change.
+func (r *Ranker) passed(keys *[NumLanes]key, score float64, id string) bool {
+	for l := range keys {
+		if r.lanes&(1<<l) == 0 {
+			continue
+		}
+		k := &keys[l]
+		if !k.ok || score < k.score || (score == k.score && id > k.id) {
+			return false
+		}
+	}
+	return true
 }
 
 // filterSets are the per-candidate filters of a request beyond the flags.
@@ -832,7 +856,7 @@ func (r *Ranker) selectItems(s *scratch, b *Batch, items []int32, st *selState, 
 		if k := &keys[l]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
 			reason[i] = FilterBeforeCursor
 			out.Filtered[FilterBeforeCursor]++
-			if staticServed && served.has(b.idh[i]) {
+			if staticServed && served.has(b.idh[i]) && r.passed(keys, sc, ids[i]) {
 				s.drop.addHash(b.idh[i])
 			}
 			continue
