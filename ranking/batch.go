@@ -540,7 +540,9 @@ func (b *Batch) place(i int) {
 // markIDs sets mark[j] = f for every candidate j whose ID hash is in set
 // and whose mark is still FilterNone: the same candidates as testing
 // set.has(hash of j) for each, at the cost of one index probe per member.
-func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter) {
+// With served set, set holds servedProbe values, and a candidate is
+// marked only if served.isServed(j) too.
+func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter, served *scratch) {
 	if len(b.index) == 0 {
 		return
 	}
@@ -556,7 +558,7 @@ func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter) {
 			if j == 0 {
 				break
 			}
-			if b.idh[j-1] == h && mark[j-1] == FilterNone {
+			if hj := b.idh[j-1]; mark[j-1] == FilterNone && ((served == nil && hj == h) || (served != nil && servedProbe(hj) == h && served.isServed(b, j-1))) {
 				mark[j-1] = f
 			}
 		}

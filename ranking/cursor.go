@@ -8,9 +8,9 @@ import (
 	"math"
 )
 
-// Cursor format, version 1 (all integers big-endian):
+// Cursor format, version 2 (all integers big-endian):
 //
-//	byte     format (1)
+//	byte     format (2)
 //	int64    as-of time, Unix nanoseconds
 //	uint64   config fingerprint (Version and every parameter)
 //	uint64   binding: hash of (Request.Viewer, Request.Scope, Request.PriceRef)
@@ -18,14 +18,26 @@ import (
 //	byte     lane mask: bit l set when lane l has a key
 //	per lane in the mask: float64 bits of the last score, uvarint ID
 //	         length, ID bytes
-//	uvarint  served count n, then n × uint64 ID hashes, oldest first
+//	16 bytes session key: two uint64, the SipHash-2-4 key of the tags
+//	uvarint  served count n, then n × (uint32 low half of the ID hash,
+//	         uint32 tag), oldest first
 //	16 bytes HMAC-SHA256 of everything above, truncated to 128 bits
 //
-// encoded as unpadded base64url.
+// encoded as unpadded base64url. An ID hash (hashString) is not keyed:
+// anyone can find two IDs with the same hash, so half of it only finds the
+// candidates that may be served, at the cost of one probe; the tag, 32
+// bits of SipHash-2-4 of the ID under the session key, decides. Two
+// given IDs pass for each other with probability 2^-64, and chosen IDs
+// with 2^-32 per session, as the session key is secret. The session key is derived from CursorConfig.Key,
+// the first page's as-of time and the binding, and carried in the cursor
+// so that a key rotation keeps the session's tags. Version 1 carried the
+// ID hashes alone: a version 1 cursor is ErrCursorForeignConfig.
 const (
-	cursorFormat = 1
-	macLen       = 16
-	minCursorLen = 1 + 8 + 8 + 8 + 1 + 1 + 1 + macLen
+	cursorFormat  = 2
+	macLen        = 16
+	servedEntry   = 4 + 4
+	minCursorLen  = 1 + 8 + 8 + 8 + 1 + 1 + 16 + 1 + macLen
+	sessionKeyTag = "ranking/served-tag-key"
 )
 
 // CursorInfo describes a verified cursor.
@@ -79,9 +91,12 @@ func (r *Ranker) encodeCursor(s *scratch, c *cursorState, bind uint64) string {
 			buf = append(buf, k.id...)
 		}
 	}
+	buf = binary.BigEndian.AppendUint64(buf, c.sk[0])
+	buf = binary.BigEndian.AppendUint64(buf, c.sk[1])
 	buf = binary.AppendUvarint(buf, uint64(len(c.served)))
-	for _, h := range c.served {
-		buf = binary.BigEndian.AppendUint64(buf, h)
+	for _, e := range c.served {
+		buf = binary.BigEndian.AppendUint32(buf, e.h)
+		buf = binary.BigEndian.AppendUint32(buf, e.tag)
 	}
 	s.mac.Reset()
 	s.mac.Write(buf)
@@ -180,23 +195,56 @@ func (r *Ranker) decodeCursor(c string, s *scratch, bind uint64, now int64) erro
 		cur.keys[l] = key{ok: true, score: sc, id: string(p[:n])}
 		p = p[n:]
 	}
+	if len(p) < 16 {
+		return tampered("truncated session key")
+	}
+	cur.sk = [2]uint64{binary.BigEndian.Uint64(p), binary.BigEndian.Uint64(p[8:])}
+	p = p[16:]
 	n, k := binary.Uvarint(p)
-	if k <= 0 || n > uint64(r.maxServed) || uint64(len(p)-k) != 8*n {
+	if k <= 0 || n > uint64(r.maxServed) || uint64(len(p)-k) != servedEntry*n {
 		return tampered("bad served set")
 	}
 	p = p[k:]
 	s.served.Reset()
 	s.served.reserve(int(n))
+	s.pairs.Reset()
+	s.pairs.reserve(int(n))
 	for j := 0; j < int(n); j++ {
-		h := binary.BigEndian.Uint64(p[8*j:])
-		if h == 0 {
-			return tampered("bad served hash")
-		}
-		cur.served = append(cur.served, h)
-		s.served.addHash(h)
+		e := servedID{h: binary.BigEndian.Uint32(p[servedEntry*j:]), tag: binary.BigEndian.Uint32(p[servedEntry*j+4:])}
+		cur.served = append(cur.served, e)
+		s.served.addHash(servedProbe(uint64(e.h)))
+		s.pairs.addHash(pairKey(servedProbe(uint64(e.h)), e.tag))
 	}
 	return nil
 }
+
+// sessionKey derives a new session's tag key from CursorConfig.Key, the
+// as-of time and the binding: secret, and different for every session.
+func (r *Ranker) sessionKey(s *scratch, asOf int64, bind uint64) [2]uint64 {
+	buf := append(s.enc[:0], sessionKeyTag...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(asOf))
+	buf = binary.BigEndian.AppendUint64(buf, bind)
+	s.enc = buf
+	s.mac.Reset()
+	s.mac.Write(buf)
+	s.sum = s.mac.Sum(s.sum[:0])
+	return [2]uint64{binary.BigEndian.Uint64(s.sum), binary.BigEndian.Uint64(s.sum[8:])}
+}
+
+// isServed reports whether candidate i is in the cursor's served set: its
+// ID hash is (a cheap probe, which chosen IDs can collide with), and so is
+// the pair of that hash and its tag under the session key (which they
+// cannot, without the key).
+func (s *scratch) isServed(b *Batch, i int32) bool {
+	p := servedProbe(b.idh[i])
+	return s.served.has(p) && s.pairs.has(pairKey(p, servedTag(&s.cur.sk, b.ids[i])))
+}
+
+// servedProbe is the value a served set's IDSet holds for an ID hash h:
+// its low 32 bits, which the cursor carries, made non-zero by bit 32.
+// Its low bits are h's, so a batch's index finds the candidates of a
+// probe where it finds those of h.
+func servedProbe(h uint64) uint64 { return h&0xffffffff | 1<<32 }
 
 func foreign(reason string) error {
 	return &wrapped{ErrCursorForeignConfig, reason}

@@ -80,6 +80,7 @@ func TestCursorBodyParseErrors(t *testing.T) {
 		want error
 	}{
 		"format":       {func(b []byte) []byte { b[0] = 9; return b }, ErrCursorForeignConfig},
+		"format 1":     {func(b []byte) []byte { b[0] = 1; return b }, ErrCursorForeignConfig},
 		"fingerprint":  {func(b []byte) []byte { b[10] ^= 1; return b }, ErrCursorForeignConfig},
 		"binding":      {func(b []byte) []byte { b[20] ^= 1; return b }, ErrCursorMismatch},
 		"expired":      {func(b []byte) []byte { clear(b[1:9]); return b }, ErrCursorExpired},

@@ -72,9 +72,11 @@
 //
 // Page.Cursor is opaque: base64url of a binary record (format byte, as-of
 // time, config fingerprint, a hash of the viewer, scope and reference
-// price, the last (score, ID) key of each lane, and the served set as
-// 64-bit ID hashes) signed with HMAC-SHA256 truncated to 128 bits under
-// CursorConfig.Key. A cursor that fails verification is
+// price, the last (score, ID) key of each lane, a session key, and the
+// served set as 32 bits of each ID's hash, to find candidates, and 32 bits
+// of SipHash-2-4 of the ID under the session key, to decide; the key is
+// secret, so IDs chosen to collide cannot pass for served ones) signed
+// with HMAC-SHA256 truncated to 128 bits under CursorConfig.Key. A cursor that fails verification is
 // ErrCursorTampered; one issued under another Config (Version or any
 // parameter) is ErrCursorForeignConfig; one issued for another viewer,
 // scope or PriceRef is ErrCursorMismatch; one older than

@@ -1,13 +1,19 @@
 package ranking
 
+import "math/bits"
+
 // golden is 2^64 divided by the golden ratio, the SplitMix64 increment.
 const golden = 0x9e3779b97f4a7c15
 
 // hashString is the 64-bit hash used for IDs, authors and the other axes:
 // FNV-1a over the bytes followed by the SplitMix64 finaliser, so that the
 // low bits are well mixed for open addressing. The empty string hashes to 0
-// ("no value"); no other string does. It is part of the cursor format (the
-// served set holds these hashes): changing it requires a new cursorFormat.
+// ("no value"); no other string does. It is not collision-resistant:
+// anyone can find two IDs with the same hash (about 2^32 evaluations), so
+// it only finds candidates; what a collision must not decide is checked
+// otherwise (Batch.lookup compares the IDs, a cursor's served set keyed
+// tags). It is part of the cursor format (the served set holds the low
+// half of these hashes): changing it requires a new cursorFormat.
 func hashString(s string) uint64 {
 	if s == "" {
 		return 0
@@ -38,8 +44,11 @@ func mix64(x uint64) uint64 {
 // IDSet is a set of IDs (items for Request.Seen, authors for
 // Request.BlockedAuthors) stored as 64-bit hashes in an open-addressing
 // table, so that a membership test costs a few nanoseconds and no
-// allocation. Two distinct IDs collide with probability 2^-64 per pair; a
-// collision makes the set report the other ID as present too.
+// allocation. Two unrelated IDs collide with probability 2^-64 per pair; a
+// collision makes the set report the other ID as present too. The hash is
+// not keyed, so whoever names items or authors can make two IDs collide
+// on purpose (about 2^32 hash evaluations): Request.Seen and
+// Request.BlockedAuthors then remove both.
 //
 // The zero value and a nil *IDSet are empty sets. An IDSet is not safe for
 // concurrent writes; concurrent reads (Has, and use by Rank) are safe. Reset
@@ -134,4 +143,73 @@ func (s *IDSet) reserve(n int) {
 			s.addHash(h)
 		}
 	}
+}
+
+// sipHash24 is SipHash-2-4 (Aumasson and Bernstein) of s under the
+// 128-bit key (k0, k1): a keyed pseudo-random function, so that without
+// the key nobody can choose two strings whose values collide, as anyone
+// can for hashString. It tags the items of a cursor's served set under the
+// session's secret key (see servedTag).
+func sipHash24(k0, k1 uint64, s string) uint64 {
+	v0 := k0 ^ 0x736f6d6570736575
+	v1 := k1 ^ 0x646f72616e646f6d
+	v2 := k0 ^ 0x6c7967656e657261
+	v3 := k1 ^ 0x7465646279746573
+	n := len(s)
+	for ; len(s) >= 8; s = s[8:] {
+		m := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		v3 ^= m
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0 ^= m
+	}
+	m := uint64(n) << 56
+	for i := len(s) - 1; i >= 0; i-- {
+		m |= uint64(s[i]) << (8 * i)
+	}
+	v3 ^= m
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m
+	v2 ^= 0xff
+	for range 4 {
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	}
+	return v0 ^ v1 ^ v2 ^ v3
+}
+
+func sipRound(v0, v1, v2, v3 uint64) (uint64, uint64, uint64, uint64) {
+	v0 += v1
+	v1 = bits.RotateLeft64(v1, 13)
+	v1 ^= v0
+	v0 = bits.RotateLeft64(v0, 32)
+	v2 += v3
+	v3 = bits.RotateLeft64(v3, 16)
+	v3 ^= v2
+	v0 += v3
+	v3 = bits.RotateLeft64(v3, 21)
+	v3 ^= v0
+	v2 += v1
+	v1 = bits.RotateLeft64(v1, 17)
+	v1 ^= v2
+	v2 = bits.RotateLeft64(v2, 32)
+	return v0, v1, v2, v3
+}
+
+// servedTag is the keyed tag of an item ID in a session's served set:
+// 32 bits of SipHash-2-4 under the session key.
+func servedTag(sk *[2]uint64, id string) uint32 {
+	return uint32(sipHash24(sk[0], sk[1], id))
+}
+
+// pairKey combines an ID's hash and its served tag into one value (never
+// 0) for an IDSet: two entries share it only if both hash and tag agree,
+// bar a 2^-64 accident.
+func pairKey(h uint64, tag uint32) uint64 {
+	k := mix64(h ^ mix64(uint64(tag)+golden))
+	if k == 0 {
+		k = golden
+	}
+	return k
 }

@@ -447,7 +447,7 @@ func (r *Ranker) filterRare(s *scratch, b *Batch, sd *seeder, i int, fl uint8, f
 	if fl&flagNeg != 0 && r.fatigue.on {
 		*u += ln(r.fatigue.factor(b.negAt[i], asOf))
 	}
-	if fl&flagLane != 0 || *u-*u != 0 || (staticServed && s.served.has(b.idh[i])) {
+	if fl&flagLane != 0 || *u-*u != 0 || (staticServed && s.isServed(b, int32(i))) {
 		sd.kept = append(sd.kept, int32(i))
 		*u = math.Inf(-1)
 	}

@@ -445,8 +445,8 @@ func TestMarkIDs(t *testing.T) {
 		served.Add(fmt.Sprintf("id-%d", rng.IntN(6000)))
 	}
 	mark := make([]Filter, b.Len())
-	b.markIDs(seen, mark, FilterSeen)
-	b.markIDs(served, mark, FilterServed)
+	b.markIDs(seen, mark, FilterSeen, nil)
+	b.markIDs(served, mark, FilterServed, nil)
 	for i := range b.Len() {
 		want := FilterNone
 		switch {

@@ -153,11 +153,19 @@ type cursorState struct {
 	asOf   int64
 	page   uint32
 	keys   [NumLanes]key
-	served []uint64 // hashString(ID), oldest first
+	sk     [2]uint64  // the session's tag key (see cursor.go)
+	served []servedID // oldest first
+}
+
+// servedID is an entry of the served set: the low 32 bits of
+// hashString(ID), and the ID's tag under the session key.
+type servedID struct {
+	h   uint32
+	tag uint32
 }
 
 func (c *cursorState) reset() {
-	c.asOf, c.page, c.keys = 0, 0, [NumLanes]key{}
+	c.asOf, c.page, c.keys, c.sk = 0, 0, [NumLanes]key{}, [2]uint64{}
 	c.served = c.served[:0]
 }
 
@@ -200,8 +208,9 @@ type scratch struct {
 	itemPos  []int32 // per page item: pool position, -1 for lanes
 
 	cur, next cursorState
-	served    IDSet
-	drop      IDSet   // static mode: served hashes to forget
+	served    IDSet   // the served set's servedProbe values
+	pairs     IDSet   // the served set's pairKey(probe, tag)
+	drop      IDSet   // static mode: the pairKey of served entries to forget
 	still     []int32 // static mode: served items still after the key
 	raw, dec  []byte
 	enc, b64  []byte
@@ -377,7 +386,7 @@ func New(cfg Config) (*Ranker, error) {
 			r.fatigue.floor = 0.2
 		}
 	}
-	body := 1 + 8 + 8 + 8 + 5 + 1 + NumLanes*(8+2+MaxIDLength) + 3 + 8*r.maxServed + macLen
+	body := 1 + 8 + 8 + 8 + 5 + 1 + NumLanes*(8+2+MaxIDLength) + 16 + 3 + servedEntry*r.maxServed + macLen
 	r.maxCursor = (body*4 + 2) / 3
 	return r, nil
 }
@@ -491,6 +500,8 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	} else {
 		s.cur.reset()
 		s.served.Reset()
+		s.pairs.Reset()
+		s.cur.sk = r.sessionKey(s, asOf, bind)
 	}
 	out.AsOf = time.Unix(0, asOf).UTC()
 
@@ -528,14 +539,14 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	// spares a probe per candidate. The seen set takes precedence.
 	if fs.seen != nil && 4*len(fs.seen.slots) <= n {
 		fs.mark = s.markFor(n)
-		b.markIDs(fs.seen, fs.mark, FilterSeen)
+		b.markIDs(fs.seen, fs.mark, FilterSeen, nil)
 		fs.seen = nil
 	}
 	if fs.served != nil && 4*len(fs.served.slots) <= n {
 		if fs.mark == nil {
 			fs.mark = s.markFor(n)
 		}
-		b.markIDs(fs.served, fs.mark, FilterServed)
+		b.markIDs(fs.served, fs.mark, FilterServed, s)
 		fs.served = nil
 	}
 	// Without a probe or a call left per candidate, the filters reduce to
@@ -647,17 +658,18 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 			next.keys[l] = key{ok: true, score: score[i], id: ids[i]}
 		}
 	}
+	next.sk = s.cur.sk
 	if staticServed {
 		for _, i := range s.still {
 			if r.passed(&next.keys, score[i], ids[i]) {
-				s.drop.addHash(b.idh[i])
+				s.drop.addHash(pairKey(servedProbe(b.idh[i]), servedTag(&s.cur.sk, ids[i])))
 			}
 		}
 	}
 	next.served = next.served[:0]
-	for _, h := range s.cur.served {
-		if s.drop.Len() == 0 || !s.drop.has(h) {
-			next.served = append(next.served, h)
+	for _, e := range s.cur.served {
+		if s.drop.Len() == 0 || !s.drop.has(pairKey(servedProbe(uint64(e.h)), e.tag)) {
+			next.served = append(next.served, e)
 		}
 	}
 	// With StaticSignals an item that every lane's key has passed stays
@@ -666,7 +678,7 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	// campaign starts or ends) and take it after another lane's key.
 	for j := range items {
 		if i := items[j].Index; !r.static || !r.passed(&next.keys, score[i], ids[i]) {
-			next.served = append(next.served, b.idh[i])
+			next.served = append(next.served, servedID{h: uint32(b.idh[i]), tag: servedTag(&next.sk, ids[i])})
 		}
 	}
 	if over := len(next.served) - r.maxServed; over > 0 {
@@ -743,7 +755,7 @@ func (r *Ranker) filter(s *scratch, b *Batch, out *Page, fs *filterSets, want *[
 					f = FilterSeen
 				case mark != nil && mark[i] != FilterNone:
 					f = mark[i]
-				case served != nil && served.has(h):
+				case served != nil && s.isServed(b, int32(i)):
 					f = FilterServed
 				case blocked != nil && blocked.has(authors[i]):
 					f = FilterBlockedAuthor
@@ -831,7 +843,6 @@ func (r *Ranker) selectItems(s *scratch, b *Batch, items []int32, st *selState, 
 	fat := r.fatigue
 	asOf := s.in.asOf
 	keys := &s.cur.keys
-	served := &s.served
 	org := &s.heaps[LaneOrganic]
 	thr, fastPath, staticServed := st.thr, st.fastPath, st.staticServed
 	eligible := &st.eligible
@@ -856,12 +867,12 @@ func (r *Ranker) selectItems(s *scratch, b *Batch, items []int32, st *selState, 
 		if k := &keys[l]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
 			reason[i] = FilterBeforeCursor
 			out.Filtered[FilterBeforeCursor]++
-			if staticServed && served.has(b.idh[i]) && r.passed(keys, sc, ids[i]) {
-				s.drop.addHash(b.idh[i])
+			if staticServed && s.isServed(b, i) && r.passed(keys, sc, ids[i]) {
+				s.drop.addHash(pairKey(servedProbe(b.idh[i]), servedTag(&s.cur.sk, ids[i])))
 			}
 			continue
 		}
-		if staticServed && served.has(b.idh[i]) {
+		if staticServed && s.isServed(b, i) {
 			reason[i] = FilterServed
 			out.Filtered[FilterServed]++
 			s.still = append(s.still, i)

@@ -1,0 +1,136 @@
+package ranking_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/ranking"
+)
+
+// These two IDs have the same 64-bit ID hash (FNV-1a; see
+// hash_internal_test.go for how they were found): anyone who names items
+// can make such pairs.
+const collideA, collideB = "sku-tmElGPM1FKA", "sku-AYBJ0pbVf12"
+
+// TestChosenIDCollision: the served set of a cursor held the unkeyed ID
+// hashes alone, so an item whose ID collides with a served item's was
+// taken as served. Without StaticSignals it was hidden for the rest of the
+// session, though nothing about it changed; with StaticSignals, a
+// colliding item posted after the key dropped the served item's entry,
+// and that item was served again. The entries now carry a tag keyed by a
+// secret per-session key, which chosen IDs cannot collide on.
+func TestChosenIDCollision(t *testing.T) {
+	type cand struct {
+		id, author string
+		likes      float64
+		from       int // the first page whose batch holds it
+	}
+	tests := []struct {
+		name   string
+		static bool
+		cands  []cand
+		limits []int // per page; every item of the last batch must be served exactly once
+	}{
+		{
+			// collideA is served on page 1; collideB, unchanged and after
+			// the key, must come on a later page.
+			name: "colliding item hidden",
+			cands: []cand{
+				{collideA, "a", 1000, 1}, {"x1", "b", 900, 1}, {"x2", "c", 800, 1},
+				{"x3", "d", 700, 1}, {collideB, "e", 600, 1}, {"x4", "f", 500, 1},
+			},
+			limits: []int{2, 2, 2, 2},
+		},
+		{
+			// Diversity demotes x1, so collideB is served beyond the key's
+			// prefix on page 1 and enters the static served set. collideA,
+			// posted before page 2 above the key, is before the key and
+			// looked served: its entry, collideB's, was dropped while the
+			// key (x1 after page 2) had not passed collideB.
+			name:   "served item repeated",
+			static: true,
+			cands: []cand{
+				{"x0", "a", 1000, 1}, {"x1", "a", 900, 1}, {collideB, "b", 850, 1},
+				{"x2", "c", 800, 1}, {"x3", "d", 100, 1}, {"x4", "e", 90, 1},
+				{collideA, "f", 5000, 2},
+			},
+			limits: []int{2, 1, 2, 2, 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRanker(t, func(c *ranking.Config) {
+				c.PageSize = 2
+				c.Signals = []ranking.Weighted{{Signal: ranking.Engagement{}, Weight: 1}}
+				c.Diversity.Penalties = []ranking.AxisPenalty{{Axis: ranking.AxisAuthor, Decay: 0.5, Floor: 0.25}}
+				c.Fatigue = ranking.Fatigue{}
+				c.Cursor.StaticSignals = tt.static
+			})
+			servedOn := map[string]int{}
+			req := ranking.Request{Now: t0, Viewer: "v"}
+			var page ranking.Page
+			var last []ranking.Candidate
+			for p := 1; p <= len(tt.limits); p++ {
+				req.Limit = tt.limits[p-1]
+				var cs []ranking.Candidate
+				for _, c := range tt.cands {
+					if c.from <= p {
+						x := ranking.Candidate{ID: c.id, Author: c.author, Created: t0}
+						x.Engagement[ranking.TierRegular][ranking.ActionLike] = c.likes
+						cs = append(cs, x)
+					}
+				}
+				last = cs
+				require.NoError(t, r.Rank(req, batchOf(t, cs), &page))
+				for _, it := range page.Items {
+					if q, ok := servedOn[it.ID]; ok {
+						t.Fatalf("%s served on page %d and again on page %d", it.ID, q, p)
+					}
+					servedOn[it.ID] = p
+				}
+				req.Cursor = page.Cursor
+			}
+			for _, c := range last {
+				if _, ok := servedOn[c.ID]; !ok && c.ID != collideA {
+					t.Errorf("%s never served in %d pages (served: %v)", c.ID, len(tt.limits), servedOn)
+				}
+			}
+		})
+	}
+}
+
+// TestKeyRotationKeepsServedSet: the served set's tags are keyed by a
+// session key that the cursor carries, so a session that goes on under a
+// rotated CursorConfig.Key still recognises the items it served before
+// the rotation: no repeats, nothing skipped.
+func TestKeyRotationKeepsServedSet(t *testing.T) {
+	b, cs := newGen(11).batch(t, 200)
+	old := newRanker(t, func(c *ranking.Config) { c.KeepOutOfStock = true })
+	rotated := newRanker(t, func(c *ranking.Config) {
+		c.KeepOutOfStock = true
+		c.Cursor.Key = []byte("the-next-key-0123456789abcdef!!")
+		c.Cursor.OldKeys = [][]byte{testKey}
+	})
+	servedOn := map[string]int{}
+	req := ranking.Request{Now: t0, Viewer: "v"}
+	var page ranking.Page
+	for p := 1; ; p++ {
+		r := old
+		if p > 2 {
+			r = rotated
+		}
+		require.NoError(t, r.Rank(req, b, &page))
+		for _, it := range page.Items {
+			if q, ok := servedOn[it.ID]; ok {
+				t.Fatalf("%s served on page %d and again on page %d", it.ID, q, p)
+			}
+			servedOn[it.ID] = p
+		}
+		if !page.More {
+			break
+		}
+		req.Cursor = page.Cursor
+	}
+	require.Len(t, servedOn, len(cs))
+}
