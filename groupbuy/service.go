@@ -34,7 +34,8 @@ type Config struct {
 	// Match.
 	NewID func() string
 	// MaxRereads bounds how often a command re-reads and decides again after
-	// a guarded write lost to a concurrent change; default 3.
+	// a guarded write lost to a concurrent change; default 3, at most
+	// MaxConfigRereads.
 	MaxRereads int
 	// Seed makes MatchRandom deterministic: the choice is a hash of (Seed,
 	// user, idempotency key).
@@ -77,13 +78,18 @@ type joinScratch struct {
 	payload [256]byte
 }
 
-// New returns a Service on store.
+// New returns a Service on store. A nil store, also a typed nil such as
+// (*memory.Store)(nil), and a Config field out of its range are a
+// *ValidationError naming it.
 func New(store Store, cfg Config) (*Service, error) {
-	if store == nil {
+	if check.Nil(store) {
 		return nil, invalid("store", "must not be nil")
 	}
-	if cfg.MaxRereads < 0 || cfg.DueBatch < 0 || cfg.DueBatch > MaxProcessDue {
-		return nil, invalid("config", "MaxRereads must be ≥ 0 and DueBatch in 0..MaxProcessDue")
+	if cfg.MaxRereads < 0 || cfg.MaxRereads > MaxConfigRereads {
+		return nil, invalid("MaxRereads", fmt.Sprintf("must be in 0..%d", MaxConfigRereads))
+	}
+	if cfg.DueBatch < 0 || cfg.DueBatch > MaxProcessDue {
+		return nil, invalid("DueBatch", fmt.Sprintf("must be in 0..%d", MaxProcessDue))
 	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }

@@ -25,6 +25,10 @@ const (
 	// characters either (a payment's record is keyed by its reference).
 	MaxRecordScopeLength = 64
 	MaxRecordKeyLength   = 512
+	// MaxConfigRereads bounds Config.MaxRereads: each re-read is a read
+	// and a write more for one command, and a command that lost this often
+	// to concurrent changes had better report ErrConflict than keep going.
+	MaxConfigRereads = 100
 )
 
 // CampaignStatus is the operator-controlled status of a campaign.

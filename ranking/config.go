@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/socialcommerce/sdk/internal/check"
 )
 
 // Limits and defaults of a Config.
@@ -230,7 +232,7 @@ func (c *Config) Validate() error {
 	for i := range c.Signals {
 		w := &c.Signals[i]
 		field := fmt.Sprintf("Signals[%d]", i)
-		if w.Signal == nil || builtinValue(w.Signal) == nil { // a nil pointer to a built-in would panic in Name
+		if check.Nil(w.Signal) || builtinValue(w.Signal) == nil { // a nil pointer (a built-in's, or a host's) would panic in Name or Score
 			return invalid(field+".Signal", "must not be nil")
 		}
 		name := w.name()

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/ids"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -30,7 +31,8 @@ type Config struct {
 	// links and posters already out: sign with the new key, keep the old
 	// one here until the longest token it signed has expired, then drop it.
 	PreviousTokenKeys [][]byte
-	// Rand is the randomness of invite codes; default crypto/rand.Reader.
+	// Rand is the randomness of invite codes; nil for crypto/rand.Reader
+	// (a nil pointer in it is refused).
 	Rand io.Reader
 	// CodeLength is the length of invite codes; default DefaultCodeLength.
 	// CodeCheck appends a check character.
@@ -42,7 +44,7 @@ type Config struct {
 	// approves every application.
 	ApproveRule func(ctx context.Context, programmeID, userID string) (bool, error)
 	// MaxRereads bounds re-reads after a guarded write lost a race;
-	// default 3.
+	// default 3, at most MaxConfigRereads.
 	MaxRereads int
 }
 
@@ -56,9 +58,11 @@ type Service struct {
 	progs map[string]*Programme // programmes never change once created
 }
 
-// New returns a Service on store.
+// New returns a Service on store. A nil store, also a typed nil such as
+// (*memory.Store)(nil), and a Config field out of its range are a
+// *ValidationError naming it.
 func New(store Store, cfg Config) (*Service, error) {
-	if store == nil {
+	if check.Nil(store) {
 		return nil, invalid("store", "must not be nil")
 	}
 	if cfg.TokenKey != nil {
@@ -80,8 +84,11 @@ func New(store Store, cfg Config) (*Service, error) {
 		}
 		cfg.PreviousTokenKeys = prev
 	}
-	if cfg.MaxRereads < 0 || cfg.CodeLength < 0 {
-		return nil, invalid("config", "MaxRereads and CodeLength must be ≥ 0")
+	if cfg.MaxRereads < 0 || cfg.MaxRereads > MaxConfigRereads {
+		return nil, invalid("MaxRereads", fmt.Sprintf("must be in 0..%d", MaxConfigRereads))
+	}
+	if cfg.CodeLength < 0 {
+		return nil, invalid("CodeLength", fmt.Sprintf("must be in %d..%d", MinCodeLength, MaxCodeLength))
 	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
@@ -91,6 +98,8 @@ func New(store Store, cfg Config) (*Service, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = crand.Reader
+	} else if check.Nil(cfg.Rand) {
+		return nil, invalid("Rand", "must not be a nil pointer (leave it nil for crypto/rand)")
 	}
 	if cfg.CodeLength == 0 {
 		cfg.CodeLength = DefaultCodeLength

@@ -18,6 +18,10 @@ const (
 	// claimed falsely: the walk reports ErrConflict).
 	MaxChainWalk = 10000
 	MaxListLimit = 500
+	// MaxConfigRereads bounds Config.MaxRereads: each re-read is a read
+	// and a write more for one command, and a command that lost this often
+	// to concurrent changes had better report ErrConflict than keep going.
+	MaxConfigRereads = 100
 )
 
 // Sizes of the text fields every store keeps (the SQL columns'; an
