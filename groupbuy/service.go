@@ -118,7 +118,10 @@ const (
 	// payment was for, apart from callers' Match keys, so that neither can
 	// take the other's record. One lapsed seat gets one placement: a
 	// second payment for it finds the first's placed seat, paid, and is
-	// refunded, as a second payment for a seat paid on time is.
+	// refunded, as a second payment for a seat paid on time is. Versions
+	// before this keying recorded a placement under the payment reference;
+	// a payment that finds no record under its seat's key pays the seat
+	// recorded for it so, if any (legacyPlacement).
 	scopeLate = "groupbuy.late"
 )
 

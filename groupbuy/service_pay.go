@@ -345,15 +345,22 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 	placeable := seat.State == SeatReleased || seat.State == SeatReserved
 	if placeable && c.LatePayment != LateRefund {
 		o := seatOrder{campaignID: seat.CampaignID, userID: seat.UserID, sku: seat.SKU, quantity: seat.Quantity}
-		var placed SeatResult
-		var perr error
+		placed, legacy, perr := s.legacyPlacement(ctx, seat.ID, req.PaymentRef, fp)
+		if perr != nil {
+			return PaymentResult{}, perr
+		}
 		action := LateActionJoined
-		if c.LatePayment == LateJoinOther {
+		switch {
+		case legacy:
+			if placed.Opened {
+				action = LateActionOpened
+			}
+		case c.LatePayment == LateJoinOther:
 			placed, perr = s.match(ctx, &o, MatchFullest, seat.TeamID, scopeLate, seat.ID, fp)
 			if placed.Opened {
 				action = LateActionOpened
 			}
-		} else {
+		default:
 			action = LateActionOpened
 			placed, perr = s.open(ctx, &o, scopeLate, seat.ID, fp)
 		}
@@ -389,6 +396,40 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		reason += "; placing failed: " + perr.Error()
 	}
 	return s.refundLate(ctx, req, &seat, &team, c.LatePayment, fp, reason, now)
+}
+
+// legacyPlacement returns the seat placed for this late payment by a
+// version that recorded placements under the payment reference (scopeLate,
+// key req.PaymentRef) rather than the lapsed seat's ID, and true, when
+// there is such a record for this payment (same fingerprint) and none
+// under the seat's key: a payment whose placement such a version recorded,
+// and whose payment of the placed seat then failed with a retryable error,
+// pays that seat when it is retried, rather than placing the buyer a second
+// time. A record under the seat's key wins, as the placement replays it. It
+// costs one read of the late path, two when a legacy record exists.
+func (s *Service) legacyPlacement(ctx context.Context, seatID, paymentRef, fp string) (SeatResult, bool, error) {
+	rec, err := s.store.GetIdempotency(ctx, scopeLate, paymentRef)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return SeatResult{}, false, nil
+	case err != nil:
+		return SeatResult{}, false, fmt.Errorf("groupbuy: read the record of %s %s: %w", scopeLate, paymentRef, err)
+	case rec.Fingerprint != fp || paymentRef == seatID:
+		// Another payment's, or the seat key's own record: not a
+		// legacy placement of this payment.
+		return SeatResult{}, false, nil
+	}
+	switch _, err := s.store.GetIdempotency(ctx, scopeLate, seatID); {
+	case err == nil:
+		return SeatResult{}, false, nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return SeatResult{}, false, fmt.Errorf("groupbuy: read the record of %s %s: %w", scopeLate, seatID, err)
+	}
+	r, err := s.replayed(ctx, &ReplayError{Record: rec}, fp)
+	if err != nil {
+		return SeatResult{}, false, err
+	}
+	return r, true, nil
 }
 
 // refused reports whether err is a definite refusal, which a retry would

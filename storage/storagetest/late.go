@@ -1,6 +1,8 @@
 package storagetest
 
 import (
+	"encoding/json"
+
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
@@ -218,5 +220,73 @@ func testLateCampaignStopped(e *env) {
 		assert.Equal(e.t, *out.Late, *again.Late, "%s: a replay returns the refund", policy)
 		assert.Equal(e.t, before, e.snapshot([]string{team.ID}, []string{"alice", "bob", "carol"}), "%s: a replay places nothing", policy)
 		e.expectNoEvents(string(policy) + ": replayed refund")
+	}
+}
+
+// testLateLegacyPlacement: before late placements were keyed by the lapsed
+// seat (scope "groupbuy.late", key the seat's ID), they were keyed by the
+// payment reference. A payment whose placement an older version recorded
+// so, and whose own payment of the placed seat then failed with a
+// retryable error, is retried after the upgrade: it must pay the seat
+// placed for it, not place the buyer a second time. The older version's
+// state is written through the Store: the placed seat (a join or an open)
+// and its record under the payment reference.
+func testLateLegacyPlacement(e *env) {
+	for _, policy := range []groupbuy.LatePaymentPolicy{groupbuy.LateJoinOther, groupbuy.LateOpenNew} {
+		c := e.campaign(latePolicy(policy))
+		_, seat := e.releasedSeat(c)
+		req := payReq(seat)
+
+		// The payment's fingerprint, as the Service records it: that of a
+		// probe payment of the same seat and amount (the reference is no
+		// part of it), refunded while the campaign is paused.
+		_, err := e.svc.SetCampaignStatus(e.ctx, c.ID, groupbuy.CampaignPaused)
+		require.NoError(e.t, err)
+		probe := req
+		probe.PaymentRef = "probe-" + seat.ID
+		_, err = e.svc.ConfirmPayment(e.ctx, probe)
+		require.NoError(e.t, err, policy)
+		probeRec, err := e.gb.GetIdempotency(e.ctx, "groupbuy.pay", probe.PaymentRef)
+		require.NoError(e.t, err, policy)
+		_, err = e.svc.SetCampaignStatus(e.ctx, c.ID, groupbuy.CampaignActive)
+		require.NoError(e.t, err)
+
+		// The older version's placement: a seat of bob's and its record
+		// under the payment reference; then its payment failed.
+		var placed groupbuy.SeatResult
+		action := groupbuy.LateActionOpened
+		if policy == groupbuy.LateJoinOther {
+			action = groupbuy.LateActionJoined
+			placed = e.join(c, e.open(c, "carol").Team.ID, "bob")
+		} else {
+			placed = e.open(c, "bob")
+		}
+		result, err := json.Marshal(struct {
+			TeamID string `json:"team_id"`
+			SeatID string `json:"seat_id"`
+			Opened bool   `json:"opened,omitempty"`
+		}{placed.Seat.TeamID, placed.Seat.ID, placed.Opened})
+		require.NoError(e.t, err)
+		require.NoError(e.t, e.gb.RecordOutcome(e.ctx, &groupbuy.IdempotencyRecord{
+			Scope: "groupbuy.late", Key: req.PaymentRef, Fingerprint: probeRec.Fingerprint, Result: result, CreatedAt: e.clock.Now(),
+		}, nil))
+		e.drain()
+		bobSeats := len(e.userSeats("bob"))
+
+		out, err := e.svc.ConfirmPayment(e.ctx, req)
+		require.NoError(e.t, err, policy)
+		require.NotNil(e.t, out.Late, policy)
+		assert.Equal(e.t, action, out.Late.Action, policy)
+		assert.Equal(e.t, placed.Seat.ID, out.Seat.ID, "%s: the retry pays the seat placed for it", policy)
+		assert.Equal(e.t, groupbuy.SeatPaid, e.seat(placed.Seat.ID).State, policy)
+		assert.Equal(e.t, req.PaymentRef, e.seat(placed.Seat.ID).PaymentRef, policy)
+		assert.Len(e.t, e.userSeats("bob"), bobSeats, "%s: no second placement", policy)
+		evs := e.drain()
+		assert.ElementsMatch(e.t, []string{groupbuy.TopicSeatPaid, groupbuy.TopicLatePaymentHandled}, topics(evs), policy)
+
+		again, err := e.svc.ConfirmPayment(e.ctx, req)
+		require.NoError(e.t, err, policy)
+		assert.Equal(e.t, placed.Seat.ID, again.Seat.ID, "%s: a replay returns the first result", policy)
+		e.expectNoEvents(string(policy) + ": replayed late payment")
 	}
 }

@@ -146,6 +146,7 @@ var groups = []group{
 		{"OpenNew", testLateOpenNew},
 		{"SecondPaymentForPaidSeat", testLateDoublePayment},
 		{"PlacementRefusedCampaignStopped", testLateCampaignStopped},
+		{"LegacyPlacementUnderPaymentRef", testLateLegacyPlacement},
 	}},
 	{"Idempotency", []testCase{
 		{"OpenReplay", testIdemOpen},
