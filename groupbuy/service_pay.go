@@ -471,9 +471,20 @@ func (s *Service) releasePlaced(ctx context.Context, st *Seat) error {
 
 // cancelIfEmpty cancels forming team teamID when no seat holds a place in
 // it: a team opened for a late payment that was then refunded would
-// otherwise stay listed, with no seat, until it expired. A team that
-// someone joined meanwhile is left as it is (its version changed, and the
-// store refuses the write).
+// otherwise stay listed, with no seat, until it expired.
+//
+// The cancel is guarded by the version read, and a conflict is ignored on
+// purpose, not as a best effort: the team changed after it was read, so
+// either someone joined it (it holds a place again, and cancelling it would
+// release a member who did nothing wrong) or it closed another way
+// (ProcessDue at its deadline, an operator's cancel). Either way the state
+// needs no close from here. At worst a member joined and left again since,
+// and the team stays forming and empty: the state of any team whose members
+// all released their seats (a leader's CancelReservation leaves it so too),
+// which takes joins until ProcessDue closes it at its deadline; no seat,
+// payment or refund depends on it. Any other error, a retryable one
+// included, is returned, and the host's retry of the payment comes back
+// here (TestLateRefundKeepsTeamJoinedMeanwhile).
 func (s *Service) cancelIfEmpty(ctx context.Context, teamID, reason string) error {
 	team, err := s.store.GetTeam(ctx, teamID)
 	if err != nil {
