@@ -141,7 +141,13 @@
 // the write's locking reads saw), and the refusal of a close, a refund
 // step or a release whose row, read locked, changed after the snapshot,
 // which still shows it as the write expected: the Service, re-reading in
-// that snapshot, would only lose again. A campaign's status is read in the
+// that snapshot, would only lose again. So does a ReleaseSeat of a seat
+// committed after the snapshot (its team is found through the seat, in the
+// snapshot): the seat exists, and a rerun finds it. MySQL finds such a seat
+// with a locking read in the host's transaction; PostgreSQL, whose
+// REPEATABLE READ statements never see it, with a read on the pool, made
+// only when the pool has a connection free within 50 ms (else the release
+// stays ErrNotFound). A campaign's status is read in the
 // host's snapshot too: under REPEATABLE READ a transaction that began
 // before the campaign was paused still opens and matches teams in it (and
 // joins, on PostgreSQL; on MySQL a join then comes back retryable), as if

@@ -803,3 +803,62 @@ func TestWithTxRowNewerThanSnapshot(t *testing.T) {
 	require.ErrorIs(t, err, storage.ErrConflict)
 	require.NotErrorIs(t, err, groupbuy.ErrNotFound)
 }
+
+// TestWithTxReleaseSeatNewerThanSnapshot: ReleaseSeat on a Store bound to a
+// REPEATABLE READ host transaction, of a seat inserted after the
+// transaction's snapshot, found the seat's team through the snapshot and
+// returned ErrNotFound, on MySQL and PostgreSQL alike; the seat exists, and
+// a rerun of the host's transaction releases it, so the answer is a
+// retryable conflict, as for the close and refund steps of
+// TestWithTxRowNewerThanSnapshot. A seat that does not exist is still
+// ErrNotFound, and one that exists before the snapshot is released.
+func TestWithTxReleaseSeatNewerThanSnapshot(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			w := newRaceWorld(t, db, c.d, raceDirect, nil)
+			_, before := w.open("k", "j") // before the snapshot
+
+			tx, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			ts := w.s.WithTx(tx)
+			_, err = ts.GetCampaign(w.ctx, w.camp.ID) // the snapshot
+			require.NoError(t, err)
+
+			_, seats := w.open("l", "m", "n") // after the snapshot
+			release := func(s *sqlstore.Store, id string) (groupbuy.Seat, error) {
+				return s.ReleaseSeat(w.ctx, &groupbuy.ReleaseSeatWrite{SeatID: id, Now: w.clk.Now()})
+			}
+			_, err = release(ts, seats[1].ID)
+			require.ErrorIs(t, err, storage.ErrConflict, "a reserved seat newer than the snapshot")
+			require.NotErrorIs(t, err, groupbuy.ErrNotFound)
+			require.True(t, storage.IsRetryable(err), "%v", err)
+
+			_, err = w.setup.CancelReservation(w.ctx, seats[2].ID, seats[2].UserID)
+			require.NoError(t, err)
+			_, err = release(ts, seats[2].ID)
+			require.ErrorIs(t, err, storage.ErrConflict, "a released seat newer than the snapshot")
+			require.NotErrorIs(t, err, groupbuy.ErrNotFound)
+			require.True(t, storage.IsRetryable(err), "%v", err)
+
+			_, err = release(ts, "no-such-seat")
+			require.ErrorIs(t, err, groupbuy.ErrNotFound, "a seat that does not exist")
+			require.False(t, storage.IsRetryable(err), "%v", err)
+
+			st, err := release(ts, before[1].ID)
+			require.NoError(t, err, "a seat in the snapshot")
+			assert.Equal(t, groupbuy.SeatReleased, st.State)
+			require.NoError(t, tx.Rollback())
+
+			// The host's rerun sees the seat and releases it.
+			tx2, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			require.NoError(t, err)
+			defer func() { _ = tx2.Rollback() }()
+			st, err = release(w.s.WithTx(tx2), seats[1].ID)
+			require.NoError(t, err, "the rerun")
+			assert.Equal(t, groupbuy.SeatReleased, st.State)
+			require.NoError(t, tx2.Commit())
+		})
+	}
+}

@@ -631,6 +631,16 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 			return err
 		}
 		if !ok {
+			// The team is found through the seat by a snapshot read: under
+			// WithTx a seat inserted after the host's REPEATABLE READ
+			// snapshot is missing from it, and a rerun of the host's
+			// transaction will find it.
+			switch newer, err := s.seatBeyondSnapshot(ctx, r, w.SeatID); {
+			case err != nil:
+				return err
+			case newer:
+				return storage.MarkRetryable(conflict("seat %s is newer than the transaction's snapshot", w.SeatID))
+			}
 			return notFound("seat", w.SeatID)
 		}
 		st, err := s.lockedSeat(ctx, r, w.SeatID)
@@ -672,6 +682,47 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 		return nil
 	})
 	return out, s.wrap(s.guardAsConflict(err), "release seat "+w.SeatID)
+}
+
+// seatBeyondSnapshot reports whether seat id, which a write under WithTx
+// did not find, exists all the same: committed after the host's REPEATABLE
+// READ snapshot, which its reads do not see. MySQL reads it in the host's
+// transaction with a locking read, which reads the latest committed
+// version (its shared lock lasts until the host's transaction ends, which
+// the caller's retryable error asks the host to roll back). No statement
+// of a PostgreSQL REPEATABLE READ transaction sees a row committed after
+// its snapshot, so there it is read on the Store's pool, outside the
+// transaction: only when the pool has an idle connection or room for one,
+// waiting at most idleWait for it (a full pool may be waiting for the very
+// connection the host's transaction holds); without one it reports false,
+// and the caller's not-found stands. Without WithTx, and on SQLite (whose
+// host transaction holds the write lock, so that nothing commits
+// meanwhile), it reports false.
+func (s *Store) seatBeyondSnapshot(ctx context.Context, r run, id string) (bool, error) {
+	var one int
+	var err error
+	switch {
+	case s.tx == nil:
+		return false, nil
+	case s.d == MySQL:
+		err = r.row(ctx, `SELECT 1 FROM {p}seats WHERE id = ? LOCK IN SHARE MODE`, id).Scan(&one)
+	case s.d == Postgres:
+		if st := s.db.Stats(); st.Idle == 0 && st.MaxOpenConnections > 0 && st.OpenConnections >= st.MaxOpenConnections {
+			return false, nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, idleWait)
+		defer cancel()
+		err = s.pool().row(pctx, `SELECT 1 FROM {p}seats WHERE id = ?`, id).Scan(&one)
+		if err != nil && pctx.Err() != nil && ctx.Err() == nil {
+			return false, nil // no connection in time
+		}
+	default:
+		return false, nil
+	}
+	if errors.Is(err, errNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // retryableIfStale returns err, the refusal of a write that read its row
