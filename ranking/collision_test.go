@@ -1,7 +1,9 @@
 package ranking_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -133,4 +135,46 @@ func TestKeyRotationKeepsServedSet(t *testing.T) {
 		req.Cursor = page.Cursor
 	}
 	require.Len(t, servedOn, len(cs))
+}
+
+// TestCursorBindingChosenCollision: a cursor's binding (viewer, scope,
+// reference price) was checked by comparing an unkeyed 64-bit hash of the
+// strings, built from the ID hash, so a viewer name chosen to collide with
+// another's (collideA and collideB collide) was accepted with the other
+// viewer's cursor: it saw the other's session (its as-of time and served
+// set) and could page it on. The same for two scopes. The binding is now
+// a hash keyed by CursorConfig.Key over the full strings, which chosen
+// names cannot collide on.
+func TestCursorBindingChosenCollision(t *testing.T) {
+	b, _ := newGen(5).batch(t, 100)
+	for _, static := range []bool{false, true} {
+		r := newRanker(t, func(c *ranking.Config) { c.Cursor.StaticSignals = static })
+		tests := []struct {
+			name       string
+			issue, use ranking.Request
+		}{
+			{"viewer", ranking.Request{Viewer: collideA, Scope: "home"}, ranking.Request{Viewer: collideB, Scope: "home"}},
+			{"scope", ranking.Request{Viewer: "v", Scope: collideA}, ranking.Request{Viewer: "v", Scope: collideB}},
+			{"viewer with price", ranking.Request{Viewer: collideA, PriceRef: 1999}, ranking.Request{Viewer: collideB, PriceRef: 1999}},
+		}
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/static=%t", tt.name, static), func(t *testing.T) {
+				var page ranking.Page
+				issue := tt.issue
+				issue.Now = t0
+				require.NoError(t, r.Rank(issue, b, &page))
+				// The cursor pages on for its own viewer and scope.
+				own := issue
+				own.Now, own.Cursor = t0.Add(time.Minute), page.Cursor
+				_, err := r.CheckCursor(own)
+				require.NoError(t, err)
+				use := tt.use
+				use.Now, use.Cursor = t0.Add(time.Minute), page.Cursor
+				_, err = r.CheckCursor(use)
+				require.ErrorIs(t, err, ranking.ErrCursorMismatch)
+				var other ranking.Page
+				require.ErrorIs(t, r.Rank(use, b, &other), ranking.ErrCursorMismatch)
+			})
+		}
+	}
 }

@@ -8,12 +8,13 @@ import (
 	"math"
 )
 
-// Cursor format, version 2 (all integers big-endian):
+// Cursor format, version 3 (all integers big-endian):
 //
-//	byte     format (2)
+//	byte     format (3)
 //	int64    as-of time, Unix nanoseconds
 //	uint64   config fingerprint (Version and every parameter)
-//	uint64   binding: hash of (Request.Viewer, Request.Scope, Request.PriceRef)
+//	uint64   binding: SipHash-2-4 of (Request.Viewer, Request.Scope,
+//	         Request.PriceRef) under a key derived from the signing key
 //	uvarint  page number in the session, starting at 1
 //	byte     lane mask: bit l set when lane l has a key
 //	per lane in the mask: float64 bits of the last score, uvarint ID
@@ -30,14 +31,18 @@ import (
 // given IDs pass for each other with probability 2^-64, and chosen IDs
 // with 2^-32 per session, as the session key is secret. The session key is derived from CursorConfig.Key,
 // the first page's as-of time and the binding, and carried in the cursor
-// so that a key rotation keeps the session's tags. Version 1 carried the
-// ID hashes alone: a version 1 cursor is ErrCursorForeignConfig.
+// so that a key rotation keeps the session's tags. The binding is keyed
+// for the same reason (see binding): version 2 bound a cursor with an
+// unkeyed hash of viewer and scope, which chosen names collide on.
+// Version 1 carried the ID hashes alone. A version 1 or 2 cursor is
+// ErrCursorForeignConfig.
 const (
-	cursorFormat  = 2
+	cursorFormat  = 3
 	macLen        = 16
 	servedEntry   = 4 + 4
 	minCursorLen  = 1 + 8 + 8 + 8 + 1 + 1 + 16 + 1 + macLen
 	sessionKeyTag = "ranking/served-tag-key"
+	bindingKeyTag = "ranking/cursor-binding-key"
 )
 
 // CursorInfo describes a verified cursor.
@@ -64,7 +69,7 @@ func (r *Ranker) CheckCursor(req Request) (CursorInfo, error) {
 	}
 	var s scratch
 	s.mac = hmac.New(sha256.New, r.key)
-	if err := r.decodeCursor(req.Cursor, &s, requestBind(&req), req.Now.UnixNano()); err != nil {
+	if err := r.decodeCursor(req.Cursor, &s, &req, s.binding(&r.bindKeys[0], &req), req.Now.UnixNano()); err != nil {
 		return CursorInfo{}, err
 	}
 	return CursorInfo{AsOf: s.cur.asOf, Page: int(s.cur.page), Served: len(s.cur.served)}, nil
@@ -108,26 +113,28 @@ func (r *Ranker) encodeCursor(s *scratch, c *cursorState, bind uint64) string {
 }
 
 // verify checks tag against body under the current key, then the old
-// keys.
-func (r *Ranker) verify(s *scratch, body, tag []byte) bool {
+// keys, and returns the index in r.bindKeys of the key that signed it (0
+// for the current key), or -1.
+func (r *Ranker) verify(s *scratch, body, tag []byte) int {
 	s.mac.Reset()
 	s.mac.Write(body)
 	s.sum = s.mac.Sum(s.sum[:0])
 	if hmac.Equal(s.sum[:macLen], tag) {
-		return true
+		return 0
 	}
-	for _, k := range r.oldKeys {
+	for j, k := range r.oldKeys {
 		m := hmac.New(sha256.New, k)
 		m.Write(body)
 		if hmac.Equal(m.Sum(nil)[:macLen], tag) {
-			return true
+			return j + 1
 		}
 	}
-	return false
+	return -1
 }
 
-// decodeCursor verifies and parses a cursor into s.cur and s.served.
-func (r *Ranker) decodeCursor(c string, s *scratch, bind uint64, now int64) error {
+// decodeCursor verifies and parses a cursor into s.cur and s.served. bind
+// is req's binding under the current key.
+func (r *Ranker) decodeCursor(c string, s *scratch, req *Request, bind uint64, now int64) error {
 	if len(c) > r.maxCursor {
 		return tampered("too long")
 	}
@@ -141,8 +148,12 @@ func (r *Ranker) decodeCursor(c string, s *scratch, bind uint64, now int64) erro
 		return tampered("too short")
 	}
 	body, tag := dec[:len(dec)-macLen], dec[len(dec)-macLen:]
-	if !r.verify(s, body, tag) {
+	signer := r.verify(s, body, tag)
+	if signer < 0 {
 		return tampered("bad signature")
+	}
+	if signer > 0 { // an old key signed it, and bound it under its own binding key
+		bind = s.binding(&r.bindKeys[signer], req)
 	}
 	// The body was signed with our key: what follows can only fail for a
 	// cursor from another version of this package or configuration.
@@ -229,6 +240,37 @@ func (r *Ranker) sessionKey(s *scratch, asOf int64, bind uint64) [2]uint64 {
 	s.mac.Write(buf)
 	s.sum = s.mac.Sum(s.sum[:0])
 	return [2]uint64{binary.BigEndian.Uint64(s.sum), binary.BigEndian.Uint64(s.sum[8:])}
+}
+
+// binding is the value that binds a cursor to its request: SipHash-2-4,
+// under bk (see bindingKey), of the viewer and the scope, each with its
+// length, and the reference price. A different viewer, scope or PriceRef
+// gives another value, bar a 2^-64 accident: the key is secret, so names
+// cannot be chosen to collide as they can for hashString (format 2 bound
+// a cursor with the unkeyed hashString of viewer and scope, so a viewer
+// named to collide with another was accepted with the other's cursors).
+// PriceRef decides PriceFit's values (and host signals see it), so a page
+// ranked under another PriceRef than the cursor's key would order the
+// items differently from that key: items of earlier pages would come
+// back (with StaticSignals) or be skipped.
+func (s *scratch) binding(bk *[2]uint64, req *Request) uint64 {
+	buf := binary.AppendUvarint(s.enc[:0], uint64(len(req.Viewer)))
+	buf = append(buf, req.Viewer...)
+	buf = binary.AppendUvarint(buf, uint64(len(req.Scope)))
+	buf = append(buf, req.Scope...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(req.PriceRef))
+	s.enc = buf
+	return sipHash24(bk[0], bk[1], buf)
+}
+
+// bindingKey derives the SipHash key of cursor bindings from a cursor
+// signing key. Every key (current and old) has its own, so a cursor
+// signed under an old key is checked under that key's binding key.
+func bindingKey(key []byte) [2]uint64 {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(bindingKeyTag))
+	sum := m.Sum(nil)
+	return [2]uint64{binary.BigEndian.Uint64(sum), binary.BigEndian.Uint64(sum[8:])}
 }
 
 // isServed reports whether candidate i is in the cursor's served set: its

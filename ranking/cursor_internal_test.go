@@ -69,8 +69,10 @@ func TestCursorBodyParseErrors(t *testing.T) {
 	c.asOf, c.page = now.UnixNano(), 1
 	c.keys[0] = key{ok: true, score: 1.5, id: "x"}
 	s.mac = hmac.New(sha256.New, hk)
-	good := r.encodeCursor(s, &c, bindHash("", ""))
-	if err := r.decodeCursor(good, s, bindHash("", ""), now.UnixNano()); err != nil {
+	req := &Request{}
+	bind := s.binding(&r.bindKeys[0], req)
+	good := r.encodeCursor(s, &c, bind)
+	if err := r.decodeCursor(good, s, req, bind, now.UnixNano()); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := base64.RawURLEncoding.DecodeString(good)
@@ -81,6 +83,7 @@ func TestCursorBodyParseErrors(t *testing.T) {
 	}{
 		"format":       {func(b []byte) []byte { b[0] = 9; return b }, ErrCursorForeignConfig},
 		"format 1":     {func(b []byte) []byte { b[0] = 1; return b }, ErrCursorForeignConfig},
+		"format 2":     {func(b []byte) []byte { b[0] = 2; return b }, ErrCursorForeignConfig},
 		"fingerprint":  {func(b []byte) []byte { b[10] ^= 1; return b }, ErrCursorForeignConfig},
 		"binding":      {func(b []byte) []byte { b[20] ^= 1; return b }, ErrCursorMismatch},
 		"expired":      {func(b []byte) []byte { clear(b[1:9]); return b }, ErrCursorExpired},
@@ -94,7 +97,7 @@ func TestCursorBodyParseErrors(t *testing.T) {
 	}
 	for name, tc := range cases {
 		mut := tc.mut(append([]byte(nil), body...))
-		err := r.decodeCursor(signed(hk, mut), s, bindHash("", ""), now.UnixNano())
+		err := r.decodeCursor(signed(hk, mut), s, req, bind, now.UnixNano())
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: got %v, want %v", name, err, tc.want)
 		}

@@ -72,7 +72,8 @@
 //
 // Page.Cursor is opaque: base64url of a binary record (format byte, as-of
 // time, config fingerprint, a hash of the viewer, scope and reference
-// price, the last (score, ID) key of each lane, a session key, and the
+// price keyed by CursorConfig.Key (names chosen to collide cannot share a
+// cursor), the last (score, ID) key of each lane, a session key, and the
 // served set as 32 bits of each ID's hash, to find candidates, and 32 bits
 // of SipHash-2-4 of the ID under the session key, to decide; the key is
 // secret, so IDs chosen to collide cannot pass for served ones) signed

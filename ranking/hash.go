@@ -149,8 +149,9 @@ func (s *IDSet) reserve(n int) {
 // 128-bit key (k0, k1): a keyed pseudo-random function, so that without
 // the key nobody can choose two strings whose values collide, as anyone
 // can for hashString. It tags the items of a cursor's served set under the
-// session's secret key (see servedTag).
-func sipHash24(k0, k1 uint64, s string) uint64 {
+// session's secret key (see servedTag), and binds a cursor to its request
+// (see binding).
+func sipHash24[T string | []byte](k0, k1 uint64, s T) uint64 {
 	v0 := k0 ^ 0x736f6d6570736575
 	v1 := k1 ^ 0x646f72616e646f6d
 	v2 := k0 ^ 0x6c7967656e657261

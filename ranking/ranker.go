@@ -258,6 +258,7 @@ type Ranker struct {
 	fp        uint64
 	key       []byte
 	oldKeys   [][]byte
+	bindKeys  [][2]uint64 // per key, current first: the binding's SipHash key (see binding)
 	pageSize  int
 	pool      int
 	maxServed int
@@ -364,6 +365,10 @@ func New(cfg Config) (*Ranker, error) {
 		r.ops = append(r.ops, op)
 		r.prune = r.prune && builtin
 	}
+	r.bindKeys = append(r.bindKeys, bindingKey(r.key))
+	for _, k := range r.oldKeys {
+		r.bindKeys = append(r.bindKeys, bindingKey(k))
+	}
 	r.lanes = 1 << LaneOrganic
 	if len(c.Slots) > 0 {
 		r.slotLane = make([]Lane, c.PageSize)
@@ -454,24 +459,6 @@ func checkRequest(req *Request) error {
 	return nil
 }
 
-func bindHash(viewer, scope string) uint64 {
-	return mix64(hashString(viewer) ^ mix64(hashString(scope)+golden))
-}
-
-// requestBind is the binding a cursor carries: the viewer, the scope and,
-// when set, the reference price. PriceRef decides PriceFit's values (and
-// host signals see it), so a page ranked under another PriceRef than the
-// cursor's key would order the items differently from that key: items of
-// earlier pages would come back (with StaticSignals) or be skipped. A
-// PriceRef of 0 leaves the binding of viewer and scope as it was.
-func requestBind(req *Request) uint64 {
-	h := bindHash(req.Viewer, req.Scope)
-	if req.PriceRef != 0 {
-		h = mix64(h ^ mix64(uint64(req.PriceRef)+golden))
-	}
-	return h
-}
-
 func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	out.clear()
 	if b == nil {
@@ -489,11 +476,11 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	if limit == 0 {
 		limit = r.pageSize
 	}
-	bind := requestBind(req)
+	bind := s.binding(&r.bindKeys[0], req)
 	now := req.Now.UnixNano()
 	asOf := now
 	if req.Cursor != "" {
-		if err := r.decodeCursor(req.Cursor, s, bind, now); err != nil {
+		if err := r.decodeCursor(req.Cursor, s, req, bind, now); err != nil {
 			return err
 		}
 		asOf = s.cur.asOf
