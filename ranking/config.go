@@ -169,9 +169,20 @@ type CursorConfig struct {
 	// means DefaultCursorMaxAge, at most MaxCursorAge.
 	MaxAge time.Duration
 	// MaxServed bounds the served set a cursor carries (8 bytes per item);
-	// 0 means DefaultMaxServed, at most MaxServedLimit. When a session
-	// serves more, the oldest entries are dropped and the no-repeat
-	// guarantee then covers only the most recent MaxServed items.
+	// 0 means DefaultMaxServed, at most MaxServedLimit. Every entry is an
+	// item served in the session, so nothing is dropped while a session
+	// has served at most MaxServed items: no item repeats. When a page
+	// would take the set beyond MaxServed, entries are dropped, and their
+	// items may be served again; the no-repeat guarantee then covers only
+	// the most recent MaxServed items. Without StaticSignals the oldest
+	// entries go. With StaticSignals, first (oldest first) the entries of
+	// items that the page found at or before their own lane's key, which
+	// come back only if their lane changes; then the oldest of the others
+	// (items served out of key order by diversity and still after their
+	// lane's key, or not ranked on that page), which may come back as they
+	// are. A StaticSignals session whose items keep their lanes thus
+	// repeats nothing while at most MaxServed of its served items are at
+	// once after their lane's key or unranked, however long it is.
 	MaxServed int
 	// StaticSignals declares that candidates' signals never change during
 	// a session (a product list sorted by a fixed score). The served set

@@ -93,7 +93,8 @@
 // test that changes engagement between pages:
 //
 //   - no item appears twice in a session (while the session has served at
-//     most CursorConfig.MaxServed items), and
+//     most CursorConfig.MaxServed items; beyond that, see MaxServed for
+//     which items may come back), and
 //   - no item whose inputs did not change is skipped: it stays after the
 //     key and out of the served set until it is served.
 //

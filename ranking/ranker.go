@@ -211,6 +211,7 @@ type scratch struct {
 	served    IDSet   // the served set's servedProbe values
 	pairs     IDSet   // the served set's pairKey(probe, tag)
 	drop      IDSet   // static mode: the pairKey of served entries to forget
+	back      IDSet   // static mode: the pairKey of served entries at or before their own lane's key
 	still     []int32 // static mode: served items still after the key
 	raw, dec  []byte
 	enc, b64  []byte
@@ -559,8 +560,12 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	// lane's key has passed will never be eligible again, so its hash is
 	// dropped from the next cursor.
 	st := selState{thr: math.Inf(-1), staticServed: r.static && hasServed}
+	// Only a served set that this page may take beyond MaxServed needs to
+	// know which of its items are at or before their lane's key (evict).
+	st.trackBack = r.static && len(s.cur.served)+limit > r.maxServed
 	st.fastPath = !st.staticServed && !r.fullSort
 	s.drop.Reset()
+	s.back.Reset()
 	s.still = s.still[:0]
 	var err error
 	if r.prune && ex == nil && !r.fullSort && n >= pruneMinFactor*pool {
@@ -648,8 +653,11 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	next.sk = s.cur.sk
 	if staticServed {
 		for _, i := range s.still {
+			pk := pairKey(servedProbe(b.idh[i]), servedTag(&s.cur.sk, ids[i]))
 			if r.passed(&next.keys, score[i], ids[i]) {
-				s.drop.addHash(pairKey(servedProbe(b.idh[i]), servedTag(&s.cur.sk, ids[i])))
+				s.drop.addHash(pk)
+			} else if st.trackBack && atOrBefore(&next.keys[b.lane[i]], score[i], ids[i]) {
+				s.back.addHash(pk)
 			}
 		}
 	}
@@ -664,19 +672,56 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	// item goes into the served set, since its lane may change (a
 	// campaign starts or ends) and take it after another lane's key.
 	for j := range items {
-		if i := items[j].Index; !r.static || !r.passed(&next.keys, score[i], ids[i]) {
-			next.served = append(next.served, servedID{h: uint32(b.idh[i]), tag: servedTag(&next.sk, ids[i])})
+		i := items[j].Index
+		if r.static && r.passed(&next.keys, score[i], ids[i]) {
+			continue
+		}
+		e := servedID{h: uint32(b.idh[i]), tag: servedTag(&next.sk, ids[i])}
+		next.served = append(next.served, e)
+		if st.trackBack && atOrBefore(&next.keys[items[j].Lane], score[i], ids[i]) {
+			s.back.addHash(pairKey(servedProbe(uint64(e.h)), e.tag))
 		}
 	}
 	if over := len(next.served) - r.maxServed; over > 0 {
-		copy(next.served, next.served[over:])
-		next.served = next.served[:r.maxServed]
+		next.served = evict(next.served, over, &s.back)
 	}
 	out.Cursor = r.encodeCursor(s, next, bind)
 	if ex != nil {
 		r.explain(s, b, out, ex)
 	}
 	return nil
+}
+
+// evict removes over entries from served, which is oldest first, and
+// returns it. With StaticSignals, the entries in back go first, oldest
+// first: their items were found at or before their own lane's key on this
+// page, so they come back only if their lane changes. Then the oldest of
+// the others: those may come back as soon as they are dropped. Without
+// StaticSignals back is empty: the oldest entries go.
+func evict(served []servedID, over int, back *IDSet) []servedID {
+	if back.Len() > 0 {
+		n := 0
+		for _, e := range served {
+			if over > 0 && back.has(pairKey(servedProbe(uint64(e.h)), e.tag)) {
+				over--
+				continue
+			}
+			served[n] = e
+			n++
+		}
+		served = served[:n]
+	}
+	if over > 0 {
+		n := copy(served, served[over:])
+		served = served[:n]
+	}
+	return served
+}
+
+// atOrBefore reports whether the item (score, id) is at or before k in
+// the total order: paged past by k's lane.
+func atOrBefore(k *key, score float64, id string) bool {
+	return k.ok && (score > k.score || (score == k.score && id <= k.id))
 }
 
 // passed reports whether the item (score, id) is at or before the key of
@@ -818,6 +863,7 @@ type selState struct {
 	thr          float64
 	fastPath     bool // thr may settle items: no static served set, no full sort
 	staticServed bool // StaticSignals with a served set: checked after scoring
+	trackBack    bool // StaticSignals, and the served set may exceed MaxServed: fill scratch.back
 	eligible     [NumLanes]int
 }
 
@@ -854,8 +900,13 @@ func (r *Ranker) selectItems(s *scratch, b *Batch, items []int32, st *selState, 
 		if k := &keys[l]; k.ok && (sc > k.score || (sc == k.score && ids[i] <= k.id)) {
 			reason[i] = FilterBeforeCursor
 			out.Filtered[FilterBeforeCursor]++
-			if staticServed && s.isServed(b, i) && r.passed(keys, sc, ids[i]) {
-				s.drop.addHash(pairKey(servedProbe(b.idh[i]), servedTag(&s.cur.sk, ids[i])))
+			if staticServed && s.isServed(b, i) {
+				pk := pairKey(servedProbe(b.idh[i]), servedTag(&s.cur.sk, ids[i]))
+				if r.passed(keys, sc, ids[i]) {
+					s.drop.addHash(pk)
+				} else if st.trackBack {
+					s.back.addHash(pk)
+				}
 			}
 			continue
 		}
