@@ -276,7 +276,10 @@ type OpenRequest struct {
 	// Quantity otherwise), so that every seat reserved can be paid.
 	Quantity int
 	// IdempotencyKey, when set, makes a repeat change nothing and return the
-	// first call's team and seat (as they are now).
+	// first call's team and seat (as they are now). The key names one
+	// request: another request under it (another campaign, user, SKU or
+	// Quantity; for Join another team, for Match another Strategy) is
+	// refused with ErrIdempotencyKeyReused and changes nothing.
 	IdempotencyKey string
 }
 

@@ -20,7 +20,9 @@ import (
 // callback. It is idempotent on PaymentRef: a repeat changes nothing and
 // returns the first call's outcome (the same team and seat, whether it
 // filled the team, the late-payment outcome), with the team and seat as
-// they are now.
+// they are now. The reference names one payment: another request under
+// it (another team, seat, amount or currency) is refused with
+// ErrIdempotencyKeyReused and changes nothing.
 type PaymentRequest struct {
 	TeamID string
 	SeatID string

@@ -153,10 +153,17 @@ type SKUPrice struct {
 }
 
 // Limits are per-user limits within one campaign. Zero means no limit.
+//
+// The team limits count the user's live seats in the campaign, those
+// reserved, paid or confirmed (see Store): a seat released (lapsed,
+// cancelled, or left unpaid when its team closed) or whose refund was
+// requested (its team failed or was cancelled) stops counting, so that
+// its user may open or join again; a confirmed seat, in a team that
+// succeeded, counts for good. Every store counts alike.
 type Limits struct {
-	MaxTeamsOpenedPerUser int
+	MaxTeamsOpenedPerUser int // leader seats
 	MaxTeamsJoinedPerUser int // joins, not counting the teams the user opened
-	MaxUnitsPerOrder      int
+	MaxUnitsPerOrder      int // a seat's Quantity
 }
 
 // Campaign is a group-buy campaign on one host product.
