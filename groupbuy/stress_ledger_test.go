@@ -111,7 +111,7 @@ func stressLedger(t *testing.T, seed uint64) {
 			r := rand.New(rand.NewPCG(seed, uint64(w)))
 			svc := svcs[w%2]
 			for n := range 300 {
-				user := "u" + strconv.Itoa(r.IntN(6))
+				user := "u" + strconv.Itoa(r.IntN(40))
 				switch op := r.IntN(12); op {
 				case 0:
 					res, _ := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: user, SKU: "a"})
@@ -130,7 +130,12 @@ func stressLedger(t *testing.T, seed uint64) {
 					}
 					mu.Unlock()
 					if req.PaymentRef == "" {
+						// Mostly a reserved seat, some of them lapsed; now
+						// and then any seat (a late payment).
 						st, err := store.GetSeat(ctx, pick(r, &seats))
+						for try := 0; try < 6 && err == nil && st.State != groupbuy.SeatReserved && r.IntN(5) != 0; try++ {
+							st, err = store.GetSeat(ctx, pick(r, &seats))
+						}
 						if err != nil {
 							continue
 						}
@@ -171,7 +176,7 @@ func stressLedger(t *testing.T, seed uint64) {
 						}
 					}
 				case 11:
-					clk.Advance(time.Duration(r.IntN(40)) * time.Second)
+					clk.Advance(time.Duration(r.IntN(25)) * time.Second)
 				}
 			}
 		}()
@@ -192,6 +197,11 @@ func stressLedger(t *testing.T, seed uint64) {
 		}
 		evs = append(evs, got...)
 	}
+	topicCount := map[string]int{}
+	for _, ev := range evs {
+		topicCount[ev.Topic]++
+	}
+	t.Logf("accepted %d payments; events %v", len(accepted), topicCount)
 	homes := map[string]int{}
 	ownRefunds := map[string]int{}
 	succeeded := map[string][]string{}

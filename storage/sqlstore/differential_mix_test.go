@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -22,12 +23,13 @@ import (
 )
 
 // TestDifferentialMix runs memory and a SQL store side by side, as
-// TestDifferential does, with the operations it lacks: the campaign paused,
-// resumed and ended, the clock set exactly to a team's or a reservation's
-// deadline (or a nanosecond or a microsecond either side of it), orders of
-// several units under a per-order limit, and the outbox compared after
-// every step (topics, keys and payloads, with IDs named by their order of
-// appearance).
+// TestDifferential does, with the operations it lacks: two campaigns with
+// their own limits and late policies, each paused, resumed and ended, the
+// clock set exactly to a team's or a reservation's deadline (or a
+// nanosecond or a microsecond either side of it), orders of several units
+// under a per-order limit, and the outbox compared after every step
+// (topics, keys and payloads, with IDs named by their order of
+// appearance); after every step the money is checked too (ledger).
 func TestDifferentialMix(t *testing.T) {
 	rounds := reviewRounds(t, 6)
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
@@ -64,9 +66,10 @@ var (
 // events claims and acks every event the side's outbox holds and returns
 // them normalised and sorted: IDs the side handed out as teams or seats by
 // their index, other IDs (events, bot seats) as "ID"; created_at left out.
-func (d *diffSide) events(ctx context.Context, t *testing.T, out storage.Outbox) []string {
+func (d *diffSide) events(ctx context.Context, t *testing.T, out storage.Outbox, all *[]storage.Event) []string {
 	evs, err := out.Claim(ctx, storage.MaxClaim, time.Hour)
 	require.NoError(t, err)
+	*all = append(*all, evs...)
 	var ids []string
 	var norm []string
 	for _, ev := range evs {
@@ -122,15 +125,26 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 		RecordVirtualSeats: rng.IntN(2) == 0,
 		Limits:             groupbuy.Limits{MaxTeamsOpenedPerUser: rng.IntN(3), MaxTeamsJoinedPerUser: rng.IntN(3), MaxUnitsPerOrder: rng.IntN(3)},
 	}
+	// A second campaign, so that a user's counts in one never bound the
+	// other: its own late policy and limits.
+	camp2 := camp
+	camp2.ID, camp2.LatePayment = "camp2", lates[rng.IntN(len(lates))]
+	camp2.Limits = groupbuy.Limits{MaxTeamsOpenedPerUser: rng.IntN(3), MaxTeamsJoinedPerUser: rng.IntN(3)}
 	for _, s := range sides {
-		_, err := s.svc.CreateCampaign(ctx, camp)
-		require.NoError(t, err)
+		for _, c := range []groupbuy.Campaign{camp, camp2} {
+			_, err := s.svc.CreateCampaign(ctx, c)
+			require.NoError(t, err)
+		}
 	}
 	users := []string{"u1", "u2", "u3", "u4"}
 	var log []string
+	var all [2][]storage.Event
+	accepted := map[string]bool{} // payment refs ConfirmPayment took
+	retried := map[string]int{}   // seat index → RetryRefund calls that succeeded
 	refs := 0
 	for step := range 150 {
 		op := rng.IntN(17)
+		cid := []string{"camp", "camp2"}[rng.IntN(2)]
 		user := users[rng.IntN(len(users))]
 		sku := []string{"a", "b"}[rng.IntN(2)]
 		qty := 1 + rng.IntN(3)
@@ -170,18 +184,18 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 			var res string
 			switch op {
 			case 0, 1:
-				desc = fmt.Sprintf("open %s x%d", user, qty)
-				r, err := s.svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "camp", UserID: user, SKU: sku, Quantity: qty, IdempotencyKey: key})
+				desc = fmt.Sprintf("open %s %s x%d", cid, user, qty)
+				r, err := s.svc.Open(ctx, groupbuy.OpenRequest{CampaignID: cid, UserID: user, SKU: sku, Quantity: qty, IdempotencyKey: key})
 				s.note(r.Team, r.Seat)
 				res = errClass(err) + " " + s.teamV(r.Team) + " | " + s.seatV(r.Seat)
 			case 2, 3:
-				desc = fmt.Sprintf("join %s x%d", user, qty)
-				r, err := s.svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "camp", TeamID: team(), UserID: user, SKU: sku, Quantity: qty, IdempotencyKey: key})
+				desc = fmt.Sprintf("join %s %s x%d", cid, user, qty)
+				r, err := s.svc.Join(ctx, groupbuy.JoinRequest{CampaignID: cid, TeamID: team(), UserID: user, SKU: sku, Quantity: qty, IdempotencyKey: key})
 				s.note(r.Team, r.Seat)
 				res = errClass(err) + " " + s.teamV(r.Team) + " | " + s.seatV(r.Seat)
 			case 4:
-				desc = fmt.Sprintf("match %s x%d %s", user, qty, strategy)
-				r, err := s.svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "camp", UserID: user, SKU: sku, Quantity: qty, Strategy: strategy, IdempotencyKey: key})
+				desc = fmt.Sprintf("match %s %s x%d %s", cid, user, qty, strategy)
+				r, err := s.svc.Match(ctx, groupbuy.MatchRequest{CampaignID: cid, UserID: user, SKU: sku, Quantity: qty, Strategy: strategy, IdempotencyKey: key})
 				s.note(r.Team, r.Seat)
 				res = errClass(err) + " " + s.teamV(r.Team) + " | " + s.seatV(r.Seat) + fmt.Sprint(r.Opened)
 			case 5, 6, 7:
@@ -194,6 +208,9 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 				}
 				r, err := s.svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{TeamID: st.TeamID, SeatID: id, PaymentRef: ref, Amount: st.Amount, Currency: "CNY"})
 				s.note(r.Team, r.Seat)
+				if err == nil {
+					accepted[ref] = true
+				}
 				res = errClass(err) + " " + s.teamV(r.Team) + " | " + s.seatV(r.Seat) + fmt.Sprintf(" filled=%v", r.Filled)
 				if r.Late != nil {
 					reason := r.Late.Reason
@@ -231,11 +248,14 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 					st, err = s.svc.MarkRefundFailed(ctx, id, "no")
 				default:
 					st, err = s.svc.RetryRefund(ctx, id)
+					if err == nil && i == 0 {
+						retried[s.idx[id]]++
+					}
 				}
 				res = errClass(err) + " " + s.seatV(st)
 			case 13:
-				desc = "campaign " + string(status)
-				c, err := s.svc.SetCampaignStatus(ctx, "camp", status)
+				desc = "campaign " + cid + " " + string(status)
+				c, err := s.svc.SetCampaignStatus(ctx, cid, status)
 				res = errClass(err) + " " + string(c.Status)
 			case 14, 15:
 				// The clock to a deadline of the memory side (the sides'
@@ -276,9 +296,103 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 		if a, b := sides[0].snapshot(ctx), sides[1].snapshot(ctx); a != b {
 			t.Fatalf("seed %d step %d %s: state differs\nmemory:\n%s\nsql:\n%s\nlog:\n%s", seed, step, desc, a, b, joinLines(log))
 		}
-		ea, eb := sides[0].events(ctx, t, outs[0]), sides[1].events(ctx, t, outs[1])
+		ea, eb := sides[0].events(ctx, t, outs[0], &all[0]), sides[1].events(ctx, t, outs[1], &all[1])
 		if !slices.Equal(ea, eb) {
 			t.Fatalf("seed %d step %d %s: events differ\nmemory:\n%s\nsql:\n%s\nlog:\n%s", seed, step, desc, strings.Join(ea, "\n"), strings.Join(eb, "\n"), joinLines(log))
 		}
+		for i, s := range sides {
+			if msg := s.ledger(ctx, t, all[i], accepted, retried); msg != "" {
+				t.Fatalf("seed %d step %d %s: side %d: %s\nlog:\n%s", seed, step, desc, i, msg, joinLines(log))
+			}
+		}
 	}
+}
+
+// ledger checks the money of a side against its whole outbox so far:
+// every payment ConfirmPayment took has exactly one home (a seat it paid,
+// or the refund of a late payment), every seat whose refund was requested
+// has one refund_requested event under its own key plus one per
+// successful RetryRefund (and a seat whose refund was never requested has
+// none), every paid seat one seat_paid event, and every succeeded team one
+// team_succeeded event listing exactly its confirmed seats.
+func (d *diffSide) ledger(ctx context.Context, t *testing.T, evs []storage.Event, accepted map[string]bool, retried map[string]int) string {
+	homes := map[string]int{}
+	ownRefunds := map[string]int{}
+	paidEvents := map[string]int{}
+	succeeded := map[string][]string{}
+	for _, ev := range evs {
+		switch ev.Topic {
+		case groupbuy.TopicRefundRequested:
+			var p groupbuy.RefundRequestedPayload
+			require.NoError(t, json.Unmarshal(ev.Payload, &p))
+			if p.ForSeat() {
+				ownRefunds[p.SeatID]++
+			} else {
+				homes[p.PaymentRef]++
+			}
+		case groupbuy.TopicSeatPaid:
+			var p groupbuy.SeatPayload
+			require.NoError(t, json.Unmarshal(ev.Payload, &p))
+			paidEvents[p.SeatID]++
+		case groupbuy.TopicTeamSucceeded:
+			var p groupbuy.TeamClosedPayload
+			require.NoError(t, json.Unmarshal(ev.Payload, &p))
+			if _, dup := succeeded[p.TeamID]; dup {
+				return "two team_succeeded events for " + d.idx[p.TeamID]
+			}
+			ids := []string{}
+			for _, st := range p.Seats {
+				ids = append(ids, st.SeatID)
+			}
+			slices.Sort(ids)
+			succeeded[p.TeamID] = ids
+		}
+	}
+	for _, id := range d.teams {
+		tm, err := d.store.GetTeam(ctx, id)
+		require.NoError(t, err)
+		seats, err := d.store.TeamSeats(ctx, id)
+		require.NoError(t, err)
+		confirmed := []string{}
+		for _, st := range seats {
+			if st.State == groupbuy.SeatConfirmed {
+				confirmed = append(confirmed, st.ID)
+			}
+			if st.PaymentRef != "" {
+				homes[st.PaymentRef]++
+				if paidEvents[st.ID] != 1 {
+					return fmt.Sprintf("seat %s paid by %s has %d seat_paid events", d.idx[st.ID], st.PaymentRef, paidEvents[st.ID])
+				}
+			}
+			want := 0
+			switch st.State {
+			case groupbuy.SeatRefundRequested, groupbuy.SeatRefundFailed, groupbuy.SeatRefunded:
+				want = 1 + retried[d.idx[st.ID]]
+			}
+			if ownRefunds[st.ID] != want {
+				return fmt.Sprintf("seat %s (%s) has %d refund_requested events under its key, want %d", d.idx[st.ID], st.State, ownRefunds[st.ID], want)
+			}
+		}
+		slices.Sort(confirmed)
+		got, ok := succeeded[id]
+		switch {
+		case tm.State == groupbuy.TeamSucceeded && !ok:
+			return "team " + d.idx[id] + " succeeded without a team_succeeded event"
+		case tm.State != groupbuy.TeamSucceeded && ok:
+			return "team " + d.idx[id] + " is " + string(tm.State) + " with a team_succeeded event"
+		case ok && !slices.Equal(got, confirmed):
+			return fmt.Sprintf("team %s's team_succeeded lists %v, its confirmed seats are %v", d.idx[id], got, confirmed)
+		}
+	}
+	for ref := range accepted {
+		if homes[ref] != 1 {
+			return fmt.Sprintf("payment %s has %d homes", ref, homes[ref])
+		}
+	}
+	for ref, n := range homes {
+		if !accepted[ref] {
+			return fmt.Sprintf("payment %s, never accepted, has %d homes", ref, n)
+		}
+	}
+	return ""
 }
