@@ -19,6 +19,9 @@ import (
 // new refund_requested event under the same key (the seat's refund key,
 // which WeChat Pay and Alipay expect on a retry of one refund) and a new
 // event ID. The second attempt succeeds and MarkRefunded settles the seat.
+// A duplicate charge of the seat, refunded as a late payment, is no part of
+// the seat's refund: the relay tells the two apart with ForSeat and settles
+// the late payment's refund by its key alone.
 func ExampleService_RetryRefund() {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -56,6 +59,15 @@ func ExampleService_RetryRefund() {
 		fmt.Println(err)
 		return
 	}
+	// A duplicate charge of alice's seat reports in after the team failed:
+	// the late payment is refunded under a key of its own, apart from the
+	// seat's refund.
+	if _, err := svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{
+		TeamID: opened.Team.ID, SeatID: opened.Seat.ID, PaymentRef: "pay-alice-dup", Amount: price, Currency: "CNY",
+	}); err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	// The relay: the provider refuses the first refund and accepts the
 	// second.
@@ -69,6 +81,14 @@ func ExampleService_RetryRefund() {
 			}
 			var p groupbuy.RefundRequestedPayload
 			_ = json.Unmarshal(e.Payload, &p)
+			if !p.ForSeat() {
+				// A late payment's refund: the relay settles it by its
+				// key alone. It is not the seat's refund, and reporting
+				// it on the seat would record the seat's own refund as
+				// done, or as failed, whatever became of it.
+				fmt.Println("  a late payment's refund, settled by its key")
+				continue
+			}
 			attempts++
 			// Here the relay asks the provider to refund p.PaymentRef
 			// under the key e.Key.
@@ -96,7 +116,10 @@ func ExampleService_RetryRefund() {
 	//   refund failed: seat refund_failed
 	//   retried: seat refund_requested
 	// event id7 groupbuy.team_failed gb:id1:failed
-	// event id8 groupbuy.refund_failed gb:id1:id2:refund_failed:id8
-	// event id9 groupbuy.refund_requested gb:id1:id2:refund
+	// event id10 groupbuy.late_payment_handled gb:late:pay-alice-dup
+	// event id9 groupbuy.refund_requested gb:id1:id2:refund:pay-alice-dup
+	//   a late payment's refund, settled by its key
+	// event id11 groupbuy.refund_failed gb:id1:id2:refund_failed:id11
+	// event id12 groupbuy.refund_requested gb:id1:id2:refund
 	//   refunded: seat refunded
 }
