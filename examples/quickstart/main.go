@@ -151,7 +151,7 @@ func drain(ctx context.Context, store *memory.Store, svc *groupbuy.Service) erro
 				if err := json.Unmarshal(e.Payload, &p); err != nil {
 					return err
 				}
-				fmt.Printf("    -> the host refunds %s %s of payment %s with idempotency key %s\n", p.Amount.StringFixed(2), p.Currency, p.PaymentRef, e.Key)
+				fmt.Printf("    -> the host refunds %s %s of payment %s with idempotency key %s\n", p.Amount.StringFixed(groupbuy.MinorUnits(p.Currency)), p.Currency, p.PaymentRef, e.Key)
 				if p.ForSeat() { // a late payment's refund is settled by its key alone
 					seat, err := svc.MarkRefunded(ctx, p.SeatID)
 					if err != nil {
