@@ -277,11 +277,16 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 				}
 				desc = fmt.Sprintf("clock to deadline%+v", offset)
 			case 16:
-				desc = "user seats " + user
+				desc = "user seats " + user + ", open teams"
 				page, err := s.svc.UserSeats(ctx, user, "", 50)
 				res = errClass(err)
 				for _, st := range page.Seats {
 					res += " " + s.idx[st.ID] + "/" + string(st.State)
+				}
+				open, err := s.svc.OpenTeams(ctx, cid, 50)
+				res += "; open teams of " + cid + ": " + errClass(err)
+				for _, tm := range open {
+					res += " " + s.teamV(tm)
 				}
 			}
 			results[i] = res
