@@ -40,6 +40,20 @@ func TestStressLedgerSQL(t *testing.T) {
 	})
 }
 
+// TestStressLedgerSQLWithTx is TestStressLedgerSQL with every store call
+// in a host transaction of its own, rerun when it comes back retryable.
+func TestStressLedgerSQLWithTx(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		for seed := range uint64(stressSeeds()) {
+			t.Run(strconv.Itoa(int(seed)), func(t *testing.T) {
+				clk := &stressClock{t: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)}
+				s := newStore(t, db, d, sqlstore.WithClock(clk.Now))
+				stressLedger(t, 100+seed, clk, &txPerCall{t: t, db: db, s: s}, s)
+			})
+		}
+	})
+}
+
 type stressClock struct {
 	mu sync.Mutex
 	t  time.Time
