@@ -227,7 +227,11 @@ func (s *Service) MarkRefunded(ctx context.Context, seatID string) (Seat, error)
 // TopicRefundFailed event carrying reason (at most 1024 bytes of UTF-8) to
 // the host; RetryRefund asks for the refund again with the same
 // idempotency key. Repeating it while the seat's refund is failed is a
-// no-op that writes no event.
+// no-op that writes no event. It does not name the attempt it reports: a
+// host that gives the provider a key per attempt (see RetryRefund) reports
+// failures only of the attempt it last submitted, or a stale failure
+// report would mark the attempt in flight failed and invite a second
+// refund under a new key.
 func (s *Service) MarkRefundFailed(ctx context.Context, seatID, reason string) (Seat, error) {
 	return s.refundStep(ctx, seatID, SeatRefundFailed, reason)
 }
