@@ -2,6 +2,7 @@ package groupbuy
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -403,7 +404,8 @@ func CheckCloseTeamWrite(w *CloseTeamWrite) error {
 }
 
 // CheckRefundWrite checks a RefundWrite: a seat ID, a move along the
-// refund path (CheckRefundMove) and its events.
+// refund path (CheckRefundMove), an Attempt in 0..2147483646 (so that the
+// next attempt fits a 32-bit column) and its events.
 func CheckRefundWrite(w *RefundWrite) error {
 	if w == nil {
 		return invalid("write", "must not be nil")
@@ -416,6 +418,9 @@ func CheckRefundWrite(w *RefundWrite) error {
 	}
 	if err := CheckRefundMove(w.From, w.To); err != nil {
 		return invalid("state", err.Error())
+	}
+	if w.Attempt < 0 || w.Attempt >= math.MaxInt32 {
+		return invalid("Attempt", "must be in 0..2147483646")
 	}
 	return check.Events(w.Events)
 }

@@ -120,6 +120,15 @@ func TestChecks(t *testing.T) {
 		{"refund off its path", func() error {
 			return CheckRefundWrite(&RefundWrite{SeatID: "s1", From: SeatReserved, To: SeatRefunded, Now: now})
 		}, false, "state"},
+		{"refund negative attempt", func() error {
+			return CheckRefundWrite(&RefundWrite{SeatID: "s1", From: SeatRefundRequested, To: SeatRefunded, Attempt: -1, Now: now})
+		}, false, "Attempt"},
+		{"refund retry past the largest attempt", func() error {
+			return CheckRefundWrite(&RefundWrite{SeatID: "s1", From: SeatRefundFailed, To: SeatRefundRequested, Attempt: 1<<31 - 1, Now: now})
+		}, false, "Attempt"},
+		{"refund at the largest attempt", func() error {
+			return CheckRefundWrite(&RefundWrite{SeatID: "s1", From: SeatRefundFailed, To: SeatRefundRequested, Attempt: 1<<31 - 2, Now: now})
+		}, true, ""},
 		{"outcome", func() error { return CheckOutcome(record(), event()) }, true, ""},
 		{"outcome without a record", func() error { return CheckOutcome(nil, event()) }, false, "idem"},
 	}

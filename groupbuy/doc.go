@@ -30,9 +30,10 @@
 //     on them. A refund_requested event carries the Key to pass to the
 //     payment provider; when the refund is a seat's own
 //     (RefundRequestedPayload.ForSeat), MarkRefunded or MarkRefundFailed
-//     (then RetryRefund) report the provider's answer; MarkRefundFailed
-//     writes a refund_failed event with the reason it was given. The
-//     refund of a late payment is settled by its Key alone.
+//     (then RetryRefund) report the provider's answer, naming the event's
+//     Attempt (an earlier attempt's answer is ErrStaleRefundAttempt);
+//     MarkRefundFailed writes a refund_failed event with the reason it was
+//     given. The refund of a late payment is settled by its Key alone.
 //
 // Shipping and after-sale are gated by MayShip and MayOpenAfterSale: only
 // seats of succeeded teams qualify.

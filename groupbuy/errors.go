@@ -22,6 +22,13 @@ var (
 	ErrAmountMismatch       = errors.New("groupbuy: payment amount or currency does not match the seat")
 	ErrNotOwner             = errors.New("groupbuy: seat belongs to another user")
 	ErrIdempotencyKeyReused = errors.New("groupbuy: idempotency key reused for a different request")
+	// ErrStaleRefundAttempt is returned by MarkRefunded and
+	// MarkRefundFailed for a report that names a refund attempt other
+	// than the seat's current one (Seat.RefundAttempt): a late or
+	// redelivered answer of an earlier attempt, after RetryRefund asked
+	// again. Nothing changed and no event was written; the host drops the
+	// report (the attempt in flight gets its own answer).
+	ErrStaleRefundAttempt = errors.New("groupbuy: report of a refund attempt that is not the seat's current one")
 	// ErrConflict reports a guarded write that kept losing to concurrent
 	// changes after the bounded number of re-reads.
 	ErrConflict = sentinel.New("groupbuy: conflict", storage.ErrConflict)

@@ -82,6 +82,19 @@ type VirtualSeatsAddedPayload struct {
 
 // RefundRequestedPayload is the payload of TopicRefundRequested. Key is the
 // idempotency key to hand the payment provider.
+//
+// Attempt numbers the attempts at a seat's own refund (Seat.RefundAttempt):
+// 1 for the request its team's failure or cancellation wrote, one more for
+// each RetryRefund. The host reports the provider's answer to an attempt
+// with MarkRefunded or MarkRefundFailed naming that attempt, so that a late
+// or redelivered answer of an earlier attempt is refused
+// (ErrStaleRefundAttempt) instead of marking the attempt in flight. A host
+// whose provider wants a key per attempt (one that stores the answer to a
+// key, failures included, as Stripe does) hands it Key + ":" + Attempt,
+// deterministic across redeliveries; one that wants one key per seat
+// (WeChat Pay's out_refund_no, Alipay's out_request_no) hands it Key. The
+// refund of a late payment (not ForSeat) has Attempt 0, left out of the
+// JSON, as are the events written before the attempt was numbered.
 type RefundRequestedPayload struct {
 	Key        string          `json:"key"`
 	TeamID     string          `json:"team_id"`
@@ -91,6 +104,7 @@ type RefundRequestedPayload struct {
 	Currency   string          `json:"currency"`
 	PaymentRef string          `json:"payment_ref"`
 	Reason     string          `json:"reason"`
+	Attempt    int             `json:"attempt,omitempty"`
 }
 
 // ForSeat reports whether the refund is the seat's own (Key is
@@ -105,19 +119,19 @@ func (p RefundRequestedPayload) ForSeat() bool {
 
 // RefundFailedPayload is the payload of TopicRefundFailed, written when
 // MarkRefundFailed records that a seat's own refund failed: the seat, its
-// team, the amount and payment to refund, and the host's Reason as given.
-// Key is the refund's key, RefundKey(TeamID, SeatID), under which
-// RetryRefund asks for it again.
+// team, the amount and payment to refund, the host's Reason as given, and
+// the Attempt that failed (the seat's RefundAttempt; the next RetryRefund
+// asks with Attempt + 1). Key is the refund's key, RefundKey(TeamID,
+// SeatID), under which RetryRefund asks for it again.
 //
 // The event's own Key is "gb:<team>:<seat>:refund_failed:<event ID>", one
 // per failure: a refund may fail, be retried and fail again, and each
 // failure is a fact of its own, unlike the refund, whose retries repeat
 // RefundKey because they ask for one effect. The event's ID tells the
-// failures apart even when two reports race across a RetryRefund (the
-// refund write is guarded by the seat's state, not its version, so the
-// version read before it could repeat); a repeated MarkRefundFailed
-// changes nothing and writes no event, so no failure has two. Its fields
-// are RefundRequestedPayload's.
+// failures apart, as Attempt does (the refund write is guarded by the
+// seat's state and refund attempt, not its version, so one attempt fails
+// once); a repeated MarkRefundFailed changes nothing and writes no event,
+// so no failure has two. Its fields are RefundRequestedPayload's.
 type RefundFailedPayload RefundRequestedPayload
 
 // LatePaymentHandledPayload is the payload of TopicLatePaymentHandled.
@@ -250,21 +264,25 @@ func summarize(seats []Seat) []SeatSummary {
 	return out
 }
 
-func refundEvent(id string, s *Seat, reason string, now time.Time) storage.Event {
-	p := seatRefund(s, reason)
+// refundEvent is the TopicRefundRequested event of attempt attempt at
+// refunding seat s's own payment, for reason.
+func refundEvent(id string, s *Seat, attempt int, reason string, now time.Time) storage.Event {
+	p := seatRefund(s, attempt, reason)
 	return newEvent(id, TopicRefundRequested, p.Key, now, p)
 }
 
-// seatRefund is the refund of seat s's own payment, for reason.
-func seatRefund(s *Seat, reason string) RefundRequestedPayload {
+// seatRefund is attempt attempt at the refund of seat s's own payment, for
+// reason.
+func seatRefund(s *Seat, attempt int, reason string) RefundRequestedPayload {
 	return RefundRequestedPayload{
 		Key: RefundKey(s.TeamID, s.ID), TeamID: s.TeamID, SeatID: s.ID, UserID: s.UserID, Amount: s.Amount,
-		Currency: s.Currency, PaymentRef: s.PaymentRef, Reason: reason,
+		Currency: s.Currency, PaymentRef: s.PaymentRef, Reason: reason, Attempt: attempt,
 	}
 }
 
 // refundFailedEvent is the TopicRefundFailed event of seat s, whose refund
-// failed for reason (see RefundFailedPayload for its key).
+// attempt s.RefundAttempt failed for reason (see RefundFailedPayload for
+// its key).
 func refundFailedEvent(id string, s *Seat, reason string, now time.Time) storage.Event {
-	return newEvent(id, TopicRefundFailed, seatKey(s, "refund_failed:"+id), now, RefundFailedPayload(seatRefund(s, reason)))
+	return newEvent(id, TopicRefundFailed, seatKey(s, "refund_failed:"+id), now, RefundFailedPayload(seatRefund(s, s.RefundAttempt, reason)))
 }

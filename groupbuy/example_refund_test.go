@@ -3,6 +3,7 @@ package groupbuy_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,10 +16,14 @@ import (
 
 // A team failed and its paid seat's refund was requested. The provider
 // refuses the first attempt: the relay reports it with MarkRefundFailed,
-// which writes a refund_failed event, and RetryRefund asks again with a
-// new refund_requested event under the same key (the seat's refund key,
-// which WeChat Pay and Alipay expect on a retry of one refund) and a new
-// event ID. The second attempt succeeds and MarkRefunded settles the seat.
+// naming the attempt, which writes a refund_failed event, and RetryRefund
+// asks again with a new refund_requested event under the same key (the
+// seat's refund key, which WeChat Pay and Alipay expect on a retry of one
+// refund; a provider that wants a key per attempt gets Key + ":" +
+// Attempt) and the next attempt number. A redelivered answer of the first
+// attempt, reported after the retry, is refused with
+// ErrStaleRefundAttempt and changes nothing. The second attempt succeeds
+// and MarkRefunded settles the seat.
 // A duplicate charge of the seat, refunded as a late payment, is no part of
 // the seat's refund: the relay tells the two apart with ForSeat and settles
 // the late payment's refund by its key alone.
@@ -91,17 +96,23 @@ func ExampleService_RetryRefund() {
 			}
 			attempts++
 			// Here the relay asks the provider to refund p.PaymentRef
-			// under the key e.Key.
+			// under the key e.Key (or e.Key + ":" + p.Attempt).
+			fmt.Println("  attempt", p.Attempt)
 			var seat groupbuy.Seat
 			if attempts == 1 {
-				seat, err = svc.MarkRefundFailed(ctx, p.SeatID, "provider: SYSTEMERROR")
+				seat, err = svc.MarkRefundFailed(ctx, p.SeatID, p.Attempt, "provider: SYSTEMERROR")
 				if err == nil {
 					fmt.Println("  refund failed: seat", seat.State)
 					seat, err = svc.RetryRefund(ctx, p.SeatID)
-					fmt.Println("  retried: seat", seat.State)
+					fmt.Println("  retried: seat", seat.State, "attempt", seat.RefundAttempt)
+				}
+				if err == nil {
+					// The provider's answer to attempt 1 comes again.
+					_, stale := svc.MarkRefundFailed(ctx, p.SeatID, p.Attempt, "provider: SYSTEMERROR")
+					fmt.Println("  redelivered failure of attempt", p.Attempt, "stale:", errors.Is(stale, groupbuy.ErrStaleRefundAttempt))
 				}
 			} else {
-				seat, err = svc.MarkRefunded(ctx, p.SeatID)
+				seat, err = svc.MarkRefunded(ctx, p.SeatID, p.Attempt)
 				fmt.Println("  refunded: seat", seat.State)
 			}
 			if err != nil {
@@ -113,13 +124,16 @@ func ExampleService_RetryRefund() {
 	}
 	// Output:
 	// event id6 groupbuy.refund_requested gb:id1:id2:refund
+	//   attempt 1
 	//   refund failed: seat refund_failed
-	//   retried: seat refund_requested
+	//   retried: seat refund_requested attempt 2
+	//   redelivered failure of attempt 1 stale: true
 	// event id7 groupbuy.team_failed gb:id1:failed
 	// event id10 groupbuy.late_payment_handled gb:late:pay-alice-dup
 	// event id9 groupbuy.refund_requested gb:id1:id2:refund:pay-alice-dup
 	//   a late payment's refund, settled by its key
 	// event id11 groupbuy.refund_failed gb:id1:id2:refund_failed:id11
 	// event id12 groupbuy.refund_requested gb:id1:id2:refund
+	//   attempt 2
 	//   refunded: seat refunded
 }

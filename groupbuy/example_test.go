@@ -183,7 +183,7 @@ func ExampleService_ProcessDue() {
 			if !p.ForSeat() {
 				continue
 			}
-			seat, err := svc.MarkRefunded(ctx, p.SeatID)
+			seat, err := svc.MarkRefunded(ctx, p.SeatID, p.Attempt)
 			if err != nil {
 				fmt.Println(err)
 				return

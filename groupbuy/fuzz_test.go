@@ -112,7 +112,7 @@ func FuzzCommands(f *testing.F) {
 		case 4:
 			_, err = svc.CancelReservation(ctx, seat, user)
 		case 5:
-			_, err = svc.MarkRefundFailed(ctx, seat, key)
+			_, err = svc.MarkRefundFailed(ctx, seat, 0, key)
 		case 6:
 			_, err = svc.OpenTeams(ctx, campaign, qty)
 			if err == nil {
@@ -124,7 +124,7 @@ func FuzzCommands(f *testing.F) {
 				return // a cancel changes state by design
 			}
 		case 8:
-			_, err = svc.MarkRefunded(ctx, seat)
+			_, err = svc.MarkRefunded(ctx, seat, 0)
 		case 9:
 			_, err = svc.RetryRefund(ctx, seat)
 		case 10:

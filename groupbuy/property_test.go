@@ -241,10 +241,10 @@ func (s *sim) step() {
 		switch s.rng.IntN(3) {
 		case 0:
 			s.log = append(s.log, "refunded "+seatID)
-			_, err = s.svc.MarkRefunded(s.ctx, seatID)
+			_, err = s.svc.MarkRefunded(s.ctx, seatID, 0)
 		case 1:
 			s.log = append(s.log, "refund failed "+seatID)
-			_, err = s.svc.MarkRefundFailed(s.ctx, seatID, "bank down")
+			_, err = s.svc.MarkRefundFailed(s.ctx, seatID, 0, "bank down")
 		default:
 			s.log = append(s.log, "retry refund "+seatID)
 			_, err = s.svc.RetryRefund(s.ctx, seatID)

@@ -106,8 +106,8 @@ func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason stri
 				st.State = SeatConfirmed
 			} else {
 				w.Refund = append(w.Refund, st.ID)
-				st.State = SeatRefundRequested
-				w.Events = append(w.Events, refundEvent(newID(), &st, "team "+string(w.State)+": "+reason, now))
+				st.State, st.RefundAttempt = SeatRefundRequested, 1
+				w.Events = append(w.Events, refundEvent(newID(), &st, 1, "team "+string(w.State)+": "+reason, now))
 				closed.SeatsTaken--
 				closed.SeatsPaid--
 			}
@@ -217,43 +217,65 @@ func (s *Service) CancelTeam(ctx context.Context, teamID, reason string) (Team, 
 	return team, err
 }
 
-// MarkRefunded records that the refund of a seat settled. Repeating it is a
-// no-op that returns the seat.
-func (s *Service) MarkRefunded(ctx context.Context, seatID string) (Seat, error) {
-	return s.refundStep(ctx, seatID, SeatRefunded, "")
+// MarkRefunded records that attempt attempt at refunding a seat settled
+// (Seat.RefundAttempt, the Attempt of the refund_requested event the host
+// acted on). When the seat's current attempt is another, the report is of
+// an earlier attempt, answered after RetryRefund asked again: it returns
+// ErrStaleRefundAttempt and changes nothing (if that earlier attempt did
+// refund the payment, the host has to reconcile with the provider: the
+// attempt in flight must not refund it again). Attempt 0 reports the
+// seat's current attempt whatever its number, unchecked: for a host whose
+// provider takes one key per seat (WeChat Pay, Alipay), where no two
+// attempts can both refund, and for events written before attempts were
+// numbered, which carry none. A negative attempt is a *ValidationError.
+// Repeating it for the current attempt (or with 0) is a no-op that returns
+// the seat.
+func (s *Service) MarkRefunded(ctx context.Context, seatID string, attempt int) (Seat, error) {
+	return s.refundStep(ctx, seatID, SeatRefunded, attempt, "")
 }
 
-// MarkRefundFailed records that the refund of a seat failed, and writes a
-// TopicRefundFailed event carrying reason (at most 1024 bytes of UTF-8) to
-// the host; RetryRefund asks for the refund again with the same
-// idempotency key. Repeating it while the seat's refund is failed is a
-// no-op that writes no event. It does not name the attempt it reports: a
-// host that gives the provider a key per attempt (see RetryRefund) reports
-// failures only of the attempt it last submitted, or a stale failure
-// report would mark the attempt in flight failed and invite a second
-// refund under a new key.
-func (s *Service) MarkRefundFailed(ctx context.Context, seatID, reason string) (Seat, error) {
-	return s.refundStep(ctx, seatID, SeatRefundFailed, reason)
+// MarkRefundFailed records that attempt attempt at refunding a seat failed
+// (as MarkRefunded, attempt is the Attempt of the refund_requested event
+// the host acted on; 0 is unchecked, negative a *ValidationError), and
+// writes a TopicRefundFailed event carrying reason (at most 1024 bytes of
+// UTF-8) and the attempt to the host; RetryRefund asks for the refund
+// again with the same idempotency key and the next attempt number. A
+// failure of an attempt other than the seat's current one (a late or
+// redelivered answer of an attempt before a RetryRefund) returns
+// ErrStaleRefundAttempt and changes nothing, writing no event: with a
+// provider key per attempt, marking the attempt in flight failed on such a
+// report would invite a further retry under a new key while the attempt
+// in flight may still refund, and the payment could be refunded twice.
+// Repeating it for the current attempt while the seat's refund is failed
+// is a no-op that writes no event.
+func (s *Service) MarkRefundFailed(ctx context.Context, seatID string, attempt int, reason string) (Seat, error) {
+	return s.refundStep(ctx, seatID, SeatRefundFailed, attempt, reason)
 }
 
 // RetryRefund requests a failed refund again: a new RefundRequested event
 // (a new event ID) with the seat's unchanged refund key, RefundKey(team,
-// seat). One key per seat is what WeChat Pay and Alipay expect: a refund
-// that failed is resubmitted with the original out_refund_no (WeChat Pay)
-// or out_request_no (Alipay). A provider that stores the answer to a key,
-// failures included, would answer the retry with the stored failure
-// (Stripe does, once a request began executing); there the host adds an
-// attempt suffix to the key. The events carry no attempt count
-// (storage.Event.Attempts counts deliveries of one event), but each
-// attempt is a RefundRequested event of its own whose ID redeliveries
-// keep: Key + ":" + the event's ID is one key per attempt.
+// seat), and the next attempt number (Seat.RefundAttempt and the event's
+// Attempt). One key per seat is what WeChat Pay and Alipay expect: a
+// refund that failed is resubmitted with the original out_refund_no
+// (WeChat Pay) or out_request_no (Alipay). A provider that stores the
+// answer to a key, failures included, would answer the retry with the
+// stored failure (Stripe does, once a request began executing); there the
+// host hands it Key + ":" + Attempt, one key per attempt, the same for
+// every redelivery of the attempt's event, and reports the provider's
+// answers naming the attempt (MarkRefunded, MarkRefundFailed), so that an
+// earlier attempt's late answer is refused.
 func (s *Service) RetryRefund(ctx context.Context, seatID string) (Seat, error) {
-	return s.refundStep(ctx, seatID, SeatRefundRequested, "retry")
+	return s.refundStep(ctx, seatID, SeatRefundRequested, 0, "retry")
 }
 
-func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, reason string) (Seat, error) {
+// refundStep moves a seat to state to along the refund path. attempt is
+// the attempt a mark reports (0: unchecked); a retry passes 0.
+func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, attempt int, reason string) (Seat, error) {
 	if err := validateID("seatID", seatID); err != nil {
 		return Seat{}, err
+	}
+	if attempt < 0 {
+		return Seat{}, invalid("attempt", "must not be negative")
 	}
 	if len(reason) > 1024 {
 		return Seat{}, invalid("reason", "longer than 1024 bytes")
@@ -263,12 +285,19 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, r
 		// the invalid bytes.
 		return Seat{}, invalid("reason", "must be valid UTF-8")
 	}
+	stale := func(seat *Seat) error {
+		return fmt.Errorf("groupbuy: refund seat %s: attempt %d reported, the seat is at attempt %d: %w",
+			seatID, attempt, seat.RefundAttempt, ErrStaleRefundAttempt)
+	}
 	for range s.cfg.MaxRereads + 1 {
 		seat, err := s.store.GetSeat(ctx, seatID)
 		if err != nil {
 			return Seat{}, fmt.Errorf("groupbuy: seat %s: %w", seatID, err)
 		}
 		if seat.State == to && to != SeatRefundRequested {
+			if attempt != 0 && attempt != seat.RefundAttempt {
+				return Seat{}, stale(&seat)
+			}
 			return seat, nil // a repeat
 		}
 		if err := CheckSeatTransition(seat.State, to); err != nil {
@@ -277,11 +306,17 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, r
 		if to == SeatRefundRequested && seat.State != SeatRefundFailed {
 			return Seat{}, &TransitionError{Entity: "seat", From: string(seat.State), To: string(to)}
 		}
+		if attempt != 0 && attempt != seat.RefundAttempt {
+			return Seat{}, stale(&seat)
+		}
 		now := s.now()
-		w := &RefundWrite{SeatID: seatID, From: seat.State, To: to, Now: now}
+		// The write is guarded by the attempt read, so that the attempt
+		// stored and the event's agree even when the seat failed, was
+		// retried and failed again since the read.
+		w := &RefundWrite{SeatID: seatID, From: seat.State, To: to, Attempt: seat.RefundAttempt, Now: now}
 		switch to {
 		case SeatRefundRequested:
-			w.Events = []storage.Event{refundEvent(s.newID(), &seat, reason, now)}
+			w.Events = []storage.Event{refundEvent(s.newID(), &seat, seat.RefundAttempt+1, reason, now)}
 		case SeatRefundFailed:
 			w.Events = []storage.Event{refundFailedEvent(s.newID(), &seat, reason, now)}
 		}

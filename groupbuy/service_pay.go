@@ -522,7 +522,7 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 	refundSeat.PaymentRef = req.PaymentRef
 	refundSeat.Amount = req.Amount
 	refundSeat.Currency = req.Currency
-	ev := refundEvent(s.newID(), &refundSeat, "late payment: "+reason, now)
+	ev := refundEvent(s.newID(), &refundSeat, 0, "late payment: "+reason, now)
 	ev.Key = key
 	ev.Payload, _ = json.Marshal(RefundRequestedPayload{
 		Key: key, TeamID: seat.TeamID, SeatID: seat.ID, UserID: seat.UserID, Amount: req.Amount,

@@ -433,7 +433,7 @@ func TestRefundForSeat(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]bool{"ref-1": true, "ref-2": false}, forSeat)
-	seat, err := svc.MarkRefundFailed(ctx, a.Seat.ID, "declined")
+	seat, err := svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "declined")
 	require.NoError(t, err, "the seat's own refund is still open")
 	assert.Equal(t, groupbuy.SeatRefundFailed, seat.State)
 }
@@ -747,44 +747,68 @@ func TestRefundFailedReachesTheHost(t *testing.T) {
 
 	keys := map[string]bool{}
 	steps := []struct {
-		name   string
-		do     func() (groupbuy.Seat, error)
-		field  string // of the ValidationError expected, or ""
-		failed string // the reason of the refund_failed event expected, or ""
-		topics []string
+		name    string
+		do      func() (groupbuy.Seat, error)
+		field   string // of the ValidationError expected, or ""
+		err     error  // the sentinel expected, or nil
+		failed  string // the reason of the refund_failed event expected, or ""
+		attempt int    // the attempt of the refund_failed event expected
+		topics  []string
 	}{
-		{"invalid UTF-8", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, "bad \xff") }, "reason", "", nil},
+		{"invalid UTF-8", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "bad \xff") }, "reason", nil, "", 0, nil},
 		{"too long", func() (groupbuy.Seat, error) {
-			return svc.MarkRefundFailed(ctx, a.Seat.ID, string(make([]byte, 1025)))
-		}, "reason", "", nil},
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, string(make([]byte, 1025)))
+		}, "reason", nil, "", 0, nil},
+		{"negative attempt", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, -1, "x")
+		}, "attempt", nil, "", 0, nil},
+		{"negative attempt refunded", func() (groupbuy.Seat, error) { return svc.MarkRefunded(ctx, a.Seat.ID, -1) }, "attempt", nil, "", 0, nil},
+		{"another attempt", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 2, "x")
+		}, "", groupbuy.ErrStaleRefundAttempt, "", 0, nil},
 		{"declined", func() (groupbuy.Seat, error) {
-			return svc.MarkRefundFailed(ctx, a.Seat.ID, "card declined: 卡已过期")
-		}, "", "card declined: 卡已过期", []string{groupbuy.TopicRefundFailed}},
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "card declined: 卡已过期")
+		}, "", nil, "card declined: 卡已过期", 1, []string{groupbuy.TopicRefundFailed}},
 		{"repeat", func() (groupbuy.Seat, error) {
-			return svc.MarkRefundFailed(ctx, a.Seat.ID, "card declined: 卡已过期")
-		}, "", "", nil},
-		{"retry", func() (groupbuy.Seat, error) { return svc.RetryRefund(ctx, a.Seat.ID) }, "", "", []string{groupbuy.TopicRefundRequested}},
-		{"failed again", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, "timeout") }, "", "timeout", []string{groupbuy.TopicRefundFailed}},
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "card declined: 卡已过期")
+		}, "", nil, "", 0, nil},
+		{"repeat unchecked", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "card declined: 卡已过期")
+		}, "", nil, "", 0, nil},
+		{"repeat of another attempt", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 2, "card declined: 卡已过期")
+		}, "", groupbuy.ErrStaleRefundAttempt, "", 0, nil},
+		{"retry", func() (groupbuy.Seat, error) { return svc.RetryRefund(ctx, a.Seat.ID) }, "", nil, "", 0, []string{groupbuy.TopicRefundRequested}},
+		{"stale failure", func() (groupbuy.Seat, error) {
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "card declined: 卡已过期")
+		}, "", groupbuy.ErrStaleRefundAttempt, "", 0, nil},
+		{"stale success", func() (groupbuy.Seat, error) { return svc.MarkRefunded(ctx, a.Seat.ID, 1) }, "", groupbuy.ErrStaleRefundAttempt, "", 0, nil},
+		{"failed again", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "timeout") }, "", nil, "timeout", 2, []string{groupbuy.TopicRefundFailed}},
 		{"empty reason", func() (groupbuy.Seat, error) {
 			if _, err := svc.RetryRefund(ctx, a.Seat.ID); err != nil {
 				return groupbuy.Seat{}, err
 			}
 			drain()
-			return svc.MarkRefundFailed(ctx, a.Seat.ID, "")
-		}, "", "", []string{groupbuy.TopicRefundFailed}},
+			return svc.MarkRefundFailed(ctx, a.Seat.ID, 3, "")
+		}, "", nil, "", 3, []string{groupbuy.TopicRefundFailed}},
 	}
 	for _, st := range steps {
 		before, err := store.GetSeat(ctx, a.Seat.ID)
 		require.NoError(t, err)
 		_, err = st.do()
-		if st.field != "" {
-			var ve *groupbuy.ValidationError
-			require.ErrorAs(t, err, &ve, st.name)
-			assert.Equal(t, st.field, ve.Field, st.name)
+		switch {
+		case st.field != "" || st.err != nil:
+			if st.field != "" {
+				var ve *groupbuy.ValidationError
+				require.ErrorAs(t, err, &ve, st.name)
+				assert.Equal(t, st.field, ve.Field, st.name)
+			} else {
+				require.ErrorIs(t, err, st.err, st.name)
+			}
 			after, err := store.GetSeat(ctx, a.Seat.ID)
 			require.NoError(t, err)
 			assert.Equal(t, before, after, "%s: changes nothing", st.name)
-		} else {
+		default:
 			require.NoError(t, err, st.name)
 		}
 		evs := drain()
@@ -801,7 +825,7 @@ func TestRefundFailedReachesTheHost(t *testing.T) {
 			require.NoError(t, json.Unmarshal(e.Payload, &p))
 			assert.Equal(t, groupbuy.RefundFailedPayload{
 				Key: groupbuy.RefundKey(a.Team.ID, a.Seat.ID), TeamID: a.Team.ID, SeatID: a.Seat.ID, UserID: "a",
-				Amount: p.Amount, Currency: "CNY", PaymentRef: "ref-1", Reason: st.failed,
+				Amount: p.Amount, Currency: "CNY", PaymentRef: "ref-1", Reason: st.failed, Attempt: st.attempt,
 			}, p, st.name)
 			assert.True(t, a.Seat.Amount.Equal(p.Amount), st.name)
 		}

@@ -189,7 +189,7 @@ func (w *OpenTeamWrite) problem() (field, reason string) {
 func (w *OpenTeamWrite) Rows() (Team, Seat) {
 	team, leader := w.Team, w.Leader
 	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = TeamForming, 1, 0, 0, time.Time{}
-	leader.State, leader.Leader, leader.Virtual, leader.PaidAt = SeatReserved, true, false, time.Time{}
+	leader.State, leader.Leader, leader.Virtual, leader.PaidAt, leader.RefundAttempt = SeatReserved, true, false, time.Time{}, 0
 	return team, leader
 }
 
@@ -222,7 +222,7 @@ type JoinTeamWrite struct {
 // sets its TeamID). w must not be nil.
 func (w *JoinTeamWrite) Row() Seat {
 	st := w.Seat
-	st.State, st.Leader, st.Virtual, st.PaidAt = SeatReserved, false, false, time.Time{}
+	st.State, st.Leader, st.Virtual, st.PaidAt, st.RefundAttempt = SeatReserved, false, false, time.Time{}, 0
 	return st
 }
 
@@ -436,8 +436,9 @@ type ReleaseSeatWrite struct {
 
 // CloseTeamWrite moves forming team TeamID to State at Now (ClosedAt) and
 // moves its seats: Release (reserved → released), Refund (paid →
-// refund_requested), Confirm (paid → confirmed). VirtualSeats is added to the
-// team's VirtualSeats; BotSeats, when recorded, are inserted as they are.
+// refund_requested, with RefundAttempt 1), Confirm (paid → confirmed).
+// VirtualSeats is added to the team's VirtualSeats; BotSeats, when
+// recorded, are inserted as they are (with RefundAttempt 0).
 // SeatsTaken and SeatsPaid drop by the seats released and refunded.
 //
 // Preconditions: the team exists (ErrNotFound); it is forming and its
@@ -465,8 +466,8 @@ type SeatMove struct {
 
 // Moves returns the write's seat lists as moves, in the order an adapter
 // checks and applies them: Release (reserved → released), Refund (paid →
-// refund_requested), Confirm (paid → confirmed). A nil w moves no seat:
-// the three moves with no seat IDs.
+// refund_requested, setting RefundAttempt to 1), Confirm (paid →
+// confirmed). A nil w moves no seat: the three moves with no seat IDs.
 func (w *CloseTeamWrite) Moves() [3]SeatMove {
 	if w == nil {
 		w = &CloseTeamWrite{}
@@ -481,12 +482,33 @@ func (w *CloseTeamWrite) Moves() [3]SeatMove {
 // RefundWrite moves seat SeatID from state From to state To and bumps its
 // Version. Only moves along the refund path are allowed (From is
 // refund_requested or refund_failed, and From → To is legal: see
-// CheckRefundMove), so no counter changes. Precondition: the seat exists
-// (ErrNotFound) and is in From (storage.ErrConflict).
+// CheckRefundMove), so no counter changes. A retry (refund_failed →
+// refund_requested) sets the seat's RefundAttempt to Attempt + 1; the
+// other moves leave it at Attempt. Preconditions: the seat exists
+// (ErrNotFound), is in From and its RefundAttempt is Attempt
+// (storage.ErrConflict otherwise, changing nothing): the Service wrote the
+// events for the attempt it read, and a seat that failed, was retried and
+// failed again since would be in From with another attempt.
 type RefundWrite struct {
 	SeatID string
 	From   SeatState
 	To     SeatState
-	Now    time.Time
-	Events []storage.Event
+	// Attempt is the seat's RefundAttempt the write expects, 0 to
+	// 2147483646 (CheckRefundWrite).
+	Attempt int
+	Now     time.Time
+	Events  []storage.Event
+}
+
+// NewAttempt returns the seat's RefundAttempt after the write: Attempt + 1
+// for a retry (refund_failed → refund_requested), else Attempt. A nil w
+// has none: 0.
+func (w *RefundWrite) NewAttempt() int {
+	switch {
+	case w == nil:
+		return 0
+	case w.From == SeatRefundFailed && w.To == SeatRefundRequested:
+		return w.Attempt + 1
+	}
+	return w.Attempt
 }

@@ -254,6 +254,17 @@ type Seat struct {
 	PaidAt        time.Time // zero until paid
 	PaymentRef    string
 	Version       int64
+	// RefundAttempt numbers the attempts at refunding the seat's own
+	// payment: 0 until its refund is requested, 1 when it moves from paid
+	// to refund_requested (its team failed or was cancelled), and one more
+	// on each RetryRefund. The refund_requested and refund_failed events
+	// of an attempt carry its number (RefundRequestedPayload.Attempt), and
+	// MarkRefunded and MarkRefundFailed take it to refuse a report of an
+	// earlier attempt (ErrStaleRefundAttempt). A seat whose refund was
+	// requested before the stores kept the number has 1 (see the sqlstore
+	// migration notes). A late payment's refund is not the seat's and does
+	// not count.
+	RefundAttempt int
 }
 
 // Active reports whether the seat holds a place in its team; a nil s

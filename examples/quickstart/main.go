@@ -153,7 +153,7 @@ func drain(ctx context.Context, store *memory.Store, svc *groupbuy.Service) erro
 				}
 				fmt.Printf("    -> the host refunds %s %s of payment %s with idempotency key %s\n", p.Amount.StringFixed(groupbuy.MinorUnits(p.Currency)), p.Currency, p.PaymentRef, e.Key)
 				if p.ForSeat() { // a late payment's refund is settled by its key alone
-					seat, err := svc.MarkRefunded(ctx, p.SeatID)
+					seat, err := svc.MarkRefunded(ctx, p.SeatID, p.Attempt)
 					if err != nil {
 						return err
 					}

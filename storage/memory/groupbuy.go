@@ -60,6 +60,7 @@ type seatRow struct {
 	state          uint8 // in groupbuyState.states
 	leader         bool
 	virtual        bool
+	refundAttempt  int32 // groupbuy.Seat.RefundAttempt (CheckRefundWrite keeps it below 2^31-1)
 }
 
 // userRow is what the store keeps per user: the newest of their seats (the
@@ -319,7 +320,7 @@ func (g *groupbuyState) setSeat(out *groupbuy.Seat, s *seatRow, id, paymentRef s
 	out.UnitPrice, out.Amount, out.Currency, out.State = v.unit, v.amount, v.currency, g.states[s.state]
 	out.Leader, out.Virtual, out.ReservedAt = s.leader, s.virtual, g.times.get(s.reservedAt)
 	out.ReservedUntil, out.PaidAt = g.times.get(s.reservedUntil), paidAt
-	out.PaymentRef, out.Version = paymentRef, s.version
+	out.PaymentRef, out.Version, out.RefundAttempt = paymentRef, s.version, int(s.refundAttempt)
 	if s.user != 0 {
 		out.UserID = g.strs.str(g.users.at(s.user - 1).id)
 	}
@@ -942,6 +943,9 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		for _, id := range m.SeatIDs {
 			_, st := g.seat(id)
 			g.setSeatState(st, to)
+			if m.To == groupbuy.SeatRefundRequested {
+				st.refundAttempt = 1
+			}
 			if m.To != groupbuy.SeatConfirmed {
 				g.uncount(st)
 				t.SeatsTaken--
@@ -974,10 +978,11 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	if seat == nil {
 		return groupbuy.Seat{}, notFound("seat", w.SeatID)
 	}
-	if st := g.states[seat.state]; st != w.From {
-		return groupbuy.Seat{}, fmt.Errorf("seat %s is %s: %w", w.SeatID, st, storage.ErrConflict)
+	if st := g.states[seat.state]; st != w.From || int(seat.refundAttempt) != w.Attempt {
+		return groupbuy.Seat{}, fmt.Errorf("seat %s is %s at refund attempt %d: %w", w.SeatID, st, seat.refundAttempt, storage.ErrConflict)
 	}
 	g.setSeatState(seat, g.state(w.To))
+	seat.refundAttempt = int32(w.NewAttempt())
 	s.addEvents(w.Events)
 	return g.seatValue(i), nil
 }

@@ -217,8 +217,9 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 // TestMigrateMySQLRerunAfterIndex: MySQL's DDL is not transactional, so a
-// crash can leave an index built without its version row; the next
-// Migrate must take the index as applied and record the version.
+// crash can leave an index built (migration 3) or a column added
+// (migration 4) without its version row; the next Migrate must take the
+// index or column as applied and record the version.
 func TestMigrateMySQLRerunAfterIndex(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		if d != sqlstore.MySQL {
@@ -229,12 +230,12 @@ func TestMigrateMySQLRerunAfterIndex(t *testing.T) {
 		s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
 		require.NoError(t, err)
 		require.NoError(t, s.Migrate(t.Context()))
-		_, err = db.ExecContext(t.Context(), "DELETE FROM "+prefix+"schema_migrations WHERE version = 3")
+		_, err = db.ExecContext(t.Context(), "DELETE FROM "+prefix+"schema_migrations WHERE version IN (3, 4)")
 		require.NoError(t, err)
-		require.NoError(t, s.Migrate(t.Context()), "the index of migration 3 exists: applied")
+		require.NoError(t, s.Migrate(t.Context()), "the index of migration 3 and the column of migration 4 exist: applied")
 		var n int
-		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+prefix+"schema_migrations WHERE version = 3").Scan(&n))
-		assert.Equal(t, 1, n)
+		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+prefix+"schema_migrations WHERE version IN (3, 4)").Scan(&n))
+		assert.Equal(t, 2, n)
 	})
 }
 
@@ -820,9 +821,13 @@ func TestReleaseAndClose(t *testing.T) {
 		assert.ErrorIs(t, err, storage.ErrConflict)
 		_, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: "seat-missing", From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefunded, Now: t0})
 		assert.ErrorIs(t, err, groupbuy.ErrNotFound)
-		c, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: carol.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Now: t0})
+		assert.Equal(t, 1, c.RefundAttempt, "the close requested attempt 1")
+		_, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: carol.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Attempt: 2, Now: t0})
+		assert.ErrorIs(t, err, storage.ErrConflict, "another attempt")
+		c, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: carol.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Attempt: 1, Now: t0})
 		require.NoError(t, err)
 		assert.Equal(t, groupbuy.SeatRefunded, c.State)
+		assert.Equal(t, 1, c.RefundAttempt)
 
 		// The users' counters dropped with their seats: each may join a new
 		// team under a limit of one.

@@ -163,7 +163,7 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 		}
 		offset := []time.Duration{0, 0, -1, 1, -time.Microsecond, time.Microsecond}[rng.IntN(6)]
 		useTeam := rng.IntN(2) == 0
-		refundChoice := rng.IntN(3)
+		refundChoice, attempt := rng.IntN(3), rng.IntN(4) // attempt 0 is unchecked
 		strategy := []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom}[rng.IntN(3)]
 		var results [2]string
 		var to time.Time
@@ -243,9 +243,9 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 				var err error
 				switch refundChoice {
 				case 0:
-					st, err = s.svc.MarkRefunded(ctx, id)
+					st, err = s.svc.MarkRefunded(ctx, id, attempt)
 				case 1:
-					st, err = s.svc.MarkRefundFailed(ctx, id, "no")
+					st, err = s.svc.MarkRefundFailed(ctx, id, attempt, "no")
 				default:
 					st, err = s.svc.RetryRefund(ctx, id)
 					if err == nil && i == 0 {

@@ -53,7 +53,7 @@ func errClass(err error) string {
 	}
 	for _, s := range []error{groupbuy.ErrNotFound, groupbuy.ErrCampaignNotActive, groupbuy.ErrTeamFull, groupbuy.ErrTeamClosed,
 		groupbuy.ErrAlreadyJoined, groupbuy.ErrLimitExceeded, groupbuy.ErrSeatNotReserved, groupbuy.ErrAmountMismatch,
-		groupbuy.ErrNotOwner, groupbuy.ErrIdempotencyKeyReused, groupbuy.ErrConflict, groupbuy.ErrIllegalTransition} {
+		groupbuy.ErrNotOwner, groupbuy.ErrIdempotencyKeyReused, groupbuy.ErrConflict, groupbuy.ErrIllegalTransition, groupbuy.ErrStaleRefundAttempt} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}
@@ -71,9 +71,9 @@ func (d *diffSide) teamV(t groupbuy.Team) string {
 }
 
 func (d *diffSide) seatV(st groupbuy.Seat) string {
-	return fmt.Sprintf("%s %s team=%s user=%s %s leader=%v virt=%v until=%s paid=%s ref=%s v=%d", d.idx[st.ID], st.State, d.idx[st.TeamID], st.UserID,
+	return fmt.Sprintf("%s %s team=%s user=%s %s leader=%v virt=%v until=%s paid=%s ref=%s v=%d attempt=%d", d.idx[st.ID], st.State, d.idx[st.TeamID], st.UserID,
 		st.Amount, st.Leader, st.Virtual, st.ReservedUntil.Truncate(time.Microsecond).Format(time.RFC3339Nano),
-		st.PaidAt.Truncate(time.Microsecond).Format(time.RFC3339Nano), st.PaymentRef, st.Version)
+		st.PaidAt.Truncate(time.Microsecond).Format(time.RFC3339Nano), st.PaymentRef, st.Version, st.RefundAttempt)
 }
 
 func (d *diffSide) snapshot(ctx context.Context) string {
@@ -186,7 +186,7 @@ func diffRun(t *testing.T, seed uint64, sqlStore groupbuy.Store) {
 		}
 		ref := "pay-" + strconv.Itoa(refs)
 		adv := time.Duration(rng.IntN(20*60)) * time.Second
-		ownerFlip, refundChoice := rng.IntN(2), rng.IntN(3)
+		ownerFlip, refundChoice, attempt := rng.IntN(2), rng.IntN(3), rng.IntN(4) // attempt 0 is unchecked
 		strategy := []groupbuy.MatchStrategy{groupbuy.MatchFullest, groupbuy.MatchOldest, groupbuy.MatchRandom}[rng.IntN(3)]
 		var results [2]string
 		desc := ""
@@ -266,9 +266,9 @@ func diffRun(t *testing.T, seed uint64, sqlStore groupbuy.Store) {
 				var err error
 				switch refundChoice {
 				case 0:
-					st, err = s.svc.MarkRefunded(ctx, id)
+					st, err = s.svc.MarkRefunded(ctx, id, attempt)
 				case 1:
-					st, err = s.svc.MarkRefundFailed(ctx, id, "no")
+					st, err = s.svc.MarkRefundFailed(ctx, id, attempt, "no")
 				default:
 					st, err = s.svc.RetryRefund(ctx, id)
 				}

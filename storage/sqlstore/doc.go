@@ -38,7 +38,11 @@
 // forming teams in place of an index on seats_paid (0005), and an index
 // for open teams in fullest order (0006; SQLite and MySQL 0003), so that
 // MatchTeam's pick and OpenTeams' read stop early; the indexes of OpenTeams and DueTeams
-// hold forming teams only (0007; SQLite 0004).
+// hold forming teams only (0007; SQLite 0004). Every dialect then adds
+// seats.refund_attempt, groupbuy.Seat.RefundAttempt (PostgreSQL 0008,
+// MySQL 0004, SQLite 0005), and puts the seats already in a refund state
+// (refund_requested, refund_failed, refunded) at attempt 1, every other
+// seat at 0.
 //
 // # Migrations
 //
@@ -55,7 +59,11 @@
 // conformance suite on today's schema, so instances of the previous
 // release keep working while the new one rolls out after Migrate. (A
 // pre-0005 PaySeat does not set full_at: a team that such an instance left
-// fully paid and forming is completed at its deadline, not before.)
+// fully paid and forming is completed at its deadline, not before. A
+// release before the refund attempt column leaves it at 0 on the seats it
+// moves to refund_requested after the migration: MarkRefunded and
+// MarkRefundFailed with attempt 0 are unchecked for them, and their next
+// RetryRefund numbers attempt 1.)
 //
 // PostgreSQL and SQLite apply each migration in a transaction, so one that
 // fails leaves nothing behind and the next Migrate applies it afresh.
@@ -65,7 +73,7 @@
 // keeps the statements that ran and lacks its version row. Its statements
 // can run again (CREATE TABLE IF NOT EXISTS; a CREATE INDEX whose index
 // exists counts as done, also when the server finished building it after
-// the client left), so the recovery is to remove the cause and run
+// the client left, and so does an ADD COLUMN whose column exists), so the recovery is to remove the cause and run
 // Migrate again, which completes the migration and records it; do not
 // insert version rows by hand.
 //
@@ -82,6 +90,7 @@
 //	0005_full_marker        3.9 s  reads and writes of teams waited
 //	0006_teams_fullest      3.9 s  writes of teams waited, reads went on
 //	0007_forming_indexes    4.6 s  reads and writes of teams waited
+//	0008_refund_attempt     not measured; reads and writes of seats wait for a scan of seats
 //
 // On MariaDB 10.11, mysql/0003 (InnoDB builds the index online) took 5.8 s
 // on 2M teams, and writes of teams waited at most 41 ms meanwhile. SQLite's

@@ -300,6 +300,11 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 				if err != nil && mysqlErrno(err, "1061") && strings.HasPrefix(stmt, "CREATE INDEX ") {
 					return nil
 				}
+				// So is a column added before such a crash (1060,
+				// duplicate column name).
+				if err != nil && mysqlErrno(err, "1060") && strings.HasPrefix(stmt, "ALTER TABLE ") && strings.Contains(stmt, " ADD COLUMN ") {
+					return nil
+				}
 				if err != nil {
 					return fmt.Errorf("%w\n%s", err, stmt)
 				}

@@ -16,10 +16,11 @@ import (
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
 
-// TestMigrateLockTimeout: a host transaction that has read teams stays
-// open while the pending migration needs an exclusive lock of teams
-// (PostgreSQL 0007, MySQL 0003). Migrate waits for the lock at most its
-// lock timeout per try, so a read of teams started while it tries is not
+// TestMigrateLockTimeout: a host transaction that has read seats stays
+// open while the pending migration needs an exclusive lock of seats
+// (PostgreSQL 0008, MySQL 0004: the refund attempt column). Migrate waits
+// for the lock at most its lock timeout per try, so a read of seats
+// started while it tries is not
 // queued behind it until the host transaction ends; Migrate retries until
 // its ctx ends, then names the migration, or until the host transaction
 // ends, then applies it. The migrator's connections carry a host's
@@ -57,6 +58,15 @@ func TestMigrateLockTimeout(t *testing.T) {
 		defer func() { _ = host.Rollback() }()
 		_, err = s.WithTx(host).GetTeam(ctx, team.ID)
 		require.NoError(t, err)
+		// Today's Store reads refund_attempt, which the pending migration
+		// adds: the reads of seats here are the older release's.
+		readSeats := func(q interface {
+			QueryRowContext(context.Context, string, ...any) *sql.Row
+		}) error {
+			var n int
+			return q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"seats WHERE team_id = '"+team.ID+"'").Scan(&n)
+		}
+		require.NoError(t, readSeats(host))
 
 		// Gives up when its ctx ends, naming the migration.
 		short, cancel := context.WithTimeout(ctx, 3*lockTimeout)
@@ -76,11 +86,11 @@ func TestMigrateLockTimeout(t *testing.T) {
 			happened("migrated")
 			migrated <- err
 		}()
-		waitForLockWait(t, db, d, prefix+"teams")
+		waitForLockWait(t, db, d, prefix+"seats")
 		var readErr error
 		read := make(chan struct{})
 		go func() {
-			_, readErr = s.GetTeam(ctx, team.ID)
+			readErr = readSeats(db)
 			happened("read")
 			close(read)
 		}()
@@ -165,6 +175,8 @@ func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
 	defer func() { _ = host.Rollback() }()
 	_, err = s.WithTx(host).GetTeam(ctx, team.ID)
 	require.NoError(t, err)
+	var n int // a read of seats as an older release reads them (see TestMigrateLockTimeout)
+	require.NoError(t, host.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"seats").Scan(&n))
 
 	var order eventOrder
 	happened := order.happened
@@ -182,7 +194,7 @@ func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
 		return done
 	}
 	first := migrate("first migrated")
-	waitForLockWait(t, db, d, prefix+"teams") // the first holds the migration lock
+	waitForLockWait(t, db, d, prefix+"seats") // the first holds the migration lock
 
 	second, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
 	require.NoError(t, err)

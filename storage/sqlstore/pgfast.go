@@ -374,7 +374,7 @@ func (s *Store) pgOpenParts(q *pgq, w *groupbuy.OpenTeamWrite, team *groupbuy.Te
 		s.pgTime(q, team.OpenedAt), `, `, s.pgTime(q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM `, source, `
 		RETURNING id
 	), `+p+`s AS (
-		INSERT INTO {p}seats (`+seatCols+`, active_user)
+		INSERT INTO {p}seats (`+seatInsertCols+`, active_user)
 		SELECT `)
 	s.pgSeatValues(q, leader)
 	q.sql(` FROM ` + p + `t
@@ -498,7 +498,7 @@ func (s *Store) pgJoinSeat(q *pgq, w *groupbuy.JoinTeamWrite, seat *groupbuy.Sea
 	}
 	q.sql(`
 	), s AS (
-		INSERT INTO {p}seats (`+seatCols+`, active_user)
+		INSERT INTO {p}seats (`+seatInsertCols+`, active_user)
 		SELECT `, q.text(seat.ID), `, t.id, t.campaign_id, `, user, `, `, q.text(seat.SKU), `, `, q.int(seat.Quantity), `, `,
 		q.text(money(seat.UnitPrice)), `::numeric, `, q.text(money(seat.Amount)), `::numeric, `, q.text(seat.Currency), `,
 		'reserved', false, false, `, s.pgTime(q, seat.ReservedAt), `, LEAST(`, s.pgTime(q, seat.ReservedUntil), `, t.expires_at), NULL, `,

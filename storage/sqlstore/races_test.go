@@ -287,9 +287,9 @@ func (w *raceWorld) refund(st groupbuy.Seat, what string) func() {
 			var err error
 			switch what {
 			case "refunded":
-				_, err = svc.MarkRefunded(w.ctx, st.ID)
+				_, err = svc.MarkRefunded(w.ctx, st.ID, 0)
 			case "failed":
-				_, err = svc.MarkRefundFailed(w.ctx, st.ID, "provider said no")
+				_, err = svc.MarkRefundFailed(w.ctx, st.ID, 0, "provider said no")
 			default:
 				_, err = svc.RetryRefund(w.ctx, st.ID)
 			}
@@ -697,8 +697,11 @@ func TestWithTxStaleSnapshotConflictIsRetryable(t *testing.T) {
 			require.True(t, storage.IsRetryable(err), "CancelTeam on a stale snapshot: %v", err)
 			require.NoError(t, rerun(cancel))
 
-			failed := func(svc *groupbuy.Service) error { _, err := svc.MarkRefundFailed(w.ctx, leader.ID, "no"); return err }
-			err = stale(func() { _, err := w.setup.MarkRefundFailed(w.ctx, leader.ID, "no"); require.NoError(t, err) }, failed)
+			failed := func(svc *groupbuy.Service) error {
+				_, err := svc.MarkRefundFailed(w.ctx, leader.ID, 0, "no")
+				return err
+			}
+			err = stale(func() { _, err := w.setup.MarkRefundFailed(w.ctx, leader.ID, 0, "no"); require.NoError(t, err) }, failed)
 			require.Error(t, err)
 			require.True(t, storage.IsRetryable(err), "MarkRefundFailed on a stale snapshot: %v", err)
 			require.NoError(t, rerun(failed), "a repeat")
@@ -790,7 +793,7 @@ func TestWithTxRowNewerThanSnapshot(t *testing.T) {
 	w.paySetup(seats[0])
 	closed, err := w.setup.CancelTeam(w.ctx, team.ID, "gone")
 	require.NoError(t, err)
-	_, err = w.setup.MarkRefunded(w.ctx, seats[0].ID)
+	_, err = w.setup.MarkRefunded(w.ctx, seats[0].ID, 0)
 	require.NoError(t, err)
 
 	err = ts.CloseTeam(w.ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: closed.Version - 1,
@@ -799,7 +802,7 @@ func TestWithTxRowNewerThanSnapshot(t *testing.T) {
 	require.NotErrorIs(t, err, groupbuy.ErrNotFound)
 
 	_, err = ts.UpdateRefund(w.ctx, &groupbuy.RefundWrite{SeatID: seats[0].ID,
-		From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Now: w.clk.Now()})
+		From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Attempt: 1, Now: w.clk.Now()})
 	require.ErrorIs(t, err, storage.ErrConflict)
 	require.NotErrorIs(t, err, groupbuy.ErrNotFound)
 }

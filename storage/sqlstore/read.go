@@ -12,8 +12,13 @@ import (
 
 const teamCols = `id, campaign_id, leader_id, capacity, seats_taken, seats_paid, virtual_seats, state, opened_at, expires_at, closed_at, version`
 
-const seatCols = `id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount, currency, state, is_leader, is_virtual,
+// seatInsertCols are the columns a new seat is inserted with: all of
+// seatCols but refund_attempt, which starts at its default, 0.
+const seatInsertCols = `id, team_id, campaign_id, user_id, sku, quantity, unit_price, amount, currency, state, is_leader, is_virtual,
 	reserved_at, reserved_until, paid_at, payment_ref, version`
+
+// seatCols are the columns every read of a seat reads.
+const seatCols = seatInsertCols + `, refund_attempt`
 
 // seatOrder is TeamSeats' order: real seats by ReservedAt then ID, virtual
 // seats last.
@@ -34,13 +39,13 @@ func (s *Store) teamDest(dst []any, t *groupbuy.Team) []any {
 func (s *Store) seatDest(dst []any, st *groupbuy.Seat) []any {
 	return append(dst, &st.ID, &st.TeamID, &st.CampaignID, &st.UserID, &st.SKU, (*intScan)(&st.Quantity), decScan{&st.UnitPrice},
 		decScan{&st.Amount}, &st.Currency, (*strScan)(&st.State), &st.Leader, &st.Virtual,
-		s.ts(&st.ReservedAt), s.ts(&st.ReservedUntil), s.ts(&st.PaidAt), &st.PaymentRef, &st.Version)
+		s.ts(&st.ReservedAt), s.ts(&st.ReservedUntil), s.ts(&st.PaidAt), &st.PaymentRef, &st.Version, (*intScan)(&st.RefundAttempt))
 }
 
 // Numbers of columns in teamCols and seatCols.
 const (
 	teamColN = 12
-	seatColN = 17
+	seatColN = 18
 )
 
 func (s *Store) scanTeam(sc scanner) (groupbuy.Team, error) {

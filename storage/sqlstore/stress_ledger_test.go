@@ -184,9 +184,9 @@ func stressLedger(t *testing.T, seed uint64, clk *stressClock, store groupbuy.St
 					id := pick(r, &seats)
 					switch r.IntN(3) {
 					case 0:
-						_, _ = svc.MarkRefunded(ctx, id)
+						_, _ = svc.MarkRefunded(ctx, id, 0)
 					case 1:
-						_, _ = svc.MarkRefundFailed(ctx, id, "no")
+						_, _ = svc.MarkRefundFailed(ctx, id, 0, "no")
 					default:
 						if _, err := svc.RetryRefund(ctx, id); err == nil {
 							mu.Lock()

@@ -27,6 +27,12 @@ import (
 // migrations that change data did (PostgreSQL 0005's full_at), writes
 // work on the result, and its tables, columns, indexes and constraints
 // equal a fresh install's.
+//
+// Today's Store reads and writes seats.refund_attempt, which the last
+// migration adds: while it seeds and reads before the upgrade, the test
+// adds that column as the migration does, and drops it again before
+// Migrate, so that the upgrade finds the seats as an older release left
+// them (in refund states too) and the migration sets their attempt.
 func TestUpgradeFromEveryVersion(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		_, prefix := newStorePrefixed(t, db, d)
@@ -46,10 +52,14 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	s, prefix := newStoreAt(t, db, d, v)
 	require.Equal(t, slices.Index(versions, v)+1, countVersions(t, db, prefix), "migrated to %d only", v)
 
+	_, err := db.ExecContext(ctx, "ALTER TABLE "+prefix+"seats ADD COLUMN refund_attempt INTEGER NOT NULL DEFAULT 0")
+	require.NoError(t, err, "today's Store needs the column")
 	u := seedAt(t, db, d, s, prefix, v)
 	before := u.read(t)
 	var events int
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"outbox").Scan(&events))
+	_, err = db.ExecContext(ctx, "ALTER TABLE "+prefix+"seats DROP COLUMN refund_attempt")
+	require.NoError(t, err, "the seats as a release before the column left them")
 
 	require.NoError(t, s.Migrate(ctx))
 
@@ -57,6 +67,30 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	assert.Equal(t, want, schemaOf(t, db, d, prefix), "schema upgraded from %d equals a fresh install's", v)
 	after := u.read(t)
 	assert.Equal(t, before, after, "the same reads return the same data")
+	// The refund attempt migration: a seat whose refund was requested
+	// before it is at attempt 1, any other at 0.
+	for _, id := range []string{u.teamA, u.teamB, u.teamC, u.teamD, u.teamE, u.teamF} {
+		for _, st := range after["seats "+id].([]groupbuy.Seat) {
+			switch st.State {
+			case groupbuy.SeatRefundRequested, groupbuy.SeatRefundFailed, groupbuy.SeatRefunded:
+				assert.Equal(t, 1, st.RefundAttempt, "seat %s, %s", st.ID, st.State)
+			default:
+				assert.Zero(t, st.RefundAttempt, "seat %s, %s", st.ID, st.State)
+			}
+		}
+	}
+	var states []groupbuy.SeatState
+	for _, id := range []string{u.teamE, u.teamF} {
+		for _, st := range after["seats "+id].([]groupbuy.Seat) {
+			states = append(states, st.State)
+		}
+	}
+	assert.ElementsMatch(t, []groupbuy.SeatState{groupbuy.SeatRefundFailed, groupbuy.SeatRefunded, groupbuy.SeatReleased, groupbuy.SeatRefundRequested}, states)
+	// A host's report of attempt 1 matches such a seat; its retry is
+	// attempt 2.
+	ivy, err := s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: u.ivy, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefundRequested, Attempt: 1, Now: t0})
+	require.NoError(t, err)
+	assert.Equal(t, 2, ivy.RefundAttempt)
 
 	// The data of every migration reads as today's code expects.
 	assert.Equal(t, []string{u.teamA, u.teamB}, teamIDs(after["open fullest"].([]groupbuy.Team)))
@@ -105,6 +139,9 @@ type upgrade struct {
 	teamB      string // dave (reserved): 1 of 3
 	teamC      string // erin's, failed, her seat released
 	teamD      string // 3 of 3 paid; on PostgreSQL left forming (a crash before the completion), else succeeded
+	teamE      string // failed: ivy's refund failed, jay's settled, kim's seat released
+	teamF      string // cancelled: lea's refund requested
+	ivy        string // ivy's seat
 	bob        groupbuy.Seat
 	payKey     string // PaySeat's idempotency key, when it ran through the Store
 	outcomeKey string
@@ -169,6 +206,28 @@ func seedAt(t *testing.T, db *sql.DB, d sqlstore.Dialect, s *sqlstore.Store, pre
 		pay(hank, "")
 	}
 
+	// Refunds: a failed team with seats in every refund state.
+	team, ivy := f.open("ivy")
+	u.teamE, u.ivy = team.ID, ivy.ID
+	jay, kim := f.join(team.ID, "jay"), f.join(team.ID, "kim")
+	pay(ivy, "")
+	pay(jay, "")
+	team, err := s.GetTeam(ctx, u.teamE)
+	require.NoError(t, err)
+	require.NoError(t, s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: team.Version, State: groupbuy.TeamFailed,
+		Now: t0.Add(time.Minute), Release: []string{kim.ID}, Refund: []string{ivy.ID, jay.ID}}))
+	_, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: ivy.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Attempt: 1, Now: t0})
+	require.NoError(t, err)
+	_, err = s.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: jay.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Attempt: 1, Now: t0})
+	require.NoError(t, err)
+	team, lea := f.open("lea")
+	u.teamF = team.ID
+	pay(lea, "")
+	team, err = s.GetTeam(ctx, u.teamF)
+	require.NoError(t, err)
+	require.NoError(t, s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: team.Version, State: groupbuy.TeamCancelled,
+		Now: t0.Add(time.Minute), Refund: []string{lea.ID}}))
+
 	u.outcomeKey = "outcome-" + u.teamC
 	require.NoError(t, s.RecordOutcome(ctx, &groupbuy.IdempotencyRecord{Scope: "groupbuy.close", Key: u.outcomeKey,
 		Fingerprint: "fp", Result: []byte(`{"ok":true}`), CreatedAt: t0}, []storage.Event{f.event(groupbuy.TopicTeamFailed, "outcome")}))
@@ -213,7 +272,7 @@ func (u *upgrade) read(t *testing.T) map[string]any {
 	}
 	c, err := s.GetCampaign(ctx, u.f.c.ID)
 	add("campaign", c, err)
-	for _, id := range []string{u.teamA, u.teamB, u.teamC, u.teamD} {
+	for _, id := range []string{u.teamA, u.teamB, u.teamC, u.teamD, u.teamE, u.teamF} {
 		team, err := s.GetTeam(ctx, id)
 		add("team "+id, team, err)
 		seats, err := s.TeamSeats(ctx, id)
@@ -278,7 +337,9 @@ func schemaOf(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) []str
 			// Relations (tables, indexes, sequences) and their options (fillfactor).
 			`SELECT 'rel ' || c.relname || ' ' || c.relkind::text || ' ' || coalesce(array_to_string(c.reloptions, ','), '')
 			 FROM pg_class c WHERE` + mine,
-			`SELECT 'col ' || c.relname || ' ' || a.attnum || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' ||
+			// Columns numbered by their place among the live ones: the
+			// upgrade test drops and adds one, which moves its attnum.
+			`SELECT 'col ' || c.relname || ' ' || row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum) || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' ||
 			    a.attnotnull::text || ' ' || coalesce(co.collname, '') || ' ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '') || ' ' || a.attidentity::text
 			 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 			 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0

@@ -186,7 +186,7 @@ func (s *Store) lockedSeat(ctx context.Context, r run, id string) (groupbuy.Seat
 }
 
 func (s *Store) insertSeat(ctx context.Context, r run, st *groupbuy.Seat) error {
-	_, err := r.exec(ctx, `INSERT INTO {p}seats (`+seatCols+`, active_user)
+	_, err := r.exec(ctx, `INSERT INTO {p}seats (`+seatInsertCols+`, active_user)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		st.ID, st.TeamID, st.CampaignID, st.UserID, st.SKU, st.Quantity, money(st.UnitPrice), money(st.Amount),
 		st.Currency, string(st.State), st.Leader, st.Virtual, s.t(st.ReservedAt), s.t(st.ReservedUntil), s.t(st.PaidAt),
@@ -821,12 +821,16 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 		if activeSeat(m.To) {
 			activeTo = "active_user"
 		}
+		attempt := "" // a refund requested by the close is the seat's first
+		if m.To == groupbuy.SeatRefundRequested {
+			attempt = ", refund_attempt = 1"
+		}
 		for ids := range slices.Chunk(m.SeatIDs, 500) {
 			args := []any{string(m.To), t.ID, string(m.From)}
 			for _, id := range ids {
 				args = append(args, id)
 			}
-			n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, version = version + 1
+			n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+attempt+`, version = version + 1
 				WHERE team_id = ? AND state = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
 			if err != nil {
 				return err
@@ -871,7 +875,7 @@ func placeholders(n int) string {
 }
 
 // UpdateRefund implements groupbuy.Store. Like the reference adapter it
-// changes the seat alone; the per-user counters and the team's counters are
+// guards the seat's state and refund attempt, and changes the seat alone; the per-user counters and the team's counters are
 // not touched (the Service moves only seats that already left the live
 // states along the refund path).
 func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (groupbuy.Seat, error) {
@@ -890,8 +894,8 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	}
 	var out groupbuy.Seat
 	err := s.inTx(ctx, func(r run) error {
-		n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, version = version + 1
-			WHERE `+byKey("id = ?", "state = ?"), string(w.To), w.SeatID, string(w.From))
+		n, err := r.affected(ctx, `UPDATE {p}seats SET state = ?, active_user = `+activeTo+`, refund_attempt = ?, version = version + 1
+			WHERE `+byKey("id = ?", "state = ? AND refund_attempt = ?"), string(w.To), w.NewAttempt(), w.SeatID, string(w.From), w.Attempt)
 		if err != nil {
 			return s.uniqueAsGuard(err, "seat "+w.SeatID)
 		}
@@ -900,10 +904,10 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 			return err
 		}
 		if n != 1 {
-			err := conflict("seat %s is %s", st.ID, st.State)
+			err := conflict("seat %s is %s at refund attempt %d", st.ID, st.State, st.RefundAttempt)
 			return s.retryableIfStale(ctx, r, err, func(r run) (bool, error) {
 				st, err := s.getSeat(ctx, r, w.SeatID)
-				return st.State == w.From, err
+				return st.State == w.From && st.RefundAttempt == w.Attempt, err
 			})
 		}
 		if err := s.insertEvents(ctx, r, w.Events); err != nil {

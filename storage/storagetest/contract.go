@@ -212,7 +212,7 @@ func testContractWritesNotRetained(e *env) {
 	assert.Equal(e.t, handedClose, cw, "CloseTeam modified its write (its seat lists are not the adapter's to sort)")
 	scribble(cw.Events[0].Payload)
 
-	uw := &groupbuy.RefundWrite{SeatID: "st-q1bob", From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Now: t0,
+	uw := &groupbuy.RefundWrite{SeatID: "st-q1bob", From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Attempt: 1, Now: t0,
 		Events: lent(event(e.id("ev"), "storagetest.refund_failed", "st:refund_failed", t0))}
 	handedRefund := *uw
 	handedRefund.Events = cloneEvents(uw.Events)
@@ -367,7 +367,7 @@ func testContractLimitsPerCampaign(e *env) {
 	require.NoError(e.t, e.gb.CloseTeam(e.ctx, &groupbuy.CloseTeamWrite{TeamID: "tm-qr1", Version: e.team("tm-qr1").Version,
 		State: groupbuy.TeamCancelled, Now: t0, Refund: []string{lead.ID, joined.ID}}))
 	for _, s := range []groupbuy.Seat{lead, joined} {
-		_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: s.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Now: t0})
+		_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: s.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Attempt: 1, Now: t0})
 		require.NoError(e.t, err)
 	}
 	require.NoError(e.t, e.gb.OpenTeam(e.ctx, openW(rc, "tm-qr2", "zoe")), "zoe's refund_failed leader seat does not count")
@@ -493,14 +493,19 @@ func testContractRefundAndConfirmGuards(e *env) {
 	require.NoError(e.t, e.gb.CloseTeam(e.ctx, &groupbuy.CloseTeamWrite{TeamID: f.team.ID, Version: team.Version,
 		State: groupbuy.TeamCancelled, Now: f.t0, Release: []string{f.bob.ID}, Refund: []string{f.leader.ID}}))
 	before := e.snapshot([]string{f.team.ID}, []string{"alice", "bob"})
-	for _, m := range [][2]groupbuy.SeatState{
-		{groupbuy.SeatRefundRequested, groupbuy.SeatRefundFailed},
-		{groupbuy.SeatRefundFailed, groupbuy.SeatRefundRequested},
-		{groupbuy.SeatRefundRequested, groupbuy.SeatRefunded},
+	assert.Equal(e.t, 1, e.seat(f.leader.ID).RefundAttempt, "a refund the close requested is attempt 1")
+	for _, m := range []struct {
+		from, to         groupbuy.SeatState
+		attempt, becomes int
+	}{
+		{groupbuy.SeatRefundRequested, groupbuy.SeatRefundFailed, 1, 1},
+		{groupbuy.SeatRefundFailed, groupbuy.SeatRefundRequested, 1, 2},
+		{groupbuy.SeatRefundRequested, groupbuy.SeatRefunded, 2, 2},
 	} {
-		out, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.leader.ID, From: m[0], To: m[1], Now: f.t0})
-		require.NoError(e.t, err, "%s → %s", m[0], m[1])
-		assert.Equal(e.t, m[1], out.State)
+		out, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.leader.ID, From: m.from, To: m.to, Attempt: m.attempt, Now: f.t0})
+		require.NoError(e.t, err, "%s → %s", m.from, m.to)
+		assert.Equal(e.t, m.to, out.State)
+		assert.Equal(e.t, m.becomes, out.RefundAttempt, "%s → %s at attempt %d", m.from, m.to, m.attempt)
 	}
 	after := e.snapshot([]string{f.team.ID}, []string{"alice", "bob"})
 	assert.Equal(e.t, before.Teams, after.Teams, "UpdateRefund changes no team: no counter, no version")

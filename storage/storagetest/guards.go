@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -587,14 +588,31 @@ func testStoreUpdateRefundGuards(e *env) {
 	}))
 	before := e.seat(f.bob.ID)
 	require.Equal(e.t, groupbuy.SeatRefundRequested, before.State)
-	check(&groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefundRequested, Now: f.t0}, storage.ErrConflict, "seat not in From")
+	require.Equal(e.t, 1, before.RefundAttempt, "the close requested attempt 1")
+	check(&groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefundRequested, Attempt: 1, Now: f.t0}, storage.ErrConflict, "seat not in From")
+	for _, attempt := range []int{0, 2} {
+		check(&groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Attempt: attempt, Now: f.t0},
+			storage.ErrConflict, fmt.Sprintf("seat at attempt 1, not %d", attempt))
+	}
 
 	ev := event(e.id("ev"), "storagetest.refund", "st:refund", f.t0)
-	out, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Now: f.t0, Events: []storage.Event{ev}})
+	out, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Attempt: 1, Now: f.t0, Events: []storage.Event{ev}})
 	require.NoError(e.t, err)
 	assert.Equal(e.t, groupbuy.SeatRefundFailed, out.State)
+	assert.Equal(e.t, 1, out.RefundAttempt, "a failure leaves the attempt")
 	assert.Equal(e.t, before.Version+1, out.Version)
 	assert.Equal(e.t, sv(out), sv(e.seat(f.bob.ID)), "UpdateRefund returns the seat as stored")
 	assert.Equal(e.t, []string{ev.ID}, eventIDs(withTopic(e.drain(), "storagetest.refund")), "the write's events are stored")
-	check(&groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Now: f.t0}, storage.ErrConflict, "moved on already")
+	check(&groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Attempt: 1, Now: f.t0}, storage.ErrConflict, "moved on already")
+
+	// A retry expects the attempt that failed and numbers the next; an
+	// ABA (failed, retried, failed again since the read) is a conflict.
+	check(&groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefundRequested, Attempt: 2, Now: f.t0}, storage.ErrConflict, "retry of attempt 2 at attempt 1")
+	out, err = e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefundRequested, Attempt: 1, Now: f.t0})
+	require.NoError(e.t, err)
+	assert.Equal(e.t, 2, out.RefundAttempt, "a retry numbers the next attempt")
+	out, err = e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefundFailed, Attempt: 2, Now: f.t0})
+	require.NoError(e.t, err)
+	check(&groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefundRequested, Attempt: 1, Now: f.t0}, storage.ErrConflict, "retry of attempt 1 after attempt 2 failed")
+	assert.Equal(e.t, sv(out), sv(e.seat(f.bob.ID)), "the refused retry changed nothing")
 }

@@ -226,6 +226,7 @@ type seatV struct {
 	ReservedAt, ReservedUntil, PaidAt   string
 	PaymentRef                          string
 	Version                             int64
+	RefundAttempt                       int
 }
 
 func sv(s groupbuy.Seat) seatV {
@@ -234,6 +235,7 @@ func sv(s groupbuy.Seat) seatV {
 		Quantity: s.Quantity, UnitPrice: dec(s.UnitPrice), Amount: dec(s.Amount), Currency: s.Currency,
 		State: s.State, Leader: s.Leader, Virtual: s.Virtual, ReservedAt: ts(s.ReservedAt),
 		ReservedUntil: ts(s.ReservedUntil), PaidAt: ts(s.PaidAt), PaymentRef: s.PaymentRef, Version: s.Version,
+		RefundAttempt: s.RefundAttempt,
 	}
 }
 

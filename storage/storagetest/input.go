@@ -228,6 +228,14 @@ func testInputEnums(e *env) {
 			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatPaid, Now: now, Events: e.oneEvent()})
 			return err
 		}},
+		{"UpdateRefund negative attempt", func() error {
+			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Attempt: -1, Now: now, Events: e.oneEvent()})
+			return err
+		}},
+		{"UpdateRefund attempt out of range", func() error {
+			_, err := e.gb.UpdateRefund(e.ctx, &groupbuy.RefundWrite{SeatID: f.bob.ID, From: groupbuy.SeatRefundFailed, To: groupbuy.SeatRefundRequested, Attempt: 1<<31 - 1, Now: now, Events: e.oneEvent()})
+			return err
+		}},
 	})
 }
 

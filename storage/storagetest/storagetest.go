@@ -186,6 +186,8 @@ var groups = []group{
 	{"Refund", []testCase{
 		{"CancelTeam", testCancelTeam},
 		{"FailRetrySettle", testRefundPath},
+		{"StaleAttempt", testStaleRefundAttempt},
+		{"AttemptsOnClose", testRefundAttemptsOnClose},
 		{"IllegalTransitions", testIllegalTransitions},
 	}},
 	{"Outbox", []testCase{

@@ -1,0 +1,18 @@
+-- The refund attempt of a seat, MySQL (groupbuy.Seat.RefundAttempt): 0
+-- until the refund of the seat's own payment is requested, 1 when its
+-- team's failure or cancellation requests it, one more on each
+-- RetryRefund. MarkRefunded and MarkRefundFailed refuse a report of
+-- another attempt than the seat's current one.
+-- A seat whose refund was requested before this migration is at attempt 1
+-- (the requests written before carry no attempt: a host reports them with
+-- attempt 0, unchecked, or 1, which matches until the next RetryRefund).
+-- MySQL 8 has no ADD COLUMN IF NOT EXISTS: Migrate treats "duplicate
+-- column name" on an ADD COLUMN as already applied, for a rerun after a
+-- crash between the statement and its version row; the UPDATE can run
+-- again.
+-- Cost: InnoDB adds the column in place (instantly on MariaDB 10.3+ and
+-- MySQL 8.0.12+), with an exclusive metadata lock at its start and end;
+-- the UPDATE reads every seat and locks those in a refund state. Not
+-- measured.
+ALTER TABLE {{prefix}}seats ADD COLUMN refund_attempt INT NOT NULL DEFAULT 0;
+UPDATE {{prefix}}seats SET refund_attempt = 1 WHERE state IN ('refund_requested', 'refund_failed', 'refunded') AND refund_attempt = 0;
