@@ -300,6 +300,14 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, a
 			}
 			return seat, nil // a repeat
 		}
+		// A report of another attempt than the current one of a seat
+		// whose refund was asked for is stale whatever the seat's state,
+		// a refunded one's too (attempt 1's failure redelivered after
+		// attempt 2 settled), before the transition is checked; a seat
+		// never refunded (attempt 0) has no attempt to report.
+		if attempt != 0 && seat.RefundAttempt != 0 && attempt != seat.RefundAttempt {
+			return Seat{}, stale(&seat)
+		}
 		if err := CheckSeatTransition(seat.State, to); err != nil {
 			return Seat{}, err
 		}

@@ -171,6 +171,15 @@ func testStaleRefundAttempt(e *env) {
 	assert.Equal(e.t, groupbuy.SeatRefunded, done.State)
 	assert.Equal(e.t, 2, done.RefundAttempt)
 	e.expectNoEvents("refunded")
+	// Once refunded, attempt 1's failure is still a stale report, not an
+	// illegal transition; the settled attempt's own failure is illegal.
+	e.unchanged([]string{ct.team.ID}, []string{"alice", "bob", "carol"}, "reports after the refund", func() {
+		_, err := e.svc.MarkRefundFailed(e.ctx, seat.ID, 1, "provider: SYSTEMERROR")
+		assert.ErrorIs(e.t, err, groupbuy.ErrStaleRefundAttempt, "attempt 1's failure after attempt 2 settled")
+		_, err = e.svc.MarkRefundFailed(e.ctx, seat.ID, 2, "provider: SYSTEMERROR")
+		assert.ErrorIs(e.t, err, groupbuy.ErrIllegalTransition, "attempt 2's failure after its success")
+	})
+	e.expectNoEvents("reports after the refund")
 
 	// A failure of attempt 2 reported twice: once failed, the retry is
 	// attempt 3, and attempt 2's redelivered failure is stale.

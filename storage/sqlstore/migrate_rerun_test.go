@@ -1,0 +1,28 @@
+package sqlstore_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// TestMigrateMySQLRerunAfterCrash: MySQL's DDL is not transactional, so a
+// crash after the last migration's statements but before its version row
+// leaves the column added and the version missing. Migrate run again
+// treats the duplicate column (1060) as applied, reruns the UPDATE, and
+// records the version; the seats in a refund state are at attempt 1.
+func TestMigrateMySQLRerunAfterCrash(t *testing.T) {
+	db, d, ctx := openMySQL(t), sqlstore.MySQL, t.Context()
+	versions := migrationVersions(t, d)
+	last := versions[len(versions)-1]
+	s, prefix := newStoreAt(t, db, d, last)
+	_, err := db.ExecContext(ctx, "DELETE FROM "+prefix+"schema_migrations WHERE version = ?", last)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx), "rerun after a crash before the version row")
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"schema_migrations WHERE version = ?", last).Scan(&n))
+	require.Equal(t, 1, n)
+	require.NoError(t, s.Migrate(ctx), "a third run has nothing to do")
+}
