@@ -112,7 +112,7 @@ func FuzzCommands(f *testing.F) {
 		case 4:
 			_, err = svc.CancelReservation(ctx, seat, user)
 		case 5:
-			_, err = svc.MarkRefundFailed(ctx, seat, 0, key)
+			_, err = svc.MarkRefundFailed(ctx, seat, qty, key) // qty as the attempt: negative, 0 (unchecked), any
 		case 6:
 			_, err = svc.OpenTeams(ctx, campaign, qty)
 			if err == nil {
@@ -124,7 +124,7 @@ func FuzzCommands(f *testing.F) {
 				return // a cancel changes state by design
 			}
 		case 8:
-			_, err = svc.MarkRefunded(ctx, seat, 0)
+			_, err = svc.MarkRefunded(ctx, seat, qty)
 		case 9:
 			_, err = svc.RetryRefund(ctx, seat)
 		case 10:
@@ -153,6 +153,7 @@ func FuzzCommands(f *testing.F) {
 		for _, e := range expected {
 			known = known || errors.Is(err, e)
 		}
+		known = known || errors.Is(err, groupbuy.ErrStaleRefundAttempt)
 		if !known && !errors.Is(err, groupbuy.ErrNotFound) {
 			t.Fatalf("op %d: error of no known kind: %v", op, err)
 		}

@@ -40,6 +40,9 @@ type sim struct {
 	retry  map[string]int    // seat → RetryRefund calls that succeeded
 	refund map[string]string // refund key → the payment it refunds
 	badPay map[string]bool   // refs whose payment should have changed nothing
+	// attempt is the Attempt of the newest refund_requested or
+	// refund_failed event of each seat's own refund.
+	attempt map[string]int
 }
 
 func (s *sim) fail(format string, args ...any) {
@@ -59,7 +62,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), ctx: context.Background(),
 		now:  time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC),
 		refs: map[string]string{}, prev: map[string]string{}, events: map[string]int{},
-		topics: map[string]int{}, retry: map[string]int{}, refund: map[string]string{}, badPay: map[string]bool{},
+		topics: map[string]int{}, retry: map[string]int{}, refund: map[string]string{}, badPay: map[string]bool{}, attempt: map[string]int{},
 	}
 	s.store = memory.New(memory.WithClock(func() time.Time { return s.now }))
 	svc, err := groupbuy.New(s.store, groupbuy.Config{
@@ -238,19 +241,37 @@ func (s *sim) step() {
 			return
 		}
 		var err error
+		before, gerr := s.store.GetSeat(s.ctx, seatID)
+		if gerr != nil {
+			s.fail("seat %s: %v", seatID, gerr)
+		}
+		// The attempt a report names: unchecked, the current one, or a
+		// stale or future one.
+		attempt := []int{0, before.RefundAttempt, before.RefundAttempt - 1, before.RefundAttempt + 1}[s.rng.IntN(4)]
+		attempt = max(attempt, 0)
 		switch s.rng.IntN(3) {
 		case 0:
-			s.log = append(s.log, "refunded "+seatID)
-			_, err = s.svc.MarkRefunded(s.ctx, seatID, 0)
+			s.log = append(s.log, fmt.Sprintf("refunded %s attempt %d", seatID, attempt))
+			_, err = s.svc.MarkRefunded(s.ctx, seatID, attempt)
 		case 1:
-			s.log = append(s.log, "refund failed "+seatID)
-			_, err = s.svc.MarkRefundFailed(s.ctx, seatID, 0, "bank down")
+			s.log = append(s.log, fmt.Sprintf("refund failed %s attempt %d", seatID, attempt))
+			_, err = s.svc.MarkRefundFailed(s.ctx, seatID, attempt, "bank down")
 		default:
 			s.log = append(s.log, "retry refund "+seatID)
 			_, err = s.svc.RetryRefund(s.ctx, seatID)
 			if err == nil {
 				s.retry[seatID]++
 			}
+		}
+		if errors.Is(err, groupbuy.ErrStaleRefundAttempt) {
+			after, gerr := s.store.GetSeat(s.ctx, seatID)
+			if gerr != nil || after != before {
+				s.fail("stale report changed seat %s: %+v -> %+v (%v)", seatID, before, after, gerr)
+			}
+			if attempt == 0 || attempt == before.RefundAttempt {
+				s.fail("seat %s at attempt %d: attempt %d refused as stale", seatID, before.RefundAttempt, attempt)
+			}
+			err = nil
 		}
 		s.check("refund step", err)
 	default:
@@ -315,6 +336,21 @@ func (s *sim) drain() {
 					s.fail("refund key %s serves payments %s and %s", e.Key, ref, p.PaymentRef)
 				}
 				s.refund[e.Key] = p.PaymentRef
+				if p.ForSeat() {
+					if p.Attempt < 1 {
+						s.fail("seat refund event %s: attempt %d", e.Key, p.Attempt)
+					}
+					s.attempt[p.SeatID] = p.Attempt
+				} else if p.Attempt != 0 {
+					s.fail("late refund event %s: attempt %d", e.Key, p.Attempt)
+				}
+			}
+			if e.Topic == groupbuy.TopicRefundFailed {
+				var p groupbuy.RefundFailedPayload
+				if err := json.Unmarshal(e.Payload, &p); err != nil {
+					s.fail("refund failed event %s: %v", e.Key, err)
+				}
+				s.attempt[p.SeatID] = p.Attempt
 			}
 		}
 		if err := s.store.Ack(s.ctx, ids); err != nil {
@@ -376,6 +412,14 @@ func (s *sim) invariants() {
 				key := groupbuy.RefundKey(st.TeamID, st.ID)
 				if got, want := s.topics[groupbuy.TopicRefundRequested+"/"+key], 1+s.retry[st.ID]; got != want {
 					s.fail("seat %s: %d refund requests, want %d", st.ID, got, want)
+				}
+				if st.RefundAttempt != 1+s.retry[st.ID] || s.attempt[st.ID] != st.RefundAttempt {
+					s.fail("seat %s %s: refund attempt %d, %d retries, last event's attempt %d", st.ID, st.State,
+						st.RefundAttempt, s.retry[st.ID], s.attempt[st.ID])
+				}
+			default:
+				if st.RefundAttempt != 0 {
+					s.fail("seat %s %s: refund attempt %d", st.ID, st.State, st.RefundAttempt)
 				}
 			}
 			if n := s.events["gb:"+st.TeamID+":"+st.ID+":paid"]; n > 1 {

@@ -165,9 +165,9 @@ func stressLedger(t *testing.T, seed uint64) {
 					id := pick(r, &seats)
 					switch r.IntN(3) {
 					case 0:
-						_, _ = svc.MarkRefunded(ctx, id, 0)
+						_, _ = svc.MarkRefunded(ctx, id, r.IntN(3)) // 0: unchecked
 					case 1:
-						_, _ = svc.MarkRefundFailed(ctx, id, 0, "no")
+						_, _ = svc.MarkRefundFailed(ctx, id, r.IntN(3), "no")
 					default:
 						if _, err := svc.RetryRefund(ctx, id); err == nil {
 							mu.Lock()
@@ -204,6 +204,7 @@ func stressLedger(t *testing.T, seed uint64) {
 	t.Logf("accepted %d payments; events %v", len(accepted), topicCount)
 	homes := map[string]int{}
 	ownRefunds := map[string]int{}
+	ownAttempts := map[string][]int{} // seat → the Attempts of its own refund_requested events
 	succeeded := map[string][]string{}
 	for _, ev := range evs {
 		switch ev.Topic {
@@ -214,6 +215,7 @@ func stressLedger(t *testing.T, seed uint64) {
 			}
 			if p.ForSeat() {
 				ownRefunds[p.SeatID]++
+				ownAttempts[p.SeatID] = append(ownAttempts[p.SeatID], p.Attempt)
 			} else {
 				homes[p.PaymentRef]++
 			}
@@ -260,6 +262,18 @@ func stressLedger(t *testing.T, seed uint64) {
 			}
 			if ownRefunds[st.ID] != want {
 				t.Errorf("seat %s (%s): %d refund_requested events under its key, want %d", st.ID, st.State, ownRefunds[st.ID], want)
+			}
+			// The attempts are 1, 2, ..., the last the seat's.
+			attempts := ownAttempts[st.ID]
+			slices.Sort(attempts)
+			for i, a := range attempts {
+				if a != i+1 {
+					t.Errorf("seat %s (%s): refund_requested attempts %v", st.ID, st.State, attempts)
+					break
+				}
+			}
+			if st.RefundAttempt != want {
+				t.Errorf("seat %s (%s): refund attempt %d, want %d", st.ID, st.State, st.RefundAttempt, want)
 			}
 		}
 		slices.Sort(confirmed)

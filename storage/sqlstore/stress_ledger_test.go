@@ -184,9 +184,9 @@ func stressLedger(t *testing.T, seed uint64, clk *stressClock, store groupbuy.St
 					id := pick(r, &seats)
 					switch r.IntN(3) {
 					case 0:
-						_, _ = svc.MarkRefunded(ctx, id, 0)
+						_, _ = svc.MarkRefunded(ctx, id, r.IntN(3)) // 0: unchecked
 					case 1:
-						_, _ = svc.MarkRefundFailed(ctx, id, 0, "no")
+						_, _ = svc.MarkRefundFailed(ctx, id, r.IntN(3), "no")
 					default:
 						if _, err := svc.RetryRefund(ctx, id); err == nil {
 							mu.Lock()
@@ -218,6 +218,7 @@ func stressLedger(t *testing.T, seed uint64, clk *stressClock, store groupbuy.St
 	}
 	homes := map[string]int{}
 	ownRefunds := map[string]int{}
+	ownAttempts := map[string][]int{} // seat → the Attempts of its own refund_requested events
 	succeeded := map[string][]string{}
 	for _, ev := range evs {
 		switch ev.Topic {
@@ -228,6 +229,7 @@ func stressLedger(t *testing.T, seed uint64, clk *stressClock, store groupbuy.St
 			}
 			if p.ForSeat() {
 				ownRefunds[p.SeatID]++
+				ownAttempts[p.SeatID] = append(ownAttempts[p.SeatID], p.Attempt)
 			} else {
 				homes[p.PaymentRef]++
 			}
@@ -274,6 +276,18 @@ func stressLedger(t *testing.T, seed uint64, clk *stressClock, store groupbuy.St
 			}
 			if ownRefunds[st.ID] != want {
 				t.Errorf("seat %s (%s): %d refund_requested events under its key, want %d", st.ID, st.State, ownRefunds[st.ID], want)
+			}
+			// The attempts are 1, 2, ..., the last the seat's.
+			attempts := ownAttempts[st.ID]
+			slices.Sort(attempts)
+			for i, a := range attempts {
+				if a != i+1 {
+					t.Errorf("seat %s (%s): refund_requested attempts %v", st.ID, st.State, attempts)
+					break
+				}
+			}
+			if st.RefundAttempt != want {
+				t.Errorf("seat %s (%s): refund attempt %d, want %d", st.ID, st.State, st.RefundAttempt, want)
 			}
 		}
 		slices.Sort(confirmed)
