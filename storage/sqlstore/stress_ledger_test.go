@@ -1,40 +1,27 @@
 package sqlstore_test
 
 import (
-	"context"
 	"database/sql"
-	"encoding/json"
-	"fmt"
-	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
-
-	"github.com/socialcommerce/sdk/groupbuy"
-	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
+	"github.com/socialcommerce/sdk/storage/storagetest"
 )
 
-// TestStressLedgerSQL is groupbuy's TestStressLedger on each SQL store:
-// every command from several goroutines at once, through two Services (as
-// two instances of a host), with the clock moving, then the money checked
-// in the outbox: every payment ConfirmPayment took has exactly one home
-// (the seat it paid, or the refund of a late payment), every seat whose
-// refund was requested one refund_requested event under its own key plus
-// one per successful RetryRefund, and every succeeded team one
-// team_succeeded event listing its confirmed seats.
+// TestStressLedgerSQL runs storagetest.StressLedger, as groupbuy's
+// TestStressLedger does on the memory store, on each SQL store: every
+// command from several goroutines at once through two Services, with the
+// clock moving, then the money checked in the outbox.
 func TestStressLedgerSQL(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for seed := range uint64(stressSeeds()) {
 			t.Run(strconv.Itoa(int(seed)), func(t *testing.T) {
-				clk := &stressClock{t: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)}
+				clk := storagetest.NewStressClock(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC))
 				s := newStore(t, db, d, sqlstore.WithClock(clk.Now))
-				stressLedger(t, seed, clk, s, s)
+				storagetest.StressLedger(t, seed, clk, s, s)
 			})
 		}
 	})
@@ -46,266 +33,12 @@ func TestStressLedgerSQLWithTx(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		for seed := range uint64(stressSeeds()) {
 			t.Run(strconv.Itoa(int(seed)), func(t *testing.T) {
-				clk := &stressClock{t: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)}
+				clk := storagetest.NewStressClock(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC))
 				s := newStore(t, db, d, sqlstore.WithClock(clk.Now))
-				stressLedger(t, 100+seed, clk, &txPerCall{t: t, db: db, s: s}, s)
+				storagetest.StressLedger(t, 100+seed, clk, &txPerCall{t: t, db: db, s: s}, s)
 			})
 		}
 	})
-}
-
-type stressClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stressClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Microsecond + 17) // every reading a little later
-	return c.t
-}
-
-func (c *stressClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func stressLedger(t *testing.T, seed uint64, clk *stressClock, store groupbuy.Store, out storage.Outbox) {
-	ctx := context.Background()
-	rng := rand.New(rand.NewPCG(seed, 42))
-	var svcs [2]*groupbuy.Service
-	for i := range svcs {
-		svc, err := groupbuy.New(store, groupbuy.Config{Now: clk.Now, Seed: seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs[i] = svc
-	}
-	fills := []groupbuy.VirtualFill{{Mode: groupbuy.VirtualFillNone}, {Mode: groupbuy.VirtualFillMinPaid, MinPaidSeats: 1}, {Mode: groupbuy.VirtualFillMinPercent, MinPercent: 50}}
-	lates := []groupbuy.LatePaymentPolicy{groupbuy.LateRefund, groupbuy.LateJoinOther, groupbuy.LateOpenNew}
-	c := groupbuy.Campaign{
-		ID: "c", ProductRef: "p", Currency: "CNY",
-		Prices:   []groupbuy.SKUPrice{{SKU: "a", Price: decimal.RequireFromString("9.90")}},
-		TeamSize: 3, TeamLifetime: 10 * time.Minute, ReservationTTL: 2 * time.Minute,
-		StartsAt: clk.t.Add(-time.Hour), EndsAt: clk.t.Add(2 * time.Hour), Status: groupbuy.CampaignActive,
-		VirtualFill: fills[rng.IntN(len(fills))], RecordVirtualSeats: rng.IntN(2) == 0, LatePayment: lates[rng.IntN(len(lates))],
-		Limits: groupbuy.Limits{MaxTeamsOpenedPerUser: rng.IntN(3), MaxTeamsJoinedPerUser: rng.IntN(3)},
-	}
-	if _, err := svcs[0].CreateCampaign(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu       sync.Mutex
-		teams    []string
-		seats    []string
-		accepted = map[string]bool{}
-		retried  = map[string]int{}
-		refs     []groupbuy.PaymentRequest
-	)
-	note := func(r groupbuy.SeatResult) {
-		mu.Lock()
-		defer mu.Unlock()
-		if r.Team.ID != "" && !slices.Contains(teams, r.Team.ID) {
-			teams = append(teams, r.Team.ID)
-		}
-		if r.Seat.ID != "" && !slices.Contains(seats, r.Seat.ID) {
-			seats = append(seats, r.Seat.ID)
-		}
-	}
-	pick := func(r *rand.Rand, l *[]string) string {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(*l) == 0 {
-			return "none"
-		}
-		return (*l)[r.IntN(len(*l))]
-	}
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(w)))
-			svc := svcs[w%2]
-			for n := range 300 {
-				user := "u" + strconv.Itoa(r.IntN(40))
-				switch op := r.IntN(12); op {
-				case 0:
-					res, _ := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: user, SKU: "a"})
-					note(res)
-				case 1, 2:
-					res, _ := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: pick(r, &teams), UserID: user, SKU: "a"})
-					note(res)
-				case 3:
-					res, _ := svc.Match(ctx, groupbuy.MatchRequest{CampaignID: "c", UserID: user, SKU: "a"})
-					note(res)
-				case 4, 5, 6:
-					var req groupbuy.PaymentRequest
-					mu.Lock()
-					if len(refs) > 0 && r.IntN(4) == 0 {
-						req = refs[r.IntN(len(refs))] // a replayed callback
-					}
-					mu.Unlock()
-					if req.PaymentRef == "" {
-						// Mostly a reserved seat, some of them lapsed; now
-						// and then any seat (a late payment).
-						st, err := store.GetSeat(ctx, pick(r, &seats))
-						for try := 0; try < 6 && err == nil && st.State != groupbuy.SeatReserved && r.IntN(5) != 0; try++ {
-							st, err = store.GetSeat(ctx, pick(r, &seats))
-						}
-						if err != nil {
-							continue
-						}
-						req = groupbuy.PaymentRequest{TeamID: st.TeamID, SeatID: st.ID, PaymentRef: fmt.Sprintf("p%d-%d", w, n), Amount: st.Amount, Currency: st.Currency}
-						mu.Lock()
-						refs = append(refs, req)
-						mu.Unlock()
-					}
-					if res, err := svc.ConfirmPayment(ctx, req); err == nil {
-						note(groupbuy.SeatResult{Team: res.Team, Seat: res.Seat})
-						mu.Lock()
-						accepted[req.PaymentRef] = true
-						mu.Unlock()
-					}
-				case 7:
-					id := pick(r, &seats)
-					if st, err := store.GetSeat(ctx, id); err == nil {
-						_, _ = svc.CancelReservation(ctx, id, st.UserID)
-					}
-				case 8:
-					if r.IntN(4) == 0 {
-						_, _ = svc.CancelTeam(ctx, pick(r, &teams), "ops")
-					}
-				case 9:
-					_, _ = svc.ProcessDue(ctx)
-				case 10:
-					id := pick(r, &seats)
-					switch r.IntN(3) {
-					case 0:
-						_, _ = svc.MarkRefunded(ctx, id, r.IntN(3)) // 0: unchecked
-					case 1:
-						_, _ = svc.MarkRefundFailed(ctx, id, r.IntN(3), "no")
-					default:
-						if _, err := svc.RetryRefund(ctx, id); err == nil {
-							mu.Lock()
-							retried[id]++
-							mu.Unlock()
-						}
-					}
-				case 11:
-					clk.Advance(time.Duration(r.IntN(25)) * time.Second)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	clk.Advance(3 * time.Hour)
-	if _, err := svcs[0].ProcessDue(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var evs []storage.Event
-	for {
-		got, err := out.Claim(ctx, storage.MaxClaim, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) == 0 {
-			break
-		}
-		evs = append(evs, got...)
-	}
-	homes := map[string]int{}
-	ownRefunds := map[string]int{}
-	ownAttempts := map[string][]int{} // seat → the Attempts of its own refund_requested events
-	succeeded := map[string][]string{}
-	for _, ev := range evs {
-		switch ev.Topic {
-		case groupbuy.TopicRefundRequested:
-			var p groupbuy.RefundRequestedPayload
-			if err := json.Unmarshal(ev.Payload, &p); err != nil {
-				t.Fatal(err)
-			}
-			if p.ForSeat() {
-				ownRefunds[p.SeatID]++
-				ownAttempts[p.SeatID] = append(ownAttempts[p.SeatID], p.Attempt)
-			} else {
-				homes[p.PaymentRef]++
-			}
-		case groupbuy.TopicTeamSucceeded:
-			var p groupbuy.TeamClosedPayload
-			if err := json.Unmarshal(ev.Payload, &p); err != nil {
-				t.Fatal(err)
-			}
-			if _, dup := succeeded[p.TeamID]; dup {
-				t.Errorf("team %s: two team_succeeded events", p.TeamID)
-			}
-			ids := []string{}
-			for _, st := range p.Seats {
-				ids = append(ids, st.SeatID)
-			}
-			slices.Sort(ids)
-			succeeded[p.TeamID] = ids
-		}
-	}
-	for _, id := range teams {
-		tm, err := store.GetTeam(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tm.State == groupbuy.TeamForming {
-			t.Errorf("team %s still forming after its deadline and ProcessDue", id)
-		}
-		all, err := store.TeamSeats(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		confirmed := []string{}
-		for _, st := range all {
-			if st.State == groupbuy.SeatConfirmed {
-				confirmed = append(confirmed, st.ID)
-			}
-			if st.PaymentRef != "" {
-				homes[st.PaymentRef]++
-			}
-			want := 0
-			switch st.State {
-			case groupbuy.SeatRefundRequested, groupbuy.SeatRefundFailed, groupbuy.SeatRefunded:
-				want = 1 + retried[st.ID]
-			}
-			if ownRefunds[st.ID] != want {
-				t.Errorf("seat %s (%s): %d refund_requested events under its key, want %d", st.ID, st.State, ownRefunds[st.ID], want)
-			}
-			// The attempts are 1, 2, ..., the last the seat's.
-			attempts := ownAttempts[st.ID]
-			slices.Sort(attempts)
-			for i, a := range attempts {
-				if a != i+1 {
-					t.Errorf("seat %s (%s): refund_requested attempts %v", st.ID, st.State, attempts)
-					break
-				}
-			}
-			if st.RefundAttempt != want {
-				t.Errorf("seat %s (%s): refund attempt %d, want %d", st.ID, st.State, st.RefundAttempt, want)
-			}
-		}
-		slices.Sort(confirmed)
-		got, ok := succeeded[id]
-		if (tm.State == groupbuy.TeamSucceeded) != ok || (ok && !slices.Equal(got, confirmed)) {
-			t.Errorf("team %s (%s): team_succeeded %v (%v), confirmed seats %v", id, tm.State, got, ok, confirmed)
-		}
-	}
-	for ref := range accepted {
-		if homes[ref] != 1 {
-			t.Errorf("payment %s taken with %d homes", ref, homes[ref])
-		}
-	}
-	for ref, n := range homes {
-		if !accepted[ref] {
-			t.Errorf("payment %s never taken, %d homes", ref, n)
-		}
-	}
 }
 
 // stressSeeds is SCSDK_STRESS_SEEDS when set, else 2.
