@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -20,6 +19,7 @@ import (
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/memory"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
+	"github.com/socialcommerce/sdk/storage/storagetest"
 )
 
 // TestDifferentialMix runs memory and a SQL store side by side, as
@@ -313,91 +313,18 @@ func diffMixRun(t *testing.T, seed uint64, sqlStore groupbuy.Store, sqlOut stora
 	}
 }
 
-// ledger checks the money of a side against its whole outbox so far:
-// every payment ConfirmPayment took has exactly one home (a seat it paid,
-// or the refund of a late payment), every seat whose refund was requested
-// has one refund_requested event under its own key plus one per
-// successful RetryRefund (and a seat whose refund was never requested has
-// none), every paid seat one seat_paid event, and every succeeded team one
-// team_succeeded event listing exactly its confirmed seats.
+// ledger checks the money of a side against its whole outbox so far
+// (storagetest.CheckLedger over the side's teams) and returns the first
+// problem, naming IDs as the log does, or "".
 func (d *diffSide) ledger(ctx context.Context, t *testing.T, evs []storage.Event, accepted map[string]bool, retried map[string]int) string {
-	homes := map[string]int{}
-	ownRefunds := map[string]int{}
-	paidEvents := map[string]int{}
-	succeeded := map[string][]string{}
-	for _, ev := range evs {
-		switch ev.Topic {
-		case groupbuy.TopicRefundRequested:
-			var p groupbuy.RefundRequestedPayload
-			require.NoError(t, json.Unmarshal(ev.Payload, &p))
-			if p.ForSeat() {
-				ownRefunds[p.SeatID]++
-			} else {
-				homes[p.PaymentRef]++
-			}
-		case groupbuy.TopicSeatPaid:
-			var p groupbuy.SeatPayload
-			require.NoError(t, json.Unmarshal(ev.Payload, &p))
-			paidEvents[p.SeatID]++
-		case groupbuy.TopicTeamSucceeded:
-			var p groupbuy.TeamClosedPayload
-			require.NoError(t, json.Unmarshal(ev.Payload, &p))
-			if _, dup := succeeded[p.TeamID]; dup {
-				return "two team_succeeded events for " + d.idx[p.TeamID]
-			}
-			ids := []string{}
-			for _, st := range p.Seats {
-				ids = append(ids, st.SeatID)
-			}
-			slices.Sort(ids)
-			succeeded[p.TeamID] = ids
-		}
+	problems, err := storagetest.CheckLedger(ctx, d.store, evs, d.teams, accepted, func(seatID string) int { return retried[d.idx[seatID]] })
+	require.NoError(t, err)
+	if len(problems) == 0 {
+		return ""
 	}
-	for _, id := range d.teams {
-		tm, err := d.store.GetTeam(ctx, id)
-		require.NoError(t, err)
-		seats, err := d.store.TeamSeats(ctx, id)
-		require.NoError(t, err)
-		confirmed := []string{}
-		for _, st := range seats {
-			if st.State == groupbuy.SeatConfirmed {
-				confirmed = append(confirmed, st.ID)
-			}
-			if st.PaymentRef != "" {
-				homes[st.PaymentRef]++
-				if paidEvents[st.ID] != 1 {
-					return fmt.Sprintf("seat %s paid by %s has %d seat_paid events", d.idx[st.ID], st.PaymentRef, paidEvents[st.ID])
-				}
-			}
-			want := 0
-			switch st.State {
-			case groupbuy.SeatRefundRequested, groupbuy.SeatRefundFailed, groupbuy.SeatRefunded:
-				want = 1 + retried[d.idx[st.ID]]
-			}
-			if ownRefunds[st.ID] != want {
-				return fmt.Sprintf("seat %s (%s) has %d refund_requested events under its key, want %d", d.idx[st.ID], st.State, ownRefunds[st.ID], want)
-			}
-		}
-		slices.Sort(confirmed)
-		got, ok := succeeded[id]
-		switch {
-		case tm.State == groupbuy.TeamSucceeded && !ok:
-			return "team " + d.idx[id] + " succeeded without a team_succeeded event"
-		case tm.State != groupbuy.TeamSucceeded && ok:
-			return "team " + d.idx[id] + " is " + string(tm.State) + " with a team_succeeded event"
-		case ok && !slices.Equal(got, confirmed):
-			return fmt.Sprintf("team %s's team_succeeded lists %v, its confirmed seats are %v", d.idx[id], got, confirmed)
-		}
+	msg := problems[0]
+	for id, name := range d.idx {
+		msg = strings.ReplaceAll(msg, id, name)
 	}
-	for ref := range accepted {
-		if homes[ref] != 1 {
-			return fmt.Sprintf("payment %s has %d homes", ref, homes[ref])
-		}
-	}
-	for ref, n := range homes {
-		if !accepted[ref] {
-			return fmt.Sprintf("payment %s, never accepted, has %d homes", ref, n)
-		}
-	}
-	return ""
+	return msg
 }

@@ -202,8 +202,40 @@ func StressLedger(t *testing.T, seed uint64, clk *StressClock, store groupbuy.St
 		topicCount[ev.Topic]++
 	}
 	t.Logf("accepted %d payments; events %v", len(accepted), topicCount)
+	for _, id := range teams {
+		tm, err := store.GetTeam(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tm.State == groupbuy.TeamForming {
+			t.Errorf("team %s still forming after its deadline and ProcessDue", id)
+		}
+	}
+	problems, err := CheckLedger(ctx, store, evs, teams, accepted, func(seatID string) int { return retried[seatID] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// CheckLedger checks the money of store against evs, its whole outbox so
+// far, for the given teams, and returns the problems it finds: every
+// payment in accepted (the references ConfirmPayment took) has exactly
+// one home (a seat of the teams it paid, or the refund of a late payment)
+// and no other reference has one; every paid seat has one seat_paid
+// event; every seat whose refund was requested has one refund_requested
+// event under its own key per attempt, attempts 1..n with n its
+// RefundAttempt and 1 + retried(seat) (the RetryRefund calls that
+// succeeded), and a seat whose refund was never requested has none; every
+// succeeded team has one team_succeeded event listing exactly its
+// confirmed seats, and no other team has one.
+func CheckLedger(ctx context.Context, store groupbuy.Store, evs []storage.Event, teams []string, accepted map[string]bool, retried func(seatID string) int) ([]string, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	homes := map[string]int{}
-	ownRefunds := map[string]int{}
+	paidEvents := map[string]int{}
 	ownAttempts := map[string][]int{} // seat → the Attempts of its own refund_requested events
 	succeeded := map[string][]string{}
 	for _, ev := range evs {
@@ -211,21 +243,26 @@ func StressLedger(t *testing.T, seed uint64, clk *StressClock, store groupbuy.St
 		case groupbuy.TopicRefundRequested:
 			var p groupbuy.RefundRequestedPayload
 			if err := json.Unmarshal(ev.Payload, &p); err != nil {
-				t.Fatal(err)
+				return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 			}
 			if p.ForSeat() {
-				ownRefunds[p.SeatID]++
 				ownAttempts[p.SeatID] = append(ownAttempts[p.SeatID], p.Attempt)
 			} else {
 				homes[p.PaymentRef]++
 			}
+		case groupbuy.TopicSeatPaid:
+			var p groupbuy.SeatPayload
+			if err := json.Unmarshal(ev.Payload, &p); err != nil {
+				return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+			}
+			paidEvents[p.SeatID]++
 		case groupbuy.TopicTeamSucceeded:
 			var p groupbuy.TeamClosedPayload
 			if err := json.Unmarshal(ev.Payload, &p); err != nil {
-				t.Fatal(err)
+				return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 			}
 			if _, dup := succeeded[p.TeamID]; dup {
-				t.Errorf("team %s: two team_succeeded events", p.TeamID)
+				bad("team %s: two team_succeeded events", p.TeamID)
 			}
 			ids := []string{}
 			for _, st := range p.Seats {
@@ -238,58 +275,59 @@ func StressLedger(t *testing.T, seed uint64, clk *StressClock, store groupbuy.St
 	for _, id := range teams {
 		tm, err := store.GetTeam(ctx, id)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		if tm.State == groupbuy.TeamForming {
-			t.Errorf("team %s still forming after its deadline and ProcessDue", id)
-		}
-		all, err := store.TeamSeats(ctx, id)
+		seats, err := store.TeamSeats(ctx, id)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		confirmed := []string{}
-		for _, st := range all {
+		for _, st := range seats {
 			if st.State == groupbuy.SeatConfirmed {
 				confirmed = append(confirmed, st.ID)
 			}
 			if st.PaymentRef != "" {
 				homes[st.PaymentRef]++
+				if paidEvents[st.ID] != 1 {
+					bad("seat %s paid by %s: %d seat_paid events", st.ID, st.PaymentRef, paidEvents[st.ID])
+				}
 			}
 			want := 0
 			switch st.State {
 			case groupbuy.SeatRefundRequested, groupbuy.SeatRefundFailed, groupbuy.SeatRefunded:
-				want = 1 + retried[st.ID]
+				want = 1 + retried(st.ID)
 			}
-			if ownRefunds[st.ID] != want {
-				t.Errorf("seat %s (%s): %d refund_requested events under its key, want %d", st.ID, st.State, ownRefunds[st.ID], want)
+			attempts := ownAttempts[st.ID]
+			if len(attempts) != want {
+				bad("seat %s (%s): %d refund_requested events under its key, want %d", st.ID, st.State, len(attempts), want)
 			}
 			// The attempts are 1, 2, ..., the last the seat's.
-			attempts := ownAttempts[st.ID]
 			slices.Sort(attempts)
 			for i, a := range attempts {
 				if a != i+1 {
-					t.Errorf("seat %s (%s): refund_requested attempts %v", st.ID, st.State, attempts)
+					bad("seat %s (%s): refund_requested attempts %v", st.ID, st.State, attempts)
 					break
 				}
 			}
 			if st.RefundAttempt != want {
-				t.Errorf("seat %s (%s): refund attempt %d, want %d", st.ID, st.State, st.RefundAttempt, want)
+				bad("seat %s (%s): refund attempt %d, want %d", st.ID, st.State, st.RefundAttempt, want)
 			}
 		}
 		slices.Sort(confirmed)
 		got, ok := succeeded[id]
 		if (tm.State == groupbuy.TeamSucceeded) != ok || (ok && !slices.Equal(got, confirmed)) {
-			t.Errorf("team %s (%s): team_succeeded %v (%v), confirmed seats %v", id, tm.State, got, ok, confirmed)
+			bad("team %s (%s): team_succeeded %v (%v), confirmed seats %v", id, tm.State, got, ok, confirmed)
 		}
 	}
 	for ref := range accepted {
 		if homes[ref] != 1 {
-			t.Errorf("payment %s taken with %d homes", ref, homes[ref])
+			bad("payment %s taken, with %d homes", ref, homes[ref])
 		}
 	}
 	for ref, n := range homes {
 		if !accepted[ref] {
-			t.Errorf("payment %s never taken, %d homes", ref, n)
+			bad("payment %s never taken, with %d homes", ref, n)
 		}
 	}
+	return problems, nil
 }
