@@ -537,19 +537,23 @@ func (b *Batch) place(i int) {
 	}
 }
 
-// markIDs sets mark[j] = f for every candidate j whose ID hash is in set
-// and whose mark is still FilterNone: the same candidates as testing
-// set.has(hash of j) for each, at the cost of one index probe per member.
-// With served set, set holds servedProbe values, and a candidate is
-// marked only if served.isServed(j) too.
+// markIDs sets mark[j] = f for every candidate j whose ID is in set and
+// whose mark is still FilterNone: the same candidates as testing
+// set.hasID(hash of j, ID of j) for each, at the cost of one index probe
+// per member. With served set, set holds servedProbe values, and a
+// candidate is marked only if served.isServed(j) too.
 func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter, served *scratch) {
 	if len(b.index) == 0 {
 		return
 	}
 	mask := uint64(len(b.index) - 1)
-	for _, h := range set.slots {
+	for k0, h := range set.slots {
 		if h == 0 {
 			continue
+		}
+		var id string // the member's ID, which a candidate with hash h must have too
+		if set.ids != nil {
+			id = set.ids[k0]
 		}
 		// Every candidate with hash h is on the probe sequence before the
 		// first free slot (IDs are unique, hashes need not be).
@@ -558,7 +562,7 @@ func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter, served *scratch) {
 			if j == 0 {
 				break
 			}
-			if hj := b.idh[j-1]; mark[j-1] == FilterNone && ((served == nil && hj == h) || (served != nil && servedProbe(hj) == h && served.isServed(b, j-1))) {
+			if hj := b.idh[j-1]; mark[j-1] == FilterNone && ((served == nil && hj == h && (set.ids == nil || b.ids[j-1] == id)) || (served != nil && servedProbe(hj) == h && served.isServed(b, j-1))) {
 				mark[j-1] = f
 			}
 		}

@@ -178,3 +178,83 @@ func TestCursorBindingChosenCollision(t *testing.T) {
 		}
 	}
 }
+
+// TestChosenCollisionInSets: Request.Seen, Request.BlockedAuthors and the
+// diversity counts compared unkeyed 64-bit hashes alone, so an item or
+// author named to collide with another's (collideA and collideB) was taken
+// for it: seeing one item hid the other, blocking one author hid the
+// other's items, and one author's items were penalised as repeats of the
+// other's. A hash match is now confirmed by comparing the IDs. Batches of
+// 10 and 100 candidates take both ways a set is looked up (per candidate,
+// and through the batch's ID index for a set much smaller than the batch).
+func TestChosenCollisionInSets(t *testing.T) {
+	r := newRanker(t, func(c *ranking.Config) {
+		c.PageSize = 200
+		c.Signals = []ranking.Weighted{{Signal: ranking.Engagement{}, Weight: 1}}
+		c.Diversity.Penalties = []ranking.AxisPenalty{{Axis: ranking.AxisAuthor, Decay: 0.5, Floor: 0.25}}
+		c.Fatigue = ranking.Fatigue{}
+	})
+	batch := func(n int, head ...ranking.Candidate) *ranking.Batch {
+		cs := head
+		for i := range n - len(head) {
+			c := ranking.Candidate{ID: fmt.Sprintf("filler-%03d", i), Author: fmt.Sprintf("author-%03d", i), Created: t0}
+			c.Engagement[ranking.TierRegular][ranking.ActionLike] = 1
+			cs = append(cs, c)
+		}
+		return batchOf(t, cs)
+	}
+	item := func(id, author string, likes float64) ranking.Candidate {
+		c := ranking.Candidate{ID: id, Author: author, Created: t0}
+		c.Engagement[ranking.TierRegular][ranking.ActionLike] = likes
+		return c
+	}
+	for _, n := range []int{10, 100} {
+		t.Run(fmt.Sprintf("seen/%d", n), func(t *testing.T) {
+			var page ranking.Page
+			req := ranking.Request{Now: t0, Viewer: "v", Limit: n, Seen: ranking.NewIDSet(collideA)}
+			require.NoError(t, r.Rank(req, batch(n, item(collideA, "x", 100), item(collideB, "y", 90)), &page))
+			require.Equal(t, 1, page.Filtered[ranking.FilterSeen])
+			require.Contains(t, ids(page.Items), collideB)
+			require.NotContains(t, ids(page.Items), collideA)
+		})
+		t.Run(fmt.Sprintf("blocked/%d", n), func(t *testing.T) {
+			var page ranking.Page
+			req := ranking.Request{Now: t0, Viewer: "v", Limit: n, BlockedAuthors: ranking.NewIDSet(collideA)}
+			require.NoError(t, r.Rank(req, batch(n, item("p1", collideA, 100), item("p2", collideB, 90)), &page))
+			require.Equal(t, 1, page.Filtered[ranking.FilterBlockedAuthor])
+			require.Contains(t, ids(page.Items), "p2")
+			require.NotContains(t, ids(page.Items), "p1")
+		})
+		t.Run(fmt.Sprintf("diversity/%d", n), func(t *testing.T) {
+			// Three authors, one item each: none is a repeat, so the order is
+			// by engagement alone (a repeat's penalty would put p2 after p3).
+			var page ranking.Page
+			req := ranking.Request{Now: t0, Viewer: "v", Limit: 3}
+			require.NoError(t, r.Rank(req, batch(n, item("p1", collideA, 100), item("p2", collideB, 90), item("p3", "z", 70)), &page))
+			require.Equal(t, []string{"p1", "p2", "p3"}, ids(page.Items))
+		})
+	}
+}
+
+// TestIDSetChosenCollision: an IDSet holds IDs, not hashes: an ID whose
+// hash collides with a member's is not a member, and both can be added.
+func TestIDSetChosenCollision(t *testing.T) {
+	set := ranking.NewIDSet(collideA)
+	require.True(t, set.Has(collideA))
+	require.False(t, set.Has(collideB), "a colliding ID is not in the set")
+	set.Add(collideB)
+	set.Add(collideB)
+	require.Equal(t, 2, set.Len())
+	for i := range 100 { // through several rehashes
+		set.Add(fmt.Sprintf("id-%d", i))
+	}
+	require.True(t, set.Has(collideA) && set.Has(collideB))
+	require.Equal(t, 102, set.Len())
+	set.Reset()
+	require.False(t, set.Has(collideA))
+	var zero ranking.IDSet
+	zero.Add(collideB)
+	require.True(t, zero.Has(collideB))
+	require.False(t, zero.Has(collideA))
+
+}

@@ -23,7 +23,7 @@ func (r *Ranker) orderOrganic(s *scratch, b *Batch, want int, explain bool) []in
 	}
 	for k := range r.penalties {
 		pe := &r.penalties[k]
-		hs := b.axish[pe.p.Axis]
+		hs, vs := b.axish[pe.p.Axis], b.axis[pe.p.Axis]
 		s.reps[k] = growI(s.reps[k], n)
 		reps := s.reps[k]
 		s.tab.reset(n)
@@ -33,7 +33,7 @@ func (r *Ranker) orderOrganic(s *scratch, b *Batch, want int, explain bool) []in
 				reps[p] = 0
 				continue
 			}
-			c := s.tab.incr(h)
+			c := s.tab.incr(h, vs[i])
 			reps[p] = c
 			if c > 0 {
 				final[p] += pe.ln[min(int(c), len(pe.ln)-1)]

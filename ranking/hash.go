@@ -42,26 +42,29 @@ func mix64(x uint64) uint64 {
 }
 
 // IDSet is a set of IDs (items for Request.Seen, authors for
-// Request.BlockedAuthors) stored as 64-bit hashes in an open-addressing
-// table, so that a membership test costs a few nanoseconds and no
-// allocation. Two unrelated IDs collide with probability 2^-64 per pair; a
-// collision makes the set report the other ID as present too. The hash is
-// not keyed, so whoever names items or authors can make two IDs collide
-// on purpose (about 2^32 hash evaluations): Request.Seen and
-// Request.BlockedAuthors then remove both.
+// Request.BlockedAuthors) in an open-addressing table of 64-bit hashes
+// beside the IDs themselves, so that a membership test costs a few
+// nanoseconds and no allocation. A hash match is confirmed by comparing
+// the IDs: the hash is not keyed, so whoever names items or authors can
+// make two IDs collide on purpose (about 2^32 hash evaluations), and a set
+// that compared hashes alone would then hide the other ID too.
 //
 // The zero value and a nil *IDSet are empty sets. An IDSet is not safe for
 // concurrent writes; concurrent reads (Has, and use by Rank) are safe. Reset
 // it and Add again to reuse its memory.
 type IDSet struct {
 	slots []uint64 // 0 marks a free slot; hashes are never 0
-	n     int
+	// ids holds the ID in each used slot for a set built by Add; it is nil
+	// in the package's own sets of bare hashes (addHash), which are keyed
+	// or compared otherwise.
+	ids []string
+	n   int
 }
 
 // NewIDSet returns a set holding ids. Empty strings are ignored.
 func NewIDSet(ids ...string) *IDSet {
 	s := &IDSet{}
-	s.reserve(len(ids))
+	s.rehash(len(ids), true)
 	for _, id := range ids {
 		s.Add(id)
 	}
@@ -69,10 +72,29 @@ func NewIDSet(ids ...string) *IDSet {
 }
 
 // Add puts id in the set. An empty id is ignored.
-func (s *IDSet) Add(id string) { s.addHash(hashString(id)) }
+func (s *IDSet) Add(id string) {
+	h := hashString(id)
+	if h == 0 {
+		return
+	}
+	if 2*(s.n+1) > len(s.slots) || s.ids == nil {
+		s.rehash(s.n+1, true)
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch v := s.slots[i]; {
+		case v == 0:
+			s.slots[i], s.ids[i] = h, id
+			s.n++
+			return
+		case v == h && s.ids[i] == id:
+			return
+		}
+	}
+}
 
 // Has reports whether id is in the set.
-func (s *IDSet) Has(id string) bool { return s.has(hashString(id)) }
+func (s *IDSet) Has(id string) bool { return s.hasID(hashString(id), id) }
 
 // Len returns the number of distinct IDs in the set.
 func (s *IDSet) Len() int {
@@ -85,7 +107,27 @@ func (s *IDSet) Len() int {
 // Reset empties the set and keeps its memory.
 func (s *IDSet) Reset() {
 	clear(s.slots)
+	clear(s.ids) // the IDs are the caller's: let them go
 	s.n = 0
+}
+
+// hasID reports whether id, whose hash is h, is in the set: a slot with
+// hash h whose ID is id (any slot with hash h in a set of bare hashes).
+func (s *IDSet) hasID(h uint64, id string) bool {
+	if s == nil || s.n == 0 || h == 0 {
+		return false
+	}
+	slots := s.slots
+	mask := uint64(len(slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := slots[i]
+		if v == h && (s.ids == nil || s.ids[i] == id) {
+			return true
+		}
+		if v == 0 {
+			return false
+		}
+	}
 }
 
 func (s *IDSet) has(h uint64) bool {
@@ -131,16 +173,35 @@ func (s *IDSet) reserve(n int) {
 	if 2*n <= len(s.slots) {
 		return
 	}
-	size := 16
+	s.rehash(n, s.ids != nil)
+}
+
+// rehash moves the entries to a table with room for n entries at a load
+// factor of at most 1/2 (and no smaller than the current one), keeping
+// the IDs beside the hashes when withIDs or when the set has them.
+func (s *IDSet) rehash(n int, withIDs bool) {
+	size := max(16, len(s.slots))
 	for size < 4*n {
 		size *= 2
 	}
-	old := s.slots
+	oldSlots, oldIDs := s.slots, s.ids
 	s.slots = make([]uint64, size)
-	s.n = 0
-	for _, h := range old {
-		if h != 0 {
-			s.addHash(h)
+	s.ids = nil
+	if withIDs || oldIDs != nil {
+		s.ids = make([]string, size)
+	}
+	mask := uint64(size - 1)
+	for k, h := range oldSlots {
+		if h == 0 {
+			continue
+		}
+		i := h & mask
+		for s.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = h
+		if oldIDs != nil {
+			s.ids[i] = oldIDs[k]
 		}
 	}
 }

@@ -754,7 +754,7 @@ type filterSets struct {
 func (r *Ranker) filter(s *scratch, b *Batch, out *Page, fs *filterSets, want *[NumLanes]int) []int32 {
 	n, asOf := s.n, s.in.asOf
 	reason, live := s.reason[:n], s.live[:n]
-	flags, idh, authors := b.flags[:n], b.idh[:n], b.axish[AxisAuthor][:n]
+	flags, idh, authors, authorIDs := b.flags[:n], b.idh[:n], b.axish[AxisAuthor][:n], b.axis[AxisAuthor]
 	seen, served, blocked, mark, allow := fs.seen, fs.served, fs.blocked, fs.mark, fs.allow
 	nl := 0
 	if seen == nil && served == nil && blocked == nil && allow == nil {
@@ -783,13 +783,13 @@ func (r *Ranker) filter(s *scratch, b *Batch, out *Page, fs *filterSets, want *[
 			}
 			if f == FilterNone {
 				switch h := idh[i]; {
-				case seen != nil && seen.has(h):
+				case seen != nil && seen.hasID(h, b.ids[i]):
 					f = FilterSeen
 				case mark != nil && mark[i] != FilterNone:
 					f = mark[i]
 				case served != nil && s.isServed(b, int32(i)):
 					f = FilterServed
-				case blocked != nil && blocked.has(authors[i]):
+				case blocked != nil && blocked.hasID(authors[i], authorIDs[i]):
 					f = FilterBlockedAuthor
 				}
 			}

@@ -126,9 +126,13 @@ func (h *topk) sortAll(k int, score []float64) {
 	h.sorted = true
 }
 
-// counter counts occurrences of 64-bit keys (never 0) by open addressing.
+// counter counts occurrences of strings by their 64-bit hashes (never 0),
+// by open addressing. A hash match is confirmed by comparing the strings:
+// the hash is not keyed, and two values chosen to collide (an author named
+// to collide with a rival's) must not share a count.
 type counter struct {
 	keys []uint64
+	strs []string
 	vals []int32
 }
 
@@ -139,23 +143,29 @@ func (t *counter) reset(n int) {
 	}
 	if len(t.keys) < size {
 		t.keys = make([]uint64, size)
+		t.strs = make([]string, size)
 		t.vals = make([]int32, size)
 		return
 	}
 	clear(t.keys)
+	clear(t.strs) // the batch's strings: let them go
 }
 
-// incr counts h once more and returns its count before.
-func (t *counter) incr(h uint64) int32 {
+// incr counts v, whose hash is h, once more and returns its count before.
+func (t *counter) incr(h uint64, v string) int32 {
 	mask := uint64(len(t.keys) - 1)
 	for k := h & mask; ; k = (k + 1) & mask {
 		switch t.keys[k] {
 		case h:
+			if t.strs[k] != v {
+				continue
+			}
 			c := t.vals[k]
 			t.vals[k]++
 			return c
 		case 0:
 			t.keys[k] = h
+			t.strs[k] = v
 			t.vals[k] = 1
 			return 0
 		}
