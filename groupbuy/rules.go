@@ -143,11 +143,15 @@ func validatePrice(field string, p decimal.Decimal, currency string) error {
 	}
 	// The exact checks below convert through big.Int; the exponent and the
 	// digit count settle the common case first (this is on the pay path).
+	// Both settle a hostile exponent (7E-2000000000, 7E+2000000000) by the
+	// digit count: comparing such a value with another rescales it by a
+	// power of ten as large as the exponent, hours of work (see
+	// check.ExactTo). A positive p of n digits is at least 10^(n+exp-1).
 	minor := MinorUnits(currency)
-	if p.Exponent() < -minor && !p.Equal(p.Truncate(minor)) {
+	if !check.ExactTo(p, minor) {
 		return invalid(field, fmt.Sprintf("must have at most %d decimal places for %s", minor, currency))
 	}
-	if p.NumDigits()+int(p.Exponent()) > maxAmountDigits && p.GreaterThan(maxAmount) {
+	if digits := p.NumDigits() + int(p.Exponent()); digits > maxAmountDigits+1 || digits > maxAmountDigits && p.GreaterThan(maxAmount) {
 		return invalid(field, "too large")
 	}
 	return nil

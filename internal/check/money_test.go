@@ -64,3 +64,21 @@ func FuzzMoneyOK(f *testing.F) {
 		}
 	})
 }
+
+// TestMoneyOKHostileExponent: an exponent far below -4 is settled by the
+// digit count, not by truncating (a rescale by 10^2147483644, hours of
+// work); zero with such an exponent is zero.
+func TestMoneyOKHostileExponent(t *testing.T) {
+	done := make(chan [3]bool, 1)
+	go func() {
+		done <- [3]bool{MoneyOK(decimal.New(7, -1<<31)), MoneyOK(decimal.New(0, -1<<31)), ExactTo(decimal.New(1000, -100_000_000), 2)}
+	}()
+	select {
+	case got := <-done:
+		if got != [3]bool{false, true, false} {
+			t.Errorf("MoneyOK(7E-2147483648), MoneyOK(0E-2147483648), ExactTo(1000E-100000000, 2) = %v, want [false true false]", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("MoneyOK did not return within 5s")
+	}
+}

@@ -26,14 +26,31 @@ const (
 // at most 4 decimal places and fewer than 17 integer digits. It allocates
 // only for an amount with more than 4 decimal places.
 func MoneyOK(d decimal.Decimal) bool {
-	exp := d.Exponent()
-	if exp < -4 && !d.Equal(d.Truncate(4)) {
+	if !ExactTo(d, 4) {
 		return false
 	}
 	if d.IsZero() {
 		return true
 	}
-	return d.NumDigits()+int(exp) <= 16
+	return d.NumDigits()+int(d.Exponent()) <= 16
+}
+
+// ExactTo reports whether d has no non-zero digit beyond places decimal
+// places. Truncating to compare costs a power of ten as large as the
+// exponent's distance from -places, which for an exponent chosen by a
+// hostile sender (7E-2000000000 parses in an instant) is hours of work and
+// gigabytes; a coefficient of n digits ends in at most n-1 zeros, so such
+// an exponent settles it by the digit count, and the truncation left costs
+// no more than the coefficient's own size.
+func ExactTo(d decimal.Decimal, places int32) bool {
+	exp := int(d.Exponent())
+	if exp >= -int(places) || d.IsZero() {
+		return true
+	}
+	if -exp-int(places) >= d.NumDigits() {
+		return false
+	}
+	return d.Equal(d.Truncate(places))
 }
 
 // TextProblem says why s is not acceptable text of at most max bytes (an
