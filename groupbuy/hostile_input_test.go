@@ -29,13 +29,13 @@ func within(t *testing.T, d time.Duration, what string, f func() error) error {
 	}
 }
 
-// TestHostileAmountExponents sends amounts whose exponents a payment
-// callback can carry (decimal parses "7E-2000000000" in an instant):
-// validating them compared the amount with its truncation, or with the
-// largest amount, through a rescale by a power of ten as large as the
-// exponent (10^2000000000), which took hours and gigabytes; exponent -10^7
-// already took a second. They are a *ValidationError at once, and nothing
-// is stored.
+// TestHostileAmountExponents sends amounts with extreme exponents
+// (decimal.New takes any; NewFromString only up to MaxDecodeExponent,
+// which a host may raise): validating them compared the amount with its
+// truncation, or with the largest amount, through a rescale by a power of
+// ten as large as the exponent (10^2147483648), which took hours and
+// gigabytes; exponent -10^7 already took a second. They are a
+// *ValidationError at once, and nothing is stored.
 func TestHostileAmountExponents(t *testing.T) {
 	ctx := context.Background()
 	svc, store, _ := twoSeatWorld(t, groupbuy.LateRefund)

@@ -822,7 +822,10 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if t.ID != w.TeamID {
 		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
 	}
-	if v := &t.variants[seat.variant]; !v.amount.Equal(w.Amount) || v.currency != w.Currency {
+	// An amount beyond the money columns equals no seat's; comparing one
+	// with a hostile exponent would rescale it by a power of ten as large
+	// (see check.ExactTo), so it is settled first.
+	if v := &t.variants[seat.variant]; !check.MoneyOK(w.Amount) || !v.amount.Equal(w.Amount) || v.currency != w.Currency {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrAmountMismatch
 	}
 	// A UTC w.Now is compared as a stamp, without rebuilding a time.Time

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -160,7 +161,10 @@ func (s *Store) diagnosePay(ctx context.Context, r run, w *groupbuy.PaySeatWrite
 	switch {
 	case st.TeamID != w.TeamID || st.Virtual:
 		return notFound("seat", w.SeatID)
-	case !st.Amount.Equal(w.Amount) || st.Currency != w.Currency:
+	case !check.MoneyOK(w.Amount) || !st.Amount.Equal(w.Amount) || st.Currency != w.Currency:
+		// An amount beyond the money columns equals no stored one, and
+		// comparing one with a hostile exponent would rescale it by a
+		// power of ten as large (see check.ExactTo).
 		return groupbuy.ErrAmountMismatch
 	case st.State != groupbuy.SeatReserved || !st.ReservedUntil.After(w.Now):
 		return groupbuy.ErrSeatNotReserved

@@ -2,7 +2,9 @@ package storagetest
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -439,6 +441,28 @@ func testContractPaySeatOrder(e *env) {
 	check(write(f.team.ID, f.bob.ID, "19.90", "USD", f.deadline), groupbuy.ErrAmountMismatch, "at the team's deadline, the wrong currency: the currency first")
 	for _, amount := range []string{"19.90001", "19.9000000001", "100000000000000000", "-19.90", "0"} {
 		check(write(f.team.ID, f.bob.ID, amount, "CNY", f.t0), groupbuy.ErrAmountMismatch, "an amount of "+amount)
+	}
+	// Exponents beyond what decimal parses by default (decimal.New takes
+	// any): comparing such an amount with the seat's rescales it by a
+	// power of ten as large, hours of work; no seat has such an amount,
+	// and the answer comes at once.
+	for _, d := range []decimal.Decimal{decimal.New(7, math.MinInt32), decimal.New(7, math.MaxInt32), decimal.New(199, -100_000_000)} {
+		amount := strconv.FormatInt(d.CoefficientInt64(), 10) + "E" + strconv.Itoa(int(d.Exponent()))
+		w := write(f.team.ID, f.bob.ID, "1", "CNY", f.t0)
+		w.Amount = d
+		e.unchanged([]string{f.team.ID, "tm-g"}, []string{"alice", "bob", "dave"}, "an amount of "+amount, func() {
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.gb.PaySeat(e.ctx, w)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				assert.ErrorIs(e.t, err, groupbuy.ErrAmountMismatch, "an amount of "+amount)
+			case <-time.After(10 * time.Second):
+				e.t.Fatalf("PaySeat with an amount of %s did not return within 10s", amount)
+			}
+		})
 	}
 	_, err := e.gb.PaySeat(e.ctx, write(f.team.ID, f.bob.ID, "19.9000", "CNY", f.t0))
 	require.NoError(e.t, err)
