@@ -130,7 +130,7 @@ func ExampleService_RetryRefund() {
 	//   redelivered failure of attempt 1 stale: true
 	// event id7 groupbuy.team_failed gb:id1:failed
 	// event id10 groupbuy.late_payment_handled gb:late:pay-alice-dup
-	// event id9 groupbuy.refund_requested gb:id1:id2:refund:pay-alice-dup
+	// event id9 groupbuy.refund_requested gb:id1:id2:refund:late:pay-alice-dup
 	//   a late payment's refund, settled by its key
 	// event id11 groupbuy.refund_failed gb:id1:id2:refund_failed:id11
 	// event id12 groupbuy.refund_requested gb:id1:id2:refund

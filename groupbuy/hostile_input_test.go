@@ -2,7 +2,9 @@ package groupbuy_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -73,4 +75,55 @@ func TestHostileAmountExponents(t *testing.T) {
 	more, err := store.Claim(ctx, 100, time.Minute)
 	require.NoError(t, err)
 	assert.Empty(t, more, "no event written (%d before)", len(evs))
+}
+
+// TestRefundProviderKeysApart follows the documented provider keys: a
+// seat's own refund is handed to a provider that keeps a key per attempt as
+// Key + ":" + Attempt, a late payment's refund (not ForSeat) by its Key
+// alone. The late key was RefundKey + ":" + payment reference, so a late
+// payment whose reference is "1" or "2" (references a host numbers itself)
+// got the very key of its seat's own attempt 1 or 2: the provider, which
+// answers a repeated key with the first answer, would never refund the
+// second payment. Every refund must reach the provider under a key of its
+// own.
+func TestRefundProviderKeysApart(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "7"))
+	require.NoError(t, err)
+	*now = now.Add(2 * time.Hour) // the team fails: attempt 1
+	_, err = svc.ProcessDue(ctx)
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "1")) // the buyer paid twice
+	require.NoError(t, err)
+	_, err = svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "bank down")
+	require.NoError(t, err)
+	_, err = svc.RetryRefund(ctx, a.Seat.ID) // attempt 2
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "2"))
+	require.NoError(t, err)
+
+	evs, err := store.Claim(ctx, 100, time.Minute)
+	require.NoError(t, err)
+	keys := map[string]string{} // provider key → the refund it names
+	n := 0
+	for _, e := range evs {
+		if e.Topic != groupbuy.TopicRefundRequested {
+			continue
+		}
+		var p groupbuy.RefundRequestedPayload
+		require.NoError(t, json.Unmarshal(e.Payload, &p))
+		key, what := p.Key, "late payment "+p.PaymentRef
+		if p.ForSeat() {
+			key, what = p.Key+":"+strconv.Itoa(p.Attempt), "seat's attempt "+strconv.Itoa(p.Attempt)
+		}
+		n++
+		if other, ok := keys[key]; ok {
+			t.Errorf("provider key %s names both the %s and the %s", key, other, what)
+		}
+		keys[key] = what
+	}
+	assert.Equal(t, 4, n, "two attempts of the seat's own refund, two late refunds")
 }

@@ -333,9 +333,14 @@ func RefundKey(teamID, seatID string) string {
 
 // LateRefundKey is the stable idempotency key of the refund of a late
 // payment paymentRef made for seat seatID of team teamID: one key per
-// payment, apart from the seat's own refund (RefundKey).
+// payment, apart from the seat's own refund (RefundKey) and from the keys
+// a host makes of it per attempt, RefundKey + ":" + Attempt. The ":late:"
+// keeps it so: as RefundKey + ":" + paymentRef (the form before), a late
+// payment referenced "2" got the key of the seat's own attempt 2, and a
+// provider that answers a repeated key with its first answer would never
+// refund one of the two payments. Events written before keep their key.
 func LateRefundKey(teamID, seatID, paymentRef string) string {
-	return RefundKey(teamID, seatID) + ":" + paymentRef
+	return RefundKey(teamID, seatID) + ":late:" + paymentRef
 }
 
 // MayShip reports whether the host may ship the goods of a seat: only a real
