@@ -81,7 +81,9 @@ type VirtualSeatsAddedPayload struct {
 }
 
 // RefundRequestedPayload is the payload of TopicRefundRequested. Key is the
-// idempotency key to hand the payment provider.
+// idempotency key of the refund at the payment provider; a provider that
+// limits its refund numbers (WeChat Pay, Alipay: at most 64 characters, no
+// ':') gets ProviderRefundNo(Key) instead.
 //
 // Attempt numbers the attempts at a seat's own refund (Seat.RefundAttempt):
 // 1 for the request its team's failure or cancellation wrote, one more for
@@ -92,7 +94,8 @@ type VirtualSeatsAddedPayload struct {
 // whose provider wants a key per attempt (one that stores the answer to a
 // key, failures included, as Stripe does) hands it Key + ":" + Attempt,
 // deterministic across redeliveries; one that wants one key per seat
-// (WeChat Pay's out_refund_no, Alipay's out_request_no) hands it Key. The
+// (WeChat Pay's out_refund_no, Alipay's out_request_no) hands it
+// ProviderRefundNo(Key). The
 // refund of a late payment (not ForSeat) has Attempt 0, left out of the
 // JSON, as are the events written before the attempt was numbered.
 type RefundRequestedPayload struct {

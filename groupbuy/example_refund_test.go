@@ -96,7 +96,9 @@ func ExampleService_RetryRefund() {
 			}
 			attempts++
 			// Here the relay asks the provider to refund p.PaymentRef
-			// under the key e.Key (or e.Key + ":" + p.Attempt).
+			// under the key e.Key (or e.Key + ":" + p.Attempt), mapped
+			// with ProviderRefundNo where the provider's refund numbers
+			// are short (WeChat Pay, Alipay).
 			fmt.Println("  attempt", p.Attempt)
 			var seat groupbuy.Seat
 			if attempts == 1 {

@@ -1,6 +1,8 @@
 package groupbuy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -341,6 +343,27 @@ func RefundKey(teamID, seatID string) string {
 // refund one of the two payments. Events written before keep their key.
 func LateRefundKey(teamID, seatID, paymentRef string) string {
 	return RefundKey(teamID, seatID) + ":late:" + paymentRef
+}
+
+// ProviderRefundNo maps a refund key to a refund number that payment
+// providers with tight rules accept: 32 lowercase hexadecimal digits, the
+// first 128 bits of the key's SHA-256. A refund key (RefundKey,
+// LateRefundKey, either with a host's ":" + Attempt) holds ':' and runs to
+// 83 bytes and more, while WeChat Pay's out_refund_no takes at most 64
+// characters of letters, digits and _-|*@, and Alipay's out_request_no at
+// most 64. The same key always gives the same number, so a redelivered
+// event asks for the same refund; two keys give the same number with
+// probability 2^-128 a pair. key must be non-empty, at most
+// MaxEventKeyLength bytes.
+func ProviderRefundNo(key string) (string, error) {
+	if key == "" {
+		return "", invalid("key", "is empty")
+	}
+	if len(key) > MaxEventKeyLength {
+		return "", invalid("key", fmt.Sprintf("longer than %d bytes", MaxEventKeyLength))
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16]), nil
 }
 
 // MayShip reports whether the host may ship the goods of a seat: only a real

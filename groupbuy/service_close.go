@@ -257,7 +257,8 @@ func (s *Service) MarkRefundFailed(ctx context.Context, seatID string, attempt i
 // seat), and the next attempt number (Seat.RefundAttempt and the event's
 // Attempt). One key per seat is what WeChat Pay and Alipay expect: a
 // refund that failed is resubmitted with the original out_refund_no
-// (WeChat Pay) or out_request_no (Alipay). A provider that stores the
+// (WeChat Pay) or out_request_no (Alipay), for which the host maps the key
+// with ProviderRefundNo (their numbers are shorter). A provider that stores the
 // answer to a key, failures included, would answer the retry with the
 // stored failure (Stripe does, once a request began executing); there the
 // host hands it Key + ":" + Attempt, one key per attempt, the same for
