@@ -164,7 +164,7 @@ func (s *Service) SetCampaignStatus(ctx context.Context, id string, to CampaignS
 			return Campaign{}, err
 		}
 		c, err = s.store.SetCampaignStatus(ctx, id, c.Status, to)
-		if errors.Is(err, storage.ErrConflict) {
+		if errors.Is(err, storage.ErrConflict) && !storage.IsRetryable(err) {
 			continue
 		}
 		if err != nil {

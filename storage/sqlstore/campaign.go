@@ -85,7 +85,11 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id string, from, to group
 			return err
 		}
 		if n == 0 {
-			return conflict("campaign %s is %s, not %s", id, c.Status, from)
+			// Under WithTx c is read in the host's snapshot: when it still
+			// shows from, the status changed after the snapshot, and only a
+			// rerun of the host's transaction sees the change.
+			err := conflict("campaign %s is %s, not %s", id, c.Status, from)
+			return s.retryableIfStale(ctx, r, err, func(run) (bool, error) { return c.Status == from, nil })
 		}
 		out = c
 		return nil
