@@ -1,13 +1,18 @@
 package sqlstore_test
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
 
 // TestWithTxStaleCampaignStatusIsRetryable: a Service on a Store bound to
@@ -51,6 +56,91 @@ func TestWithTxStaleCampaignStatusIsRetryable(t *testing.T) {
 			require.NoError(t, err, "the rerun")
 			require.Equal(t, groupbuy.CampaignEnded, got.Status)
 			require.NoError(t, tx2.Commit())
+		})
+	}
+}
+
+// waitBlocked waits until a statement on prefix's tables waits for a lock
+// (PostgreSQL) or runs (MySQL, whose process list shows a statement that
+// waits for a row lock as running).
+func waitBlocked(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) {
+	t.Helper()
+	q := `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()
+		AND pid <> pg_backend_pid() AND query LIKE $1`
+	if d == sqlstore.MySQL {
+		q = `SELECT COUNT(*) FROM information_schema.processlist WHERE command <> 'Sleep' AND id <> CONNECTION_ID() AND info LIKE ?`
+	}
+	require.Eventually(t, func() bool {
+		var n int
+		err := db.QueryRowContext(t.Context(), q, "%"+prefix+"%").Scan(&n)
+		return err == nil && n > 0
+	}, 10*time.Second, 5*time.Millisecond, "the command never waited")
+}
+
+// TestKeyedRequestWaitingForItsTwin: a keyed join (or match) that takes
+// the team's last seat runs in a host transaction; the same request (same
+// key and fingerprint, new seat and event IDs, as the Service builds a
+// retry) arrives meanwhile and waits for the team's lock (the match: skips
+// the held team and opens one, waiting on the record's key). When the
+// first commits, the second must come back as its replay, not as
+// ErrTeamFull: on PostgreSQL its statement's snapshot predates the record
+// (NOT EXISTS holds) and the team's guard fails on the latest version, so
+// the refusal row of the statement's second branch, or the record's
+// unique key, must lead to the diagnosis; on MySQL the record's count in
+// the locking read may come from a snapshot taken before the wait.
+func TestKeyedRequestWaitingForItsTwin(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			s, prefix := newStorePrefixed(t, db, c.d)
+			f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize, c.Limits.MaxTeamsJoinedPerUser = 2, 3 })
+			keyed := func(w *groupbuy.JoinTeamWrite, key string) *groupbuy.JoinTeamWrite {
+				w.Idem = &groupbuy.IdempotencyRecord{Scope: "groupbuy.join", Key: key, Fingerprint: "fp-" + key,
+					Result: []byte(`{"k":"` + key + `"}`), CreatedAt: t0}
+				return w
+			}
+			twin := func(first func(s *sqlstore.Store) error, second func() error) error {
+				t.Helper()
+				tx, err := db.BeginTx(t.Context(), nil)
+				require.NoError(t, err)
+				defer func() { _ = tx.Rollback() }()
+				require.NoError(t, first(s.WithTx(tx)))
+				done := make(chan error, 1)
+				go func() { done <- second() }()
+				waitBlocked(t, db, c.d, prefix)
+				require.NoError(t, tx.Commit())
+				return <-done
+			}
+
+			team, _ := f.open("alice")
+			err := twin(func(s *sqlstore.Store) error {
+				_, _, err := s.JoinTeam(t.Context(), keyed(f.joinWrite(team.ID, "bob"), "k-join"))
+				return err
+			}, func() error {
+				_, _, err := s.JoinTeam(context.Background(), keyed(f.joinWrite(team.ID, "bob"), "k-join"))
+				return err
+			})
+			re, ok := errors.AsType[*groupbuy.ReplayError](err)
+			require.True(t, ok, "join: want the first join's replay, got %v", err)
+			assert.Equal(t, "fp-k-join", re.Record.Fingerprint)
+
+			other, _ := f.open("dave")
+			err = twin(func(s *sqlstore.Store) error {
+				_, _, err := s.MatchTeam(t.Context(), f.matchWrite("erin", "k-match", groupbuy.MatchFullest))
+				return err
+			}, func() error {
+				_, _, err := s.MatchTeam(context.Background(), f.matchWrite("erin", "k-match", groupbuy.MatchFullest))
+				return err
+			})
+			re, ok = errors.AsType[*groupbuy.ReplayError](err)
+			require.True(t, ok, "match: want the first match's replay, got %v", err)
+			assert.Equal(t, "fp-k-match", re.Record.Fingerprint)
+			got, err := s.GetTeam(t.Context(), other.ID)
+			require.NoError(t, err)
+			assert.Equal(t, 2, got.SeatsTaken, "the first match took the last seat")
+			seats, err := s.UserSeats(t.Context(), "erin", groupbuy.SeatPosition{}, 10)
+			require.NoError(t, err)
+			assert.Len(t, seats, 1, "the second match left no team or seat")
 		})
 	}
 }
