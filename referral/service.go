@@ -374,7 +374,7 @@ func (s *Service) move(ctx context.Context, programmeID, userID string, froms []
 		ev := s.event(TopicDistributorChanged, fmt.Sprintf("ref:%s:%s:dist:%d", programmeID, userID, cur.Version+1),
 			distributorPayload{programmeID, userID, cur.State, to, actor, reason}, now)
 		d, err := s.store.SetDistributor(ctx, &DistributorWrite{From: cur.State, Version: cur.Version, Next: next, Events: []storage.Event{ev}})
-		if errors.Is(err, storage.ErrConflict) {
+		if errors.Is(err, storage.ErrConflict) && !storage.IsRetryable(err) {
 			continue
 		}
 		return d, err
@@ -461,7 +461,7 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (Binding, error) {
 	}
 	for range s.cfg.MaxRereads + 1 {
 		b, err := s.bindOnce(ctx, p, &req)
-		if errors.Is(err, storage.ErrConflict) || errors.Is(err, errBindRaced) {
+		if (errors.Is(err, storage.ErrConflict) || errors.Is(err, errBindRaced)) && !storage.IsRetryable(err) {
 			continue // decide again on the binding that won
 		}
 		return b, err
@@ -523,7 +523,7 @@ func (s *Service) bindOnce(ctx context.Context, p *Programme, req *BindRequest) 
 			boundPayload{p.ID, req.UserID, from, req.ReferrerID, req.Source, req.Actor, req.Reason}, now)},
 	}
 	got, err = s.store.Bind(ctx, w)
-	if cur == nil && errors.Is(err, ErrAlreadyBound) {
+	if cur == nil && errors.Is(err, ErrAlreadyBound) && !storage.IsRetryable(err) {
 		return Binding{}, errBindRaced
 	}
 	return got, err

@@ -262,7 +262,15 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 			return err
 		}
 		if cur.State != w.From || (w.Version > 0 && cur.Version != w.Version) {
-			return conflict("distributor %s is %q v%d", n.UserID, cur.State, cur.Version)
+			err := conflict("distributor %s is %q v%d", n.UserID, cur.State, cur.Version)
+			return s.retryableIfStale(ctx, r, err, func(r run) (bool, error) {
+				snap, err := s.scanDist(r.row(ctx, `SELECT `+distCols+` FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`,
+					n.ProgrammeID, n.UserID))
+				if errors.Is(err, errNoRows) {
+					snap, err = referral.Distributor{}, nil
+				}
+				return snap.State == w.From && (w.Version == 0 || snap.Version == w.Version), err
+			})
 		}
 		d := n
 		d.Version = cur.Version + 1
@@ -347,11 +355,33 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 			b.ProgrammeID, b.UserID).Scan(&cur, &version); err != nil {
 			return err
 		}
+		var lost error
 		switch {
 		case w.ExpectVersion == 0 && cur.Valid:
-			return referral.ErrAlreadyBound
+			lost = referral.ErrAlreadyBound
 		case w.ExpectVersion > 0 && (!cur.Valid || version != w.ExpectVersion):
-			return conflict("binding of %s is v%d", b.UserID, version)
+			lost = conflict("binding of %s is v%d", b.UserID, version)
+		}
+		if lost != nil {
+			// Under WithTx the Service read the binding in the host's
+			// snapshot: when that still shows what the write expected, the
+			// binding changed after the snapshot, and only a rerun of the
+			// host's transaction sees the change.
+			return s.retryableIfStale(ctx, r, lost, func(r run) (bool, error) {
+				var (
+					ref sql.NullString
+					v   int64
+				)
+				err := r.row(ctx, `SELECT referrer_id, version FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?`,
+					b.ProgrammeID, b.UserID).Scan(&ref, &v)
+				if errors.Is(err, errNoRows) {
+					return w.ExpectVersion == 0, nil
+				}
+				if w.ExpectVersion == 0 {
+					return !ref.Valid, err
+				}
+				return ref.Valid && v == w.ExpectVersion, err
+			})
 		}
 		if w.RequireActiveReferrer {
 			var state string

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
@@ -141,6 +142,77 @@ func TestKeyedRequestWaitingForItsTwin(t *testing.T) {
 			seats, err := s.UserSeats(t.Context(), "erin", groupbuy.SeatPosition{}, 10)
 			require.NoError(t, err)
 			assert.Len(t, seats, 1, "the second match left no team or seat")
+		})
+	}
+}
+
+// TestWithTxStaleReferralWritesAreRetryable: the referral Service's
+// guarded writes on a REPEATABLE READ host transaction whose snapshot
+// predates a concurrent change: a distributor move (state and version read
+// in the snapshot) and the first binding of a user bound meanwhile. The
+// Store's locking read sees the change; PostgreSQL reports a serialization
+// failure (retryable); MySQL reported a plain conflict (ErrAlreadyBound for
+// the bind), and the Service re-read the same snapshot until its rereads
+// ran out (referral: conflict). Only a rerun of the host's transaction can
+// see the change, as for groupbuy's writes.
+func TestWithTxStaleReferralWritesAreRetryable(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			s := newStore(t, db, c.d)
+			ctx := t.Context()
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			cfg := referral.Config{Now: func() time.Time { return now }}
+			svc, err := referral.New(s, cfg)
+			require.NoError(t, err)
+			_, err = svc.CreateProgramme(ctx, referral.Programme{
+				ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
+				SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+			})
+			require.NoError(t, err)
+			for _, u := range []string{"a", "b"} {
+				_, err := svc.Apply(ctx, "p", u)
+				require.NoError(t, err)
+			}
+
+			// stale runs f on a Service in a REPEATABLE READ host transaction
+			// whose snapshot is taken before change commits; the
+			// transaction is rolled back.
+			stale := func(change func(), f func(svc *referral.Service) error) error {
+				tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+				require.NoError(t, err)
+				defer func() { _ = tx.Rollback() }()
+				hsvc, err := referral.New(s.WithTx(tx), cfg)
+				require.NoError(t, err)
+				_, err = hsvc.Programme(ctx, "p")
+				require.NoError(t, err)
+				_, err = hsvc.Distributor(ctx, "p", "a") // the snapshot
+				require.NoError(t, err)
+				_, err = hsvc.Binding(ctx, "p", "u")
+				require.ErrorIs(t, err, storage.ErrNotFound)
+				change()
+				return f(hsvc)
+			}
+
+			err = stale(func() {
+				_, err := svc.Freeze(ctx, "p", "a", "ops", "check")
+				require.NoError(t, err)
+			}, func(hsvc *referral.Service) error {
+				_, err := hsvc.Revoke(ctx, "p", "a", "ops", "fraud")
+				return err
+			})
+			require.Error(t, err)
+			assert.True(t, storage.IsRetryable(err), "a distributor move on a stale snapshot: %v", err)
+
+			err = stale(func() {
+				_, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "u", ReferrerID: "a", Source: referral.SourceLink})
+				require.NoError(t, err)
+			}, func(hsvc *referral.Service) error {
+				_, err := hsvc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "u", ReferrerID: "b", Source: referral.SourceLink})
+				return err
+			})
+			require.Error(t, err)
+			assert.True(t, storage.IsRetryable(err), "a first binding on a stale snapshot: %v", err)
 		})
 	}
 }
