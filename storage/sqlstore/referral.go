@@ -693,6 +693,13 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 	if created {
 		return c, true, nil
 	}
+	if s.tx != nil && s.d == MySQL {
+		// The row the INSERT hit may have been committed after the host's
+		// REPEATABLE READ snapshot, which a plain read would not see (no
+		// such row: ErrNotFound); a locking read sees the latest version.
+		got, err := s.getAttribution(ctx, s.hostTx(), " LOCK IN SHARE MODE", a.ProgrammeID, a.OrderRef)
+		return got, false, err
+	}
 	got, err := s.GetAttribution(ctx, a.ProgrammeID, a.OrderRef)
 	return got, false, err
 }
@@ -744,8 +751,14 @@ func (s *Store) GetAttribution(ctx context.Context, programmeID, orderRef string
 	if err := referral.CheckKeys("programmeID", programmeID, "orderRef", orderRef); err != nil {
 		return referral.Attribution{}, err
 	}
+	return s.getAttribution(ctx, s.reader(), "", programmeID, orderRef)
+}
+
+// getAttribution reads a stored attribution in r, with the locking clause
+// lock ("" for none).
+func (s *Store) getAttribution(ctx context.Context, r run, lock, programmeID, orderRef string) (referral.Attribution, error) {
 	var snap string
-	err := s.reader().row(ctx, `SELECT snapshot FROM {p}ref_attributions WHERE programme_id = ? AND order_ref = ?`, programmeID, orderRef).Scan(&snap)
+	err := r.row(ctx, `SELECT snapshot FROM {p}ref_attributions WHERE programme_id = ? AND order_ref = ?`+lock, programmeID, orderRef).Scan(&snap)
 	if errors.Is(err, errNoRows) {
 		return referral.Attribution{}, refNotFound("attribution", orderRef)
 	}

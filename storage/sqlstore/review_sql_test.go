@@ -216,3 +216,55 @@ func TestWithTxStaleReferralWritesAreRetryable(t *testing.T) {
 		})
 	}
 }
+
+// TestWithTxAttributionNewerThanSnapshot: an attribution saved by another
+// command after a REPEATABLE READ host transaction's snapshot makes the
+// host's save of the same order a repeat, whose answer is the stored
+// attribution (or, when it cannot be read, a retryable error). MySQL's
+// INSERT hit the unique key of the row committed meanwhile, and the read of
+// the stored row ran in the host's snapshot, which lacks it: ErrNotFound,
+// for an attribution that exists. PostgreSQL reports a serialization
+// failure (retryable).
+func TestWithTxAttributionNewerThanSnapshot(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			s := newStore(t, db, c.d)
+			ctx := t.Context()
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			cfg := referral.Config{Now: func() time.Time { return now }}
+			svc, err := referral.New(s, cfg)
+			require.NoError(t, err)
+			_, err = svc.CreateProgramme(ctx, referral.Programme{
+				ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
+				SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+			})
+			require.NoError(t, err)
+			_, err = svc.Apply(ctx, "p", "a")
+			require.NoError(t, err)
+			_, err = svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "buyer", ReferrerID: "a", Source: referral.SourceLink})
+			require.NoError(t, err)
+
+			tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			hsvc, err := referral.New(s.WithTx(tx), cfg)
+			require.NoError(t, err)
+			_, err = hsvc.Programme(ctx, "p")
+			require.NoError(t, err)
+			_, err = s.WithTx(tx).GetAttribution(ctx, "p", "o1") // the snapshot
+			require.ErrorIs(t, err, storage.ErrNotFound)
+
+			first, err := svc.Attribute(ctx, "p", "o1", "buyer", now)
+			require.NoError(t, err)
+
+			got, err := hsvc.Attribute(ctx, "p", "o1", "buyer", now)
+			if err != nil {
+				require.True(t, storage.IsRetryable(err), "a repeat of an attribution newer than the snapshot: %v", err)
+				return
+			}
+			assert.Equal(t, first.Result, got.Result, "the stored attribution")
+			assert.True(t, first.CreatedAt.Equal(got.CreatedAt))
+		})
+	}
+}
