@@ -279,7 +279,14 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 			_, err = r.exec(ctx, `INSERT INTO {p}ref_distributors (`+distCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 				d.ProgrammeID, d.UserID, string(d.State), s.t(d.AppliedAt), s.t(d.UpdatedAt), d.Actor, d.Reason, d.Version)
 			if s.isUnique(err) {
-				return conflict("distributor %s exists", n.UserID)
+				err := conflict("distributor %s exists", n.UserID)
+				if s.tx != nil {
+					// Committed after the host's snapshot (PostgreSQL's
+					// REPEATABLE READ hides it from the locking read too):
+					// only a rerun of the host's transaction sees it.
+					return storage.MarkRetryable(err)
+				}
+				return err
 			}
 		} else {
 			_, err = r.exec(ctx, `UPDATE {p}ref_distributors SET state = ?, applied_at = ?, updated_at = ?, actor = ?, reason = ?, version = ?
