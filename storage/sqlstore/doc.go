@@ -148,7 +148,9 @@
 // a write whose preconditions all hold in the host's snapshot although its
 // guard failed (under REPEATABLE READ the snapshot may be older than what
 // the write's locking reads saw), and the refusal of a close, a refund
-// step or a release whose row, read locked, changed after the snapshot,
+// step, a release or a campaign status change (and of the referral
+// Store's distributor moves and bindings) whose row, read locked or
+// updated, changed after the snapshot,
 // which still shows it as the write expected: the Service, re-reading in
 // that snapshot, would only lose again. So does a ReleaseSeat of a seat
 // committed after the snapshot (its team is found through the seat, in the
