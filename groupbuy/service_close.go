@@ -347,7 +347,14 @@ type DueReport struct {
 	Succeeded int // teams that succeeded (fully paid or virtually filled)
 	Virtual   int // of those, teams completed with virtual seats
 	Failed    int // teams that failed at their deadline
+	// Skipped counts the reservations and teams whose release or close
+	// returned an error; ProcessDue returns their errors, joined.
+	Skipped int
 }
+
+// maxDueErrors bounds the errors ProcessDue keeps for its result; Skipped
+// counts them all.
+const maxDueErrors = 8
 
 // ProcessDue releases the reservations that lapsed and closes the teams whose
 // deadline passed at Now; it also completes any forming team that is
@@ -355,19 +362,54 @@ type DueReport struct {
 // adapter leaves to a second step). It is safe to re-run and to run from
 // several instances at once: every change is a guarded write, so each
 // happens once.
+//
+// A reservation or team whose release or close returns an error is
+// skipped for the rest of the run, and ProcessDue goes on with the others
+// before it returns the errors joined (DueReport.Skipped counts them): one
+// that keeps failing, say a team whose event the database refuses, must
+// not hold up every deadline after its own. The store lists due rows in
+// deadline order, DueBatch at a time, so a run gets past at most
+// DueBatch - 1 rows that fail; a cancelled ctx stops it at once.
 func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
 	var rep DueReport
+	var errs []error
+	var skipped map[string]bool // "s:" + seat ID, "t:" + team ID, of those that failed in this run
+	skip := func(id string, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if skipped == nil {
+			skipped = make(map[string]bool)
+		}
+		skipped[id] = true
+		rep.Skipped++
+		if len(errs) < maxDueErrors {
+			errs = append(errs, err)
+		}
+		return nil
+	}
 	// Bounded passes so that a row that keeps failing cannot loop forever.
 	for pass := 0; pass < MaxProcessDue/s.cfg.DueBatch+1; pass++ {
+		if err := ctx.Err(); err != nil {
+			return rep, errors.Join(append(errs, err)...)
+		}
 		now := s.now()
+		progress := false
 		seats, err := s.store.DueReservations(ctx, now, s.cfg.DueBatch)
 		if err != nil {
-			return rep, fmt.Errorf("groupbuy: due reservations: %w", err)
+			return rep, errors.Join(append(errs, fmt.Errorf("groupbuy: due reservations: %w", err))...)
 		}
 		for i := range seats {
+			if skipped["s:"+seats[i].ID] {
+				continue
+			}
+			progress = true
 			released, err := s.releaseLapsed(ctx, &seats[i], now)
 			if err != nil {
-				return rep, err
+				if err := skip("s:"+seats[i].ID, err); err != nil {
+					return rep, err
+				}
+				continue
 			}
 			if released {
 				rep.Released++
@@ -375,13 +417,20 @@ func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
 		}
 		teams, err := s.store.DueTeams(ctx, now, s.cfg.DueBatch)
 		if err != nil {
-			return rep, fmt.Errorf("groupbuy: due teams: %w", err)
+			return rep, errors.Join(append(errs, fmt.Errorf("groupbuy: due teams: %w", err))...)
 		}
 		for i := range teams {
+			if skipped["t:"+teams[i].ID] {
+				continue
+			}
+			progress = true
 			before := teams[i].SeatsPaid
 			team, closed, err := s.closeTeam(ctx, teams[i].ID, false, "")
 			if err != nil {
-				return rep, err
+				if err := skip("t:"+teams[i].ID, err); err != nil {
+					return rep, err
+				}
+				continue
 			}
 			if !closed {
 				continue
@@ -396,11 +445,11 @@ func (s *Service) ProcessDue(ctx context.Context) (DueReport, error) {
 				rep.Failed++
 			}
 		}
-		if len(seats) < s.cfg.DueBatch && len(teams) < s.cfg.DueBatch {
+		if !progress || len(seats) < s.cfg.DueBatch && len(teams) < s.cfg.DueBatch {
 			break
 		}
 	}
-	return rep, nil
+	return rep, errors.Join(errs...)
 }
 
 // releaseLapsed releases reservation st, lapsed at now, and reports
