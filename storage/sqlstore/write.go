@@ -631,17 +631,9 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 			return err
 		}
 		if !ok {
-			// The team is found through the seat by a snapshot read: under
-			// WithTx a seat inserted after the host's REPEATABLE READ
-			// snapshot is missing from it, and a rerun of the host's
-			// transaction will find it.
-			switch newer, err := s.seatBeyondSnapshot(ctx, r, w.SeatID); {
-			case err != nil:
-				return err
-			case newer:
-				return storage.MarkRetryable(conflict("seat %s is newer than the transaction's snapshot", w.SeatID))
-			}
-			return notFound("seat", w.SeatID)
+			// The team is found through the seat by a snapshot read, which
+			// misses a seat committed after the host's snapshot (WithTx).
+			return s.notFoundOrNewer(ctx, r, "seat", w.SeatID)
 		}
 		st, err := s.lockedSeat(ctx, r, w.SeatID)
 		if err != nil {
@@ -684,35 +676,60 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 	return out, s.wrap(s.guardAsConflict(err), "release seat "+w.SeatID)
 }
 
-// seatBeyondSnapshot reports whether seat id, which a write under WithTx
-// did not find, exists all the same: committed after the host's REPEATABLE
-// READ snapshot, which its reads do not see. MySQL reads it in the host's
-// transaction with a locking read, which reads the latest committed
-// version (its shared lock lasts until the host's transaction ends, which
-// the caller's retryable error asks the host to roll back). No statement
-// of a PostgreSQL REPEATABLE READ transaction sees a row committed after
-// its snapshot, so there it is read on the Store's pool, outside the
-// transaction: only when the pool has an idle connection or room for one,
-// waiting at most idleWait for it (a full pool may be waiting for the very
-// connection the host's transaction holds); without one it reports false,
-// and the caller's not-found stands. Without WithTx, and on SQLite (whose
-// host transaction holds the write lock, so that nothing commits
-// meanwhile), it reports false.
-func (s *Store) seatBeyondSnapshot(ctx context.Context, r run, id string) (bool, error) {
+// notFoundOrNewer returns the answer of a write that did not find row id
+// of {p}<what>s (what is campaign, team or seat): ErrNotFound, unless the
+// row was committed after the host's snapshot (see absentOrNewer).
+func (s *Store) notFoundOrNewer(ctx context.Context, r run, what, id string) error {
+	return s.absentOrNewer(ctx, r, what+" "+id, notFound(what, id), `{p}`+what+`s WHERE id = ?`, id)
+}
+
+// absentOrNewer returns absent, the answer of a write that did not find
+// the row of from (a table and a WHERE clause on its key), unless the row
+// exists all the same (beyondSnapshot): then a retryable conflict naming
+// what. Such a row was committed after the host's REPEATABLE READ
+// snapshot, which the write's reads (all of them on PostgreSQL, the
+// consistent ones on MySQL) do not see: the answer would be the
+// snapshot's, not the database's, and a host that took it as definitive
+// would act on a row that exists; a rerun of its transaction finds it.
+func (s *Store) absentOrNewer(ctx context.Context, r run, what string, absent error, from string, args ...any) error {
+	switch newer, err := s.beyondSnapshot(ctx, r, from, args...); {
+	case err != nil:
+		return err
+	case newer:
+		return storage.MarkRetryable(conflict("%s is newer than the transaction's snapshot", what))
+	}
+	return absent
+}
+
+// beyondSnapshot reports whether the row of from, which a write under
+// WithTx did not find, exists all the same: committed after the host's
+// REPEATABLE READ snapshot, which its reads do not see. MySQL reads it in
+// the host's transaction with a locking read, which reads the latest
+// committed version (its shared lock lasts until the host's transaction
+// ends, which the caller's retryable error asks the host to roll back). No
+// statement of a PostgreSQL REPEATABLE READ transaction sees a row
+// committed after its snapshot, so there it is read on the Store's pool,
+// outside the transaction: only when the pool has an idle connection or
+// room for one, waiting at most idleWait for it (a full pool may be
+// waiting for the very connection the host's transaction holds); without
+// one it reports false, and the caller's not-found stands. Without WithTx,
+// and on SQLite (whose host transaction holds the write lock, so that
+// nothing commits meanwhile), it reports false.
+func (s *Store) beyondSnapshot(ctx context.Context, r run, from string, args ...any) (bool, error) {
 	var one int
 	var err error
 	switch {
 	case s.tx == nil:
 		return false, nil
 	case s.d == MySQL:
-		err = r.row(ctx, `SELECT 1 FROM {p}seats WHERE id = ? LOCK IN SHARE MODE`, id).Scan(&one)
+		err = r.row(ctx, `SELECT 1 FROM `+from+` LOCK IN SHARE MODE`, args...).Scan(&one)
 	case s.d == Postgres:
 		if st := s.db.Stats(); st.Idle == 0 && st.MaxOpenConnections > 0 && st.OpenConnections >= st.MaxOpenConnections {
 			return false, nil
 		}
 		pctx, cancel := context.WithTimeout(ctx, idleWait)
 		defer cancel()
-		err = s.pool().row(pctx, `SELECT 1 FROM {p}seats WHERE id = ?`, id).Scan(&one)
+		err = s.pool().row(pctx, `SELECT 1 FROM `+from, args...).Scan(&one)
 		if err != nil && pctx.Err() != nil && ctx.Err() == nil {
 			return false, nil // no connection in time
 		}
@@ -781,7 +798,8 @@ func (s *Store) closeTx(ctx context.Context, r run, w *groupbuy.CloseTeamWrite) 
 		return err
 	}
 	if !ok {
-		return notFound("team", w.TeamID)
+		// On PostgreSQL the locking read is in the host's snapshot too.
+		return s.notFoundOrNewer(ctx, r, "team", w.TeamID)
 	}
 	if t.State != groupbuy.TeamForming || t.Version != w.Version {
 		err := conflict("team %s is %s at version %d", t.ID, t.State, t.Version)
@@ -900,6 +918,11 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 			return s.uniqueAsGuard(err, "seat "+w.SeatID)
 		}
 		st, err := s.lockedSeat(ctx, r, w.SeatID)
+		if errors.Is(err, groupbuy.ErrNotFound) {
+			// On PostgreSQL the UPDATE and the locking read are in the
+			// host's snapshot too.
+			return s.notFoundOrNewer(ctx, r, "seat", w.SeatID)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,116 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// TestWithTxWriteNewerThanSnapshot: every write of a Store bound to a
+// REPEATABLE READ host transaction, on rows committed after the
+// transaction's snapshot, either succeeds (MySQL's locking reads see the
+// rows) or comes back a retryable conflict, and a rerun of the host's
+// transaction succeeds; it is never the not-found of a read in the
+// snapshot, which the host would take for a definitive answer about rows
+// that exist. A write on rows that do not exist is still not-found, and not
+// retryable. SQLite is left out: its host transaction holds the write
+// lock, so that nothing commits after its snapshot.
+func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			s := newStore(t, db, c.d)
+			f := newFixture(t, s)
+			ctx := t.Context()
+
+			// refunding opens a team with a paid leader and cancels it, so
+			// that the leader's refund is requested (attempt 1).
+			refunding := func() groupbuy.Seat {
+				team, leader := f.open(f.id("user"))
+				_, err := s.PaySeat(ctx, f.payWrite(leader, ""))
+				require.NoError(t, err)
+				require.NoError(t, s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: team.Version + 1,
+					State: groupbuy.TeamCancelled, Now: t0, Refund: []string{leader.ID}}))
+				return leader
+			}
+			// Each case commits its rows (after the snapshot) and returns the
+			// write on them.
+			cases := []struct {
+				name string
+				late func() func(ts *sqlstore.Store) error
+			}{
+				{"CloseTeam", func() func(ts *sqlstore.Store) error {
+					team, leader := f.open(f.id("user"))
+					return func(ts *sqlstore.Store) error {
+						return ts.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: team.Version,
+							State: groupbuy.TeamCancelled, Now: t0, Release: []string{leader.ID}})
+					}
+				}},
+				{"ReleaseSeat", func() func(ts *sqlstore.Store) error {
+					team, _ := f.open(f.id("user"))
+					st := f.join(team.ID, f.id("user"))
+					return func(ts *sqlstore.Store) error {
+						_, err := ts.ReleaseSeat(ctx, &groupbuy.ReleaseSeatWrite{SeatID: st.ID, Now: t0})
+						return err
+					}
+				}},
+				{"UpdateRefund", func() func(ts *sqlstore.Store) error {
+					st := refunding()
+					return func(ts *sqlstore.Store) error {
+						_, err := ts.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: st.ID, From: groupbuy.SeatRefundRequested,
+							To: groupbuy.SeatRefunded, Attempt: 1, Now: t0})
+						return err
+					}
+				}},
+			}
+			for _, k := range cases {
+				t.Run(k.name, func(t *testing.T) {
+					tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+					require.NoError(t, err)
+					defer func() { _ = tx.Rollback() }()
+					ts := s.WithTx(tx)
+					_, err = ts.GetCampaign(ctx, f.c.ID) // the snapshot
+					require.NoError(t, err)
+
+					write := k.late()
+					if err := write(ts); err != nil {
+						require.ErrorIs(t, err, storage.ErrConflict, "a write on rows newer than the snapshot")
+						require.True(t, storage.IsRetryable(err), "%v", err)
+					}
+					require.NoError(t, tx.Rollback())
+
+					// The host's rerun sees the rows.
+					tx2, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+					require.NoError(t, err)
+					defer func() { _ = tx2.Rollback() }()
+					require.NoError(t, write(s.WithTx(tx2)), "the rerun")
+					require.NoError(t, tx2.Commit())
+				})
+			}
+
+			// Rows that exist nowhere are still not found, for good.
+			tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			ts := s.WithTx(tx)
+			missing := map[string]error{
+				"CloseTeam": ts.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: "no-such-team", Version: 1,
+					State: groupbuy.TeamCancelled, Now: t0}),
+				"UpdateRefund": second(ts.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: "no-such-seat", From: groupbuy.SeatRefundRequested,
+					To: groupbuy.SeatRefunded, Now: t0})),
+			}
+			for name, err := range missing {
+				require.Error(t, err, name)
+				require.ErrorIs(t, err, groupbuy.ErrNotFound, name)
+				require.False(t, storage.IsRetryable(err), "%s: %v", name, err)
+			}
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
