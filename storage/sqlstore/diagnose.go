@@ -18,7 +18,9 @@ var errNoRows = sql.ErrNoRows
 // precondition (in the Store contract's order) that does not hold, or nil
 // when all hold again, so that the caller reruns the write. Each diagnosis
 // is one or two reads: the idempotency record, then one row that gathers
-// everything else.
+// everything else. Under WithTx they read the host's snapshot, which lacks
+// rows committed after it: a row the diagnosis misses is looked up beyond
+// the snapshot (notFoundOrNewer) before it is called not found.
 
 func (s *Store) diagnoseOpen(ctx context.Context, r run, w *groupbuy.OpenTeamWrite) error {
 	if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
@@ -71,7 +73,7 @@ func (s *Store) diagnoseJoin(ctx context.Context, r run, w *groupbuy.JoinTeamWri
 		FROM {p}teams t WHERE t.id = ?`, user, user, seat0, w.Seat.TeamID).Scan(
 		&f.campaignID, &f.state, s.ts(&f.expiresAt), &f.taken, &f.capacity, &f.status, &f.active, &f.joined, &f.seatN)
 	if errors.Is(err, errNoRows) {
-		return notFound("team", w.Seat.TeamID)
+		return s.notFoundOrNewer(ctx, r, "team", w.Seat.TeamID)
 	}
 	if err != nil {
 		return err
@@ -149,7 +151,7 @@ func (s *Store) diagnosePay(ctx context.Context, r run, w *groupbuy.PaySeatWrite
 		if err := s.replayIfRecorded(ctx, r, w.Idem); err != nil {
 			return err
 		}
-		return notFound("seat", w.SeatID)
+		return s.notFoundOrNewer(ctx, r, "seat", w.SeatID)
 	}
 	if err != nil {
 		return err

@@ -51,6 +51,16 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 							State: groupbuy.TeamCancelled, Now: t0, Release: []string{leader.ID}})
 					}
 				}},
+				{"JoinTeam", func() func(ts *sqlstore.Store) error {
+					team, _ := f.open(f.id("user"))
+					w := f.joinWrite(team.ID, f.id("user"))
+					return func(ts *sqlstore.Store) error { _, _, err := ts.JoinTeam(ctx, w); return err }
+				}},
+				{"PaySeat", func() func(ts *sqlstore.Store) error {
+					_, leader := f.open(f.id("user"))
+					w := f.payWrite(leader, f.id("key"))
+					return func(ts *sqlstore.Store) error { _, err := ts.PaySeat(ctx, w); return err }
+				}},
 				{"ReleaseSeat", func() func(ts *sqlstore.Store) error {
 					team, _ := f.open(f.id("user"))
 					st := f.join(team.ID, f.id("user"))
@@ -103,6 +113,8 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 					State: groupbuy.TeamCancelled, Now: t0}),
 				"UpdateRefund": second(ts.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: "no-such-seat", From: groupbuy.SeatRefundRequested,
 					To: groupbuy.SeatRefunded, Now: t0})),
+				"JoinTeam": third(ts.JoinTeam(ctx, f.joinWrite("no-such-team", "u"))),
+				"PaySeat":  second(ts.PaySeat(ctx, f.payWrite(f.seat("no-such-team", "u", false), ""))),
 			}
 			for name, err := range missing {
 				require.Error(t, err, name)
@@ -114,3 +126,5 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }
