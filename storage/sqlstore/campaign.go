@@ -81,6 +81,10 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id string, from, to group
 			return err
 		}
 		c, err := s.getCampaign(ctx, r, id)
+		if errors.Is(err, groupbuy.ErrNotFound) {
+			// On PostgreSQL the UPDATE is in the host's snapshot too.
+			return s.notFoundOrNewer(ctx, r, "campaign", id)
+		}
 		if err != nil {
 			return err
 		}

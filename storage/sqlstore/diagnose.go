@@ -40,7 +40,7 @@ func (s *Store) diagnoseOpen(ctx context.Context, r run, w *groupbuy.OpenTeamWri
 		w.Leader.UserID, w.Team.ID, w.Leader.ID, w.Team.CampaignID).Scan(
 		&status, s.ts(&startsAt), s.ts(&endsAt), &opened, &teamN, &seatN)
 	if errors.Is(err, errNoRows) {
-		return notFound("campaign", w.Team.CampaignID)
+		return s.notFoundOrNewer(ctx, r, "campaign", w.Team.CampaignID)
 	}
 	if err != nil {
 		return err

@@ -202,7 +202,7 @@ func (s *Store) campaignTakesSeats(ctx context.Context, r run, id string) error 
 	err := r.row(ctx, `SELECT status FROM {p}campaigns WHERE id = ?`, id).Scan(&status)
 	switch {
 	case errors.Is(err, errNoRows):
-		return notFound("campaign", id)
+		return s.notFoundOrNewer(ctx, r, "campaign", id)
 	case err != nil:
 		return err
 	case status != string(groupbuy.CampaignActive):

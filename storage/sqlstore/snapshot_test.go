@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -37,6 +38,13 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 				require.NoError(t, s.CloseTeam(ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: team.Version + 1,
 					State: groupbuy.TeamCancelled, Now: t0, Refund: []string{leader.ID}}))
 				return leader
+			}
+			// lateCampaign creates, on s, a campaign of its own and returns its
+			// fixture, whose IDs are f's.
+			lateCampaign := func() *fixture {
+				g := newFixture(t, s, func(c *groupbuy.Campaign) { c.ID = f.id("camp") })
+				g.n = f.n
+				return g
 			}
 			// Each case commits its rows (after the snapshot) and returns the
 			// write on them.
@@ -77,6 +85,27 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 						return err
 					}
 				}},
+				{"OpenTeam", func() func(ts *sqlstore.Store) error {
+					g := lateCampaign()
+					user := g.id("user")
+					team := groupbuy.Team{ID: g.id("team"), CampaignID: g.c.ID, LeaderID: user, Capacity: g.c.TeamSize, SeatsTaken: 1,
+						State: groupbuy.TeamForming, OpenedAt: t0, ExpiresAt: t0.Add(time.Hour), Version: 1}
+					w := &groupbuy.OpenTeamWrite{Team: team, Leader: g.seat(team.ID, user, true), Now: t0,
+						Events: []storage.Event{g.event(groupbuy.TopicTeamOpened, "open:"+team.ID)}}
+					return func(ts *sqlstore.Store) error { return ts.OpenTeam(ctx, w) }
+				}},
+				{"MatchTeam", func() func(ts *sqlstore.Store) error {
+					g := lateCampaign()
+					w := g.matchWrite(g.id("user"), g.id("key"), groupbuy.MatchFullest)
+					return func(ts *sqlstore.Store) error { _, _, err := ts.MatchTeam(ctx, w); return err }
+				}},
+				{"SetCampaignStatus", func() func(ts *sqlstore.Store) error {
+					g := lateCampaign()
+					return func(ts *sqlstore.Store) error {
+						_, err := ts.SetCampaignStatus(ctx, g.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
+						return err
+					}
+				}},
 			}
 			for _, k := range cases {
 				t.Run(k.name, func(t *testing.T) {
@@ -113,8 +142,9 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 					State: groupbuy.TeamCancelled, Now: t0}),
 				"UpdateRefund": second(ts.UpdateRefund(ctx, &groupbuy.RefundWrite{SeatID: "no-such-seat", From: groupbuy.SeatRefundRequested,
 					To: groupbuy.SeatRefunded, Now: t0})),
-				"JoinTeam": third(ts.JoinTeam(ctx, f.joinWrite("no-such-team", "u"))),
-				"PaySeat":  second(ts.PaySeat(ctx, f.payWrite(f.seat("no-such-team", "u", false), ""))),
+				"JoinTeam":          third(ts.JoinTeam(ctx, f.joinWrite("no-such-team", "u"))),
+				"SetCampaignStatus": second(ts.SetCampaignStatus(ctx, "no-such-campaign", groupbuy.CampaignActive, groupbuy.CampaignPaused)),
+				"PaySeat":           second(ts.PaySeat(ctx, f.payWrite(f.seat("no-such-team", "u", false), ""))),
 			}
 			for name, err := range missing {
 				require.Error(t, err, name)

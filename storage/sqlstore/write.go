@@ -356,7 +356,7 @@ func (s *Store) openGate(ctx context.Context, r run, campaignID string, rec *gro
 		if err := s.replayIfRecorded(ctx, r, rec); err != nil {
 			return err
 		}
-		return notFound("campaign", campaignID)
+		return s.notFoundOrNewer(ctx, r, "campaign", campaignID)
 	case err != nil:
 		return err
 	case n > 0:
