@@ -80,12 +80,14 @@ func refNotFound(what, id string) error {
 	return fmt.Errorf("%s %s: %w", what, id, referral.ErrNotFound)
 }
 
-// programmeExists reads the programme's row inside a write transaction.
+// programmeExists reads the programme's row inside a write transaction:
+// a consistent read, which under WithTx misses a programme committed after
+// the host's snapshot, hence absentOrNewer.
 func (s *Store) programmeExists(ctx context.Context, r run, id string) error {
 	var one int
 	err := r.row(ctx, `SELECT 1 FROM {p}ref_programmes WHERE id = ?`, id).Scan(&one)
 	if errors.Is(err, errNoRows) {
-		return refNotFound("programme", id)
+		return s.absentOrNewer(ctx, r, "programme "+id, refNotFound("programme", id), `{p}ref_programmes WHERE id = ?`, id)
 	}
 	return err
 }
@@ -200,7 +202,9 @@ func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (refe
 		c, err := s.scanCode(r.row(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE code = ?`+s.forUpdate(), code))
 		switch {
 		case errors.Is(err, errNoRows):
-			return referral.ErrCodeNotFound
+			// On PostgreSQL the locking read is in the host's snapshot
+			// (WithTx) too.
+			return s.absentOrNewer(ctx, r, "invite code "+code, referral.ErrCodeNotFound, `{p}ref_codes WHERE code = ?`, code)
 		case err != nil:
 			return err
 		case c.Revoked():

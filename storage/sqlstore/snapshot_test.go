@@ -2,12 +2,14 @@ package sqlstore_test
 
 import (
 	"database/sql"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
@@ -45,6 +47,13 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 				g := newFixture(t, s, func(c *groupbuy.Campaign) { c.ID = f.id("camp") })
 				g.n = f.n
 				return g
+			}
+			lateProgramme := func() string {
+				p := &referral.Programme{ID: f.id("prog"), Policy: referral.PolicyFTC, Levels: 1, LevelRates: []float64{0.1},
+					BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseNone, Frozen: referral.FrozenSkipLevel,
+					Approval: referral.ApproveAuto, CreatedAt: t0}
+				require.NoError(t, s.CreateProgramme(ctx, p))
+				return p.ID
 			}
 			// Each case commits its rows (after the snapshot) and returns the
 			// write on them.
@@ -106,6 +115,33 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 						return err
 					}
 				}},
+				{"CreateCode", func() func(ts *sqlstore.Store) error {
+					p := lateProgramme()
+					return func(ts *sqlstore.Store) error {
+						return ts.CreateCode(ctx, &referral.InviteCode{Code: f.id("CODE"), ProgrammeID: p, UserID: "u", CreatedAt: t0})
+					}
+				}},
+				{"RevokeCode", func() func(ts *sqlstore.Store) error {
+					code := &referral.InviteCode{Code: f.id("CODE"), ProgrammeID: lateProgramme(), UserID: "u", CreatedAt: t0}
+					require.NoError(t, s.CreateCode(ctx, code))
+					return func(ts *sqlstore.Store) error { _, err := ts.RevokeCode(ctx, code.Code, t0); return err }
+				}},
+				{"SetDistributor", func() func(ts *sqlstore.Store) error {
+					p := lateProgramme()
+					return func(ts *sqlstore.Store) error {
+						_, err := ts.SetDistributor(ctx, &referral.DistributorWrite{From: referral.DistributorNone,
+							Next: referral.Distributor{ProgrammeID: p, UserID: "u", State: referral.DistributorPending, AppliedAt: t0, UpdatedAt: t0}})
+						return err
+					}
+				}},
+				{"Bind", func() func(ts *sqlstore.Store) error {
+					p := lateProgramme()
+					return func(ts *sqlstore.Store) error {
+						_, err := ts.Bind(ctx, &referral.BindWrite{Binding: referral.Binding{ProgrammeID: p, UserID: "u", ReferrerID: "r",
+							Source: referral.SourceCode, BoundAt: t0}})
+						return err
+					}
+				}},
 			}
 			for _, k := range cases {
 				t.Run(k.name, func(t *testing.T) {
@@ -144,11 +180,14 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 					To: groupbuy.SeatRefunded, Now: t0})),
 				"JoinTeam":          third(ts.JoinTeam(ctx, f.joinWrite("no-such-team", "u"))),
 				"SetCampaignStatus": second(ts.SetCampaignStatus(ctx, "no-such-campaign", groupbuy.CampaignActive, groupbuy.CampaignPaused)),
+				"CreateCode":        ts.CreateCode(ctx, &referral.InviteCode{Code: "NOPROG", ProgrammeID: "no-such-programme", UserID: "u", CreatedAt: t0}),
+				"RevokeCode":        second(ts.RevokeCode(ctx, "NO-SUCH-CODE", t0)),
 				"PaySeat":           second(ts.PaySeat(ctx, f.payWrite(f.seat("no-such-team", "u", false), ""))),
 			}
 			for name, err := range missing {
 				require.Error(t, err, name)
-				require.ErrorIs(t, err, groupbuy.ErrNotFound, name)
+				require.True(t, errors.Is(err, groupbuy.ErrNotFound) || errors.Is(err, referral.ErrNotFound) ||
+					errors.Is(err, referral.ErrCodeNotFound), "%s: %v", name, err)
 				require.False(t, storage.IsRetryable(err), "%s: %v", name, err)
 			}
 		})
