@@ -396,8 +396,17 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		}
 		if w.RequireActiveReferrer {
 			var state string
-			err := r.row(ctx, `SELECT state FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`, b.ProgrammeID, b.ReferrerID).Scan(&state)
-			if errors.Is(err, errNoRows) || (err == nil && state != string(referral.DistributorActive)) {
+			// A locking read, so that MySQL reads the latest row, not the
+			// host's snapshot (WithTx); PostgreSQL's fails retryably on a
+			// row changed after the snapshot, and misses one inserted
+			// after it, which absentOrNewer finds.
+			err := r.row(ctx, `SELECT state FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`+s.forShare(),
+				b.ProgrammeID, b.ReferrerID).Scan(&state)
+			if errors.Is(err, errNoRows) {
+				return s.absentOrNewer(ctx, r, "distributor "+b.ReferrerID, referral.ErrNotDistributor,
+					`{p}ref_distributors WHERE programme_id = ? AND user_id = ?`, b.ProgrammeID, b.ReferrerID)
+			}
+			if err == nil && state != string(referral.DistributorActive) {
 				return referral.ErrNotDistributor
 			}
 			if err != nil {
@@ -712,6 +721,12 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 		return got, false, err
 	}
 	got, err := s.GetAttribution(ctx, a.ProgrammeID, a.OrderRef)
+	if errors.Is(err, referral.ErrNotFound) {
+		// The INSERT hit the attribution's key, committed after the host's
+		// snapshot (WithTx on MySQL), which GetAttribution reads.
+		err = s.absentOrNewer(ctx, s.reader(), "attribution "+a.OrderRef, err,
+			`{p}ref_attributions WHERE programme_id = ? AND order_ref = ?`, a.ProgrammeID, a.OrderRef)
+	}
 	return got, false, err
 }
 

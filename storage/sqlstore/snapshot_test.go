@@ -197,3 +197,116 @@ func TestWithTxWriteNewerThanSnapshot(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func third[T, U any](_ T, _ U, err error) error { return err }
+
+// TestWithTxPreconditionNewerThanSnapshot: a write of a Store bound to a
+// REPEATABLE READ host transaction whose precondition was changed by a
+// commit after the transaction's snapshot, which still shows the
+// precondition holding, must not answer from the snapshot nor from a read
+// that misses the committed row: it answers as the latest rows say, or
+// with a retryable conflict, for the host to rerun its transaction; not
+// with a plain conflict, on which a Service re-reads the same snapshot and
+// loses again.
+func TestWithTxPreconditionNewerThanSnapshot(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			s := newStore(t, db, c.d)
+			f := newFixture(t, s)
+			ctx := t.Context()
+			prog := &referral.Programme{ID: "prog", Policy: referral.PolicyFTC, Levels: 1, LevelRates: []float64{0.1},
+				BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseNone, Frozen: referral.FrozenSkipLevel,
+				Approval: referral.ApproveAuto, CreatedAt: t0}
+			require.NoError(t, s.CreateProgramme(ctx, prog))
+			dist := func(user string, from, to referral.DistributorState) *referral.DistributorWrite {
+				return &referral.DistributorWrite{From: from,
+					Next: referral.Distributor{ProgrammeID: prog.ID, UserID: user, State: to, AppliedAt: t0, UpdatedAt: t0}}
+			}
+			bind := func(user, referrer string, active bool) *referral.BindWrite {
+				return &referral.BindWrite{Binding: referral.Binding{ProgrammeID: prog.ID, UserID: user, ReferrerID: referrer,
+					Source: referral.SourceCode, BoundAt: t0}, RequireActiveReferrer: active}
+			}
+			attribution := func(order string) *referral.Attribution {
+				return &referral.Attribution{ProgrammeID: prog.ID, OrderRef: order, BuyerID: "buyer", At: t0, CreatedAt: t0}
+			}
+
+			cases := []struct {
+				name   string
+				change func() // committed after the snapshot
+				write  func(ts *sqlstore.Store) error
+				now    error // the answer of the latest rows, or nil
+			}{
+				{"SetCampaignStatus", func() {
+					_, err := s.SetCampaignStatus(ctx, f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
+					require.NoError(t, err)
+				}, func(ts *sqlstore.Store) error {
+					_, err := ts.SetCampaignStatus(ctx, f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
+					return err
+				}, storage.ErrConflict},
+				{"SetDistributor", func() {
+					_, err := s.SetDistributor(ctx, dist("d1", referral.DistributorNone, referral.DistributorPending))
+					require.NoError(t, err)
+				}, func(ts *sqlstore.Store) error {
+					_, err := ts.SetDistributor(ctx, dist("d1", referral.DistributorNone, referral.DistributorPending))
+					return err
+				}, storage.ErrConflict},
+				{"BindActiveReferrer", func() {
+					_, err := s.SetDistributor(ctx, dist("d2", referral.DistributorNone, referral.DistributorActive))
+					require.NoError(t, err)
+				}, func(ts *sqlstore.Store) error { _, err := ts.Bind(ctx, bind("u2", "d2", true)); return err }, nil},
+				{"BindBound", func() {
+					_, err := s.Bind(ctx, bind("u3", "r3", false))
+					require.NoError(t, err)
+				}, func(ts *sqlstore.Store) error {
+					_, err := ts.Bind(ctx, bind("u3", "r4", false))
+					return err
+				}, referral.ErrAlreadyBound},
+				{"SaveAttribution", func() {
+					_, created, err := s.SaveAttribution(ctx, attribution("o1"), nil)
+					require.NoError(t, err)
+					require.True(t, created)
+				}, func(ts *sqlstore.Store) error {
+					_, created, err := ts.SaveAttribution(ctx, attribution("o1"), nil)
+					if err == nil && created {
+						return errors.New("created a second attribution")
+					}
+					return err
+				}, nil},
+			}
+			for _, k := range cases {
+				t.Run(k.name, func(t *testing.T) {
+					tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+					require.NoError(t, err)
+					defer func() { _ = tx.Rollback() }()
+					ts := s.WithTx(tx)
+					_, err = ts.GetCampaign(ctx, f.c.ID) // the snapshot
+					require.NoError(t, err)
+					_, err = ts.GetProgramme(ctx, prog.ID)
+					require.NoError(t, err)
+
+					k.change()
+					err = k.write(ts)
+					switch {
+					case storage.IsRetryable(err):
+					case errors.Is(err, storage.ErrConflict):
+						t.Fatalf("a plain conflict, on which a Service re-reads the snapshot: %v", err)
+					case err != nil:
+						require.Error(t, k.now, "%v", err)
+						require.ErrorIs(t, err, k.now)
+					}
+					require.NoError(t, tx.Rollback())
+
+					tx2, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+					require.NoError(t, err)
+					defer func() { _ = tx2.Rollback() }()
+					err = k.write(s.WithTx(tx2))
+					if k.now == nil {
+						require.NoError(t, err, "the rerun")
+					} else {
+						require.ErrorIs(t, err, k.now, "the rerun")
+						require.False(t, storage.IsRetryable(err), "the rerun: %v", err)
+					}
+				})
+			}
+		})
+	}
+}

@@ -32,6 +32,21 @@ func (s *Store) forUpdate() string {
 	return " FOR UPDATE"
 }
 
+// forShare is the clause of a read inside a write transaction that locks
+// its row against writes, not against other readers: it reads the latest
+// row on MySQL, and fails retryably on PostgreSQL when the row changed
+// after a REPEATABLE READ snapshot. On SQLite the transaction holds the
+// database's write lock.
+func (s *Store) forShare() string {
+	switch s.d {
+	case Postgres:
+		return " FOR SHARE"
+	case MySQL:
+		return " LOCK IN SHARE MODE"
+	}
+	return ""
+}
+
 // moneyEq is a guard comparing a money column with a query argument
 // exactly: numerically on PostgreSQL and MySQL (MySQL would compare a
 // DECIMAL with text as floating point, hence the cast), as canonical text on
