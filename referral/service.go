@@ -351,7 +351,11 @@ func (s *Service) operator(ctx context.Context, programmeID, userID string, from
 }
 
 // move reads the record, checks the transition and applies it guarded on
-// the state and version read, re-reading after a lost race.
+// the state and version read, re-reading after a lost race. A conflict the
+// store marked retryable is returned at once: the record was read in a host
+// transaction's snapshot older than the row the write saw (see
+// storage.IsRetryable), so a re-read would read the same, and only the
+// host's rerun can see the change.
 func (s *Service) move(ctx context.Context, programmeID, userID string, froms []DistributorState, to DistributorState, actor, reason string) (Distributor, error) {
 	for range s.cfg.MaxRereads + 1 {
 		cur, err := s.store.GetDistributor(ctx, programmeID, userID)

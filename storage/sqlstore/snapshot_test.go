@@ -310,3 +310,66 @@ func TestWithTxPreconditionNewerThanSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestWithTxServiceStaleConflictIsRetryable: a Service on a Store bound to
+// a REPEATABLE READ host transaction returns the retryable conflict of a
+// write that lost to a change committed after the snapshot, instead of
+// re-reading the same snapshot until its re-reads run out and returning a
+// plain ErrConflict that no host reruns: groupbuy's SetCampaignStatus (on
+// MySQL; PostgreSQL's UPDATE fails retryably itself) and referral's
+// distributor moves.
+func TestWithTxServiceStaleConflictIsRetryable(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			s := newStore(t, db, c.d)
+			ctx := t.Context()
+			gb, err := groupbuy.New(s, groupbuy.Config{})
+			require.NoError(t, err)
+			ref, err := referral.New(s, referral.Config{})
+			require.NoError(t, err)
+			camp := newFixture(t, s).c
+			_, err = ref.CreateProgramme(ctx, referral.Programme{ID: "prog", Policy: referral.PolicyFTC, Levels: 1,
+				LevelRates: []float64{0.1}, BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseNone,
+				Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveManual})
+			require.NoError(t, err)
+
+			// stale runs f on Services bound to a REPEATABLE READ transaction
+			// whose snapshot is taken before change commits.
+			stale := func(change func(), f func(gb *groupbuy.Service, ref *referral.Service) error) error {
+				tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+				require.NoError(t, err)
+				defer func() { _ = tx.Rollback() }()
+				ts := s.WithTx(tx)
+				_, err = ts.GetCampaign(ctx, camp.ID) // the snapshot
+				require.NoError(t, err)
+				tgb, err := groupbuy.New(ts, groupbuy.Config{})
+				require.NoError(t, err)
+				tref, err := referral.New(ts, referral.Config{})
+				require.NoError(t, err)
+				change()
+				return f(tgb, tref)
+			}
+
+			err = stale(func() {
+				_, err := gb.SetCampaignStatus(ctx, camp.ID, groupbuy.CampaignPaused)
+				require.NoError(t, err)
+			}, func(gb *groupbuy.Service, _ *referral.Service) error {
+				_, err := gb.SetCampaignStatus(ctx, camp.ID, groupbuy.CampaignPaused)
+				return err
+			})
+			require.True(t, storage.IsRetryable(err), "SetCampaignStatus: %v", err)
+
+			_, err = ref.Apply(ctx, "prog", "d1")
+			require.NoError(t, err)
+			err = stale(func() {
+				_, err := ref.Approve(ctx, "prog", "d1", "ops", "ok")
+				require.NoError(t, err)
+			}, func(_ *groupbuy.Service, ref *referral.Service) error {
+				_, err := ref.Reject(ctx, "prog", "d1", "ops", "no")
+				return err
+			})
+			require.True(t, storage.IsRetryable(err), "Reject of an approved application: %v", err)
+		})
+	}
+}
