@@ -110,7 +110,7 @@ func (s *Store) GetCampaign(ctx context.Context, id string) (groupbuy.Campaign, 
 		return groupbuy.Campaign{}, err
 	}
 	c, err := s.getCampaign(ctx, s.reader(), id)
-	return c, s.wrap(err, "get campaign "+id)
+	return c, s.wrap(s.orNewer(ctx, err, "campaign", id), "get campaign "+id)
 }
 
 func (s *Store) getCampaign(ctx context.Context, r run, id string) (groupbuy.Campaign, error) {

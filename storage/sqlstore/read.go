@@ -98,6 +98,18 @@ func (r run) strings(ctx context.Context, tmpl string, args ...any) ([]string, e
 	})
 }
 
+// orNewer returns err, a read's, unless it is the not-found of row id of
+// {p}<what>s under WithTx: the read was in the host's snapshot, which
+// lacks a row committed after it, and a Service that takes its not-found
+// for the database's answer refuses a command on a row that exists (see
+// notFoundOrNewer).
+func (s *Store) orNewer(ctx context.Context, err error, what, id string) error {
+	if s.tx == nil || !errors.Is(err, groupbuy.ErrNotFound) {
+		return err
+	}
+	return s.notFoundOrNewer(ctx, s.reader(), what, id)
+}
+
 func (s *Store) getTeam(ctx context.Context, r run, id string) (groupbuy.Team, error) {
 	t, err := s.scanTeam(r.row(ctx, `SELECT `+teamCols+` FROM {p}teams WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -123,7 +135,7 @@ func (s *Store) GetTeam(ctx context.Context, id string) (groupbuy.Team, error) {
 		return groupbuy.Team{}, err
 	}
 	t, err := s.getTeam(ctx, s.reader(), id)
-	return t, s.wrap(err, "get team "+id)
+	return t, s.wrap(s.orNewer(ctx, err, "team", id), "get team "+id)
 }
 
 // GetSeat implements groupbuy.Store.
@@ -135,7 +147,7 @@ func (s *Store) GetSeat(ctx context.Context, id string) (groupbuy.Seat, error) {
 		return groupbuy.Seat{}, err
 	}
 	st, err := s.getSeat(ctx, s.reader(), id)
-	return st, s.wrap(err, "get seat "+id)
+	return st, s.wrap(s.orNewer(ctx, err, "seat", id), "get seat "+id)
 }
 
 // TeamSeats implements groupbuy.Store.
@@ -151,6 +163,7 @@ func (s *Store) TeamSeats(ctx context.Context, teamID string) ([]groupbuy.Seat, 
 	if err == nil && len(out) == 0 {
 		// A team always has its leader seat; make sure it exists at all.
 		_, err = s.getTeam(ctx, r, teamID)
+		err = s.orNewer(ctx, err, "team", teamID)
 	}
 	return out, s.wrap(err, "seats of team "+teamID)
 }

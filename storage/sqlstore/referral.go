@@ -129,7 +129,9 @@ func (s *Store) GetProgramme(ctx context.Context, id string) (referral.Programme
 	var def string
 	err := s.reader().row(ctx, `SELECT definition FROM {p}ref_programmes WHERE id = ?`, id).Scan(&def)
 	if errors.Is(err, errNoRows) {
-		return referral.Programme{}, refNotFound("programme", id)
+		// Under WithTx the read is in the host's snapshot (see orNewer).
+		return referral.Programme{}, s.absentOrNewer(ctx, s.reader(), "programme "+id, refNotFound("programme", id),
+			`{p}ref_programmes WHERE id = ?`, id)
 	}
 	if err != nil {
 		return referral.Programme{}, err
@@ -181,7 +183,8 @@ func (s *Store) GetCode(ctx context.Context, code string) (referral.InviteCode, 
 	}
 	c, err := s.scanCode(s.reader().row(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE code = ?`, code))
 	if errors.Is(err, errNoRows) {
-		return c, referral.ErrCodeNotFound
+		// Under WithTx the read is in the host's snapshot (see orNewer).
+		return c, s.absentOrNewer(ctx, s.reader(), "invite code "+code, referral.ErrCodeNotFound, `{p}ref_codes WHERE code = ?`, code)
 	}
 	return c, err
 }

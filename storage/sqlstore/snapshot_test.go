@@ -373,3 +373,83 @@ func TestWithTxServiceStaleConflictIsRetryable(t *testing.T) {
 		})
 	}
 }
+
+// TestWithTxReadNewerThanSnapshot: a read of a Store bound to a REPEATABLE
+// READ host transaction, of a row committed after the transaction's
+// snapshot, comes back a retryable conflict, not the snapshot's not-found:
+// the Services read before they write (CancelTeam reads the team,
+// CancelReservation the seat), and answered ErrNotFound for rows that
+// exist, whatever the Store's writes would have said. A row that does not
+// exist is still not found, and not retryable.
+func TestWithTxReadNewerThanSnapshot(t *testing.T) {
+	for _, c := range dbs[:2] {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			s := newStore(t, db, c.d)
+			f := newFixture(t, s)
+			ctx := t.Context()
+			cfg := groupbuy.Config{Now: func() time.Time { return t0 }}
+
+			tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			ts := s.WithTx(tx)
+			_, err = ts.GetCampaign(ctx, f.c.ID) // the snapshot
+			require.NoError(t, err)
+
+			// After the snapshot:
+			g := newFixture(t, s, func(c *groupbuy.Campaign) { c.ID = f.id("camp") })
+			team, leader := f.open(f.id("user"))
+			member := f.join(team.ID, "member")
+			prog := &referral.Programme{ID: "prog", Policy: referral.PolicyFTC, Levels: 1, LevelRates: []float64{0.1},
+				BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseNone, Frozen: referral.FrozenSkipLevel,
+				Approval: referral.ApproveAuto, CreatedAt: t0}
+			require.NoError(t, s.CreateProgramme(ctx, prog))
+			code := &referral.InviteCode{Code: "LATE", ProgrammeID: prog.ID, UserID: "u", CreatedAt: t0}
+			require.NoError(t, s.CreateCode(ctx, code))
+
+			svc, err := groupbuy.New(ts, cfg)
+			require.NoError(t, err)
+			newer := map[string]error{
+				"GetCampaign":       second(ts.GetCampaign(ctx, g.c.ID)),
+				"GetTeam":           second(ts.GetTeam(ctx, team.ID)),
+				"GetSeat":           second(ts.GetSeat(ctx, leader.ID)),
+				"TeamSeats":         second(ts.TeamSeats(ctx, team.ID)),
+				"GetProgramme":      second(ts.GetProgramme(ctx, prog.ID)),
+				"GetCode":           second(ts.GetCode(ctx, code.Code)),
+				"CancelTeam":        second(svc.CancelTeam(ctx, team.ID, "gone")),
+				"CancelReservation": second(svc.CancelReservation(ctx, member.ID, member.UserID)),
+			}
+			for name, err := range newer {
+				require.ErrorIs(t, err, storage.ErrConflict, name)
+				require.True(t, storage.IsRetryable(err), "%s: %v", name, err)
+			}
+			missing := map[string]error{
+				"GetCampaign":  second(ts.GetCampaign(ctx, "no-such-campaign")),
+				"GetTeam":      second(ts.GetTeam(ctx, "no-such-team")),
+				"GetSeat":      second(ts.GetSeat(ctx, "no-such-seat")),
+				"TeamSeats":    second(ts.TeamSeats(ctx, "no-such-team")),
+				"GetProgramme": second(ts.GetProgramme(ctx, "no-such-programme")),
+				"GetCode":      second(ts.GetCode(ctx, "NO-SUCH-CODE")),
+			}
+			for name, err := range missing {
+				require.True(t, errors.Is(err, groupbuy.ErrNotFound) || errors.Is(err, referral.ErrNotFound) ||
+					errors.Is(err, referral.ErrCodeNotFound), "%s: %v", name, err)
+				require.False(t, storage.IsRetryable(err), "%s: %v", name, err)
+			}
+			require.NoError(t, tx.Rollback())
+
+			// The host's rerun sees the rows.
+			tx2, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			require.NoError(t, err)
+			defer func() { _ = tx2.Rollback() }()
+			svc, err = groupbuy.New(s.WithTx(tx2), cfg)
+			require.NoError(t, err)
+			_, err = svc.CancelReservation(ctx, member.ID, member.UserID)
+			require.NoError(t, err)
+			_, err = svc.CancelTeam(ctx, team.ID, "gone")
+			require.NoError(t, err)
+			require.NoError(t, tx2.Commit())
+		})
+	}
+}
