@@ -148,21 +148,41 @@
 // a write whose preconditions all hold in the host's snapshot although its
 // guard failed (under REPEATABLE READ the snapshot may be older than what
 // the write's locking reads saw), and the refusal of a close, a refund
-// step, a release or a campaign status change (and of the referral
-// Store's distributor moves and bindings) whose row, read locked or
-// updated, changed after the snapshot,
-// which still shows it as the write expected: the Service, re-reading in
-// that snapshot, would only lose again. So does a ReleaseSeat of a seat
-// committed after the snapshot (its team is found through the seat, in the
-// snapshot): the seat exists, and a rerun finds it. MySQL finds such a seat
-// with a locking read in the host's transaction; PostgreSQL, whose
-// REPEATABLE READ statements never see it, with a read on the pool, made
-// only when the pool has a connection free within 50 ms (else the release
-// stays ErrNotFound). A campaign's status is read in the
+// step, a release, a campaign's status change, a distributor's move or a
+// binding whose row, read locked, changed after the snapshot, which still
+// shows it as
+// the write expected: the Service, re-reading in that snapshot, would only
+// lose again (the Services return such a conflict at once). So does a
+// write or a read that does not find a row committed after the snapshot:
+// OpenTeam and MatchTeam in such a campaign, SetCampaignStatus and
+// GetCampaign of it, JoinTeam, CloseTeam, GetTeam and TeamSeats of such a
+// team, PaySeat, ReleaseSeat, UpdateRefund and GetSeat of such a seat,
+// CreateCode, SetDistributor, Bind and GetProgramme of such a programme
+// (and Bind with RequireActiveReferrer of such a referrer's distributor
+// row), RevokeCode and GetCode of such a code, and SaveAttribution that
+// hits such an attribution: the row exists, and a rerun finds it, so the
+// answer is no ErrNotFound (nor ErrCodeNotFound or ErrNotDistributor),
+// which the Services, reading before they write, would pass on. MySQL's
+// consistent reads, and every statement of a PostgreSQL REPEATABLE READ
+// transaction, miss such a row; before answering not found the Store
+// looks for it beyond the snapshot: on MySQL with a locking read in the
+// host's transaction (its shared lock lasts until the host rolls back),
+// on PostgreSQL with a read on the pool, made only when the pool has a
+// connection free within 50 ms (else the answer stays not found). A row
+// that does not exist is not found as before; GetIdempotency,
+// GetDistributor and GetBinding, whose not-found is the usual answer (no
+// record yet, no distributor, unbound), stay the snapshot's, and the
+// write that follows them catches a row committed meanwhile. Bind reads
+// the referrer's distributor row with a locking read (FOR SHARE), so that
+// MySQL answers from its latest version and PostgreSQL fails retryably
+// when it changed after the snapshot. A campaign's status is read in the
 // host's snapshot too: under REPEATABLE READ a transaction that began
 // before the campaign was paused still opens and matches teams in it (and
 // joins, on PostgreSQL; on MySQL a join then comes back retryable), as if
-// it had run before the pause.
+// it had run before the pause. Likewise on PostgreSQL a refusal that the
+// snapshot explains (a team full or closed in it, though a seat was freed
+// since) is the snapshot's answer, as if the host's transaction had run at
+// its snapshot; MySQL's locking reads answer from the latest rows.
 //
 // # Statements per command
 //

@@ -182,7 +182,10 @@ func (s *Store) Dialect() Dialect { return s.d }
 // whole transaction may cure comes back marked retryable
 // (storage.IsRetryable); the host then rolls back and runs its transaction
 // again. The returned Store shares the round-trip counter with s. Reads
-// also go through tx. A nil tx returns s unchanged.
+// also go through tx; under REPEATABLE READ a method that looks a row up
+// by its key and misses one committed after tx's snapshot returns a
+// retryable conflict, not the snapshot's not-found (the package doc lists
+// which). A nil tx returns s unchanged.
 func (s *Store) WithTx(tx *sql.Tx) *Store {
 	if tx == nil {
 		return s
