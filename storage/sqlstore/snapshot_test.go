@@ -252,6 +252,10 @@ func TestWithTxPreconditionNewerThanSnapshot(t *testing.T) {
 			return &referral.Attribution{ProgrammeID: prog.ID, OrderRef: order, BuyerID: "buyer", At: t0, CreatedAt: t0}
 		}
 
+		outcome := func() *groupbuy.IdempotencyRecord {
+			return &groupbuy.IdempotencyRecord{Scope: "groupbuy.cancel", Key: "k1", Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: t0}
+		}
+
 		cases := []struct {
 			name   string
 			change func() // committed after the snapshot
@@ -283,6 +287,15 @@ func TestWithTxPreconditionNewerThanSnapshot(t *testing.T) {
 				_, err := ts.Bind(ctx, bind("u3", "r4", false))
 				return err
 			}, referral.ErrAlreadyBound},
+			{"RecordOutcome", func() {
+				require.NoError(t, s.RecordOutcome(ctx, outcome(), nil))
+			}, func(ts *sqlstore.Store) error {
+				err := ts.RecordOutcome(ctx, outcome(), nil)
+				if _, ok := errors.AsType[*groupbuy.ReplayError](err); ok {
+					return nil // the latest rows' answer
+				}
+				return err
+			}, nil},
 			{"SaveAttribution", func() {
 				_, created, err := s.SaveAttribution(ctx, attribution("o1"), nil)
 				require.NoError(t, err)
