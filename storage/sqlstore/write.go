@@ -691,21 +691,22 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 	return out, s.wrap(s.guardAsConflict(err), "release seat "+w.SeatID)
 }
 
-// notFoundOrNewer returns the answer of a write that did not find row id
-// of {p}<what>s (what is campaign, team or seat): ErrNotFound, unless the
-// row was committed after the host's snapshot (see absentOrNewer).
+// notFoundOrNewer returns the answer of a write or read that did not find
+// row id of {p}<what>s (what is campaign, team or seat): ErrNotFound,
+// unless the row was committed after the host's snapshot (see
+// absentOrNewer).
 func (s *Store) notFoundOrNewer(ctx context.Context, r run, what, id string) error {
 	return s.absentOrNewer(ctx, r, what+" "+id, notFound(what, id), `{p}`+what+`s WHERE id = ?`, id)
 }
 
-// absentOrNewer returns absent, the answer of a write that did not find
-// the row of from (a table and a WHERE clause on its key), unless the row
-// exists all the same (beyondSnapshot): then a retryable conflict naming
-// what. Such a row was committed after the host's REPEATABLE READ
-// snapshot, which the write's reads (all of them on PostgreSQL, the
-// consistent ones on MySQL) do not see: the answer would be the
-// snapshot's, not the database's, and a host that took it as definitive
-// would act on a row that exists; a rerun of its transaction finds it.
+// absentOrNewer returns absent, the answer of a write or read that did not
+// find the row of from (a table and a WHERE clause on its key), unless the
+// row exists all the same (beyondSnapshot): then a retryable conflict
+// naming what. Such a row was committed after the host's REPEATABLE READ
+// snapshot, which the reads (all of them on PostgreSQL, the consistent
+// ones on MySQL) do not see: the answer would be the snapshot's, not the
+// database's, and a host that took it as definitive would act on a row
+// that exists; a rerun of its transaction finds it.
 func (s *Store) absentOrNewer(ctx context.Context, r run, what string, absent error, from string, args ...any) error {
 	switch newer, err := s.beyondSnapshot(ctx, r, from, args...); {
 	case err != nil:
@@ -716,8 +717,8 @@ func (s *Store) absentOrNewer(ctx context.Context, r run, what string, absent er
 	return absent
 }
 
-// beyondSnapshot reports whether the row of from, which a write under
-// WithTx did not find, exists all the same: committed after the host's
+// beyondSnapshot reports whether the row of from, which a write or read
+// under WithTx did not find, exists all the same: committed after the host's
 // REPEATABLE READ snapshot, which its reads do not see. MySQL reads it in
 // the host's transaction with a locking read, which reads the latest
 // committed version (its shared lock lasts until the host's transaction
