@@ -130,22 +130,8 @@ func (s *IDSet) hasID(h uint64, id string) bool {
 	}
 }
 
-func (s *IDSet) has(h uint64) bool {
-	if s == nil || s.n == 0 || h == 0 {
-		return false
-	}
-	slots := s.slots
-	mask := uint64(len(slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		v := slots[i]
-		if v == h {
-			return true
-		}
-		if v == 0 {
-			return false
-		}
-	}
-}
+// has reports whether hash h is in a set of bare hashes (addHash).
+func (s *IDSet) has(h uint64) bool { return s.hasID(h, "") }
 
 // addHash inserts h (ignoring 0) and reports whether it was new.
 func (s *IDSet) addHash(h uint64) bool {

@@ -450,9 +450,9 @@ func TestMarkIDs(t *testing.T) {
 	for i := range b.Len() {
 		want := FilterNone
 		switch {
-		case seen.has(b.idh[i]):
+		case seen.hasID(b.idh[i], b.ids[i]):
 			want = FilterSeen
-		case served.has(b.idh[i]):
+		case served.hasID(b.idh[i], b.ids[i]):
 			want = FilterServed
 		}
 		require.Equal(t, want, mark[i], "candidate %d", i)

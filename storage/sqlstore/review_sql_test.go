@@ -163,13 +163,7 @@ func TestWithTxStaleReferralWritesAreRetryable(t *testing.T) {
 			ctx := t.Context()
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			cfg := referral.Config{Now: func() time.Time { return now }}
-			svc, err := referral.New(s, cfg)
-			require.NoError(t, err)
-			_, err = svc.CreateProgramme(ctx, referral.Programme{
-				ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
-				SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
-			})
-			require.NoError(t, err)
+			svc := staleProgramme(t, s, cfg)
 			for _, u := range []string{"a", "b"} {
 				_, err := svc.Apply(ctx, "p", u)
 				require.NoError(t, err)
@@ -193,7 +187,7 @@ func TestWithTxStaleReferralWritesAreRetryable(t *testing.T) {
 				return f(hsvc)
 			}
 
-			err = stale(func() {
+			err := stale(func() {
 				_, err := svc.Freeze(ctx, "p", "a", "ops", "check")
 				require.NoError(t, err)
 			}, func(hsvc *referral.Service) error {
@@ -245,14 +239,8 @@ func TestWithTxAttributionNewerThanSnapshot(t *testing.T) {
 			ctx := t.Context()
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			cfg := referral.Config{Now: func() time.Time { return now }}
-			svc, err := referral.New(s, cfg)
-			require.NoError(t, err)
-			_, err = svc.CreateProgramme(ctx, referral.Programme{
-				ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
-				SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
-			})
-			require.NoError(t, err)
-			_, err = svc.Apply(ctx, "p", "a")
+			svc := staleProgramme(t, s, cfg)
+			_, err := svc.Apply(ctx, "p", "a")
 			require.NoError(t, err)
 			_, err = svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "buyer", ReferrerID: "a", Source: referral.SourceLink})
 			require.NoError(t, err)
@@ -279,4 +267,18 @@ func TestWithTxAttributionNewerThanSnapshot(t *testing.T) {
 			assert.True(t, first.CreatedAt.Equal(got.CreatedAt))
 		})
 	}
+}
+
+// staleProgramme is a referral Service on s with cfg and programme "p"
+// (two levels, auto-approved distributors), for the stale-snapshot tests.
+func staleProgramme(t *testing.T, s *sqlstore.Store, cfg referral.Config) *referral.Service {
+	t.Helper()
+	svc, err := referral.New(s, cfg)
+	require.NoError(t, err)
+	_, err = svc.CreateProgramme(t.Context(), referral.Programme{
+		ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
+		SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+	})
+	require.NoError(t, err)
+	return svc
 }
