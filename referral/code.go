@@ -32,10 +32,18 @@ var codeValue = func() (v [256]int8) {
 	return v
 }()
 
+// maxCodeReads bounds the 32-byte reads of one code. A uniform source
+// keeps 15 bytes in 16, so one read almost always suffices and 16 reads
+// that keep fewer than MaxCodeLength bytes never happen; a broken reader
+// (one that repeats a byte of 240 or more) would otherwise make
+// GenerateCode, and IssueCode with it, loop forever.
+const maxCodeReads = 16
+
 // GenerateCode returns a random code of n characters (n in
 // MinCodeLength..MaxCodeLength) read from r (crypto/rand.Reader in
 // production), plus a check character when check is set. Characters are
-// chosen without modulo bias. A nil r is a *ValidationError.
+// chosen without modulo bias. A nil r is a *ValidationError, and so is an
+// r that yields too few usable bytes (see maxCodeReads).
 func GenerateCode(r io.Reader, n int, check bool) (string, error) {
 	if r == nil {
 		return "", invalid("reader", "must not be nil (crypto/rand.Reader in production)")
@@ -45,7 +53,10 @@ func GenerateCode(r io.Reader, n int, check bool) (string, error) {
 	}
 	out := make([]byte, 0, n+1)
 	var buf [32]byte
-	for len(out) < n {
+	for reads := 0; len(out) < n; reads++ {
+		if reads == maxCodeReads {
+			return "", invalid("reader", fmt.Sprintf("%d bytes gave fewer than %d usable ones (bytes below 240): not a random source", reads*len(buf), n))
+		}
 		if _, err := io.ReadFull(r, buf[:]); err != nil {
 			return "", fmt.Errorf("referral: generate code: %w", err)
 		}

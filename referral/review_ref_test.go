@@ -1,0 +1,85 @@
+package referral_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage/memory"
+)
+
+// constReader is a broken randomness source: it repeats one byte.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// sparseReader keeps one usable byte (below 240) in every 32.
+type sparseReader struct{ n int }
+
+func (s *sparseReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0xFF
+		if s.n%32 == 0 {
+			p[i] = 0
+		}
+		s.n++
+	}
+	return len(p), nil
+}
+
+// TestGenerateCodeBrokenReaderBounded: a reader that only yields bytes of
+// 240 or more (which GenerateCode discards to stay unbiased) made
+// GenerateCode, and IssueCode on a Service with such a Config.Rand, loop
+// forever. It must return a *ValidationError, and a reader that is merely
+// wasteful must still work.
+func TestGenerateCodeBrokenReaderBounded(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := referral.GenerateCode(constReader(0xFF), referral.MaxCodeLength, true)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var ve *referral.ValidationError
+		require.True(t, errors.As(err, &ve), "want a *ValidationError, got %v", err)
+		assert.Equal(t, "reader", ve.Field)
+	case <-time.After(5 * time.Second):
+		t.Fatal("GenerateCode loops forever on a reader of bytes ≥ 240")
+	}
+
+	c, err := referral.GenerateCode(&sparseReader{}, 8, false)
+	require.NoError(t, err)
+	assert.Equal(t, "22222222", c)
+
+	ctx := context.Background()
+	store := memory.New()
+	svc, err := referral.New(store, referral.Config{Rand: constReader(0xF0)})
+	require.NoError(t, err)
+	p, err := svc.CreateProgramme(ctx, referral.Programme{ID: "p", Policy: referral.PolicyChina, Levels: 1, LevelRates: []float64{0.1},
+		BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseNone, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveManual})
+	require.NoError(t, err)
+	go func() {
+		_, err := svc.IssueCode(ctx, p.ID, "u", "")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var ve *referral.ValidationError
+		require.True(t, errors.As(err, &ve), "want a *ValidationError, got %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("IssueCode loops forever on a Config.Rand of bytes ≥ 240")
+	}
+	codes, err := store.UserCodes(ctx, p.ID, "u")
+	require.NoError(t, err)
+	assert.Empty(t, codes, "nothing stored on error")
+}
