@@ -3,6 +3,7 @@ package referral_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -82,4 +83,28 @@ func TestGenerateCodeBrokenReaderBounded(t *testing.T) {
 	codes, err := store.UserCodes(ctx, p.ID, "u")
 	require.NoError(t, err)
 	assert.Empty(t, codes, "nothing stored on error")
+}
+
+// TestDecideAnyLevelsNoPanic: Decide sized its result with levels+2, so a
+// levels below -2 or near math.MaxInt (overflowing) panicked in make.
+// Replay runs Decide on a stored snapshot, whose Levels a corrupt or
+// hand-written row may hold; neither may panic, and neither pays anyone
+// when levels is not positive.
+func TestDecideAnyLevelsNoPanic(t *testing.T) {
+	chain := []referral.Link{{UserID: "b"}, {UserID: "a", State: referral.DistributorActive}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, levels := range []int{math.MinInt, -5, -3, 0, 1, referral.MaxLevels + 1, math.MaxInt - 1, math.MaxInt} {
+		var got, replay []referral.Level
+		require.NotPanics(t, func() {
+			got = referral.Decide(levels, []float64{0.1}, referral.SelfPurchaseNone, referral.FrozenSkipLevel, chain, at)
+			replay = referral.Replay(&referral.Attribution{Levels: levels, LevelRates: []float64{0.1},
+				SelfPurchase: referral.SelfPurchaseNone, Frozen: referral.FrozenSkipLevel, Chain: chain, At: at})
+		}, "levels %d", levels)
+		assert.Equal(t, got, replay, "levels %d", levels)
+		want := referral.Level{Depth: 1, UserID: "a", Level: 1, Rate: 0.1}
+		if levels < 1 {
+			want = referral.Level{Depth: 1, UserID: "a", Drop: referral.DropOverCap}
+		}
+		assert.Equal(t, []referral.Level{want}, got, "levels %d", levels)
+	}
 }

@@ -123,7 +123,10 @@ func Decide(levels int, rates []float64, self SelfPurchaseRule, frozen FrozenRul
 	if len(chain) == 0 {
 		return nil
 	}
-	out := make([]Level, 0, min(len(chain), levels+2))
+	// The capacity is only a hint, and levels is the caller's (or, through
+	// Replay, a stored snapshot's): clamped, so that a negative or huge
+	// levels (levels+2 overflowing) cannot make make panic.
+	out := make([]Level, 0, min(len(chain), max(0, min(levels, MaxLevels))+2))
 	buyer := chain[0]
 	ancestors := chain[1:]
 	level := 1
