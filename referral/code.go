@@ -3,6 +3,8 @@ package referral
 import (
 	"fmt"
 	"io"
+
+	"github.com/socialcommerce/sdk/internal/check"
 )
 
 // CodeAlphabet is the alphabet of invite codes: Crockford's base-32
@@ -42,10 +44,11 @@ const maxCodeReads = 16
 // GenerateCode returns a random code of n characters (n in
 // MinCodeLength..MaxCodeLength) read from r (crypto/rand.Reader in
 // production), plus a check character when check is set. Characters are
-// chosen without modulo bias. A nil r is a *ValidationError, and so is an
+// chosen without modulo bias. A nil r (also a typed nil such as
+// (*bytes.Reader)(nil)) is a *ValidationError, and so is an
 // r that yields too few usable bytes (see maxCodeReads).
 func GenerateCode(r io.Reader, n int, check bool) (string, error) {
-	if r == nil {
+	if nilReader(r) {
 		return "", invalid("reader", "must not be nil (crypto/rand.Reader in production)")
 	}
 	if n < MinCodeLength || n > MaxCodeLength {
@@ -75,6 +78,12 @@ func GenerateCode(r io.Reader, n int, check bool) (string, error) {
 	}
 	return string(out), nil
 }
+
+// nilReader reports a nil r, also a typed nil such as
+// (*bytes.Reader)(nil): a non-nil interface whose Read dereferences nil
+// and panics, so r == nil is not enough. (GenerateCode's parameter check
+// shadows the package.)
+func nilReader(r io.Reader) bool { return check.Nil(r) }
 
 // checkChar is the Luhn mod N check character of a normalised code body:
 // it detects every single substitution and most transpositions of adjacent

@@ -1,6 +1,7 @@
 package referral_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -107,4 +108,15 @@ func TestDecideAnyLevelsNoPanic(t *testing.T) {
 		}
 		assert.Equal(t, []referral.Level{want}, got, "levels %d", levels)
 	}
+}
+
+// TestGenerateCodeTypedNilReader: GenerateCode refused only an untyped nil
+// reader; a typed nil such as (*bytes.Reader)(nil) (the hole New closed
+// for Config.Rand) panicked in Read instead of being a *ValidationError.
+func TestGenerateCodeTypedNilReader(t *testing.T) {
+	var err error
+	require.NotPanics(t, func() { _, err = referral.GenerateCode((*bytes.Reader)(nil), 8, false) })
+	var ve *referral.ValidationError
+	require.True(t, errors.As(err, &ve), "want a *ValidationError, got %v", err)
+	assert.Equal(t, "reader", ve.Field)
 }
