@@ -122,23 +122,22 @@ func TestGenerateCodeTypedNilReader(t *testing.T) {
 }
 
 // TestFrozenBuyerDoesNotRaiseUplinePay: freezing a distributor must never
-// pay anyone more. Decide applies the self-purchase rule only to an active
-// buyer, so a frozen buyer is treated as a plain customer:
+// pay anyone more. Decide applied the self-purchase rule only to an active
+// buyer, so a frozen buyer was treated as a plain customer:
 //
 //   - SelfPurchaseNone (the only rule of a RetailSalesOnly policy such as
 //     PolicyFTC: "a participant's own purchase pays nobody"): c's own
-//     purchase pays nobody while c is active, but once c is frozen it pays
-//     b at level 1 and a at level 2;
-//   - SelfPurchaseSelfLevel1 with FrozenSkipLevel: while c is active, b is
-//     level 2; once c is frozen, b moves up to level 1 and a, over the cap
-//     before, is paid level 2, which compresses levels upwards, against
+//     purchase paid nobody while c was active, but once c was frozen it
+//     paid b at level 1 and a at level 2;
+//   - SelfPurchaseSelfLevel1 with FrozenSkipLevel: while c was active, b
+//     was level 2; once c was frozen, b moved up to level 1 and a, over the
+//     cap before, was paid level 2, which compresses levels upwards, against
 //     the frozen rules' own documentation.
 //
-// Fixing Decide changes Replay of snapshots already stored with a frozen
-// buyer (Replay must equal their Result), so the fix needs a versioned
-// rule set in the snapshot; left as a defect.
+// Rules version 1 (CurrentRules) applies the self-purchase rule to a
+// frozen buyer too; snapshots made before (Rules 0) replay as they were
+// decided (TestReplayKeepsRulesOfSnapshot).
 func TestFrozenBuyerDoesNotRaiseUplinePay(t *testing.T) {
-	t.Skip("defect: a frozen buyer's own purchase pays its upline more than an active buyer's (Decide applies SelfPurchase only to active buyers); fixing it changes Replay of stored snapshots")
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	chain := func(buyer referral.DistributorState) []referral.Link {
 		return []referral.Link{{UserID: "c", State: buyer}, {UserID: "b", State: referral.DistributorActive},
@@ -164,4 +163,38 @@ func TestFrozenBuyerDoesNotRaiseUplinePay(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestReplayKeepsRulesOfSnapshot: a snapshot stored before rules were
+// versioned (Rules 0) with a frozen buyer replays to the result it was
+// stored with, and one made now records CurrentRules; a snapshot naming
+// rules newer than this version knows is refused.
+func TestReplayKeepsRulesOfSnapshot(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	chain := []referral.Link{{UserID: "c", State: referral.DistributorFrozen}, {UserID: "b", State: referral.DistributorActive},
+		{UserID: "a", State: referral.DistributorActive}}
+	old := referral.Attribution{ProgrammeID: "p", OrderRef: "o", BuyerID: "c", At: at, Levels: 2, LevelRates: []float64{0.1, 0.05},
+		SelfPurchase: referral.SelfPurchaseNone, Frozen: referral.FrozenSkipLevel, Chain: chain}
+	// As version 0 decided it: the frozen buyer a plain customer, b and a paid.
+	want := []referral.Level{{Depth: 1, UserID: "b", Level: 1, Rate: 0.1}, {Depth: 2, UserID: "a", Level: 2, Rate: 0.05}}
+	assert.Equal(t, want, referral.Replay(&old))
+	cur := old
+	cur.Rules = referral.CurrentRules
+	for _, l := range referral.Replay(&cur) {
+		assert.Zero(t, l.Level, "%s is paid for a frozen distributor's own purchase", l.UserID)
+	}
+	bad := cur
+	bad.Rules = referral.CurrentRules + 1
+	var ve *referral.ValidationError
+	require.True(t, errors.As(referral.CheckAttribution(&bad), &ve))
+	assert.Equal(t, "Rules", ve.Field)
+
+	svc, err := referral.New(memory.New(), referral.Config{Now: func() time.Time { return at }})
+	require.NoError(t, err)
+	_, err = svc.CreateProgramme(t.Context(), referral.Programme{ID: "p", Policy: referral.PolicyFTC, Levels: 1, LevelRates: []float64{0.1},
+		BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseNone, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto})
+	require.NoError(t, err)
+	got, err := svc.Attribute(t.Context(), "p", "o1", "buyer", at)
+	require.NoError(t, err)
+	assert.Equal(t, referral.CurrentRules, got.Rules)
 }

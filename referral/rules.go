@@ -109,17 +109,35 @@ func DecideBind(p *Programme, current *Binding, referrer string, override bool, 
 	return d, nil
 }
 
+// CurrentRules is the version of the rules Decide applies, recorded in
+// each new Attribution (Attribution.Rules). Version 1: a frozen buyer's
+// own purchase follows the self-purchase rule, as an active buyer's does.
+// Before it (version 0), only an active buyer's did, so freezing a
+// distributor made its own purchases pay its upline, from level 1 under
+// SelfPurchaseNone and one level higher under SelfPurchaseSelfLevel1: a
+// sanction that raised others' pay.
+const CurrentRules = 1
+
 // Decide computes the attribution of a purchase by the buyer (chain[0],
 // with its distributor state) from its ancestors (chain[1:], nearest first)
-// at time at, under the programme's rules. It is pure: an Attribution's
-// Result is Decide of its own inputs.
+// at time at, under the programme's rules (CurrentRules). It is pure: an
+// Attribution's Result is Replay of its own inputs.
 //
 // Only active distributors are paid. A frozen ancestor (and any other
 // inactive one) loses its level (FrozenSkipLevel) or ends the chain
 // (FrozenStopChain); levels are never compressed, so no one deeper than
 // Levels is ever paid. The first ancestor beyond Levels is listed as
-// DropOverCap. A binding expired at at ends the chain (DropExpired).
+// DropOverCap. A binding expired at at ends the chain (DropExpired). The
+// buyer's own purchase follows the self-purchase rule when the buyer is an
+// active or a frozen distributor; a frozen buyer's level-1 slot under
+// SelfPurchaseSelfLevel1 is dropped as a frozen ancestor's is, so a freeze
+// never raises anyone's pay.
 func Decide(levels int, rates []float64, self SelfPurchaseRule, frozen FrozenRule, chain []Link, at time.Time) []Level {
+	return decide(CurrentRules, levels, rates, self, frozen, chain, at)
+}
+
+// decide is Decide under rules version rules (see CurrentRules).
+func decide(rules, levels int, rates []float64, self SelfPurchaseRule, frozen FrozenRule, chain []Link, at time.Time) []Level {
 	if len(chain) == 0 {
 		return nil
 	}
@@ -131,10 +149,18 @@ func Decide(levels int, rates []float64, self SelfPurchaseRule, frozen FrozenRul
 	ancestors := chain[1:]
 	level := 1
 	stopped := DropNone
-	if buyer.State == DistributorActive {
+	if buyer.State == DistributorActive || rules >= 1 && buyer.State == DistributorFrozen {
 		switch self {
 		case SelfPurchaseSelfLevel1:
-			out = append(out, Level{Depth: 0, UserID: buyer.UserID, Level: 1, Rate: rateOf(rates, 1)})
+			l := Level{Depth: 0, UserID: buyer.UserID, Level: 1, Rate: rateOf(rates, 1)}
+			if buyer.State == DistributorFrozen {
+				// The frozen buyer's level is lost as a frozen ancestor's.
+				l = Level{Depth: 0, UserID: buyer.UserID, Drop: DropFrozen}
+				if frozen == FrozenStopChain {
+					stopped = DropChainStopped
+				}
+			}
+			out = append(out, l)
 			level = 2
 		case SelfPurchaseNone:
 			out = append(out, Level{Depth: 0, UserID: buyer.UserID, Drop: DropSelfPurchase})

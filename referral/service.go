@@ -616,7 +616,7 @@ func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID 
 		ProgrammeID: programmeID, OrderRef: orderRef, BuyerID: buyerID, At: at,
 		PolicyName: p.Policy.Name, PolicyVersion: p.Policy.Version,
 		Levels: p.Levels, LevelRates: slices.Clone(p.LevelRates), SelfPurchase: p.SelfPurchase, Frozen: p.Frozen,
-		Chain: chain, CreatedAt: now,
+		Rules: CurrentRules, Chain: chain, CreatedAt: now,
 	}
 	a.Result = Replay(&a)
 	ev := s.event(TopicAttributionRecorded, "ref:"+programmeID+":"+orderRef+":attributed",
@@ -631,13 +631,14 @@ func (s *Service) Attribute(ctx context.Context, programmeID, orderRef, buyerID 
 	return got, nil
 }
 
-// Replay recomputes an attribution's result from its own snapshot; it
-// equals a.Result for every stored snapshot. A nil a has no result: nil.
+// Replay recomputes an attribution's result from its own snapshot, under
+// the rules it was made with (a.Rules); it equals a.Result for every stored
+// snapshot. A nil a has no result: nil.
 func Replay(a *Attribution) []Level {
 	if a == nil {
 		return nil
 	}
-	return Decide(a.Levels, a.LevelRates, a.SelfPurchase, a.Frozen, a.Chain, a.At)
+	return decide(a.Rules, a.Levels, a.LevelRates, a.SelfPurchase, a.Frozen, a.Chain, a.At)
 }
 
 // Downline counts a user's direct and second-level downline, never deeper

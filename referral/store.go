@@ -230,6 +230,9 @@ func CheckAttribution(a *Attribution) error {
 	if a.At.IsZero() {
 		return invalid("At", "must be set")
 	}
+	if a.Rules < 0 || a.Rules > CurrentRules {
+		return invalid("Rules", fmt.Sprintf("must be in 0..%d", CurrentRules))
+	}
 	// Every SaveAttribution runs this: a link's field name is formatted
 	// only for a link refused.
 	var chain []error

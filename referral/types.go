@@ -262,6 +262,10 @@ type Attribution struct {
 	LevelRates   []float64
 	SelfPurchase SelfPurchaseRule
 	Frozen       FrozenRule
+	// Rules is the version of Decide's rules the snapshot was computed
+	// under: CurrentRules for a new one; 0 for one made before versions
+	// were kept, which Replay decides as it was decided then.
+	Rules int
 	// Chain is the input: the buyer then its ancestors, as read.
 	Chain []Link
 	// Result is the output of Decide on the input.
