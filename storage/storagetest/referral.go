@@ -315,6 +315,7 @@ func testRefSnapshot(e *env) {
 	require.NoError(r.t, err)
 	assert.Equal(r.t, a.Result, stored.Result)
 	assert.Equal(r.t, a.LevelRates, stored.LevelRates)
+	assert.Equal(r.t, referral.CurrentRules, stored.Rules, "the rules version is stored: Replay decides by it")
 	assert.Equal(r.t, stored.Result, referral.Replay(&stored))
 
 	b, err := r.svc.Attribute(r.ctx, r.prog.ID, "order-2", "buyer", r.clock.Now())
