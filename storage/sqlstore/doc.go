@@ -1,5 +1,6 @@
-// Package sqlstore is the database/sql adapter of groupbuy.Store and
-// storage.Outbox, for PostgreSQL, MySQL/MariaDB and SQLite.
+// Package sqlstore is the database/sql adapter of groupbuy.Store,
+// referral.Store and storage.Outbox, for PostgreSQL, MySQL/MariaDB and
+// SQLite.
 //
 // The host opens the *sql.DB with the driver of its choice (this package
 // imports none) and hands it to New with the dialect; Migrate creates the
@@ -18,8 +19,10 @@
 //
 // The embedded migrations (migrations/<dialect>/NNNN_name.sql, {{prefix}}
 // replaced by the table prefix) create campaigns, teams, seats, user_limits
-// (the guarded per-user counters), idempotency and outbox, and the version
-// table <prefix>schema_migrations. Money is NUMERIC(20,4) on PostgreSQL,
+// (the guarded per-user counters), idempotency and outbox, the referral
+// tables (ref_programmes, ref_codes, ref_distributors, ref_nodes,
+// ref_history, ref_attributions; 0002), and the version table
+// <prefix>schema_migrations. Money is NUMERIC(20,4) on PostgreSQL,
 // DECIMAL(20,4) on MySQL and canonical decimal text on SQLite, never a
 // float; an amount with more than 4 decimals or 16 integer digits is a
 // ValidationError. Times are stored in UTC with microsecond precision
@@ -135,7 +138,8 @@
 // name the failed precondition in the order the groupbuy.Store contract
 // gives (an existing idempotency record first, as a *groupbuy.ReplayError).
 // If every precondition holds again (a concurrent change was undone) the
-// write is rerun, at most MaxRetries times, then storage.ErrConflict.
+// write is rerun, at most WithMaxRetries times (default
+// DefaultMaxRetries), then storage.ErrConflict.
 //
 // Without WithTx the Store owns its transactions and reruns those the
 // database aborted as retryable (PostgreSQL 40001/40P01, MySQL 1213/1205,
