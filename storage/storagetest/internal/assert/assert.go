@@ -22,6 +22,7 @@ import (
 
 // TestingT is what the assertions need of a *testing.T.
 type TestingT interface {
+	// Errorf reports a failure and lets the test go on.
 	Errorf(format string, args ...any)
 }
 

@@ -10,7 +10,9 @@ import (
 
 // TestingT is what the assertions need of a *testing.T.
 type TestingT interface {
+	// Errorf reports a failure and lets the test go on.
 	Errorf(format string, args ...any)
+	// FailNow marks the test failed and stops it.
 	FailNow()
 }
 
