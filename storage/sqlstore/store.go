@@ -367,7 +367,7 @@ func (s *Store) uniqueAsGuard(err error, what string) error {
 // inTx runs fn in a transaction. Under WithTx that is the host's transaction,
 // under a savepoint that is rolled back when fn fails; a retryable error is
 // marked and returned. Otherwise the Store begins its own transaction and
-// reruns it (up to MaxRetries) when the database aborts it as retryable.
+// reruns it (up to maxRetries, WithMaxRetries) when the database aborts it as retryable.
 func (s *Store) inTx(ctx context.Context, fn func(r run) error) error {
 	return s.inTxOpts(ctx, nil, fn)
 }
@@ -433,7 +433,7 @@ func (s *Store) markRetryable(err error) error {
 }
 
 // retry runs f until it succeeds, fails for a reason a rerun cannot cure, or
-// failed retryably MaxRetries+1 times; the last retryable error comes back
+// failed retryably maxRetries+1 times; the last retryable error comes back
 // marked. Under WithTx it runs f once.
 func (s *Store) retry(ctx context.Context, f func() error) error {
 	for attempt := 0; ; attempt++ {

@@ -62,8 +62,8 @@ func (s *Store) moneyEq(col string) string {
 // guard. After a guard failure (the attempt was rolled back) diagnose reads
 // the current state and names the precondition that failed, in the order
 // the Store contract gives; when every precondition holds again (a
-// concurrent change was undone), the attempt is rerun, at most MaxRetries
-// times, then storage.ErrConflict. Under WithTx it is not rerun: the
+// concurrent change was undone), the attempt is rerun, at most maxRetries
+// times (WithMaxRetries), then storage.ErrConflict. Under WithTx it is not rerun: the
 // ErrConflict comes back marked retryable, for the host to rerun its
 // transaction.
 func (s *Store) command(ctx context.Context, attempt func() error, diagnose func(r run) error) error {
