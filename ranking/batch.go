@@ -290,6 +290,9 @@ func (b *Batch) Reset() {
 // changes nothing, when a field is out of range or the ID is already in the
 // batch.
 func (b *Batch) Add(c *Candidate) error {
+	if b == nil {
+		return errNilBatch()
+	}
 	n := len(b.ids)
 	if c == nil {
 		return invalid(fmt.Sprintf("candidates[%d]", n), "must not be nil")
@@ -338,9 +341,15 @@ func (b *Batch) Add(c *Candidate) error {
 	return nil
 }
 
+// errNilBatch is the error of Add and Set on a nil *Batch (they panicked).
+func errNilBatch() error { return invalid("batch", "must not be nil") }
+
 // Set validates c and replaces candidate i with it, for example with new
 // engagement counts between two pages. The ID must stay the same.
 func (b *Batch) Set(i int, c *Candidate) error {
+	if b == nil {
+		return errNilBatch()
+	}
 	if i < 0 || i >= len(b.ids) {
 		return invalid("index", fmt.Sprintf("must be in 0..%d", len(b.ids)-1))
 	}

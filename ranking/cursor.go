@@ -61,6 +61,9 @@ type CursorInfo struct {
 // ErrCursorExpired (wrapped, for errors.Is), or a *ValidationError for a
 // bad request.
 func (r *Ranker) CheckCursor(req Request) (CursorInfo, error) {
+	if !r.built() {
+		return CursorInfo{}, errNotBuilt()
+	}
 	if err := checkRequest(&req); err != nil {
 		return CursorInfo{}, err
 	}

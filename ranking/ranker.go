@@ -397,6 +397,13 @@ func New(cfg Config) (*Ranker, error) {
 	return r, nil
 }
 
+// built reports whether r was built by New: a nil Ranker (New's result
+// when its error is ignored) or a zero one has no signing key, and Rank,
+// Explain and CheckCursor refuse it with errNotBuilt instead of panicking.
+func (r *Ranker) built() bool { return r != nil && len(r.bindKeys) > 0 }
+
+func errNotBuilt() error { return invalid("Ranker", "must be built by New") }
+
 // Config returns a copy of the Ranker's configuration.
 func (r *Ranker) Config() Config {
 	c := r.cfg
@@ -462,6 +469,9 @@ func checkRequest(req *Request) error {
 
 func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	out.clear()
+	if !r.built() {
+		return errNotBuilt()
+	}
 	if b == nil {
 		return invalid("batch", "must not be nil")
 	}

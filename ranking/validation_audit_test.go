@@ -20,6 +20,39 @@ func TestValidationAudit(t *testing.T) {
 		call  func() error
 	}{
 		{"(*Config)(nil).Validate", "config", func() error { var c *ranking.Config; return c.Validate() }},
+		// A Ranker is built by New: a nil one (New's result when its error
+		// is ignored) or a zero one panicked with a nil dereference or an
+		// index out of range.
+		{"(*Ranker)(nil).Rank", "Ranker", func() error {
+			var r *ranking.Ranker
+			return r.Rank(ranking.Request{Now: t0}, ranking.NewBatch(0), &ranking.Page{})
+		}},
+		{"(&Ranker{}).Rank", "Ranker", func() error {
+			return (&ranking.Ranker{}).Rank(ranking.Request{Now: t0}, ranking.NewBatch(0), &ranking.Page{})
+		}},
+		{"(*Ranker)(nil).Explain", "Ranker", func() error {
+			var r *ranking.Ranker
+			_, err := r.Explain(ranking.Request{Now: t0}, ranking.NewBatch(0))
+			return err
+		}},
+		{"(*Ranker)(nil).CheckCursor", "Ranker", func() error {
+			var r *ranking.Ranker
+			_, err := r.CheckCursor(ranking.Request{Now: t0, Cursor: "AAAA"})
+			return err
+		}},
+		{"(&Ranker{}).CheckCursor", "Ranker", func() error {
+			_, err := (&ranking.Ranker{}).CheckCursor(ranking.Request{Now: t0, Cursor: "AAAA"})
+			return err
+		}},
+		// A nil *Batch: Add and Set panicked with a nil dereference.
+		{"(*Batch)(nil).Add", "batch", func() error {
+			var b *ranking.Batch
+			return b.Add(&ranking.Candidate{ID: "a", Created: t0})
+		}},
+		{"(*Batch)(nil).Set", "batch", func() error {
+			var b *ranking.Batch
+			return b.Set(0, &ranking.Candidate{ID: "a", Created: t0})
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
