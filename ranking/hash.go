@@ -104,8 +104,12 @@ func (s *IDSet) Len() int {
 	return s.n
 }
 
-// Reset empties the set and keeps its memory.
+// Reset empties the set and keeps its memory. A nil *IDSet is empty
+// already: Reset does nothing (it panicked).
 func (s *IDSet) Reset() {
+	if s == nil {
+		return
+	}
 	clear(s.slots)
 	clear(s.ids) // the IDs are the caller's: let them go
 	s.n = 0

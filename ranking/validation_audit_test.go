@@ -76,3 +76,12 @@ func TestNewBatchHugeCapacity(t *testing.T) {
 		require.NoError(t, b.Add(&ranking.Candidate{ID: "a", Created: t0}))
 	}
 }
+
+// TestNilIDSetReset: a nil *IDSet is an empty set (Len 0, Has false), so
+// Reset, which empties it, does nothing; it panicked.
+func TestNilIDSetReset(t *testing.T) {
+	var s *ranking.IDSet
+	require.NotPanics(t, func() { s.Reset() })
+	assert.Equal(t, 0, s.Len())
+	assert.False(t, s.Has("a"))
+}
