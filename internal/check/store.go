@@ -107,7 +107,8 @@ func TimeProblem(t time.Time) string {
 }
 
 // Events checks the events of a write: at most MaxBatch, each with an ID
-// (Problem), a non-empty topic and a key (TextProblem). A MatchTeam
+// (Problem) that no other event of the write has, a non-empty topic and a
+// key (TextProblem). A MatchTeam
 // write's keys hold groupbuy.TeamIDHole, a control character that
 // TextProblem allows.
 func Events(evs []storage.Event) error {
@@ -129,6 +130,33 @@ func Events(evs []storage.Event) error {
 		if p != "" {
 			return &storage.ValidationError{Field: fmt.Sprintf("Events[%d].%s", i, field), Reason: p}
 		}
+	}
+	return duplicateEventIDs(evs)
+}
+
+// duplicateEventIDs refuses a write whose events share an ID: Ack takes
+// IDs, and the SQL stores keep them unique. A write holds a few events, so
+// they are compared pairwise; a large batch uses a set.
+func duplicateEventIDs(evs []storage.Event) error {
+	dup := func(i, j int) error {
+		return &storage.ValidationError{Field: fmt.Sprintf("Events[%d].ID", j), Reason: fmt.Sprintf("duplicates Events[%d].ID", i)}
+	}
+	if len(evs) <= 16 {
+		for j := 1; j < len(evs); j++ {
+			for i := range j {
+				if evs[i].ID == evs[j].ID {
+					return dup(i, j)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]int, len(evs))
+	for j := range evs {
+		if i, ok := seen[evs[j].ID]; ok {
+			return dup(i, j)
+		}
+		seen[evs[j].ID] = j
 	}
 	return nil
 }

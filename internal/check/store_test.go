@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -72,6 +73,7 @@ func TestEvents(t *testing.T) {
 		{"long key", func(ev *storage.Event) { ev.Key = strings.Repeat("k", MaxEventKey+1) }, "Events[1].Key"},
 	} {
 		bad := ok
+		bad.ID = "ev-2"
 		c.mod(&bad)
 		err := Events([]storage.Event{ok, bad})
 		if c.field == "" {
@@ -82,6 +84,20 @@ func TestEvents(t *testing.T) {
 		}
 		if ve, isVE := errors.AsType[*storage.ValidationError](err); !isVE || ve.Field != c.field {
 			t.Errorf("%s: got %v, want a ValidationError of %s", c.name, err, c.field)
+		}
+	}
+	for _, n := range []int{3, 40} {
+		evs := make([]storage.Event, n)
+		for i := range evs {
+			evs[i] = ok
+			evs[i].ID = fmt.Sprintf("ev-%d", i)
+		}
+		if err := Events(evs); err != nil {
+			t.Errorf("%d distinct IDs: %v", n, err)
+		}
+		evs[n-1].ID = evs[1].ID
+		if ve, isVE := errors.AsType[*storage.ValidationError](Events(evs)); !isVE || ve.Field != fmt.Sprintf("Events[%d].ID", n-1) {
+			t.Errorf("%d events, two of one ID: got %v, want a ValidationError of Events[%d].ID", n, Events(evs), n-1)
 		}
 	}
 	if err := Events(make([]storage.Event, MaxBatch+1)); err == nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
@@ -200,4 +201,20 @@ func testOutboxConcurrentClaim(e *env) {
 	slices.Sort(all)
 	assert.Equal(e.t, sortedCopy(want), all, "every event handed to exactly one claimer within its lease")
 	assert.Empty(e.t, e.claim(10, time.Hour))
+}
+
+// testOutboxDuplicateIDs: a write whose events share an ID is bad input,
+// refused with a *storage.ValidationError before anything is written, by
+// every store alike. Ack takes IDs, so two live events with one ID could
+// not be acked apart (the SQL stores' unique key on the ID refused such a
+// write only after their retries, as a conflict; the memory store kept
+// both events).
+func testOutboxDuplicateIDs(e *env) {
+	now := e.clock.Now()
+	rec := &groupbuy.IdempotencyRecord{Scope: "storagetest.outbox", Key: e.id("dup"), Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: now}
+	evs := []storage.Event{event("dup-1", "storagetest.dup", "st:d1", now), event("dup-2", "storagetest.dup", "st:d2", now), event("dup-1", "storagetest.dup", "st:d3", now)}
+	e.assertValidation(e.gb.RecordOutcome(e.ctx, rec, evs), "RecordOutcome with two events of one ID")
+	_, err := e.gb.GetIdempotency(e.ctx, rec.Scope, rec.Key)
+	assert.True(e.t, isNotFound(err), "the refused write stored no record: %v", err)
+	assert.Empty(e.t, e.claim(10, time.Minute), "the refused write stored no event")
 }

@@ -198,6 +198,7 @@ var groups = []group{
 		{"AckRetriedAfterOthers", testOutboxAckRetried},
 		{"BadArguments", testOutboxBadArgs},
 		{"ConcurrentClaim", testOutboxConcurrentClaim},
+		{"DuplicateIDsInOneWrite", testOutboxDuplicateIDs},
 	}},
 	{"Input", []testCase{
 		{"NilWrites", testInputNil},
