@@ -403,7 +403,10 @@
 // the order they were written; Claim hands out the oldest first. On
 // PostgreSQL Claim is one UPDATE ... WHERE seq IN (SELECT ... FOR UPDATE
 // SKIP LOCKED) RETURNING; on MySQL a READ COMMITTED transaction selects
-// the rows FOR UPDATE SKIP LOCKED, leases and reads them; on SQLite one
+// the rows FOR UPDATE SKIP LOCKED, leases and reads them (under WithTx,
+// whose transaction may be REPEATABLE READ, it reads them without locks
+// first and then locks them by key, so that no gap lock at the outbox's
+// end holds up the writers appending events); on SQLite one
 // UPDATE ... RETURNING under the write lock. Lease math uses the Store's
 // clock (WithClock); a lease ends on a whole microsecond, rounded up, so
 // that the column's precision never ends it early. Ack deletes the rows.

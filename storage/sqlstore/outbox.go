@@ -68,27 +68,48 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 // read takes no gap locks that would hold up writers appending events):
 // select and lock the ids, skipping rows another claimer holds, then lease
 // and read them.
+//
+// Under WithTx the host's transaction may be REPEATABLE READ (MySQL's
+// default), where that locking read, scanning to the end of the outbox,
+// would lock the gap after its last row, and every write appending an event
+// would wait for the host's transaction to end. There the candidates are
+// read without locks first, and then locked by their keys: an equality on
+// the primary key locks the rows only.
 func (s *Store) claimMySQL(ctx context.Context, now, until time.Time, limit int, out *[]claimed) error {
-	body := func(r run) error {
-		rows, err := r.query(ctx, `SELECT seq FROM {p}outbox WHERE lease_until IS NULL OR lease_until <= ?
-			ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED`, s.t(now), limit)
+	readSeqs := func(rows *sql.Rows, err error) ([]any, error) {
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var seqs []any
 		for rows.Next() {
 			var seq int64
 			if err := rows.Scan(&seq); err != nil {
 				rows.Close()
-				return err
+				return nil, err
 			}
 			seqs = append(seqs, seq)
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		return seqs, rows.Err()
+	}
+	body := func(r run) error {
+		*out = (*out)[:0]
+		var seqs []any
+		var err error
+		if s.tx == nil {
+			seqs, err = readSeqs(r.query(ctx, `SELECT seq FROM {p}outbox WHERE lease_until IS NULL OR lease_until <= ?
+			ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED`, s.t(now), limit))
+		} else {
+			seqs, err = readSeqs(r.query(ctx, `SELECT seq FROM {p}outbox WHERE lease_until IS NULL OR lease_until <= ?
+			ORDER BY seq LIMIT ?`, s.t(now), limit))
+			if err == nil && len(seqs) > 0 {
+				seqs, err = readSeqs(r.query(ctx, `SELECT seq FROM {p}outbox WHERE seq IN (`+placeholders(len(seqs))+`)
+				AND (lease_until IS NULL OR lease_until <= ?) ORDER BY seq FOR UPDATE SKIP LOCKED`, append(seqs, s.t(now))...))
+			}
+		}
+		if err != nil {
 			return err
 		}
-		*out = (*out)[:0]
 		if len(seqs) == 0 {
 			return nil
 		}
