@@ -223,17 +223,38 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.out
+	var rest map[string]int // IDs never claimed or acked already, and how often given
 	for _, id := range ids {
 		if p, ok := o.claimed[id]; ok {
 			delete(o.claimed, id)
 			o.ack(p)
 			continue
 		}
-		// Never claimed, or acked already: rare, so a scan is fine.
-		for _, p := range o.pending {
-			if p&ackedBit == 0 && o.bytes.str(o.log.at(p).id) == id {
-				o.ack(p)
-				break
+		if rest == nil {
+			rest = make(map[string]int)
+		}
+		rest[id]++
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	// Never claimed, or acked already (a retried Ack): one scan for all of
+	// them, not one per ID, which under the Store's lock cost seconds for
+	// a retried Ack of MaxClaim IDs.
+	for _, p := range o.pending {
+		if p&ackedBit != 0 {
+			continue
+		}
+		id := o.bytes.str(o.log.at(p).id)
+		if n, ok := rest[id]; ok {
+			o.ack(p)
+			if n == 1 {
+				delete(rest, id)
+				if len(rest) == 0 {
+					break
+				}
+			} else {
+				rest[id] = n - 1
 			}
 		}
 	}

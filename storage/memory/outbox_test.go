@@ -137,3 +137,37 @@ func TestOutboxEventIDInUse(t *testing.T) {
 		t.Errorf("%d events pending, want 1", n)
 	}
 }
+
+// TestOutboxAckRetriedIsLinear: an Ack of IDs that are gone already (a
+// relay retrying an Ack whose answer it lost) scans the pending events
+// once, not once per ID: with 200,000 events pending, an Ack of MaxClaim
+// such IDs held the Store's lock, and every write, for seconds.
+func TestOutboxAckRetriedIsLinear(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	for i := range 200000 {
+		addEvent(s, storage.Event{ID: "ev-" + strconv.Itoa(i), Topic: "t", Key: "k", CreatedAt: time.Unix(1, 0).UTC()})
+	}
+	ids := make([]string, storage.MaxClaim)
+	for i := range ids {
+		ids[i] = "gone-" + strconv.Itoa(i)
+	}
+	ids[len(ids)-1] = "ev-199999" // never claimed: acked by the scan
+	start := time.Now()
+	if err := s.Ack(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Ack of %d IDs not claimed took %v", len(ids), d)
+	}
+	if n := s.Pending(); n != 199999 {
+		t.Errorf("%d events pending, want 199999", n)
+	}
+	// An ID given twice acks two events of that ID at most, as before.
+	if err := s.Ack(ctx, []string{"ev-0", "ev-0", "ev-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Pending(); n != 199997 {
+		t.Errorf("%d events pending, want 199997", n)
+	}
+}
