@@ -409,7 +409,9 @@
 // end holds up the writers appending events); on SQLite one
 // UPDATE ... RETURNING under the write lock. Lease math uses the Store's
 // clock (WithClock); a lease ends on a whole microsecond, rounded up, so
-// that the column's precision never ends it early. Ack deletes the rows.
+// that the column's precision never ends it early. Ack deletes the rows
+// (on MySQL under WithTx, those of its IDs that a read without locks
+// finds, so that an ID acked already locks no gap of the ID index).
 //
 // # Connection settings
 //

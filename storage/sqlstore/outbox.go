@@ -173,7 +173,18 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 			args[i] = id
 		}
 		err := s.inStmt(ctx, func(r run) error {
-			_, err := r.exec(ctx, `DELETE FROM {p}outbox WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+			if s.d == MySQL && s.tx != nil {
+				// The host's transaction may be REPEATABLE READ, where a
+				// DELETE of an ID that is gone (a retried Ack) locks the
+				// gap of the ID index it would be in, at its end for
+				// UUIDv7 IDs, and every write appending an event waits for
+				// the host. Delete the IDs that a read without locks finds.
+				var err error
+				if args, err = s.existingEventIDs(ctx, r, args); err != nil || len(args) == 0 {
+					return err
+				}
+			}
+			_, err := r.exec(ctx, `DELETE FROM {p}outbox WHERE id IN (`+placeholders(len(args))+`)`, args...)
 			return err
 		})
 		if err != nil {
@@ -181,4 +192,23 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 		}
 	}
 	return nil
+}
+
+// existingEventIDs returns those of ids that the outbox holds, read
+// without locks.
+func (s *Store) existingEventIDs(ctx context.Context, r run, ids []any) ([]any, error) {
+	rows, err := r.query(ctx, `SELECT id FROM {p}outbox WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
