@@ -815,7 +815,10 @@ func (PriceFit) Score(in *Input, out []float64) error {
 type Explore struct {
 	// Period is the length of an epoch; 0 means a single epoch.
 	Period time.Duration
-	// Seed varies the draw between deployments or experiments.
+	// Seed varies the draw between deployments or experiments. Keep it
+	// secret and random: the draw is a hash anyone can compute from the
+	// seed, the viewer and the item ID, so with a known seed an author can
+	// choose item IDs whose draw is high for a given viewer.
 	Seed uint64
 }
 
