@@ -668,10 +668,9 @@ func TestWithTxStaleSnapshotConflictIsRetryable(t *testing.T) {
 			// is taken before change commits, and returns f's error; the
 			// transaction is rolled back.
 			stale := func(change func(), f func(svc *groupbuy.Service) error) error {
-				tx, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-				require.NoError(t, err)
-				defer func() { _ = tx.Rollback() }()
-				svc, err := groupbuy.New(w.s.WithTx(tx), w.cfg(w.clk.Now))
+				tx, ts := repeatableRead(t, db, w.s)
+				defer func() { _ = tx.Rollback() }() // before the next change: MySQL's locks
+				svc, err := groupbuy.New(ts, w.cfg(w.clk.Now))
 				require.NoError(t, err)
 				_, err = svc.Team(w.ctx, team.ID) // the snapshot
 				require.NoError(t, err)
@@ -680,9 +679,8 @@ func TestWithTxStaleSnapshotConflictIsRetryable(t *testing.T) {
 			}
 			// rerun is the host's rerun, in a new transaction.
 			rerun := func(f func(svc *groupbuy.Service) error) error {
-				tx, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-				require.NoError(t, err)
-				svc, err := groupbuy.New(w.s.WithTx(tx), w.cfg(w.clk.Now))
+				tx, ts := repeatableRead(t, db, w.s)
+				svc, err := groupbuy.New(ts, w.cfg(w.clk.Now))
 				require.NoError(t, err)
 				ferr := f(svc)
 				require.NoError(t, tx.Commit())
@@ -782,12 +780,7 @@ func TestWithTxRowNewerThanSnapshot(t *testing.T) {
 	db := dbs[1].open(t)
 	w := newRaceWorld(t, db, dbs[1].d, raceDirect, nil)
 
-	tx, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback() }()
-	ts := w.s.WithTx(tx)
-	_, err = ts.GetCampaign(w.ctx, w.camp.ID) // the snapshot
-	require.NoError(t, err)
+	_, ts := snapshotTx(t, db, w.s, w.camp.ID)
 
 	team, seats := w.open("l", "m") // after the snapshot
 	w.paySetup(seats[0])
@@ -822,18 +815,13 @@ func TestWithTxReleaseSeatNewerThanSnapshot(t *testing.T) {
 			w := newRaceWorld(t, db, c.d, raceDirect, nil)
 			_, before := w.open("k", "j") // before the snapshot
 
-			tx, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-			require.NoError(t, err)
-			defer func() { _ = tx.Rollback() }()
-			ts := w.s.WithTx(tx)
-			_, err = ts.GetCampaign(w.ctx, w.camp.ID) // the snapshot
-			require.NoError(t, err)
+			tx, ts := snapshotTx(t, db, w.s, w.camp.ID)
 
 			_, seats := w.open("l", "m", "n") // after the snapshot
 			release := func(s *sqlstore.Store, id string) (groupbuy.Seat, error) {
 				return s.ReleaseSeat(w.ctx, &groupbuy.ReleaseSeatWrite{SeatID: id, Now: w.clk.Now()})
 			}
-			_, err = release(ts, seats[1].ID)
+			_, err := release(ts, seats[1].ID)
 			require.ErrorIs(t, err, storage.ErrConflict, "a reserved seat newer than the snapshot")
 			require.NotErrorIs(t, err, groupbuy.ErrNotFound)
 			require.True(t, storage.IsRetryable(err), "%v", err)
@@ -855,10 +843,8 @@ func TestWithTxReleaseSeatNewerThanSnapshot(t *testing.T) {
 			require.NoError(t, tx.Rollback())
 
 			// The host's rerun sees the seat and releases it.
-			tx2, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-			require.NoError(t, err)
-			defer func() { _ = tx2.Rollback() }()
-			st, err = release(w.s.WithTx(tx2), seats[1].ID)
+			tx2, ts2 := repeatableRead(t, db, w.s)
+			st, err = release(ts2, seats[1].ID)
 			require.NoError(t, err, "the rerun")
 			assert.Equal(t, groupbuy.SeatReleased, st.State)
 			require.NoError(t, tx2.Commit())

@@ -31,10 +31,8 @@ func TestWithTxStaleCampaignStatusIsRetryable(t *testing.T) {
 			db := c.open(t)
 			w := newRaceWorld(t, db, c.d, raceDirect, nil)
 
-			tx, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-			require.NoError(t, err)
-			defer func() { _ = tx.Rollback() }()
-			svc, err := groupbuy.New(w.s.WithTx(tx), w.cfg(w.clk.Now))
+			tx, ts := repeatableRead(t, db, w.s)
+			svc, err := groupbuy.New(ts, w.cfg(w.clk.Now))
 			require.NoError(t, err)
 			_, err = svc.Campaign(w.ctx, w.camp.ID) // the snapshot: active
 			require.NoError(t, err)
@@ -48,10 +46,8 @@ func TestWithTxStaleCampaignStatusIsRetryable(t *testing.T) {
 			require.NoError(t, tx.Rollback())
 
 			// The host's rerun sees the pause and ends the campaign.
-			tx2, err := db.BeginTx(w.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-			require.NoError(t, err)
-			defer func() { _ = tx2.Rollback() }()
-			svc2, err := groupbuy.New(w.s.WithTx(tx2), w.cfg(w.clk.Now))
+			tx2, ts2 := repeatableRead(t, db, w.s)
+			svc2, err := groupbuy.New(ts2, w.cfg(w.clk.Now))
 			require.NoError(t, err)
 			got, err := svc2.SetCampaignStatus(w.ctx, w.camp.ID, groupbuy.CampaignEnded)
 			require.NoError(t, err, "the rerun")
@@ -156,71 +152,66 @@ func TestKeyedRequestWaitingForItsTwin(t *testing.T) {
 // ran out (referral: conflict). Only a rerun of the host's transaction can
 // see the change, as for groupbuy's writes.
 func TestWithTxStaleReferralWritesAreRetryable(t *testing.T) {
-	for _, c := range dbs[:2] {
-		t.Run(c.name, func(t *testing.T) {
-			db := c.open(t)
-			s := newStore(t, db, c.d)
-			ctx := t.Context()
-			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			cfg := referral.Config{Now: func() time.Time { return now }}
-			svc := staleProgramme(t, s, cfg)
-			for _, u := range []string{"a", "b"} {
-				_, err := svc.Apply(ctx, "p", u)
-				require.NoError(t, err)
-			}
+	forEachSnapshotDB(t, func(t *testing.T, db *sql.DB, s *sqlstore.Store) {
+		ctx := t.Context()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		cfg := referral.Config{Now: func() time.Time { return now }}
+		svc := staleProgramme(t, s, cfg)
+		for _, u := range []string{"a", "b"} {
+			_, err := svc.Apply(ctx, "p", u)
+			require.NoError(t, err)
+		}
 
-			// stale runs f on a Service in a REPEATABLE READ host transaction
-			// whose snapshot is taken before change commits; the
-			// transaction is rolled back.
-			stale := func(change func(), f func(svc *referral.Service) error) error {
-				tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-				require.NoError(t, err)
-				defer func() { _ = tx.Rollback() }()
-				hsvc, err := referral.New(s.WithTx(tx), cfg)
-				require.NoError(t, err)
-				_, err = hsvc.Programme(ctx, "p")
-				require.NoError(t, err)
-				_, err = hsvc.Distributor(ctx, "p", "a") // the snapshot
-				require.NoError(t, err)
-				_, _ = hsvc.Binding(ctx, "p", "u")
-				change()
-				return f(hsvc)
-			}
+		// stale runs f on a Service in a REPEATABLE READ host transaction
+		// whose snapshot is taken before change commits; the
+		// transaction is rolled back.
+		stale := func(change func(), f func(svc *referral.Service) error) error {
+			tx, ts := repeatableRead(t, db, s)
+			defer func() { _ = tx.Rollback() }() // before the next change: MySQL's locks
+			hsvc, err := referral.New(ts, cfg)
+			require.NoError(t, err)
+			_, err = hsvc.Programme(ctx, "p")
+			require.NoError(t, err)
+			_, err = hsvc.Distributor(ctx, "p", "a") // the snapshot
+			require.NoError(t, err)
+			_, _ = hsvc.Binding(ctx, "p", "u")
+			change()
+			return f(hsvc)
+		}
 
-			err := stale(func() {
-				_, err := svc.Freeze(ctx, "p", "a", "ops", "check")
-				require.NoError(t, err)
-			}, func(hsvc *referral.Service) error {
-				_, err := hsvc.Revoke(ctx, "p", "a", "ops", "fraud")
-				return err
-			})
-			require.Error(t, err)
-			assert.True(t, storage.IsRetryable(err), "a distributor move on a stale snapshot: %v", err)
-
-			err = stale(func() {
-				_, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "u", ReferrerID: "a", Source: referral.SourceLink})
-				require.NoError(t, err)
-			}, func(hsvc *referral.Service) error {
-				_, err := hsvc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "u", ReferrerID: "b", Source: referral.SourceLink})
-				return err
-			})
-			require.Error(t, err)
-			assert.True(t, storage.IsRetryable(err), "a first binding on a stale snapshot: %v", err)
-
-			// A first application, of a user who applied after the snapshot:
-			// PostgreSQL's REPEATABLE READ does not show the new row to the
-			// locking read either, and the INSERT hits its key.
-			err = stale(func() {
-				_, err := svc.Apply(ctx, "p", "c")
-				require.NoError(t, err)
-			}, func(hsvc *referral.Service) error {
-				_, err := hsvc.Apply(ctx, "p", "c")
-				return err
-			})
-			require.Error(t, err)
-			assert.True(t, storage.IsRetryable(err), "an application on a stale snapshot: %v", err)
+		err := stale(func() {
+			_, err := svc.Freeze(ctx, "p", "a", "ops", "check")
+			require.NoError(t, err)
+		}, func(hsvc *referral.Service) error {
+			_, err := hsvc.Revoke(ctx, "p", "a", "ops", "fraud")
+			return err
 		})
-	}
+		require.Error(t, err)
+		assert.True(t, storage.IsRetryable(err), "a distributor move on a stale snapshot: %v", err)
+
+		err = stale(func() {
+			_, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "u", ReferrerID: "a", Source: referral.SourceLink})
+			require.NoError(t, err)
+		}, func(hsvc *referral.Service) error {
+			_, err := hsvc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "u", ReferrerID: "b", Source: referral.SourceLink})
+			return err
+		})
+		require.Error(t, err)
+		assert.True(t, storage.IsRetryable(err), "a first binding on a stale snapshot: %v", err)
+
+		// A first application, of a user who applied after the snapshot:
+		// PostgreSQL's REPEATABLE READ does not show the new row to the
+		// locking read either, and the INSERT hits its key.
+		err = stale(func() {
+			_, err := svc.Apply(ctx, "p", "c")
+			require.NoError(t, err)
+		}, func(hsvc *referral.Service) error {
+			_, err := hsvc.Apply(ctx, "p", "c")
+			return err
+		})
+		require.Error(t, err)
+		assert.True(t, storage.IsRetryable(err), "an application on a stale snapshot: %v", err)
+	})
 }
 
 // TestWithTxAttributionNewerThanSnapshot: an attribution saved by another
@@ -232,41 +223,35 @@ func TestWithTxStaleReferralWritesAreRetryable(t *testing.T) {
 // for an attribution that exists. PostgreSQL reports a serialization
 // failure (retryable).
 func TestWithTxAttributionNewerThanSnapshot(t *testing.T) {
-	for _, c := range dbs[:2] {
-		t.Run(c.name, func(t *testing.T) {
-			db := c.open(t)
-			s := newStore(t, db, c.d)
-			ctx := t.Context()
-			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			cfg := referral.Config{Now: func() time.Time { return now }}
-			svc := staleProgramme(t, s, cfg)
-			_, err := svc.Apply(ctx, "p", "a")
-			require.NoError(t, err)
-			_, err = svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "buyer", ReferrerID: "a", Source: referral.SourceLink})
-			require.NoError(t, err)
+	forEachSnapshotDB(t, func(t *testing.T, db *sql.DB, s *sqlstore.Store) {
+		ctx := t.Context()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		cfg := referral.Config{Now: func() time.Time { return now }}
+		svc := staleProgramme(t, s, cfg)
+		_, err := svc.Apply(ctx, "p", "a")
+		require.NoError(t, err)
+		_, err = svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "buyer", ReferrerID: "a", Source: referral.SourceLink})
+		require.NoError(t, err)
 
-			tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-			require.NoError(t, err)
-			defer func() { _ = tx.Rollback() }()
-			hsvc, err := referral.New(s.WithTx(tx), cfg)
-			require.NoError(t, err)
-			_, err = hsvc.Programme(ctx, "p")
-			require.NoError(t, err)
-			_, err = s.WithTx(tx).GetAttribution(ctx, "p", "o1") // the snapshot
-			require.ErrorIs(t, err, storage.ErrNotFound)
+		_, ts := repeatableRead(t, db, s)
+		hsvc, err := referral.New(ts, cfg)
+		require.NoError(t, err)
+		_, err = hsvc.Programme(ctx, "p")
+		require.NoError(t, err)
+		_, err = ts.GetAttribution(ctx, "p", "o1") // the snapshot
+		require.ErrorIs(t, err, storage.ErrNotFound)
 
-			first, err := svc.Attribute(ctx, "p", "o1", "buyer", now)
-			require.NoError(t, err)
+		first, err := svc.Attribute(ctx, "p", "o1", "buyer", now)
+		require.NoError(t, err)
 
-			got, err := hsvc.Attribute(ctx, "p", "o1", "buyer", now)
-			if err != nil {
-				require.True(t, storage.IsRetryable(err), "a repeat of an attribution newer than the snapshot: %v", err)
-				return
-			}
-			assert.Equal(t, first.Result, got.Result, "the stored attribution")
-			assert.True(t, first.CreatedAt.Equal(got.CreatedAt))
-		})
-	}
+		got, err := hsvc.Attribute(ctx, "p", "o1", "buyer", now)
+		if err != nil {
+			require.True(t, storage.IsRetryable(err), "a repeat of an attribution newer than the snapshot: %v", err)
+			return
+		}
+		assert.Equal(t, first.Result, got.Result, "the stored attribution")
+		assert.True(t, first.CreatedAt.Equal(got.CreatedAt))
+	})
 }
 
 // staleProgramme is a referral Service on s with cfg and programme "p"
