@@ -360,7 +360,9 @@ type fingerprinter interface{ Fingerprint() string }
 
 // fingerprint hashes everything that affects scores or cursors. Built-in
 // signals are hashed with all their parameters; host signals with their
-// name, Go type and, if they have one, Fingerprint().
+// name, Go type and, if they have one, Fingerprint() with its length, so
+// that the encoding is injective: two configs hash alike only if they are
+// the same configuration (bar a 2^-64 accident).
 func (c *Config) fingerprint() uint64 {
 	h := sha256.New()
 	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
@@ -379,7 +381,12 @@ func (c *Config) fingerprint() uint64 {
 			WilsonRating, BayesianRating, Affinity, PriceFit, Explore:
 			fmt.Fprintf(h, "%v|", s)
 		case fingerprinter:
-			io.WriteString(h, s.Fingerprint())
+			// Length-prefixed: a host's string may hold anything, even
+			// what follows it in the hash (the next signal's fields), and
+			// written bare it could make two configs hash alike.
+			fp := s.Fingerprint()
+			fmt.Fprintf(h, "fp|%d|", len(fp))
+			io.WriteString(h, fp)
 		}
 	}
 	f := c.Fatigue
