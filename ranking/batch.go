@@ -198,7 +198,11 @@ const (
 // Batch holds candidates as a struct of arrays: one slice per field, so
 // that a signal streams through the one or two columns it reads. Build it
 // with Add, change an item in place with Set, and Reset it to reuse its
-// memory for the next request. A Batch is not safe for concurrent writes;
+// memory for the next request. A nil *Batch is an empty batch: Len is 0,
+// Index -1, Reset does nothing, and Add and Set return a
+// *ValidationError. The accessors that take a candidate's index i (ID,
+// Attr, Created, ...) need 0 <= i < Len() and panic otherwise, as a slice
+// index does. A Batch is not safe for concurrent writes;
 // several goroutines may Rank the same Batch at once if none writes to it.
 type Batch struct {
 	ids      []string
@@ -253,11 +257,20 @@ func (b *Batch) grow(capacity int) {
 	b.hasEmb = make([]bool, 0, capacity)
 }
 
-// Len returns the number of candidates.
-func (b *Batch) Len() int { return len(b.ids) }
+// Len returns the number of candidates; 0 for a nil *Batch.
+func (b *Batch) Len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.ids)
+}
 
-// Reset empties the batch and keeps its memory.
+// Reset empties the batch and keeps its memory. A nil *Batch is empty
+// already: Reset does nothing.
 func (b *Batch) Reset() {
+	if b == nil {
+		return
+	}
 	b.ids = b.ids[:0]
 	b.idh = b.idh[:0]
 	for a := range b.axis {
@@ -507,7 +520,7 @@ func (b *Batch) store(i int, c *Candidate) {
 
 // lookup returns the index of id, or -1.
 func (b *Batch) lookup(id string, h uint64) int {
-	if len(b.index) == 0 {
+	if b == nil || len(b.index) == 0 {
 		return -1
 	}
 	mask := uint64(len(b.index) - 1)
@@ -578,7 +591,8 @@ func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter, served *scratch) {
 	}
 }
 
-// Index returns the position of the candidate with the given ID, or -1.
+// Index returns the position of the candidate with the given ID, or -1
+// (always -1 for a nil *Batch).
 func (b *Batch) Index(id string) int { return b.lookup(id, hashString(id)) }
 
 // ID returns candidate i's ID.
@@ -597,6 +611,9 @@ func (b *Batch) CreatedUnixNano(i int) int64 { return b.created[i] }
 // Count returns candidate i's count of action a from accounts of tier t.
 // The batch stores counts as float32, exact up to 2^24.
 func (b *Batch) Count(i int, t Tier, a Action) float64 {
+	if b == nil {
+		return 0 // as for a batch where no candidate has a count of a
+	}
 	col := b.counts[t][a]
 	if len(col) == 0 {
 		return 0

@@ -42,11 +42,19 @@ type SignalError struct {
 
 // Error describes the failure.
 func (e *SignalError) Error() string {
+	if e == nil {
+		return ErrSignal.Error()
+	}
 	return fmt.Sprintf("ranking: signal %q: %v", e.Signal, e.Err)
 }
 
-// Unwrap returns the signal's own error.
-func (e *SignalError) Unwrap() error { return e.Err }
+// Unwrap returns the signal's own error (nil for a nil *SignalError).
+func (e *SignalError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // Is makes errors.Is(err, ErrSignal) true for a *SignalError.
 func (e *SignalError) Is(target error) bool { return target == ErrSignal }

@@ -49,7 +49,8 @@ func mix64(x uint64) uint64 {
 // make two IDs collide on purpose (about 2^32 hash evaluations), and a set
 // that compared hashes alone would then hide the other ID too.
 //
-// The zero value and a nil *IDSet are empty sets. An IDSet is not safe for
+// The zero value and a nil *IDSet are empty sets (Add on a nil one
+// returns an error, as there is no set to add to). An IDSet is not safe for
 // concurrent writes; concurrent reads (Has, and use by Rank) are safe. Reset
 // it and Add again to reuse its memory.
 type IDSet struct {
@@ -66,16 +67,20 @@ func NewIDSet(ids ...string) *IDSet {
 	s := &IDSet{}
 	s.rehash(len(ids), true)
 	for _, id := range ids {
-		s.Add(id)
+		_ = s.Add(id) // s is not nil
 	}
 	return s
 }
 
-// Add puts id in the set. An empty id is ignored.
-func (s *IDSet) Add(id string) {
+// Add puts id in the set. An empty id is ignored. A nil *IDSet cannot
+// hold anything: Add returns a *ValidationError (it panicked).
+func (s *IDSet) Add(id string) error {
+	if s == nil {
+		return invalid("IDSet", "must not be nil: use NewIDSet or a zero IDSet")
+	}
 	h := hashString(id)
 	if h == 0 {
-		return
+		return nil
 	}
 	if 2*(s.n+1) > len(s.slots) || s.ids == nil {
 		s.rehash(s.n+1, true)
@@ -86,9 +91,9 @@ func (s *IDSet) Add(id string) {
 		case v == 0:
 			s.slots[i], s.ids[i] = h, id
 			s.n++
-			return
+			return nil
 		case v == h && s.ids[i] == id:
-			return
+			return nil
 		}
 	}
 }

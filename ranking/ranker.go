@@ -123,9 +123,10 @@ type Page struct {
 }
 
 // FilterOf returns why candidate i of the batch was removed in the last
-// Rank, or FilterNone if it was not (whether or not it made the page).
+// Rank, or FilterNone if it was not (whether or not it made the page); a
+// nil Page has FilterNone for every i.
 func (p *Page) FilterOf(i int) Filter {
-	if i < 0 || i >= p.s.n {
+	if p == nil || i < 0 || i >= p.s.n {
 		return FilterNone
 	}
 	return p.s.reason[i]
@@ -404,8 +405,12 @@ func (r *Ranker) built() bool { return r != nil && len(r.bindKeys) > 0 }
 
 func errNotBuilt() error { return invalid("Ranker", "must be built by New") }
 
-// Config returns a copy of the Ranker's configuration.
+// Config returns a copy of the Ranker's configuration; the zero Config
+// for a nil Ranker.
 func (r *Ranker) Config() Config {
+	if r == nil {
+		return Config{}
+	}
 	c := r.cfg
 	c.Signals = slices.Clone(c.Signals)
 	c.Slots = slices.Clone(c.Slots)
@@ -427,8 +432,8 @@ func (r *Ranker) Config() Config {
 // because time passed, so rankings taken at different times agree and
 // scores may be cached. Every Ranker keeps the pages of one session
 // consistent (they are ranked as of the cursor's time); Stable is the
-// stronger, cross-session property.
-func (r *Ranker) Stable() bool { return r.stable }
+// stronger, cross-session property. A nil Ranker is not Stable.
+func (r *Ranker) Stable() bool { return r != nil && r.stable }
 
 // Rank ranks batch for req into out: filters, scores the remaining
 // candidates, selects the best without sorting them all, diversifies the

@@ -62,8 +62,31 @@ type Input struct {
 	tmp    []float64 // scratch of len Batch.Len() for accumulators
 }
 
-// AsOfUnixNano returns AsOf as Unix nanoseconds.
-func (in *Input) AsOfUnixNano() int64 { return in.asOf }
+// check returns a *ValidationError unless a built-in signal can score in
+// into out: in and its Batch set, out as long as the batch, Live within
+// it (Live is increasing, so its ends tell). Rank always passes such an
+// Input; a host calling a signal itself might not.
+func (in *Input) check(out []float64) error {
+	switch {
+	case in == nil:
+		return invalid("in", "must not be nil")
+	case in.Batch == nil:
+		return invalid("in.Batch", "must not be nil")
+	case len(out) < in.Batch.Len():
+		return invalid("out", "shorter than the batch")
+	case len(in.Live) > 0 && (in.Live[0] < 0 || int(in.Live[len(in.Live)-1]) >= in.Batch.Len()):
+		return invalid("in.Live", "must be increasing batch indices")
+	}
+	return nil
+}
+
+// AsOfUnixNano returns AsOf as Unix nanoseconds (0 for a nil Input).
+func (in *Input) AsOfUnixNano() int64 {
+	if in == nil {
+		return 0
+	}
+	return in.asOf
+}
 
 // Weighted is a signal with its weight in a Config.
 type Weighted struct {
@@ -290,6 +313,9 @@ func signedLog(x float64) float64 {
 // Score implements Signal. It runs in two passes, the sums and then the
 // logarithms, so that the processor overlaps the independent logarithms.
 func (e Engagement) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	ec := e.cols(in.Batch)
 	for _, i := range in.Live {
 		out[i] = ec.sum(in.Batch, int(i))
@@ -369,6 +395,9 @@ func (d ExponentialDecay) consts() (epoch int64, lambda float64) {
 
 // Score implements Signal.
 func (d ExponentialDecay) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	epoch, lambda := d.consts()
 	created := in.Batch.created
 	for _, i := range in.Live {
@@ -434,6 +463,9 @@ func (d LinearDecay) Validate() error {
 
 // Score implements Signal.
 func (d LinearDecay) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	floor := d.Floor
 	if floor == 0 {
 		floor = 0.01
@@ -470,6 +502,9 @@ func (d GaussianDecay) Validate() error { return checkDuration("HalfLife", d.Hal
 
 // Score implements Signal.
 func (d GaussianDecay) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	h := float64(d.HalfLife)
 	created := in.Batch.created
 	for _, i := range in.Live {
@@ -516,6 +551,9 @@ func (d PowerDecay) Validate() error {
 
 // Score implements Signal.
 func (d PowerDecay) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	base, g := float64(d.Base), d.Gravity
 	if base == 0 {
 		base = float64(2 * time.Hour)
@@ -553,6 +591,9 @@ func (f Freshness) Validate() error { return checkDuration("Window", f.Window, f
 
 // Score implements Signal.
 func (f Freshness) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	w := float64(f.Window)
 	created := in.Batch.created
 	for _, i := range in.Live {
@@ -661,6 +702,9 @@ func (w WilsonRating) Validate() error {
 
 // Score implements Signal.
 func (w WilsonRating) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	z := w.Z
 	if z == 0 {
 		z = 1.96
@@ -723,6 +767,9 @@ func (r BayesianRating) Validate() error {
 
 // Score implements Signal.
 func (r BayesianRating) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	lo, hi := scale(r.Min, r.Max)
 	m, c := r.PriorMean, r.PriorCount
 	if m == 0 {
@@ -759,6 +806,9 @@ func (Affinity) TimeInvariant() bool { return true }
 
 // Score implements Signal.
 func (Affinity) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	aff := in.Batch.affinity
 	for _, i := range in.Live {
 		out[i] = ln(1 + aff[i])
@@ -793,6 +843,9 @@ func (PriceFit) TimeInvariant() bool { return true }
 
 // Score implements Signal.
 func (PriceFit) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	price := in.Batch.price
 	ref := float64(in.PriceRef)
 	for _, i := range in.Live {
@@ -846,6 +899,9 @@ func noise(itemHash, salt uint64) float64 {
 
 // Score implements Signal.
 func (e Explore) Score(in *Input, out []float64) error {
+	if err := in.check(out); err != nil {
+		return err
+	}
 	salt := e.salt(in)
 	idh := in.Batch.idh
 	for _, i := range in.Live {
