@@ -224,6 +224,7 @@ type Batch struct {
 	emb      []float32 // len(ids)*dim, unit rows
 	hasEmb   []bool
 	index    []int32 // open addressing on idh: batch index + 1, 0 = free
+	seed     uint64  // keys the index's slot positions (see slotOf)
 }
 
 // NewBatch returns an empty Batch with room for capacity candidates, at
@@ -524,7 +525,7 @@ func (b *Batch) lookup(id string, h uint64) int {
 		return -1
 	}
 	mask := uint64(len(b.index) - 1)
-	for k := h & mask; ; k = (k + 1) & mask {
+	for k := slotOf(h, b.seed, mask); ; k = (k + 1) & mask {
 		j := b.index[k]
 		if j == 0 {
 			return -1
@@ -542,6 +543,7 @@ func (b *Batch) insertIndex(i int) {
 			size *= 2
 		}
 		b.index = make([]int32, size)
+		b.seed = newSeed()
 		for j := 0; j < len(b.ids)-1; j++ {
 			b.place(j)
 		}
@@ -551,7 +553,7 @@ func (b *Batch) insertIndex(i int) {
 
 func (b *Batch) place(i int) {
 	mask := uint64(len(b.index) - 1)
-	for k := b.idh[i] & mask; ; k = (k + 1) & mask {
+	for k := slotOf(b.idh[i], b.seed, mask); ; k = (k + 1) & mask {
 		if b.index[k] == 0 {
 			b.index[k] = int32(i + 1)
 			return
@@ -579,7 +581,7 @@ func (b *Batch) markIDs(set *IDSet, mark []Filter, f Filter, served *scratch) {
 		}
 		// Every candidate with hash h is on the probe sequence before the
 		// first free slot (IDs are unique, hashes need not be).
-		for k := h & mask; ; k = (k + 1) & mask {
+		for k := slotOf(h, b.seed, mask); ; k = (k + 1) & mask {
 			j := b.index[k]
 			if j == 0 {
 				break

@@ -1,6 +1,9 @@
 package ranking
 
-import "math/bits"
+import (
+	"math/bits"
+	"math/rand/v2"
+)
 
 // golden is 2^64 divided by the golden ratio, the SplitMix64 increment.
 const golden = 0x9e3779b97f4a7c15
@@ -47,7 +50,8 @@ func mix64(x uint64) uint64 {
 // nanoseconds and no allocation. A hash match is confirmed by comparing
 // the IDs: the hash is not keyed, so whoever names items or authors can
 // make two IDs collide on purpose (about 2^32 hash evaluations), and a set
-// that compared hashes alone would then hide the other ID too.
+// that compared hashes alone would then hide the other ID too. For the
+// same reason the slot of a hash is keyed by a random seed (see slotOf).
 //
 // The zero value and a nil *IDSet are empty sets (Add on a nil one
 // returns an error, as there is no set to add to). An IDSet is not safe for
@@ -58,9 +62,27 @@ type IDSet struct {
 	// ids holds the ID in each used slot for a set built by Add; it is nil
 	// in the package's own sets of bare hashes (addHash), which are keyed
 	// or compared otherwise.
-	ids []string
-	n   int
+	ids  []string
+	n    int
+	seed uint64 // keys the slot positions (see slot)
 }
+
+// newSeed returns a random key for a table's slot positions (see
+// IDSet.slot): unknown to whoever names the values. The positions decide
+// nothing but where a value is stored, so the ranking stays a pure
+// function of its inputs.
+func newSeed() uint64 { return rand.Uint64() }
+
+// slotOf is the home slot of hash h in a table of mask+1 slots keyed by
+// seed. The hashes are not keyed, so anyone can name values whose hashes
+// share their low bits (2^bits tries each); placed at h & mask they would
+// pile into one run of linear probing, which every insert and lookup then
+// walks (O(n²) for n of them). Mixed with a secret seed, the home slots
+// of distinct hashes are unrelated; only values whose low 32 bits agree
+// share one (2^16 tries for a pair, about k·2^32 for k of them). The low
+// 32 bits alone are used, so that a served probe (servedProbe), which
+// keeps only those, finds the candidates of its hash in a batch's index.
+func slotOf(h, seed, mask uint64) uint64 { return mix64(h&0xffffffff^seed) & mask }
 
 // NewIDSet returns a set holding ids. Empty strings are ignored.
 func NewIDSet(ids ...string) *IDSet {
@@ -86,7 +108,7 @@ func (s *IDSet) Add(id string) error {
 		s.rehash(s.n+1, true)
 	}
 	mask := uint64(len(s.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := slotOf(h, s.seed, mask); ; i = (i + 1) & mask {
 		switch v := s.slots[i]; {
 		case v == 0:
 			s.slots[i], s.ids[i] = h, id
@@ -128,7 +150,7 @@ func (s *IDSet) hasID(h uint64, id string) bool {
 	}
 	slots := s.slots
 	mask := uint64(len(slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := slotOf(h, s.seed, mask); ; i = (i + 1) & mask {
 		v := slots[i]
 		if v == h && (s.ids == nil || s.ids[i] == id) {
 			return true
@@ -151,7 +173,7 @@ func (s *IDSet) addHash(h uint64) bool {
 		s.reserve(s.n + 1)
 	}
 	mask := uint64(len(s.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := slotOf(h, s.seed, mask); ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case h:
 			return false
@@ -185,12 +207,13 @@ func (s *IDSet) rehash(n int, withIDs bool) {
 	if withIDs || oldIDs != nil {
 		s.ids = make([]string, size)
 	}
+	s.seed = newSeed()
 	mask := uint64(size - 1)
 	for k, h := range oldSlots {
 		if h == 0 {
 			continue
 		}
-		i := h & mask
+		i := slotOf(h, s.seed, mask)
 		for s.slots[i] != 0 {
 			i = (i + 1) & mask
 		}

@@ -134,9 +134,11 @@ type counter struct {
 	keys []uint64
 	strs []string
 	vals []int32
+	seed uint64 // keys the slot positions (see slotOf)
 }
 
 func (t *counter) reset(n int) {
+	t.seed = newSeed()
 	size := 16
 	for size < 2*n {
 		size *= 2
@@ -154,7 +156,7 @@ func (t *counter) reset(n int) {
 // incr counts v, whose hash is h, once more and returns its count before.
 func (t *counter) incr(h uint64, v string) int32 {
 	mask := uint64(len(t.keys) - 1)
-	for k := h & mask; ; k = (k + 1) & mask {
+	for k := slotOf(h, t.seed, mask); ; k = (k + 1) & mask {
 		switch t.keys[k] {
 		case h:
 			if t.strs[k] != v {
