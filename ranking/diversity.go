@@ -126,11 +126,7 @@ func (r *Ranker) mmr(s *scratch, b *Batch, head int) {
 		lo, hi = min(lo, final[p]), max(hi, final[p])
 	}
 	for j, p := range order {
-		if hi > lo {
-			rel[j] = (final[p] - lo) / (hi - lo)
-		} else {
-			rel[j] = 1
-		}
+		rel[j] = relevance(final[p], lo, hi)
 	}
 	lambda := r.mmrLambda
 	dim := b.dim
@@ -182,6 +178,21 @@ func (r *Ranker) mmr(s *scratch, b *Batch, head int) {
 	}
 	copy(order, picks)
 	s.mmrPicks = picks[:0]
+}
+
+// relevance rescales a score x in [lo, hi] to [0, 1] (1 when hi == lo).
+// Scores are finite, but a host signal's may be so large that hi − lo
+// overflows to +Inf, which made (x − lo)/(hi − lo) NaN at the top:
+// halved first, the differences stay finite, and the quotient is the same
+// wherever hi − lo does not overflow.
+func relevance(x, lo, hi float64) float64 {
+	if !(hi > lo) {
+		return 1
+	}
+	if d := hi - lo; !math.IsInf(d, 1) {
+		return (x - lo) / d
+	}
+	return (x/2 - lo/2) / (hi/2 - lo/2)
 }
 
 // dot is the inner product of two equal-length vectors, summed in a fixed

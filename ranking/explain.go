@@ -121,11 +121,7 @@ func (r *Ranker) explain(s *scratch, b *Batch, out *Page, ex *Explanation) {
 				}
 			}
 			if ms := s.mmrSim[p]; !math.IsNaN(ms) {
-				rel := 1.0
-				if hi > lo {
-					rel = (s.final[p] - lo) / (hi - lo)
-				}
-				e.MMR = &MMRChoice{Relevance: rel, MaxSimilarity: ms}
+				e.MMR = &MMRChoice{Relevance: relevance(s.final[p], lo, hi), MaxSimilarity: ms}
 			}
 		}
 		ex.Items = append(ex.Items, e)

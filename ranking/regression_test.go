@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/ranking"
@@ -185,4 +187,59 @@ func TestWilsonTinyCount(t *testing.T) {
 	require.NoError(t, r.Rank(ranking.Request{Now: t0}, b, &p))
 	require.Equal(t, 0, p.Filtered[ranking.FilterInvalidScore], "a built-in signal gave NaN: %v", p.FilterOf(0))
 	require.Len(t, p.Items, 2)
+}
+
+// bigSignal is a host signal with huge finite values: +V for IDs with the
+// prefix, −V for the others.
+type bigSignal struct {
+	prefix string
+	v      float64
+}
+
+func (bigSignal) Name() string { return "big" }
+
+func (s bigSignal) Score(in *ranking.Input, out []float64) error {
+	for _, i := range in.Live {
+		out[i] = -s.v
+		if strings.HasPrefix(in.Batch.ID(int(i)), s.prefix) {
+			out[i] = s.v
+		}
+	}
+	return nil
+}
+
+// TestMMRHugeScoreRange: MMR rescales scores to [0, 1] by (s − lo)/(hi −
+// lo). Finite scores near ±1.8e308 (a host signal's, within the weight
+// limit) made hi − lo overflow to +Inf and the relevance ∞/∞ = NaN, so
+// every comparison with the best pick failed: MMR took the pool in score
+// order (near-copies at the head) and Explain reported a NaN relevance.
+func TestMMRHugeScoreRange(t *testing.T) {
+	var cs []ranking.Candidate
+	for i := range 10 {
+		cs = append(cs, ranking.Candidate{ID: fmt.Sprintf("dup-%02d", i), Created: t0, Embedding: []float32{1, 0.01 * float32(i), 0, 0}})
+	}
+	for i := range 5 {
+		e := make([]float32, 4)
+		e[1+i%3] = 1
+		cs = append(cs, ranking.Candidate{ID: fmt.Sprintf("new-%02d", i), Created: t0, Embedding: e})
+	}
+	b := batchOf(t, cs)
+	r := newRanker(t, func(c *ranking.Config) {
+		c.Signals = append(c.Signals, ranking.Weighted{Signal: bigSignal{prefix: "dup-", v: 1e302}, Weight: 1e6})
+		c.Diversity.Penalties = nil
+		c.PageSize, c.Pool = 4, 15
+		c.Diversity.MMR = ranking.MMR{Head: 4, Lambda: 0.3}
+	})
+	ex, err := r.Explain(ranking.Request{Now: t0}, b)
+	require.NoError(t, err)
+	require.Len(t, ex.Items, 4)
+	assert.Equal(t, "dup-00", ex.Items[0].ID, "the first pick is the most relevant")
+	assert.True(t, strings.HasPrefix(ex.Items[1].ID, "new-"), "then a dissimilar item, not the next near-copy: %s", ex.Items[1].ID)
+	for _, it := range ex.Items {
+		require.NotNil(t, it.MMR)
+		assert.False(t, math.IsNaN(it.MMR.Relevance) || it.MMR.Relevance < 0 || it.MMR.Relevance > 1, "%s: relevance %v", it.ID, it.MMR.Relevance)
+	}
+	var p ranking.Page
+	require.NoError(t, r.Rank(ranking.Request{Now: t0}, b, &p))
+	assert.Equal(t, ids(p.Items), []string{ex.Items[0].ID, ex.Items[1].ID, ex.Items[2].ID, ex.Items[3].ID})
 }
