@@ -70,7 +70,7 @@ func score(t *testing.T, s Signal, asOf time.Time, viewer string, cs ...Candidat
 	for i := range live {
 		live[i] = int32(i)
 	}
-	in := &Input{Batch: b, AsOf: asOf, Viewer: viewer, Live: live, PriceRef: 1000, asOf: asOf.UnixNano(), viewer: hashString(viewer), tmp: make([]float64, len(cs))}
+	in := &Input{Batch: b, AsOf: asOf, Viewer: viewer, Live: live, PriceRef: 1000, asOf: asOf.UnixNano(), tmp: make([]float64, len(cs))}
 	out := make([]float64, len(cs))
 	require.NoError(t, s.Score(in, out))
 	if a, ok := s.(accumulator); ok {

@@ -93,7 +93,7 @@ func TestGoldenDigest(t *testing.T) {
 	for i := range live {
 		live[i] = int32(i)
 	}
-	in := &Input{Batch: b, AsOf: now, Viewer: "golden-viewer", Live: live, PriceRef: 40000, asOf: now.UnixNano(), viewer: hashString("golden-viewer")}
+	in := &Input{Batch: b, AsOf: now, Viewer: "golden-viewer", Live: live, PriceRef: 40000, asOf: now.UnixNano()}
 	vals := make([]float64, b.Len())
 	for _, cfg := range cfgs {
 		for _, w := range cfg.Signals {

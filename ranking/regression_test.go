@@ -243,3 +243,40 @@ func TestMMRHugeScoreRange(t *testing.T) {
 	require.NoError(t, r.Rank(ranking.Request{Now: t0}, b, &p))
 	assert.Equal(t, ids(p.Items), []string{ex.Items[0].ID, ex.Items[1].ID, ex.Items[2].ID, ex.Items[3].ID})
 }
+
+// TestSignalOnHostInput: a host may call a built-in signal itself (from
+// its own signal, or in a test) with an Input it builds. The time decays
+// and Explore read the as-of time and the viewer from fields only Rank
+// set, so on such an Input they scored as of 1970 and for no viewer,
+// silently: AsOf and Viewer are now what counts, as documented.
+func TestSignalOnHostInput(t *testing.T) {
+	b, _ := newGen(2).batch(t, 20)
+	asOf := t0.Add(5 * time.Hour)
+	sigs := []ranking.Weighted{
+		{Signal: ranking.LinearDecay{HalfLife: time.Hour}, Weight: 1, Name: "linear"},
+		{Signal: ranking.PowerDecay{}, Weight: 1, Name: "power"},
+		{Signal: ranking.Explore{Seed: 9, Period: time.Hour}, Weight: 1},
+	}
+	r := newRanker(t, func(c *ranking.Config) {
+		c.Signals = sigs
+		c.Diversity.Penalties = nil
+		c.Fatigue = ranking.Fatigue{}
+		c.PageSize = 20
+	})
+	ex, err := r.Explain(ranking.Request{Now: asOf, Viewer: "alice"}, b)
+	require.NoError(t, err)
+	require.NotEmpty(t, ex.Items)
+	live := make([]int32, b.Len())
+	for i := range live {
+		live[i] = int32(i)
+	}
+	in := &ranking.Input{Batch: b, AsOf: asOf, Viewer: "alice", Live: live}
+	assert.Equal(t, asOf.UnixNano(), in.AsOfUnixNano())
+	for k, w := range sigs {
+		out := make([]float64, b.Len())
+		require.NoError(t, w.Signal.Score(in, out))
+		for _, it := range ex.Items {
+			assert.Equal(t, it.Signals[k].Value, out[it.Index], "%s of %s on a host's Input", it.Signals[k].Name, it.ID)
+		}
+	}
+}

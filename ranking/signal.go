@@ -40,7 +40,9 @@ type TimeInvariant interface {
 }
 
 // Input is what a Signal sees: the batch, which items are still in play,
-// and the request's context.
+// and the request's context. A host may build one to call a signal
+// itself: the built-in signals read Batch, Live, AsOf, Viewer and
+// PriceRef.
 type Input struct {
 	// Batch holds the candidates.
 	Batch *Batch
@@ -57,9 +59,12 @@ type Input struct {
 	// Params is Request.Params, for host signals.
 	Params any
 
-	asOf   int64     // AsOf in Unix nanoseconds
-	viewer uint64    // hashString(Viewer)
-	tmp    []float64 // scratch of len Batch.Len() for accumulators
+	// asOf is AsOf in Unix nanoseconds, for Rank's own steps. Signals
+	// read AsOf and Viewer themselves, which a host that builds an Input
+	// sets: values read from fields only Rank sets were those of 1970 and
+	// of no viewer on a host's Input.
+	asOf int64
+	tmp  []float64 // scratch of len Batch.Len() for accumulators
 }
 
 // check returns a *ValidationError unless a built-in signal can score in
@@ -85,7 +90,7 @@ func (in *Input) AsOfUnixNano() int64 {
 	if in == nil {
 		return 0
 	}
-	return in.asOf
+	return in.AsOf.UnixNano()
 }
 
 // Weighted is a signal with its weight in a Config.
@@ -471,9 +476,9 @@ func (d LinearDecay) Score(in *Input, out []float64) error {
 		floor = 0.01
 	}
 	scale := 2 * float64(d.HalfLife)
-	created := in.Batch.created
+	created, asOf := in.Batch.created, in.AsOf.UnixNano()
 	for _, i := range in.Live {
-		out[i] = ln(max(floor, 1-age(in.asOf, created[i])/scale))
+		out[i] = ln(max(floor, 1-age(asOf, created[i])/scale))
 	}
 	return nil
 }
@@ -506,9 +511,9 @@ func (d GaussianDecay) Score(in *Input, out []float64) error {
 		return err
 	}
 	h := float64(d.HalfLife)
-	created := in.Batch.created
+	created, asOf := in.Batch.created, in.AsOf.UnixNano()
 	for _, i := range in.Live {
-		x := age(in.asOf, created[i]) / h
+		x := age(asOf, created[i]) / h
 		out[i] = -math.Ln2 * x * x
 	}
 	return nil
@@ -561,9 +566,9 @@ func (d PowerDecay) Score(in *Input, out []float64) error {
 	if g == 0 {
 		g = 1.8
 	}
-	created := in.Batch.created
+	created, asOf := in.Batch.created, in.AsOf.UnixNano()
 	for _, i := range in.Live {
-		out[i] = -g * ln(1+age(in.asOf, created[i])/base)
+		out[i] = -g * ln(1+age(asOf, created[i])/base)
 	}
 	return nil
 }
@@ -595,9 +600,9 @@ func (f Freshness) Score(in *Input, out []float64) error {
 		return err
 	}
 	w := float64(f.Window)
-	created := in.Batch.created
+	created, asOf := in.Batch.created, in.AsOf.UnixNano()
 	for _, i := range in.Live {
-		out[i] = 1 / (1 + age(in.asOf, created[i])/w)
+		out[i] = 1 / (1 + age(asOf, created[i])/w)
 	}
 	return nil
 }
@@ -887,9 +892,9 @@ func (e Explore) Validate() error { return checkDuration("Period", e.Period, tru
 func (e Explore) salt(in *Input) uint64 {
 	var epoch uint64
 	if e.Period > 0 {
-		epoch = uint64(in.asOf / int64(e.Period))
+		epoch = uint64(in.AsOf.UnixNano() / int64(e.Period))
 	}
-	return mix64(in.viewer ^ mix64(e.Seed+golden*(epoch+1)))
+	return mix64(hashString(in.Viewer) ^ mix64(e.Seed+golden*(epoch+1)))
 }
 
 // noise maps a mixed hash to [0, 1) with 53 bits.
