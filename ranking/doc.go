@@ -101,6 +101,12 @@
 // An item whose score rose above the key between pages may be skipped for
 // the rest of the session; a new session sees it.
 //
+// A session is a chain of cursors, each passed once. Cursors are
+// stateless: passing one again (a retry) gives that page again, and two
+// pages ranked from one cursor fork the session into two chains, each
+// without repeats of its own. A host that must refuse such replays keeps
+// the last cursor it issued per viewer and scope.
+//
 // # Determinism
 //
 // The same Config, Batch content, Request and as-of time give the same

@@ -19,9 +19,13 @@ import (
 // in a Config is shared by every Rank call, so it must be safe for
 // concurrent use; the built-in signals are immutable values.
 //
-// A host signal may also implement Validate() error (checked by New) and
-// TimeInvariant; to keep per-item data of its own, a host can hold slices
-// parallel to the batch (indexed like it) or pass them in Request.Params.
+// A host signal may also implement Validate() error (checked by New),
+// TimeInvariant, and Fingerprint() string: a summary of its parameters,
+// which the config fingerprint includes, so that cursors issued before a
+// parameter changed are ErrCursorForeignConfig (without it only its name
+// and Go type are included: bump Config.Version when they change). To
+// keep per-item data of its own, a host can hold slices parallel to the
+// batch (indexed like it) or pass them in Request.Params.
 type Signal interface {
 	// Name is the default name shown in Explain and hashed into the
 	// config fingerprint.
