@@ -64,11 +64,11 @@ type IDSet struct {
 	// or compared otherwise.
 	ids  []string
 	n    int
-	seed uint64 // keys the slot positions (see slot)
+	seed uint64 // keys the slot positions (see slotOf)
 }
 
 // newSeed returns a random key for a table's slot positions (see
-// IDSet.slot): unknown to whoever names the values. The positions decide
+// slotOf): unknown to whoever names the values. The positions decide
 // nothing but where a value is stored, so the ranking stays a pure
 // function of its inputs.
 func newSeed() uint64 { return rand.Uint64() }
