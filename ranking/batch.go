@@ -272,6 +272,7 @@ func (b *Batch) Reset() {
 	if b == nil {
 		return
 	}
+	clear(b.ids) // the IDs are the caller's, as are the axis values: let them go
 	b.ids = b.ids[:0]
 	b.idh = b.idh[:0]
 	for a := range b.axis {

@@ -218,6 +218,17 @@ type scratch struct {
 	enc, b64  []byte
 }
 
+// release drops the references to the batch's strings that selection and
+// diversity kept (the heaps' ID column, the counts' axis values): a Page
+// outlives its request, often in a pool, and must not keep the batch's
+// strings reachable (the page's own items and keys aside).
+func (s *scratch) release() {
+	for l := range s.heaps {
+		s.heaps[l].ids = nil
+	}
+	clear(s.tab.strs)
+}
+
 // markFor returns s.mark cleared for a batch of n.
 func (s *scratch) markFor(n int) []Filter {
 	if cap(s.mark) < n {
@@ -597,6 +608,7 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	}
 	*in = Input{} // drop references to the batch and Params
 	if err != nil {
+		s.release()
 		out.clear()
 		return err
 	}
@@ -613,6 +625,7 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 	}
 	s.pool = org.sortedIdx()
 	order := r.orderOrganic(s, b, max(0, limit-lanePicked), ex != nil)
+	s.release()
 
 	// 4. Blending: lanes take their slots while the page lasts; organic
 	// items fill every other position.
