@@ -27,7 +27,9 @@
 // acyclic under concurrent binds (see BindWrite). Service runs the
 // commands: CreateProgramme, IssueCode/ResolveCode/RevokeCode,
 // SignToken/VerifyToken, Apply/Approve/Reject/Freeze/Unfreeze/Revoke, Bind
-// (BindCode, BindToken), Attribute, Downline. Service.VerifyToken also
+// (BindCode, BindToken), Attribute, Downline, and the paged lists
+// UserCodes and BindingHistory (keyset cursors, at most MaxListLimit a
+// page). Service.VerifyToken also
 // accepts tokens signed with Config.PreviousTokenKeys, so a host rotates its
 // token key without breaking the links and posters already shared.
 //

@@ -81,7 +81,7 @@ func TestGenerateCodeBrokenReaderBounded(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("IssueCode loops forever on a Config.Rand of bytes ≥ 240")
 	}
-	codes, err := store.UserCodes(ctx, p.ID, "u")
+	codes, err := store.UserCodes(ctx, p.ID, "u", referral.CodePosition{}, referral.MaxListLimit)
 	require.NoError(t, err)
 	assert.Empty(t, codes, "nothing stored on error")
 }

@@ -641,6 +641,82 @@ func Replay(a *Attribution) []Level {
 	return decide(a.Rules, a.Levels, a.LevelRates, a.SelfPurchase, a.Frozen, a.Chain, a.At)
 }
 
+// CodePage is one page of a user's invite codes.
+type CodePage struct {
+	Codes []InviteCode
+	// Next is the cursor of the next page, "" on the last page (but a
+	// last page of MaxListLimit codes, which is followed by an empty one).
+	Next string
+}
+
+// UserCodes lists a user's invite codes in a programme, oldest first
+// (Store.UserCodes' order; revoked codes too), a page of at most limit
+// (1..MaxListLimit) codes at a time: cursor "" for the first page, then the
+// Next of the page before. Pages are cut by position (keyset), so codes
+// issued while a client pages do not shift or repeat the pages; they come
+// on the last ones. A cursor that is not one of UserCodes' is a
+// *ValidationError.
+func (s *Service) UserCodes(ctx context.Context, programmeID, userID, cursor string, limit int) (CodePage, error) {
+	if err := CheckKeys("ProgrammeID", programmeID, "UserID", userID); err != nil {
+		return CodePage{}, err
+	}
+	if err := CheckListLimit(limit); err != nil {
+		return CodePage{}, err
+	}
+	after, err := decodeCodeCursor(cursor)
+	if err != nil {
+		return CodePage{}, err
+	}
+	// One code more than the page tells whether a next page exists.
+	codes, err := s.store.UserCodes(ctx, programmeID, userID, after, min(limit+1, MaxListLimit))
+	if err != nil {
+		return CodePage{}, fmt.Errorf("referral: codes of user %s: %w", userID, err)
+	}
+	page := CodePage{Codes: codes}
+	if len(codes) > limit || len(codes) == MaxListLimit {
+		page.Codes = codes[:limit]
+		page.Next = encodeCodeCursor(CodePositionOf(&page.Codes[limit-1]))
+	}
+	return page, nil
+}
+
+// HistoryPage is one page of a user's binding history.
+type HistoryPage struct {
+	Changes []BindingChange
+	// Next is the cursor of the next page, "" on the last page (but a
+	// last page of MaxListLimit changes, which is followed by an empty
+	// one).
+	Next string
+}
+
+// BindingHistory lists a user's binding changes, oldest first, a page of
+// at most limit (1..MaxListLimit) changes at a time: cursor "" for the
+// first page, then the Next of the page before. Pages are cut by version
+// (keyset), so rebinds while a client pages come on the last pages. A
+// cursor that is not one of BindingHistory's is a *ValidationError.
+func (s *Service) BindingHistory(ctx context.Context, programmeID, userID, cursor string, limit int) (HistoryPage, error) {
+	if err := CheckKeys("ProgrammeID", programmeID, "UserID", userID); err != nil {
+		return HistoryPage{}, err
+	}
+	if err := CheckListLimit(limit); err != nil {
+		return HistoryPage{}, err
+	}
+	after, err := decodeHistoryCursor(cursor)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	h, err := s.store.BindingHistory(ctx, programmeID, userID, after, min(limit+1, MaxListLimit))
+	if err != nil {
+		return HistoryPage{}, fmt.Errorf("referral: binding history of user %s: %w", userID, err)
+	}
+	page := HistoryPage{Changes: h}
+	if len(h) > limit || len(h) == MaxListLimit {
+		page.Changes = h[:limit]
+		page.Next = encodeHistoryCursor(page.Changes[limit-1].Version)
+	}
+	return page, nil
+}
+
 // Downline counts a user's direct and second-level downline, never deeper
 // than the programme's levels (Second is -1 under a one-level programme).
 func (s *Service) Downline(ctx context.Context, programmeID, userID string) (DownlineStats, error) {

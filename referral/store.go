@@ -34,9 +34,12 @@ type Store interface {
 	// RevokeCode sets a code's RevokedAt; ErrCodeNotFound, or
 	// ErrCodeRevoked when it was revoked already.
 	RevokeCode(ctx context.Context, code string, at time.Time) (InviteCode, error)
-	// UserCodes lists a user's codes in a programme, by CreatedAt, then
-	// Code.
-	UserCodes(ctx context.Context, programmeID, userID string) ([]InviteCode, error)
+	// UserCodes lists up to limit (CheckListLimit: 1..MaxListLimit) of a
+	// user's codes in a programme, by CreatedAt to the microsecond, then
+	// Code. A non-zero after (CheckCodePosition) starts the list after that
+	// position (keyset paging: codes issued meanwhile, which come last, do
+	// not shift the later pages).
+	UserCodes(ctx context.Context, programmeID, userID string, after CodePosition, limit int) ([]InviteCode, error)
 
 	// SetDistributor applies a distributor state change; see
 	// DistributorWrite.
@@ -48,8 +51,10 @@ type Store interface {
 	Bind(ctx context.Context, w *BindWrite) (Binding, error)
 	// GetBinding returns a user's current binding or ErrNotFound.
 	GetBinding(ctx context.Context, programmeID, userID string) (Binding, error)
-	// BindingHistory lists a user's binding changes, oldest first.
-	BindingHistory(ctx context.Context, programmeID, userID string) ([]BindingChange, error)
+	// BindingHistory lists up to limit (CheckListLimit: 1..MaxListLimit)
+	// of a user's binding changes, oldest first (by Version), those with a
+	// Version above afterVersion (CheckHistoryPosition: 0 for the start).
+	BindingHistory(ctx context.Context, programmeID, userID string, afterVersion int64, limit int) ([]BindingChange, error)
 
 	// Chain returns the user (its distributor state, zero when it never
 	// applied) followed by up to depth ancestors, nearest first, each with

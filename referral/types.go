@@ -17,6 +17,7 @@ const (
 	// deeper than this refuses new bindings under it (ErrCycle is never
 	// claimed falsely: the walk reports ErrConflict).
 	MaxChainWalk = 10000
+	// MaxListLimit bounds one page of a list (UserCodes, BindingHistory).
 	MaxListLimit = 500
 	// MaxConfigRereads bounds Config.MaxRereads: each re-read is a read
 	// and a write more for one command, and a command that lost this often

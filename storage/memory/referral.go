@@ -1,11 +1,11 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/socialcommerce/sdk/internal/check"
@@ -97,9 +97,19 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 	}
 	cc := *c
 	r.codes[c.Code] = &cc
+	// Kept in UserCodes' order, so that a page is a binary search and a
+	// copy of the page, whatever the number of the user's codes.
 	k := pu{c.ProgrammeID, c.UserID}
-	r.userCodes[k] = append(r.userCodes[k], &cc)
+	list := r.userCodes[k]
+	i, _ := slices.BinarySearchFunc(list, referral.CodePositionOf(&cc), compareCodePosition)
+	r.userCodes[k] = slices.Insert(list, i, &cc)
 	return nil
+}
+
+// compareCodePosition orders a code against a position in UserCodes'
+// order: CreatedAt to the microsecond, then Code.
+func compareCodePosition(c *referral.InviteCode, p referral.CodePosition) int {
+	return cmp.Or(compareMicro(c.CreatedAt, p.CreatedAt), cmp.Compare(c.Code, p.Code))
 }
 
 // GetCode implements referral.Store.
@@ -143,23 +153,27 @@ func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (refe
 }
 
 // UserCodes implements referral.Store.
-func (s *Store) UserCodes(ctx context.Context, programmeID, userID string) ([]referral.InviteCode, error) {
-	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+func (s *Store) UserCodes(ctx context.Context, programmeID, userID string, after referral.CodePosition, limit int) ([]referral.InviteCode, error) {
+	if err := errors.Join(referral.CheckKeys("programmeID", programmeID, "userID", userID),
+		referral.CheckCodePosition(after), referral.CheckListLimit(limit)); err != nil {
 		return nil, err
 	}
 	r := s.ref()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []referral.InviteCode
-	for _, c := range r.userCodes[pu{programmeID, userID}] {
+	list := r.userCodes[pu{programmeID, userID}]
+	i := 0
+	if !after.IsZero() {
+		var found bool
+		if i, found = slices.BinarySearchFunc(list, after, compareCodePosition); found {
+			i++
+		}
+	}
+	list = list[i:]
+	out := make([]referral.InviteCode, 0, min(len(list), limit))
+	for _, c := range list[:min(len(list), limit)] {
 		out = append(out, *c)
 	}
-	slices.SortStableFunc(out, func(a, b referral.InviteCode) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Code, b.Code)
-	})
 	return out, nil
 }
 
@@ -282,14 +296,22 @@ func (s *Store) GetBinding(ctx context.Context, programmeID, userID string) (ref
 }
 
 // BindingHistory implements referral.Store.
-func (s *Store) BindingHistory(ctx context.Context, programmeID, userID string) ([]referral.BindingChange, error) {
-	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+func (s *Store) BindingHistory(ctx context.Context, programmeID, userID string, afterVersion int64, limit int) ([]referral.BindingChange, error) {
+	if err := errors.Join(referral.CheckKeys("programmeID", programmeID, "userID", userID),
+		referral.CheckHistoryPosition(afterVersion), referral.CheckListLimit(limit)); err != nil {
 		return nil, err
 	}
 	r := s.ref()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(r.history[pu{programmeID, userID}]), nil
+	// Bind appends the changes in version order.
+	h := r.history[pu{programmeID, userID}]
+	i, found := slices.BinarySearchFunc(h, afterVersion, func(c referral.BindingChange, v int64) int { return cmp.Compare(c.Version, v) })
+	if found {
+		i++
+	}
+	h = h[i:]
+	return slices.Clone(h[:min(len(h), limit)]), nil
 }
 
 // Chain implements referral.Store.

@@ -44,8 +44,10 @@ func TestMigrateLockTimeout(t *testing.T) {
 		mdb.SetMaxOpenConns(1) // one session, whose settings are checked below
 		ctx := t.Context()
 		versions := migrationVersions(t, d)
-		last := versions[len(versions)-1]
-		s, prefix := newStoreAt(t, db, d, versions[len(versions)-2])
+		// The refund attempt migration, which locks seats; later ones
+		// (PostgreSQL's 0009 on ref_codes) follow it in the same Migrate.
+		last := map[sqlstore.Dialect]int{sqlstore.Postgres: 8, sqlstore.MySQL: 4}[d]
+		s, prefix := newStoreAt(t, db, d, last-1)
 		f := newFixture(t, s)
 		team, _ := f.open("alice")
 		m, err := sqlstore.New(mdb, d, sqlstore.WithTablePrefix(prefix))
@@ -75,7 +77,7 @@ func TestMigrateLockTimeout(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Contains(t, err.Error(), fmt.Sprintf("migration %04d_", last))
 		assert.Contains(t, err.Error(), "could not take its locks")
-		assert.Equal(t, len(versions)-1, countVersions(t, db, prefix), "not applied")
+		assert.Equal(t, last-1, countVersions(t, db, prefix), "not applied")
 
 		// Waits for the host transaction, and lets a read through meanwhile.
 		var order eventOrder

@@ -224,15 +224,35 @@ func (s *Store) RevokeCode(ctx context.Context, code string, at time.Time) (refe
 }
 
 // UserCodes implements referral.Store.
-func (s *Store) UserCodes(ctx context.Context, programmeID, userID string) ([]referral.InviteCode, error) {
+//
+// A page is a range scan of the index on (programme_id, user_id,
+// created_at, code) from the position: ref_codes_page on PostgreSQL and
+// SQLite (migrations 0009 and 0006), ref_codes_user on MySQL, whose
+// secondary keys end with the primary key, code.
+func (s *Store) UserCodes(ctx context.Context, programmeID, userID string, after referral.CodePosition, limit int) ([]referral.InviteCode, error) {
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
 	}
-	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+	if err := errors.Join(referral.CheckKeys("programmeID", programmeID, "userID", userID),
+		referral.CheckCodePosition(after), referral.CheckListLimit(limit)); err != nil {
 		return nil, err
 	}
-	rows, err := s.reader().query(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE programme_id = ? AND user_id = ?
-		ORDER BY created_at, code`, programmeID, userID)
+	if after.IsZero() {
+		rows, err := s.reader().query(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE programme_id = ? AND user_id = ?
+			ORDER BY created_at, code LIMIT ?`, programmeID, userID, limit)
+		return collect(rows, err, s.scanCode)
+	}
+	at := s.t(after.CreatedAt.Truncate(time.Microsecond))
+	// PostgreSQL and SQLite take the row comparison as the index's range;
+	// MySQL scans the index from the position only when it is spelled out.
+	cond := `(created_at, code) > (?, ?)`
+	args := []any{programmeID, userID, at, after.Code, limit}
+	if s.d == MySQL {
+		cond = `(created_at > ? OR (created_at = ? AND code > ?))`
+		args = []any{programmeID, userID, at, at, after.Code, limit}
+	}
+	rows, err := s.reader().query(ctx, `SELECT `+codeCols+` FROM {p}ref_codes WHERE programme_id = ? AND user_id = ? AND `+cond+`
+		ORDER BY created_at, code LIMIT ?`, args...)
 	return collect(rows, err, s.scanCode)
 }
 
@@ -555,15 +575,18 @@ func (s *Store) GetBinding(ctx context.Context, programmeID, userID string) (ref
 }
 
 // BindingHistory implements referral.Store.
-func (s *Store) BindingHistory(ctx context.Context, programmeID, userID string) ([]referral.BindingChange, error) {
+// A page is a range scan of the primary key (programme_id, user_id,
+// version) from the position.
+func (s *Store) BindingHistory(ctx context.Context, programmeID, userID string, afterVersion int64, limit int) ([]referral.BindingChange, error) {
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
 	}
-	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
+	if err := errors.Join(referral.CheckKeys("programmeID", programmeID, "userID", userID),
+		referral.CheckHistoryPosition(afterVersion), referral.CheckListLimit(limit)); err != nil {
 		return nil, err
 	}
 	rows, err := s.reader().query(ctx, `SELECT programme_id, user_id, version, from_referrer, to_referrer, source, changed_at, actor, reason
-		FROM {p}ref_history WHERE programme_id = ? AND user_id = ? ORDER BY version`, programmeID, userID)
+		FROM {p}ref_history WHERE programme_id = ? AND user_id = ? AND version > ? ORDER BY version LIMIT ?`, programmeID, userID, afterVersion, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -40,8 +40,8 @@ func (w txRef) RevokeCode(ctx context.Context, code string, at time.Time) (refer
 	return inTx(ctx, w.txPerCall, func(s *sqlstore.Store) (referral.InviteCode, error) { return s.RevokeCode(ctx, code, at) })
 }
 
-func (w txRef) UserCodes(ctx context.Context, p, u string) ([]referral.InviteCode, error) {
-	return inTx(ctx, w.txPerCall, func(s *sqlstore.Store) ([]referral.InviteCode, error) { return s.UserCodes(ctx, p, u) })
+func (w txRef) UserCodes(ctx context.Context, p, u string, after referral.CodePosition, limit int) ([]referral.InviteCode, error) {
+	return inTx(ctx, w.txPerCall, func(s *sqlstore.Store) ([]referral.InviteCode, error) { return s.UserCodes(ctx, p, u, after, limit) })
 }
 
 func (w txRef) SetDistributor(ctx context.Context, d *referral.DistributorWrite) (referral.Distributor, error) {
@@ -60,8 +60,10 @@ func (w txRef) GetBinding(ctx context.Context, p, u string) (referral.Binding, e
 	return inTx(ctx, w.txPerCall, func(s *sqlstore.Store) (referral.Binding, error) { return s.GetBinding(ctx, p, u) })
 }
 
-func (w txRef) BindingHistory(ctx context.Context, p, u string) ([]referral.BindingChange, error) {
-	return inTx(ctx, w.txPerCall, func(s *sqlstore.Store) ([]referral.BindingChange, error) { return s.BindingHistory(ctx, p, u) })
+func (w txRef) BindingHistory(ctx context.Context, p, u string, after int64, limit int) ([]referral.BindingChange, error) {
+	return inTx(ctx, w.txPerCall, func(s *sqlstore.Store) ([]referral.BindingChange, error) {
+		return s.BindingHistory(ctx, p, u, after, limit)
+	})
 }
 
 func (w txRef) Chain(ctx context.Context, p, u string, depth int) ([]referral.Link, error) {

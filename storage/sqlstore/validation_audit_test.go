@@ -73,7 +73,10 @@ func TestNilContext(t *testing.T) {
 			{"CreateCode", func(s *sqlstore.Store) error { return s.CreateCode(nilCtx, &referral.InviteCode{}) }},
 			{"GetCode", func(s *sqlstore.Store) error { _, err := s.GetCode(nilCtx, "ABCD"); return err }},
 			{"RevokeCode", func(s *sqlstore.Store) error { _, err := s.RevokeCode(nilCtx, "ABCD", now); return err }},
-			{"UserCodes", func(s *sqlstore.Store) error { _, err := s.UserCodes(nilCtx, "p", "u"); return err }},
+			{"UserCodes", func(s *sqlstore.Store) error {
+				_, err := s.UserCodes(nilCtx, "p", "u", referral.CodePosition{}, 1)
+				return err
+			}},
 			{"SetDistributor", func(s *sqlstore.Store) error {
 				_, err := s.SetDistributor(nilCtx, &referral.DistributorWrite{})
 				return err
@@ -81,7 +84,7 @@ func TestNilContext(t *testing.T) {
 			{"GetDistributor", func(s *sqlstore.Store) error { _, err := s.GetDistributor(nilCtx, "p", "u"); return err }},
 			{"Bind", func(s *sqlstore.Store) error { _, err := s.Bind(nilCtx, &referral.BindWrite{}); return err }},
 			{"GetBinding", func(s *sqlstore.Store) error { _, err := s.GetBinding(nilCtx, "p", "u"); return err }},
-			{"BindingHistory", func(s *sqlstore.Store) error { _, err := s.BindingHistory(nilCtx, "p", "u"); return err }},
+			{"BindingHistory", func(s *sqlstore.Store) error { _, err := s.BindingHistory(nilCtx, "p", "u", 0, 1); return err }},
 			{"Chain", func(s *sqlstore.Store) error { _, err := s.Chain(nilCtx, "p", "u", 2); return err }},
 			{"Downline", func(s *sqlstore.Store) error { _, err := s.Downline(nilCtx, "p", "u", 1); return err }},
 			{"SaveAttribution", func(s *sqlstore.Store) error {

@@ -780,21 +780,21 @@ func testContractRefReadsNotShared(e *env) {
 	assert.Equal(r.t, wantA.Chain, a2.Chain, "GetAttribution after changing the chain it returned")
 	assert.Equal(r.t, wantA.Result, a2.Result, "GetAttribution after changing the result it returned")
 
-	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "buyer")
+	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "buyer", 0, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	require.Len(r.t, h, 1)
 	want := h[0]
 	h[0].ToReferrer = "mallory"
-	h2, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "buyer")
+	h2, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "buyer", 0, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	assert.Equal(r.t, []referral.BindingChange{want}, h2, "BindingHistory after changing the list it returned")
 
-	codes, err := r.ref.UserCodes(r.ctx, r.prog.ID, "p1")
+	codes, err := r.ref.UserCodes(r.ctx, r.prog.ID, "p1", referral.CodePosition{}, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	require.Len(r.t, codes, 1)
 	wantCode := codes[0]
 	codes[0].UserID = "mallory"
-	codes2, err := r.ref.UserCodes(r.ctx, r.prog.ID, "p1")
+	codes2, err := r.ref.UserCodes(r.ctx, r.prog.ID, "p1", referral.CodePosition{}, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	assert.Equal(r.t, []referral.InviteCode{wantCode}, codes2, "UserCodes after changing the list it returned")
 }
@@ -821,7 +821,7 @@ func testContractRefCodes(e *env) {
 	require.NoError(r.t, err)
 	assert.Equal(r.t, r.prog.ID, got.ProgrammeID, "the first code is kept")
 	assert.Equal(r.t, "ann", got.UserID)
-	list, err := r.ref.UserCodes(r.ctx, r.prog.ID, "ann")
+	list, err := r.ref.UserCodes(r.ctx, r.prog.ID, "ann", referral.CodePosition{}, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	var listed []string
 	for _, c := range list {
@@ -911,7 +911,7 @@ func testContractRefBindOrder(e *env) {
 			if b, err := r.ref.GetBinding(r.ctx, r.prog.ID, u); err == nil {
 				s.Bindings[u] = b
 			}
-			h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, u)
+			h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, u, 0, referral.MaxListLimit)
 			require.NoError(r.t, err)
 			s.History[u] = h
 		}

@@ -28,6 +28,9 @@ var referralGroups = []group{
 		{"SnapshotOtherBuyer", testRefSnapshotOtherBuyer},
 		{"ProgrammeBeyondPolicy", testRefProgrammeBeyondPolicy},
 		{"ResultsNotShared", testRefResultsNotShared},
+		{"CodesPaging", testRefCodesPaging},
+		{"HistoryPaging", testRefHistoryPaging},
+		{"ServicePaging", testRefServicePaging},
 	}},
 	{"ReferralRace", []testCase{
 		{"ReferrersForOneNewUser", testRefRaceReferrers},
@@ -107,7 +110,7 @@ func testRefRoundTrip(e *env) {
 	r.clock.Advance(time.Millisecond)
 	c2, err := r.svc.IssueCode(r.ctx, r.prog.ID, "alice", "poster")
 	require.NoError(r.t, err)
-	codes, err := r.ref.UserCodes(r.ctx, r.prog.ID, "alice")
+	codes, err := r.ref.UserCodes(r.ctx, r.prog.ID, "alice", referral.CodePosition{}, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	require.Len(r.t, codes, 2)
 	assert.Equal(r.t, []string{c1.Code, c2.Code}, []string{codes[0].Code, codes[1].Code})
@@ -147,7 +150,7 @@ func testRefRoundTrip(e *env) {
 		Source: referral.SourceAdmin, Override: true, Actor: "ops-1", Reason: "ticket 42"})
 	require.NoError(r.t, err)
 	assert.Equal(r.t, int64(2), b.Version)
-	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "bob")
+	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "bob", 0, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	require.Len(r.t, h, 2)
 	assert.Equal(r.t, "", h[0].FromReferrer)
@@ -242,7 +245,7 @@ func testRefBindGuards(e *env) {
 	d, err := r.ref.Downline(r.ctx, r.prog.ID, "c", 2)
 	require.NoError(r.t, err)
 	assert.Equal(r.t, referral.DownlineStats{Direct: 2, Second: 0}, d)
-	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "a")
+	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "a", 0, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	assert.Len(r.t, h, 2)
 }
@@ -444,7 +447,7 @@ func testRefRaceReferrers(e *env) {
 		b, err := r.ref.GetBinding(r.ctx, r.prog.ID, user)
 		require.NoError(r.t, err)
 		assert.Equal(r.t, winner, b.ReferrerID)
-		h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, user)
+		h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, user, 0, referral.MaxListLimit)
 		require.NoError(r.t, err)
 		assert.Len(r.t, h, 1, "round %d: one history entry", round)
 		assert.Len(r.t, r.drain(), 1, "round %d: one event", round)
@@ -657,7 +660,7 @@ func testRefRaceSameReferrer(e *env) {
 		for i, err := range errs {
 			assert.NoError(r.t, err, "round %d: attempt %d", round, i)
 		}
-		h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, user)
+		h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, user, 0, referral.MaxListLimit)
 		require.NoError(r.t, err)
 		assert.Len(r.t, h, 1, "round %d: one history entry", round)
 		assert.Len(r.t, r.drain(), 1, "round %d: one event", round)
