@@ -281,6 +281,12 @@ type distributorPayload struct {
 
 // Apply makes a user apply as a distributor. In an ApproveAuto programme
 // whose rule accepts the user it is approved at once (actor "system").
+//
+// Apply is safe to retry: a user whose record is pending or active has
+// applied already, and gets the record back as it stands, with nothing
+// written and no event (the approval rule is not asked again). A user
+// whose application was rejected, or who is frozen or revoked, cannot
+// apply again: a *TransitionError.
 func (s *Service) Apply(ctx context.Context, programmeID, userID string) (Distributor, error) {
 	p, err := s.programme(ctx, programmeID)
 	if err != nil {
@@ -289,23 +295,35 @@ func (s *Service) Apply(ctx context.Context, programmeID, userID string) (Distri
 	if err := validateID("UserID", userID); err != nil {
 		return Distributor{}, err
 	}
-	to := DistributorPending
-	if p.Approval == ApproveAuto {
-		ok := true
+	target := func() (DistributorState, error) {
+		if p.Approval != ApproveAuto {
+			return DistributorPending, nil
+		}
 		if s.cfg.ApproveRule != nil {
-			if ok, err = s.cfg.ApproveRule(ctx, programmeID, userID); err != nil {
-				return Distributor{}, fmt.Errorf("referral: approve rule: %w", err)
+			ok, err := s.cfg.ApproveRule(ctx, programmeID, userID)
+			if err != nil {
+				return "", fmt.Errorf("referral: approve rule: %w", err)
+			}
+			if !ok {
+				return DistributorPending, nil
 			}
 		}
-		if ok {
-			to = DistributorActive
-		}
+		return DistributorActive, nil
 	}
-	return s.move(ctx, programmeID, userID, []DistributorState{DistributorNone}, to, "system", "application")
+	return s.move(ctx, programmeID, userID, []DistributorState{DistributorNone},
+		[]DistributorState{DistributorPending, DistributorActive}, target, "system", "application")
 }
 
 // Approve, Reject, Freeze, Unfreeze and Revoke move a distributor along its
 // lifecycle, recording who did it and why.
+//
+// Each is safe to retry: when the record is in the move's target state
+// already (the first request succeeded, or another one did the same), it
+// returns the record as it stands, with nothing written and no event; its
+// Actor, Reason and UpdatedAt are those of the change that reached the
+// state, so a caller tells its own change from an earlier one by them. A
+// move from any other state that the lifecycle does not allow is a
+// *TransitionError (ErrIllegalTransition), as before.
 func (s *Service) Approve(ctx context.Context, programmeID, userID, actor, reason string) (Distributor, error) {
 	return s.operator(ctx, programmeID, userID, DistributorPending, DistributorActive, actor, reason)
 }
@@ -347,7 +365,8 @@ func (s *Service) operator(ctx context.Context, programmeID, userID string, from
 	if from != "" {
 		froms = []DistributorState{from}
 	}
-	return s.move(ctx, programmeID, userID, froms, to, actor, reason)
+	target := func() (DistributorState, error) { return to, nil }
+	return s.move(ctx, programmeID, userID, froms, []DistributorState{to}, target, actor, reason)
 }
 
 // move reads the record, checks the transition and applies it guarded on
@@ -356,11 +375,26 @@ func (s *Service) operator(ctx context.Context, programmeID, userID string, from
 // transaction's snapshot older than the row the write saw (see
 // storage.IsRetryable), so a re-read would read the same, and only the
 // host's rerun can see the change.
-func (s *Service) move(ctx context.Context, programmeID, userID string, froms []DistributorState, to DistributorState, actor, reason string) (Distributor, error) {
+//
+// A record in one of the states done is the move done already (a retry,
+// or a concurrent twin that won): it is returned as it stands. target
+// names the state to move to; it is asked once, and only when a move is
+// to be written.
+func (s *Service) move(ctx context.Context, programmeID, userID string, froms, done []DistributorState,
+	target func() (DistributorState, error), actor, reason string) (Distributor, error) {
+	var to DistributorState
 	for range s.cfg.MaxRereads + 1 {
 		cur, err := s.store.GetDistributor(ctx, programmeID, userID)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return Distributor{}, err
+		}
+		if err == nil && slices.Contains(done, cur.State) {
+			return cur, nil
+		}
+		if to == "" {
+			if to, err = target(); err != nil {
+				return Distributor{}, err
+			}
 		}
 		if froms != nil && !slices.Contains(froms, cur.State) {
 			return Distributor{}, &TransitionError{From: cur.State, To: to}

@@ -28,6 +28,7 @@ var referralGroups = []group{
 		{"SnapshotOtherBuyer", testRefSnapshotOtherBuyer},
 		{"ProgrammeBeyondPolicy", testRefProgrammeBeyondPolicy},
 		{"ResultsNotShared", testRefResultsNotShared},
+		{"DistributorRepeats", testRefDistributorRepeats},
 		{"CodesPaging", testRefCodesPaging},
 		{"HistoryPaging", testRefHistoryPaging},
 		{"ServicePaging", testRefServicePaging},
@@ -39,6 +40,7 @@ var referralGroups = []group{
 		{"SnapshotConcurrent", testRefRaceSnapshot},
 		{"SameReferrerRetried", testRefRaceSameReferrer},
 		{"RandomRebinds", testRefRaceRandomRebinds},
+		{"FreezeRetried", testRefRaceFreezeRetried},
 	}},
 }
 
@@ -168,8 +170,9 @@ func testRefDistributors(e *env) {
 	d, err := r.svc.Apply(r.ctx, r.prog.ID, "u")
 	require.NoError(r.t, err)
 	assert.Equal(r.t, referral.DistributorPending, d.State)
-	_, err = r.svc.Apply(r.ctx, r.prog.ID, "u")
-	assert.ErrorIs(r.t, err, referral.ErrIllegalTransition)
+	again, err := r.svc.Apply(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err, "a repeated application returns the record")
+	assert.Equal(r.t, d.Version, again.Version, "and writes nothing")
 	_, err = r.svc.Freeze(r.ctx, r.prog.ID, "u", "ops", "x")
 	assert.ErrorIs(r.t, err, referral.ErrIllegalTransition)
 	d, err = r.svc.Approve(r.ctx, r.prog.ID, "u", "ops", "kyc ok")
@@ -724,4 +727,109 @@ func testRefResultsNotShared(e *env) {
 	for _, l := range b.Beneficiaries() {
 		assert.Equal(r.t, want[l.Level-1], l.Rate, "level %d", l.Level)
 	}
+}
+
+// testRefDistributorRepeats: a distributor move repeated after it succeeded
+// (a network retry) returns the record as it stands, without a second
+// write or event; the record keeps the actor and reason of the change that
+// made it. A move to another state is still refused. Apply repeated
+// returns a pending or active record; after a rejection or a revocation it
+// is refused.
+func testRefDistributorRepeats(e *env) {
+	r := e.referral(func(p *referral.Programme) { p.Approval = referral.ApproveManual })
+	r.drain()
+	same := func(want referral.Distributor, got referral.Distributor, err error, what string) {
+		r.t.Helper()
+		require.NoError(r.t, err, what)
+		assert.Equal(r.t, want.State, got.State, what)
+		assert.Equal(r.t, want.Version, got.Version, what)
+		assert.Equal(r.t, want.Actor, got.Actor, what)
+		assert.Equal(r.t, want.Reason, got.Reason, what)
+		assert.True(r.t, want.UpdatedAt.Equal(got.UpdatedAt), what)
+	}
+	refused := func(err error, what string) {
+		r.t.Helper()
+		assert.ErrorIs(r.t, err, referral.ErrIllegalTransition, what)
+	}
+	d, err := r.svc.Apply(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	r.clock.Advance(time.Second)
+	got, err := r.svc.Apply(r.ctx, r.prog.ID, "u")
+	same(d, got, err, "Apply repeated")
+	_, err = r.svc.Freeze(r.ctx, r.prog.ID, "u", "ops", "x")
+	refused(err, "Freeze of a pending distributor")
+
+	d, err = r.svc.Approve(r.ctx, r.prog.ID, "u", "ops", "kyc ok")
+	require.NoError(r.t, err)
+	r.clock.Advance(time.Second)
+	got, err = r.svc.Approve(r.ctx, r.prog.ID, "u", "ops", "kyc ok")
+	same(d, got, err, "Approve repeated")
+	got, err = r.svc.Apply(r.ctx, r.prog.ID, "u")
+	same(d, got, err, "Apply by an approved distributor")
+	_, err = r.svc.Reject(r.ctx, r.prog.ID, "u", "ops", "x")
+	refused(err, "Reject of an active distributor")
+
+	d, err = r.svc.Freeze(r.ctx, r.prog.ID, "u", "ops", "fraud check")
+	require.NoError(r.t, err)
+	r.clock.Advance(time.Second)
+	got, err = r.svc.Freeze(r.ctx, r.prog.ID, "u", "ops", "fraud check")
+	same(d, got, err, "Freeze repeated")
+	got, err = r.svc.Freeze(r.ctx, r.prog.ID, "u", "ops2", "another reason")
+	same(d, got, err, "Freeze of a frozen distributor keeps the first freeze's record")
+	_, err = r.svc.Apply(r.ctx, r.prog.ID, "u")
+	refused(err, "Apply by a frozen distributor")
+
+	d, err = r.svc.Unfreeze(r.ctx, r.prog.ID, "u", "ops", "cleared")
+	require.NoError(r.t, err)
+	got, err = r.svc.Unfreeze(r.ctx, r.prog.ID, "u", "ops", "cleared")
+	same(d, got, err, "Unfreeze repeated")
+
+	d, err = r.svc.Revoke(r.ctx, r.prog.ID, "u", "ops", "left")
+	require.NoError(r.t, err)
+	got, err = r.svc.Revoke(r.ctx, r.prog.ID, "u", "ops", "left")
+	same(d, got, err, "Revoke repeated")
+	_, err = r.svc.Apply(r.ctx, r.prog.ID, "u")
+	refused(err, "Apply after a revocation")
+	_, err = r.svc.Unfreeze(r.ctx, r.prog.ID, "u", "ops", "x")
+	refused(err, "Unfreeze of a revoked distributor")
+	assert.Equal(r.t, int64(5), d.Version)
+
+	d, err = r.svc.Apply(r.ctx, r.prog.ID, "v")
+	require.NoError(r.t, err)
+	d, err = r.svc.Reject(r.ctx, r.prog.ID, "v", "ops", "no")
+	require.NoError(r.t, err)
+	got, err = r.svc.Reject(r.ctx, r.prog.ID, "v", "ops", "no")
+	same(d, got, err, "Reject repeated")
+	_, err = r.svc.Apply(r.ctx, r.prog.ID, "v")
+	refused(err, "Apply after a rejection")
+	_, err = r.svc.Approve(r.ctx, r.prog.ID, "v", "ops", "x")
+	refused(err, "Approve of a rejected application")
+
+	stored, err := r.ref.GetDistributor(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	assert.Equal(r.t, int64(5), stored.Version, "no write for a repeat")
+	assert.Len(r.t, withTopic(r.drain(), referral.TopicDistributorChanged), 7, "one event per change, none for a repeat")
+}
+
+// testRefRaceFreezeRetried: concurrent Freezes of one active distributor
+// (a request and its retries racing) all succeed with the one frozen
+// record; one change is written, with one event.
+func testRefRaceFreezeRetried(e *env) {
+	r := e.referral()
+	r.distributor("f")
+	r.drain()
+	const n = 8
+	var wg sync.WaitGroup
+	got := make([]referral.Distributor, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { got[i], errs[i] = r.svc.Freeze(r.ctx, r.prog.ID, "f", "ops", "fraud check") })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(r.t, errs[i], "Freeze %d", i)
+		assert.Equal(r.t, referral.DistributorFrozen, got[i].State)
+		assert.Equal(r.t, int64(2), got[i].Version, "one write")
+	}
+	assert.Len(r.t, withTopic(r.drain(), referral.TopicDistributorChanged), 1, "one event")
 }
