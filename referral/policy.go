@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/socialcommerce/sdk/internal/check"
 )
 
@@ -52,7 +54,11 @@ func SelfPurchases(rs ...SelfPurchaseRule) SelfPurchaseSet {
 
 // Policy is a compliance policy: the hard limits that a programme may not
 // exceed. It is a comparable value; Name and Version are copied into every
-// attribution so that an auditor knows which rules produced it.
+// attribution so that an auditor knows which rules produced it. The names
+// of the presets ("china", "wechat", "ftc", "eu") stand for the presets'
+// limits: ValidatePolicy refuses a policy that takes one with other values
+// (a copy of PolicyChina with MaxLevels 3, or any change assigned to the
+// exported variables); a policy of a host's own takes another name.
 type Policy struct {
 	Name    string
 	Version int
@@ -86,9 +92,13 @@ type Policy struct {
 // organising pyramid selling, 三级以上 and 30 members). So: at most two
 // levels of commission, counting a self-purchase as a level, no
 // recruitment rewards, no entry fee, total at most 50% of the line.
-var PolicyChina = Policy{
-	Name: "china", Version: 1, MaxLevels: 2, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
-	SelfPurchase: SelfPurchases(SelfPurchaseSelfLevel1, SelfPurchaseNone, SelfPurchaseReferrer),
+var PolicyChina = presetChina()
+
+func presetChina() Policy {
+	return Policy{
+		Name: "china", Version: 1, MaxLevels: 2, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
+		SelfPurchase: SelfPurchases(SelfPurchaseSelfLevel1, SelfPurchaseNone, SelfPurchaseReferrer),
+	}
 }
 
 // PolicyWeChat follows the WeChat platform rules (微信公众平台运营规范, the
@@ -96,9 +106,13 @@ var PolicyChina = Policy{
 // account must not run distribution of three or more levels (三级及以上分销),
 // charge a fee to join, or pay for recruiting. So: at most two levels, no
 // recruitment rewards, no entry fee.
-var PolicyWeChat = Policy{
-	Name: "wechat", Version: 1, MaxLevels: 2, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
-	SelfPurchase: SelfPurchases(SelfPurchaseSelfLevel1, SelfPurchaseNone, SelfPurchaseReferrer),
+var PolicyWeChat = presetWeChat()
+
+func presetWeChat() Policy {
+	return Policy{
+		Name: "wechat", Version: 1, MaxLevels: 2, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
+		SelfPurchase: SelfPurchases(SelfPurchaseSelfLevel1, SelfPurchaseNone, SelfPurchaseReferrer),
+	}
 }
 
 // PolicyFTC follows the US Federal Trade Commission's "Business Guidance
@@ -108,9 +122,13 @@ var PolicyWeChat = Policy{
 // right to sell is a hallmark of a pyramid. So: no recruitment rewards, no
 // entry fee, only retail sales earn (a participant's own purchase pays
 // nobody), at most three levels.
-var PolicyFTC = Policy{
-	Name: "ftc", Version: 1, MaxLevels: 3, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
-	SelfPurchase: SelfPurchases(SelfPurchaseNone), RetailSalesOnly: true,
+var PolicyFTC = presetFTC()
+
+func presetFTC() Policy {
+	return Policy{
+		Name: "ftc", Version: 1, MaxLevels: 3, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
+		SelfPurchase: SelfPurchases(SelfPurchaseNone), RetailSalesOnly: true,
+	}
 }
 
 // PolicyEU follows the Unfair Commercial Practices Directive 2005/29/EC,
@@ -120,9 +138,33 @@ var PolicyFTC = Policy{
 // sale or consumption of products (CJEU C-515/12 Padovani). So: no
 // recruitment rewards, no entry fee; a participant's own consumption is a
 // sale, so every self-purchase rule is allowed; at most three levels.
-var PolicyEU = Policy{
-	Name: "eu", Version: 1, MaxLevels: 3, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
-	SelfPurchase: SelfPurchases(SelfPurchaseSelfLevel1, SelfPurchaseNone, SelfPurchaseReferrer),
+var PolicyEU = presetEU()
+
+func presetEU() Policy {
+	return Policy{
+		Name: "eu", Version: 1, MaxLevels: 3, MaxLevelRate: 0.5, MaxTotalRate: 0.5,
+		SelfPurchase: SelfPurchases(SelfPurchaseSelfLevel1, SelfPurchaseNone, SelfPurchaseReferrer),
+	}
+}
+
+// presetPolicy returns the preset named name at version, built afresh (an
+// assignment to the exported variables changes nothing here); known is
+// false for a name that is no preset's, and for a preset's name at a
+// version that does not exist.
+func presetPolicy(name string, version int) (p Policy, preset, known bool) {
+	switch name {
+	case "china":
+		p = presetChina()
+	case "wechat":
+		p = presetWeChat()
+	case "ftc":
+		p = presetFTC()
+	case "eu":
+		p = presetEU()
+	default:
+		return Policy{}, false, false
+	}
+	return p, true, p.Version == version
 }
 
 func checkRate(field string, r float64) error {
@@ -158,6 +200,13 @@ func ValidatePolicy(p *Policy) error {
 	}
 	if p.RetailSalesOnly && (p.RecruitmentRewards || p.SelfPurchase != SelfPurchases(SelfPurchaseNone)) {
 		return invalid("Policy.RetailSalesOnly", "excludes recruitment rewards and every self-purchase rule but none")
+	}
+	// Attributions record a policy by name and version only: a policy
+	// that takes a preset's name must be that preset, else a snapshot of a
+	// 3-level programme would say that the 2-level "china v1" applied.
+	if want, preset, known := presetPolicy(p.Name, p.Version); preset && (!known || *p != want) {
+		return invalid("Policy", fmt.Sprintf("%s v%d is not the preset %s v%d: a preset's name stands for its limits "+
+			"(name a policy of your own otherwise)", p.Name, p.Version, want.Name, want.Version))
 	}
 	return nil
 }
@@ -209,7 +258,10 @@ func ValidateProgramme(p *Programme) error {
 	if len(p.LevelRates) != p.Levels {
 		return invalid("LevelRates", "must hold one rate per level")
 	}
-	total := 0.0
+	// Summed as the decimals the rates were written as (NewFromFloat
+	// takes a float's shortest decimal), so that 0.1 + 0.2 is 0.3 and the
+	// cap holds exactly, with no float tolerance to slip above it.
+	total := decimal.Zero
 	for i, r := range p.LevelRates {
 		f := fmt.Sprintf("LevelRates[%d]", i)
 		if err := checkRate(f, r); err != nil {
@@ -218,9 +270,9 @@ func ValidateProgramme(p *Programme) error {
 		if r > pol.MaxLevelRate {
 			return policyRule(pol, f, fmt.Sprintf("at most %v per level (max level rate)", pol.MaxLevelRate))
 		}
-		total += r
+		total = total.Add(decimal.NewFromFloat(r))
 	}
-	if total > pol.MaxTotalRate+1e-12 {
+	if total.GreaterThan(decimal.NewFromFloat(pol.MaxTotalRate)) {
 		return policyRule(pol, "LevelRates", fmt.Sprintf("at most %v in total (max total rate)", pol.MaxTotalRate))
 	}
 	switch p.BindMode {
