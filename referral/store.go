@@ -89,7 +89,10 @@ type DistributorWrite struct {
 
 // BindWrite binds Binding.UserID to Binding.ReferrerID (or rebinds it) and
 // appends Change to the history. The stored Version is 1 for a first
-// binding, else the expected version + 1.
+// binding, else the expected version + 1. The history row takes its
+// programme, user, new referrer, source and version from the binding and
+// its previous referrer from the binding it replaces, read in the same
+// atomic step; only At, Actor and Reason come from Change.
 //
 // Preconditions, checked in this order, in one atomic step with the write:
 //

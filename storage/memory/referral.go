@@ -264,7 +264,9 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		a = p.ReferrerID
 	}
 	b.Version = w.ExpectVersion + 1
+	from := ""
 	if cur != nil {
+		from = cur.ReferrerID
 		delete(r.children[pu{b.ProgrammeID, cur.ReferrerID}], b.UserID)
 	}
 	r.binds[k] = &b
@@ -273,8 +275,10 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		r.children[ck] = map[string]struct{}{}
 	}
 	r.children[ck][b.UserID] = struct{}{}
+	// As BindWrite says: the binding's fields, and the referrer replaced
+	// as read here; the time, actor and reason of the Change.
 	ch := w.Change
-	ch.Version = b.Version
+	ch.ProgrammeID, ch.UserID, ch.FromReferrer, ch.ToReferrer, ch.Source, ch.Version = b.ProgrammeID, b.UserID, from, b.ReferrerID, b.Source, b.Version
 	r.history[k] = append(r.history[k], ch)
 	s.addEvents(w.Events)
 	return b, nil

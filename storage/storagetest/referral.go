@@ -31,6 +31,7 @@ var referralGroups = []group{
 		{"DistributorRepeats", testRefDistributorRepeats},
 		{"CodesPaging", testRefCodesPaging},
 		{"HistoryPaging", testRefHistoryPaging},
+		{"HistoryFromBinding", testRefHistoryFromBinding},
 		{"ServicePaging", testRefServicePaging},
 	}},
 	{"ReferralRace", []testCase{

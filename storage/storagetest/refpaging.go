@@ -265,3 +265,29 @@ func testRefServicePaging(e *env) {
 		e.assertValidation(err, fmt.Sprintf("BindingHistory with cursor %q", c))
 	}
 }
+
+// testRefHistoryFromBinding: a history row's programme, user, referrers,
+// source and version are the binding's as the adapter writes it (the
+// referrer it replaced read in the same atomic step), whatever the write's
+// Change holds for them; its time, actor and reason are the Change's.
+func testRefHistoryFromBinding(e *env) {
+	r := e.referral()
+	at := r.clock.Now()
+	for i, to := range []string{"r1", "r2"} {
+		w := r.bindWrite("h", to, int64(i), false)
+		w.Change = referral.BindingChange{At: at, Actor: "ops", Reason: "moved", FromReferrer: "bogus", ToReferrer: "bogus", Version: 99}
+		_, err := r.ref.Bind(r.ctx, w)
+		require.NoError(r.t, err)
+	}
+	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "h", 0, 10)
+	require.NoError(r.t, err)
+	require.Len(r.t, h, 2)
+	for i, want := range []referral.BindingChange{
+		{ProgrammeID: r.prog.ID, UserID: "h", FromReferrer: "", ToReferrer: "r1", Source: referral.SourceCode, Actor: "ops", Reason: "moved", Version: 1},
+		{ProgrammeID: r.prog.ID, UserID: "h", FromReferrer: "r1", ToReferrer: "r2", Source: referral.SourceCode, Actor: "ops", Reason: "moved", Version: 2},
+	} {
+		assert.True(r.t, at.Truncate(time.Microsecond).Equal(h[i].At), "change %d at", i)
+		h[i].At = time.Time{}
+		assert.Equal(r.t, want, h[i], "change %d", i)
+	}
+}
