@@ -706,12 +706,24 @@ func (s *Service) UserCodes(ctx context.Context, programmeID, userID, cursor str
 	if err != nil {
 		return CodePage{}, fmt.Errorf("referral: codes of user %s: %w", userID, err)
 	}
-	page := CodePage{Codes: codes}
-	if len(codes) > limit || len(codes) == MaxListLimit {
-		page.Codes = codes[:limit]
-		page.Next = encodeCodeCursor(CodePositionOf(&page.Codes[limit-1]))
+	page := CodePage{}
+	var last *InviteCode
+	if page.Codes, last = cutPage(codes, limit); last != nil {
+		page.Next = encodeCodeCursor(CodePositionOf(last))
 	}
 	return page, nil
+}
+
+// cutPage cuts a list read with a limit of min(limit+1, MaxListLimit) to
+// a page of at most limit, and returns the page's last item when a next
+// page may follow (nil on the last page): when the list held the item
+// after the page, or was cut at MaxListLimit.
+func cutPage[T any](list []T, limit int) ([]T, *T) {
+	if len(list) > limit || len(list) == MaxListLimit {
+		list = list[:limit]
+		return list, &list[limit-1]
+	}
+	return list, nil
 }
 
 // HistoryPage is one page of a user's binding history.
@@ -743,10 +755,10 @@ func (s *Service) BindingHistory(ctx context.Context, programmeID, userID, curso
 	if err != nil {
 		return HistoryPage{}, fmt.Errorf("referral: binding history of user %s: %w", userID, err)
 	}
-	page := HistoryPage{Changes: h}
-	if len(h) > limit || len(h) == MaxListLimit {
-		page.Changes = h[:limit]
-		page.Next = encodeHistoryCursor(page.Changes[limit-1].Version)
+	page := HistoryPage{}
+	var last *BindingChange
+	if page.Changes, last = cutPage(h, limit); last != nil {
+		page.Next = encodeHistoryCursor(last.Version)
 	}
 	return page, nil
 }

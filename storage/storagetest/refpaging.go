@@ -30,26 +30,34 @@ func historyVersions(h []referral.BindingChange) []int64 {
 	return out
 }
 
-// pageCodes reads a user's codes a page of size at a time from the start
-// and returns them concatenated; between the pages it calls between (nil
-// for none) with the page's number.
-func (r *refEnv) pageCodes(user string, size int, between func(page int)) []string {
-	var got []string
-	after := referral.CodePosition{}
+// pageThrough reads a list a page of size at a time, read(the last item
+// of the page before, nil for the first page, size), and returns the pages
+// concatenated; between the pages it calls between (nil for none) with the
+// page's number.
+func pageThrough[T any](r *refEnv, size int, read func(last *T, size int) ([]T, error), between func(page int)) []T {
+	var got []T
+	var last *T
 	for page := 0; ; page++ {
-		list, err := r.ref.UserCodes(r.ctx, r.prog.ID, user, after, size)
+		list, err := read(last, size)
 		require.NoError(r.t, err)
 		require.True(r.t, len(list) <= size, "a page of at most its limit")
-		got = append(got, codeNames(list)...)
+		got = append(got, list...)
 		if len(list) < size {
 			return got
 		}
 		require.True(r.t, page < 1000, "paging ends")
-		after = referral.CodePositionOf(&list[len(list)-1])
+		last = &list[len(list)-1]
 		if between != nil {
 			between(page)
 		}
 	}
+}
+
+// pageCodes pages through a user's codes (pageThrough).
+func (r *refEnv) pageCodes(user string, size int, between func(page int)) []string {
+	return codeNames(pageThrough(r, size, func(last *referral.InviteCode, n int) ([]referral.InviteCode, error) {
+		return r.ref.UserCodes(r.ctx, r.prog.ID, user, referral.CodePositionOf(last), n)
+	}, between))
 }
 
 // testRefCodesPaging: UserCodes is ordered by CreatedAt to the microsecond,
@@ -153,23 +161,14 @@ func testRefHistoryPaging(e *env) {
 	for i := range 7 {
 		rebind(fmt.Sprintf("ref%d", i))
 	}
-	page := func(size int, between func()) []int64 {
-		var got []int64
-		after := int64(0)
-		for n := 0; ; n++ {
-			h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "hist", after, size)
-			require.NoError(r.t, err)
-			require.True(r.t, len(h) <= size, "a page of at most its limit")
-			got = append(got, historyVersions(h)...)
-			if len(h) < size {
-				return got
+	page := func(size int, between func(page int)) []int64 {
+		return historyVersions(pageThrough(r, size, func(last *referral.BindingChange, n int) ([]referral.BindingChange, error) {
+			after := int64(0)
+			if last != nil {
+				after = last.Version
 			}
-			require.True(r.t, n < 1000, "paging ends")
-			after = h[len(h)-1].Version
-			if between != nil {
-				between()
-			}
-		}
+			return r.ref.BindingHistory(r.ctx, r.prog.ID, "hist", after, n)
+		}, between))
 	}
 	all, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "hist", 0, referral.MaxListLimit)
 	require.NoError(r.t, err)
@@ -179,7 +178,7 @@ func testRefHistoryPaging(e *env) {
 		assert.Equal(r.t, historyVersions(all), page(size, nil), "pages of %d", size)
 	}
 	i := 0
-	got := page(3, func() {
+	got := page(3, func(int) {
 		if i >= 3 {
 			return
 		}
