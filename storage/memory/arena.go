@@ -198,7 +198,8 @@ func (r *rows[T]) at(i uint32) *T { return &r.chunks[i>>rowShift][i&(1<<rowShift
 // without pointers: open addressing over (hash, row) slots with linear
 // probing, doubled at 1/2 load rather than 3/4: every write looks its key
 // up first and misses, and a miss probes on to an empty slot, which takes
-// far fewer probes at the lower load. It never deletes.
+// far fewer probes at the lower load. Only the outbox's index of live event
+// IDs deletes (del), and it halves when an eighth full.
 type index struct {
 	slots []slot
 	n     int
@@ -207,7 +208,8 @@ type index struct {
 	// looks a key up before it adds it, so add can often take that slot
 	// without probing again: as long as the slots were not rebuilt and the
 	// slot is still empty, it is still the first empty one on that hash's
-	// probe path, since slots are only ever filled.
+	// probe path, since slots are only filled between deletions (del
+	// forgets free).
 	free, freeHash uint32
 }
 
@@ -266,19 +268,7 @@ func (x *index) next(h uint32, p *uint32) (uint32, bool) {
 // add indexes row under hash h; the caller checked that its key is new.
 func (x *index) add(h, row uint32) {
 	if (x.n+1)*2 > len(x.slots) {
-		old := x.slots
-		slots := make([]slot, max(16, 2*len(old)))
-		mask := uint32(len(slots) - 1)
-		for _, s := range old {
-			if s.row != 0 {
-				i := s.hash & mask
-				for slots[i].row != 0 {
-					i = (i + 1) & mask
-				}
-				slots[i] = s
-			}
-		}
-		x.slots, x.free = slots, 0
+		x.resize(max(16, 2*len(x.slots)))
 	}
 	x.n++
 	if f := x.free; f != 0 && x.freeHash == h && x.slots[f-1].row == 0 {
@@ -286,6 +276,55 @@ func (x *index) add(h, row uint32) {
 		return
 	}
 	x.put(h, row+1)
+}
+
+// resize moves the slots into a table of n slots, a power of two.
+func (x *index) resize(n int) {
+	old := x.slots
+	slots := make([]slot, n)
+	mask := uint32(n - 1)
+	for _, s := range old {
+		if s.row != 0 {
+			i := s.hash & mask
+			for slots[i].row != 0 {
+				i = (i + 1) & mask
+			}
+			slots[i] = s
+		}
+	}
+	x.slots, x.free = slots, 0
+}
+
+// del removes row, indexed under hash h. The slots after it on the probe
+// path shift back into the hole (linear probing allows it), so no
+// tombstone is left and lookups probe as if row had never been added.
+func (x *index) del(h, row uint32) {
+	mask := uint32(len(x.slots) - 1)
+	i := h & mask
+	for x.slots[i].row != row+1 {
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		j = (j + 1) & mask
+		s := x.slots[j]
+		if s.row == 0 {
+			break
+		}
+		// s stays when its home slot lies after the hole, within (i, j]:
+		// moved to i, it would sit before its home, off its probe path.
+		if (j-s.hash)&mask < (j-i)&mask {
+			continue
+		}
+		x.slots[i] = s
+		i = j
+	}
+	x.slots[i] = slot{}
+	x.n--
+	x.free = 0
+	// An outbox drained after a burst lets the burst's table go.
+	if len(x.slots) > 64 && x.n*8 < len(x.slots) {
+		x.resize(len(x.slots) / 2)
+	}
 }
 
 func (x *index) put(h, row uint32) {

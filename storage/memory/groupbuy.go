@@ -630,6 +630,9 @@ func (s *Store) openLocked(c *campaignRow, w *groupbuy.OpenTeamWrite, ih idemAt)
 	if _, dup := g.seatNum(w.Leader.ID, h); dup {
 		return fmt.Errorf("seat %s exists: %w", w.Leader.ID, storage.ErrConflict)
 	}
+	if err := s.eventsFree(w.Events, storage.ErrConflict); err != nil {
+		return err
+	}
 	team, leader := w.Rows()
 	t := &teamRow{Team: team, campaign: c, num: uint32(len(g.teamList))}
 	// Room for every real seat, so that joins never grow the slice.
@@ -701,6 +704,9 @@ func (s *Store) addJoin(t *teamRow, w *groupbuy.JoinTeamWrite, seat *groupbuy.Se
 	h := hashOf(g.seed, w.Seat.ID)
 	if _, dup := g.seatNum(w.Seat.ID, h); dup {
 		return fmt.Errorf("seat %s exists: %w", w.Seat.ID, storage.ErrConflict)
+	}
+	if err := s.eventsFree(events, storage.ErrConflict); err != nil {
+		return err
 	}
 	*seat = w.Row()
 	seat.TeamID = t.ID
@@ -814,7 +820,7 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if err != nil {
 		return groupbuy.PaySeatResult{}, err
 	}
-	_, seat := g.seat(w.SeatID)
+	si, seat := g.seat(w.SeatID)
 	if seat == nil || seat.virtual {
 		return groupbuy.PaySeatResult{}, notFound("seat", w.SeatID)
 	}
@@ -844,6 +850,13 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrTeamClosed
 	}
+	var fill []storage.Event
+	if t.SeatsPaid+1 >= t.Capacity && w.OnFill != nil {
+		fill = g.fillEvents(t, si, w)
+	}
+	if err := s.payEventsFree(w.Events, fill); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
 	g.setSeatState(seat, statePaid)
 	if seat.paidAt = now; !nowUTC {
 		seat.paidAt = g.times.putExact(w.Now)
@@ -868,16 +881,53 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 				g.setSeatState(st, confirmed)
 			}
 		}
-		if w.OnFill != nil {
-			tc := t.Team
-			ordered := g.seatValues(t.seats)
-			slices.SortStableFunc(ordered, seatOrder)
-			s.addEvents(w.OnFill(&tc, ordered))
-		}
+		s.addEvents(fill)
 	}
 	res.Team, res.Filled = t.Team, filled
 	g.setSeat(&res.Seat, seat, w.SeatID, w.PaymentRef, w.Now)
 	return res, nil
+}
+
+// fillEvents returns OnFill's events for team t, which payment w of seat
+// row si fills. They are built, before anything changes, from the team and
+// seats as the payment will leave them (succeeded; every paid seat, si
+// included, confirmed), so that a payment whose events have an ID in use is
+// refused whole.
+func (g *groupbuyState) fillEvents(t *teamRow, si uint32, w *groupbuy.PaySeatWrite) []storage.Event {
+	tc := t.Team
+	tc.SeatsPaid++
+	tc.Version++
+	tc.State, tc.ClosedAt = groupbuy.TeamSucceeded, w.Now
+	seats := make([]groupbuy.Seat, len(t.seats))
+	for k, j := range t.seats {
+		st := &seats[k]
+		g.setSeatValue(st, j)
+		if j == si {
+			st.State, st.PaidAt, st.PaymentRef = groupbuy.SeatPaid, w.Now, w.PaymentRef
+			st.Version++
+		}
+		if st.State == groupbuy.SeatPaid {
+			st.State = groupbuy.SeatConfirmed
+			st.Version++
+		}
+	}
+	slices.SortStableFunc(seats, seatOrder)
+	return w.OnFill(&tc, seats)
+}
+
+// payEventsFree is eventsFree for a payment's events and those of OnFill,
+// which must not share an ID with them or with each other either.
+func (s *Store) payEventsFree(events, fill []storage.Event) error {
+	if err := s.eventsFree(events, storage.ErrConflict); err != nil {
+		return err
+	}
+	for i := range fill {
+		same := func(ev storage.Event) bool { return ev.ID == fill[i].ID }
+		if slices.ContainsFunc(events, same) || slices.ContainsFunc(fill[:i], same) {
+			return fmt.Errorf("OnFill's event ID %q is in use: %w", fill[i].ID, storage.ErrConflict)
+		}
+	}
+	return s.eventsFree(fill, storage.ErrConflict)
 }
 
 // ReleaseSeat implements groupbuy.Store.
@@ -900,6 +950,9 @@ func (s *Store) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (
 	}
 	if w.OnlyExpired && g.times.get(seat.reservedUntil).After(w.Now) {
 		return groupbuy.Seat{}, fmt.Errorf("seat %s not expired: %w", w.SeatID, storage.ErrConflict)
+	}
+	if err := s.eventsFree(w.Events, storage.ErrConflict); err != nil {
+		return groupbuy.Seat{}, err
 	}
 	t := g.teamList[seat.team]
 	g.setSeatState(seat, g.state(groupbuy.SeatReleased))
@@ -940,6 +993,9 @@ func (s *Store) CloseTeam(ctx context.Context, w *groupbuy.CloseTeamWrite) error
 		if _, dup := g.seat(b.ID); dup != nil || b.TeamID != t.ID || b.CampaignID != t.CampaignID || !b.Virtual {
 			return fmt.Errorf("bot seat %s: %w", b.ID, storage.ErrConflict)
 		}
+	}
+	if err := s.eventsFree(w.Events, storage.ErrConflict); err != nil {
+		return err
 	}
 	for _, m := range moves {
 		to := g.state(m.To)
@@ -984,6 +1040,9 @@ func (s *Store) UpdateRefund(ctx context.Context, w *groupbuy.RefundWrite) (grou
 	if st := g.states[seat.state]; st != w.From || int(seat.refundAttempt) != w.Attempt {
 		return groupbuy.Seat{}, fmt.Errorf("seat %s is %s at refund attempt %d: %w", w.SeatID, st, seat.refundAttempt, storage.ErrConflict)
 	}
+	if err := s.eventsFree(w.Events, storage.ErrConflict); err != nil {
+		return groupbuy.Seat{}, err
+	}
 	g.setSeatState(seat, g.state(w.To))
 	seat.refundAttempt = int32(w.NewAttempt())
 	s.addEvents(w.Events)
@@ -999,6 +1058,9 @@ func (s *Store) RecordOutcome(ctx context.Context, idem *groupbuy.IdempotencyRec
 	defer s.mu.Unlock()
 	ih, err := s.gb.replay(idem)
 	if err != nil {
+		return err
+	}
+	if err := s.eventsFree(events, storage.ErrConflict); err != nil {
 		return err
 	}
 	s.gb.remember(idem, idem.Result, ih)

@@ -14,6 +14,8 @@ package memory
 
 import (
 	"context"
+	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -37,6 +39,9 @@ type Store struct {
 // pending lists the rows not yet dropped, oldest first; Claim compacts it.
 // A row's ID, key and payload are contiguous in one arena chunk, and a
 // chunk of bytes or of rows is let go once every event in it is acked.
+// ids finds the rows not acked yet by ID, for Ack and for the writes, which
+// refuse an event whose ID one of them has, as the SQL stores' unique key
+// on the outbox's ID does; an acked ID is free again there and here.
 type outbox struct {
 	log     rows[outRow]
 	bytes   arena
@@ -46,7 +51,8 @@ type outbox struct {
 	done    []uint16             // per chunk of rows, the events in it acked
 	pending []uint32             // row numbers, with ackedBit set once acked
 	acked   int                  // entries of pending with ackedBit set
-	claimed map[string]uint32
+	seed    maphash.Seed
+	ids     index // rows not acked yet, by ID
 }
 
 // ackedBit marks an acked row in outbox.pending, so that neither Claim nor
@@ -60,6 +66,7 @@ type outRow struct {
 	leaseUntil       stamp // the instant a lease ends, when leased
 	attempts         int
 	chunk            uint32 // the chunk of bytes its ID, key and payload are in
+	hash             uint32 // of its ID, under which ids holds it until acked
 	pos              uint32 // its entry in pending
 	topic            uint32
 	exact            bool // CreatedAt is in outbox.exact
@@ -82,7 +89,7 @@ func WithClock(now func() time.Time) Option {
 // New returns an empty Store.
 func New(opts ...Option) *Store {
 	s := &Store{now: func() time.Time { return time.Now().UTC() }}
-	s.out.claimed = make(map[string]uint32)
+	s.out.seed = maphash.MakeSeed()
 	s.out.exact = make(map[uint32]time.Time)
 	s.gb.init()
 	s.referral = newReferralState()
@@ -94,7 +101,37 @@ func New(opts ...Option) *Store {
 	return s
 }
 
-// addEvents appends copies of events to the outbox; the caller holds mu.
+// eventsFree returns an error matching conflict (storage.ErrConflict or a
+// sentinel that matches it) when an event of evs has the ID of an event not
+// acked yet, as the SQL stores refuse it; the caller holds mu. Every write
+// calls it before its first change, so that a refused write changes
+// nothing. IDs within evs are distinct: the writes' checks refuse a write
+// whose events share one.
+func (s *Store) eventsFree(evs []storage.Event, conflict error) error {
+	for i := range evs {
+		if _, ok := s.out.find(evs[i].ID, hashOf(s.out.seed, evs[i].ID)); ok {
+			return fmt.Errorf("event ID %q is in use: %w", evs[i].ID, conflict)
+		}
+	}
+	return nil
+}
+
+// find returns the row of the event not acked yet whose ID is id, of hash
+// h.
+func (o *outbox) find(id string, h uint32) (uint32, bool) {
+	for p := h; ; {
+		i, ok := o.ids.next(h, &p)
+		if !ok {
+			return 0, false
+		}
+		if sameID(o.bytes.str(o.log.at(i).id), id) {
+			return i, true
+		}
+	}
+}
+
+// addEvents appends copies of events to the outbox; the caller holds mu
+// and checked them with eventsFree.
 func (s *Store) addEvents(evs []storage.Event) {
 	for i := range evs {
 		s.out.add(&evs[i])
@@ -137,6 +174,8 @@ func (o *outbox) add(ev *storage.Event) {
 	r.topic = o.topics.num(ev.Topic)
 	r.pos = uint32(len(o.pending))
 	o.pending = append(o.pending, i)
+	r.hash = hashOf(o.seed, ev.ID)
+	o.ids.add(r.hash, i)
 }
 
 // ack marks row i acked and lets go of the chunks that no longer hold an
@@ -145,6 +184,7 @@ func (o *outbox) ack(i uint32) {
 	r := o.log.at(i)
 	o.pending[r.pos] |= ackedBit
 	o.acked++
+	o.ids.del(r.hash, i)
 	if r.exact {
 		delete(o.exact, i)
 	}
@@ -202,10 +242,8 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]st
 		} else {
 			created = r.created.time()
 		}
-		id := o.bytes.str(r.id)
-		o.claimed[id] = p
 		out = append(out, storage.Event{
-			ID: id, Topic: o.topics.at(r.topic), Key: o.bytes.str(r.key),
+			ID: o.bytes.str(r.id), Topic: o.topics.at(r.topic), Key: o.bytes.str(r.key),
 			Payload: slices.Clone(o.bytes.bytes(r.payload)), CreatedAt: created, Attempts: r.attempts,
 		})
 	}
@@ -223,39 +261,11 @@ func (s *Store) Ack(ctx context.Context, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.out
-	var rest map[string]int // IDs never claimed or acked already, and how often given
+	// Every event not acked yet is in ids, claimed or not (a relay may ack
+	// an event it never claimed); an ID acked already finds none.
 	for _, id := range ids {
-		if p, ok := o.claimed[id]; ok {
-			delete(o.claimed, id)
+		if p, ok := o.find(id, hashOf(o.seed, id)); ok {
 			o.ack(p)
-			continue
-		}
-		if rest == nil {
-			rest = make(map[string]int)
-		}
-		rest[id]++
-	}
-	if len(rest) == 0 {
-		return nil
-	}
-	// Never claimed, or acked already (a retried Ack): one scan for all of
-	// them, not one per ID, which under the Store's lock cost seconds for
-	// a retried Ack of MaxClaim IDs.
-	for _, p := range o.pending {
-		if p&ackedBit != 0 {
-			continue
-		}
-		id := o.bytes.str(o.log.at(p).id)
-		if n, ok := rest[id]; ok {
-			o.ack(p)
-			if n == 1 {
-				delete(rest, id)
-				if len(rest) == 0 {
-					break
-				}
-			} else {
-				rest[id] = n - 1
-			}
 		}
 	}
 	return nil

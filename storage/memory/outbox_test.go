@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 )
@@ -118,8 +120,6 @@ func TestOutboxEmptyPayload(t *testing.T) {
 // of them, and the other comes back under an ID the consumer has seen
 // already (consumers dedupe deliveries on ID), so its effect is dropped.
 func TestOutboxEventIDInUse(t *testing.T) {
-	t.Skip("defect: the memory store accepts an event whose ID an un-acked event has; the SQL stores refuse it with ErrConflict. " +
-		"A fix needs an index of live event IDs that forgets acked ones (index never deletes), on every write's path")
 	ctx := context.Background()
 	s := New()
 	rec := func(key string) *groupbuy.IdempotencyRecord {
@@ -139,9 +139,10 @@ func TestOutboxEventIDInUse(t *testing.T) {
 }
 
 // TestOutboxAckRetriedIsLinear: an Ack of IDs that are gone already (a
-// relay retrying an Ack whose answer it lost) scans the pending events
-// once, not once per ID: with 200,000 events pending, an Ack of MaxClaim
-// such IDs held the Store's lock, and every write, for seconds.
+// relay retrying an Ack whose answer it lost) costs a lookup per ID (the
+// index of IDs not acked yet), not a scan of the pending events per ID:
+// with 200,000 events pending, an Ack of MaxClaim such IDs once held the
+// Store's lock, and every write, for seconds.
 func TestOutboxAckRetriedIsLinear(t *testing.T) {
 	ctx := context.Background()
 	s := New()
@@ -163,11 +164,74 @@ func TestOutboxAckRetriedIsLinear(t *testing.T) {
 	if n := s.Pending(); n != 199999 {
 		t.Errorf("%d events pending, want 199999", n)
 	}
-	// An ID given twice acks two events of that ID at most, as before.
+	// An ID given twice acks its event once.
 	if err := s.Ack(ctx, []string{"ev-0", "ev-0", "ev-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.Pending(); n != 199997 {
 		t.Errorf("%d events pending, want 199997", n)
+	}
+}
+
+// TestOutboxEventIDInUseOnFill: the memory store refuses a filling payment
+// whose OnFill event has the ID of an event not acked yet whole: the seat
+// stays reserved, the team forming, and neither the payment's event nor
+// its record is stored. (An adapter may complete a team in a second step,
+// which the conformance suite allows; this store never does.)
+func TestOutboxEventIDInUseOnFill(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s := New(WithClock(clock))
+	svc, err := groupbuy.New(s, groupbuy.Config{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := decimal.RequireFromString("9.90")
+	if _, err := svc.CreateCampaign(ctx, groupbuy.Campaign{
+		ID: "c", ProductRef: "p", Currency: "CNY", Prices: []groupbuy.SKUPrice{{SKU: "s", Price: price}},
+		TeamSize: 2, TeamLifetime: time.Hour, ReservationTTL: time.Minute,
+		StartsAt: now, EndsAt: now.Add(time.Hour), Status: groupbuy.CampaignActive,
+		VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lead, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "alice", SKU: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: lead.Team.ID, UserID: "bob", SKU: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{TeamID: lead.Team.ID, SeatID: lead.Seat.ID, PaymentRef: "p1", Amount: price, Currency: "CNY"}); err != nil {
+		t.Fatal(err)
+	}
+	addEvent(s, storage.Event{ID: "ev-taken", Topic: "t", Key: "k", CreatedAt: now})
+	pending := s.Pending()
+	calls := 0
+	_, err = s.PaySeat(ctx, &groupbuy.PaySeatWrite{
+		TeamID: lead.Team.ID, SeatID: bob.Seat.ID, PaymentRef: "p2", Amount: price, Currency: "CNY", Now: now,
+		Events: []storage.Event{{ID: "ev-paid", Topic: "t", Key: "k", CreatedAt: now}},
+		Idem:   &groupbuy.IdempotencyRecord{Scope: "t", Key: "p2", Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: now},
+		OnFill: func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
+			calls++
+			return []storage.Event{{ID: "ev-taken", Topic: "t", Key: "k2", CreatedAt: now}}
+		},
+	})
+	if !errors.Is(err, storage.ErrConflict) || calls == 0 {
+		t.Fatalf("PaySeat: %v after %d OnFill calls; want storage.ErrConflict from OnFill's event", err, calls)
+	}
+	if team, _ := s.GetTeam(ctx, lead.Team.ID); team.State != groupbuy.TeamForming || team.SeatsPaid != 1 {
+		t.Errorf("team %s with %d paid, want forming with 1", team.State, team.SeatsPaid)
+	}
+	if seat, _ := s.GetSeat(ctx, bob.Seat.ID); seat.State != groupbuy.SeatReserved || seat.PaymentRef != "" {
+		t.Errorf("seat %s, ref %q; want reserved without a reference", seat.State, seat.PaymentRef)
+	}
+	if _, err := s.GetIdempotency(ctx, "t", "p2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("record: %v, want not found", err)
+	}
+	if n := s.Pending(); n != pending {
+		t.Errorf("%d events pending, want %d", n, pending)
 	}
 }

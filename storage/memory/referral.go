@@ -198,6 +198,9 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 	if state != w.From || (w.Version > 0 && version != w.Version) {
 		return referral.Distributor{}, fmt.Errorf("distributor %s is %q v%d: %w", w.Next.UserID, state, version, referral.ErrConflict)
 	}
+	if err := s.eventsFree(w.Events, referral.ErrConflict); err != nil {
+		return referral.Distributor{}, err
+	}
 	d := w.Next
 	d.Version = version + 1
 	r.dists[k] = &d
@@ -262,6 +265,9 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 			return referral.Binding{}, fmt.Errorf("chain above %s deeper than %d: %w", b.ReferrerID, referral.MaxChainWalk, referral.ErrConflict)
 		}
 		a = p.ReferrerID
+	}
+	if err := s.eventsFree(w.Events, referral.ErrConflict); err != nil {
+		return referral.Binding{}, err
 	}
 	b.Version = w.ExpectVersion + 1
 	from := ""
@@ -389,6 +395,9 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 	k := pu{a.ProgrammeID, a.OrderRef}
 	if old, ok := r.attrs[k]; ok {
 		return cloneAttribution(old), false, nil
+	}
+	if err := s.eventsFree(events, referral.ErrConflict); err != nil {
+		return referral.Attribution{}, false, err
 	}
 	c := cloneAttribution(a)
 	r.attrs[k] = &c

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -217,4 +218,105 @@ func testOutboxDuplicateIDs(e *env) {
 	_, err := e.gb.GetIdempotency(e.ctx, rec.Scope, rec.Key)
 	assert.True(e.t, isNotFound(err), "the refused write stored no record: %v", err)
 	assert.Empty(e.t, e.claim(10, time.Minute), "the refused write stored no event")
+}
+
+// testOutboxEventIDInUse: a write whose event has the ID of an event not
+// acked yet is refused with storage.ErrConflict and changes nothing (no
+// row, no record, no event), on every write that stores events, as the SQL
+// stores' unique key on the outbox's ID refuses it: kept, Ack of the ID
+// would ack one of the two and a consumer deduping on ID would drop the
+// other. Acked, the ID is free again.
+func testOutboxEventIDInUse(e *env) {
+	f := e.storeFixture() // alice leads tm-f, bob joined; capacity 4
+	now := f.t0
+	// A team of 2 whose leader paid: the payment of its second seat fills it.
+	c2 := e.campaign(teamSize(2))
+	e.storeOpen(c2, "tm-in2", "st-in2-lead", "dave", now, f.deadline)
+	_, erin := e.storeJoin(c2, "tm-in2", "st-in2-erin", "erin", now)
+	_, err := e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{TeamID: "tm-in2", SeatID: "st-in2-lead", PaymentRef: e.id("ref"),
+		Amount: priceA, Currency: c2.Currency, Now: now})
+	require.NoError(e.t, err)
+	// A paid seat of a cancelled team, whose refund is requested.
+	e.storeOpen(c2, "tm-in3", "st-in3-lead", "dave", now, f.deadline)
+	_, err = e.gb.PaySeat(e.ctx, &groupbuy.PaySeatWrite{TeamID: "tm-in3", SeatID: "st-in3-lead", PaymentRef: e.id("ref"),
+		Amount: priceA, Currency: c2.Currency, Now: now})
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.gb.CloseTeam(e.ctx, &groupbuy.CloseTeamWrite{TeamID: "tm-in3", Version: e.team("tm-in3").Version,
+		State: groupbuy.TeamCancelled, Now: now, Refund: []string{"st-in3-lead"}}))
+	e.drain()
+	e.record(event("ev-taken", "storagetest.taken", "st:taken", now))
+
+	taken := func() []storage.Event {
+		return []storage.Event{event("ev-taken", "storagetest.must_not_exist", "st:none", now)}
+	}
+	rec := func() *groupbuy.IdempotencyRecord {
+		return &groupbuy.IdempotencyRecord{Scope: "storagetest.inuse", Key: e.id("k"), Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: now}
+	}
+	teams := []string{f.team.ID, "tm-in", "tm-in2", "tm-in3"}
+	people := []string{"alice", "bob", "carol", "dave", "erin"}
+	check := func(msg string, idem *groupbuy.IdempotencyRecord, call func() error) {
+		e.t.Helper()
+		before := e.snapshot(teams, people)
+		assert.ErrorIs(e.t, call(), storage.ErrConflict, msg)
+		assert.Equal(e.t, before, e.snapshot(teams, people), "%s: a refused write changes nothing", msg)
+		if idem != nil {
+			_, err := e.gb.GetIdempotency(e.ctx, idem.Scope, idem.Key)
+			assert.True(e.t, isNotFound(err), "%s: no record stored, got %v", msg, err)
+		}
+	}
+	openW := func() *groupbuy.OpenTeamWrite {
+		t := groupbuy.Team{ID: "tm-in", CampaignID: f.c.ID, LeaderID: "carol", Capacity: 4, SeatsTaken: 1, State: groupbuy.TeamForming,
+			OpenedAt: now, ExpiresAt: f.deadline, Version: 1}
+		s := craftSeat(f.c, "tm-in", "st-in", "carol", now, t.ExpiresAt)
+		s.Leader = true
+		return &groupbuy.OpenTeamWrite{Team: t, Leader: s, Now: now, Events: taken(), Idem: rec()}
+	}
+	joinW := func() *groupbuy.JoinTeamWrite {
+		return &groupbuy.JoinTeamWrite{Seat: craftSeat(f.c, f.team.ID, "st-in", "carol", now, f.deadline), Now: now, Events: taken(), Idem: rec()}
+	}
+	ow := openW()
+	check("OpenTeam", ow.Idem, func() error { return e.gb.OpenTeam(e.ctx, ow) })
+	jw := joinW()
+	check("JoinTeam", jw.Idem, func() error { _, _, err := e.gb.JoinTeam(e.ctx, jw); return err })
+	mw := &groupbuy.MatchTeamWrite{JoinTeamWrite: *joinW(), Order: groupbuy.MatchOldest}
+	mw.Seat.TeamID = ""
+	check("MatchTeam joining", mw.Idem, func() error { _, _, err := e.gb.MatchTeam(e.ctx, mw); return err })
+	mo := &groupbuy.MatchTeamWrite{JoinTeamWrite: *joinW(), Order: groupbuy.MatchOldest, Exclude: f.team.ID, Open: openW()}
+	mo.Events, mo.Seat.TeamID, mo.Idem = nil, "", mo.Open.Idem
+	check("MatchTeam opening", mo.Open.Idem, func() error { _, _, err := e.gb.MatchTeam(e.ctx, mo); return err })
+	pw := &groupbuy.PaySeatWrite{TeamID: f.team.ID, SeatID: f.bob.ID, PaymentRef: e.id("ref"), Amount: priceA, Currency: f.c.Currency,
+		Now: now, Events: taken(), Idem: rec()}
+	check("PaySeat", pw.Idem, func() error { _, err := e.gb.PaySeat(e.ctx, pw); return err })
+	rw := &groupbuy.ReleaseSeatWrite{SeatID: f.bob.ID, Now: now, Events: taken()}
+	check("ReleaseSeat", nil, func() error { _, err := e.gb.ReleaseSeat(e.ctx, rw); return err })
+	cw := &groupbuy.CloseTeamWrite{TeamID: f.team.ID, Version: f.team.Version, State: groupbuy.TeamCancelled, Now: now,
+		Release: []string{f.leader.ID, f.bob.ID}, Events: taken()}
+	check("CloseTeam", nil, func() error { return e.gb.CloseTeam(e.ctx, cw) })
+	uw := &groupbuy.RefundWrite{SeatID: "st-in3-lead", From: groupbuy.SeatRefundRequested, To: groupbuy.SeatRefunded, Attempt: 1,
+		Now: now, Events: taken()}
+	check("UpdateRefund", nil, func() error { _, err := e.gb.UpdateRefund(e.ctx, uw); return err })
+	orec := rec()
+	check("RecordOutcome", orec, func() error { return e.gb.RecordOutcome(e.ctx, orec, taken()) })
+	// A payment whose OnFill event has the ID is refused whole, or, where
+	// the adapter completes the team in a second atomic step (see
+	// PaySeatWrite), stands while that step fails and leaves the team
+	// forming.
+	fill := func(*groupbuy.Team, []groupbuy.Seat) []storage.Event { return taken() }
+	fw := &groupbuy.PaySeatWrite{TeamID: "tm-in2", SeatID: erin.ID, PaymentRef: e.id("ref"), Amount: priceA, Currency: c2.Currency,
+		Now: now, Events: []storage.Event{event(e.id("ev"), "storagetest.paid", "st:paid", now)}, Idem: rec(), OnFill: fill}
+	before := e.snapshot(teams, people)
+	_, err = e.gb.PaySeat(e.ctx, fw)
+	if errors.Is(err, storage.ErrConflict) {
+		assert.Equal(e.t, before, e.snapshot(teams, people), "PaySeat filling, OnFill's event: a refused write changes nothing")
+	} else {
+		assert.True(e.t, err != nil, "PaySeat filling, OnFill's event: an error")
+		assert.Equal(e.t, groupbuy.TeamForming, e.team("tm-in2").State, "PaySeat filling, OnFill's event: the team is not completed")
+	}
+	evs := e.drain()
+	assert.Equal(e.t, 1, len(withTopic(evs, "storagetest.taken")), "the event that took the ID, once")
+	assert.Empty(e.t, withTopic(evs, "storagetest.must_not_exist"), "no event of a refused write")
+
+	// Acked, the ID is free again.
+	e.record(taken()...)
+	assert.Equal(e.t, []string{"storagetest.must_not_exist"}, topics(e.drain()), "an acked event's ID is free again")
 }

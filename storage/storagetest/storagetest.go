@@ -199,6 +199,7 @@ var groups = []group{
 		{"BadArguments", testOutboxBadArgs},
 		{"ConcurrentClaim", testOutboxConcurrentClaim},
 		{"DuplicateIDsInOneWrite", testOutboxDuplicateIDs},
+		{"EventIDInUse", testOutboxEventIDInUse},
 	}},
 	{"Input", []testCase{
 		{"NilWrites", testInputNil},
