@@ -112,7 +112,7 @@ func FuzzCommands(f *testing.F) {
 		case 4:
 			_, err = svc.CancelReservation(ctx, seat, user)
 		case 5:
-			_, err = svc.MarkRefundFailed(ctx, seat, qty, key) // qty as the attempt: negative, 0 (unchecked), any
+			_, err = svc.MarkRefundFailed(ctx, seat, qty, key) // qty as the attempt: negative, 0 (both refused), any
 		case 6:
 			_, err = svc.OpenTeams(ctx, campaign, qty)
 			if err == nil {

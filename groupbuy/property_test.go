@@ -245,10 +245,11 @@ func (s *sim) step() {
 		if gerr != nil {
 			s.fail("seat %s: %v", seatID, gerr)
 		}
-		// The attempt a report names: unchecked, the current one, or a
-		// stale or future one.
+		// The attempt a report names: none (0, refused as bad input), the
+		// current one, or a stale or future one.
 		attempt := []int{0, before.RefundAttempt, before.RefundAttempt - 1, before.RefundAttempt + 1}[s.rng.IntN(4)]
 		attempt = max(attempt, 0)
+		retry := false
 		switch s.rng.IntN(3) {
 		case 0:
 			s.log = append(s.log, fmt.Sprintf("refunded %s attempt %d", seatID, attempt))
@@ -258,17 +259,27 @@ func (s *sim) step() {
 			_, err = s.svc.MarkRefundFailed(s.ctx, seatID, attempt, "bank down")
 		default:
 			s.log = append(s.log, "retry refund "+seatID)
+			retry = true
 			_, err = s.svc.RetryRefund(s.ctx, seatID)
 			if err == nil {
 				s.retry[seatID]++
 			}
+		}
+		if !retry && attempt < 1 {
+			if _, ok := errors.AsType[*groupbuy.ValidationError](err); !ok {
+				s.fail("seat %s: a report of attempt %d: %v, want a *ValidationError", seatID, attempt, err)
+			}
+			if after, gerr := s.store.GetSeat(s.ctx, seatID); gerr != nil || after != before {
+				s.fail("a report of attempt %d changed seat %s: %+v -> %+v (%v)", attempt, seatID, before, after, gerr)
+			}
+			err = nil
 		}
 		if errors.Is(err, groupbuy.ErrStaleRefundAttempt) {
 			after, gerr := s.store.GetSeat(s.ctx, seatID)
 			if gerr != nil || after != before {
 				s.fail("stale report changed seat %s: %+v -> %+v (%v)", seatID, before, after, gerr)
 			}
-			if attempt == 0 || attempt == before.RefundAttempt {
+			if attempt == before.RefundAttempt {
 				s.fail("seat %s at attempt %d: attempt %d refused as stale", seatID, before.RefundAttempt, attempt)
 			}
 			err = nil

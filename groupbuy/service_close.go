@@ -223,20 +223,20 @@ func (s *Service) CancelTeam(ctx context.Context, teamID, reason string) (Team, 
 // an earlier attempt, answered after RetryRefund asked again: it returns
 // ErrStaleRefundAttempt and changes nothing (if that earlier attempt did
 // refund the payment, the host has to reconcile with the provider: the
-// attempt in flight must not refund it again). Attempt 0 reports the
-// seat's current attempt whatever its number, unchecked: for a host whose
-// provider takes one key per seat (WeChat Pay, Alipay), where no two
-// attempts can both refund, and for events written before attempts were
-// numbered, which carry none. A negative attempt is a *ValidationError.
-// Repeating it for the current attempt (or with 0) is a no-op that returns
-// the seat.
+// attempt in flight must not refund it again). attempt counts from 1: 0
+// or less is a *ValidationError that changes nothing (a report that names
+// no attempt cannot be told from a late answer of an earlier one). An
+// event written before attempts were numbered carries none, and a seat
+// that a release before the numbering moved to refund_requested has
+// RefundAttempt 0: both are attempt 1. Repeating it for the current
+// attempt is a no-op that returns the seat.
 func (s *Service) MarkRefunded(ctx context.Context, seatID string, attempt int) (Seat, error) {
 	return s.refundStep(ctx, seatID, SeatRefunded, attempt, "")
 }
 
 // MarkRefundFailed records that attempt attempt at refunding a seat failed
 // (as MarkRefunded, attempt is the Attempt of the refund_requested event
-// the host acted on; 0 is unchecked, negative a *ValidationError), and
+// the host acted on, from 1; 0 or less is a *ValidationError), and
 // writes a TopicRefundFailed event carrying reason (at most 1024 bytes of
 // UTF-8) and the attempt to the host; RetryRefund asks for the refund
 // again with the same idempotency key and the next attempt number. A
@@ -270,13 +270,15 @@ func (s *Service) RetryRefund(ctx context.Context, seatID string) (Seat, error) 
 }
 
 // refundStep moves a seat to state to along the refund path. attempt is
-// the attempt a mark reports (0: unchecked); a retry passes 0.
+// the attempt a mark reports, from 1; a retry, which reports none, passes
+// 0.
 func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, attempt int, reason string) (Seat, error) {
 	if err := validateID("seatID", seatID); err != nil {
 		return Seat{}, err
 	}
-	if attempt < 0 {
-		return Seat{}, invalid("attempt", "must not be negative")
+	retry := to == SeatRefundRequested
+	if !retry && attempt < 1 {
+		return Seat{}, invalid("attempt", "must be at least 1: the Attempt of the refund_requested event acted on")
 	}
 	if len(reason) > 1024 {
 		return Seat{}, invalid("reason", "longer than 1024 bytes")
@@ -295,8 +297,15 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, a
 		if err != nil {
 			return Seat{}, fmt.Errorf("groupbuy: seat %s: %w", seatID, err)
 		}
-		if seat.State == to && to != SeatRefundRequested {
-			if attempt != 0 && attempt != seat.RefundAttempt {
+		// A seat in a refund state at attempt 0 was moved there by a
+		// release before the stores kept the number: its attempt is the
+		// first. A seat never refunded has none.
+		current := seat.RefundAttempt
+		if current == 0 && refunding(seat.State) {
+			current = 1
+		}
+		if seat.State == to && !retry {
+			if attempt != current {
 				return Seat{}, stale(&seat)
 			}
 			return seat, nil // a repeat
@@ -304,19 +313,15 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, a
 		// A report of another attempt than the current one of a seat
 		// whose refund was asked for is stale whatever the seat's state,
 		// a refunded one's too (attempt 1's failure redelivered after
-		// attempt 2 settled), before the transition is checked; a seat
-		// never refunded (attempt 0) has no attempt to report.
-		if attempt != 0 && seat.RefundAttempt != 0 && attempt != seat.RefundAttempt {
+		// attempt 2 settled), before the transition is checked.
+		if !retry && current != 0 && attempt != current {
 			return Seat{}, stale(&seat)
 		}
 		if err := CheckSeatTransition(seat.State, to); err != nil {
 			return Seat{}, err
 		}
-		if to == SeatRefundRequested && seat.State != SeatRefundFailed {
+		if retry && seat.State != SeatRefundFailed {
 			return Seat{}, &TransitionError{Entity: "seat", From: string(seat.State), To: string(to)}
-		}
-		if attempt != 0 && attempt != seat.RefundAttempt {
-			return Seat{}, stale(&seat)
 		}
 		now := s.now()
 		// The write is guarded by the attempt read, so that the attempt
@@ -339,6 +344,11 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, a
 		return out, nil
 	}
 	return Seat{}, ErrConflict
+}
+
+// refunding reports whether st is a state of the refund path.
+func refunding(st SeatState) bool {
+	return st == SeatRefundRequested || st == SeatRefundFailed || st == SeatRefunded
 }
 
 // DueReport counts what one ProcessDue run did.

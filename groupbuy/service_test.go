@@ -433,7 +433,7 @@ func TestRefundForSeat(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]bool{"ref-1": true, "ref-2": false}, forSeat)
-	seat, err := svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "declined")
+	seat, err := svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "declined")
 	require.NoError(t, err, "the seat's own refund is still open")
 	assert.Equal(t, groupbuy.SeatRefundFailed, seat.State)
 }
@@ -755,7 +755,7 @@ func TestRefundFailedReachesTheHost(t *testing.T) {
 		attempt int    // the attempt of the refund_failed event expected
 		topics  []string
 	}{
-		{"invalid UTF-8", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "bad \xff") }, "reason", nil, "", 0, nil},
+		{"invalid UTF-8", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "bad \xff") }, "reason", nil, "", 0, nil},
 		{"too long", func() (groupbuy.Seat, error) {
 			return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, string(make([]byte, 1025)))
 		}, "reason", nil, "", 0, nil},
@@ -772,9 +772,9 @@ func TestRefundFailedReachesTheHost(t *testing.T) {
 		{"repeat", func() (groupbuy.Seat, error) {
 			return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "card declined: 卡已过期")
 		}, "", nil, "", 0, nil},
-		{"repeat unchecked", func() (groupbuy.Seat, error) {
+		{"repeat naming no attempt", func() (groupbuy.Seat, error) {
 			return svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "card declined: 卡已过期")
-		}, "", nil, "", 0, nil},
+		}, "attempt", nil, "", 0, nil},
 		{"repeat of another attempt", func() (groupbuy.Seat, error) {
 			return svc.MarkRefundFailed(ctx, a.Seat.ID, 2, "card declined: 卡已过期")
 		}, "", groupbuy.ErrStaleRefundAttempt, "", 0, nil},
@@ -783,7 +783,7 @@ func TestRefundFailedReachesTheHost(t *testing.T) {
 			return svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "card declined: 卡已过期")
 		}, "", groupbuy.ErrStaleRefundAttempt, "", 0, nil},
 		{"stale success", func() (groupbuy.Seat, error) { return svc.MarkRefunded(ctx, a.Seat.ID, 1) }, "", groupbuy.ErrStaleRefundAttempt, "", 0, nil},
-		{"failed again", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, 0, "timeout") }, "", nil, "timeout", 2, []string{groupbuy.TopicRefundFailed}},
+		{"failed again", func() (groupbuy.Seat, error) { return svc.MarkRefundFailed(ctx, a.Seat.ID, 2, "timeout") }, "", nil, "timeout", 2, []string{groupbuy.TopicRefundFailed}},
 		{"empty reason", func() (groupbuy.Seat, error) {
 			if _, err := svc.RetryRefund(ctx, a.Seat.ID); err != nil {
 				return groupbuy.Seat{}, err

@@ -165,7 +165,7 @@ func StressLedger(t *testing.T, seed uint64, clk *StressClock, store groupbuy.St
 					id := pick(r, &seats)
 					switch r.IntN(3) {
 					case 0:
-						_, _ = svc.MarkRefunded(ctx, id, r.IntN(3)) // 0: unchecked
+						_, _ = svc.MarkRefunded(ctx, id, r.IntN(3)) // 0: refused as naming no attempt
 					case 1:
 						_, _ = svc.MarkRefundFailed(ctx, id, r.IntN(3), "no")
 					default:

@@ -113,22 +113,21 @@ func testRefundPath(e *env) {
 		twice, err := e.svc.MarkRefunded(e.ctx, seat.ID, 2)
 		require.NoError(e.t, err, "repeating MarkRefunded is a no-op")
 		assert.Equal(e.t, sv(done), sv(twice))
-		twice, err = e.svc.MarkRefunded(e.ctx, seat.ID, 0)
-		require.NoError(e.t, err, "repeating MarkRefunded unchecked is a no-op")
-		assert.Equal(e.t, sv(done), sv(twice))
+		_, err = e.svc.MarkRefunded(e.ctx, seat.ID, 0)
+		e.assertValidation(err, "a repeat naming no attempt")
 		_, err = e.svc.MarkRefunded(e.ctx, seat.ID, 1)
 		assert.ErrorIs(e.t, err, groupbuy.ErrStaleRefundAttempt, "a repeat naming another attempt")
 	})
 
 	// Straight from refund_requested.
-	b, err := e.svc.MarkRefunded(e.ctx, ct.bob.ID, 0)
+	b, err := e.svc.MarkRefunded(e.ctx, ct.bob.ID, 1)
 	require.NoError(e.t, err)
 	assert.Equal(e.t, groupbuy.SeatRefunded, b.State)
 	// refund_failed → refunded is legal too (settled after all).
 	c := e.cancelledTeam()
-	_, err = e.svc.MarkRefundFailed(e.ctx, c.alice.ID, 0, "timeout")
+	_, err = e.svc.MarkRefundFailed(e.ctx, c.alice.ID, 1, "timeout")
 	require.NoError(e.t, err)
-	settled, err := e.svc.MarkRefunded(e.ctx, c.alice.ID, 0)
+	settled, err := e.svc.MarkRefunded(e.ctx, c.alice.ID, 1)
 	require.NoError(e.t, err)
 	assert.Equal(e.t, groupbuy.SeatRefunded, settled.State)
 }
@@ -289,7 +288,7 @@ func testRefundAttemptsOnClose(e *env) {
 
 func testIllegalTransitions(e *env) {
 	ct := e.cancelledTeam()
-	_, err := e.svc.MarkRefunded(e.ctx, ct.bob.ID, 0)
+	_, err := e.svc.MarkRefunded(e.ctx, ct.bob.ID, 1)
 	require.NoError(e.t, err)
 	c := e.campaign(teamSize(2))
 	r := e.open(c, "dave")
@@ -307,16 +306,16 @@ func testIllegalTransitions(e *env) {
 			name string
 			f    func() error
 		}{
-			{"MarkRefunded reserved", func() error { _, err := e.svc.MarkRefunded(e.ctx, reserved.ID, 0); return err }},
-			{"MarkRefundFailed reserved", func() error { _, err := e.svc.MarkRefundFailed(e.ctx, reserved.ID, 0, "x"); return err }},
+			{"MarkRefunded reserved", func() error { _, err := e.svc.MarkRefunded(e.ctx, reserved.ID, 1); return err }},
+			{"MarkRefundFailed reserved", func() error { _, err := e.svc.MarkRefundFailed(e.ctx, reserved.ID, 1, "x"); return err }},
 			{"RetryRefund reserved", func() error { _, err := e.svc.RetryRefund(e.ctx, reserved.ID); return err }},
-			{"MarkRefunded paid", func() error { _, err := e.svc.MarkRefunded(e.ctx, paid.ID, 0); return err }},
+			{"MarkRefunded paid", func() error { _, err := e.svc.MarkRefunded(e.ctx, paid.ID, 1); return err }},
 			{"RetryRefund released", func() error { _, err := e.svc.RetryRefund(e.ctx, ct.carol.ID); return err }},
-			{"MarkRefunded released", func() error { _, err := e.svc.MarkRefunded(e.ctx, ct.carol.ID, 0); return err }},
+			{"MarkRefunded released", func() error { _, err := e.svc.MarkRefunded(e.ctx, ct.carol.ID, 1); return err }},
 			{"RetryRefund refund_requested", func() error { _, err := e.svc.RetryRefund(e.ctx, ct.alice.ID); return err }},
 			{"RetryRefund refunded", func() error { _, err := e.svc.RetryRefund(e.ctx, ct.bob.ID); return err }},
-			{"MarkRefundFailed refunded", func() error { _, err := e.svc.MarkRefundFailed(e.ctx, ct.bob.ID, 0, "x"); return err }},
-			{"MarkRefunded confirmed", func() error { _, err := e.svc.MarkRefunded(e.ctx, d.Seat.ID, 0); return err }},
+			{"MarkRefundFailed refunded", func() error { _, err := e.svc.MarkRefundFailed(e.ctx, ct.bob.ID, 1, "x"); return err }},
+			{"MarkRefunded confirmed", func() error { _, err := e.svc.MarkRefunded(e.ctx, d.Seat.ID, 1); return err }},
 			{"CancelTeam succeeded", func() error { _, err := e.svc.CancelTeam(e.ctx, d.Team.ID, "x"); return err }},
 			{"campaign ended → active", func() error {
 				_, err := e.svc.SetCampaignStatus(e.ctx, done.ID, groupbuy.CampaignActive)
