@@ -61,6 +61,16 @@ type SeatSummary struct {
 }
 
 // TeamClosedPayload is the payload of TopicTeamSucceeded and TopicTeamFailed.
+//
+// Seats lists the seats that counted when the team closed, so that the
+// payload stays within the team's capacity however often its seats were
+// reserved and released: a succeeded team its confirmed seats (real and
+// virtual), the ones to ship; a failed or cancelled one the seats live at
+// the close, in their final states (released if they were reserved,
+// refund_requested if paid). Seats released before the close (cancelled
+// or lapsed reservations, each announced by its own TopicSeatReleased
+// event) are not listed; ReleasedEarlier counts them, on TopicTeamFailed
+// only.
 type TeamClosedPayload struct {
 	TeamID       string        `json:"team_id"`
 	CampaignID   string        `json:"campaign_id"`
@@ -70,6 +80,9 @@ type TeamClosedPayload struct {
 	VirtualSeats int           `json:"virtual_seats"`
 	Currency     string        `json:"currency"`
 	Seats        []SeatSummary `json:"seats"`
+	// ReleasedEarlier is how many seats of a failed or cancelled team were
+	// released before it closed; left out of the JSON when 0.
+	ReleasedEarlier int `json:"released_earlier,omitempty"`
 }
 
 // VirtualSeatsAddedPayload is the payload of TopicVirtualSeatsAdded.

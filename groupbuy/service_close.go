@@ -89,9 +89,13 @@ func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason stri
 	closed := *team
 	closed.State, closed.ClosedAt, closed.VirtualSeats = w.State, now, team.VirtualSeats+virtual
 	var final []Seat
+	released := 0 // before the close: not listed in the closing event
 	for i := range seats {
 		st := seats[i]
 		switch st.State {
+		case SeatReleased:
+			released++
+			continue
 		case SeatReserved:
 			w.Release = append(w.Release, st.ID)
 			st.State = SeatReleased
@@ -133,7 +137,10 @@ func DecideClose(c *Campaign, team *Team, seats []Seat, cancel bool, reason stri
 			TeamID: team.ID, Count: virtual, SeatIDs: ids, PaidReal: team.SeatsPaid,
 		}))
 	}
-	w.Events = append(w.Events, teamClosedEvent(newID(), &closed, final, c.Currency, reason, now))
+	if w.State == TeamSucceeded {
+		released = 0 // the succeeded event lists its confirmed seats alone
+	}
+	w.Events = append(w.Events, teamClosedEvent(newID(), &closed, final, c.Currency, reason, released, now))
 	return CloseDecision{Write: w, Outcome: w.State}, true
 }
 

@@ -551,13 +551,14 @@ func (s *Service) refundLate(ctx context.Context, req *PaymentRequest, seat *Sea
 // its own language can test that it writes the same bytes. team must not
 // be nil.
 func TeamFilledEvent(id string, team *Team, seats []Seat, currency string, now time.Time) storage.Event {
-	return teamClosedEvent(id, team, seats, currency, "filled", now)
+	return teamClosedEvent(id, team, seats, currency, "filled", 0, now)
 }
 
-// teamClosedEvent is the TeamSucceeded or TeamFailed event of a closed team.
-// A succeeded team lists exactly its confirmed seats (real and virtual), the
-// ones to ship; a failed one lists every seat with its final state.
-func teamClosedEvent(id string, team *Team, seats []Seat, currency, reason string, now time.Time) storage.Event {
+// teamClosedEvent is the TeamSucceeded or TeamFailed event of a closed team
+// (see TeamClosedPayload). A succeeded team lists exactly its confirmed
+// seats of seats; a failed one every seat of seats, which the caller gives
+// without those released before the close, released of them.
+func teamClosedEvent(id string, team *Team, seats []Seat, currency, reason string, released int, now time.Time) storage.Event {
 	topic, what := TopicTeamFailed, "failed"
 	if team.State == TeamSucceeded {
 		topic, what = TopicTeamSucceeded, "succeeded"
@@ -572,5 +573,6 @@ func teamClosedEvent(id string, team *Team, seats []Seat, currency, reason strin
 	return newEvent(id, topic, "gb:"+team.ID+":"+what, now, TeamClosedPayload{
 		TeamID: team.ID, CampaignID: team.CampaignID, State: team.State, Reason: reason,
 		Capacity: team.Capacity, VirtualSeats: team.VirtualSeats, Currency: currency, Seats: summarize(seats),
+		ReleasedEarlier: released,
 	})
 }
