@@ -112,14 +112,8 @@ func TestRefundAttemptLegacySeat(t *testing.T) {
 	ctx := context.Background()
 	svc, store, now := worldOf(t, 1, func(s groupbuy.Store) groupbuy.Store { return legacyAttempt{s} },
 		func(c *groupbuy.Campaign) { c.TeamSize = 2 })
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
-	require.NoError(t, err)
-	*now = now.Add(2 * time.Hour) // the team fails
-	_, err = svc.ProcessDue(ctx)
-	require.NoError(t, err)
-	_, err = svc.MarkRefunded(ctx, a.Seat.ID, 2)
+	a := failPaidSeat(t, svc, now)
+	_, err := svc.MarkRefunded(ctx, a.Seat.ID, 2)
 	require.ErrorIs(t, err, groupbuy.ErrStaleRefundAttempt)
 	seat, err := svc.MarkRefunded(ctx, a.Seat.ID, 1)
 	require.NoError(t, err)

@@ -25,8 +25,14 @@ func twoSeatWorld(t *testing.T, late groupbuy.LatePaymentPolicy) (*groupbuy.Serv
 // failedPaidSeat opens a team of two whose leader pays ("ref-1") and lets
 // it fail, so that the leader's seat has its refund requested.
 func failedPaidSeat(t *testing.T) (*groupbuy.Service, *memory.Store, groupbuy.SeatResult) {
-	ctx := context.Background()
 	svc, store, now := twoSeatWorld(t, groupbuy.LateRefund)
+	return svc, store, failPaidSeat(t, svc, now)
+}
+
+// failPaidSeat opens a team on svc (campaign "c", clock now) whose leader
+// pays ("ref-1"), and lets it fail.
+func failPaidSeat(t *testing.T, svc *groupbuy.Service, now *time.Time) groupbuy.SeatResult {
+	ctx := context.Background()
 	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
 	require.NoError(t, err)
 	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-1"))
@@ -34,7 +40,7 @@ func failedPaidSeat(t *testing.T) (*groupbuy.Service, *memory.Store, groupbuy.Se
 	*now = now.Add(2 * time.Hour) // the team fails
 	_, err = svc.ProcessDue(ctx)
 	require.NoError(t, err)
-	return svc, store, a
+	return a
 }
 
 // world is a memory store with one active campaign "c" (SKU "s" at 10 CNY,
