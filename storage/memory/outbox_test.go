@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/referral"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -233,5 +234,71 @@ func TestOutboxEventIDInUseOnFill(t *testing.T) {
 	}
 	if n := s.Pending(); n != pending {
 		t.Errorf("%d events pending, want %d", n, pending)
+	}
+}
+
+// TestOutboxEventIDInUseReferral: the referral writes (SetDistributor,
+// Bind, SaveAttribution) refuse an event whose ID an event not acked yet
+// has, with referral.ErrConflict (which matches storage.ErrConflict), and
+// store nothing. The Service's NewID hands out the ID in use on demand.
+func TestOutboxEventIDInUseReferral(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	s := New(WithClock(func() time.Time { return now }))
+	n, reuse := 0, false
+	svc, err := referral.New(s, referral.Config{Now: func() time.Time { return now }, TokenKey: []byte("memory-test-token-key-0123456789"),
+		NewID: func() string {
+			if reuse {
+				return "ev-taken"
+			}
+			n++
+			return "ev-" + strconv.Itoa(n)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.CreateProgramme(ctx, referral.Programme{
+		ID: "prog", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05},
+		BindMode: referral.BindFirstTouch, SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel,
+		Approval: referral.ApproveAuto, ReferrerMustBeDistributor: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, p.ID, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	addEvent(s, storage.Event{ID: "ev-taken", Topic: "t", Key: "k", CreatedAt: now})
+	pending := s.Pending()
+	reuse = true
+	if _, err := svc.Apply(ctx, p.ID, "p2"); !errors.Is(err, storage.ErrConflict) || !errors.Is(err, referral.ErrConflict) {
+		t.Errorf("Apply: %v, want referral.ErrConflict", err)
+	}
+	if _, err := s.GetDistributor(ctx, p.ID, "p2"); !errors.Is(err, referral.ErrNotFound) {
+		t.Errorf("refused Apply stored a distributor: %v", err)
+	}
+	if _, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: p.ID, UserID: "buyer", ReferrerID: "p1", Source: referral.SourceLink}); !errors.Is(err, referral.ErrConflict) {
+		t.Errorf("Bind: %v, want referral.ErrConflict", err)
+	}
+	if _, err := s.GetBinding(ctx, p.ID, "buyer"); !errors.Is(err, referral.ErrNotFound) {
+		t.Errorf("refused Bind stored a binding: %v", err)
+	}
+	if got := s.Pending(); got != pending {
+		t.Errorf("%d events pending after the refused Apply and Bind, want %d", got, pending)
+	}
+	reuse = false
+	if _, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: p.ID, UserID: "buyer", ReferrerID: "p1", Source: referral.SourceLink}); err != nil {
+		t.Fatal(err)
+	}
+	pending = s.Pending()
+	reuse = true
+	if _, err := svc.Attribute(ctx, p.ID, "order-1", "buyer", now); !errors.Is(err, referral.ErrConflict) {
+		t.Errorf("Attribute: %v, want referral.ErrConflict", err)
+	}
+	if _, err := s.GetAttribution(ctx, p.ID, "order-1"); !errors.Is(err, referral.ErrNotFound) {
+		t.Errorf("refused Attribute stored an attribution: %v", err)
+	}
+	if got := s.Pending(); got != pending {
+		t.Errorf("%d events pending, want %d", got, pending)
 	}
 }
