@@ -850,12 +850,15 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	if t.State != groupbuy.TeamForming || !t.ExpiresAt.After(w.Now) {
 		return groupbuy.PaySeatResult{}, groupbuy.ErrTeamClosed
 	}
+	if err := s.eventsFree(w.Events, storage.ErrConflict); err != nil {
+		return groupbuy.PaySeatResult{}, err
+	}
 	var fill []storage.Event
 	if t.SeatsPaid+1 >= t.Capacity && w.OnFill != nil {
 		fill = g.fillEvents(t, si, w)
-	}
-	if err := s.payEventsFree(w.Events, fill); err != nil {
-		return groupbuy.PaySeatResult{}, err
+		if err := s.fillEventsFree(w.Events, fill); err != nil {
+			return groupbuy.PaySeatResult{}, err
+		}
 	}
 	g.setSeatState(seat, statePaid)
 	if seat.paidAt = now; !nowUTC {
@@ -915,12 +918,9 @@ func (g *groupbuyState) fillEvents(t *teamRow, si uint32, w *groupbuy.PaySeatWri
 	return w.OnFill(&tc, seats)
 }
 
-// payEventsFree is eventsFree for a payment's events and those of OnFill,
-// which must not share an ID with them or with each other either.
-func (s *Store) payEventsFree(events, fill []storage.Event) error {
-	if err := s.eventsFree(events, storage.ErrConflict); err != nil {
-		return err
-	}
+// fillEventsFree is eventsFree for OnFill's events, which must not share
+// an ID with the payment's events or with each other either.
+func (s *Store) fillEventsFree(events, fill []storage.Event) error {
 	for i := range fill {
 		same := func(ev storage.Event) bool { return ev.ID == fill[i].ID }
 		if slices.ContainsFunc(events, same) || slices.ContainsFunc(fill[:i], same) {
