@@ -2,6 +2,7 @@ package groupbuy_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -121,4 +122,38 @@ func TestRefundAttemptLegacySeat(t *testing.T) {
 	stored, err := store.GetSeat(ctx, a.Seat.ID)
 	require.NoError(t, err)
 	assert.Equal(t, groupbuy.SeatRefunded, stored.State)
+}
+
+// TestRefundAttemptLegacySeatRetry: the failure of a seat at RefundAttempt
+// 0 is reported as attempt 1, and its retry is attempt 2 (event and seat),
+// not a second attempt 1 whose per-attempt provider key would repeat the
+// failed one's.
+func TestRefundAttemptLegacySeatRetry(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := worldOf(t, 1, func(s groupbuy.Store) groupbuy.Store { return legacyAttempt{s} },
+		func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+	a := failPaidSeat(t, svc, now)
+	_, err := svc.MarkRefundFailed(ctx, a.Seat.ID, 1, "declined")
+	require.NoError(t, err)
+	retried, err := svc.RetryRefund(ctx, a.Seat.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 2, retried.RefundAttempt)
+
+	evs, err := store.Claim(ctx, 100, time.Minute)
+	require.NoError(t, err)
+	attempts := map[string][]int{}
+	for _, ev := range evs {
+		switch ev.Topic {
+		case groupbuy.TopicRefundRequested, groupbuy.TopicRefundFailed:
+			var p groupbuy.RefundRequestedPayload
+			require.NoError(t, json.Unmarshal(ev.Payload, &p))
+			attempts[ev.Topic] = append(attempts[ev.Topic], p.Attempt)
+		}
+	}
+	assert.Equal(t, []int{1}, attempts[groupbuy.TopicRefundFailed], "the failure names attempt 1")
+	assert.Equal(t, []int{1, 2}, attempts[groupbuy.TopicRefundRequested], "the team's request, then the retry")
+	_, err = svc.MarkRefunded(ctx, a.Seat.ID, 1)
+	require.ErrorIs(t, err, groupbuy.ErrStaleRefundAttempt)
+	_, err = svc.MarkRefunded(ctx, a.Seat.ID, 2)
+	require.NoError(t, err)
 }

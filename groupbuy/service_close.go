@@ -337,9 +337,11 @@ func (s *Service) refundStep(ctx context.Context, seatID string, to SeatState, a
 		w := &RefundWrite{SeatID: seatID, From: seat.State, To: to, Attempt: seat.RefundAttempt, Now: now}
 		switch to {
 		case SeatRefundRequested:
-			w.Events = []storage.Event{refundEvent(s.newID(), &seat, seat.RefundAttempt+1, reason, now)}
+			w.Events = []storage.Event{refundEvent(s.newID(), &seat, w.NewAttempt(), reason, now)}
 		case SeatRefundFailed:
-			w.Events = []storage.Event{refundFailedEvent(s.newID(), &seat, reason, now)}
+			numbered := seat
+			numbered.RefundAttempt = current
+			w.Events = []storage.Event{refundFailedEvent(s.newID(), &numbered, reason, now)}
 		}
 		out, err := s.store.UpdateRefund(ctx, w)
 		if errors.Is(err, storage.ErrConflict) && !storage.IsRetryable(err) {

@@ -483,8 +483,8 @@ func (w *CloseTeamWrite) Moves() [3]SeatMove {
 // Version. Only moves along the refund path are allowed (From is
 // refund_requested or refund_failed, and From → To is legal: see
 // CheckRefundMove), so no counter changes. A retry (refund_failed →
-// refund_requested) sets the seat's RefundAttempt to Attempt + 1; the
-// other moves leave it at Attempt. Preconditions: the seat exists
+// refund_requested) sets the seat's RefundAttempt to NewAttempt (Attempt +
+// 1, or 2 from 0); the other moves leave it at Attempt. Preconditions: the seat exists
 // (ErrNotFound), is in From and its RefundAttempt is Attempt
 // (storage.ErrConflict otherwise, changing nothing): the Service wrote the
 // events for the attempt it read, and a seat that failed, was retried and
@@ -501,14 +501,18 @@ type RefundWrite struct {
 }
 
 // NewAttempt returns the seat's RefundAttempt after the write: Attempt + 1
-// for a retry (refund_failed → refund_requested), else Attempt. A nil w
-// has none: 0.
+// for a retry (refund_failed → refund_requested), else Attempt. A seat
+// that failed at Attempt 0 (its refund asked for by a release before the
+// stores kept the number) failed attempt 1, so its retry is attempt 2: as
+// attempt 1, the host's per-attempt provider key would repeat the failed
+// one's, and a provider answers a repeated key with its first answer. A
+// nil w has none: 0.
 func (w *RefundWrite) NewAttempt() int {
 	switch {
 	case w == nil:
 		return 0
 	case w.From == SeatRefundFailed && w.To == SeatRefundRequested:
-		return w.Attempt + 1
+		return max(w.Attempt, 1) + 1
 	}
 	return w.Attempt
 }

@@ -139,7 +139,7 @@ func chaos(t *testing.T, db *sql.DB, store groupbuy.Store, prefix string, seed u
 					if rng.IntN(4) == 0 {
 						_, _ = svc.CancelTeam(ctx, pickTeam(rng), "chaos")
 					} else if st, ok := pickSeat(rng); ok {
-						_, _ = svc.MarkRefunded(ctx, st.ID, 0)
+						_, _ = svc.MarkRefunded(ctx, st.ID, max(st.RefundAttempt, 1))
 					}
 				}
 			}

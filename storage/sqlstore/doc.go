@@ -69,8 +69,8 @@
 // fully paid and forming is completed at its deadline, not before. A
 // release before the refund attempt column leaves it at 0 on the seats it
 // moves to refund_requested after the migration: MarkRefunded and
-// MarkRefundFailed with attempt 0 are unchecked for them, and their next
-// RetryRefund numbers attempt 1.)
+// MarkRefundFailed take such a seat's attempt as attempt 1, and its next
+// RetryRefund numbers attempt 2.)
 //
 // PostgreSQL and SQLite apply each migration in a transaction, so one that
 // fails leaves nothing behind and the next Migrate applies it afresh.

@@ -283,13 +283,16 @@ func (w *raceWorld) cancelSeat(st groupbuy.Seat) func() {
 // refund is a racing refund report: "refunded", "failed" or "retry".
 func (w *raceWorld) refund(st groupbuy.Seat, what string) func() {
 	return func() {
+		// A host reports on the attempt it last saw, which a racing retry
+		// may have overtaken (ErrStaleRefundAttempt).
+		attempt := w.refundAttempt(st)
 		committed, err := w.do(func(svc *groupbuy.Service) error {
 			var err error
 			switch what {
 			case "refunded":
-				_, err = svc.MarkRefunded(w.ctx, st.ID, 0)
+				_, err = svc.MarkRefunded(w.ctx, st.ID, attempt)
 			case "failed":
-				_, err = svc.MarkRefundFailed(w.ctx, st.ID, 0, "provider said no")
+				_, err = svc.MarkRefundFailed(w.ctx, st.ID, attempt, "provider said no")
 			default:
 				_, err = svc.RetryRefund(w.ctx, st.ID)
 			}
@@ -301,6 +304,20 @@ func (w *raceWorld) refund(st groupbuy.Seat, what string) func() {
 			w.mu.Unlock()
 		}
 	}
+}
+
+// refundAttempt is the refund attempt of seat st as the set-up service
+// reads it now (1 when the read fails or names none).
+func (w *raceWorld) refundAttempt(st groupbuy.Seat) int {
+	view, err := w.setup.Team(w.ctx, st.TeamID)
+	if err == nil {
+		for _, s := range view.Seats {
+			if s.ID == st.ID {
+				return max(s.RefundAttempt, 1)
+			}
+		}
+	}
+	return 1
 }
 
 // finish runs every deadline out and checks the invariants.
@@ -696,10 +713,10 @@ func TestWithTxStaleSnapshotConflictIsRetryable(t *testing.T) {
 			require.NoError(t, rerun(cancel))
 
 			failed := func(svc *groupbuy.Service) error {
-				_, err := svc.MarkRefundFailed(w.ctx, leader.ID, 0, "no")
+				_, err := svc.MarkRefundFailed(w.ctx, leader.ID, 1, "no")
 				return err
 			}
-			err = stale(func() { _, err := w.setup.MarkRefundFailed(w.ctx, leader.ID, 0, "no"); require.NoError(t, err) }, failed)
+			err = stale(func() { _, err := w.setup.MarkRefundFailed(w.ctx, leader.ID, 1, "no"); require.NoError(t, err) }, failed)
 			require.Error(t, err)
 			require.True(t, storage.IsRetryable(err), "MarkRefundFailed on a stale snapshot: %v", err)
 			require.NoError(t, rerun(failed), "a repeat")
@@ -786,7 +803,7 @@ func TestWithTxRowNewerThanSnapshot(t *testing.T) {
 	w.paySetup(seats[0])
 	closed, err := w.setup.CancelTeam(w.ctx, team.ID, "gone")
 	require.NoError(t, err)
-	_, err = w.setup.MarkRefunded(w.ctx, seats[0].ID, 0)
+	_, err = w.setup.MarkRefunded(w.ctx, seats[0].ID, 1)
 	require.NoError(t, err)
 
 	err = ts.CloseTeam(w.ctx, &groupbuy.CloseTeamWrite{TeamID: team.ID, Version: closed.Version - 1,
