@@ -324,9 +324,22 @@ func (s *Store) SetDistributor(ctx context.Context, w *referral.DistributorWrite
 			return err
 		}
 		out = d
-		return s.insertEvents(ctx, r, w.Events)
+		return s.refEvents(ctx, r, w.Events)
 	})
 	return out, err
+}
+
+// refEvents inserts the events of a referral write. An event ID in use
+// (the outbox's key) is storage.ErrConflict, as the memory store says it:
+// the referral writes have no guard whose failure a diagnosis would read
+// as a repeat, so insertEvents's guard error would reach the caller as an
+// internal one.
+func (s *Store) refEvents(ctx context.Context, r run, evs []storage.Event) error {
+	err := s.insertEvents(ctx, r, evs)
+	if _, ok := errors.AsType[*errGuard](err); ok {
+		return conflict("an event ID is in use")
+	}
+	return err
 }
 
 // GetDistributor implements referral.Store.
@@ -451,7 +464,7 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 			s.t(ch.At), ch.Actor, ch.Reason); err != nil {
 			return err
 		}
-		return s.insertEvents(ctx, r, w.Events)
+		return s.refEvents(ctx, r, w.Events)
 	})
 	if err != nil {
 		return referral.Binding{}, err
@@ -727,7 +740,7 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 				return s.uniqueAsGuard(err, "attribution")
 			}
 			created = true
-			return s.insertEvents(ctx, r, events)
+			return s.refEvents(ctx, r, events)
 		})
 		if _, ok := errors.AsType[*errGuard](err); ok {
 			err = nil
@@ -792,6 +805,10 @@ func (s *Store) pgSaveAttribution(ctx context.Context, args []any, events []stor
 		}
 		return r.row(ctx, q, args...).Scan(&n)
 	})
+	if s.isUnique(err) {
+		// The snapshot's key conflicts are DO NOTHING: this is the outbox's.
+		return false, conflict("an event ID is in use")
+	}
 	return n == 1, err
 }
 

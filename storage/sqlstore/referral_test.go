@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"testing"
 	"time"
 
@@ -168,4 +169,61 @@ func TestReferralCoveringKeys(t *testing.T) {
 			WHERE i.indrelid = $1::regclass AND i.indisprimary`, prefix+table).Scan(&def))
 		assert.Contains(t, def, "(programme_id, user_id) "+include, table)
 	}
+}
+
+// TestReferralEventIDInUse: a referral write whose event has the ID of an
+// event not acked yet is storage.ErrConflict (referral.ErrConflict) and
+// stores nothing, as the memory store and the groupbuy writes refuse it.
+// Before, SaveAttribution said "created" on MySQL and SQLite and stored
+// nothing (its transaction rolled back on the outbox's key), returned
+// PostgreSQL's unique violation as it was, and SetDistributor and Bind
+// returned an internal guard error.
+func TestReferralEventIDInUse(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		ctx := t.Context()
+		s := newStore(t, db, d)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		n, reuse := 0, false
+		svc, err := referral.New(s, referral.Config{Now: func() time.Time { return now }, NewID: func() string {
+			if reuse {
+				return "ev-taken"
+			}
+			n++
+			return "ev-" + strconv.Itoa(n)
+		}})
+		require.NoError(t, err)
+		_, err = svc.CreateProgramme(ctx, referral.Programme{
+			ID: "p", Policy: referral.PolicyChina, Levels: 2, LevelRates: []float64{0.1, 0.05}, BindMode: referral.BindFirstTouch,
+			SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+		})
+		require.NoError(t, err)
+		_, err = svc.Apply(ctx, "p", "a")
+		require.NoError(t, err)
+		_, err = svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "b", ReferrerID: "a", Source: referral.SourceLink})
+		require.NoError(t, err)
+		reuse = true
+		_, err = svc.Apply(ctx, "p", "taker") // its event takes the ID
+		require.NoError(t, err)
+
+		_, err = svc.Apply(ctx, "p", "c")
+		require.ErrorIs(t, err, storage.ErrConflict, "Apply")
+		require.ErrorIs(t, err, referral.ErrConflict, "Apply")
+		_, err = s.GetDistributor(ctx, "p", "c")
+		require.ErrorIs(t, err, referral.ErrNotFound, "the refused Apply stored a distributor")
+
+		_, err = svc.Bind(ctx, referral.BindRequest{ProgrammeID: "p", UserID: "d", ReferrerID: "a", Source: referral.SourceLink})
+		require.ErrorIs(t, err, storage.ErrConflict, "Bind")
+		_, err = s.GetBinding(ctx, "p", "d")
+		require.ErrorIs(t, err, referral.ErrNotFound, "the refused Bind stored a binding")
+
+		_, err = svc.Attribute(ctx, "p", "order-1", "b", now)
+		require.ErrorIs(t, err, storage.ErrConflict, "Attribute")
+		_, err = s.GetAttribution(ctx, "p", "order-1")
+		require.ErrorIs(t, err, referral.ErrNotFound, "the refused Attribute stored an attribution")
+
+		reuse = false
+		a, err := svc.Attribute(ctx, "p", "order-1", "b", now)
+		require.NoError(t, err, "the same order with a free event ID")
+		assert.Equal(t, "order-1", a.OrderRef)
+	})
 }
