@@ -72,6 +72,16 @@
 // MarkRefundFailed take such a seat's attempt as attempt 1, and its next
 // RetryRefund numbers attempt 2.)
 //
+// A released migration is never edited: its changes go in a new
+// migration. <prefix>schema_migrations records a checksum of each applied
+// migration's statements (SHA-256 of the statements without the file's
+// comments, before the prefix is substituted), and Migrate refuses to run
+// (ErrMigrationChanged, naming the migration) when an applied migration's
+// embedded statements differ from what was recorded. A database migrated
+// by a release before checksums has none: Migrate adds the column (a
+// brief lock of the version table only) and records the embedded
+// migrations' checksums for the versions applied, as they stand.
+//
 // PostgreSQL and SQLite apply each migration in a transaction, so one that
 // fails leaves nothing behind and the next Migrate applies it afresh.
 // MySQL, whose DDL is not transactional, applies them under GET_LOCK
@@ -125,6 +135,19 @@
 // MariaDB max_statement_time are 0 for it), so that an index build is not
 // cut short; on MySQL a second migrator waits for the first one's
 // GET_LOCK until its ctx is done.
+//
+// Who waits for a running migration: the queries of its tables, as above;
+// on SQLite every write of the database (the host's tables too), as the
+// migration holds the write lock. A second migrator of the same database
+// and prefix waits for the first: on PostgreSQL for the migration the
+// first is applying (the version row's key, retried as a lock wait), then
+// skips it; on MySQL for the first's whole run (GET_LOCK); on SQLite for
+// the write lock, up to the busy timeout per try and WithMaxRetries
+// tries, after which it fails with the busy error. Other prefixes, and
+// the Store's commands, take no migration lock. Instances that run
+// Migrate at start-up therefore start no sooner than a long migration
+// ends: run such a migration as a deploy step of its own, with a
+// deadline, before the instances start.
 //
 // A guarded write that finds its row by primary key keeps its guards in a
 // CASE (byKey in store.go), out of reach of the planner's index matching:

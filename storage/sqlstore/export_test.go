@@ -57,3 +57,16 @@ func MigrationVersions(d Dialect) ([]int, error) {
 // SetMigrationLockTimeout sets how long each lock wait of s's Migrate
 // lasts at most (MySQL rounds it up to whole seconds).
 func SetMigrationLockTimeout(s *Store, d time.Duration) { s.migrationLockTimeout = d }
+
+// MigrationChecksums returns the checksums of d's migrations by version.
+func MigrationChecksums(d Dialect) (map[int]string, error) {
+	ms, err := (&Store{d: d}).migrations()
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]string{}
+	for _, m := range ms {
+		out[m.version] = m.sum
+	}
+	return out, nil
+}

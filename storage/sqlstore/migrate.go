@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,8 +26,46 @@ var migrationsFS embed.FS
 type migration struct {
 	version int
 	name    string
+	sum     string   // checksum of its statements (see checksum)
 	stmts   []string // prefix substituted
 }
+
+// checksum is the hex SHA-256 of a migration's statements as splitSQL
+// returns them from the file, before the prefix is substituted: the same
+// for every prefix, and unchanged by an edit of the file's comments or of
+// the blank space between statements, which run nothing.
+func checksum(text string) string {
+	sum := sha256.Sum256([]byte(strings.Join(splitSQL(text), ";\n")))
+	return hex.EncodeToString(sum[:])
+}
+
+// ErrMigrationChanged reports that a migration recorded as applied in the
+// database differs from the migration of the same version that this
+// release embeds: a released migration file was edited (or the database
+// was migrated by a build with other migrations). Migrate then applies
+// nothing; a changed migration is never run again, so the database may
+// lack what the edit added. Match it with errors.Is; the error is a
+// *MigrationChangedError.
+var ErrMigrationChanged = errors.New("sqlstore: an applied migration differs from the embedded one")
+
+// MigrationChangedError is Migrate's refusal when an applied migration's
+// recorded checksum differs from the embedded migration's; it matches
+// ErrMigrationChanged.
+type MigrationChangedError struct {
+	Version  int    // the migration's version
+	Name     string // the embedded migration's file name
+	Recorded string // the checksum recorded when it was applied
+	Embedded string // the checksum of the embedded migration
+}
+
+// Error names the migration and both checksums.
+func (e *MigrationChangedError) Error() string {
+	return fmt.Sprintf("sqlstore: migration %s was applied with checksum %s, but the embedded one has checksum %s: a released migration was edited; restore it and add a new migration instead",
+		e.Name, e.Recorded, e.Embedded)
+}
+
+// Is reports whether target is ErrMigrationChanged.
+func (e *MigrationChangedError) Is(target error) bool { return target == ErrMigrationChanged }
 
 // migrations returns the dialect's migrations in version order, with the
 // table prefix substituted for {{prefix}}.
@@ -51,7 +91,7 @@ func (s *Store) migrations() ([]migration, error) {
 			return nil, err
 		}
 		text := strings.ReplaceAll(string(b), "{{prefix}}", s.prefix)
-		out = append(out, migration{version: v, name: name, stmts: splitSQL(text)})
+		out = append(out, migration{version: v, name: name, sum: checksum(string(b)), stmts: splitSQL(text)})
 	}
 	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
 	for i := 1; i < len(out); i++ {
@@ -104,6 +144,14 @@ func splitSQL(text string) []string {
 // reads of a table out for seconds per million rows (the package doc's
 // Migrations lists them with measured times).
 //
+// Each version row holds a checksum of its migration's statements. Before
+// it applies anything, Migrate compares the recorded checksums with the
+// embedded migrations' and returns a *MigrationChangedError
+// (ErrMigrationChanged) when one differs: a released migration file was
+// edited. A version recorded by a release before checksums gets its
+// checksum then, unchecked (the column is added to such a version table
+// first).
+//
 // Migrations are forward-only. Run Migrate before deploying the code that
 // needs it (migrate first, then deploy); a MySQL migration that failed
 // halfway is completed by the next Migrate. New never migrates; run
@@ -138,11 +186,10 @@ func (s *Store) migrate(ctx context.Context, version int) error {
 		return s.migrateMySQL(ctx, ms)
 	}
 	r := run{s: s, q: s.db}
-	create := `CREATE TABLE IF NOT EXISTS {p}schema_migrations (version INTEGER PRIMARY KEY, applied_at ` + s.timeType() + ` NOT NULL)`
 	// Two migrators creating the version table at once may collide on the
 	// catalog (PostgreSQL reports a unique violation); try again.
 	for attempt := 0; ; attempt++ {
-		_, err := r.exec(ctx, create)
+		_, err := r.exec(ctx, s.versionTable())
 		if err == nil {
 			break
 		}
@@ -157,8 +204,11 @@ func (s *Store) migrate(ctx context.Context, version int) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkApplied(ctx, r, ms, applied); err != nil {
+		return err
+	}
 	for _, m := range ms {
-		if applied[m.version] {
+		if _, ok := applied[m.version]; ok {
 			continue
 		}
 		err := s.untilLocked(ctx, m, func() error {
@@ -169,6 +219,16 @@ func (s *Store) migrate(ctx context.Context, version int) error {
 		}
 	}
 	return nil
+}
+
+// versionTable is the statement that creates <prefix>schema_migrations:
+// one row per applied migration, with the migration's checksum (NULL in a
+// row that a release before checksums wrote).
+func (s *Store) versionTable() string {
+	if s.d == MySQL {
+		return `CREATE TABLE IF NOT EXISTS {p}schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL, checksum VARCHAR(64) NULL) ENGINE=InnoDB`
+	}
+	return `CREATE TABLE IF NOT EXISTS {p}schema_migrations (version INTEGER PRIMARY KEY, applied_at ` + s.timeType() + ` NOT NULL, checksum VARCHAR(64) NULL)`
 }
 
 // applyInTx applies one migration in one transaction, unless a concurrent
@@ -191,8 +251,8 @@ func (s *Store) applyInTx(ctx context.Context, m migration) error {
 			}
 		}
 	}
-	n, err := r.affected(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING`,
-		m.version, s.t(time.Now()))
+	n, err := r.affected(ctx, `INSERT INTO {p}schema_migrations (version, applied_at, checksum) VALUES (?, ?, ?) ON CONFLICT (version) DO NOTHING`,
+		m.version, s.t(time.Now()), m.sum)
 	if err != nil {
 		return err
 	}
@@ -208,21 +268,123 @@ func (s *Store) applyInTx(ctx context.Context, m migration) error {
 	return tx.Commit()
 }
 
-func (s *Store) appliedVersions(ctx context.Context, r run) (map[int]bool, error) {
-	rows, err := r.query(ctx, `SELECT version FROM {p}schema_migrations`)
+// appliedVersions returns the versions recorded as applied, each with its
+// checksum ("" where a release before checksums recorded it). The version
+// table of such a release lacks the checksum column: it is added first.
+func (s *Store) appliedVersions(ctx context.Context, r run) (map[int]string, error) {
+	applied, err := s.readVersions(ctx, r)
+	if err == nil || !s.isUndefinedColumn(err) {
+		return applied, err
+	}
+	if err := s.addChecksumColumn(ctx, r); err != nil {
+		return nil, err
+	}
+	return s.readVersions(ctx, r)
+}
+
+func (s *Store) readVersions(ctx context.Context, r run) (map[int]string, error) {
+	rows, err := r.query(ctx, `SELECT version, checksum FROM {p}schema_migrations`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read %sschema_migrations: %w", s.prefix, err)
 	}
 	defer rows.Close()
-	out := map[int]bool{}
+	out := map[int]string{}
 	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
+		var (
+			v   int
+			sum sql.NullString
+		)
+		if err := rows.Scan(&v, &sum); err != nil {
 			return nil, err
 		}
-		out[v] = true
+		out[v] = sum.String
 	}
 	return out, rows.Err()
+}
+
+// isUndefinedColumn reports a statement naming a column its table lacks:
+// PostgreSQL 42703, MySQL 1054, SQLite "no such column".
+func (s *Store) isUndefinedColumn(err error) bool {
+	if st, ok := errors.AsType[sqlStater](err); ok {
+		return st.SQLState() == "42703"
+	}
+	if s.d == MySQL {
+		return mysqlErrno(err, "1054")
+	}
+	return strings.Contains(err.Error(), "no such column")
+}
+
+// addChecksumColumn adds the checksum column to the version table of a
+// release before checksums. Two migrators may add it at once: the second
+// finds it there (PostgreSQL's IF NOT EXISTS after the table's lock;
+// MySQL's 1060 and SQLite's duplicate column name, as applied). Like a
+// migration, it waits for its table's lock at most the lock timeout per
+// try; the table is the Store's own, which only migrators use.
+func (s *Store) addChecksumColumn(ctx context.Context, r run) error {
+	m := migration{name: s.prefix + "schema_migrations.checksum"}
+	add := `ALTER TABLE {p}schema_migrations ADD COLUMN checksum VARCHAR(64) NULL`
+	return s.untilLocked(ctx, m, func() error {
+		var err error
+		switch s.d {
+		case Postgres:
+			err = s.retry(ctx, func() error {
+				tx, err := s.db.BeginTx(ctx, nil)
+				if err != nil {
+					return err
+				}
+				defer func() { _ = tx.Rollback() }()
+				t := run{s: s, q: tx}
+				set := fmt.Sprintf(`SET LOCAL lock_timeout = %d`, max(s.lockTimeout().Milliseconds(), 1))
+				for _, stmt := range []string{set, strings.Replace(add, "ADD COLUMN", "ADD COLUMN IF NOT EXISTS", 1)} {
+					if _, err := t.exec(ctx, stmt); err != nil {
+						return err
+					}
+				}
+				return tx.Commit()
+			})
+		case MySQL:
+			if _, err = r.exec(ctx, add); err != nil && mysqlErrno(err, "1060") {
+				err = nil
+			}
+		default:
+			err = s.retry(ctx, func() error {
+				_, err := r.exec(ctx, add)
+				if err != nil && strings.Contains(err.Error(), "duplicate column name") {
+					return nil
+				}
+				return err
+			})
+		}
+		return err
+	})
+}
+
+// checkApplied refuses, with a *MigrationChangedError, a migration of ms
+// recorded as applied with another checksum than its own, before Migrate
+// applies anything. A version that a release before checksums recorded
+// gets its migration's checksum now: what ran then cannot be checked, so
+// it is taken as the embedded migration.
+func (s *Store) checkApplied(ctx context.Context, r run, ms []migration, applied map[int]string) error {
+	var unrecorded []migration
+	for _, m := range ms {
+		switch sum, ok := applied[m.version]; {
+		case !ok:
+		case sum == "":
+			unrecorded = append(unrecorded, m)
+		case sum != m.sum:
+			return &MigrationChangedError{Version: m.version, Name: m.name, Recorded: sum, Embedded: m.sum}
+		}
+	}
+	for _, m := range unrecorded {
+		err := s.retry(ctx, func() error {
+			_, err := r.exec(ctx, `UPDATE {p}schema_migrations SET checksum = ? WHERE version = ? AND checksum IS NULL`, m.sum, m.version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlstore: record the checksum of migration %s: %w", m.name, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) timeType() string {
@@ -280,15 +442,18 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 			err = fmt.Errorf("sqlstore: migrate: release lock: %w", rerr)
 		}
 	}()
-	if _, err := r.exec(ctx, `CREATE TABLE IF NOT EXISTS {p}schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL) ENGINE=InnoDB`); err != nil {
+	if _, err := r.exec(ctx, s.versionTable()); err != nil {
 		return fmt.Errorf("sqlstore: create %sschema_migrations: %w", s.prefix, err)
 	}
 	applied, err := s.appliedVersions(ctx, r)
 	if err != nil {
 		return err
 	}
+	if err := s.checkApplied(ctx, r, ms, applied); err != nil {
+		return err
+	}
 	for _, m := range ms {
-		if applied[m.version] {
+		if _, ok := applied[m.version]; ok {
 			continue
 		}
 		for _, stmt := range m.stmts {
@@ -315,7 +480,7 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 			}
 		}
 		err := s.untilLocked(ctx, m, func() error {
-			if _, err := r.exec(ctx, `INSERT INTO {p}schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, s.t(time.Now())); err != nil {
+			if _, err := r.exec(ctx, `INSERT INTO {p}schema_migrations (version, applied_at, checksum) VALUES (?, ?, ?)`, m.version, s.t(time.Now()), m.sum); err != nil {
 				return fmt.Errorf("record: %w", err)
 			}
 			return nil

@@ -26,7 +26,8 @@ import (
 // driver's cached ones made before the DDL), return the same data, the
 // migrations that change data did (PostgreSQL 0005's full_at), writes
 // work on the result, and its tables, columns, indexes and constraints
-// equal a fresh install's.
+// equal a fresh install's. The version table starts as the releases
+// before migration checksums created it, and ends with every checksum.
 //
 // Today's Store reads and writes seats.refund_attempt, which the last
 // migration adds: while it seeds and reads before the upgrade, the test
@@ -51,6 +52,8 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	ctx := t.Context()
 	s, prefix := newStoreAt(t, db, d, v)
 	require.Equal(t, slices.Index(versions, v)+1, countVersions(t, db, prefix), "migrated to %d only", v)
+	// As the release that migrated it left it: no checksums.
+	usePreviousVersionTable(t, db, d, prefix)
 
 	// From the refund attempt migration on (PostgreSQL 0008, MySQL 0004,
 	// SQLite 0005) the column is there already.
@@ -71,6 +74,7 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	require.NoError(t, s.Migrate(ctx))
 
 	assert.Equal(t, len(versions), countVersions(t, db, prefix), "every migration recorded")
+	assert.Equal(t, migrationChecksums(t, d), recordedChecksums(t, db, prefix), "with its checksum")
 	assert.Equal(t, want, schemaOf(t, db, d, prefix), "schema upgraded from %d equals a fresh install's", v)
 	after := u.read(t)
 	assert.Equal(t, before, after, "the same reads return the same data")
