@@ -94,6 +94,19 @@
 // Migrate again, which completes the migration and records it; do not
 // insert version rows by hand.
 //
+// A table or index that a pending migration creates and that exists
+// already is not taken over: Migrate returns a *SchemaConflictError
+// (ErrSchemaConflict) naming it and applies nothing of the migration. On
+// PostgreSQL and SQLite such an object cannot be a migration's own (their
+// migrations are transactions); on MySQL, whose CREATE TABLE IF NOT
+// EXISTS would keep a host's table of the same name and go on, an
+// existing table counts as the migration's own, left by a crash, only
+// when SHOW CREATE TABLE shows it as the statement creates it (compared
+// with a temporary twin, which needs the CREATE TEMPORARY TABLES
+// privilege). The index and column that a rerun takes as done (MySQL
+// 1061, 1060) are matched by name only: they belong to a table that a
+// migration created.
+//
 // A migration's DDL locks its table. On PostgreSQL, CREATE INDEX takes a
 // SHARE lock: writes wait, reads go on. ALTER TABLE (a constraint, a
 // column) and DROP INDEX take ACCESS EXCLUSIVE: reads wait too. Each lock

@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,55 @@ func (e *MigrationChangedError) Error() string {
 
 // Is reports whether target is ErrMigrationChanged.
 func (e *MigrationChangedError) Is(target error) bool { return target == ErrMigrationChanged }
+
+// ErrSchemaConflict reports that a table or index a migration creates
+// exists already and is not the migration's own: an object of the host's
+// under the Store's prefixed name. Migrate then applies nothing of that
+// migration and records nothing; choose another prefix
+// (WithTablePrefix), or rename the host's object. Match it with
+// errors.Is; the error is a *SchemaConflictError.
+var ErrSchemaConflict = errors.New("sqlstore: a table or index of a migration exists already")
+
+// SchemaConflictError is Migrate's refusal when a table or index that a
+// pending migration creates exists already (on MySQL: with another
+// definition than the migration's); it matches ErrSchemaConflict.
+type SchemaConflictError struct {
+	Migration string // the migration's file name
+	Object    string // the table's or index's name, prefix included
+	Detail    string // the database's own words, or what differs
+}
+
+// Error names the migration and the object.
+func (e *SchemaConflictError) Error() string {
+	return fmt.Sprintf("sqlstore: migration %s creates %s, which exists already and is not its own (%s): choose another table prefix, or rename the existing object",
+		e.Migration, e.Object, e.Detail)
+}
+
+// Is reports whether target is ErrSchemaConflict.
+func (e *SchemaConflictError) Is(target error) bool { return target == ErrSchemaConflict }
+
+// createdObject returns the name of the table or index that a CREATE
+// TABLE or CREATE INDEX statement creates, and whether stmt is one.
+func createdObject(stmt string) (name string, table, ok bool) {
+	rest, table := strings.CutPrefix(stmt, "CREATE TABLE ")
+	if !table {
+		if rest, ok = strings.CutPrefix(stmt, "CREATE INDEX "); !ok {
+			return "", false, false
+		}
+	}
+	rest = strings.TrimPrefix(rest, "IF NOT EXISTS ")
+	name, _, _ = strings.Cut(strings.TrimSpace(rest), " ")
+	return name, table, name != ""
+}
+
+// isDuplicateObject reports a CREATE of a table or index whose name is
+// taken: PostgreSQL 42P07, SQLite "already exists".
+func (s *Store) isDuplicateObject(err error) bool {
+	if st, ok := errors.AsType[sqlStater](err); ok {
+		return st.SQLState() == "42P07"
+	}
+	return s.d == SQLite && strings.Contains(err.Error(), " already exists")
+}
 
 // migrations returns the dialect's migrations in version order, with the
 // table prefix substituted for {{prefix}}.
@@ -261,6 +311,11 @@ func (s *Store) applyInTx(ctx context.Context, m migration) error {
 	}
 	for _, stmt := range m.stmts {
 		if _, err := r.exec(ctx, stmt); err != nil {
+			// Its migrations run in one transaction each, so the table
+			// or index is none that a migration of this Store left.
+			if name, _, ok := createdObject(stmt); ok && s.isDuplicateObject(err) {
+				return &SchemaConflictError{Migration: m.name, Object: name, Detail: err.Error()}
+			}
 			return fmt.Errorf("%w\n%s", err, stmt)
 		}
 	}
@@ -456,6 +511,9 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 		if _, ok := applied[m.version]; ok {
 			continue
 		}
+		if err := s.checkMySQLTables(ctx, r, m); err != nil {
+			return err
+		}
 		for _, stmt := range m.stmts {
 			err := s.untilLocked(ctx, m, func() error {
 				_, err := r.exec(ctx, stmt)
@@ -490,6 +548,94 @@ func (s *Store) migrateMySQL(ctx context.Context, ms []migration) (err error) {
 		}
 	}
 	return nil
+}
+
+// checkMySQLTables refuses, with a *SchemaConflictError, a migration one
+// of whose CREATE TABLE IF NOT EXISTS would keep an existing table of
+// another definition, before any statement of it runs. MySQL's DDL is not
+// transactional, so the statements of a migration that a crash cut short
+// run again (see Migrate) and IF NOT EXISTS keeps the tables it created;
+// but it would keep a host's table of the same name too, and the
+// migration would go on and be recorded on it. An existing table must
+// therefore equal, as SHOW CREATE TABLE shows it (AUTO_INCREMENT's
+// counter aside), its twin that the statement creates as a temporary
+// table, which the connection alone sees and which no crash leaves
+// behind.
+func (s *Store) checkMySQLTables(ctx context.Context, r run, m migration) error {
+	for _, stmt := range m.stmts {
+		table, isTable, ok := createdObject(stmt)
+		if !ok || !isTable || !strings.HasPrefix(stmt, "CREATE TABLE IF NOT EXISTS ") {
+			continue
+		}
+		var n int
+		if err := r.row(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, table).Scan(&n); err != nil {
+			return fmt.Errorf("sqlstore: migration %s: look for %s: %w", m.name, table, err)
+		}
+		if n == 0 {
+			continue
+		}
+		have, err := s.showCreateTable(ctx, r, table, table)
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+		}
+		twin := s.prefix + "migration_twin"
+		want, err := func() (string, error) {
+			if _, err := r.exec(ctx, `DROP TEMPORARY TABLE IF EXISTS `+twin); err != nil {
+				return "", err
+			}
+			create := "CREATE TEMPORARY TABLE " + twin + strings.TrimPrefix(stmt, "CREATE TABLE IF NOT EXISTS "+table)
+			if _, err := r.exec(ctx, create); err != nil {
+				return "", err
+			}
+			defer func() {
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				_, _ = r.exec(dctx, `DROP TEMPORARY TABLE IF EXISTS `+twin)
+			}()
+			return s.showCreateTable(ctx, r, twin, table)
+		}()
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration %s: the definition of %s: %w", m.name, table, err)
+		}
+		if have != want {
+			return &SchemaConflictError{Migration: m.name, Object: table,
+				Detail: "it exists with another definition: " + firstDifference(have, want)}
+		}
+	}
+	return nil
+}
+
+// showCreateTable returns MySQL's SHOW CREATE TABLE of table, named as
+// name, as a permanent table, without its AUTO_INCREMENT counter.
+func (s *Store) showCreateTable(ctx context.Context, r run, table, name string) (string, error) {
+	var got, def string
+	if err := r.row(ctx, "SHOW CREATE TABLE "+table).Scan(&got, &def); err != nil {
+		return "", err
+	}
+	def = strings.Replace(def, "CREATE TEMPORARY TABLE ", "CREATE TABLE ", 1)
+	def = strings.Replace(def, "CREATE TABLE `"+table+"`", "CREATE TABLE `"+name+"`", 1)
+	return autoIncrementRE.ReplaceAllString(def, ""), nil
+}
+
+var autoIncrementRE = regexp.MustCompile(` AUTO_INCREMENT=[0-9]+`)
+
+// firstDifference returns the first line of have that want lacks, and
+// want's line in its place.
+func firstDifference(have, want string) string {
+	hl, wl := strings.Split(have, "\n"), strings.Split(want, "\n")
+	for i := range max(len(hl), len(wl)) {
+		var h, w string
+		if i < len(hl) {
+			h = strings.TrimSpace(hl[i])
+		}
+		if i < len(wl) {
+			w = strings.TrimSpace(wl[i])
+		}
+		if h != w {
+			return fmt.Sprintf("has %q where the migration creates %q", h, w)
+		}
+	}
+	return "same text"
 }
 
 // mysqlMigrationSession sets the migration connection's lock_wait_timeout
