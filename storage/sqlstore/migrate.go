@@ -328,7 +328,9 @@ func (s *Store) applyInTx(ctx context.Context, m migration) error {
 // table of such a release lacks the checksum column: it is added first.
 func (s *Store) appliedVersions(ctx context.Context, r run) (map[int]string, error) {
 	applied, err := s.readVersions(ctx, r)
-	if err == nil || !s.isUndefinedColumn(err) {
+	// Only the checksum missing: a table of the host's of the same name,
+	// which has no version column either, is not altered.
+	if err == nil || !s.isUndefinedColumn(err) || !strings.Contains(err.Error(), "checksum") {
 		return applied, err
 	}
 	if err := s.addChecksumColumn(ctx, r); err != nil {
