@@ -98,7 +98,9 @@
 // already is not taken over: Migrate returns a *SchemaConflictError
 // (ErrSchemaConflict) naming it and applies nothing of the migration. On
 // PostgreSQL and SQLite such an object cannot be a migration's own (their
-// migrations are transactions); on MySQL, whose CREATE TABLE IF NOT
+// migrations are transactions; SQLite's 0003, a CREATE INDEX IF NOT
+// EXISTS, keeps an existing index only when it is the statement's); on
+// MySQL, whose CREATE TABLE IF NOT
 // EXISTS would keep a host's table of the same name and go on, an
 // existing table counts as the migration's own, left by a crash, only
 // when SHOW CREATE TABLE shows it as the statement creates it (compared

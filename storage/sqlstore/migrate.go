@@ -108,13 +108,35 @@ func createdObject(stmt string) (name string, table, ok bool) {
 	return name, table, name != ""
 }
 
+// checkSQLiteIndex refuses, with a *SchemaConflictError, a CREATE INDEX IF
+// NOT EXISTS (SQLite 0003) whose name another object holds: SQLite would
+// keep an index of another table or definition and the migration would
+// be recorded. SQLite keeps the statement's text without IF NOT EXISTS;
+// the texts are compared with their blank space normalised.
+func (s *Store) checkSQLiteIndex(ctx context.Context, r run, m migration, stmt string) error {
+	name, _, _ := createdObject(stmt)
+	var typ, text sql.NullString
+	err := r.row(ctx, `SELECT type, sql FROM sqlite_master WHERE name = ?`, name).Scan(&typ, &text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	want := "CREATE INDEX " + strings.TrimPrefix(stmt, "CREATE INDEX IF NOT EXISTS ")
+	if typ.String == "index" && strings.Join(strings.Fields(text.String), " ") == strings.Join(strings.Fields(want), " ") {
+		return nil
+	}
+	return &SchemaConflictError{Migration: m.name, Object: name, Detail: fmt.Sprintf("a %s of that name exists: %s", typ.String, text.String)}
+}
+
 // isDuplicateObject reports a CREATE of a table or index whose name is
 // taken: PostgreSQL 42P07, SQLite "already exists".
 func (s *Store) isDuplicateObject(err error) bool {
 	if st, ok := errors.AsType[sqlStater](err); ok {
 		return st.SQLState() == "42P07"
 	}
-	return s.d == SQLite && strings.Contains(err.Error(), " already exists")
+	return s.d == SQLite && (strings.Contains(err.Error(), " already exists") || strings.Contains(err.Error(), "there is already a"))
 }
 
 // migrations returns the dialect's migrations in version order, with the
@@ -310,6 +332,11 @@ func (s *Store) applyInTx(ctx context.Context, m migration) error {
 		return nil // applied by a concurrent migrator
 	}
 	for _, stmt := range m.stmts {
+		if s.d == SQLite && strings.HasPrefix(stmt, "CREATE INDEX IF NOT EXISTS ") {
+			if err := s.checkSQLiteIndex(ctx, r, m, stmt); err != nil {
+				return err
+			}
+		}
 		if _, err := r.exec(ctx, stmt); err != nil {
 			// Its migrations run in one transaction each, so the table
 			// or index is none that a migration of this Store left.

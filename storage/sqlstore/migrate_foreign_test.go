@@ -64,3 +64,26 @@ func TestMigrateMySQLRerunAfterInit(t *testing.T) {
 	_, err = s.GetTeam(ctx, team.ID)
 	require.NoError(t, err)
 }
+
+// TestMigrateSQLiteRefusesForeignIndex: SQLite's 0003 is a CREATE INDEX
+// IF NOT EXISTS, and index names are the database's. An index of the
+// host's under that name, on a table of its own, made the migration keep
+// it and record the version, so that teams went without the index;
+// Migrate refuses it instead.
+func TestMigrateSQLiteRefusesForeignIndex(t *testing.T) {
+	db, d, ctx := openSQLite(t), sqlstore.SQLite, t.Context()
+	s, prefix := newStoreAt(t, db, d, 2)
+	for _, stmt := range []string{
+		"CREATE TABLE " + prefix + "host (a INTEGER)",
+		"CREATE INDEX " + prefix + "teams_fullest ON " + prefix + "host (a)",
+	} {
+		_, err := db.ExecContext(ctx, stmt)
+		require.NoError(t, err)
+	}
+	err := s.Migrate(ctx)
+	require.ErrorIs(t, err, sqlstore.ErrSchemaConflict)
+	conflict, ok := errors.AsType[*sqlstore.SchemaConflictError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, prefix+"teams_fullest", conflict.Object)
+	assert.Equal(t, 2, countVersions(t, db, prefix), "0003 not recorded")
+}
