@@ -190,7 +190,10 @@
 // past that the error is marked retryable (storage.IsRetryable). Under
 // WithTx nothing is retried: each write runs under a SAVEPOINT that is
 // rolled back when it fails, so a refused write leaves the host's
-// transaction usable and unchanged, and retryable errors come back marked
+// transaction usable and unchanged (also a write whose ctx ended between
+// its statements: the rollback does not obey that ctx; if it cannot be
+// sent, the error comes back marked retryable, for the host to roll
+// back), and retryable errors come back marked
 // for the host to rerun its whole transaction; so does the ErrConflict of
 // a write whose preconditions all hold in the host's snapshot although its
 // guard failed (under REPEATABLE READ the snapshot may be older than what

@@ -405,23 +405,38 @@ func (s *Store) inStmt(ctx context.Context, fn func(r run) error) error {
 }
 
 // inHostTx runs fn under a savepoint of the host's transaction.
+//
+// The savepoint is rolled back or released on a context that ctx's end
+// cannot stop: the host's transaction lives on under the host's own
+// context, and a write whose ctx ended between two of its statements
+// would otherwise stay in it half done (database/sql sends nothing on an
+// ended context), for the host to commit. A savepoint that could not be
+// rolled back leaves the host's transaction holding part of the write:
+// the error is then marked retryable, so that the host rolls back.
 func (s *Store) inHostTx(ctx context.Context, fn func(r run) error) error {
 	r := s.hostTx()
 	if _, err := r.exec(ctx, "SAVEPOINT scsdk_write"); err != nil {
 		return s.markRetryable(err)
 	}
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), savepointEndTimeout)
+	defer cancel()
 	if err := fn(r); err != nil {
-		if _, rerr := r.exec(ctx, "ROLLBACK TO SAVEPOINT scsdk_write"); rerr != nil {
-			return s.markRetryable(fmt.Errorf("%w (rollback to savepoint: %v)", err, rerr))
+		if _, rerr := r.exec(end, "ROLLBACK TO SAVEPOINT scsdk_write"); rerr != nil {
+			return storage.MarkRetryable(fmt.Errorf("%w (rollback to savepoint: %v; the transaction holds part of the write: roll it back)", err, rerr))
 		}
-		if _, rerr := r.exec(ctx, "RELEASE SAVEPOINT scsdk_write"); rerr != nil {
+		if _, rerr := r.exec(end, "RELEASE SAVEPOINT scsdk_write"); rerr != nil {
 			return s.markRetryable(fmt.Errorf("%w (release savepoint: %v)", err, rerr))
 		}
 		return s.markRetryable(err)
 	}
-	_, err := r.exec(ctx, "RELEASE SAVEPOINT scsdk_write")
+	_, err := r.exec(end, "RELEASE SAVEPOINT scsdk_write")
 	return s.markRetryable(err)
 }
+
+// savepointEndTimeout bounds the rollback or release of a write's
+// savepoint in the host's transaction, which runs after the write's ctx
+// may have ended.
+const savepointEndTimeout = 5 * time.Second
 
 // markRetryable marks err retryable when the database says a rerun may cure
 // it.

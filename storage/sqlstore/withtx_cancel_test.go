@@ -1,0 +1,58 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/sqlstore"
+)
+
+// TestWithTxCancelledWriteLeavesNothing: a write under WithTx whose ctx
+// ends between two of its statements (here in OnFill, after the filling
+// payment's UPDATE and before its events) fails, and the host's
+// transaction, which lives on under the host's own ctx, holds nothing of
+// it. The savepoint used to be rolled back on the write's ctx, which had
+// ended, so the rollback was never sent: a host that went on and
+// committed stored a succeeded team without its TeamSucceeded event
+// (PostgreSQL, whose payment and completion under WithTx share one
+// savepoint: a paid seat without its completion).
+func TestWithTxCancelledWriteLeavesNothing(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		team, alice := f.open("alice")
+		bob := f.join(team.ID, "bob")
+		_, err := s.PaySeat(t.Context(), f.payWrite(alice, ""))
+		require.NoError(t, err)
+		drain(t, s)
+
+		host, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		defer func() { _ = host.Rollback() }()
+		ctx, cancel := context.WithCancel(t.Context())
+		w := f.payWrite(bob, "")
+		onFill := w.OnFill
+		w.OnFill = func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+			cancel() // the request's ctx ends mid-write
+			return onFill(team, seats)
+		}
+		_, err = s.WithTx(host).PaySeat(ctx, w)
+		require.ErrorIs(t, err, context.Canceled)
+		require.NoError(t, host.Commit(), "the host goes on and commits its own work")
+
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.TeamForming, got.State, "the payment was not applied")
+		assert.Equal(t, 1, got.SeatsPaid)
+		seat, err := s.GetSeat(t.Context(), bob.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.SeatReserved, seat.State)
+		assert.Empty(t, drain(t, s))
+	})
+}
