@@ -70,3 +70,9 @@ func MigrationChecksums(d Dialect) (map[int]string, error) {
 	}
 	return out, nil
 }
+
+// RecordedChecksums reads the checksums that s's version table records,
+// by version ("" where none is).
+func RecordedChecksums(ctx context.Context, s *Store) (map[int]string, error) {
+	return s.readVersions(ctx, run{s: s, q: s.db})
+}

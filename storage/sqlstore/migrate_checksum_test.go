@@ -19,7 +19,7 @@ import (
 func TestMigrateRecordsChecksums(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s, prefix := newStorePrefixed(t, db, d)
-		assert.Equal(t, migrationChecksums(t, d), recordedChecksums(t, db, prefix))
+		assert.Equal(t, migrationChecksums(t, d), recordedChecksums(t, db, d, prefix))
 		require.NoError(t, s.Migrate(t.Context()))
 	})
 }
@@ -48,7 +48,7 @@ func TestMigrateRefusesChangedMigration(t *testing.T) {
 		assert.Equal(t, migrationChecksums(t, d)[edited], changed.Embedded)
 		assert.Contains(t, err.Error(), changed.Name)
 		assert.Equal(t, len(versions)-1, countVersions(t, db, prefix), "the pending migration is not applied")
-		assert.Equal(t, "edited", recordedChecksums(t, db, prefix)[edited], "the recorded checksum is kept")
+		assert.Equal(t, "edited", recordedChecksums(t, db, d, prefix)[edited], "the recorded checksum is kept")
 	})
 }
 
@@ -81,7 +81,7 @@ func TestMigrateUpgradesVersionTable(t *testing.T) {
 		for i, err := range errs {
 			require.NoError(t, err, "migrator %d", i)
 		}
-		assert.Equal(t, migrationChecksums(t, d), recordedChecksums(t, db, prefix))
+		assert.Equal(t, migrationChecksums(t, d), recordedChecksums(t, db, d, prefix))
 		assert.Equal(t, versionTableSchema(t, db, d, fresh), versionTableSchema(t, db, d, prefix))
 
 		_, err := db.ExecContext(ctx, "UPDATE "+prefix+"schema_migrations SET checksum = 'edited' WHERE version = 1")
@@ -151,20 +151,11 @@ func migrationChecksums(t *testing.T, d sqlstore.Dialect) map[int]string {
 }
 
 // recordedChecksums reads the checksums of a prefix's version table.
-func recordedChecksums(t *testing.T, db *sql.DB, prefix string) map[int]string {
+func recordedChecksums(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) map[int]string {
 	t.Helper()
-	rows, err := db.QueryContext(t.Context(), "SELECT version, checksum FROM "+prefix+"schema_migrations")
+	s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
 	require.NoError(t, err)
-	defer rows.Close()
-	out := map[int]string{}
-	for rows.Next() {
-		var (
-			v   int
-			sum sql.NullString
-		)
-		require.NoError(t, rows.Scan(&v, &sum))
-		out[v] = sum.String
-	}
-	require.NoError(t, rows.Err())
-	return out
+	sums, err := sqlstore.RecordedChecksums(t.Context(), s)
+	require.NoError(t, err)
+	return sums
 }

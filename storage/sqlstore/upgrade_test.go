@@ -74,7 +74,7 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	require.NoError(t, s.Migrate(ctx))
 
 	assert.Equal(t, len(versions), countVersions(t, db, prefix), "every migration recorded")
-	assert.Equal(t, migrationChecksums(t, d), recordedChecksums(t, db, prefix), "with its checksum")
+	assert.Equal(t, migrationChecksums(t, d), recordedChecksums(t, db, d, prefix), "with its checksum")
 	assert.Equal(t, want, schemaOf(t, db, d, prefix), "schema upgraded from %d equals a fresh install's", v)
 	after := u.read(t)
 	assert.Equal(t, before, after, "the same reads return the same data")
