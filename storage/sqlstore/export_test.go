@@ -76,3 +76,7 @@ func MigrationChecksums(d Dialect) (map[int]string, error) {
 func RecordedChecksums(ctx context.Context, s *Store) (map[int]string, error) {
 	return s.readVersions(ctx, run{s: s, q: s.db})
 }
+
+// SetSavepointEndTimeout sets how long the rollback or release of a
+// write's savepoint under WithTx may take at most.
+func SetSavepointEndTimeout(s *Store, d time.Duration) { s.savepointEndTimeout = d }

@@ -106,6 +106,7 @@ type Store struct {
 	lastPays   *lastPays  // PostgreSQL's teams one payment from full; nil on other dialects
 
 	migrationLockTimeout time.Duration // Migrate's bound on each lock wait; 0: migrationLockTimeout
+	savepointEndTimeout  time.Duration // bound on a savepoint's rollback or release under WithTx; 0: savepointEndTimeout
 }
 
 var (
@@ -418,9 +419,12 @@ func (s *Store) inHostTx(ctx context.Context, fn func(r run) error) error {
 	if _, err := r.exec(ctx, "SAVEPOINT scsdk_write"); err != nil {
 		return s.markRetryable(err)
 	}
-	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), savepointEndTimeout)
+	err := fn(r)
+	// The timeout starts once fn is done, so that a write that waited
+	// long (for a row lock, say) still gets its savepoint's end sent.
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.savepointEnd())
 	defer cancel()
-	if err := fn(r); err != nil {
+	if err != nil {
 		if _, rerr := r.exec(end, "ROLLBACK TO SAVEPOINT scsdk_write"); rerr != nil {
 			return storage.MarkRetryable(fmt.Errorf("%w (rollback to savepoint: %v; the transaction holds part of the write: roll it back)", err, rerr))
 		}
@@ -429,14 +433,21 @@ func (s *Store) inHostTx(ctx context.Context, fn func(r run) error) error {
 		}
 		return s.markRetryable(err)
 	}
-	_, err := r.exec(end, "RELEASE SAVEPOINT scsdk_write")
+	_, err = r.exec(end, "RELEASE SAVEPOINT scsdk_write")
 	return s.markRetryable(err)
 }
 
 // savepointEndTimeout bounds the rollback or release of a write's
 // savepoint in the host's transaction, which runs after the write's ctx
-// may have ended.
+// may have ended; it is counted from the write's end, not its start.
 const savepointEndTimeout = 5 * time.Second
+
+func (s *Store) savepointEnd() time.Duration {
+	if s.savepointEndTimeout > 0 {
+		return s.savepointEndTimeout
+	}
+	return savepointEndTimeout
+}
 
 // markRetryable marks err retryable when the database says a rerun may cure
 // it.

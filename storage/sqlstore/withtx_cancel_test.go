@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,5 +55,43 @@ func TestWithTxCancelledWriteLeavesNothing(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, groupbuy.SeatReserved, seat.State)
 		assert.Empty(t, drain(t, s))
+	})
+}
+
+// TestWithTxSlowWriteReleasesSavepoint: a write under WithTx that takes
+// longer than the savepoint's end timeout (here OnFill, between the
+// filling payment's statements, outlasts it) succeeds and its changes are
+// the host's to commit. The timeout's clock used to start with the
+// savepoint, before the write ran, so the RELEASE of a write that had
+// waited that long (on a row lock, say) was never sent: the write came
+// back as an error while all of it stayed in the host's transaction.
+func TestWithTxSlowWriteReleasesSavepoint(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		s := newStore(t, db, d)
+		sqlstore.SetSavepointEndTimeout(s, 300*time.Millisecond)
+		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+		team, alice := f.open("alice")
+		bob := f.join(team.ID, "bob")
+		_, err := s.PaySeat(t.Context(), f.payWrite(alice, ""))
+		require.NoError(t, err)
+		drain(t, s)
+
+		host, err := db.BeginTx(t.Context(), nil)
+		require.NoError(t, err)
+		defer func() { _ = host.Rollback() }()
+		w := f.payWrite(bob, "")
+		onFill := w.OnFill
+		w.OnFill = func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+			time.Sleep(time.Second) // the write outlasts the savepoint's end timeout
+			return onFill(team, seats)
+		}
+		res, err := s.WithTx(host).PaySeat(t.Context(), w)
+		require.NoError(t, err)
+		assert.True(t, res.Filled)
+		require.NoError(t, host.Commit())
+
+		got, err := s.GetTeam(t.Context(), team.ID)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.TeamSucceeded, got.State)
 	})
 }
