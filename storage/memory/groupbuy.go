@@ -856,6 +856,10 @@ func (s *Store) PaySeat(ctx context.Context, w *groupbuy.PaySeatWrite) (res grou
 	var fill []storage.Event
 	if t.SeatsPaid+1 >= t.Capacity && w.OnFill != nil {
 		fill = g.fillEvents(t, si, w)
+		// Checked as a write's own events, as the SQL stores check them.
+		if err := check.Events(fill); err != nil {
+			return groupbuy.PaySeatResult{}, err
+		}
 		if err := s.fillEventsFree(w.Events, fill); err != nil {
 			return groupbuy.PaySeatResult{}, err
 		}
@@ -918,12 +922,12 @@ func (g *groupbuyState) fillEvents(t *teamRow, si uint32, w *groupbuy.PaySeatWri
 	return w.OnFill(&tc, seats)
 }
 
-// fillEventsFree is eventsFree for OnFill's events, which must not share
-// an ID with the payment's events or with each other either.
+// fillEventsFree is eventsFree for OnFill's events, which check.Events
+// found distinct, and which must not share an ID with the payment's
+// events either.
 func (s *Store) fillEventsFree(events, fill []storage.Event) error {
 	for i := range fill {
-		same := func(ev storage.Event) bool { return ev.ID == fill[i].ID }
-		if slices.ContainsFunc(events, same) || slices.ContainsFunc(fill[:i], same) {
+		if slices.ContainsFunc(events, func(ev storage.Event) bool { return ev.ID == fill[i].ID }) {
 			return fmt.Errorf("OnFill's event ID %q is in use: %w", fill[i].ID, storage.ErrConflict)
 		}
 	}

@@ -180,6 +180,44 @@ func TestOutboxAckRetriedIsLinear(t *testing.T) {
 // its record is stored. (An adapter may complete a team in a second step,
 // which the conformance suite allows; this store never does.)
 func TestOutboxEventIDInUseOnFill(t *testing.T) {
+	s, pay := fillingPayment(t)
+	now := s.now()
+	addEvent(s, storage.Event{ID: "ev-taken", Topic: "t", Key: "k", CreatedAt: now})
+	calls := 0
+	err := pay(func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
+		calls++
+		return []storage.Event{{ID: "ev-taken", Topic: "t", Key: "k2", CreatedAt: now}}
+	})
+	if !errors.Is(err, storage.ErrConflict) || calls == 0 {
+		t.Fatalf("PaySeat: %v after %d OnFill calls; want storage.ErrConflict from OnFill's event", err, calls)
+	}
+}
+
+// TestOnFillEventsChecked: OnFill's events are checked as a write's own
+// (check.Events), as the SQL stores check them: two of one ID, or one
+// without a topic, is a *storage.ValidationError that changes nothing.
+// fillEventsFree called two of one ID an ID in use (storage.ErrConflict)
+// and stored an event without a topic.
+func TestOnFillEventsChecked(t *testing.T) {
+	for name, fill := range map[string][]storage.Event{
+		"same ID":  {{ID: "ev-a", Topic: "t", Key: "k"}, {ID: "ev-a", Topic: "t", Key: "k2"}},
+		"no topic": {{ID: "ev-a", Key: "k"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, pay := fillingPayment(t)
+			err := pay(func(*groupbuy.Team, []groupbuy.Seat) []storage.Event { return fill })
+			if _, ok := errors.AsType[*storage.ValidationError](err); !ok {
+				t.Fatalf("PaySeat: %v, want a *storage.ValidationError", err)
+			}
+		})
+	}
+}
+
+// fillingPayment returns a store with a team of 2 whose leader paid, and
+// pay, which sends the payment that fills it with OnFill onFill and
+// checks that a refused one changed nothing: the seat stays reserved, the
+// team forming, and neither the payment's event nor its record is stored.
+func fillingPayment(t *testing.T) (*Store, func(onFill func(*groupbuy.Team, []groupbuy.Seat) []storage.Event) error) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
@@ -208,32 +246,31 @@ func TestOutboxEventIDInUseOnFill(t *testing.T) {
 	if _, err := svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{TeamID: lead.Team.ID, SeatID: lead.Seat.ID, PaymentRef: "p1", Amount: price, Currency: "CNY"}); err != nil {
 		t.Fatal(err)
 	}
-	addEvent(s, storage.Event{ID: "ev-taken", Topic: "t", Key: "k", CreatedAt: now})
-	pending := s.Pending()
-	calls := 0
-	_, err = s.PaySeat(ctx, &groupbuy.PaySeatWrite{
-		TeamID: lead.Team.ID, SeatID: bob.Seat.ID, PaymentRef: "p2", Amount: price, Currency: "CNY", Now: now,
-		Events: []storage.Event{{ID: "ev-paid", Topic: "t", Key: "k", CreatedAt: now}},
-		Idem:   &groupbuy.IdempotencyRecord{Scope: "t", Key: "p2", Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: now},
-		OnFill: func(*groupbuy.Team, []groupbuy.Seat) []storage.Event {
-			calls++
-			return []storage.Event{{ID: "ev-taken", Topic: "t", Key: "k2", CreatedAt: now}}
-		},
-	})
-	if !errors.Is(err, storage.ErrConflict) || calls == 0 {
-		t.Fatalf("PaySeat: %v after %d OnFill calls; want storage.ErrConflict from OnFill's event", err, calls)
-	}
-	if team, _ := s.GetTeam(ctx, lead.Team.ID); team.State != groupbuy.TeamForming || team.SeatsPaid != 1 {
-		t.Errorf("team %s with %d paid, want forming with 1", team.State, team.SeatsPaid)
-	}
-	if seat, _ := s.GetSeat(ctx, bob.Seat.ID); seat.State != groupbuy.SeatReserved || seat.PaymentRef != "" {
-		t.Errorf("seat %s, ref %q; want reserved without a reference", seat.State, seat.PaymentRef)
-	}
-	if _, err := s.GetIdempotency(ctx, "t", "p2"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("record: %v, want not found", err)
-	}
-	if n := s.Pending(); n != pending {
-		t.Errorf("%d events pending, want %d", n, pending)
+	return s, func(onFill func(*groupbuy.Team, []groupbuy.Seat) []storage.Event) error {
+		t.Helper()
+		pending := s.Pending()
+		_, err := s.PaySeat(ctx, &groupbuy.PaySeatWrite{
+			TeamID: lead.Team.ID, SeatID: bob.Seat.ID, PaymentRef: "p2", Amount: price, Currency: "CNY", Now: now,
+			Events: []storage.Event{{ID: "ev-paid", Topic: "t", Key: "k", CreatedAt: now}},
+			Idem:   &groupbuy.IdempotencyRecord{Scope: "t", Key: "p2", Fingerprint: "fp", Result: []byte(`{}`), CreatedAt: now},
+			OnFill: onFill,
+		})
+		if err == nil {
+			return nil
+		}
+		if team, _ := s.GetTeam(ctx, lead.Team.ID); team.State != groupbuy.TeamForming || team.SeatsPaid != 1 {
+			t.Errorf("team %s with %d paid, want forming with 1", team.State, team.SeatsPaid)
+		}
+		if seat, _ := s.GetSeat(ctx, bob.Seat.ID); seat.State != groupbuy.SeatReserved || seat.PaymentRef != "" {
+			t.Errorf("seat %s, ref %q; want reserved without a reference", seat.State, seat.PaymentRef)
+		}
+		if _, err := s.GetIdempotency(ctx, "t", "p2"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("record: %v, want not found", err)
+		}
+		if n := s.Pending(); n != pending {
+			t.Errorf("%d events pending, want %d", n, pending)
+		}
+		return err
 	}
 }
 
