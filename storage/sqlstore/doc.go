@@ -75,7 +75,7 @@
 // A released migration is never edited: its changes go in a new
 // migration. <prefix>schema_migrations records a checksum of each applied
 // migration's statements (SHA-256 of the statements without the file's
-// comments, before the prefix is substituted), and Migrate refuses to run
+// comment lines, before the prefix is substituted), and Migrate refuses to run
 // (ErrMigrationChanged, naming the migration) when an applied migration's
 // embedded statements differ from what was recorded. A database migrated
 // by a release before checksums has none: Migrate adds the column (a

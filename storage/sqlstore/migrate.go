@@ -33,8 +33,9 @@ type migration struct {
 
 // checksum is the hex SHA-256 of a migration's statements as splitSQL
 // returns them from the file, before the prefix is substituted: the same
-// for every prefix, and unchanged by an edit of the file's comments or of
-// the blank space between statements, which run nothing.
+// for every prefix, and unchanged by an edit of the file's comment lines
+// or of the blank space between statements, which run nothing (a "--"
+// comment after code on a line is part of its statement).
 func checksum(text string) string {
 	sum := sha256.Sum256([]byte(strings.Join(splitSQL(text), ";\n")))
 	return hex.EncodeToString(sum[:])
