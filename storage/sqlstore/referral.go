@@ -736,6 +736,7 @@ func (s *Store) SaveAttribution(ctx context.Context, a *referral.Attribution, ev
 		created, err = s.pgSaveAttribution(ctx, args, events)
 	} else {
 		err = s.inTx(ctx, func(r run) error {
+			created = false // a rerun after a retryable failure starts afresh
 			if _, err := r.exec(ctx, `INSERT INTO {p}ref_attributions (`+attrCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 				return s.uniqueAsGuard(err, "attribution")
 			}
