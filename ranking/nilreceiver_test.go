@@ -189,3 +189,28 @@ func TestBuiltinScoreBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltinScoreLiveMiddle: a host's Input whose Live is not increasing,
+// with its ends inside the batch and an index in the middle outside it, is
+// a *ValidationError on in.Live; its ends alone were checked, and the
+// signal indexed the batch with the middle one and panicked.
+func TestBuiltinScoreLiveMiddle(t *testing.T) {
+	b, _ := newGen(1).batch(t, 4)
+	for _, live := range [][]int32{{0, 9, 3}, {0, -1, 3}, {1, 1, 2}, {2, 1, 3}} {
+		for _, sig := range []ranking.Signal{ranking.Engagement{}, ranking.ExponentialDecay{HalfLife: time.Hour}, ranking.Affinity{}, ranking.Explore{}} {
+			var err error
+			func() {
+				defer func() {
+					if x := recover(); x != nil {
+						t.Fatalf("%s with Live %v panicked: %v", sig.Name(), live, x)
+					}
+				}()
+				err = sig.Score(&ranking.Input{Batch: b, Live: live}, make([]float64, 4))
+			}()
+			ve, ok := err.(*ranking.ValidationError)
+			if !ok || ve.Field != "in.Live" {
+				t.Errorf("%s with Live %v: got %T %v", sig.Name(), live, err, err)
+			}
+		}
+	}
+}

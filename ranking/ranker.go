@@ -572,7 +572,7 @@ func (r *Ranker) run(req *Request, b *Batch, out *Page, ex *Explanation) error {
 
 	in := &s.in
 	*in = Input{Batch: b, AsOf: out.AsOf, Viewer: req.Viewer, PriceRef: req.PriceRef,
-		Params: req.Params, asOf: asOf, tmp: s.tmp}
+		Params: req.Params, asOf: asOf, tmp: s.tmp, ranked: true}
 	pool := max(r.pool, limit)
 	for l := range s.heaps {
 		k := want[l]

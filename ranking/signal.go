@@ -69,12 +69,17 @@ type Input struct {
 	// of no viewer on a host's Input.
 	asOf int64
 	tmp  []float64 // scratch of len Batch.Len() for accumulators
+	// ranked marks an Input Rank built, whose Live it made increasing and
+	// within the batch: check need not walk it for every signal.
+	ranked bool
 }
 
 // check returns a *ValidationError unless a built-in signal can score in
-// into out: in and its Batch set, out as long as the batch, Live within
-// it (Live is increasing, so its ends tell). Rank always passes such an
-// Input; a host calling a signal itself might not.
+// into out: in and its Batch set, out as long as the batch, Live
+// increasing and within it. Rank always passes such an Input, whose Live
+// it does not walk again; a host calling a signal itself might not, and
+// its Live is walked whole (its ends alone would let an index in the
+// middle fall outside the batch).
 func (in *Input) check(out []float64) error {
 	switch {
 	case in == nil:
@@ -85,6 +90,13 @@ func (in *Input) check(out []float64) error {
 		return invalid("out", "shorter than the batch")
 	case len(in.Live) > 0 && (in.Live[0] < 0 || int(in.Live[len(in.Live)-1]) >= in.Batch.Len()):
 		return invalid("in.Live", "must be increasing batch indices")
+	}
+	if !in.ranked {
+		for k := 1; k < len(in.Live); k++ {
+			if in.Live[k] <= in.Live[k-1] {
+				return invalid("in.Live", "must be increasing batch indices")
+			}
+		}
 	}
 	return nil
 }
