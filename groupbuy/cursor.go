@@ -1,12 +1,11 @@
 package groupbuy
 
 import (
-	"encoding/base64"
-	"encoding/binary"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/socialcommerce/sdk/internal/check"
+	"github.com/socialcommerce/sdk/internal/keyset"
 )
 
 // SeatPosition is a seat's place in the order of Store.UserSeats: its
@@ -48,21 +47,16 @@ func CheckSeatPosition(p SeatPosition) error {
 	return nil
 }
 
-// A seat cursor is the unpadded URL-safe base64 of a version byte, the
-// position's ReservedAt in Unix microseconds (8 bytes, big-endian) and its
-// seat ID. It is a position in a user's list, not a credential: whoever
-// holds one learns only a seat ID and an instant, and a cursor of another
-// user's list positions this user's list.
+// A seat cursor (internal/keyset) is of kind 1, with the position's
+// ReservedAt in Unix microseconds and its seat ID. It is a position in a
+// user's list, not a credential: whoever holds one learns only a seat ID
+// and an instant, and a cursor of another user's list positions this
+// user's list.
 const seatCursorVersion = 1
-
-var seatCursorEncoding = base64.RawURLEncoding.Strict()
 
 // encodeSeatCursor returns p's cursor.
 func encodeSeatCursor(p SeatPosition) string {
-	b := make([]byte, 9, 9+len(p.ID))
-	b[0] = seatCursorVersion
-	binary.BigEndian.PutUint64(b[1:], uint64(p.ReservedAt.UnixMicro()))
-	return seatCursorEncoding.EncodeToString(append(b, p.ID...))
+	return keyset.Encode(seatCursorVersion, p.ReservedAt.UnixMicro(), p.ID)
 }
 
 // decodeSeatCursor parses a cursor of encodeSeatCursor; "" is the zero
@@ -71,20 +65,12 @@ func decodeSeatCursor(c string) (SeatPosition, error) {
 	if c == "" {
 		return SeatPosition{}, nil
 	}
-	if len(c) > seatCursorEncoding.EncodedLen(9+MaxIDLength) {
+	micros, id, err := keyset.Decode(c, seatCursorVersion, MaxIDLength)
+	if errors.Is(err, keyset.ErrTooLong) {
 		return SeatPosition{}, invalid("cursor", "too long")
 	}
-	// The decoder skips line breaks; a cursor has none, so that one
-	// position has one cursor.
-	b, err := seatCursorEncoding.DecodeString(c)
-	if err != nil || strings.ContainsAny(c, "\r\n") || len(b) < 10 || b[0] != seatCursorVersion {
-		return SeatPosition{}, invalid("cursor", "not a cursor of UserSeats")
-	}
-	p := SeatPosition{
-		ReservedAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC(),
-		ID:         string(b[9:]),
-	}
-	if CheckSeatPosition(p) != nil {
+	p := SeatPosition{ReservedAt: time.UnixMicro(micros).UTC(), ID: id}
+	if err != nil || CheckSeatPosition(p) != nil {
 		return SeatPosition{}, invalid("cursor", "not a cursor of UserSeats")
 	}
 	return p, nil

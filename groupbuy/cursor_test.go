@@ -1,11 +1,16 @@
 package groupbuy
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 )
+
+// seatCursorEncoding is the cursors' encoding (internal/keyset), to build
+// cursors keyset.Encode would not.
+var seatCursorEncoding = base64.RawURLEncoding
 
 func TestSeatCursor(t *testing.T) {
 	at := time.Date(2026, 11, 29, 18, 0, 0, 123456789, time.UTC)

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/socialcommerce/sdk/internal/keyset"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -553,10 +554,10 @@ func (s *Service) UserSeats(ctx context.Context, userID, cursor string, limit in
 	if err != nil {
 		return SeatPage{}, fmt.Errorf("groupbuy: seats of user %s: %w", userID, err)
 	}
-	page := SeatPage{Seats: seats}
-	if len(seats) > limit || len(seats) == MaxListLimit {
-		page.Seats = seats[:limit]
-		page.Next = encodeSeatCursor(PositionOf(&page.Seats[limit-1]))
+	page := SeatPage{}
+	var last *Seat
+	if page.Seats, last = keyset.Cut(seats, limit, MaxListLimit); last != nil {
+		page.Next = encodeSeatCursor(PositionOf(last))
 	}
 	return page, nil
 }

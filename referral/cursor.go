@@ -1,11 +1,11 @@
 package referral
 
 import (
-	"encoding/base64"
-	"encoding/binary"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/socialcommerce/sdk/internal/keyset"
 )
 
 // CodePosition is a code's place in the order of Store.UserCodes: its
@@ -65,58 +65,47 @@ func CheckHistoryPosition(afterVersion int64) error {
 	return nil
 }
 
-// A cursor is the unpadded URL-safe base64 of a kind byte and the
-// position: for codes the CreatedAt in Unix microseconds (8 bytes,
-// big-endian) then the code; for history the version (8 bytes). It is a
-// position in a user's list, not a credential: a cursor of another user's
-// list positions this user's list. The kinds differ so that one list's
-// cursor is refused by the other.
+// A cursor (internal/keyset) is of a kind per list: for codes with the
+// CreatedAt in Unix microseconds and the code, for history with the
+// version and nothing else. It is a position in a user's list, not a
+// credential: a cursor of another user's list positions this user's list.
+// The kinds differ so that one list's cursor is refused by the other.
 const (
 	codeCursorKind    = 1
 	historyCursorKind = 2
 )
 
-var cursorEncoding = base64.RawURLEncoding.Strict()
-
 func encodeCodeCursor(p CodePosition) string {
-	b := make([]byte, 9, 9+len(p.Code))
-	b[0] = codeCursorKind
-	binary.BigEndian.PutUint64(b[1:], uint64(p.CreatedAt.UnixMicro()))
-	return cursorEncoding.EncodeToString(append(b, p.Code...))
+	return keyset.Encode(codeCursorKind, p.CreatedAt.UnixMicro(), p.Code)
 }
 
 func encodeHistoryCursor(version int64) string {
-	b := make([]byte, 9)
-	b[0] = historyCursorKind
-	binary.BigEndian.PutUint64(b[1:], uint64(version))
-	return cursorEncoding.EncodeToString(b)
+	return keyset.Encode(historyCursorKind, version, "")
 }
 
-// decodeCursor decodes a cursor of the kind given, at most 9+max bytes
-// long; nil for "" (the start). Anything else is a *ValidationError on
-// field "cursor".
-func decodeCursor(c string, kind byte, max int, list string) ([]byte, error) {
+// decodeCursor decodes a cursor of the kind given whose tail is at most
+// max bytes long; ok is false for "" (the start). Anything else is a
+// *ValidationError on field "cursor".
+func decodeCursor(c string, kind byte, max int, list string) (n int64, tail string, ok bool, err error) {
 	if c == "" {
-		return nil, nil
+		return 0, "", false, nil
 	}
-	if len(c) > cursorEncoding.EncodedLen(9+max) {
-		return nil, invalid("cursor", "too long")
+	n, tail, err = keyset.Decode(c, kind, max)
+	switch {
+	case errors.Is(err, keyset.ErrTooLong):
+		return 0, "", false, invalid("cursor", "too long")
+	case err != nil:
+		return 0, "", false, invalid("cursor", "not a cursor of "+list)
 	}
-	// The decoder skips line breaks; a cursor has none, so that one
-	// position has one cursor.
-	b, err := cursorEncoding.DecodeString(c)
-	if err != nil || strings.ContainsAny(c, "\r\n") || len(b) < 9 || b[0] != kind {
-		return nil, invalid("cursor", "not a cursor of "+list)
-	}
-	return b, nil
+	return n, tail, true, nil
 }
 
 func decodeCodeCursor(c string) (CodePosition, error) {
-	b, err := decodeCursor(c, codeCursorKind, MaxStoredCodeLength, "UserCodes")
-	if b == nil || err != nil {
+	micros, code, ok, err := decodeCursor(c, codeCursorKind, MaxStoredCodeLength, "UserCodes")
+	if !ok || err != nil {
 		return CodePosition{}, err
 	}
-	p := CodePosition{CreatedAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC(), Code: string(b[9:])}
+	p := CodePosition{CreatedAt: time.UnixMicro(micros).UTC(), Code: code}
 	if p.IsZero() || CheckCodePosition(p) != nil {
 		return CodePosition{}, invalid("cursor", "not a cursor of UserCodes")
 	}
@@ -124,12 +113,11 @@ func decodeCodeCursor(c string) (CodePosition, error) {
 }
 
 func decodeHistoryCursor(c string) (int64, error) {
-	b, err := decodeCursor(c, historyCursorKind, 0, "BindingHistory")
-	if b == nil || err != nil {
+	v, tail, ok, err := decodeCursor(c, historyCursorKind, 0, "BindingHistory")
+	if !ok || err != nil {
 		return 0, err
 	}
-	v := int64(binary.BigEndian.Uint64(b[1:9]))
-	if len(b) != 9 || v <= 0 {
+	if tail != "" || v <= 0 {
 		return 0, invalid("cursor", "not a cursor of BindingHistory")
 	}
 	return v, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/socialcommerce/sdk/internal/check"
 	"github.com/socialcommerce/sdk/internal/ids"
+	"github.com/socialcommerce/sdk/internal/keyset"
 	"github.com/socialcommerce/sdk/storage"
 )
 
@@ -708,22 +709,10 @@ func (s *Service) UserCodes(ctx context.Context, programmeID, userID, cursor str
 	}
 	page := CodePage{}
 	var last *InviteCode
-	if page.Codes, last = cutPage(codes, limit); last != nil {
+	if page.Codes, last = keyset.Cut(codes, limit, MaxListLimit); last != nil {
 		page.Next = encodeCodeCursor(CodePositionOf(last))
 	}
 	return page, nil
-}
-
-// cutPage cuts a list read with a limit of min(limit+1, MaxListLimit) to
-// a page of at most limit, and returns the page's last item when a next
-// page may follow (nil on the last page): when the list held the item
-// after the page, or was cut at MaxListLimit.
-func cutPage[T any](list []T, limit int) ([]T, *T) {
-	if len(list) > limit || len(list) == MaxListLimit {
-		list = list[:limit]
-		return list, &list[limit-1]
-	}
-	return list, nil
 }
 
 // HistoryPage is one page of a user's binding history.
@@ -757,7 +746,7 @@ func (s *Service) BindingHistory(ctx context.Context, programmeID, userID, curso
 	}
 	page := HistoryPage{}
 	var last *BindingChange
-	if page.Changes, last = cutPage(h, limit); last != nil {
+	if page.Changes, last = keyset.Cut(h, limit, MaxListLimit); last != nil {
 		page.Next = encodeHistoryCursor(last.Version)
 	}
 	return page, nil
