@@ -26,24 +26,9 @@ import (
 func TestWithTxCancelledWriteLeavesNothing(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
-		team, alice := f.open("alice")
-		bob := f.join(team.ID, "bob")
-		_, err := s.PaySeat(t.Context(), f.payWrite(alice, ""))
-		require.NoError(t, err)
-		drain(t, s)
-
-		host, err := db.BeginTx(t.Context(), nil)
-		require.NoError(t, err)
-		defer func() { _ = host.Rollback() }()
 		ctx, cancel := context.WithCancel(t.Context())
-		w := f.payWrite(bob, "")
-		onFill := w.OnFill
-		w.OnFill = func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
-			cancel() // the request's ctx ends mid-write
-			return onFill(team, seats)
-		}
-		_, err = s.WithTx(host).PaySeat(ctx, w)
+		team, bob, host, w := fillingPayInHostTx(t, db, s, cancel) // the request's ctx ends mid-write
+		_, err := s.WithTx(host).PaySeat(ctx, w)
 		require.ErrorIs(t, err, context.Canceled)
 		require.NoError(t, host.Commit(), "the host goes on and commits its own work")
 
@@ -69,22 +54,9 @@ func TestWithTxSlowWriteReleasesSavepoint(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		s := newStore(t, db, d)
 		sqlstore.SetSavepointEndTimeout(s, 300*time.Millisecond)
-		f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
-		team, alice := f.open("alice")
-		bob := f.join(team.ID, "bob")
-		_, err := s.PaySeat(t.Context(), f.payWrite(alice, ""))
-		require.NoError(t, err)
-		drain(t, s)
-
-		host, err := db.BeginTx(t.Context(), nil)
-		require.NoError(t, err)
-		defer func() { _ = host.Rollback() }()
-		w := f.payWrite(bob, "")
-		onFill := w.OnFill
-		w.OnFill = func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+		team, _, host, w := fillingPayInHostTx(t, db, s, func() {
 			time.Sleep(time.Second) // the write outlasts the savepoint's end timeout
-			return onFill(team, seats)
-		}
+		})
 		res, err := s.WithTx(host).PaySeat(t.Context(), w)
 		require.NoError(t, err)
 		assert.True(t, res.Filled)
@@ -94,4 +66,29 @@ func TestWithTxSlowWriteReleasesSavepoint(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, groupbuy.TeamSucceeded, got.State)
 	})
+}
+
+// fillingPayInHostTx sets up a team of 2 whose leader paid, begins a host
+// transaction (rolled back at the test's end unless committed) and
+// returns the write of the filling payment of bob's seat, whose OnFill
+// calls during first: between the payment's statements.
+func fillingPayInHostTx(t *testing.T, db *sql.DB, s *sqlstore.Store, during func()) (groupbuy.Team, groupbuy.Seat, *sql.Tx, *groupbuy.PaySeatWrite) {
+	t.Helper()
+	f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+	team, alice := f.open("alice")
+	bob := f.join(team.ID, "bob")
+	_, err := s.PaySeat(t.Context(), f.payWrite(alice, ""))
+	require.NoError(t, err)
+	drain(t, s)
+
+	host, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = host.Rollback() })
+	w := f.payWrite(bob, "")
+	onFill := w.OnFill
+	w.OnFill = func(team *groupbuy.Team, seats []groupbuy.Seat) []storage.Event {
+		during()
+		return onFill(team, seats)
+	}
+	return team, bob, host, w
 }
