@@ -9,7 +9,9 @@
 // bounds a Programme: ValidateProgramme refuses one beyond its policy with a
 // *ValidationError naming the rule. DecideBind applies the programme's
 // binding mode (first touch, first touch locked for a period, last touch
-// within a window); CheckNoCycle refuses self-referral and cycles; Decide
+// within a window; under last touch a repeat to the current referrer is a
+// Refresh of the window, not a binding change); CheckNoCycle refuses
+// self-referral and cycles; Decide
 // walks a given chain under the programme's levels, self-purchase rule and
 // frozen rule, and says for each member whether it is paid and at which
 // level, or why it was dropped. A frozen or inactive ancestor either loses
@@ -24,7 +26,11 @@
 //
 // Store is declared here and implemented by storage/memory and
 // storage/sqlstore; its Bind is a guarded write that keeps the forest
-// acyclic under concurrent binds (see BindWrite). Service runs the
+// acyclic under concurrent binds (see BindWrite). The binding history
+// holds binding changes only: a last-touch repeat to the current referrer
+// extends the window (ExpiresAt) in place, with no history entry, no new
+// version and no TopicBound event, so a user clicking the same link over
+// and over grows nothing. Service runs the
 // commands: CreateProgramme, IssueCode/ResolveCode/RevokeCode,
 // SignToken/VerifyToken, Apply/Approve/Reject/Freeze/Unfreeze/Revoke, Bind
 // (BindCode, BindToken), Attribute, Downline, and the paged lists

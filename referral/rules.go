@@ -53,21 +53,30 @@ func CheckNoCycle(user, referrer string, ancestors []string) error {
 	return nil
 }
 
-// BindDecision is what DecideBind allows.
+// BindDecision is what DecideBind allows. At most one of Noop, Refresh
+// and Rebind is set; none is a first binding.
 type BindDecision struct {
-	// Noop: the user is already bound to this referrer (and a repeat
-	// changes nothing except, for last touch, the window: see Refresh).
+	// Noop: the user is already bound to this referrer, and a repeat
+	// changes nothing (first touch, with or without a lock).
 	Noop bool
+	// Refresh: the user is already bound to this referrer under last
+	// touch; the repeat extends the binding's window to ExpiresAt in
+	// place. It is not a binding change: no history entry, no new
+	// version, no event (BindWrite.Refresh).
+	Refresh bool
 	// Rebind: the binding replaces current; the write expects its version.
 	Rebind bool
-	// LockedUntil and ExpiresAt of the new binding.
+	// LockedUntil and ExpiresAt of the new binding (of a refresh, the new
+	// end of the window).
 	LockedUntil time.Time
 	ExpiresAt   time.Time
 }
 
 // DecideBind decides whether a bind of a user (whose current binding is
 // current, nil when none) to referrer at now is allowed under the
-// programme's mode. override is an admin override: it always rebinds.
+// programme's mode. override is an admin override: it always rebinds, to
+// the current referrer too (recording who and why). A repeat to the
+// current referrer is a Noop, or under last touch a Refresh of the window.
 //
 // The new binding's LockedUntil and ExpiresAt are now plus the period,
 // rounded up to a whole microsecond: every store keeps that precision, so
@@ -91,8 +100,14 @@ func DecideBind(p *Programme, current *Binding, referrer string, override bool, 
 	if current == nil {
 		return d, nil
 	}
-	if current.ReferrerID == referrer && !override && p.BindMode != BindLastTouch {
-		return BindDecision{Noop: true}, nil
+	if current.ReferrerID == referrer && !override {
+		if p.BindMode != BindLastTouch {
+			return BindDecision{Noop: true}, nil
+		}
+		// The referrer stays: only the window moves. A history entry per
+		// click on the same link would grow without bound, and list
+		// non-changes.
+		return BindDecision{Refresh: true, ExpiresAt: d.ExpiresAt}, nil
 	}
 	d.Rebind = true
 	if override {

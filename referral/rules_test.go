@@ -136,8 +136,16 @@ func TestDecideBind(t *testing.T) {
 	p.BindMode, p.AttributionWindow = referral.BindLastTouch, 24*time.Hour
 	d, err = referral.DecideBind(&p, cur, "r1", false, now)
 	require.NoError(t, err)
-	assert.True(t, d.Rebind, "last touch refreshes the window")
-	assert.Equal(t, now.Add(24*time.Hour), d.ExpiresAt)
+	assert.Equal(t, referral.BindDecision{Refresh: true, ExpiresAt: now.Add(24 * time.Hour)}, d,
+		"a repeat to the current referrer refreshes the window in place: no rebind")
+	d, err = referral.DecideBind(&p, cur, "r2", false, now)
+	require.NoError(t, err)
+	assert.True(t, d.Rebind, "another referrer rebinds")
+	assert.False(t, d.Refresh)
+	d, err = referral.DecideBind(&p, cur, "r1", true, now)
+	require.NoError(t, err)
+	assert.True(t, d.Rebind, "an admin override to the current referrer is a change")
+	assert.False(t, d.Refresh)
 }
 
 // summary renders a Decide result as "user:level" or "user-reason".

@@ -459,8 +459,13 @@ type boundPayload struct {
 
 // Bind binds a user to a referrer under the programme's mode and
 // eligibility rules. Binding again to the current referrer returns the
-// binding unchanged (in last-touch mode it refreshes the window), so a
-// retried request is harmless.
+// binding unchanged, so a retried request is harmless; in last-touch mode
+// it extends the binding's window (ExpiresAt) in place, and nothing else:
+// the referrer did not change, so there is no history entry, no new
+// version and no TopicBound event (BoundAt, Source and Code stay those of
+// the change that bound the user to the referrer). An admin Override to
+// the current referrer is a change: it is recorded, with its actor and
+// reason.
 func (s *Service) Bind(ctx context.Context, req BindRequest) (Binding, error) {
 	p, err := s.programme(ctx, req.ProgrammeID)
 	if err != nil {
@@ -530,6 +535,15 @@ func (s *Service) bindOnce(ctx context.Context, p *Programme, req *BindRequest) 
 	}
 	if d.Noop {
 		return got, nil
+	}
+	if d.Refresh {
+		if !d.ExpiresAt.After(got.ExpiresAt) {
+			return got, nil // a later window is there already
+		}
+		w := &BindWrite{Binding: got, ExpectVersion: got.Version, Refresh: true,
+			RequireActiveReferrer: p.ReferrerMustBeDistributor}
+		w.Binding.ExpiresAt = d.ExpiresAt
+		return s.store.Bind(ctx, w)
 	}
 	if cur == nil && p.NewUsersOnly && !req.Override {
 		if s.cfg.IsNewUser == nil {

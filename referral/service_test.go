@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/memory"
 )
 
@@ -68,4 +69,52 @@ func TestBindModesAndEligibility(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, a.Beneficiaries(), "outside the attribution window")
 	assert.Equal(t, referral.DropExpired, a.Result[0].Drop)
+}
+
+// Under last touch, a user clicking the current referrer's link again and
+// again extends the binding's window each time, in place: one binding
+// change, so one history entry, one version and one event, however many
+// clicks; the window ends at the last click plus AttributionWindow.
+func TestBindLastTouchRefreshInPlace(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	store := memory.New()
+	svc, err := referral.New(store, referral.Config{Now: func() time.Time { return clock }})
+	require.NoError(t, err)
+	p, err := svc.CreateProgramme(ctx, referral.Programme{
+		ID: "last", Policy: referral.PolicyEU, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindLastTouch,
+		AttributionWindow: time.Hour, SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel,
+		Approval: referral.ApproveAuto,
+	})
+	require.NoError(t, err)
+	_, err = svc.Apply(ctx, p.ID, "r")
+	require.NoError(t, err)
+	bound := clock
+	for range 100 {
+		b, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: p.ID, UserID: "u", ReferrerID: "r", Source: referral.SourceLink})
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), b.Version)
+		assert.Equal(t, bound, b.BoundAt)
+		assert.Equal(t, clock.Add(time.Hour), b.ExpiresAt)
+		clock = clock.Add(time.Minute)
+	}
+	h, err := svc.BindingHistory(ctx, p.ID, "u", "", referral.MaxListLimit)
+	require.NoError(t, err)
+	assert.Len(t, h.Changes, 1, "one binding change")
+	evs, err := store.Claim(ctx, 1000, time.Minute)
+	require.NoError(t, err)
+	assert.Len(t, withTopicBound(evs), 1, "one binding event")
+	a, err := svc.Attribute(ctx, p.ID, "o", "u", bound.Add(90*time.Minute))
+	require.NoError(t, err)
+	assert.Len(t, a.Beneficiaries(), 1, "inside the extended window")
+}
+
+func withTopicBound(evs []storage.Event) []storage.Event {
+	var out []storage.Event
+	for _, e := range evs {
+		if e.Topic == referral.TopicBound {
+			out = append(out, e)
+		}
+	}
+	return out
 }

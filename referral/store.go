@@ -105,6 +105,16 @@ type DistributorWrite struct {
 //   - the user is not among the referrer's ancestors (ErrCycle), walked to
 //     the root (at most MaxChainWalk steps, else ErrConflict).
 //
+// Refresh (a last-touch repeat to the current referrer, see
+// BindDecision.Refresh) is not a binding change: it moves the user's
+// binding's ExpiresAt to Binding.ExpiresAt in place, unless it ends later
+// already, and changes nothing else: no history row (Change is ignored),
+// the version stays ExpectVersion. Its preconditions: the programme exists
+// (ErrNotFound); user ≠ referrer (ErrSelfReferral); the user's binding has
+// version ExpectVersion (> 0) and referrer Binding.ReferrerID
+// (ErrConflict); RequireActiveReferrer as above. The referrer stays, so no
+// cycle walk. It returns the binding as stored.
+//
 // Atomicity must hold against concurrent binds: two binds of the same new
 // user (one wins, the other gets ErrAlreadyBound) and binds that would
 // close a cycle together (A→B racing B→A, or longer rings: at least one
@@ -114,8 +124,10 @@ type BindWrite struct {
 	Binding               Binding
 	ExpectVersion         int64
 	RequireActiveReferrer bool
-	Change                BindingChange
-	Events                []storage.Event
+	// Refresh extends the current binding's window in place (see above).
+	Refresh bool
+	Change  BindingChange
+	Events  []storage.Event
 }
 
 // Argument checks that every adapter runs first (as storage.ValidateClaim
@@ -168,6 +180,12 @@ func CheckBindWrite(w *BindWrite) error {
 	}
 	if b.BoundAt.IsZero() {
 		return invalid("BoundAt", "must be set")
+	}
+	if w.Refresh && w.ExpectVersion == 0 {
+		return invalid("ExpectVersion", "a refresh needs the current binding's version")
+	}
+	if w.Refresh && b.ExpiresAt.IsZero() {
+		return invalid("ExpiresAt", "a refresh needs the window's new end")
 	}
 	return errors.Join(checkTime("BoundAt", b.BoundAt), checkTime("LockedUntil", b.LockedUntil), checkTime("ExpiresAt", b.ExpiresAt),
 		checkTime("Change.At", w.Change.At),

@@ -246,11 +246,26 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 	case w.ExpectVersion > 0 && (cur == nil || cur.Version != w.ExpectVersion):
 		return referral.Binding{}, fmt.Errorf("binding of %s changed: %w", b.UserID, referral.ErrConflict)
 	}
+	if w.Refresh && cur.ReferrerID != b.ReferrerID {
+		return referral.Binding{}, fmt.Errorf("binding of %s is to %s: %w", b.UserID, cur.ReferrerID, referral.ErrConflict)
+	}
 	if w.RequireActiveReferrer {
 		d := r.dists[pu{b.ProgrammeID, b.ReferrerID}]
 		if d == nil || d.State != referral.DistributorActive {
 			return referral.Binding{}, referral.ErrNotDistributor
 		}
+	}
+	if w.Refresh {
+		// The window alone moves, never earlier; the edge stays, so no
+		// cycle walk, and no history row.
+		if err := s.eventsFree(w.Events, referral.ErrConflict); err != nil {
+			return referral.Binding{}, err
+		}
+		if b.ExpiresAt.After(cur.ExpiresAt) {
+			cur.ExpiresAt = b.ExpiresAt
+		}
+		s.addEvents(w.Events)
+		return *cur, nil
 	}
 	steps := 0
 	for a := b.ReferrerID; ; {

@@ -46,7 +46,9 @@ package sqlstore
 // never hides a committed binding. SQLite's write lock serialises binds.
 // Statements: BEGIN, programme, nodes, lock user, distributor, walk, lock
 // chain, UPDATE, history, events, COMMIT: 11 (one more walk and lock per
-// rebind that raced).
+// rebind that raced). A last-touch refresh (BindWrite.Refresh) keeps the
+// edge, so it locks the user's row, checks the distributor and updates
+// expires_at alone: 5 or 6 (refreshBinding).
 //
 // Attribute's snapshot is one INSERT ... ON CONFLICT DO NOTHING plus its
 // event in one statement on PostgreSQL (a data-modifying CTE), in
@@ -372,6 +374,9 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 	if err := referral.CheckBindWrite(w); err != nil {
 		return referral.Binding{}, err
 	}
+	if w.Refresh {
+		return s.refreshBinding(ctx, w)
+	}
 	b := w.Binding
 	b.Version = w.ExpectVersion + 1
 	b.BoundAt, b.LockedUntil, b.ExpiresAt = utc(b.BoundAt), utc(b.LockedUntil), utc(b.ExpiresAt)
@@ -410,42 +415,10 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 			lost = conflict("binding of %s is v%d", b.UserID, version)
 		}
 		if lost != nil {
-			// Under WithTx the Service read the binding in the host's
-			// snapshot: when that still shows what the write expected, the
-			// binding changed after the snapshot, and only a rerun of the
-			// host's transaction sees the change.
-			return s.retryableIfStale(ctx, r, lost, func(r run) (bool, error) {
-				var (
-					ref sql.NullString
-					v   int64
-				)
-				err := r.row(ctx, `SELECT referrer_id, version FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?`,
-					b.ProgrammeID, b.UserID).Scan(&ref, &v)
-				if errors.Is(err, errNoRows) {
-					return w.ExpectVersion == 0, nil
-				}
-				if w.ExpectVersion == 0 {
-					return !ref.Valid, err
-				}
-				return ref.Valid && v == w.ExpectVersion, err
-			})
+			return s.retryableIfStale(ctx, r, lost, s.bindReadStale(ctx, w))
 		}
 		if w.RequireActiveReferrer {
-			var state string
-			// A locking read, so that MySQL reads the latest row, not the
-			// host's snapshot (WithTx); PostgreSQL's fails retryably on a
-			// row changed after the snapshot, and misses one inserted
-			// after it, which absentOrNewer finds.
-			err := r.row(ctx, `SELECT state FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`+s.forShare(),
-				b.ProgrammeID, b.ReferrerID).Scan(&state)
-			if errors.Is(err, errNoRows) {
-				return s.absentOrNewer(ctx, r, "distributor "+b.ReferrerID, referral.ErrNotDistributor,
-					`{p}ref_distributors WHERE programme_id = ? AND user_id = ?`, b.ProgrammeID, b.ReferrerID)
-			}
-			if err == nil && state != string(referral.DistributorActive) {
-				return referral.ErrNotDistributor
-			}
-			if err != nil {
+			if err := s.activeReferrer(ctx, r, b.ProgrammeID, b.ReferrerID); err != nil {
 				return err
 			}
 		}
@@ -470,6 +443,93 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		return referral.Binding{}, err
 	}
 	return b, nil
+}
+
+// bindReadStale tells retryableIfStale whether the Service, under WithTx,
+// read in the host's snapshot the binding that w expected: then the
+// binding changed after the snapshot, and only a rerun of the host's
+// transaction sees the change.
+func (s *Store) bindReadStale(ctx context.Context, w *referral.BindWrite) func(r run) (bool, error) {
+	return func(r run) (bool, error) {
+		var (
+			ref sql.NullString
+			v   int64
+		)
+		err := r.row(ctx, `SELECT referrer_id, version FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?`,
+			w.Binding.ProgrammeID, w.Binding.UserID).Scan(&ref, &v)
+		if errors.Is(err, errNoRows) {
+			return w.ExpectVersion == 0, nil
+		}
+		if w.ExpectVersion == 0 {
+			return !ref.Valid, err
+		}
+		return ref.Valid && v == w.ExpectVersion && (!w.Refresh || ref.String == w.Binding.ReferrerID), err
+	}
+}
+
+// activeReferrer reports ErrNotDistributor unless ref is an active
+// distributor of the programme.
+func (s *Store) activeReferrer(ctx context.Context, r run, prog, ref string) error {
+	var state string
+	// A locking read, so that MySQL reads the latest row, not the host's
+	// snapshot (WithTx); PostgreSQL's fails retryably on a row changed
+	// after the snapshot, and misses one inserted after it, which
+	// absentOrNewer finds.
+	err := r.row(ctx, `SELECT state FROM {p}ref_distributors WHERE programme_id = ? AND user_id = ?`+s.forShare(),
+		prog, ref).Scan(&state)
+	if errors.Is(err, errNoRows) {
+		return s.absentOrNewer(ctx, r, "distributor "+ref, referral.ErrNotDistributor,
+			`{p}ref_distributors WHERE programme_id = ? AND user_id = ?`, prog, ref)
+	}
+	if err == nil && state != string(referral.DistributorActive) {
+		return referral.ErrNotDistributor
+	}
+	return err
+}
+
+// refreshBinding is Bind of a BindWrite.Refresh: it moves the window of
+// the user's binding in place, under the lock of its row, and appends no
+// history row. The referrer stays, so there is no chain to lock and walk:
+// BEGIN, programme, lock user, (distributor), UPDATE, COMMIT.
+func (s *Store) refreshBinding(ctx context.Context, w *referral.BindWrite) (referral.Binding, error) {
+	want := w.Binding
+	var out referral.Binding
+	err := s.inTx(ctx, func(r run) error {
+		if err := s.programmeExists(ctx, r, want.ProgrammeID); err != nil {
+			return err
+		}
+		if want.UserID == want.ReferrerID {
+			return referral.ErrSelfReferral
+		}
+		b, err := s.scanBinding(r.row(ctx, `SELECT `+nodeCols+` FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ?`+s.forUpdate(),
+			want.ProgrammeID, want.UserID))
+		if err != nil && !errors.Is(err, errNoRows) {
+			return err
+		}
+		// A node row without a referrer scans as ReferrerID "".
+		if err != nil || b.Version != w.ExpectVersion || b.ReferrerID != want.ReferrerID {
+			lost := conflict("binding of %s is v%d to %q", want.UserID, b.Version, b.ReferrerID)
+			return s.retryableIfStale(ctx, r, lost, s.bindReadStale(ctx, w))
+		}
+		if w.RequireActiveReferrer {
+			if err := s.activeReferrer(ctx, r, want.ProgrammeID, want.ReferrerID); err != nil {
+				return err
+			}
+		}
+		if exp := utc(want.ExpiresAt); exp.After(b.ExpiresAt) {
+			if _, err := r.exec(ctx, `UPDATE {p}ref_nodes SET expires_at = ? WHERE programme_id = ? AND user_id = ?`,
+				s.t(exp), want.ProgrammeID, want.UserID); err != nil {
+				return err
+			}
+			b.ExpiresAt = exp
+		}
+		out = b
+		return s.refEvents(ctx, r, w.Events)
+	})
+	if err != nil {
+		return referral.Binding{}, err
+	}
+	return out, nil
 }
 
 // checkNoCycle locks the referrer's chain up to its root and reports
@@ -572,17 +632,24 @@ func (s *Store) GetBinding(ctx context.Context, programmeID, userID string) (ref
 	if err := referral.CheckKeys("programmeID", programmeID, "userID", userID); err != nil {
 		return referral.Binding{}, err
 	}
+	b, err := s.scanBinding(s.reader().row(ctx, `SELECT `+nodeCols+` FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ? AND referrer_id IS NOT NULL`,
+		programmeID, userID))
+	if errors.Is(err, errNoRows) {
+		return referral.Binding{}, refNotFound("binding", userID)
+	}
+	return b, err
+}
+
+// scanBinding scans a row of nodeCols; a node without a referrer (a root)
+// has ReferrerID "".
+func (s *Store) scanBinding(row scanner) (referral.Binding, error) {
 	var (
 		b      referral.Binding
 		ref    sql.NullString
 		source string
 	)
-	err := s.reader().row(ctx, `SELECT `+nodeCols+` FROM {p}ref_nodes WHERE programme_id = ? AND user_id = ? AND referrer_id IS NOT NULL`,
-		programmeID, userID).Scan(&b.ProgrammeID, &b.UserID, &ref, &source, &b.Code, s.ts(&b.BoundAt), s.ts(&b.LockedUntil),
+	err := row.Scan(&b.ProgrammeID, &b.UserID, &ref, &source, &b.Code, s.ts(&b.BoundAt), s.ts(&b.LockedUntil),
 		s.ts(&b.ExpiresAt), &b.Actor, &b.Reason, &b.Version)
-	if errors.Is(err, errNoRows) {
-		return referral.Binding{}, refNotFound("binding", userID)
-	}
 	b.ReferrerID, b.Source = ref.String, referral.Source(source)
 	return b, err
 }

@@ -33,6 +33,8 @@ var referralGroups = []group{
 		{"HistoryPaging", testRefHistoryPaging},
 		{"HistoryFromBinding", testRefHistoryFromBinding},
 		{"ServicePaging", testRefServicePaging},
+		{"LastTouchRefreshInPlace", testRefRefreshInPlace},
+		{"RefreshGuards", testRefRefreshGuards},
 	}},
 	{"ReferralRace", []testCase{
 		{"ReferrersForOneNewUser", testRefRaceReferrers},
@@ -42,6 +44,7 @@ var referralGroups = []group{
 		{"SameReferrerRetried", testRefRaceSameReferrer},
 		{"RandomRebinds", testRefRaceRandomRebinds},
 		{"FreezeRetried", testRefRaceFreezeRetried},
+		{"LastTouchRefreshRetried", testRefRaceRefreshRetried},
 	}},
 }
 

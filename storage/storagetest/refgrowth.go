@@ -1,0 +1,152 @@
+package storagetest
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/socialcommerce/sdk/referral"
+	"github.com/socialcommerce/sdk/storage"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
+	"github.com/socialcommerce/sdk/storage/storagetest/internal/require"
+)
+
+// What end users can repeat without bound must not grow the store without
+// bound: a click on the same referrer's link again.
+
+// testRefRefreshInPlace: under last touch, binding again to the current
+// referrer extends the window in place: the binding keeps its version,
+// BoundAt and source, its ExpiresAt moves to the last click's now plus
+// the window, and no history row or event is written, however often the
+// user clicks. A bind to another referrer is a change as before (the next
+// version, a history row with the referrer replaced, an event), and an
+// order inside the extended window is attributed.
+func testRefRefreshInPlace(e *env) {
+	r := e.referral(func(p *referral.Programme) { p.BindMode, p.AttributionWindow = referral.BindLastTouch, time.Hour })
+	r.distributor("a", "b")
+	r.drain()
+	first := r.bind("u", "a")
+	t0 := r.clock.Now()
+	for range 5 {
+		r.clock.Advance(10 * time.Minute)
+		b, err := r.svc.Bind(r.ctx, referral.BindRequest{ProgrammeID: r.prog.ID, UserID: "u", ReferrerID: "a", Source: referral.SourcePoster, Code: "other"})
+		require.NoError(r.t, err)
+		assert.Equal(r.t, int64(1), b.Version, "a refresh is no new version")
+		assert.True(r.t, b.ExpiresAt.Equal(r.clock.Now().Add(time.Hour)), "returned window ends %v", b.ExpiresAt)
+	}
+	stored, err := r.ref.GetBinding(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	assert.Equal(r.t, int64(1), stored.Version)
+	assert.Equal(r.t, "a", stored.ReferrerID)
+	assert.Equal(r.t, referral.SourceLink, stored.Source, "the source of the change that bound the user")
+	assert.Empty(r.t, stored.Code)
+	assert.True(r.t, stored.BoundAt.Equal(first.BoundAt), "bound at %v, not at the last click", stored.BoundAt)
+	assert.True(r.t, stored.ExpiresAt.Equal(r.clock.Now().Add(time.Hour)), "stored window ends %v", stored.ExpiresAt)
+	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "u", 0, referral.MaxListLimit)
+	require.NoError(r.t, err)
+	assert.Len(r.t, h, 1, "one history row for one binding change, not one per click")
+	assert.Len(r.t, withTopic(r.drain(), referral.TopicBound), 1, "one event")
+
+	a, err := r.svc.Attribute(r.ctx, r.prog.ID, "o-late", "u", t0.Add(80*time.Minute))
+	require.NoError(r.t, err)
+	if assert.Len(r.t, a.Beneficiaries(), 1, "inside the extended window: %+v", a.Result) {
+		assert.Equal(r.t, "a", a.Beneficiaries()[0].UserID)
+	}
+
+	r.clock.Advance(time.Minute)
+	b, err := r.svc.Bind(r.ctx, referral.BindRequest{ProgrammeID: r.prog.ID, UserID: "u", ReferrerID: "b", Source: referral.SourceLink})
+	require.NoError(r.t, err)
+	assert.Equal(r.t, int64(2), b.Version)
+	h, err = r.ref.BindingHistory(r.ctx, r.prog.ID, "u", 0, referral.MaxListLimit)
+	require.NoError(r.t, err)
+	assert.Equal(r.t, []int64{1, 2}, historyVersions(h))
+	if assert.Len(r.t, h, 2) {
+		assert.Equal(r.t, "a", h[1].FromReferrer)
+		assert.Equal(r.t, "b", h[1].ToReferrer)
+	}
+	assert.Len(r.t, withTopic(r.drain(), referral.TopicBound), 1, "the rebind's event")
+}
+
+// testRefRefreshGuards: the store's refresh write (BindWrite.Refresh)
+// expects the binding's version and referrer (ErrConflict otherwise,
+// nothing changed), checks RequireActiveReferrer, never moves the window
+// earlier, never changes the version and never appends a history row.
+func testRefRefreshGuards(e *env) {
+	r := e.referral(func(p *referral.Programme) { p.BindMode, p.AttributionWindow = referral.BindLastTouch, time.Hour })
+	r.distributor("a", "b")
+	b := r.bind("u", "a")
+	refresh := func(to string, version int64, exp time.Time, active bool) (referral.Binding, error) {
+		w := r.bindWrite("u", to, version, active)
+		w.Refresh, w.Binding.ExpiresAt = true, exp
+		return r.ref.Bind(r.ctx, w)
+	}
+	later := b.ExpiresAt.Add(time.Hour)
+	_, err := refresh("b", 1, later, false)
+	assert.ErrorIs(r.t, err, storage.ErrConflict, "another referrer")
+	_, err = refresh("a", 2, later, false)
+	assert.ErrorIs(r.t, err, storage.ErrConflict, "another version")
+	_, err = refresh("nobody", 1, later, true)
+	assert.ErrorIs(r.t, err, storage.ErrConflict, "another referrer, inactive")
+	w := r.bindWrite("u", "a", 0, false)
+	w.Refresh, w.Binding.ExpiresAt = true, later
+	_, err = r.ref.Bind(r.ctx, w)
+	e.assertValidation(err, "a refresh without a version")
+	w = r.bindWrite("u", "a", 1, false)
+	w.Refresh = true
+	_, err = r.ref.Bind(r.ctx, w)
+	e.assertValidation(err, "a refresh without an end")
+	got, err := r.ref.GetBinding(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	assert.True(r.t, got.ExpiresAt.Equal(b.ExpiresAt), "refused refreshes changed nothing")
+
+	_, err = r.svc.Freeze(r.ctx, r.prog.ID, "a", "ops", "audit")
+	require.NoError(r.t, err)
+	_, err = refresh("a", 1, later, true)
+	assert.ErrorIs(r.t, err, referral.ErrNotDistributor, "a frozen referrer")
+	_, err = r.svc.Unfreeze(r.ctx, r.prog.ID, "a", "ops", "audit done")
+	require.NoError(r.t, err)
+
+	got, err = refresh("a", 1, later, true)
+	require.NoError(r.t, err)
+	assert.True(r.t, got.ExpiresAt.Equal(later), "extended to %v", got.ExpiresAt)
+	assert.Equal(r.t, int64(1), got.Version)
+	assert.True(r.t, got.BoundAt.Equal(b.BoundAt), "BoundAt stays")
+	assert.Equal(r.t, b.Source, got.Source)
+	got, err = refresh("a", 1, b.ExpiresAt, false)
+	require.NoError(r.t, err)
+	assert.True(r.t, got.ExpiresAt.Equal(later), "an earlier end leaves the window as it is: %v", got.ExpiresAt)
+	stored, err := r.ref.GetBinding(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	assert.True(r.t, stored.ExpiresAt.Equal(later), "stored %v", stored.ExpiresAt)
+	assert.Equal(r.t, int64(1), stored.Version)
+	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "u", 0, referral.MaxListLimit)
+	require.NoError(r.t, err)
+	assert.Len(r.t, h, 1, "no history row for a refresh")
+}
+
+// testRefRaceRefreshRetried: under last touch, a bind repeated while the
+// first attempt runs (the same user, the same referrer, racing) binds
+// once; the others refresh the window: every attempt succeeds, one
+// history row, one event, version 1.
+func testRefRaceRefreshRetried(e *env) {
+	const racers = 16
+	r := e.referral(func(p *referral.Programme) { p.BindMode, p.AttributionWindow = referral.BindLastTouch, time.Hour })
+	r.distributor("ref")
+	r.drain()
+	for round := range 3 {
+		user := fmt.Sprintf("click-%d", round)
+		pairs := make([][2]string, racers)
+		for i := range pairs {
+			pairs[i] = [2]string{user, "ref"}
+		}
+		for i, err := range r.raceBinds(pairs...) {
+			assert.NoError(r.t, err, "round %d: attempt %d", round, i)
+		}
+		h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, user, 0, referral.MaxListLimit)
+		require.NoError(r.t, err)
+		assert.Len(r.t, h, 1, "round %d: one history entry", round)
+		b, err := r.ref.GetBinding(r.ctx, r.prog.ID, user)
+		require.NoError(r.t, err)
+		assert.Equal(r.t, int64(1), b.Version, "round %d", round)
+		assert.Len(r.t, r.drain(), 1, "round %d: one event", round)
+	}
+}
