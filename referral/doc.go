@@ -30,7 +30,12 @@
 // holds binding changes only: a last-touch repeat to the current referrer
 // extends the window (ExpiresAt) in place, with no history entry, no new
 // version and no TopicBound event, so a user clicking the same link over
-// and over grows nothing. Service runs the
+// and over grows nothing. Invite codes are bounded per user too: a
+// programme's MaxCodesPerUser (0: DefaultMaxCodesPerUser, 50; at most
+// MaxCodesPerUserCeiling) caps the codes a user is issued in it, revoked
+// ones included, since a revoked code stays stored and listed; the store
+// checks it in the same atomic step as the insert (ErrCodeLimit), so
+// concurrent issuers cannot pass it. Service runs the
 // commands: CreateProgramme, IssueCode/ResolveCode/RevokeCode,
 // SignToken/VerifyToken, Apply/Approve/Reject/Freeze/Unfreeze/Revoke, Bind
 // (BindCode, BindToken), Attribute, Downline, and the paged lists

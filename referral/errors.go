@@ -28,6 +28,9 @@ var (
 	ErrCodeRevoked   = errors.New("referral: invite code revoked")
 	ErrCodeMalformed = errors.New("referral: malformed invite code")
 	ErrCodeTaken     = sentinel.New("referral: invite code exists", storage.ErrConflict)
+	// ErrCodeLimit: the user holds the programme's CodeLimit of invite
+	// codes already (revoked ones count).
+	ErrCodeLimit = errors.New("referral: user holds the programme's maximum of invite codes")
 
 	ErrTokenTampered = errors.New("referral: share token malformed or tampered")
 	ErrTokenExpired  = errors.New("referral: share token expired")

@@ -317,6 +317,9 @@ func ValidateProgramme(p *Programme) error {
 	if p.EntryFee && !pol.EntryFeeAllowed {
 		return policyRule(pol, "EntryFee", "no fee or qualifying purchase to become a distributor (entry fee)")
 	}
+	if p.MaxCodesPerUser < 0 || p.MaxCodesPerUser > MaxCodesPerUserCeiling {
+		return invalid("MaxCodesPerUser", fmt.Sprintf("must be in 0..%d (0: %d)", MaxCodesPerUserCeiling, DefaultMaxCodesPerUser))
+	}
 	return nil
 }
 

@@ -177,7 +177,9 @@ func (s *Service) programme(ctx context.Context, id string) (*Programme, error) 
 }
 
 // IssueCode creates a new invite code for a user in a programme, for a
-// channel or campaign (may be empty). A user may hold any number of codes.
+// channel or campaign (may be empty). A user may be issued at most the
+// programme's CodeLimit of codes, revoked ones included: beyond it
+// ErrCodeLimit, and nothing is stored.
 func (s *Service) IssueCode(ctx context.Context, programmeID, userID, channel string) (InviteCode, error) {
 	if _, err := s.programme(ctx, programmeID); err != nil {
 		return InviteCode{}, err

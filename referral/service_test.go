@@ -118,3 +118,54 @@ func withTopicBound(evs []storage.Event) []storage.Event {
 	}
 	return out
 }
+
+// A user is issued at most the programme's MaxCodesPerUser codes, revoked
+// ones included; beyond it IssueCode is ErrCodeLimit and stores nothing.
+// 0 is DefaultMaxCodesPerUser; a limit below 0 or above
+// MaxCodesPerUserCeiling is a *ValidationError and creates no programme.
+func TestIssueCodeLimit(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	base := referral.Programme{
+		ID: "p", Policy: referral.PolicyEU, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindFirstTouch,
+		SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+	}
+	for _, bad := range []int{-1, referral.MaxCodesPerUserCeiling + 1} {
+		p := base
+		p.MaxCodesPerUser = bad
+		_, err := svc.CreateProgramme(ctx, p)
+		var ve *referral.ValidationError
+		require.ErrorAs(t, err, &ve, "limit %d", bad)
+		assert.Equal(t, "MaxCodesPerUser", ve.Field)
+		_, err = svc.Programme(ctx, "p")
+		assert.ErrorIs(t, err, referral.ErrNotFound, "limit %d: nothing stored", bad)
+	}
+	p := base
+	p.MaxCodesPerUser = 2
+	_, err := svc.CreateProgramme(ctx, p)
+	require.NoError(t, err)
+	c1, err := svc.IssueCode(ctx, "p", "u", "")
+	require.NoError(t, err)
+	_, err = svc.IssueCode(ctx, "p", "u", "")
+	require.NoError(t, err)
+	_, err = svc.IssueCode(ctx, "p", "u", "")
+	assert.ErrorIs(t, err, referral.ErrCodeLimit)
+	_, err = svc.RevokeCode(ctx, c1.Code)
+	require.NoError(t, err)
+	_, err = svc.IssueCode(ctx, "p", "u", "")
+	assert.ErrorIs(t, err, referral.ErrCodeLimit, "a revoked code counts")
+	page, err := svc.UserCodes(ctx, "p", "u", "", referral.MaxListLimit)
+	require.NoError(t, err)
+	assert.Len(t, page.Codes, 2, "nothing stored beyond the limit")
+
+	d := base
+	d.ID = "d"
+	_, err = svc.CreateProgramme(ctx, d)
+	require.NoError(t, err)
+	for i := range referral.DefaultMaxCodesPerUser {
+		_, err := svc.IssueCode(ctx, "d", "u", "")
+		require.NoError(t, err, "code %d", i)
+	}
+	_, err = svc.IssueCode(ctx, "d", "u", "")
+	assert.ErrorIs(t, err, referral.ErrCodeLimit, "the default limit")
+}

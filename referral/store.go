@@ -26,8 +26,11 @@ type Store interface {
 	// GetProgramme returns a programme or ErrNotFound.
 	GetProgramme(ctx context.Context, id string) (Programme, error)
 
-	// CreateCode stores an invite code; ErrCodeTaken if the code exists
-	// (in any programme).
+	// CreateCode stores an invite code; ErrNotFound if the programme does
+	// not exist; ErrCodeLimit if the user holds the programme's CodeLimit
+	// of codes in it already (revoked ones count), checked in the same
+	// atomic step as the insert, so that concurrent issuers never exceed
+	// it; else ErrCodeTaken if the code exists (in any programme).
 	CreateCode(ctx context.Context, c *InviteCode) error
 	// GetCode returns a code (revoked ones too) or ErrCodeNotFound.
 	GetCode(ctx context.Context, code string) (InviteCode, error)

@@ -23,6 +23,14 @@ const (
 	// and a write more for one command, and a command that lost this often
 	// to concurrent changes had better report ErrConflict than keep going.
 	MaxConfigRereads = 100
+	// DefaultMaxCodesPerUser is a programme's limit of invite codes per
+	// user when Programme.MaxCodesPerUser is 0 (also a programme stored
+	// before the field existed): enough for a code per channel or
+	// campaign, few enough that a user cannot grow the store without bound.
+	DefaultMaxCodesPerUser = 50
+	// MaxCodesPerUserCeiling bounds Programme.MaxCodesPerUser: twenty full
+	// pages of UserCodes for one user.
+	MaxCodesPerUserCeiling = 20 * MaxListLimit
 )
 
 // Sizes of the text fields every store keeps (the SQL columns'; an
@@ -137,8 +145,24 @@ type Programme struct {
 	// EntryFee makes becoming a distributor cost money (or a qualifying
 	// purchase). Only a policy with EntryFeeAllowed allows it; no preset
 	// does.
-	EntryFee  bool
-	CreatedAt time.Time
+	EntryFee bool
+	// MaxCodesPerUser is how many invite codes a user may be issued in the
+	// programme, revoked ones included (a revoked code stays stored and
+	// listed, so issuing and revoking in turn would grow the store as
+	// surely as issuing alone); 0 means DefaultMaxCodesPerUser; at most
+	// MaxCodesPerUserCeiling. IssueCode beyond it is ErrCodeLimit.
+	MaxCodesPerUser int
+	CreatedAt       time.Time
+}
+
+// CodeLimit is the programme's effective limit of invite codes per user:
+// MaxCodesPerUser, or DefaultMaxCodesPerUser when it is 0. Stores enforce
+// it in CreateCode.
+func (p *Programme) CodeLimit() int {
+	if p.MaxCodesPerUser == 0 {
+		return DefaultMaxCodesPerUser
+	}
+	return p.MaxCodesPerUser
 }
 
 // DistributorState is the lifecycle state of a distributor in a programme.

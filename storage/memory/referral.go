@@ -89,8 +89,15 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 	r := s.ref()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := r.progs[c.ProgrammeID]; !ok {
+	p, ok := r.progs[c.ProgrammeID]
+	if !ok {
 		return refNotFound("programme", c.ProgrammeID)
+	}
+	// Codes are never deleted: the user's list counts revoked ones too.
+	k := pu{c.ProgrammeID, c.UserID}
+	list := r.userCodes[k]
+	if len(list) >= p.CodeLimit() {
+		return referral.ErrCodeLimit
 	}
 	if _, ok := r.codes[c.Code]; ok {
 		return referral.ErrCodeTaken
@@ -99,8 +106,6 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 	r.codes[c.Code] = &cc
 	// Kept in UserCodes' order, so that a page is a binary search and a
 	// copy of the page, whatever the number of the user's codes.
-	k := pu{c.ProgrammeID, c.UserID}
-	list := r.userCodes[k]
 	i, _ := slices.BinarySearchFunc(list, referral.CodePositionOf(&cc), compareCodePosition)
 	r.userCodes[k] = slices.Insert(list, i, &cc)
 	return nil

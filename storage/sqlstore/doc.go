@@ -49,7 +49,11 @@
 // UserCodes' page order (programme_id, user_id, created_at, code), so that
 // a page is a range scan from its position; MySQL's index on
 // (programme_id, user_id, created_at) ends with the primary key, code,
-// already.
+// already. Every dialect then adds ref_code_counts (PostgreSQL 0010,
+// MySQL 0005, SQLite 0007): a user's count of codes in a programme,
+// revoked ones included, filled from ref_codes; CreateCode raises it with
+// a guarded write in the code's transaction, so that the programme's
+// limit (referral.Programme.CodeLimit) holds against concurrent issuers.
 //
 // # Migrations
 //
@@ -70,7 +74,10 @@
 // release before the refund attempt column leaves it at 0 on the seats it
 // moves to refund_requested after the migration: MarkRefunded and
 // MarkRefundFailed take such a seat's attempt as attempt 1, and its next
-// RetryRefund numbers attempt 2.)
+// RetryRefund numbers attempt 2. A release before ref_code_counts neither
+// counts nor limits the codes it issues after the migration: each such
+// code lets its user exceed the limit by one; stop those instances
+// before users can issue many codes.)
 //
 // A released migration is never edited: its changes go in a new
 // migration. <prefix>schema_migrations records a checksum of each applied
@@ -124,6 +131,7 @@
 //	0007_forming_indexes    4.6 s  reads and writes of teams waited
 //	0008_refund_attempt     not measured; reads and writes of seats wait for a scan of seats
 //	0009_ref_codes_page     8.9 s  on 1M codes: writes of ref_codes waited, reads went on (the DROP INDEX is last)
+//	0010_ref_code_counts    not measured; one scan of ref_codes, nothing waits (codes issued meanwhile by a previous release are not counted)
 //
 // On MariaDB 10.11, mysql/0003 (InnoDB builds the index online) took 5.8 s
 // on 2M teams, and writes of teams waited at most 41 ms meanwhile. SQLite's

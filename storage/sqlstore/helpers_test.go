@@ -113,7 +113,7 @@ func randomPrefix() string {
 // dataTables are the tables a Store's migrations create, but its
 // schema_migrations.
 var dataTables = []string{"campaigns", "teams", "seats", "user_limits", "idempotency", "outbox",
-	"ref_programmes", "ref_codes", "ref_distributors", "ref_nodes", "ref_history", "ref_attributions"}
+	"ref_programmes", "ref_codes", "ref_code_counts", "ref_distributors", "ref_nodes", "ref_history", "ref_attributions"}
 
 // dropTables drops every table of a prefix.
 func dropTables(t testing.TB, db *sql.DB, d sqlstore.Dialect, prefix string) {

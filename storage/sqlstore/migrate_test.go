@@ -169,7 +169,9 @@ func waitForLockWait(t *testing.T, db *sql.DB, d sqlstore.Dialect, table string)
 func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
 	db, d, ctx := openMySQL(t), sqlstore.MySQL, t.Context()
 	versions := migrationVersions(t, d)
-	s, prefix := newStoreAt(t, db, d, versions[len(versions)-2])
+	// Pending: the refund attempt migration (0004), which locks seats, and
+	// those after it (0005 on ref_codes), in the same Migrate.
+	s, prefix := newStoreAt(t, db, d, 3)
 	f := newFixture(t, s)
 	team, _ := f.open("alice")
 	host, err := db.BeginTx(ctx, nil)

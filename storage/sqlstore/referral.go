@@ -50,6 +50,18 @@ package sqlstore
 // edge, so it locks the user's row, checks the distributor and updates
 // expires_at alone: 5 or 6 (refreshBinding).
 //
+// # Codes per user
+//
+// CreateCode counts the user's codes in ref_code_counts in the code's own
+// transaction (countCode): a guarded upsert (MySQL: an upsert that makes
+// sure of the row, then a guarded UPDATE) that refuses to pass the
+// programme's limit, whose row lock makes the user's concurrent issuers
+// wait for each other, and which the code's failed insert rolls back.
+// A COUNT(*) of ref_codes and then the insert would let racing issuers
+// all see room under READ COMMITTED (and REPEATABLE READ), and so pass the
+// limit together. Statements: BEGIN, programme, count (MySQL: two),
+// INSERT, COMMIT.
+//
 // Attribute's snapshot is one INSERT ... ON CONFLICT DO NOTHING plus its
 // event in one statement on PostgreSQL (a data-modifying CTE), in
 // autocommit or under WithTx; elsewhere a short transaction whose unique
@@ -163,16 +175,71 @@ func (s *Store) CreateCode(ctx context.Context, c *referral.InviteCode) error {
 		return err
 	}
 	return s.inTx(ctx, func(r run) error {
-		if err := s.programmeExists(ctx, r, c.ProgrammeID); err != nil {
+		limit, err := s.codeLimit(ctx, r, c.ProgrammeID)
+		if err != nil {
 			return err
 		}
-		_, err := r.exec(ctx, `INSERT INTO {p}ref_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		if err := s.countCode(ctx, r, c.ProgrammeID, c.UserID, limit); err != nil {
+			return err
+		}
+		_, err = r.exec(ctx, `INSERT INTO {p}ref_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.Code, c.ProgrammeID, c.UserID, c.Channel, s.t(c.CreatedAt), s.t(c.RevokedAt))
 		if s.isUnique(err) {
 			return referral.ErrCodeTaken
 		}
 		return err
 	})
+}
+
+// codeLimit reads the programme's CodeLimit inside a write transaction
+// (ErrNotFound as programmeExists says it).
+func (s *Store) codeLimit(ctx context.Context, r run, id string) (int, error) {
+	var def string
+	err := r.row(ctx, `SELECT definition FROM {p}ref_programmes WHERE id = ?`, id).Scan(&def)
+	if errors.Is(err, errNoRows) {
+		return 0, s.absentOrNewer(ctx, r, "programme "+id, refNotFound("programme", id), `{p}ref_programmes WHERE id = ?`, id)
+	}
+	if err != nil {
+		return 0, err
+	}
+	// Only the limit: a definition stored before it existed has none, and
+	// reads as 0, the default.
+	var p struct{ MaxCodesPerUser int }
+	if err := json.Unmarshal([]byte(def), &p); err != nil {
+		return 0, fmt.Errorf("sqlstore: programme %s: %w", id, err)
+	}
+	return (&referral.Programme{MaxCodesPerUser: p.MaxCodesPerUser}).CodeLimit(), nil
+}
+
+// countCode counts one more code of the user in ref_code_counts unless
+// the user holds limit codes already (ErrCodeLimit). The row's lock, held
+// to the commit, makes the user's concurrent issuers wait for each other,
+// so that each counts what the one before committed; a failed insert of
+// the code rolls the count back with it. PostgreSQL and SQLite do it in
+// one guarded upsert (no row changed: at the limit); MySQL makes sure of
+// the row, then raises it with a guarded UPDATE, whose count of rows
+// changed does not depend on the connection's CLIENT_FOUND_ROWS flag
+// (that of ON DUPLICATE KEY UPDATE does).
+func (s *Store) countCode(ctx context.Context, r run, prog, user string, limit int) error {
+	var (
+		n   int64
+		err error
+	)
+	if s.d == MySQL {
+		if _, err = r.exec(ctx, `INSERT INTO {p}ref_code_counts (programme_id, user_id, issued) VALUES (?, ?, 0)
+			ON DUPLICATE KEY UPDATE issued = issued`, prog, user); err != nil {
+			return err
+		}
+		n, err = r.affected(ctx, `UPDATE {p}ref_code_counts SET issued = issued + 1 WHERE programme_id = ? AND user_id = ? AND issued < ?`,
+			prog, user, limit)
+	} else {
+		n, err = r.affected(ctx, `INSERT INTO {p}ref_code_counts AS c (programme_id, user_id, issued) VALUES (?, ?, 1)
+			ON CONFLICT (programme_id, user_id) DO UPDATE SET issued = c.issued + 1 WHERE c.issued < ?`, prog, user, limit)
+	}
+	if err == nil && n == 0 {
+		err = referral.ErrCodeLimit
+	}
+	return err
 }
 
 // GetCode implements referral.Store.

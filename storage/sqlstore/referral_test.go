@@ -227,3 +227,34 @@ func TestReferralEventIDInUse(t *testing.T) {
 		assert.Equal(t, "order-1", a.OrderRef)
 	})
 }
+
+// TestProgrammeStoredWithoutCodeLimit: a programme stored before
+// MaxCodesPerUser existed (its definition has no such key) reads back with
+// 0, and CreateCode holds its users to DefaultMaxCodesPerUser.
+func TestProgrammeStoredWithoutCodeLimit(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		ctx := t.Context()
+		s, prefix := newStorePrefixed(t, db, d)
+		p := referral.Programme{
+			ID: "old", Policy: referral.PolicyChina, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindFirstTouch,
+			SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel, Approval: referral.ApproveAuto,
+			MaxCodesPerUser: 2, CreatedAt: t0,
+		}
+		require.NoError(t, s.CreateProgramme(ctx, &p))
+		_, err := db.ExecContext(ctx, `UPDATE `+prefix+`ref_programmes SET definition = REPLACE(definition, '"MaxCodesPerUser":2,', '')`)
+		require.NoError(t, err)
+		var def string
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT definition FROM `+prefix+`ref_programmes`).Scan(&def))
+		require.NotContains(t, def, "MaxCodesPerUser", "a definition as an older release stored it")
+		got, err := s.GetProgramme(ctx, "old")
+		require.NoError(t, err)
+		assert.Zero(t, got.MaxCodesPerUser)
+		assert.Equal(t, referral.DefaultMaxCodesPerUser, got.CodeLimit())
+		for i := range referral.DefaultMaxCodesPerUser {
+			c := referral.InviteCode{Code: "OLD" + strconv.Itoa(i), ProgrammeID: "old", UserID: "u", CreatedAt: t0}
+			require.NoError(t, s.CreateCode(ctx, &c), "code %d", i)
+		}
+		c := referral.InviteCode{Code: "OLDX", ProgrammeID: "old", UserID: "u", CreatedAt: t0}
+		assert.ErrorIs(t, s.CreateCode(ctx, &c), referral.ErrCodeLimit)
+	})
+}

@@ -62,6 +62,15 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 		_, err := db.ExecContext(ctx, "ALTER TABLE "+prefix+"seats ADD COLUMN refund_attempt INTEGER NOT NULL DEFAULT 0")
 		require.NoError(t, err, "today's Store needs the column")
 	}
+	// Today's CreateCode counts each code in ref_code_counts (PostgreSQL
+	// 0010, MySQL 0005, SQLite 0007): before it, the seeding counts in a
+	// stand-in, dropped before Migrate, so that the migration finds the
+	// codes as an older release left them and counts them itself.
+	hasCounts := v >= map[sqlstore.Dialect]int{sqlstore.Postgres: 10, sqlstore.MySQL: 5, sqlstore.SQLite: 7}[d]
+	if !hasCounts {
+		_, err := db.ExecContext(ctx, "CREATE TABLE "+prefix+"ref_code_counts (programme_id VARCHAR(128) NOT NULL, user_id VARCHAR(128) NOT NULL, issued INTEGER NOT NULL, PRIMARY KEY (programme_id, user_id))")
+		require.NoError(t, err, "today's Store needs the table")
+	}
 	u := seedAt(t, db, d, s, prefix, v)
 	before := u.read(t)
 	var events int
@@ -69,6 +78,10 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	if !hasColumn {
 		_, err := db.ExecContext(ctx, "ALTER TABLE "+prefix+"seats DROP COLUMN refund_attempt")
 		require.NoError(t, err, "the seats as a release before the column left them")
+	}
+	if !hasCounts {
+		_, err := db.ExecContext(ctx, "DROP TABLE "+prefix+"ref_code_counts")
+		require.NoError(t, err, "the codes as a release before the count left them")
 	}
 
 	require.NoError(t, s.Migrate(ctx))
@@ -137,6 +150,13 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 		a, err := svc.Attribute(ctx, "p", "o2", "a", t0)
 		require.NoError(t, err)
 		assert.Len(t, a.Beneficiaries(), 2)
+		// The code c was issued before counts the default limit down.
+		for i := range referral.DefaultMaxCodesPerUser - 1 {
+			_, err := svc.IssueCode(ctx, "p", "c", "")
+			require.NoError(t, err, "code %d after the upgrade", i+2)
+		}
+		_, err = svc.IssueCode(ctx, "p", "c", "")
+		assert.ErrorIs(t, err, referral.ErrCodeLimit, "the code issued before the upgrade counts")
 	}
 }
 

@@ -35,6 +35,7 @@ var referralGroups = []group{
 		{"ServicePaging", testRefServicePaging},
 		{"LastTouchRefreshInPlace", testRefRefreshInPlace},
 		{"RefreshGuards", testRefRefreshGuards},
+		{"CodeLimit", testRefCodeLimit},
 	}},
 	{"ReferralRace", []testCase{
 		{"ReferrersForOneNewUser", testRefRaceReferrers},
@@ -44,6 +45,7 @@ var referralGroups = []group{
 		{"SameReferrerRetried", testRefRaceSameReferrer},
 		{"RandomRebinds", testRefRaceRandomRebinds},
 		{"FreezeRetried", testRefRaceFreezeRetried},
+		{"CodeLimit", testRefRaceCodeLimit},
 		{"LastTouchRefreshRetried", testRefRaceRefreshRetried},
 	}},
 }

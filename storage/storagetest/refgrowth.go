@@ -1,7 +1,9 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/socialcommerce/sdk/referral"
@@ -11,7 +13,7 @@ import (
 )
 
 // What end users can repeat without bound must not grow the store without
-// bound: a click on the same referrer's link again.
+// bound: a click on the same referrer's link again, and issuing codes.
 
 // testRefRefreshInPlace: under last touch, binding again to the current
 // referrer extends the window in place: the binding keeps its version,
@@ -121,6 +123,103 @@ func testRefRefreshGuards(e *env) {
 	h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, "u", 0, referral.MaxListLimit)
 	require.NoError(r.t, err)
 	assert.Len(r.t, h, 1, "no history row for a refresh")
+}
+
+// testRefCodeLimit: a user is issued at most the programme's
+// MaxCodesPerUser codes, revoked ones included; one more is ErrCodeLimit
+// and stores nothing, through the Service and through the store alike.
+// Other users and other programmes have their own count. A programme
+// without a limit (0) has DefaultMaxCodesPerUser.
+func testRefCodeLimit(e *env) {
+	const limit = 3
+	r := e.referral(func(p *referral.Programme) { p.MaxCodesPerUser = limit })
+	var codes []string
+	for range limit {
+		c, err := r.svc.IssueCode(r.ctx, r.prog.ID, "a", "")
+		require.NoError(r.t, err)
+		codes = append(codes, c.Code)
+		r.clock.Advance(time.Millisecond)
+	}
+	_, err := r.svc.IssueCode(r.ctx, r.prog.ID, "a", "")
+	assert.ErrorIs(r.t, err, referral.ErrCodeLimit)
+	_, err = r.svc.RevokeCode(r.ctx, codes[0])
+	require.NoError(r.t, err)
+	_, err = r.svc.IssueCode(r.ctx, r.prog.ID, "a", "")
+	assert.ErrorIs(r.t, err, referral.ErrCodeLimit, "a revoked code still counts")
+	direct := referral.InviteCode{Code: "DIRECT1", ProgrammeID: r.prog.ID, UserID: "a", CreatedAt: r.clock.Now()}
+	assert.ErrorIs(r.t, r.ref.CreateCode(r.ctx, &direct), referral.ErrCodeLimit, "the store enforces it")
+	_, err = r.ref.GetCode(r.ctx, "DIRECT1")
+	assert.ErrorIs(r.t, err, referral.ErrCodeNotFound, "nothing stored")
+	list, err := r.ref.UserCodes(r.ctx, r.prog.ID, "a", referral.CodePosition{}, referral.MaxListLimit)
+	require.NoError(r.t, err)
+	assert.Equal(r.t, codes, codeNames(list))
+	_, err = r.svc.IssueCode(r.ctx, r.prog.ID, "b", "")
+	assert.NoError(r.t, err, "another user")
+
+	d := e.referral()
+	assert.Equal(r.t, referral.DefaultMaxCodesPerUser, d.prog.CodeLimit())
+	for i := range referral.DefaultMaxCodesPerUser {
+		c := referral.InviteCode{Code: fmt.Sprintf("DEF%d", i), ProgrammeID: d.prog.ID, UserID: "a", CreatedAt: r.clock.Now()}
+		require.NoError(r.t, d.ref.CreateCode(d.ctx, &c), "code %d of the default limit", i)
+	}
+	_, err = d.svc.IssueCode(d.ctx, d.prog.ID, "a", "")
+	assert.ErrorIs(r.t, err, referral.ErrCodeLimit, "beyond the default")
+	taken := referral.InviteCode{Code: "DEF0", ProgrammeID: d.prog.ID, UserID: "b", CreatedAt: r.clock.Now()}
+	assert.ErrorIs(r.t, d.ref.CreateCode(d.ctx, &taken), referral.ErrCodeTaken, "a code taken still is")
+	c := referral.InviteCode{Code: "DEF0X", ProgrammeID: d.prog.ID, UserID: "b", CreatedAt: r.clock.Now()}
+	assert.NoError(r.t, d.ref.CreateCode(d.ctx, &c), "the failed insert did not count for b")
+	for i := range limit - 1 {
+		c := referral.InviteCode{Code: fmt.Sprintf("OTHER%d", i), ProgrammeID: r.prog.ID, UserID: "b", CreatedAt: r.clock.Now()}
+		require.NoError(r.t, r.ref.CreateCode(r.ctx, &c), "b's code %d in the limited programme", i)
+	}
+	_, err = r.svc.IssueCode(r.ctx, r.prog.ID, "b", "")
+	assert.ErrorIs(r.t, err, referral.ErrCodeLimit, "b's codes of the default programme are not counted here")
+}
+
+// testRefRaceCodeLimit: many issuers race for one user's last codes;
+// exactly the limit is issued, the others get ErrCodeLimit.
+func testRefRaceCodeLimit(e *env) {
+	const racers, limit = 24, 4
+	r := e.referral(func(p *referral.Programme) { p.MaxCodesPerUser = limit })
+	for round := range 3 {
+		user := fmt.Sprintf("issuer-%d", round)
+		if round == 2 {
+			// The user holds codes already: the race is for the rest.
+			_, err := r.svc.IssueCode(r.ctx, r.prog.ID, user, "")
+			require.NoError(r.t, err)
+		}
+		var (
+			wg    sync.WaitGroup
+			ready = make(chan struct{})
+			errs  = make([]error, racers)
+		)
+		for i := range racers {
+			wg.Go(func() {
+				<-ready
+				_, errs[i] = r.svc.IssueCode(r.ctx, r.prog.ID, user, fmt.Sprintf("c%d", i))
+			})
+		}
+		close(ready)
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, referral.ErrCodeLimit):
+			default:
+				r.t.Errorf("round %d: issuer %d: %v", round, i, err)
+			}
+		}
+		held := 0
+		if round == 2 {
+			held = 1
+		}
+		assert.Equal(r.t, limit-held, ok, "round %d: issued exactly up to the limit", round)
+		list, err := r.ref.UserCodes(r.ctx, r.prog.ID, user, referral.CodePosition{}, referral.MaxListLimit)
+		require.NoError(r.t, err)
+		assert.Len(r.t, list, limit, "round %d: codes stored", round)
+	}
 }
 
 // testRefRaceRefreshRetried: under last touch, a bind repeated while the
