@@ -205,11 +205,14 @@ type Binding struct {
 	// Zero: locked forever for BindFirstTouch; none for BindLastTouch.
 	LockedUntil time.Time
 	// ExpiresAt: from it on, the binding attributes nothing (last touch).
-	// Zero: never.
+	// Zero: never. A last-touch repeat to the same referrer moves it
+	// later in place (BindDecision.Refresh).
 	ExpiresAt time.Time
 	Actor     string
 	Reason    string
-	Version   int64
+	// Version counts the binding's changes: it is the Version of its last
+	// BindingChange. A refresh of the window does not change it.
+	Version int64
 }
 
 // BindingChange is one entry of a user's append-only binding history.
