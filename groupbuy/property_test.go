@@ -107,7 +107,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 
 // expected are the errors a random command may legitimately meet.
 var expected = []error{
-	groupbuy.ErrTeamFull, groupbuy.ErrTeamClosed, groupbuy.ErrAlreadyJoined, groupbuy.ErrLimitExceeded,
+	groupbuy.ErrTeamFull, groupbuy.ErrTeamChurned, groupbuy.ErrTeamClosed, groupbuy.ErrAlreadyJoined, groupbuy.ErrLimitExceeded,
 	groupbuy.ErrCampaignNotActive, groupbuy.ErrSeatNotReserved, groupbuy.ErrNotOwner, groupbuy.ErrAmountMismatch,
 	groupbuy.ErrIllegalTransition,
 }
@@ -442,6 +442,10 @@ func (s *sim) invariants() {
 		}
 		if tm.SeatsTaken != active || tm.SeatsPaid != paid {
 			s.fail("team %s counters %d/%d, seats say %d/%d", id, tm.SeatsTaken, tm.SeatsPaid, active, paid)
+		}
+		// Seat rows: counted on the team, bounded (bot rows come on top).
+		if rows := len(tv.Seats) - bots; tm.SeatRows != rows || rows > groupbuy.MaxSeatRows(tm.Capacity) {
+			s.fail("team %s: %d real seat rows, SeatRows %d, bound %d", id, rows, tm.SeatRows, groupbuy.MaxSeatRows(tm.Capacity))
 		}
 		succeeded := s.topics[groupbuy.TopicTeamSucceeded+"/gb:"+id+":succeeded"]
 		switch tm.State {
