@@ -364,6 +364,16 @@ func TestJoinGuards(t *testing.T) {
 
 		f.join(team.ID, "carol")
 		oneTrip(f.joinWrite(team.ID, "erin"), groupbuy.ErrTeamFull)
+		// A team at its seat-row bound (groupbuy.MaxSeatRows): joins
+		// released until one row is left, then one held.
+		churned, _ := f.open("fay")
+		for i := 2; i < groupbuy.MaxSeatRows(churned.Capacity); i++ {
+			st := f.join(churned.ID, fmt.Sprintf("churn-%d", i))
+			_, err := s.ReleaseSeat(t.Context(), &groupbuy.ReleaseSeatWrite{SeatID: st.ID, Now: t0})
+			require.NoError(t, err)
+		}
+		f.join(churned.ID, "gus")
+		oneTrip(f.joinWrite(churned.ID, "hal"), groupbuy.ErrTeamChurned)
 		// Full and already joined: already joined comes first.
 		oneTrip(f.joinWrite(team.ID, "carol"), groupbuy.ErrAlreadyJoined)
 		// A join of another campaign's team is not found.
@@ -373,7 +383,8 @@ func TestJoinGuards(t *testing.T) {
 		got, err := s.GetTeam(t.Context(), team.ID)
 		require.NoError(t, err)
 		assert.Equal(t, 3, got.SeatsTaken)
-		assert.Equal(t, 1, topicCount(drain(t, s), groupbuy.TopicSeatReserved), "only carol's join wrote a seat event")
+		assert.Equal(t, groupbuy.MaxSeatRows(churned.Capacity), topicCount(drain(t, s), groupbuy.TopicSeatReserved),
+			"only carol's and the churned team's joins wrote a seat event")
 
 		// The campaign is paused: no join, even into a forming team.
 		_, err = s.SetCampaignStatus(t.Context(), f.c.ID, groupbuy.CampaignActive, groupbuy.CampaignPaused)
