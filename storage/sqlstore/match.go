@@ -350,7 +350,7 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	user := q.text(seat.UserID)
 	qualifies := func() {
-		q.sql(`tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND `+seatRowsLeftTM+` AND tm.expires_at > `, now, `
+		q.sql(`tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND `, seatRowsLeftTM, ` AND tm.expires_at > `, now, `
 		AND tm.id <> `, q.text(w.Exclude), ` AND EXISTS (SELECT 1 FROM c)
 		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = `, user, `)`)
 	}
@@ -378,7 +378,7 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	), p AS (
 		SELECT tm.id FROM {p}teams tm
 		WHERE tm.id IN ((SELECT first FROM f), (SELECT second FROM f))
-		AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND `+seatRowsLeftTM+` AND tm.expires_at > `, now, `
+		AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND `, seatRowsLeftTM, ` AND tm.expires_at > `, now, `
 		ORDER BY tm.id = (SELECT first FROM f) DESC
 		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED`)
 	} else {
@@ -394,8 +394,8 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	q.sql(`
 	), t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1
-		WHERE ` + byKey("id = (SELECT id FROM p)", "state = 'forming' AND seats_taken < capacity AND "+seatRowsLeftT) + `
-		RETURNING ` + teamCols)
+		WHERE id = (SELECT id FROM p)`, byKeyCase, `state = 'forming' AND seats_taken < capacity AND `, seatRowsLeftT, byKeyEnd, `
+		RETURNING `+teamCols)
 	s.pgJoinSeat(&q, &w.JoinTeamWrite, seat, user)
 	q.team = "s.team_id"
 	s.pgEvents(&q, w.Events, "s")

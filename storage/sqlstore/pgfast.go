@@ -452,7 +452,7 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 	camp, now, team := q.text(seat.CampaignID), s.pgTime(&q, w.Now), q.text(seat.TeamID)
 	q.sql(`WITH t AS (
 		UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1
-		WHERE id = `, team, byKeyCase, `campaign_id = `, camp, ` AND state = 'forming' AND expires_at > `, now, ` AND seats_taken < capacity AND `+seatRowsLeftT, byKeyEnd, `
+		WHERE id = `, team, byKeyCase, `campaign_id = `, camp, ` AND state = 'forming' AND expires_at > `, now, ` AND seats_taken < capacity AND `, seatRowsLeftT, byKeyEnd, `
 		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active')`)
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	user := q.text(seat.UserID)

@@ -19,10 +19,14 @@ func seatRowsLeft(p string) string {
 	return p + "seat_rows < " + strconv.Itoa(groupbuy.SeatRowsPerSeat) + " * " + p + "capacity + " + strconv.Itoa(groupbuy.SeatRowsSpare)
 }
 
-// The guards of seatRowsLeft that the statements use, built once.
+// The guards of seatRowsLeft that the statements use, and joinTx's team
+// update, built once rather than on every call.
 var (
 	seatRowsLeftT  = seatRowsLeft("")
 	seatRowsLeftTM = seatRowsLeft("tm.")
+	joinTeamUpdate = `UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1
+		WHERE ` + byKey("id = ?", "state = 'forming' AND expires_at > ? AND seats_taken < capacity AND "+seatRowsLeftT) + `
+		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ? AND status = 'active')`
 )
 
 // seatInsertCols are the columns a new seat is inserted with: all of

@@ -445,9 +445,7 @@ func (s *Store) joinTx(ctx context.Context, r run, w *groupbuy.JoinTeamWrite, te
 	if !ok || t.CampaignID != seat.CampaignID {
 		return notFound("team", seat.TeamID)
 	}
-	n, err := r.affected(ctx, `UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1
-		WHERE `+byKey("id = ?", "state = 'forming' AND expires_at > ? AND seats_taken < capacity AND "+seatRowsLeftT)+`
-		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ? AND status = 'active')`,
+	n, err := r.affected(ctx, joinTeamUpdate,
 		t.ID, s.t(w.Now), t.CampaignID)
 	if err != nil {
 		return err
