@@ -57,11 +57,7 @@ func TestJoinChurnedTeam(t *testing.T) {
 	assert.Len(t, before.Seats, bound)
 	pending, err := store.Claim(ctx, 1000, time.Minute)
 	require.NoError(t, err)
-	ids := make([]string, len(pending))
-	for i := range pending {
-		ids[i] = pending[i].ID
-	}
-	require.NoError(t, store.Ack(ctx, ids))
+	require.NoError(t, store.Ack(ctx, eventIDs(pending)))
 
 	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s", IdempotencyKey: "k-b"})
 	require.ErrorIs(t, err, groupbuy.ErrTeamChurned)
