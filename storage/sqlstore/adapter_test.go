@@ -1054,6 +1054,25 @@ func TestGuardedWritesUsePrimaryKey(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { dropTables(t, db, sqlstore.Postgres, prefix) })
 			require.NoError(t, s.Migrate(ctx))
+			// The scans of each index so far: the migrations' own (the
+			// seat rows migration finds the forming teams by teams_due)
+			// are not the writes'.
+			indexScans := func() map[string]int64 {
+				_, err := db.ExecContext(ctx, "SELECT pg_stat_force_next_flush()")
+				require.NoError(t, err)
+				rows, err := db.QueryContext(ctx, `SELECT indexrelname, idx_scan FROM pg_stat_user_indexes WHERE indexrelname LIKE $1`, prefix+"%")
+				require.NoError(t, err)
+				scans := map[string]int64{}
+				for rows.Next() {
+					var name string
+					var n int64
+					require.NoError(t, rows.Scan(&name, &n))
+					scans[strings.TrimPrefix(name, prefix)] = n
+				}
+				require.NoError(t, rows.Err())
+				return scans
+			}
+			migrated := indexScans()
 			f := newFixture(t, s, func(c *groupbuy.Campaign) { c.TeamSize = 3 })
 			for i := range 12 {
 				team, leader := f.open(fmt.Sprintf("leader%d", i))
@@ -1074,18 +1093,10 @@ func TestGuardedWritesUsePrimaryKey(t *testing.T) {
 					require.NoError(t, tx.Commit())
 				}
 			}
-			_, err = db.ExecContext(ctx, "SELECT pg_stat_force_next_flush()")
-			require.NoError(t, err)
-			rows, err := db.QueryContext(ctx, `SELECT indexrelname, idx_scan FROM pg_stat_user_indexes WHERE indexrelname LIKE $1`, prefix+"%")
-			require.NoError(t, err)
-			scans := map[string]int64{}
-			for rows.Next() {
-				var name string
-				var n int64
-				require.NoError(t, rows.Scan(&name, &n))
-				scans[strings.TrimPrefix(name, prefix)] = n
+			scans := indexScans()
+			for idx, n := range migrated {
+				scans[idx] -= n
 			}
-			require.NoError(t, rows.Err())
 			assert.GreaterOrEqual(t, scans["teams_pkey"], int64(36), "joins and payments find the team by key")
 			assert.GreaterOrEqual(t, scans["seats_pkey"], int64(24), "payments find the seat by key")
 			for _, idx := range []string{"teams_fullest", "teams_open", "teams_due", "teams_full", "seats_due", "seats_user"} {
