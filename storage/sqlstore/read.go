@@ -14,13 +14,14 @@ import (
 const teamCols = `id, campaign_id, leader_id, capacity, seats_taken, seats_paid, virtual_seats, state, opened_at, expires_at, closed_at, version, seat_rows`
 
 // seatRowsLeft is groupbuy.MaxSeatRows as a guard on a team whose columns
-// are prefixed by p ("", "t." or "tm."): the team has a seat row left.
+// are prefixed by p ("" or "tm."): the team has a seat row left.
 func seatRowsLeft(p string) string {
 	return p + "seat_rows < " + strconv.Itoa(groupbuy.SeatRowsPerSeat) + " * " + p + "capacity + " + strconv.Itoa(groupbuy.SeatRowsSpare)
 }
 
-// The guards of seatRowsLeft that the statements use, and joinTx's team
-// update, built once rather than on every call.
+// The guards of seatRowsLeft that the statements use (on the teams
+// table's own columns, and on the alias tm), and joinTx's team update,
+// built once rather than on every call.
 var (
 	seatRowsLeftT  = seatRowsLeft("")
 	seatRowsLeftTM = seatRowsLeft("tm.")
