@@ -50,7 +50,7 @@
 // a page is a range scan from its position; MySQL's index on
 // (programme_id, user_id, created_at) ends with the primary key, code,
 // already. Every dialect then adds teams.seat_rows, groupbuy.Team.SeatRows
-// (PostgreSQL 0010, MySQL 0005, SQLite 0007): the real seat rows a team
+// (PostgreSQL 0011, MySQL 0006, SQLite 0008): the real seat rows a team
 // has had, which a join and a match keep below groupbuy.MaxSeatRows
 // (seat_rows < 4 * capacity + 8 in their guards); forming teams get their
 // count of seats, closed teams keep 0 (they take no joins).
@@ -131,7 +131,7 @@
 //	0007_forming_indexes    4.6 s  reads and writes of teams waited
 //	0008_refund_attempt     not measured; reads and writes of seats wait for a scan of seats
 //	0009_ref_codes_page     8.9 s  on 1M codes: writes of ref_codes waited, reads went on (the DROP INDEX is last)
-//	0010_seat_rows          not measured; reads and writes of teams wait while forming teams are counted
+//	0011_seat_rows          not measured; reads and writes of teams wait while forming teams are counted
 //
 // On MariaDB 10.11, mysql/0003 (InnoDB builds the index online) took 5.8 s
 // on 2M teams, and writes of teams waited at most 41 ms meanwhile. SQLite's
