@@ -20,7 +20,11 @@
 //
 //   - Its order flow calls Open, Join or Match (with an idempotency key
 //     when the request may be retried) and takes the payment for the
-//     returned seat's Amount.
+//     returned seat's Amount. A join that finds the team full is
+//     ErrTeamFull; so is, by errors.Is, ErrTeamChurned, for a team whose
+//     joins were cancelled or lapsed until it had its most seat rows
+//     (MaxSeatRows, which keeps what a close reads bounded): offer
+//     another team, or Match, which passes such teams over.
 //   - Its payment callback calls ConfirmPayment, idempotent on the payment
 //     reference; a payment that arrives too late is handled by the
 //     campaign's LatePaymentPolicy and reported in PaymentResult.Late.

@@ -12,9 +12,16 @@ import (
 // them changed nothing. ErrNotFound and ErrConflict also match storage's
 // ErrNotFound and ErrConflict.
 var (
-	ErrNotFound             = sentinel.New("groupbuy: not found", storage.ErrNotFound)
-	ErrCampaignNotActive    = errors.New("groupbuy: campaign not active or outside its window")
-	ErrTeamFull             = errors.New("groupbuy: team full")
+	ErrNotFound          = sentinel.New("groupbuy: not found", storage.ErrNotFound)
+	ErrCampaignNotActive = errors.New("groupbuy: campaign not active or outside its window")
+	ErrTeamFull          = errors.New("groupbuy: team full")
+	// ErrTeamChurned refuses a join to a team that has had all the seat
+	// rows it may ever have (MaxSeatRows): too many of its joins were
+	// cancelled or lapsed. The team still runs to its end (payments,
+	// close), but takes nobody new. It also matches ErrTeamFull, so a
+	// caller that offers another team (or Match) when a team is full does
+	// the same here.
+	ErrTeamChurned          = sentinel.New("groupbuy: team took its most seat rows: join another", ErrTeamFull)
 	ErrTeamClosed           = errors.New("groupbuy: team closed or expired")
 	ErrAlreadyJoined        = errors.New("groupbuy: user already holds a seat in this team")
 	ErrLimitExceeded        = errors.New("groupbuy: per-user limit exceeded")

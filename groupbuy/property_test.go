@@ -43,6 +43,8 @@ type sim struct {
 	// attempt is the Attempt of the newest refund_requested or
 	// refund_failed event of each seat's own refund.
 	attempt map[string]int
+	// churned counts the joins refused with ErrTeamChurned.
+	churned int
 }
 
 func (s *sim) fail(format string, args ...any) {
@@ -107,7 +109,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 
 // expected are the errors a random command may legitimately meet.
 var expected = []error{
-	groupbuy.ErrTeamFull, groupbuy.ErrTeamClosed, groupbuy.ErrAlreadyJoined, groupbuy.ErrLimitExceeded,
+	groupbuy.ErrTeamFull, groupbuy.ErrTeamChurned, groupbuy.ErrTeamClosed, groupbuy.ErrAlreadyJoined, groupbuy.ErrLimitExceeded,
 	groupbuy.ErrCampaignNotActive, groupbuy.ErrSeatNotReserved, groupbuy.ErrNotOwner, groupbuy.ErrAmountMismatch,
 	groupbuy.ErrIllegalTransition,
 }
@@ -171,6 +173,25 @@ func (s *sim) step() {
 		s.check("join", err)
 		if err == nil {
 			s.addResult(r)
+		}
+		// u0 churns: cancels and joins again until refused, so that teams
+		// reach their seat-row bound (groupbuy.MaxSeatRows: at most 24
+		// rows for the sim's teams of 2 to 4).
+		for i := 0; err == nil && user == "u0" && i < 30; i++ {
+			s.log = append(s.log, fmt.Sprintf("churn %s %s", team, user))
+			_, err = s.svc.CancelReservation(s.ctx, r.Seat.ID, user)
+			s.check("churn cancel", err)
+			if err != nil {
+				break
+			}
+			r, err = s.svc.Join(s.ctx, groupbuy.JoinRequest{CampaignID: tv.Team.CampaignID, TeamID: team, UserID: user, SKU: sku, Quantity: qty})
+			s.check("churn join", err)
+			if err == nil {
+				s.addResult(r)
+			}
+			if errors.Is(err, groupbuy.ErrTeamChurned) {
+				s.churned++
+			}
 		}
 	case op < 44:
 		strat := []groupbuy.MatchStrategy{groupbuy.MatchOldest, groupbuy.MatchFullest, groupbuy.MatchRandom}[s.rng.IntN(3)]
@@ -443,6 +464,10 @@ func (s *sim) invariants() {
 		if tm.SeatsTaken != active || tm.SeatsPaid != paid {
 			s.fail("team %s counters %d/%d, seats say %d/%d", id, tm.SeatsTaken, tm.SeatsPaid, active, paid)
 		}
+		// Seat rows: counted on the team, bounded (bot rows come on top).
+		if rows := len(tv.Seats) - bots; tm.SeatRows != rows || rows > groupbuy.MaxSeatRows(tm.Capacity) {
+			s.fail("team %s: %d real seat rows, SeatRows %d, bound %d", id, rows, tm.SeatRows, groupbuy.MaxSeatRows(tm.Capacity))
+		}
 		succeeded := s.topics[groupbuy.TopicTeamSucceeded+"/gb:"+id+":succeeded"]
 		switch tm.State {
 		case groupbuy.TeamSucceeded:
@@ -484,6 +509,7 @@ func TestPropertyRandomInterleavings(t *testing.T) {
 		first, seeds = n, 1
 	}
 	seen := map[string]int{}
+	churned := 0
 	for seed := first; seed < first+seeds; seed++ {
 		s := newSim(t, seed)
 		for range steps {
@@ -509,6 +535,7 @@ func TestPropertyRandomInterleavings(t *testing.T) {
 				}
 			}
 		}
+		churned += s.churned
 	}
 	// The random walk must reach every outcome, or it proves little.
 	if seeds >= 100 {
@@ -517,6 +544,9 @@ func TestPropertyRandomInterleavings(t *testing.T) {
 				t.Errorf("no %s in %d seeds", topic, seeds)
 			}
 		}
+		if churned == 0 {
+			t.Errorf("no join refused at the seat-row bound in %d seeds", seeds)
+		}
 	}
-	t.Logf("%d seeds: %v", seeds, seen)
+	t.Logf("%d seeds: %v; %d joins refused at the seat-row bound", seeds, seen, churned)
 }

@@ -306,6 +306,29 @@ func reservationDeadline(c *Campaign, teamExpires, now time.Time) time.Time {
 	return d
 }
 
+// Seat rows a team may ever have: MaxSeatRows(capacity) is
+// SeatRowsPerSeat × capacity + SeatRowsSpare. It is linear in the capacity
+// so that a SQL adapter can state it in a guard
+// (seat_rows < 4 * capacity + 8).
+const (
+	SeatRowsPerSeat = 4
+	SeatRowsSpare   = 8
+)
+
+// MaxSeatRows returns the most seat rows a team of capacity seats may ever
+// have: the leader's and one per join or match, released ones included
+// (Team.SeatRows; the bot rows of a virtual fill, at most capacity - 1,
+// come on top at the close). A released seat stays a row, and a close, a
+// filling payment and the team_failed and team_succeeded payloads read
+// every row of the team; without a bound, a user joining and cancelling in
+// a loop would make each of them read without end. A team at its bound
+// refuses joins (ErrTeamChurned) and is skipped by Match and OpenTeams;
+// payments, closes, virtual fills and refunds never check it. Four rows
+// per seat and eight more leave room for the churn of honest buyers (an
+// abandoned checkout, a lapsed reservation) in small teams too: 16 rows
+// for a team of 2, 408 for one of MaxTeamSize.
+func MaxSeatRows(capacity int) int { return SeatRowsPerSeat*capacity + SeatRowsSpare }
+
 // VirtualSeatsAtDeadline returns how many virtual seats the campaign's
 // policy adds to a team that reached its deadline with paidSeats real paid
 // seats, or 0 when the team fails. A nil c has no policy: 0.

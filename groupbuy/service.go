@@ -640,7 +640,7 @@ func (s *Service) open(ctx context.Context, o *seatOrder, scope, key, fp string)
 // order's user as leader, recorded under scope and key.
 func (s *Service) openWrite(c *Campaign, o *seatOrder, price decimal.Decimal, now time.Time, scope, key, fp string) *OpenTeamWrite {
 	team := Team{
-		ID: s.newID(), CampaignID: c.ID, LeaderID: o.userID, Capacity: c.TeamSize, SeatsTaken: 1,
+		ID: s.newID(), CampaignID: c.ID, LeaderID: o.userID, Capacity: c.TeamSize, SeatsTaken: 1, SeatRows: 1,
 		State: TeamForming, OpenedAt: now, ExpiresAt: teamDeadline(c, now), Version: 1,
 	}
 	var seat Seat

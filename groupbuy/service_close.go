@@ -512,8 +512,9 @@ func (s *Service) Team(ctx context.Context, teamID string) (TeamView, error) {
 	return TeamView{Team: team, Seats: seats}, nil
 }
 
-// OpenTeams lists forming teams of a campaign that have a free seat, for a
-// "join a friend's team" list: fullest first, then soonest to expire.
+// OpenTeams lists forming teams of a campaign that have a free seat and a
+// seat row left (MaxSeatRows), for a "join a friend's team" list: fullest
+// first, then soonest to expire.
 func (s *Service) OpenTeams(ctx context.Context, campaignID string, limit int) ([]Team, error) {
 	if err := validateID("campaignID", campaignID); err != nil {
 		return nil, err

@@ -90,7 +90,8 @@ type Store interface {
 	// GetSeat returns a seat or ErrNotFound.
 	GetSeat(ctx context.Context, id string) (Seat, error)
 	// OpenTeams lists up to limit (1..MaxListLimit) forming teams of a campaign with a free
-	// seat and ExpiresAt after now, in the given order: MatchOldest by
+	// seat, SeatRows below MaxSeatRows(Capacity) (a join would be
+	// ErrTeamChurned) and ExpiresAt after now, in the given order: MatchOldest by
 	// OpenedAt then ID; MatchFullest (and MatchRandom) by SeatsTaken
 	// descending, then ExpiresAt, then ID.
 	OpenTeams(ctx context.Context, campaignID string, now time.Time, order MatchStrategy, limit int) ([]Team, error)
@@ -183,18 +184,19 @@ func (w *OpenTeamWrite) problem() (field, reason string) {
 
 // Rows returns the team and the leader seat as OpenTeam stores them,
 // whatever w says of their states: the team forming with one seat taken,
-// none paid, no virtual seats and no ClosedAt; the leader seat reserved,
+// none paid, no virtual seats, one seat row and no ClosedAt; the leader seat reserved,
 // the leader's, real and unpaid. Adapters store these, not w's fields.
 // w must not be nil (Problem refuses a nil write).
 func (w *OpenTeamWrite) Rows() (Team, Seat) {
 	team, leader := w.Team, w.Leader
-	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.ClosedAt = TeamForming, 1, 0, 0, time.Time{}
+	team.State, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats, team.SeatRows, team.ClosedAt = TeamForming, 1, 0, 0, 1, time.Time{}
 	leader.State, leader.Leader, leader.Virtual, leader.PaidAt, leader.RefundAttempt = SeatReserved, true, false, time.Time{}, 0
 	return team, leader
 }
 
 // JoinTeamWrite inserts Seat (reserved, not leader) into team Seat.TeamID,
-// adds one to the team's SeatsTaken and bumps its Version. The stored
+// adds one to the team's SeatsTaken and to its SeatRows and bumps its
+// Version. The stored
 // Seat.ReservedUntil is the earlier of the given one and the team's
 // ExpiresAt; JoinTeam returns the team after the join and the seat as stored.
 //
@@ -202,8 +204,13 @@ func (w *OpenTeamWrite) Rows() (Team, Seat) {
 // Seat.CampaignID (ErrNotFound); the campaign is active (ErrCampaignNotActive);
 // the team is forming and its ExpiresAt is after Now (ErrTeamClosed); the user
 // holds no reserved, paid or confirmed seat in the team (ErrAlreadyJoined);
-// SeatsTaken < Capacity (ErrTeamFull); the user's counted non-leader seats in
-// the campaign are below MaxJoined when MaxJoined > 0 (ErrLimitExceeded).
+// SeatsTaken < Capacity (ErrTeamFull); SeatRows < MaxSeatRows(Capacity)
+// (ErrTeamChurned); the user's counted non-leader seats in the campaign are
+// below MaxJoined when MaxJoined > 0 (ErrLimitExceeded).
+//
+// The seat-row bound is the adapter's to compute, from the team's own
+// Capacity (the write does not carry it): like SeatsTaken < Capacity, it
+// is a guard on the team row, and Match's adapter picks among teams.
 //
 // MaxJoined is the campaign's limit (Limits.MaxTeamsJoinedPerUser), the
 // same on every write of a campaign; while it is 0 an adapter may keep no
@@ -228,7 +235,8 @@ func (w *JoinTeamWrite) Row() Seat {
 
 // MatchTeamWrite is a JoinTeamWrite whose team the adapter picks in the same
 // atomic step as the join: among the forming teams of campaign
-// Seat.CampaignID whose ExpiresAt is after Now, that have a free seat, in
+// Seat.CampaignID whose ExpiresAt is after Now, that have a free seat and
+// SeatRows below MaxSeatRows(Capacity), in
 // which the user holds no reserved, paid or confirmed seat, and whose ID is
 // not Exclude (the qualifying teams), the first in Order: MatchFullest by
 // SeatsTaken descending, then ExpiresAt, then ID; MatchOldest by OpenedAt,

@@ -26,7 +26,9 @@ func TestTeamFailedListsSeatsThatCounted(t *testing.T) {
 	require.NoError(t, err)
 	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
 	require.NoError(t, err)
-	const churn = 50
+	// As many as the team's seat rows allow, with the leader's and the
+	// held one (groupbuy.MaxSeatRows).
+	churn := groupbuy.MaxSeatRows(3) - 2
 	for i := range churn {
 		user := "u" + strconv.Itoa(i%3)
 		r, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: user, SKU: "s"})

@@ -226,11 +226,17 @@ type Team struct {
 	SeatsPaid int
 	// VirtualSeats counts the seats filled virtually at the deadline.
 	VirtualSeats int
-	State        TeamState
-	OpenedAt     time.Time
-	ExpiresAt    time.Time
-	ClosedAt     time.Time // zero while forming
-	Version      int64
+	// SeatRows counts the real seat rows the team has ever had: its
+	// leader's and one per join or match, released ones included (bot
+	// rows not). A join needs it below MaxSeatRows(Capacity). The SQL
+	// stores count it from their migration on (sqlstore's notes): a team
+	// closed before it reads 0.
+	SeatRows  int
+	State     TeamState
+	OpenedAt  time.Time
+	ExpiresAt time.Time
+	ClosedAt  time.Time // zero while forming
+	Version   int64
 }
 
 // Seat is one participant's place in a team.

@@ -1,7 +1,9 @@
-// Package sentinel makes a package's sentinel errors that are also one of
-// storage's shared errors, with a message of their own: errors.Is matches
-// both, and the message does not repeat the shared one ("groupbuy: not
-// found", not "groupbuy: not found: storage: not found").
+// Package sentinel makes a package's sentinel errors that are also a
+// broader error (one of storage's shared errors, or another sentinel of
+// the package, as groupbuy's ErrTeamChurned is an ErrTeamFull), with a
+// message of their own: errors.Is matches both, and the message does not
+// repeat the broader one ("groupbuy: not found", not "groupbuy: not
+// found: storage: not found").
 package sentinel
 
 // Error is a sentinel error of one package that wraps a shared kind.

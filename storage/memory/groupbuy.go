@@ -32,7 +32,7 @@ type teamRow struct {
 	groupbuy.Team
 	campaign *campaignRow
 	num      uint32   // its position in groupbuyState.teamList
-	seats    []uint32 // seat rows in insertion order: at most MaxTeamSize real seats, plus released ones and bots
+	seats    []uint32 // seat rows in insertion order: real seats (live and released, SeatRows of them), then bots
 	variants []seatVariant
 }
 
@@ -686,6 +686,9 @@ func (s *Store) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (_ grou
 	if t.SeatsTaken >= t.Capacity {
 		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamFull
 	}
+	if t.SeatRows >= groupbuy.MaxSeatRows(t.Capacity) {
+		return groupbuy.Team{}, groupbuy.Seat{}, groupbuy.ErrTeamChurned
+	}
 	if err := s.addJoin(t, w, &seat, hu, u, w.Events, w.Idem, ih); err != nil {
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
@@ -714,6 +717,7 @@ func (s *Store) addJoin(t *teamRow, w *groupbuy.JoinTeamWrite, seat *groupbuy.Se
 		seat.ReservedUntil = t.ExpiresAt
 	}
 	t.SeatsTaken++
+	t.SeatRows++
 	t.Version++
 	if u == 0 {
 		u = g.addUser(seat.UserID, hu)
@@ -750,7 +754,7 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 	hu := hashOf(g.seed, w.Seat.UserID)
 	u := g.userNum(w.Seat.UserID, hu)
 	qualifies := func(t *teamRow) bool {
-		return t.ID != w.Exclude && t.SeatsTaken < t.Capacity && t.ExpiresAt.After(w.Now) && !g.holdsSeat(t, u)
+		return t.ID != w.Exclude && joinable(t, w.Now) && !g.holdsSeat(t, u)
 	}
 	var best *teamRow
 	if w.Order == groupbuy.MatchRandom {
@@ -789,6 +793,13 @@ func (s *Store) MatchTeam(ctx context.Context, w *groupbuy.MatchTeamWrite) (grou
 		return groupbuy.Team{}, groupbuy.Seat{}, err
 	}
 	return best.Team, seat, nil
+}
+
+// joinable reports whether forming team t takes a join at now, as Match
+// and OpenTeams ask: a free seat, a seat row left (groupbuy.MaxSeatRows)
+// and its deadline ahead.
+func joinable(t *teamRow, now time.Time) bool {
+	return t.SeatsTaken < t.Capacity && t.SeatRows < groupbuy.MaxSeatRows(t.Capacity) && t.ExpiresAt.After(now)
 }
 
 // compareMicro compares a and b by the microsecond, as the SQL stores keep
@@ -1151,7 +1162,7 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 		forming = c.forming
 	}
 	for _, t := range forming {
-		if t.SeatsTaken < t.Capacity && t.ExpiresAt.After(now) {
+		if joinable(t, now) {
 			out = append(out, t.Team)
 		}
 	}

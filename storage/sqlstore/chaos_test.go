@@ -184,10 +184,12 @@ func checkInvariants(t *testing.T, db *sql.DB, prefix string) {
 	live := `('reserved','paid','confirmed')`
 	for _, r := range q(`SELECT t.id, t.state, t.seats_taken, t.seats_paid, t.capacity,
 		(SELECT COUNT(*) FROM ` + prefix + `seats s WHERE s.team_id = t.id AND s.state IN ` + live + ` AND s.is_virtual = false),
-		(SELECT COUNT(*) FROM ` + prefix + `seats s WHERE s.team_id = t.id AND s.state IN ('paid','confirmed') AND s.is_virtual = false)
+		(SELECT COUNT(*) FROM ` + prefix + `seats s WHERE s.team_id = t.id AND s.state IN ('paid','confirmed') AND s.is_virtual = false),
+		t.seat_rows, (SELECT COUNT(*) FROM ` + prefix + `seats s WHERE s.team_id = t.id AND s.is_virtual = false)
 		FROM ` + prefix + `teams t`) {
 		assert.Equal(t, r[2], r[5], "team %s (%s): seats_taken equals its live seats", r[0], r[1])
 		assert.Equal(t, r[3], r[6], "team %s (%s): seats_paid equals its paid seats", r[0], r[1])
+		assert.Equal(t, r[8], r[7], "team %s (%s): seat_rows equals its real seat rows", r[0], r[1])
 		assert.NotEqual(t, "forming", r[1], "team %s still forming after its deadline", r[0])
 	}
 	for _, r := range q(`SELECT u.user_id, u.opened, u.joined,

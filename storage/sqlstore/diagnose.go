@@ -65,13 +65,13 @@ func (s *Store) diagnoseJoin(ctx context.Context, r run, w *groupbuy.JoinTeamWri
 	}
 	f := joinFacts{known: true}
 	user, seat0 := w.Seat.UserID, w.Seat.ID
-	err := r.row(ctx, `SELECT t.campaign_id, t.state, t.expires_at, t.seats_taken, t.capacity,
+	err := r.row(ctx, `SELECT t.campaign_id, t.state, t.expires_at, t.seats_taken, t.capacity, t.seat_rows,
 		(SELECT c.status FROM {p}campaigns c WHERE c.id = t.campaign_id),
 		(SELECT COUNT(*) FROM {p}seats st WHERE st.team_id = t.id AND st.active_user = ?),
 		(SELECT u.joined FROM {p}user_limits u WHERE u.campaign_id = t.campaign_id AND u.user_id = ?),
 		(SELECT COUNT(*) FROM {p}seats st WHERE st.id = ?)
 		FROM {p}teams t WHERE t.id = ?`, user, user, seat0, w.Seat.TeamID).Scan(
-		&f.campaignID, &f.state, s.ts(&f.expiresAt), &f.taken, &f.capacity, &f.status, &f.active, &f.joined, &f.seatN)
+		&f.campaignID, &f.state, s.ts(&f.expiresAt), &f.taken, &f.capacity, &f.seatRows, &f.status, &f.active, &f.joined, &f.seatN)
 	if errors.Is(err, errNoRows) {
 		return s.notFoundOrNewer(ctx, r, "team", w.Seat.TeamID)
 	}
@@ -91,6 +91,7 @@ type joinFacts struct {
 	status            sql.NullString
 	expiresAt         time.Time
 	taken, capacity   int
+	seatRows          int
 	active, seatN     int
 	joined            sql.NullInt64
 	// known is false when joined and seatN were not read (pgJoin's
@@ -113,6 +114,8 @@ func (f *joinFacts) refusal(w *groupbuy.JoinTeamWrite) error {
 		return groupbuy.ErrAlreadyJoined
 	case f.taken >= f.capacity:
 		return groupbuy.ErrTeamFull
+	case f.seatRows >= groupbuy.MaxSeatRows(f.capacity):
+		return groupbuy.ErrTeamChurned
 	case !f.known:
 		return nil
 	case w.MaxJoined > 0 && f.joined.Int64 >= int64(w.MaxJoined):

@@ -51,7 +51,7 @@ func errClass(err error) string {
 	if err == nil {
 		return "ok"
 	}
-	for _, s := range []error{groupbuy.ErrNotFound, groupbuy.ErrCampaignNotActive, groupbuy.ErrTeamFull, groupbuy.ErrTeamClosed,
+	for _, s := range []error{groupbuy.ErrNotFound, groupbuy.ErrCampaignNotActive, groupbuy.ErrTeamChurned, groupbuy.ErrTeamFull, groupbuy.ErrTeamClosed,
 		groupbuy.ErrAlreadyJoined, groupbuy.ErrLimitExceeded, groupbuy.ErrSeatNotReserved, groupbuy.ErrAmountMismatch,
 		groupbuy.ErrNotOwner, groupbuy.ErrIdempotencyKeyReused, groupbuy.ErrConflict, groupbuy.ErrIllegalTransition, groupbuy.ErrStaleRefundAttempt} {
 		if errors.Is(err, s) {
@@ -65,8 +65,8 @@ func errClass(err error) string {
 }
 
 func (d *diffSide) teamV(t groupbuy.Team) string {
-	return fmt.Sprintf("%s %s cap=%d taken=%d paid=%d virt=%d exp=%s closed=%s v=%d", d.idx[t.ID], t.State, t.Capacity, t.SeatsTaken,
-		t.SeatsPaid, t.VirtualSeats, t.ExpiresAt.Truncate(time.Microsecond).Format(time.RFC3339Nano),
+	return fmt.Sprintf("%s %s cap=%d taken=%d paid=%d virt=%d rows=%d exp=%s closed=%s v=%d", d.idx[t.ID], t.State, t.Capacity, t.SeatsTaken,
+		t.SeatsPaid, t.VirtualSeats, t.SeatRows, t.ExpiresAt.Truncate(time.Microsecond).Format(time.RFC3339Nano),
 		t.ClosedAt.Truncate(time.Microsecond).Format(time.RFC3339Nano), t.Version)
 }
 

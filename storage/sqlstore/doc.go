@@ -54,6 +54,11 @@
 // revoked ones included, filled from ref_codes; CreateCode raises it with
 // a guarded write in the code's transaction, so that the programme's
 // limit (referral.Programme.CodeLimit) holds against concurrent issuers.
+// Then every dialect adds teams.seat_rows, groupbuy.Team.SeatRows
+// (PostgreSQL 0011, MySQL 0006, SQLite 0008): the real seat rows a team
+// has had, which a join and a match keep below groupbuy.MaxSeatRows
+// (seat_rows < 4 * capacity + 8 in their guards); forming teams get their
+// count of seats, closed teams keep 0 (they take no joins).
 //
 // # Migrations
 //
@@ -77,7 +82,10 @@
 // RetryRefund numbers attempt 2. A release before ref_code_counts neither
 // counts nor limits the codes it issues after the migration: each such
 // code lets its user exceed the limit by one; stop those instances
-// before users can issue many codes.)
+// before users can issue many codes. A release before the seat rows
+// column opens teams at seat_rows 0 and does not count its joins: its instances
+// do not keep the bound while they run, and a team they opened is bounded
+// by the rows counted from the upgrade on.)
 //
 // A released migration is never edited: its changes go in a new
 // migration. <prefix>schema_migrations records a checksum of each applied
@@ -132,6 +140,7 @@
 //	0008_refund_attempt     not measured; reads and writes of seats wait for a scan of seats
 //	0009_ref_codes_page     8.9 s  on 1M codes: writes of ref_codes waited, reads went on (the DROP INDEX is last)
 //	0010_ref_code_counts    not measured; one scan of ref_codes, nothing waits (codes issued meanwhile by a previous release are not counted)
+//	0011_seat_rows          not measured; reads and writes of teams wait while forming teams are counted
 //
 // On MariaDB 10.11, mysql/0003 (InnoDB builds the index online) took 5.8 s
 // on 2M teams, and writes of teams waited at most 41 ms meanwhile. SQLite's
@@ -253,7 +262,8 @@
 // that every guard that matters sits on such a row, or on a unique key:
 //
 //   - JoinTeam: t = the guarded team UPDATE (forming, not expired, a free
-//     seat, campaign active, no idempotency record), which locks the team
+//     seat, a seat row left, campaign active, no idempotency record; it
+//     adds one to seats_taken and to seat_rows), which locks the team
 //     row and re-checks the guard on its latest version; u = the per-user
 //     counter, INSERT ... ON CONFLICT DO UPDATE SET joined = joined + 1
 //     WHERE joined < max, depending on t (only when the campaign has that
@@ -269,7 +279,8 @@
 //     statement back.
 //   - MatchTeam: c = the campaign, active (and no idempotency record); p =
 //     the first qualifying team in the write's order (forming, not
-//     expired, a free seat, not excluded, no live seat of the user), read
+//     expired, a free seat, a seat row left, not excluded, no live seat
+//     of the user), read
 //     with FOR NO KEY UPDATE SKIP LOCKED: PostgreSQL skips rows others
 //     hold locked and re-checks the conditions on the latest version of
 //     the row it locks; then JoinTeam's parts on that team (t with its
@@ -347,8 +358,9 @@
 // row, a second branch of the final SELECT (UNION ALL, run only then)
 // reads the team, its campaign's status, the user's live seats in it and
 // the records of the key, as of the statement's snapshot; a closed or full
-// team, an inactive campaign, a user already in the team or a team of
-// another campaign is then reported from that row, in one round trip. A
+// team, a team at its seat-row bound (groupbuy.ErrTeamChurned), an
+// inactive campaign, a user already in the team or a team of another
+// campaign is then reported from that row, in one round trip. A
 // refusal the row cannot explain (a change committed after the snapshot,
 // an existing record, whose replay needs the record) goes to the
 // diagnosis. A payment

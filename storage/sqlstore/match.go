@@ -95,7 +95,7 @@ func matchOrder(order groupbuy.MatchStrategy, p string) string {
 
 // matchQualifies is the condition a team tm meets to be picked by a match;
 // its arguments are the campaign, Now, Exclude and the user.
-const matchQualifies = `tm.state = 'forming' AND tm.campaign_id = ? AND tm.seats_taken < tm.capacity AND tm.expires_at > ? AND tm.id <> ?
+var matchQualifies = `tm.state = 'forming' AND tm.campaign_id = ? AND tm.seats_taken < tm.capacity AND ` + seatRowsLeftTM + ` AND tm.expires_at > ? AND tm.id <> ?
 		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = ?)`
 
 // matchTx is MatchTeam in a transaction: the record and the campaign are
@@ -141,7 +141,7 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 	}
 	// The row is locked (or the database is, on SQLite) and was read in
 	// its latest version, so the guards hold until the commit.
-	if _, err := r.exec(ctx, `UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1 WHERE id = ?`, t.ID); err != nil {
+	if _, err := r.exec(ctx, `UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1 WHERE id = ?`, t.ID); err != nil {
 		return err
 	}
 	seat.TeamID = t.ID
@@ -166,6 +166,7 @@ func (s *Store) matchTx(ctx context.Context, r run, w *groupbuy.MatchTeamWrite, 
 		return err
 	}
 	t.SeatsTaken++
+	t.SeatRows++
 	t.Version++
 	*team = t
 	return nil
@@ -349,7 +350,7 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	user := q.text(seat.UserID)
 	qualifies := func() {
-		q.sql(`tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
+		q.sql(`tm.campaign_id = `, camp, ` AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND `, seatRowsLeftTM, ` AND tm.expires_at > `, now, `
 		AND tm.id <> `, q.text(w.Exclude), ` AND EXISTS (SELECT 1 FROM c)
 		AND NOT EXISTS (SELECT 1 FROM {p}seats st WHERE st.team_id = tm.id AND st.active_user = `, user, `)`)
 	}
@@ -377,7 +378,7 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	), p AS (
 		SELECT tm.id FROM {p}teams tm
 		WHERE tm.id IN ((SELECT first FROM f), (SELECT second FROM f))
-		AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND tm.expires_at > `, now, `
+		AND tm.state = 'forming' AND tm.seats_taken < tm.capacity AND `, seatRowsLeftTM, ` AND tm.expires_at > `, now, `
 		ORDER BY tm.id = (SELECT first FROM f) DESC
 		LIMIT 1 FOR NO KEY UPDATE OF tm SKIP LOCKED`)
 	} else {
@@ -392,9 +393,9 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	}
 	q.sql(`
 	), t AS (
-		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE ` + byKey("id = (SELECT id FROM p)", "state = 'forming' AND seats_taken < capacity") + `
-		RETURNING ` + teamCols)
+		UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1
+		WHERE id = (SELECT id FROM p)`, byKeyCase, `state = 'forming' AND seats_taken < capacity AND `, seatRowsLeftT, byKeyEnd, `
+		RETURNING `+teamCols)
 	s.pgJoinSeat(&q, &w.JoinTeamWrite, seat, user)
 	q.team = "s.team_id"
 	s.pgEvents(&q, w.Events, "s")
@@ -411,7 +412,7 @@ func (s *Store) pgMatchSQL(w *groupbuy.MatchTeamWrite, seat *groupbuy.Seat) (str
 	placeholders := func(o matchOutcome) {
 		q.sql(`
 	UNION ALL
-	SELECT '', '', '', 0, 0, 0, 0, '', `, now, `, `, now, `, NULL, 0, `, now, `, 1, `, int(o))
+	SELECT '', '', '', 0, 0, 0, 0, '', `, now, `, `, now, `, NULL, 0, 0, `, now, `, 1, `, int(o))
 	}
 	if w.Open != nil {
 		placeholders(matchOpened)

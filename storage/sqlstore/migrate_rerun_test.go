@@ -11,8 +11,9 @@ import (
 // TestMigrateMySQLRerunAfterCrash: MySQL's DDL is not transactional, so a
 // crash after the last migration's statements but before its version row
 // leaves the column added and the version missing. Migrate run again
-// treats the duplicate column (1060) as applied, reruns the UPDATE, and
-// records the version; the seats in a refund state are at attempt 1.
+// treats the duplicate column (1060) as applied, reruns the UPDATE (the
+// last migrations add a column and then fill it: 0004 the seats' refund
+// attempt, 0005 the forming teams' seat rows), and records the version.
 func TestMigrateMySQLRerunAfterCrash(t *testing.T) {
 	db, d, ctx := openMySQL(t), sqlstore.MySQL, t.Context()
 	versions := migrationVersions(t, d)

@@ -45,11 +45,11 @@ func TestMigrateLockTimeout(t *testing.T) {
 		ctx := t.Context()
 		versions := migrationVersions(t, d)
 		// The refund attempt migration, which locks seats; later ones
-		// (PostgreSQL's 0009 on ref_codes) follow it in the same Migrate.
+		// (PostgreSQL's 0009 and 0010, MySQL's 0005 on the referral
+		// tables; PostgreSQL's 0011 and MySQL's 0006 on teams) follow it
+		// in the same Migrate.
 		last := map[sqlstore.Dialect]int{sqlstore.Postgres: 8, sqlstore.MySQL: 4}[d]
-		s, prefix := newStoreAt(t, db, d, last-1)
-		f := newFixture(t, s)
-		team, _ := f.open("alice")
+		_, prefix := newStoreAt(t, db, d, last-1)
 		m, err := sqlstore.New(mdb, d, sqlstore.WithTablePrefix(prefix))
 		require.NoError(t, err)
 		sqlstore.SetMigrationLockTimeout(m, lockTimeout)
@@ -58,15 +58,14 @@ func TestMigrateLockTimeout(t *testing.T) {
 		host, err := db.BeginTx(ctx, nil)
 		require.NoError(t, err)
 		defer func() { _ = host.Rollback() }()
-		_, err = s.WithTx(host).GetTeam(ctx, team.ID)
-		require.NoError(t, err)
-		// Today's Store reads refund_attempt, which the pending migration
-		// adds: the reads of seats here are the older release's.
+		// Today's Store reads and writes columns that the pending
+		// migrations add (refund_attempt, seat_rows): the reads of seats
+		// here are the older release's.
 		readSeats := func(q interface {
 			QueryRowContext(context.Context, string, ...any) *sql.Row
 		}) error {
 			var n int
-			return q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"seats WHERE team_id = '"+team.ID+"'").Scan(&n)
+			return q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"seats WHERE team_id = 'team-1'").Scan(&n)
 		}
 		require.NoError(t, readSeats(host))
 
@@ -169,18 +168,14 @@ func waitForLockWait(t *testing.T, db *sql.DB, d sqlstore.Dialect, table string)
 func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
 	db, d, ctx := openMySQL(t), sqlstore.MySQL, t.Context()
 	versions := migrationVersions(t, d)
-	// Pending: the refund attempt migration (0004), which locks seats, and
-	// those after it (0005 on ref_codes), in the same Migrate.
-	s, prefix := newStoreAt(t, db, d, 3)
-	f := newFixture(t, s)
-	team, _ := f.open("alice")
+	_, prefix := newStoreAt(t, db, d, versions[len(versions)-2])
 	host, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
 	defer func() { _ = host.Rollback() }()
-	_, err = s.WithTx(host).GetTeam(ctx, team.ID)
-	require.NoError(t, err)
-	var n int // a read of seats as an older release reads them (see TestMigrateLockTimeout)
-	require.NoError(t, host.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"seats").Scan(&n))
+	// A read of teams, which the last migration alters, as an older
+	// release reads them (see TestMigrateLockTimeout).
+	var n int
+	require.NoError(t, host.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"teams").Scan(&n))
 
 	var order eventOrder
 	happened := order.happened
@@ -198,7 +193,7 @@ func TestMigrateMySQLWaitsForMigrator(t *testing.T) {
 		return done
 	}
 	first := migrate("first migrated")
-	waitForLockWait(t, db, d, prefix+"seats") // the first holds the migration lock
+	waitForLockWait(t, db, d, prefix+"teams") // the first holds the migration lock
 
 	second, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
 	require.NoError(t, err)

@@ -371,7 +371,7 @@ func (s *Store) pgOpenParts(q *pgq, w *groupbuy.OpenTeamWrite, team *groupbuy.Te
 	q.sql(`, `+p+`t AS (
 		INSERT INTO {p}teams (`+teamCols+`)
 		SELECT `, q.text(team.ID), `, `, camp, `, `, q.text(team.LeaderID), `, `, q.int(team.Capacity), `, 1, 0, 0, 'forming', `,
-		s.pgTime(q, team.OpenedAt), `, `, s.pgTime(q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), ` FROM `, source, `
+		s.pgTime(q, team.OpenedAt), `, `, s.pgTime(q, team.ExpiresAt), `, NULL, `, q.int64(team.Version), `, 1 FROM `, source, `
 		RETURNING id
 	), `+p+`s AS (
 		INSERT INTO {p}seats (`+seatInsertCols+`, active_user)
@@ -439,7 +439,7 @@ func pgJoinRefusal(w *groupbuy.JoinTeamWrite, t *groupbuy.Team, status sql.NullS
 		return guard("join team " + w.Seat.TeamID)
 	}
 	f := joinFacts{campaignID: t.CampaignID, state: string(t.State), status: status, expiresAt: t.ExpiresAt,
-		taken: t.SeatsTaken, capacity: t.Capacity, active: active}
+		taken: t.SeatsTaken, capacity: t.Capacity, seatRows: t.SeatRows, active: active}
 	if err := f.refusal(w); err != nil {
 		return err
 	}
@@ -451,8 +451,8 @@ func (s *Store) pgJoinSQL(w *groupbuy.JoinTeamWrite, seat *groupbuy.Seat) (strin
 	q := s.pgStart(pgJoinStmt, len(w.Events), w.Idem != nil, w.MaxJoined > 0)
 	camp, now, team := q.text(seat.CampaignID), s.pgTime(&q, w.Now), q.text(seat.TeamID)
 	q.sql(`WITH t AS (
-		UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE id = `, team, byKeyCase, `campaign_id = `, camp, ` AND state = 'forming' AND expires_at > `, now, ` AND seats_taken < capacity`, byKeyEnd, `
+		UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1
+		WHERE id = `, team, byKeyCase, `campaign_id = `, camp, ` AND state = 'forming' AND expires_at > `, now, ` AND seats_taken < capacity AND `, seatRowsLeftT, byKeyEnd, `
 		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = `, camp, ` AND status = 'active')`)
 	scope, key := s.pgIdemGuard(&q, w.Idem)
 	user := q.text(seat.UserID)

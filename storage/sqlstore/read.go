@@ -5,12 +5,30 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/socialcommerce/sdk/groupbuy"
 )
 
-const teamCols = `id, campaign_id, leader_id, capacity, seats_taken, seats_paid, virtual_seats, state, opened_at, expires_at, closed_at, version`
+const teamCols = `id, campaign_id, leader_id, capacity, seats_taken, seats_paid, virtual_seats, state, opened_at, expires_at, closed_at, version, seat_rows`
+
+// seatRowsLeft is groupbuy.MaxSeatRows as a guard on a team whose columns
+// are prefixed by p ("" or "tm."): the team has a seat row left.
+func seatRowsLeft(p string) string {
+	return p + "seat_rows < " + strconv.Itoa(groupbuy.SeatRowsPerSeat) + " * " + p + "capacity + " + strconv.Itoa(groupbuy.SeatRowsSpare)
+}
+
+// The guards of seatRowsLeft that the statements use (on the teams
+// table's own columns, and on the alias tm), and joinTx's team update,
+// built once rather than on every call.
+var (
+	seatRowsLeftT  = seatRowsLeft("")
+	seatRowsLeftTM = seatRowsLeft("tm.")
+	joinTeamUpdate = `UPDATE {p}teams SET seats_taken = seats_taken + 1, seat_rows = seat_rows + 1, version = version + 1
+		WHERE ` + byKey("id = ?", "state = 'forming' AND expires_at > ? AND seats_taken < capacity AND "+seatRowsLeftT) + `
+		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ? AND status = 'active')`
+)
 
 // seatInsertCols are the columns a new seat is inserted with: all of
 // seatCols but refund_attempt, which starts at its default, 0.
@@ -31,7 +49,8 @@ type scanner interface{ Scan(dest ...any) error }
 // of them allocates; ints and states get their own scanners (see intScan).
 func (s *Store) teamDest(dst []any, t *groupbuy.Team) []any {
 	return append(dst, &t.ID, &t.CampaignID, &t.LeaderID, (*intScan)(&t.Capacity), (*intScan)(&t.SeatsTaken), (*intScan)(&t.SeatsPaid),
-		(*intScan)(&t.VirtualSeats), (*strScan)(&t.State), s.ts(&t.OpenedAt), s.ts(&t.ExpiresAt), s.ts(&t.ClosedAt), &t.Version)
+		(*intScan)(&t.VirtualSeats), (*strScan)(&t.State), s.ts(&t.OpenedAt), s.ts(&t.ExpiresAt), s.ts(&t.ClosedAt), &t.Version,
+		(*intScan)(&t.SeatRows))
 }
 
 // seatDest appends the scan destinations of seatCols into st to dst, as
@@ -44,7 +63,7 @@ func (s *Store) seatDest(dst []any, st *groupbuy.Seat) []any {
 
 // Numbers of columns in teamCols and seatCols.
 const (
-	teamColN = 12
+	teamColN = 13
 	seatColN = 18
 )
 
@@ -185,7 +204,7 @@ func (s *Store) OpenTeams(ctx context.Context, campaignID string, now time.Time,
 		return nil, bad("order", fmt.Sprintf("unknown order %q", order))
 	}
 	out, err := s.teams(ctx, s.reader(), `SELECT `+teamCols+` FROM {p}teams
-		WHERE state = 'forming' AND campaign_id = ? AND seats_taken < capacity AND expires_at > ?
+		WHERE state = 'forming' AND campaign_id = ? AND seats_taken < capacity AND `+seatRowsLeftT+` AND expires_at > ?
 		ORDER BY `+matchOrder(order, "")+` LIMIT ?`, campaignID, s.tBound(now), limit)
 	return out, s.wrap(err, "open teams of campaign "+campaignID)
 }

@@ -29,11 +29,13 @@ import (
 // equal a fresh install's. The version table starts as the releases
 // before migration checksums created it, and ends with every checksum.
 //
-// Today's Store reads and writes seats.refund_attempt, which the last
-// migration adds: while it seeds and reads before the upgrade, the test
-// adds that column as the migration does, and drops it again before
-// Migrate, so that the upgrade finds the seats as an older release left
-// them (in refund states too) and the migration sets their attempt.
+// Today's Store reads and writes columns that later migrations add
+// (laterColumns: seats.refund_attempt, teams.seat_rows): while it seeds
+// and reads before the upgrade, the test adds each such column as its
+// migration does, and drops it again before Migrate, so that the upgrade
+// finds the rows as an older release left them (seats in refund states,
+// forming teams with released seats) and the migrations set the seats'
+// attempts and the forming teams' seat rows.
 func TestUpgradeFromEveryVersion(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		_, prefix := newStorePrefixed(t, db, d)
@@ -55,12 +57,13 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	// As the release that migrated it left it: no checksums.
 	usePreviousVersionTable(t, db, d, prefix)
 
-	// From the refund attempt migration on (PostgreSQL 0008, MySQL 0004,
-	// SQLite 0005) the column is there already.
-	hasColumn := v >= map[sqlstore.Dialect]int{sqlstore.Postgres: 8, sqlstore.MySQL: 4, sqlstore.SQLite: 5}[d]
-	if !hasColumn {
-		_, err := db.ExecContext(ctx, "ALTER TABLE "+prefix+"seats ADD COLUMN refund_attempt INTEGER NOT NULL DEFAULT 0")
-		require.NoError(t, err, "today's Store needs the column")
+	var added []string // the columns added for today's Store
+	for _, c := range laterColumns {
+		if v < c.since[d] {
+			_, err := db.ExecContext(ctx, "ALTER TABLE "+prefix+c.table+" ADD COLUMN "+c.column+" INTEGER NOT NULL DEFAULT 0")
+			require.NoError(t, err, "today's Store needs %s.%s", c.table, c.column)
+			added = append(added, c.column)
+		}
 	}
 	// Today's CreateCode counts each code in ref_code_counts (PostgreSQL
 	// 0010, MySQL 0005, SQLite 0007): before it, the seeding counts in a
@@ -75,9 +78,21 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 	before := u.read(t)
 	var events int
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+prefix+"outbox").Scan(&events))
-	if !hasColumn {
-		_, err := db.ExecContext(ctx, "ALTER TABLE "+prefix+"seats DROP COLUMN refund_attempt")
-		require.NoError(t, err, "the seats as a release before the column left them")
+	for _, c := range laterColumns {
+		if v < c.since[d] {
+			_, err := db.ExecContext(ctx, "ALTER TABLE "+prefix+c.table+" DROP COLUMN "+c.column)
+			require.NoError(t, err, "the %s as a release before %s left them", c.table, c.column)
+		}
+	}
+	if slices.Contains(added, "seat_rows") {
+		// The seat rows migration counts the forming teams' rows; the
+		// closed teams, which take no joins, keep 0.
+		for _, id := range []string{u.teamA, u.teamB, u.teamC, u.teamD, u.teamE, u.teamF} {
+			if team := before["team "+id].(groupbuy.Team); team.State != groupbuy.TeamForming {
+				team.SeatRows = 0
+				before["team "+id] = team
+			}
+		}
 	}
 	if !hasCounts {
 		_, err := db.ExecContext(ctx, "DROP TABLE "+prefix+"ref_code_counts")
@@ -102,6 +117,17 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 				assert.Zero(t, st.RefundAttempt, "seat %s, %s", st.ID, st.State)
 			}
 		}
+	}
+	// The seat rows migration: a forming team's count is its seats.
+	seatRows := map[string]int{u.teamA: 2, u.teamB: 1}
+	if d == sqlstore.Postgres {
+		seatRows[u.teamD] = 3 // left forming
+	}
+	for id, n := range seatRows {
+		team := after["team "+id].(groupbuy.Team)
+		assert.Equal(t, groupbuy.TeamForming, team.State)
+		assert.Equal(t, n, team.SeatRows, "team %s", id)
+		assert.Len(t, after["seats "+id], n)
 	}
 	var states []groupbuy.SeatState
 	for _, id := range []string{u.teamE, u.teamF} {
@@ -158,6 +184,17 @@ func upgradeFrom(t *testing.T, db *sql.DB, d sqlstore.Dialect, v int, versions [
 		_, err = svc.IssueCode(ctx, "p", "c", "")
 		assert.ErrorIs(t, err, referral.ErrCodeLimit, "the code issued before the upgrade counts")
 	}
+}
+
+// laterColumns are the columns today's Store reads and writes that a
+// migration after the first adds, with that migration's version per
+// dialect: an older schema lacks them.
+var laterColumns = []struct {
+	table, column string
+	since         map[sqlstore.Dialect]int
+}{
+	{"seats", "refund_attempt", map[sqlstore.Dialect]int{sqlstore.Postgres: 8, sqlstore.MySQL: 4, sqlstore.SQLite: 5}},
+	{"teams", "seat_rows", map[sqlstore.Dialect]int{sqlstore.Postgres: 10, sqlstore.MySQL: 5, sqlstore.SQLite: 7}},
 }
 
 // upgrade is the data written at the older version.

@@ -397,9 +397,9 @@ func (s *Store) openTx(ctx context.Context, r run, w *groupbuy.OpenTeamWrite, te
 	if !ok {
 		return groupbuy.ErrLimitExceeded
 	}
-	_, err = r.exec(ctx, `INSERT INTO {p}teams (`+teamCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = r.exec(ctx, `INSERT INTO {p}teams (`+teamCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		team.ID, team.CampaignID, team.LeaderID, team.Capacity, team.SeatsTaken, team.SeatsPaid, team.VirtualSeats,
-		string(team.State), s.t(team.OpenedAt), s.t(team.ExpiresAt), s.t(team.ClosedAt), team.Version)
+		string(team.State), s.t(team.OpenedAt), s.t(team.ExpiresAt), s.t(team.ClosedAt), team.Version, team.SeatRows)
 	if err != nil {
 		return s.uniqueAsGuard(err, "team "+team.ID)
 	}
@@ -445,9 +445,7 @@ func (s *Store) joinTx(ctx context.Context, r run, w *groupbuy.JoinTeamWrite, te
 	if !ok || t.CampaignID != seat.CampaignID {
 		return notFound("team", seat.TeamID)
 	}
-	n, err := r.affected(ctx, `UPDATE {p}teams SET seats_taken = seats_taken + 1, version = version + 1
-		WHERE `+byKey("id = ?", "state = 'forming' AND expires_at > ? AND seats_taken < capacity")+`
-		AND EXISTS (SELECT 1 FROM {p}campaigns WHERE id = ? AND status = 'active')`,
+	n, err := r.affected(ctx, joinTeamUpdate,
 		t.ID, s.t(w.Now), t.CampaignID)
 	if err != nil {
 		return err
@@ -475,6 +473,7 @@ func (s *Store) joinTx(ctx context.Context, r run, w *groupbuy.JoinTeamWrite, te
 		return err
 	}
 	t.SeatsTaken++
+	t.SeatRows++
 	t.Version++
 	*team = t
 	return nil

@@ -610,7 +610,7 @@ func testContractInputSizes(e *env) {
 	teamID, seatID, user := id("tm-", groupbuy.MaxIDLength), id("st-", groupbuy.MaxIDLength), id("u-", groupbuy.MaxIDLength)
 	sku := strings.Repeat("é", groupbuy.MaxIDLength/2)
 	currency := strings.Repeat("C", groupbuy.MaxCurrencyLength)
-	team := groupbuy.Team{ID: teamID, CampaignID: c.ID, LeaderID: user, Capacity: 3, SeatsTaken: 1, State: groupbuy.TeamForming,
+	team := groupbuy.Team{ID: teamID, CampaignID: c.ID, LeaderID: user, Capacity: 3, SeatsTaken: 1, SeatRows: 1, State: groupbuy.TeamForming,
 		OpenedAt: now, ExpiresAt: now.Add(lifetime), Version: 1}
 	leader := groupbuy.Seat{ID: seatID, TeamID: teamID, CampaignID: c.ID, UserID: user, SKU: sku, Quantity: groupbuy.MaxQuantity,
 		UnitPrice: money, Amount: money, Currency: currency, State: groupbuy.SeatReserved, Leader: true,

@@ -549,7 +549,7 @@ func testStoreCloseTeamGuards(e *env) {
 	require.NoError(e.t, e.gb.CloseTeam(e.ctx, write()))
 	closed := e.team(f.team.ID)
 	assert.Equal(e.t, teamV{
-		ID: f.team.ID, CampaignID: f.c.ID, LeaderID: "alice", Capacity: 4, SeatsTaken: 0, SeatsPaid: 0,
+		ID: f.team.ID, CampaignID: f.c.ID, LeaderID: "alice", Capacity: 4, SeatsTaken: 0, SeatsPaid: 0, SeatRows: 2,
 		State: groupbuy.TeamFailed, OpenedAt: ts(f.t0), ExpiresAt: ts(f.deadline), ClosedAt: ts(f.deadline), Version: team.Version + 1,
 	}, tv(closed))
 	// TeamSeats order: st-bob before st-lead (same ReservedAt).

@@ -203,6 +203,7 @@ func (e *env) unchanged(teamIDs, users []string, msg string, f func()) {
 type teamV struct {
 	ID, CampaignID, LeaderID                      string
 	Capacity, SeatsTaken, SeatsPaid, VirtualSeats int
+	SeatRows                                      int
 	State                                         groupbuy.TeamState
 	OpenedAt, ExpiresAt, ClosedAt                 string
 	Version                                       int64
@@ -211,7 +212,7 @@ type teamV struct {
 func tv(t groupbuy.Team) teamV {
 	return teamV{
 		ID: t.ID, CampaignID: t.CampaignID, LeaderID: t.LeaderID, Capacity: t.Capacity,
-		SeatsTaken: t.SeatsTaken, SeatsPaid: t.SeatsPaid, VirtualSeats: t.VirtualSeats, State: t.State,
+		SeatsTaken: t.SeatsTaken, SeatsPaid: t.SeatsPaid, VirtualSeats: t.VirtualSeats, SeatRows: t.SeatRows, State: t.State,
 		OpenedAt: ts(t.OpenedAt), ExpiresAt: ts(t.ExpiresAt), ClosedAt: ts(t.ClosedAt), Version: t.Version,
 	}
 }

@@ -89,6 +89,7 @@ func (e *env) expectMatch(w *groupbuy.MatchTeamWrite, want, msg string) (groupbu
 	require.Equal(e.t, want, team.ID, "%s: the team picked", msg)
 	wantTeam := tv(before)
 	wantTeam.SeatsTaken++
+	wantTeam.SeatRows++
 	wantTeam.Version++
 	assert.Equal(e.t, wantTeam, tv(team), "%s: MatchTeam returns the team as the join left it", msg)
 	assert.Equal(e.t, tv(team), tv(e.team(want)), "%s: GetTeam after MatchTeam", msg)

@@ -121,6 +121,7 @@ var groups = []group{
 	}},
 	{"Guard", []testCase{
 		{"JoinFullTeam", testJoinFullTeam},
+		{"SeatRowsBound", testSeatRowsBound},
 		{"JoinClosedTeam", testJoinClosedTeam},
 		{"JoinExpiredTeam", testJoinExpiredTeam},
 		{"AlreadyJoined", testAlreadyJoined},

@@ -64,7 +64,7 @@ func testHappyPath(e *env) {
 	assert.True(e.t, opened.Opened)
 	team := opened.Team
 	assert.Equal(e.t, teamV{
-		ID: team.ID, CampaignID: c.ID, LeaderID: "alice", Capacity: 3, SeatsTaken: 1,
+		ID: team.ID, CampaignID: c.ID, LeaderID: "alice", Capacity: 3, SeatsTaken: 1, SeatRows: 1,
 		State: groupbuy.TeamForming, OpenedAt: ts(t0), ExpiresAt: ts(t0.Add(lifetime)), Version: 1,
 	}, tv(team))
 	assert.Equal(e.t, tv(team), tv(e.team(team.ID)), "GetTeam after open")
@@ -117,7 +117,7 @@ func testHappyPath(e *env) {
 	done := e.clock.Now()
 	final := e.team(team.ID)
 	assert.Equal(e.t, teamV{
-		ID: team.ID, CampaignID: c.ID, LeaderID: "alice", Capacity: 3, SeatsTaken: 3, SeatsPaid: 3,
+		ID: team.ID, CampaignID: c.ID, LeaderID: "alice", Capacity: 3, SeatsTaken: 3, SeatsPaid: 3, SeatRows: 3,
 		State: groupbuy.TeamSucceeded, OpenedAt: ts(t0), ExpiresAt: ts(t0.Add(lifetime)), ClosedAt: ts(done), Version: 6,
 	}, tv(final))
 	got := e.seats(team.ID)

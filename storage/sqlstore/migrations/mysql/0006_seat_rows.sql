@@ -1,0 +1,22 @@
+-- A team's seat rows, MySQL (groupbuy.Team.SeatRows): the real seat rows
+-- the team has ever had, its leader's and one per join or match, released
+-- ones included. A join and a match take a team only while seat_rows <
+-- groupbuy.MaxSeatRows(capacity) (4 * capacity + 8), so that joins
+-- cancelled in a loop cannot grow the rows that a close, a filling payment
+-- and the team's payloads read.
+-- Forming teams get their count of seat rows (a forming team has no bot
+-- rows: a virtual fill inserts them as it closes the team); closed teams
+-- take no joins and keep 0. A team opened by an instance of the previous
+-- release after this migration also starts at 0, and its joins by such an
+-- instance are not counted: the bound holds from the upgrade on.
+-- MySQL 8 has no ADD COLUMN IF NOT EXISTS: Migrate treats "duplicate
+-- column name" on an ADD COLUMN as already applied, for a rerun after a
+-- crash between the statement and its version row; the UPDATE can run
+-- again.
+-- Cost: InnoDB adds the column in place (instantly on MariaDB 10.3+ and
+-- MySQL 8.0.12+), with an exclusive metadata lock at its start and end;
+-- the UPDATE locks every forming team (found by the teams_due key) while
+-- it counts its seats through the (team_id, active_user) key. Not
+-- measured.
+ALTER TABLE {{prefix}}teams ADD COLUMN seat_rows INT NOT NULL DEFAULT 0;
+UPDATE {{prefix}}teams t SET t.seat_rows = (SELECT COUNT(*) FROM {{prefix}}seats s WHERE s.team_id = t.id) WHERE t.state = 'forming';
