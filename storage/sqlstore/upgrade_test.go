@@ -194,7 +194,7 @@ var laterColumns = []struct {
 	since         map[sqlstore.Dialect]int
 }{
 	{"seats", "refund_attempt", map[sqlstore.Dialect]int{sqlstore.Postgres: 8, sqlstore.MySQL: 4, sqlstore.SQLite: 5}},
-	{"teams", "seat_rows", map[sqlstore.Dialect]int{sqlstore.Postgres: 10, sqlstore.MySQL: 5, sqlstore.SQLite: 7}},
+	{"teams", "seat_rows", map[sqlstore.Dialect]int{sqlstore.Postgres: 11, sqlstore.MySQL: 6, sqlstore.SQLite: 8}},
 }
 
 // upgrade is the data written at the older version.
