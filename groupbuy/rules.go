@@ -108,13 +108,19 @@ func (s CampaignStatus) Valid() bool {
 }
 
 // MinorUnits returns the number of decimal places of a currency's minor
-// unit (ISO 4217): 0 for JPY and KRW, 3 for BHD, 2 for most others.
+// unit (ISO 4217): 0 for JPY and KRW, 3 for BHD, 4 for CLF and UYW, 2 for
+// most others. UYI, which ISO 4217 gives 0, keeps 2: campaigns priced in
+// it with decimals before would hold seats no payment could then match.
 func MinorUnits(currency string) int32 {
 	switch currency {
 	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF":
 		return 0
 	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
 		return 3
+	case "CLF", "UYW":
+		// Chile's Unidad de Fomento and Uruguay's wage index unit: the
+		// most the money columns, NUMERIC(20,4), keep.
+		return 4
 	}
 	return 2
 }

@@ -280,6 +280,13 @@ func TestMinorUnits(t *testing.T) {
 	assert.Equal(t, int32(0), MinorUnits("JPY"))
 	assert.Equal(t, int32(3), MinorUnits("KWD"))
 	assert.Equal(t, int32(2), MinorUnits("CNY"))
+	// ISO 4217 gives CLF and UYW four decimals: a UF price such as
+	// 1.2345 is exact in them, and was refused.
+	for _, c := range []string{"CLF", "UYW"} {
+		assert.Equal(t, int32(4), MinorUnits(c), c)
+		assert.NoError(t, validatePrice("p", decimal.RequireFromString("1.2345"), c), c)
+		assert.True(t, errors.As(validatePrice("p", decimal.RequireFromString("1.23456"), c), new(*ValidationError)), c)
+	}
 	assert.NoError(t, validatePrice("p", decimal.RequireFromString("100"), "JPY"))
 	assert.True(t, errors.As(validatePrice("p", decimal.RequireFromString("1.001"), "CNY"), new(*ValidationError)))
 }

@@ -111,6 +111,7 @@ var groups = []group{
 	}},
 	{"Team", []testCase{
 		{"OpenJoinPayHappyPath", testHappyPath},
+		{"FourDecimalCurrency", testFourDecimalCurrency},
 		{"ReservationClampedToTeamDeadline", testReservationClamped},
 		{"TeamSeatsOrder", testTeamSeatsOrder},
 		{"FillLeavesOtherTeams", testFillLeavesOtherTeams},

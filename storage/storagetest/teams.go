@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage"
 	"github.com/socialcommerce/sdk/storage/storagetest/internal/assert"
@@ -402,4 +404,24 @@ func testFillLeavesOtherTeams(e *env) {
 		assert.Equal(e.t, groupbuy.SeatConfirmed, st.State, st.UserID)
 	}
 	assert.Equal(e.t, before, e.snapshot(neighbours, users), "the other teams' seats are untouched")
+}
+
+// testFourDecimalCurrency: a price in a currency of four decimals (ISO
+// 4217's CLF) is kept to its last decimal by every store, so the seat's
+// amount, price × quantity, is paid exactly and fills the team.
+func testFourDecimalCurrency(e *env) {
+	price := decimal.RequireFromString("1.2345")
+	c := e.campaign(teamSize(2), func(c *groupbuy.Campaign) {
+		c.Currency = "CLF"
+		c.Prices = []groupbuy.SKUPrice{{SKU: skuA, Price: price}}
+	})
+	r := e.open(c, "alice")
+	b, err := e.svc.Join(e.ctx, groupbuy.JoinRequest{CampaignID: c.ID, TeamID: r.Team.ID, UserID: "bob", SKU: skuA, Quantity: 3})
+	require.NoError(e.t, err)
+	assert.Equal(e.t, "3.7035", dec(e.seat(b.Seat.ID).Amount), "price × quantity, to the fourth decimal")
+	e.pay(r.Seat)
+	out := e.pay(b.Seat)
+	assert.True(e.t, out.Filled)
+	assert.Equal(e.t, groupbuy.TeamSucceeded, e.team(r.Team.ID).State)
+	assert.Equal(e.t, "1.2345", dec(e.seat(r.Seat.ID).Amount))
 }
