@@ -330,7 +330,9 @@ func (s *Service) late(ctx context.Context, req *PaymentRequest, fp string, now 
 		// holds its place and counts against the user's limits, which
 		// would refuse a placement that succeeds once the ticker ran:
 		// release it first, as ProcessDue does, so that the action taken
-		// does not depend on the ticker. A payment refunded whatever happens
+		// does not depend on whether the ticker reached this seat (other
+		// teams' lapsed seats still hold their places until it runs). A
+		// payment refunded whatever happens
 		// leaves the seat to ProcessDue.
 		if _, err := s.releaseLapsed(ctx, &seat, now); err != nil {
 			return PaymentResult{}, err

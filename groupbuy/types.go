@@ -107,11 +107,15 @@ type LatePaymentPolicy string
 // left with no seat, cancelled); any other failure (a retryable store
 // error, a cancelled context) is returned for the host to retry, and the
 // retry pays the seat placed the first time while its reservation holds
-// (after that, the payment is refunded). Before placing a payment, a lapsed
-// reservation that ProcessDue has yet to release is released, as
-// ProcessDue would, so the action taken does not depend on whether it ran
-// (LateRefund leaves the reservation to ProcessDue); the outcome's Reason
-// describes the seat and team as found.
+// (after that, the payment is refunded). Before placing a payment, the
+// payment's own seat, if its reservation lapsed and ProcessDue has yet to
+// release it, is released as ProcessDue would, so the action taken does
+// not depend on whether ProcessDue got to that seat (LateRefund leaves it
+// to ProcessDue); the outcome's Reason describes the seat and team as
+// found. Other teams' lapsed reservations hold their places until
+// ProcessDue releases them, as they do for Join and Match, so until it
+// runs LateJoinOther may find full, and open a new team instead of
+// joining, a team that ProcessDue would have freed.
 // A payment for a seat that was paid by another payment (or has gone on to
 // a refund or confirmation) is refunded whatever the policy: only a seat
 // still reserved or released (it lapsed, its user cancelled it, or its team
