@@ -539,8 +539,10 @@ func (s *Service) bindOnce(ctx context.Context, p *Programme, req *BindRequest) 
 		return got, nil
 	}
 	if d.Refresh {
-		if !d.ExpiresAt.After(got.ExpiresAt) {
-			return got, nil // a later window is there already
+		// A later window is there already, or none that ends (a zero
+		// ExpiresAt never expires): giving it an end would move it earlier.
+		if got.ExpiresAt.IsZero() || !d.ExpiresAt.After(got.ExpiresAt) {
+			return got, nil
 		}
 		w := &BindWrite{Binding: got, ExpectVersion: got.Version, Refresh: true,
 			RequireActiveReferrer: p.ReferrerMustBeDistributor}

@@ -111,8 +111,9 @@ type DistributorWrite struct {
 // Refresh (a last-touch repeat to the current referrer, see
 // BindDecision.Refresh) is not a binding change: it moves the user's
 // binding's ExpiresAt to Binding.ExpiresAt in place, unless it ends later
-// already, and changes nothing else: no history row (Change is ignored),
-// the version stays ExpectVersion. Its preconditions: the programme exists
+// already (a zero ExpiresAt never ends, so it stays zero), and changes
+// nothing else: no history row (Change is ignored), the version stays
+// ExpectVersion. Its preconditions: the programme exists
 // (ErrNotFound); user ≠ referrer (ErrSelfReferral); the user's binding has
 // version ExpectVersion (> 0) and referrer Binding.ReferrerID
 // (ErrConflict); RequireActiveReferrer as above. The referrer stays, so no

@@ -266,7 +266,8 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		if err := s.eventsFree(w.Events, referral.ErrConflict); err != nil {
 			return referral.Binding{}, err
 		}
-		if b.ExpiresAt.After(cur.ExpiresAt) {
+		// A zero ExpiresAt never expires: it ends after any window.
+		if !cur.ExpiresAt.IsZero() && b.ExpiresAt.After(cur.ExpiresAt) {
 			cur.ExpiresAt = b.ExpiresAt
 		}
 		s.addEvents(w.Events)

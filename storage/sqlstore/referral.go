@@ -583,7 +583,8 @@ func (s *Store) refreshBinding(ctx context.Context, w *referral.BindWrite) (refe
 				return err
 			}
 		}
-		if exp := utc(want.ExpiresAt); exp.After(b.ExpiresAt) {
+		// A zero ExpiresAt (NULL) never expires: it ends after any window.
+		if exp := utc(want.ExpiresAt); !b.ExpiresAt.IsZero() && exp.After(b.ExpiresAt) {
 			if _, err := r.exec(ctx, `UPDATE {p}ref_nodes SET expires_at = ? WHERE programme_id = ? AND user_id = ?`,
 				s.t(exp), want.ProgrammeID, want.UserID); err != nil {
 				return err

@@ -35,6 +35,7 @@ var referralGroups = []group{
 		{"ServicePaging", testRefServicePaging},
 		{"LastTouchRefreshInPlace", testRefRefreshInPlace},
 		{"RefreshGuards", testRefRefreshGuards},
+		{"RefreshKeepsNoEnd", testRefRefreshKeepsNoEnd},
 		{"CodeLimit", testRefCodeLimit},
 	}},
 	{"ReferralRace", []testCase{

@@ -125,6 +125,43 @@ func testRefRefreshGuards(e *env) {
 	assert.Len(r.t, h, 1, "no history row for a refresh")
 }
 
+// testRefRefreshKeepsNoEnd: a binding whose ExpiresAt is zero never
+// expires (Binding.ExpiresAt), so it ends later than any window a refresh
+// brings: neither the store's refresh write nor the Service's last-touch
+// repeat may give it an end, which would move its end earlier and stop
+// it attributing. Such a binding is a host's, written through the store
+// (an import of bindings made before the window).
+func testRefRefreshKeepsNoEnd(e *env) {
+	r := e.referral(func(p *referral.Programme) { p.BindMode, p.AttributionWindow = referral.BindLastTouch, time.Hour })
+	r.distributor("a")
+	b, err := r.ref.Bind(r.ctx, r.bindWrite("u", "a", 0, true))
+	require.NoError(r.t, err)
+	require.True(r.t, b.ExpiresAt.IsZero(), "a binding that never expires")
+	r.drain()
+
+	w := r.bindWrite("u", "a", 1, true)
+	w.Refresh, w.Binding.ExpiresAt = true, r.clock.Now().Add(time.Hour)
+	got, err := r.ref.Bind(r.ctx, w)
+	require.NoError(r.t, err)
+	assert.True(r.t, got.ExpiresAt.IsZero(), "the store's refresh returned an end: %v", got.ExpiresAt)
+	stored, err := r.ref.GetBinding(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	assert.True(r.t, stored.ExpiresAt.IsZero(), "the store's refresh gave the binding an end: %v", stored.ExpiresAt)
+
+	r.clock.Advance(time.Minute)
+	got, err = r.svc.Bind(r.ctx, referral.BindRequest{ProgrammeID: r.prog.ID, UserID: "u", ReferrerID: "a", Source: referral.SourceLink})
+	require.NoError(r.t, err)
+	assert.True(r.t, got.ExpiresAt.IsZero(), "the Service's refresh returned an end: %v", got.ExpiresAt)
+	assert.Equal(r.t, int64(1), got.Version)
+	stored, err = r.ref.GetBinding(r.ctx, r.prog.ID, "u")
+	require.NoError(r.t, err)
+	assert.True(r.t, stored.ExpiresAt.IsZero(), "the Service's refresh gave the binding an end: %v", stored.ExpiresAt)
+	a, err := r.svc.Attribute(r.ctx, r.prog.ID, "o-later", "u", r.clock.Now().Add(24*time.Hour))
+	require.NoError(r.t, err)
+	assert.Len(r.t, a.Beneficiaries(), 1, "a binding without an end attributes a day later: %+v", a.Result)
+	assert.Empty(r.t, withTopic(r.drain(), referral.TopicBound), "no bound event")
+}
+
 // testRefCodeLimit: a user is issued at most the programme's
 // MaxCodesPerUser codes, revoked ones included; one more is ErrCodeLimit
 // and stores nothing, through the Service and through the store alike.
