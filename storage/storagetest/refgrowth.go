@@ -203,8 +203,20 @@ func testRefCodeLimit(e *env) {
 	assert.ErrorIs(r.t, err, referral.ErrCodeLimit, "beyond the default")
 	taken := referral.InviteCode{Code: "DEF0", ProgrammeID: d.prog.ID, UserID: "b", CreatedAt: r.clock.Now()}
 	assert.ErrorIs(r.t, d.ref.CreateCode(d.ctx, &taken), referral.ErrCodeTaken, "a code taken still is")
-	c := referral.InviteCode{Code: "DEF0X", ProgrammeID: d.prog.ID, UserID: "b", CreatedAt: r.clock.Now()}
-	assert.NoError(r.t, d.ref.CreateCode(d.ctx, &c), "the failed insert did not count for b")
+	// A code refused as taken counts nothing: e, one code short of the
+	// limit, still gets its last one after the refusal.
+	for i := range limit - 1 {
+		c := referral.InviteCode{Code: fmt.Sprintf("EVE%d", i), ProgrammeID: r.prog.ID, UserID: "e", CreatedAt: r.clock.Now()}
+		require.NoError(r.t, r.ref.CreateCode(r.ctx, &c), "e's code %d", i)
+	}
+	taken = referral.InviteCode{Code: codes[1], ProgrammeID: r.prog.ID, UserID: "e", CreatedAt: r.clock.Now()}
+	assert.ErrorIs(r.t, r.ref.CreateCode(r.ctx, &taken), referral.ErrCodeTaken, "a's code, for e")
+	c := referral.InviteCode{Code: "EVELAST", ProgrammeID: r.prog.ID, UserID: "e", CreatedAt: r.clock.Now()}
+	assert.NoError(r.t, r.ref.CreateCode(r.ctx, &c), "the insert refused as taken did not count for e")
+	c = referral.InviteCode{Code: "EVEMORE", ProgrammeID: r.prog.ID, UserID: "e", CreatedAt: r.clock.Now()}
+	assert.ErrorIs(r.t, r.ref.CreateCode(r.ctx, &c), referral.ErrCodeLimit, "e at the limit")
+	c = referral.InviteCode{Code: "DEF0X", ProgrammeID: d.prog.ID, UserID: "b", CreatedAt: r.clock.Now()}
+	assert.NoError(r.t, d.ref.CreateCode(d.ctx, &c), "b's code in the default programme")
 	for i := range limit - 1 {
 		c := referral.InviteCode{Code: fmt.Sprintf("OTHER%d", i), ProgrammeID: r.prog.ID, UserID: "b", CreatedAt: r.clock.Now()}
 		require.NoError(r.t, r.ref.CreateCode(r.ctx, &c), "b's code %d in the limited programme", i)
