@@ -635,7 +635,8 @@ func (s *Store) openLocked(c *campaignRow, w *groupbuy.OpenTeamWrite, ih idemAt)
 	}
 	team, leader := w.Rows()
 	t := &teamRow{Team: team, campaign: c, num: uint32(len(g.teamList))}
-	// Room for every real seat, so that joins never grow the slice.
+	// Room for a full team's seats, so that joins grow the slice only
+	// when cancelled or lapsed seats have left released rows in it.
 	t.seats = make([]uint32, 0, min(max(t.Capacity, 1), groupbuy.MaxTeamSize))
 	g.teamList = append(g.teamList, t)
 	g.teams[t.ID] = t

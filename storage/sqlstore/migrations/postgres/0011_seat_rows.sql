@@ -3,8 +3,9 @@
 -- released ones included. A join and a match take a team only while
 -- seat_rows < groupbuy.MaxSeatRows(capacity) (4 * capacity + 8), so that
 -- joins cancelled in a loop cannot grow the rows that a close, a filling
--- payment and the team's payloads read. No index holds the column, so a
--- join's team update stays a HOT update (0004).
+-- payment and the team's payloads read. No index holds the column, so it
+-- adds no index entry (a join's team update is not HOT anyway: it changes
+-- seats_taken, which teams_fullest (0006) holds).
 -- Forming teams get their count of seat rows (a forming team has no bot
 -- rows: a virtual fill inserts them as it closes the team); closed teams
 -- take no joins and keep 0. A team opened by an instance of the previous
