@@ -122,8 +122,10 @@ type DistributorWrite struct {
 // Atomicity must hold against concurrent binds: two binds of the same new
 // user (one wins, the other gets ErrAlreadyBound) and binds that would
 // close a cycle together (A→B racing B→A, or longer rings: at least one
-// gets ErrCycle). The SQL adapter locks the user's node and every node of
-// the referrer's chain before it checks; the memory adapter holds its mutex.
+// gets ErrCycle), without making binds under the same referrer wait for
+// each other. The SQL adapter locks the user's node exclusively and every
+// node of the referrer's chain with a shared lock before it checks; the
+// memory adapter holds its mutex.
 type BindWrite struct {
 	Binding               Binding
 	ExpectVersion         int64

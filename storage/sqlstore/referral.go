@@ -27,28 +27,46 @@ package sqlstore
 //
 // Bind runs the generic lock-first transaction on every dialect: check the
 // programme; create the user's and the referrer's node rows if missing
-// (ON CONFLICT DO NOTHING / ON DUPLICATE KEY UPDATE); lock the user's row
-// (SELECT ... FOR UPDATE) and check the expected version (so of two binds
-// of one new user exactly one wins, the other reads ErrAlreadyBound);
-// check the referrer's distributor state; then lock every node of the
-// referrer's chain up to its root and check that the user is not on it.
-// The chain is walked with a recursive CTE (a plain read), its rows are
-// then locked and re-read with a locking read, and the walk continues
-// from any node whose locked, current referrer is not locked yet, until
-// the locked pointers lead from the referrer to a root. Locked pointers
-// cannot change before the commit, so the check stays true. Two binds that
-// would close a cycle together each lock a node that the other binds (for
-// A→B racing B→A: each locks both A and B): one waits for the other and
-// then sees its binding, or the database reports a deadlock, which the
-// Store retries, and the retry sees it. On MySQL the first plain read of
-// the transaction (the walk) comes after the user's row is locked; every
-// later read that matters is a locking read, so REPEATABLE READ's snapshot
-// never hides a committed binding. SQLite's write lock serialises binds.
+// (ON CONFLICT DO NOTHING, which locks no existing row; on MySQL the
+// user's row alone, by ON DUPLICATE KEY UPDATE, which locks it
+// exclusively: see nodeInsertOwn); lock the user's row (SELECT ... FOR
+// UPDATE) and check the expected version (so of two binds of one new user
+// exactly one wins, the other reads ErrAlreadyBound); check the referrer's
+// distributor state; then share-lock every node of the referrer's chain up
+// to its root (FOR SHARE / LOCK IN SHARE MODE) and check that the user is
+// not on it. The chain is walked with a recursive CTE (a plain read, only
+// a guess), its rows are then locked and re-read with a locking read, and
+// the walk continues from any node whose locked, current referrer is not
+// locked yet, until the locked pointers lead from the referrer to a root.
+// On MySQL a referrer without a row yet (its first referee) gets one, as
+// a root, before it is locked (INSERT IGNORE, which takes no exclusive
+// lock on an existing row), so that there is a row to lock. The locking
+// read goes by the primary key (nodesByKey), so it locks the chain's rows
+// and nothing else.
+//
+// Only the bound user's own row, the one the bind UPDATEs, is locked
+// exclusively. The chain's rows need only not change before the commit,
+// which a shared lock ensures: a bind changes a node's pointer only under
+// that node's exclusive lock, which waits for every shared lock on it. So
+// the binds of many new users under one referrer (a popular distributor's
+// launch) hold their shared locks on the same ancestors at once instead of
+// queueing for them; a bind waits only for one that moves a node of its
+// chain, or binds the same user. Cycle prevention still holds: two binds
+// that would close a cycle together each hold their own user's row
+// exclusively and want a shared lock on the other's (for A→B racing B→A:
+// A's bind holds A and wants B, B's holds B and wants A, each being on the
+// other's chain), so one waits for the other's commit and then reads its
+// binding under lock, or the database reports a deadlock, which the Store
+// retries (boundedly, WithMaxRetries), and the retry sees it. Every read
+// that the check relies on is a locking read, which reads the latest
+// committed row on MySQL, so REPEATABLE READ's snapshot never hides a
+// committed binding. SQLite's write lock serialises binds.
 // Statements: BEGIN, programme, nodes, lock user, distributor, walk, lock
-// chain, UPDATE, history, events, COMMIT: 11 (one more walk and lock per
-// rebind that raced). A last-touch refresh (BindWrite.Refresh) keeps the
-// edge, so it locks the user's row, checks the distributor and updates
-// expires_at alone: 5 or 6 (refreshBinding).
+// chain, UPDATE, history, events, COMMIT: 11 (on MySQL one more to create
+// the referrer's row when it has none; one more walk and lock per rebind
+// that raced). A last-touch refresh (BindWrite.Refresh) keeps the edge, so it
+// locks the user's row, checks the distributor and updates expires_at
+// alone: 5 or 6 (refreshBinding).
 //
 // # Codes per user
 //
@@ -454,16 +472,7 @@ func (s *Store) Bind(ctx context.Context, w *referral.BindWrite) (referral.Bindi
 		if b.UserID == b.ReferrerID {
 			return referral.ErrSelfReferral
 		}
-		a, z := b.UserID, b.ReferrerID
-		if z < a {
-			a, z = z, a
-		}
-		upsert := ` ON CONFLICT (programme_id, user_id) DO NOTHING`
-		if s.d == MySQL {
-			upsert = ` ON DUPLICATE KEY UPDATE version = version`
-		}
-		if _, err := r.exec(ctx, `INSERT INTO {p}ref_nodes (programme_id, user_id, referrer_id, source, code, actor, reason, version)
-			VALUES (?, ?, NULL, '', '', '', '', 0), (?, ?, NULL, '', '', '', '', 0)`+upsert, b.ProgrammeID, a, b.ProgrammeID, z); err != nil {
+		if err := s.insertNodes(ctx, r, b.ProgrammeID, b.UserID, b.ReferrerID); err != nil {
 			return err
 		}
 		var (
@@ -600,8 +609,49 @@ func (s *Store) refreshBinding(ctx context.Context, w *referral.BindWrite) (refe
 	return out, nil
 }
 
-// checkNoCycle locks the referrer's chain up to its root and reports
-// ErrCycle when user is on it. The caller holds the lock on user's row.
+// The node rows that a Bind creates when missing, as roots.
+const (
+	nodeInsert = `INTO {p}ref_nodes (programme_id, user_id, referrer_id, source, code, actor, reason, version)
+		VALUES (?, ?, NULL, '', '', '', '', 0)`
+	// nodeInsertPair: the user's and the referrer's rows, in key order,
+	// on PostgreSQL and SQLite, where DO NOTHING locks no existing row.
+	// Racing inserts of one new row wait for the first inserter's end, so
+	// two binds that would create the same rows (A→B racing B→A, both new)
+	// queue instead of deadlocking, which PostgreSQL would detect only
+	// after deadlock_timeout.
+	nodeInsertPair = `INSERT ` + nodeInsert + `, (?, ?, NULL, '', '', '', '', 0) ON CONFLICT (programme_id, user_id) DO NOTHING`
+	// nodeInsertOwn: the user's row on MySQL. Its duplicate path takes the
+	// row's exclusive lock at once, which the bind takes next anyway, so
+	// two binds of one user queue for it (where two shared locks would
+	// deadlock on the upgrade). The referrer's row cannot be in the same
+	// statement: it would get that exclusive lock too, and every bind
+	// under the referrer would wait for it (checkNoCycle creates it).
+	nodeInsertOwn = `INSERT ` + nodeInsert + ` ON DUPLICATE KEY UPDATE version = version`
+	// nodeInsertRoot: a referrer's missing row on every dialect; MySQL's
+	// IGNORE takes only a shared lock on an existing row (the values are
+	// constants and checked keys, so IGNORE has no other error to hide).
+	nodeInsertRoot   = `INSERT ` + nodeInsert + ` ON CONFLICT (programme_id, user_id) DO NOTHING`
+	nodeInsertRootMy = `INSERT IGNORE ` + nodeInsert
+)
+
+// insertNodes creates the node rows of a bind of user under referrer that
+// it must lock: both on PostgreSQL and SQLite, the user's alone on MySQL.
+func (s *Store) insertNodes(ctx context.Context, r run, prog, user, referrer string) error {
+	if s.d == MySQL {
+		_, err := r.exec(ctx, nodeInsertOwn, prog, user)
+		return err
+	}
+	if referrer < user {
+		user, referrer = referrer, user
+	}
+	_, err := r.exec(ctx, nodeInsertPair, prog, user, prog, referrer)
+	return err
+}
+
+// checkNoCycle share-locks the referrer's chain up to its root and reports
+// ErrCycle when user is on it. The caller holds the exclusive lock on
+// user's row. Why shared locks suffice is in the file's comment (Binding
+// without cycles under concurrency).
 func (s *Store) checkNoCycle(ctx context.Context, r run, prog, user, referrer string) error {
 	locked := map[string]string{} // node → its current referrer ("" for a root), read under lock
 	frontier := referrer
@@ -609,6 +659,21 @@ func (s *Store) checkNoCycle(ctx context.Context, r run, prog, user, referrer st
 		path, err := s.walkUp(ctx, r, prog, frontier, walkStep)
 		if err != nil {
 			return err
+		}
+		if len(path) == 0 && frontier == referrer {
+			// The referrer has no row (on MySQL, which insertNodes left
+			// it to: its first referee, or a row that the snapshot does
+			// not show yet): create it, so that there is a row to lock
+			// against the referrer's own concurrent bind. Every other node
+			// of a chain is some user's referrer, so has a row since that
+			// user's bind.
+			q := nodeInsertRoot
+			if s.d == MySQL {
+				q = nodeInsertRootMy
+			}
+			if _, err := r.exec(ctx, q, prog, referrer); err != nil {
+				return err
+			}
 		}
 		if !slices.Contains(path, frontier) {
 			path = append(path, frontier)
@@ -655,8 +720,16 @@ func (s *Store) walkUp(ctx context.Context, r run, prog, from string, limit int)
 		) SELECT user_id FROM up`, prog, from, prog, limit)
 }
 
-// lockNodes locks the rows of users (in ID order) and records their current
-// referrers in locked; a user without a row is a root.
+// lockNodes share-locks the rows of users (in ID order) and records their
+// current referrers in locked; a user without a row is a root. A shared
+// lock keeps a row's referrer from changing before the commit, as
+// checkNoCycle needs, and lets any number of binds under the same
+// ancestors hold it at once. On PostgreSQL it is FOR SHARE, not FOR KEY
+// SHARE: a bind's UPDATE of referrer_id (not a key column) takes FOR NO
+// KEY UPDATE, which FOR KEY SHARE would let through; FOR SHARE conflicts
+// with it, whether or not the writer locked the row first. The locking
+// read also reads the latest committed row on MySQL, whatever the
+// REPEATABLE READ snapshot shows.
 func (s *Store) lockNodes(ctx context.Context, r run, prog string, users []string, locked map[string]string) error {
 	slices.Sort(users)
 	for len(users) > 0 {
@@ -667,8 +740,8 @@ func (s *Store) lockNodes(ctx context.Context, r run, prog string, users []strin
 			args = append(args, u)
 			locked[u] = ""
 		}
-		rows, err := r.query(ctx, `SELECT user_id, referrer_id FROM {p}ref_nodes WHERE programme_id = ? AND user_id IN (?`+
-			strings.Repeat(", ?", n-1)+`) ORDER BY user_id`+s.forUpdate(), args...)
+		rows, err := r.query(ctx, `SELECT user_id, referrer_id FROM {p}ref_nodes`+s.nodesByKey()+` WHERE programme_id = ? AND user_id IN (?`+
+			strings.Repeat(", ?", n-1)+`) ORDER BY user_id`+s.forShare(), args...)
 		if err != nil {
 			return err
 		}
@@ -690,6 +763,20 @@ func (s *Store) lockNodes(ctx context.Context, r run, prog string, users []strin
 		users = users[n:]
 	}
 	return nil
+}
+
+// nodesByKey makes MySQL read ref_nodes by its primary key in lockNodes.
+// Left to itself, MariaDB reads the covering index on (programme_id,
+// referrer_id) instead whenever the programme's rows look few (a new or
+// small programme, or fresh statistics), and a locking read then locks
+// every index entry of the programme, with its gaps: every bind of the
+// programme, and every bind's UPDATE of referrer_id, would wait for it.
+// By the key it locks the listed rows only.
+func (s *Store) nodesByKey() string {
+	if s.d == MySQL {
+		return " FORCE INDEX (PRIMARY)"
+	}
+	return ""
 }
 
 // GetBinding implements referral.Store.

@@ -42,8 +42,10 @@ var referralGroups = []group{
 		{"ReferrersForOneNewUser", testRefRaceReferrers},
 		{"CycleAB", testRefRaceCycle},
 		{"CycleRing", testRefRaceRing},
+		{"CycleABRowsExist", testRefRaceCycleRows},
 		{"SnapshotConcurrent", testRefRaceSnapshot},
 		{"SameReferrerRetried", testRefRaceSameReferrer},
+		{"ManyUnderOneReferrer", testRefRaceManyUnderOneReferrer},
 		{"RandomRebinds", testRefRaceRandomRebinds},
 		{"FreezeRetried", testRefRaceFreezeRetried},
 		{"CodeLimit", testRefRaceCodeLimit},
@@ -518,6 +520,34 @@ func testRefRaceCycle(e *env) {
 	}
 }
 
+// testRefRaceCycleRows is testRefRaceCycle between users that are
+// referrers already (each has a referee, so the adapter's rows exist, and
+// neither bind creates the other's): exactly one of a → b and b → a wins.
+func testRefRaceCycleRows(e *env) {
+	r := e.referral()
+	for round := range 6 {
+		a, b := fmt.Sprintf("ea%d", round), fmt.Sprintf("eb%d", round)
+		r.distributor(a, b)
+		r.bind(a+"-fan", a)
+		r.bind(b+"-fan", b)
+		errs := r.raceBinds([2]string{a, b}, [2]string{b, a})
+		ok, cyc := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, referral.ErrCycle):
+				cyc++
+			default:
+				r.t.Errorf("round %d: unexpected %v", round, err)
+			}
+		}
+		assert.Equal(r.t, 1, ok, "round %d: one bind wins", round)
+		assert.Equal(r.t, 1, cyc, "round %d: the other is ErrCycle", round)
+		r.acyclic(a, b, a+"-fan", b+"-fan")
+	}
+}
+
 // testRefRaceRing: existing b→c and d→a; a→b and c→d race. Each bind alone
 // is fine, both together close the ring a→b→c→d→a: exactly one fails.
 func testRefRaceRing(e *env) {
@@ -674,6 +704,63 @@ func testRefRaceSameReferrer(e *env) {
 		require.NoError(r.t, err)
 		assert.Len(r.t, h, 1, "round %d: one history entry", round)
 		assert.Len(r.t, r.drain(), 1, "round %d: one event", round)
+	}
+}
+
+// testRefRaceManyUnderOneReferrer: many new users bind at once under one
+// referrer (a popular distributor's launch) and under its child, in round
+// 0 while the referrer has no binding and no referee yet: every bind
+// succeeds, each user has one history entry and one event, and every
+// chain leads up through the referrer.
+func testRefRaceManyUnderOneReferrer(e *env) {
+	const racers = 24
+	r := e.referral()
+	for round := range 2 {
+		n := func(s string) string { return fmt.Sprintf("%s%d", s, round) }
+		kol, child, top := n("kol"), n("kolchild"), n("koltop")
+		r.distributor(kol, child, top)
+		if round > 0 {
+			r.bind(kol, top)
+			r.bind(child, kol)
+		}
+		r.drain()
+		fans := users(n("fan"), racers)
+		pairs := make([][2]string, racers)
+		for i, u := range fans {
+			pairs[i] = [2]string{u, kol}
+			if round > 0 && i%3 == 0 {
+				pairs[i][1] = child
+			}
+		}
+		for i, err := range r.raceBinds(pairs...) {
+			require.NoError(r.t, err, "round %d: %s -> %s", round, pairs[i][0], pairs[i][1])
+		}
+		for _, p := range pairs {
+			b, err := r.ref.GetBinding(r.ctx, r.prog.ID, p[0])
+			require.NoError(r.t, err)
+			assert.Equal(r.t, p[1], b.ReferrerID, "round %d: %s", round, p[0])
+			h, err := r.ref.BindingHistory(r.ctx, r.prog.ID, p[0], 0, referral.MaxListLimit)
+			require.NoError(r.t, err)
+			if assert.Len(r.t, h, 1, "round %d: %s", round, p[0]) {
+				assert.Equal(r.t, p[1], h[0].ToReferrer)
+			}
+			chain, err := r.ref.Chain(r.ctx, r.prog.ID, p[0], referral.MaxLevels)
+			require.NoError(r.t, err)
+			var ids []string
+			for _, l := range chain {
+				ids = append(ids, l.UserID)
+			}
+			want := []string{p[0], kol}
+			if p[1] == child {
+				want = []string{p[0], child, kol}
+			}
+			if round > 0 {
+				want = append(want, top)
+			}
+			assert.Equal(r.t, want, ids, "round %d: chain of %s", round, p[0])
+		}
+		assert.Len(r.t, r.drain(), racers, "round %d: one event per bind", round)
+		r.acyclic(append(fans, kol, child, top)...)
 	}
 }
 
