@@ -502,21 +502,7 @@ func testRefRaceCycle(e *env) {
 	for round := range 20 {
 		a, b := fmt.Sprintf("a%d", round), fmt.Sprintf("b%d", round)
 		r.distributor(a, b)
-		errs := r.raceBinds([2]string{a, b}, [2]string{b, a})
-		ok, cyc := 0, 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, referral.ErrCycle):
-				cyc++
-			default:
-				r.t.Errorf("round %d: unexpected %v", round, err)
-			}
-		}
-		assert.Equal(r.t, 1, ok, "round %d: one bind wins", round)
-		assert.Equal(r.t, 1, cyc, "round %d: the other is ErrCycle", round)
-		r.acyclic(a, b)
+		r.raceCycle(round, a, b)
 	}
 }
 
@@ -530,22 +516,29 @@ func testRefRaceCycleRows(e *env) {
 		r.distributor(a, b)
 		r.bind(a+"-fan", a)
 		r.bind(b+"-fan", b)
-		errs := r.raceBinds([2]string{a, b}, [2]string{b, a})
-		ok, cyc := 0, 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, referral.ErrCycle):
-				cyc++
-			default:
-				r.t.Errorf("round %d: unexpected %v", round, err)
-			}
-		}
-		assert.Equal(r.t, 1, ok, "round %d: one bind wins", round)
-		assert.Equal(r.t, 1, cyc, "round %d: the other is ErrCycle", round)
-		r.acyclic(a, b, a+"-fan", b+"-fan")
+		r.raceCycle(round, a, b)
+		r.acyclic(a+"-fan", b+"-fan")
 	}
+}
+
+// raceCycle races a → b and b → a: exactly one wins, the other is
+// ErrCycle.
+func (r *refEnv) raceCycle(round int, a, b string) {
+	errs := r.raceBinds([2]string{a, b}, [2]string{b, a})
+	ok, cyc := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, referral.ErrCycle):
+			cyc++
+		default:
+			r.t.Errorf("round %d: unexpected %v", round, err)
+		}
+	}
+	assert.Equal(r.t, 1, ok, "round %d: one bind wins", round)
+	assert.Equal(r.t, 1, cyc, "round %d: the other is ErrCycle", round)
+	r.acyclic(a, b)
 }
 
 // testRefRaceRing: existing b→c and d→a; a→b and c→d race. Each bind alone
