@@ -51,21 +51,23 @@ package sqlstore
 // the binds of many new users under one referrer (a popular distributor's
 // launch) hold their shared locks on the same ancestors at once instead of
 // queueing for them; a bind waits only for one that moves a node of its
-// chain, or binds the same user. Cycle prevention still holds: two binds
-// that would close a cycle together each hold their own user's row
-// exclusively and want a shared lock on the other's (for A→B racing B→A:
-// A's bind holds A and wants B, B's holds B and wants A, each being on the
-// other's chain), so one waits for the other's commit and then reads its
-// binding under lock, or the database reports a deadlock, which the Store
-// retries (boundedly, WithMaxRetries), and the retry sees it. Every read
-// that the check relies on is a locking read, which reads the latest
-// committed row on MySQL, so REPEATABLE READ's snapshot never hides a
-// committed binding. SQLite's write lock serialises binds.
+// chain, binds the same user, or is creating a row it needs (a new
+// referrer's first referees wait for the first one's commit). Cycle
+// prevention still holds: two binds that would close a cycle together each
+// hold their own user's row exclusively and want a shared lock on the
+// other's (for A→B racing B→A: A's bind holds A and wants B, B's holds B
+// and wants A, each being on the other's chain), so one waits for the
+// other's commit and then reads its binding under lock, or the database
+// reports a deadlock, which the Store retries (boundedly, WithMaxRetries),
+// and the retry sees it. Every read that the check relies on is a locking
+// read, which reads the latest committed row on MySQL, so REPEATABLE
+// READ's snapshot never hides a committed binding. SQLite's write lock
+// serialises binds.
 // Statements: BEGIN, programme, nodes, lock user, distributor, walk, lock
 // chain, UPDATE, history, events, COMMIT: 11 (on MySQL one more to create
 // the referrer's row when it has none; one more walk and lock per rebind
-// that raced). A last-touch refresh (BindWrite.Refresh) keeps the edge, so it
-// locks the user's row, checks the distributor and updates expires_at
+// that raced). A last-touch refresh (BindWrite.Refresh) keeps the edge, so
+// it locks the user's row, checks the distributor and updates expires_at
 // alone: 5 or 6 (refreshBinding).
 //
 // # Codes per user
@@ -627,11 +629,10 @@ const (
 	// statement: it would get that exclusive lock too, and every bind
 	// under the referrer would wait for it (checkNoCycle creates it).
 	nodeInsertOwn = `INSERT ` + nodeInsert + ` ON DUPLICATE KEY UPDATE version = version`
-	// nodeInsertRoot: a referrer's missing row on every dialect; MySQL's
-	// IGNORE takes only a shared lock on an existing row (the values are
-	// constants and checked keys, so IGNORE has no other error to hide).
-	nodeInsertRoot   = `INSERT ` + nodeInsert + ` ON CONFLICT (programme_id, user_id) DO NOTHING`
-	nodeInsertRootMy = `INSERT IGNORE ` + nodeInsert
+	// nodeInsertRoot: a referrer's missing row on MySQL. IGNORE takes only
+	// a shared lock on an existing row (the values are constants and
+	// checked keys, so IGNORE has no other error to hide).
+	nodeInsertRoot = `INSERT IGNORE ` + nodeInsert
 )
 
 // insertNodes creates the node rows of a bind of user under referrer that
@@ -660,18 +661,14 @@ func (s *Store) checkNoCycle(ctx context.Context, r run, prog, user, referrer st
 		if err != nil {
 			return err
 		}
-		if len(path) == 0 && frontier == referrer {
-			// The referrer has no row (on MySQL, which insertNodes left
-			// it to: its first referee, or a row that the snapshot does
-			// not show yet): create it, so that there is a row to lock
+		if len(path) == 0 && frontier == referrer && s.d == MySQL {
+			// The referrer has no row (insertNodes leaves it to here on
+			// MySQL): its first referee, or a row that the snapshot does
+			// not show yet. Create it, so that there is a row to lock
 			// against the referrer's own concurrent bind. Every other node
 			// of a chain is some user's referrer, so has a row since that
-			// user's bind.
-			q := nodeInsertRoot
-			if s.d == MySQL {
-				q = nodeInsertRootMy
-			}
-			if _, err := r.exec(ctx, q, prog, referrer); err != nil {
+			// user's bind; elsewhere insertNodes created this one.
+			if _, err := r.exec(ctx, nodeInsertRoot, prog, referrer); err != nil {
 				return err
 			}
 		}
@@ -768,7 +765,7 @@ func (s *Store) lockNodes(ctx context.Context, r run, prog string, users []strin
 // nodesByKey makes MySQL read ref_nodes by its primary key in lockNodes.
 // Left to itself, MariaDB reads the covering index on (programme_id,
 // referrer_id) instead whenever the programme's rows look few (a new or
-// small programme, or fresh statistics), and a locking read then locks
+// small programme), and a locking read then locks
 // every index entry of the programme, with its gaps: every bind of the
 // programme, and every bind's UPDATE of referrer_id, would wait for it.
 // By the key it locks the listed rows only.
