@@ -21,6 +21,8 @@ func TestRunGroupbuyMemory(t *testing.T) {
 	assert.Zero(t, res.Check.Overfilled)
 	assert.Zero(t, res.Check.Mismatched)
 	assert.Zero(t, res.Check.PaidMismatched)
+	assert.Zero(t, res.Check.RowsMismatched)
+	assert.Zero(t, res.Check.OverRowBound)
 	assert.Zero(t, res.Errors, res.ErrorSamples)
 	assert.Positive(t, res.Pays)
 	assert.LessOrEqual(t, res.Pays, res.Opens+res.Joins, "one payment per seat at most")
@@ -35,6 +37,8 @@ func TestRunHotMemory(t *testing.T) {
 	assert.Zero(t, res.Check.Overfilled)
 	assert.Zero(t, res.Check.Mismatched)
 	assert.Zero(t, res.Check.PaidMismatched)
+	assert.Zero(t, res.Check.RowsMismatched)
+	assert.Zero(t, res.Check.OverRowBound)
 	assert.Zero(t, res.Errors, res.ErrorSamples)
 	assert.LessOrEqual(t, res.Check.MaxActive, 3)
 }

@@ -38,8 +38,9 @@
 //
 //	groupbuy ops/s=<n> p99_ms=<n> overfilled=<n>
 //
-// and the exit status is non-zero when a team was overfilled or its seat
-// counter does not match its seats.
+// and the exit status is non-zero when a team was overfilled, one of its
+// seat counters (seats_taken, seats_paid, seat_rows) does not match its
+// seats, or it has more seat rows than groupbuy.MaxSeatRows allows.
 // For -scenario referral it is
 //
 //	referral ops/s=<n> p99_ms=<n> depth_violations=<n>
@@ -147,7 +148,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	}
 	return finish(stderr, cleanup, err, func() bool {
 		c := res.Check
-		return c.Overfilled > 0 || c.Mismatched > 0 || c.PaidMismatched > 0
+		return c.Overfilled > 0 || c.Mismatched > 0 || c.PaidMismatched > 0 || c.RowsMismatched > 0 || c.OverRowBound > 0
 	})
 }
 
@@ -231,7 +232,7 @@ func report(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "server counters during the run (whole server, approximate): %s\n", strings.Join(parts, " "))
 	}
 	c := r.Check
-	fmt.Fprintf(w, "check: teams=%d overfilled=%d seats_taken mismatches=%d seats_paid mismatches=%d fully paid but forming=%d max active seats=%d\n",
-		c.Teams, c.Overfilled, c.Mismatched, c.PaidMismatched, c.FilledForming, c.MaxActive)
+	fmt.Fprintf(w, "check: teams=%d overfilled=%d seats_taken mismatches=%d seats_paid mismatches=%d fully paid but forming=%d max active seats=%d seat_rows mismatches=%d over the seat-row bound=%d\n",
+		c.Teams, c.Overfilled, c.Mismatched, c.PaidMismatched, c.FilledForming, c.MaxActive, c.RowsMismatched, c.OverRowBound)
 	fmt.Fprintf(w, "groupbuy ops/s=%.0f p99_ms=%s overfilled=%d\n", r.TPS(), ms(r.All.P99), c.Overfilled)
 }

@@ -86,6 +86,12 @@ type Check struct {
 	FilledForming int
 	// MaxActive is the largest number of active seats in one team.
 	MaxActive int
+	// RowsMismatched counts teams whose SeatRows differs from their real
+	// (not virtual) seat rows.
+	RowsMismatched int
+	// OverRowBound counts teams with more real seat rows than
+	// groupbuy.MaxSeatRows allows their capacity.
+	OverRowBound int
 }
 
 // Latency summarises a set of latency samples (exact percentiles from the
@@ -564,8 +570,11 @@ func checkViaStore(ctx context.Context, st groupbuy.Store, teams []string) (Chec
 		if err != nil {
 			return ck, err
 		}
-		active, paid := 0, 0
+		active, paid, rows := 0, 0, 0
 		for i := range seats {
+			if !seats[i].Virtual {
+				rows++
+			}
 			if seats[i].Active() {
 				active++
 			}
@@ -586,6 +595,12 @@ func checkViaStore(ctx context.Context, st groupbuy.Store, teams []string) (Chec
 		}
 		if team.State == groupbuy.TeamForming && paid >= team.Capacity {
 			ck.FilledForming++
+		}
+		if team.SeatRows != rows {
+			ck.RowsMismatched++
+		}
+		if rows > groupbuy.MaxSeatRows(team.Capacity) {
+			ck.OverRowBound++
 		}
 	}
 	return ck, nil

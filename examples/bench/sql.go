@@ -13,6 +13,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
 
+	"github.com/socialcommerce/sdk/groupbuy"
 	"github.com/socialcommerce/sdk/storage/sqlstore"
 )
 
@@ -154,6 +155,8 @@ func checkSQL(ctx context.Context, db *sql.DB, p string) (Check, error) {
 	var c Check
 	active := "(SELECT count(*) FROM " + p + "seats s WHERE s.team_id = t.id AND s.state IN ('reserved','paid','confirmed'))"
 	paid := "(SELECT count(*) FROM " + p + "seats s WHERE s.team_id = t.id AND s.state IN ('paid','confirmed'))"
+	rows := "(SELECT count(*) FROM " + p + "seats s WHERE s.team_id = t.id AND NOT s.is_virtual)"
+	bound := fmt.Sprintf("(%d * t.capacity + %d)", groupbuy.SeatRowsPerSeat, groupbuy.SeatRowsSpare)
 	queries := []struct {
 		q   string
 		dst *int
@@ -163,6 +166,8 @@ func checkSQL(ctx context.Context, db *sql.DB, p string) (Check, error) {
 		{"SELECT count(*) FROM " + p + "teams t WHERE t.seats_taken <> " + active, &c.Mismatched},
 		{"SELECT count(*) FROM " + p + "teams t WHERE t.seats_paid <> " + paid, &c.PaidMismatched},
 		{"SELECT count(*) FROM " + p + "teams t WHERE t.state = 'forming' AND " + paid + " >= t.capacity", &c.FilledForming},
+		{"SELECT count(*) FROM " + p + "teams t WHERE t.seat_rows <> " + rows, &c.RowsMismatched},
+		{"SELECT count(*) FROM " + p + "teams t WHERE " + rows + " > " + bound, &c.OverRowBound},
 		{"SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM " + p + "seats s WHERE s.state IN ('reserved','paid','confirmed') GROUP BY s.team_id) x", &c.MaxActive},
 	}
 	for _, q := range queries {
