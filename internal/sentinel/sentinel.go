@@ -6,7 +6,7 @@
 // found: storage: not found").
 package sentinel
 
-// Error is a sentinel error of one package that wraps a shared kind.
+// Error is a sentinel error of one package that wraps a broader kind.
 type Error struct {
 	msg  string
 	kind error
@@ -24,5 +24,5 @@ func New(msg string, kind error) error {
 // Error returns the sentinel's own message.
 func (e *Error) Error() string { return e.msg }
 
-// Unwrap returns the shared kind, for errors.Is and errors.As.
+// Unwrap returns the broader kind, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.kind }

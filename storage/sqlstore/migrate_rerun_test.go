@@ -13,7 +13,7 @@ import (
 // leaves the column added and the version missing. Migrate run again
 // treats the duplicate column (1060) as applied, reruns the UPDATE (the
 // last migrations add a column and then fill it: 0004 the seats' refund
-// attempt, 0005 the forming teams' seat rows), and records the version.
+// attempt, 0006 the forming teams' seat rows), and records the version.
 func TestMigrateMySQLRerunAfterCrash(t *testing.T) {
 	db, d, ctx := openMySQL(t), sqlstore.MySQL, t.Context()
 	versions := migrationVersions(t, d)

@@ -51,8 +51,9 @@ package sqlstore
 // the binds of many new users under one referrer (a popular distributor's
 // launch) hold their shared locks on the same ancestors at once instead of
 // queueing for them; a bind waits only for one that moves a node of its
-// chain, binds the same user, or is creating a row it needs (a new
-// referrer's first referees wait for the first one's commit). Cycle
+// chain or refreshes a node's window (refreshBinding locks the row
+// exclusively too), binds the same user, or is creating a row it needs (a
+// new referrer's first referees wait for the first one's commit). Cycle
 // prevention still holds: two binds that would close a cycle together each
 // hold their own user's row exclusively and want a shared lock on the
 // other's (for A→B racing B→A: A's bind holds A and wants B, B's holds B
