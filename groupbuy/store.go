@@ -89,11 +89,11 @@ type Store interface {
 	TeamSeats(ctx context.Context, teamID string) ([]Seat, error)
 	// GetSeat returns a seat or ErrNotFound.
 	GetSeat(ctx context.Context, id string) (Seat, error)
-	// OpenTeams lists up to limit (1..MaxListLimit) forming teams of a campaign with a free
-	// seat, SeatRows below MaxSeatRows(Capacity) (a join would be
-	// ErrTeamChurned) and ExpiresAt after now, in the given order: MatchOldest by
-	// OpenedAt then ID; MatchFullest (and MatchRandom) by SeatsTaken
-	// descending, then ExpiresAt, then ID.
+	// OpenTeams lists up to limit (1..MaxListLimit) forming teams of a
+	// campaign with a free seat, SeatRows below MaxSeatRows(Capacity) (a
+	// join would be ErrTeamChurned) and ExpiresAt after now, in the given
+	// order: MatchOldest by OpenedAt then ID; MatchFullest (and
+	// MatchRandom) by SeatsTaken descending, then ExpiresAt, then ID.
 	OpenTeams(ctx context.Context, campaignID string, now time.Time, order MatchStrategy, limit int) ([]Team, error)
 	// UserSeats lists up to limit (1..MaxListLimit) of a user's seats, newest first (ReservedAt
 	// descending to the microsecond, then ID descending). A non-zero after
@@ -184,8 +184,8 @@ func (w *OpenTeamWrite) problem() (field, reason string) {
 
 // Rows returns the team and the leader seat as OpenTeam stores them,
 // whatever w says of their states: the team forming with one seat taken,
-// none paid, no virtual seats, one seat row and no ClosedAt; the leader seat reserved,
-// the leader's, real and unpaid. Adapters store these, not w's fields.
+// none paid, no virtual seats, one seat row and no ClosedAt; the leader
+// seat reserved, the leader's, real and unpaid. Adapters store these, not w's fields.
 // w must not be nil (Problem refuses a nil write).
 func (w *OpenTeamWrite) Rows() (Team, Seat) {
 	team, leader := w.Team, w.Leader
@@ -196,9 +196,9 @@ func (w *OpenTeamWrite) Rows() (Team, Seat) {
 
 // JoinTeamWrite inserts Seat (reserved, not leader) into team Seat.TeamID,
 // adds one to the team's SeatsTaken and to its SeatRows and bumps its
-// Version. The stored
-// Seat.ReservedUntil is the earlier of the given one and the team's
-// ExpiresAt; JoinTeam returns the team after the join and the seat as stored.
+// Version. The stored Seat.ReservedUntil is the earlier of the given one
+// and the team's ExpiresAt; JoinTeam returns the team after the join and
+// the seat as stored.
 //
 // Preconditions, in this order: the team exists and belongs to
 // Seat.CampaignID (ErrNotFound); the campaign is active (ErrCampaignNotActive);
@@ -236,9 +236,9 @@ func (w *JoinTeamWrite) Row() Seat {
 // MatchTeamWrite is a JoinTeamWrite whose team the adapter picks in the same
 // atomic step as the join: among the forming teams of campaign
 // Seat.CampaignID whose ExpiresAt is after Now, that have a free seat and
-// SeatRows below MaxSeatRows(Capacity), in
-// which the user holds no reserved, paid or confirmed seat, and whose ID is
-// not Exclude (the qualifying teams), the first in Order: MatchFullest by
+// SeatRows below MaxSeatRows(Capacity), in which the user holds no
+// reserved, paid or confirmed seat, and whose ID is not Exclude (the
+// qualifying teams), the first in Order: MatchFullest by
 // SeatsTaken descending, then ExpiresAt, then ID; MatchOldest by OpenedAt,
 // then ID. MatchRandom takes, among the first MatchRandomCandidates
 // qualifying teams in MatchFullest's order, the one RandomPicks(Pick, n)
