@@ -169,3 +169,59 @@ func TestIssueCodeLimit(t *testing.T) {
 	_, err = svc.IssueCode(ctx, "d", "u", "")
 	assert.ErrorIs(t, err, referral.ErrCodeLimit, "the default limit")
 }
+
+// refreshCounter counts the refresh writes that reach the store.
+type refreshCounter struct {
+	referral.Store
+	refreshes int
+}
+
+func (c *refreshCounter) Bind(ctx context.Context, w *referral.BindWrite) (referral.Binding, error) {
+	if w.Refresh {
+		c.refreshes++
+	}
+	return c.Store.Bind(ctx, w)
+}
+
+// A last-touch repeat that would not move the window later (one repeated
+// at the same instant, or a binding without an end, which never expires)
+// is answered by the Service from the binding it read: no refresh write
+// reaches the store, and the binding comes back as it is.
+func TestBindRefreshSkipsWriteThatMovesNothing(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	store := &refreshCounter{Store: memory.New()}
+	svc, err := referral.New(store, referral.Config{Now: func() time.Time { return clock }})
+	require.NoError(t, err)
+	p, err := svc.CreateProgramme(ctx, referral.Programme{
+		ID: "last", Policy: referral.PolicyEU, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindLastTouch,
+		AttributionWindow: time.Hour, SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel,
+		Approval: referral.ApproveAuto,
+	})
+	require.NoError(t, err)
+	_, err = svc.Apply(ctx, p.ID, "r")
+	require.NoError(t, err)
+	bind := func(user string) referral.Binding {
+		t.Helper()
+		b, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: p.ID, UserID: user, ReferrerID: "r", Source: referral.SourceLink})
+		require.NoError(t, err)
+		return b
+	}
+
+	first := bind("u")
+	assert.Equal(t, first, bind("u"), "a repeat at the same instant")
+	assert.Zero(t, store.refreshes, "a window that would not move later is not written")
+	clock = clock.Add(time.Minute)
+	assert.Equal(t, clock.Add(time.Hour), bind("u").ExpiresAt)
+	assert.Equal(t, 1, store.refreshes, "a later window is written")
+
+	// A binding without an end, as a host's import writes it.
+	forever := referral.Binding{ProgrammeID: p.ID, UserID: "v", ReferrerID: "r", Source: referral.SourceLink, BoundAt: clock, Version: 1}
+	_, err = store.Bind(ctx, &referral.BindWrite{Binding: forever,
+		Change: referral.BindingChange{ProgrammeID: p.ID, UserID: "v", ToReferrer: "r", Source: referral.SourceLink, At: clock, Version: 1}})
+	require.NoError(t, err)
+	clock = clock.Add(time.Minute)
+	got := bind("v")
+	assert.True(t, got.ExpiresAt.IsZero(), "a binding without an end keeps none: %v", got.ExpiresAt)
+	assert.Equal(t, 1, store.refreshes, "and its repeat writes nothing")
+}

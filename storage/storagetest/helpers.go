@@ -287,39 +287,33 @@ func ts(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// pluck returns one field of each element of list, in order (get reads
+// it); the named pluckers below give the tests' lists their fields.
+func pluck[T, V any](list []T, get func(*T) V) []V {
+	out := make([]V, len(list))
+	for i := range list {
+		out[i] = get(&list[i])
+	}
+	return out
+}
+
 // dec formats a decimal by value: 19.90 and 19.9 format alike.
 func dec(d decimal.Decimal) string { return d.String() }
 
 func ids(seats []groupbuy.Seat) []string {
-	out := make([]string, len(seats))
-	for i := range seats {
-		out[i] = seats[i].ID
-	}
-	return out
+	return pluck(seats, func(x *groupbuy.Seat) string { return x.ID })
 }
 
 func teamIDs(teams []groupbuy.Team) []string {
-	out := make([]string, len(teams))
-	for i := range teams {
-		out[i] = teams[i].ID
-	}
-	return out
+	return pluck(teams, func(x *groupbuy.Team) string { return x.ID })
 }
 
 func topics(evs []storage.Event) []string {
-	out := make([]string, len(evs))
-	for i := range evs {
-		out[i] = evs[i].Topic
-	}
-	return out
+	return pluck(evs, func(x *storage.Event) string { return x.Topic })
 }
 
 func eventIDs(evs []storage.Event) []string {
-	out := make([]string, len(evs))
-	for i := range evs {
-		out[i] = evs[i].ID
-	}
-	return out
+	return pluck(evs, func(x *storage.Event) string { return x.ID })
 }
 
 // withTopic returns the events of a topic, in order.
@@ -367,11 +361,7 @@ func countActive(seats []groupbuy.Seat) int {
 }
 
 func states(seats []groupbuy.Seat) []groupbuy.SeatState {
-	out := make([]groupbuy.SeatState, len(seats))
-	for i := range seats {
-		out[i] = seats[i].State
-	}
-	return out
+	return pluck(seats, func(x *groupbuy.Seat) groupbuy.SeatState { return x.State })
 }
 
 // isValidation reports whether err is a *storage.ValidationError.
@@ -411,9 +401,5 @@ func event(id, topic, key string, at time.Time) storage.Event {
 func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
 
 func keys(evs []storage.Event) []string {
-	out := make([]string, len(evs))
-	for i := range evs {
-		out[i] = evs[i].Key
-	}
-	return out
+	return pluck(evs, func(x *storage.Event) string { return x.Key })
 }

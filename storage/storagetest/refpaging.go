@@ -14,20 +14,12 @@ import (
 
 // codeNames returns the codes of list, in order.
 func codeNames(list []referral.InviteCode) []string {
-	out := make([]string, len(list))
-	for i := range list {
-		out[i] = list[i].Code
-	}
-	return out
+	return pluck(list, func(x *referral.InviteCode) string { return x.Code })
 }
 
 // historyVersions returns the versions of h, in order.
 func historyVersions(h []referral.BindingChange) []int64 {
-	out := make([]int64, len(h))
-	for i := range h {
-		out[i] = h[i].Version
-	}
-	return out
+	return pluck(h, func(x *referral.BindingChange) int64 { return x.Version })
 }
 
 // pageThrough reads a list a page of size at a time, read(the last item
