@@ -24,7 +24,9 @@
 //     ErrTeamFull; so is, by errors.Is, ErrTeamChurned, for a team whose
 //     joins were cancelled or lapsed until it had its most seat rows
 //     (MaxSeatRows, which keeps what a close reads bounded): offer
-//     another team, or Match, which passes such teams over.
+//     another team, or Match, which passes such teams over. Before it
+//     answers ErrTeamFull or ErrAlreadyJoined, Join releases the team's
+//     reservations that lapsed, as ProcessDue would, and tries once more.
 //   - Its payment callback calls ConfirmPayment, idempotent on the payment
 //     reference; a payment that arrives too late is handled by the
 //     campaign's LatePaymentPolicy and reported in PaymentResult.Late.

@@ -660,7 +660,13 @@ func (s *Service) openWrite(c *Campaign, o *seatOrder, price decimal.Decimal, no
 	return w
 }
 
-// Join reserves a seat for the user in a given forming team.
+// Join reserves a seat for the user in a given forming team. A team whose
+// free places are held by reservations that lapsed, which ProcessDue has
+// yet to release, is not full: when the store refuses the join as
+// ErrTeamFull (not ErrTeamChurned) or ErrAlreadyJoined, Join releases the
+// team's lapsed reservations as ProcessDue would (a TopicSeatReleased
+// event each) and tries once more. So a user whose own reservation lapsed
+// can join the team again at once.
 func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, err error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
@@ -714,6 +720,19 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 		w.Idem = s.idem(scope, key, fp, seatResultJSON{TeamID: teamID, SeatID: w.Seat.ID}, now)
 	}
 	out.Team, out.Seat, err = s.store.JoinTeam(ctx, w)
+	if err != nil && (errors.Is(err, ErrTeamFull) && !errors.Is(err, ErrTeamChurned) || errors.Is(err, ErrAlreadyJoined)) {
+		// The team may be full of reservations that lapsed and that
+		// ProcessDue has yet to release, or the user's own may have
+		// lapsed: release them as ProcessDue would, and try once more.
+		// The refused join changed nothing, so the same write serves.
+		lapsed, rerr := s.releaseTeamLapsed(ctx, teamID, now)
+		switch {
+		case rerr != nil:
+			err = fmt.Errorf("%w (releasing the team's lapsed reservations: %w)", err, rerr)
+		case lapsed:
+			out.Team, out.Seat, err = s.store.JoinTeam(ctx, w)
+		}
+	}
 	if err != nil {
 		*out = SeatResult{}
 		if re, ok := errors.AsType[*ReplayError](err); ok {
@@ -723,6 +742,31 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 		return fmt.Errorf("groupbuy: join team %s: %w", teamID, err)
 	}
 	return nil
+}
+
+// releaseTeamLapsed releases, as ProcessDue would, the reservations of
+// team teamID that lapsed at now, and reports whether it found any (it or
+// another instance released them). A join refused for a full team, or for
+// a user's seat in it, calls it: until ProcessDue runs, a lapsed
+// reservation still holds its place, though it can no longer be paid.
+// The team's seat rows are bounded (MaxSeatRows), and so is the read.
+func (s *Service) releaseTeamLapsed(ctx context.Context, teamID string, now time.Time) (bool, error) {
+	seats, err := s.store.TeamSeats(ctx, teamID)
+	if err != nil {
+		return false, fmt.Errorf("groupbuy: seats of team %s: %w", teamID, err)
+	}
+	lapsed := false
+	for i := range seats {
+		st := &seats[i]
+		if st.State != SeatReserved || st.Virtual || st.ReservedUntil.After(now) {
+			continue
+		}
+		lapsed = true
+		if _, err := s.releaseLapsed(ctx, st, now); err != nil {
+			return lapsed, err
+		}
+	}
+	return lapsed, nil
 }
 
 // putJoin returns sc to the pool. It is not cleared: the next join sets

@@ -113,9 +113,9 @@ type LatePaymentPolicy string
 // not depend on whether ProcessDue got to that seat (LateRefund leaves it
 // to ProcessDue); the outcome's Reason describes the seat and team as
 // found. Other teams' lapsed reservations hold their places until
-// ProcessDue releases them, as they do for Join and Match, so until it
-// runs LateJoinOther may find full, and open a new team instead of
-// joining, a team that ProcessDue would have freed.
+// ProcessDue releases them, as they do for Match (Join releases a named
+// team's first), so until it runs LateJoinOther may find full, and open a
+// new team instead of joining, a team that ProcessDue would have freed.
 // A payment for a seat that was paid by another payment (or has gone on to
 // a refund or confirmation) is refunded whatever the policy: only a seat
 // still reserved or released (it lapsed, its user cancelled it, or its team

@@ -1,0 +1,156 @@
+package groupbuy_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialcommerce/sdk/groupbuy"
+	"github.com/socialcommerce/sdk/storage"
+)
+
+// drainTopics claims every pending event and returns their topics and, for
+// each SeatReleased, its payload's reason, in the order written.
+func drainTopics(t *testing.T, o storage.Outbox) (topics, reasons []string) {
+	t.Helper()
+	ctx := context.Background()
+	evs, err := o.Claim(ctx, 1000, time.Hour)
+	require.NoError(t, err)
+	ids := make([]string, 0, len(evs))
+	for _, ev := range evs {
+		ids = append(ids, ev.ID)
+		topics = append(topics, ev.Topic)
+		if ev.Topic == groupbuy.TopicSeatReleased {
+			var p struct {
+				Reason string `json:"reason"`
+			}
+			require.NoError(t, json.Unmarshal(ev.Payload, &p))
+			reasons = append(reasons, p.Reason)
+		}
+	}
+	if len(ids) > 0 {
+		require.NoError(t, o.Ack(ctx, ids))
+	}
+	return topics, reasons
+}
+
+// TestJoinReleasesLapsedReservations: a team whose free places are held by
+// reservations that lapsed, before ProcessDue has run, takes a new member:
+// the join releases them as ProcessDue would (one SeatReleased each, the
+// per-user count given back) and then reserves the seat. A reservation
+// that has not lapsed keeps its place.
+func TestJoinReleasesLapsedReservations(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := worldOf(t, 0, nil, func(c *groupbuy.Campaign) {
+		c.TeamSize = 3
+		c.Limits.MaxTeamsJoinedPerUser = 1
+	})
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
+	require.NoError(t, err)
+	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	*now = now.Add(5 * time.Minute)
+	c, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	require.NoError(t, err)
+	drainTopics(t, store)
+
+	// b's reservation lapses; c's still holds. The team is full.
+	*now = now.Add(6 * time.Minute)
+	d, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "d", SKU: "s"})
+	require.NoError(t, err, "b's lapsed place is taken by d")
+	assert.Equal(t, 3, d.Team.SeatsTaken)
+	assert.Equal(t, groupbuy.SeatReserved, d.Seat.State)
+	topics, reasons := drainTopics(t, store)
+	assert.Equal(t, []string{groupbuy.TopicSeatReleased, groupbuy.TopicSeatReserved}, topics)
+	assert.Equal(t, []string{"reservation expired"}, reasons)
+
+	view, err := svc.Team(ctx, a.Team.ID)
+	require.NoError(t, err)
+	states := map[string]groupbuy.SeatState{}
+	for _, st := range view.Seats {
+		states[st.ID] = st.State
+	}
+	assert.Equal(t, groupbuy.SeatReleased, states[b.Seat.ID])
+	assert.Equal(t, groupbuy.SeatReserved, states[c.Seat.ID], "a reservation that holds is kept")
+
+	// The team is full of live seats: the next join is refused, and
+	// changes nothing.
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "e", SKU: "s"})
+	require.ErrorIs(t, err, groupbuy.ErrTeamFull)
+	topics, _ = drainTopics(t, store)
+	assert.Empty(t, topics)
+
+	// b's joined count was given back with the release: b may join
+	// another team (the limit is one).
+	f, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "f", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: f.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+
+	// ProcessDue, later, finds nothing more of this team to release.
+	rep, err := svc.ProcessDue(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep.Released)
+}
+
+// TestJoinAgainAfterOwnReservationLapsed: a user whose reservation lapsed
+// (an abandoned checkout) joins the same team again before ProcessDue has
+// run: the lapsed seat is released and a new one reserved, which the user
+// can pay. A user whose reservation holds still gets ErrAlreadyJoined.
+func TestJoinAgainAfterOwnReservationLapsed(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := world(t, 3, groupbuy.LateRefund, 0)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.ErrorIs(t, err, groupbuy.ErrAlreadyJoined, "b's reservation holds")
+	drainTopics(t, store)
+
+	*now = now.Add(11 * time.Minute) // a's and b's reservations lapse
+	again, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	assert.NotEqual(t, b.Seat.ID, again.Seat.ID)
+	topics, reasons := drainTopics(t, store)
+	assert.Equal(t, []string{groupbuy.TopicSeatReleased, groupbuy.TopicSeatReleased, groupbuy.TopicSeatReserved}, topics,
+		"the team's lapsed reservations, a's and b's, are released")
+	assert.Equal(t, []string{"reservation expired", "reservation expired"}, reasons)
+	paid, err := svc.ConfirmPayment(ctx, payFor(again.Seat, "ref-b"))
+	require.NoError(t, err)
+	assert.Nil(t, paid.Late)
+	assert.Equal(t, groupbuy.SeatPaid, paid.Seat.State)
+	assert.Equal(t, 1, paid.Team.SeatsTaken, "only b's new seat is live")
+}
+
+// TestJoinWithKeyAfterLapsedRelease: a keyed join that first found the
+// team full of lapsed reservations records its one result; its repeat
+// returns that result and releases nothing more.
+func TestJoinWithKeyAfterLapsedRelease(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := world(t, 2, groupbuy.LateRefund, 0)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
+	require.NoError(t, err)
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	drainTopics(t, store)
+	*now = now.Add(11 * time.Minute)
+	req := groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s", IdempotencyKey: "join-c"}
+	first, err := svc.Join(ctx, req)
+	require.NoError(t, err)
+	topics, _ := drainTopics(t, store)
+	assert.Equal(t, []string{groupbuy.TopicSeatReleased, groupbuy.TopicSeatReserved}, topics)
+	again, err := svc.Join(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, first.Seat.ID, again.Seat.ID)
+	topics, _ = drainTopics(t, store)
+	assert.Empty(t, topics)
+}
