@@ -154,3 +154,49 @@ func TestJoinWithKeyAfterLapsedRelease(t *testing.T) {
 	topics, _ = drainTopics(t, store)
 	assert.Empty(t, topics)
 }
+
+// refusedJoinHook runs hook once, right after a JoinTeam the store refused:
+// what another instance does between the refusal and the Service's read.
+type refusedJoinHook struct {
+	groupbuy.Store
+	hook func()
+}
+
+func (r *refusedJoinHook) JoinTeam(ctx context.Context, w *groupbuy.JoinTeamWrite) (groupbuy.Team, groupbuy.Seat, error) {
+	team, seat, err := r.Store.JoinTeam(ctx, w)
+	if err != nil && r.hook != nil {
+		hook := r.hook
+		r.hook = nil
+		hook()
+	}
+	return team, seat, err
+}
+
+// TestJoinAfterAnotherInstanceReleased: the join is refused as full, and
+// before it reads the team's seats ProcessDue, on another instance,
+// releases the lapsed reservation. The join finds no lapsed seat left to
+// release, but room in the team, and tries again.
+func TestJoinAfterAnotherInstanceReleased(t *testing.T) {
+	ctx := context.Background()
+	hooked := &refusedJoinHook{}
+	svc, store, now := worldOf(t, 0, func(s groupbuy.Store) groupbuy.Store { hooked.Store = s; return hooked },
+		func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
+	require.NoError(t, err)
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	*now = now.Add(11 * time.Minute)
+	other, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return *now }})
+	require.NoError(t, err)
+	hooked.hook = func() {
+		rep, err := other.ProcessDue(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Released)
+	}
+	c, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	require.NoError(t, err, "b's place, released by the other instance")
+	assert.Equal(t, 2, c.Team.SeatsTaken)
+	assert.Nil(t, hooked.hook, "the first join was refused")
+}

@@ -665,8 +665,9 @@ func (s *Service) openWrite(c *Campaign, o *seatOrder, price decimal.Decimal, no
 // yet to release, is not full: when the store refuses the join as
 // ErrTeamFull (not ErrTeamChurned) or ErrAlreadyJoined, Join releases the
 // team's lapsed reservations as ProcessDue would (a TopicSeatReleased
-// event each) and tries once more. So a user whose own reservation lapsed
-// can join the team again at once.
+// event each) and, if the team then has room for the user, tries once
+// more. So a user whose own reservation lapsed can join the team again at
+// once.
 func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, err error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
@@ -723,13 +724,15 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 	if err != nil && (errors.Is(err, ErrTeamFull) && !errors.Is(err, ErrTeamChurned) || errors.Is(err, ErrAlreadyJoined)) {
 		// The team may be full of reservations that lapsed and that
 		// ProcessDue has yet to release, or the user's own may have
-		// lapsed: release them as ProcessDue would, and try once more.
-		// The refused join changed nothing, so the same write serves.
-		lapsed, rerr := s.releaseTeamLapsed(ctx, teamID, now)
+		// lapsed: release them as ProcessDue would, and try once more if
+		// the team now has room for the user (another instance may have
+		// released them since the refusal). The refused join changed
+		// nothing, so the same write serves.
+		room, rerr := s.releaseTeamLapsed(ctx, teamID, o.userID, c.TeamSize, now)
 		switch {
 		case rerr != nil:
 			err = fmt.Errorf("%w (releasing the team's lapsed reservations: %w)", err, rerr)
-		case lapsed:
+		case room:
 			out.Team, out.Seat, err = s.store.JoinTeam(ctx, w)
 		}
 	}
@@ -745,28 +748,34 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 }
 
 // releaseTeamLapsed releases, as ProcessDue would, the reservations of
-// team teamID that lapsed at now, and reports whether it found any (it or
-// another instance released them). A join refused for a full team, or for
-// a user's seat in it, calls it: until ProcessDue runs, a lapsed
-// reservation still holds its place, though it can no longer be paid.
-// The team's seat rows are bounded (MaxSeatRows), and so is the read.
-func (s *Service) releaseTeamLapsed(ctx context.Context, teamID string, now time.Time) (bool, error) {
+// team teamID that lapsed at now, and reports whether the team then has
+// room for user: fewer than capacity seats that hold a place, none of
+// them user's. A join refused for a full team, or for the user's seat in
+// it, calls it: until ProcessDue runs, a lapsed reservation still holds
+// its place, though it can no longer be paid. The team's seat rows are
+// bounded (MaxSeatRows), and so is the read.
+func (s *Service) releaseTeamLapsed(ctx context.Context, teamID, user string, capacity int, now time.Time) (room bool, err error) {
 	seats, err := s.store.TeamSeats(ctx, teamID)
 	if err != nil {
 		return false, fmt.Errorf("groupbuy: seats of team %s: %w", teamID, err)
 	}
-	lapsed := false
+	held, userHolds := 0, false
 	for i := range seats {
 		st := &seats[i]
-		if st.State != SeatReserved || st.Virtual || st.ReservedUntil.After(now) {
+		switch {
+		case st.State == SeatReserved && !st.Virtual && !st.ReservedUntil.After(now):
+			if _, err := s.releaseLapsed(ctx, st, now); err != nil {
+				return false, err
+			}
+			continue // released, by this call or another
+		case st.State == SeatReserved, st.State == SeatPaid, st.State == SeatConfirmed:
+		default:
 			continue
 		}
-		lapsed = true
-		if _, err := s.releaseLapsed(ctx, st, now); err != nil {
-			return lapsed, err
-		}
+		held++
+		userHolds = userHolds || st.UserID == user
 	}
-	return lapsed, nil
+	return held < capacity && !userHolds, nil
 }
 
 // putJoin returns sc to the pool. It is not cleared: the next join sets

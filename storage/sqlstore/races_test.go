@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -867,4 +868,61 @@ func TestWithTxReleaseSeatNewerThanSnapshot(t *testing.T) {
 			require.NoError(t, tx2.Commit())
 		})
 	}
+}
+
+// TestRaceJoinsForLapsedPlaces: joiners race for a team whose two free
+// places are held by lapsed reservations, with ProcessDue and a late
+// payment for one of the lapsed seats (which may join another group's
+// team). A join refused as full releases the lapsed seats and tries again
+// while the team has room, so every team ends full (unless the host rolled
+// a join back), and never overfull; each lapsed seat is released once.
+func TestRaceJoinsForLapsedPlaces(t *testing.T) {
+	forEachRaceMode(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect, mode raceMode) {
+		w := newRaceWorld(t, db, d, mode, nil)
+		after := w.clk.Now().Add(w.camp.ReservationTTL + time.Second)
+		atAfter := func() time.Time { return after }
+		var fs []func()
+		var joined atomic.Int64
+		teams := make([]string, 0, raceGroups(d))
+		for g := range raceGroups(d) {
+			gs := strconv.Itoa(g)
+			team, seats := w.open("l"+gs, "m"+gs, "n"+gs)
+			w.paySetup(seats[0])
+			teams = append(teams, team.ID)
+			for j := range 4 {
+				user := "x" + gs + "-" + strconv.Itoa(j)
+				fs = append(fs, func() {
+					committed, err := w.doAt(atAfter, func(svc *groupbuy.Service) error {
+						_, err := svc.Join(w.ctx, groupbuy.JoinRequest{CampaignID: w.camp.ID, TeamID: team.ID, UserID: user, SKU: "a"})
+						return err
+					})
+					if err == nil && committed {
+						joined.Add(1)
+						return
+					}
+					if err != nil && !errors.Is(err, groupbuy.ErrTeamFull) {
+						assert.NoError(t, err, "join of %s", user)
+					}
+				})
+			}
+			fs = append(fs, w.pay(atAfter, seats[1], "late"+gs))
+		}
+		fs = append(fs, w.processDue(atAfter), w.processDue(atAfter))
+		race(fs)
+		assert.LessOrEqual(t, int(joined.Load()), 2*len(teams), "two places a team")
+		for _, id := range teams {
+			var live, released int
+			require.NoError(t, db.QueryRowContext(w.ctx, `SELECT COUNT(*) FROM `+w.prefix+`seats WHERE team_id = '`+id+
+				`' AND state IN ('reserved', 'paid', 'confirmed')`).Scan(&live))
+			require.NoError(t, db.QueryRowContext(w.ctx, `SELECT COUNT(*) FROM `+w.prefix+`seats WHERE team_id = '`+id+
+				`' AND state = 'released'`).Scan(&released))
+			assert.LessOrEqual(t, released, 2, "team %s: the two lapsed seats, released once each", id)
+			if mode != raceHostTxUndo {
+				assert.Equal(t, w.camp.TeamSize, live, "team %s: every lapsed place is taken", id)
+			} else {
+				assert.LessOrEqual(t, live, w.camp.TeamSize, "team %s", id)
+			}
+		}
+		w.finish()
+	})
 }
