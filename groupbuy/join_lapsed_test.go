@@ -200,3 +200,36 @@ func TestJoinAfterAnotherInstanceReleased(t *testing.T) {
 	assert.Equal(t, 2, c.Team.SeatsTaken)
 	assert.Nil(t, hooked.hook, "the first join was refused")
 }
+
+// TestJoinRefusedAsAlreadyJoinedReleasesNothing: a user whose own seat in
+// the team holds asks to join it again. The join is refused
+// (ErrAlreadyJoined) whatever becomes of the other members' lapsed
+// reservations, so it releases none of them: a refused command changes
+// nothing, and ProcessDue releases them later.
+func TestJoinRefusedAsAlreadyJoinedReleasesNothing(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := world(t, 3, groupbuy.LateRefund, 0)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
+	require.NoError(t, err)
+	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	*now = now.Add(5 * time.Minute)
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	require.NoError(t, err)
+	drainTopics(t, store)
+
+	*now = now.Add(6 * time.Minute) // b's reservation lapses; c's holds
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s", IdempotencyKey: "again-c"})
+	require.ErrorIs(t, err, groupbuy.ErrAlreadyJoined)
+	topics, _ := drainTopics(t, store)
+	assert.Empty(t, topics, "the refused join wrote nothing")
+	st, err := store.GetSeat(ctx, b.Seat.ID)
+	require.NoError(t, err)
+	assert.Equal(t, groupbuy.SeatReserved, st.State, "b's lapsed seat is left to ProcessDue")
+
+	rep, err := svc.ProcessDue(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Released)
+}

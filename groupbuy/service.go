@@ -666,8 +666,9 @@ func (s *Service) openWrite(c *Campaign, o *seatOrder, price decimal.Decimal, no
 // ErrTeamFull (not ErrTeamChurned) or ErrAlreadyJoined, Join releases the
 // team's lapsed reservations as ProcessDue would (a TopicSeatReleased
 // event each) and, if the team then has room for the user, tries once
-// more. So a user whose own reservation lapsed can join the team again at
-// once.
+// more; a user whose seat in the team has not lapsed is refused
+// (ErrAlreadyJoined) without any release. So a user whose own reservation
+// lapsed can join the team again at once.
 func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, err error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
@@ -753,11 +754,19 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 // them user's. A join refused for a full team, or for the user's seat in
 // it, calls it: until ProcessDue runs, a lapsed reservation still holds
 // its place, though it can no longer be paid. The team's seat rows are
-// bounded (MaxSeatRows), and so is the read.
+// bounded (MaxSeatRows), and so is the read. When the user holds a seat
+// in the team that has not lapsed, no release could give the user a
+// place: it releases nothing, so that the refused join changes nothing.
 func (s *Service) releaseTeamLapsed(ctx context.Context, teamID, user string, capacity int, now time.Time) (room bool, err error) {
 	seats, err := s.store.TeamSeats(ctx, teamID)
 	if err != nil {
 		return false, fmt.Errorf("groupbuy: seats of team %s: %w", teamID, err)
+	}
+	for i := range seats {
+		st := &seats[i]
+		if st.UserID == user && (st.State == SeatReserved && st.ReservedUntil.After(now) || st.State == SeatPaid || st.State == SeatConfirmed) {
+			return false, nil
+		}
 	}
 	held, userHolds := 0, false
 	for i := range seats {
