@@ -3,6 +3,7 @@ package groupbuy_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -232,4 +233,43 @@ func TestJoinRefusedAsAlreadyJoinedReleasesNothing(t *testing.T) {
 	rep, err := svc.ProcessDue(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.Released)
+}
+
+// TestJoinChurnedFullTeamReleasesNothing: a full team that has had its
+// most seat rows, two of whose reservations lapsed, refuses a join: a
+// retry after releasing them could only be ErrTeamChurned, so the join
+// releases nothing and is refused as the store refused it.
+func TestJoinChurnedFullTeamReleasesNothing(t *testing.T) {
+	ctx := context.Background()
+	svc, store, now := world(t, 3, groupbuy.LateRefund, 0)
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
+	require.NoError(t, err)
+	bound := groupbuy.MaxSeatRows(3)
+	for i := 1; i < bound-2; i++ {
+		user := "u" + strconv.Itoa(i%2)
+		r, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: user, SKU: "s"})
+		require.NoError(t, err, "join %d", i)
+		_, err = svc.CancelReservation(ctx, r.Seat.ID, user)
+		require.NoError(t, err)
+	}
+	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	c, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	require.NoError(t, err)
+	require.Equal(t, bound, c.Team.SeatRows)
+	require.Equal(t, 3, c.Team.SeatsTaken)
+	drainTopics(t, store)
+
+	*now = now.Add(11 * time.Minute) // b's and c's reservations lapse
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "d", SKU: "s"})
+	require.ErrorIs(t, err, groupbuy.ErrTeamFull)
+	topics, _ := drainTopics(t, store)
+	assert.Empty(t, topics, "the refused join wrote nothing")
+	for _, id := range []string{b.Seat.ID, c.Seat.ID} {
+		st, err := store.GetSeat(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, groupbuy.SeatReserved, st.State, "seat %s is left to ProcessDue", id)
+	}
 }

@@ -666,9 +666,9 @@ func (s *Service) openWrite(c *Campaign, o *seatOrder, price decimal.Decimal, no
 // ErrTeamFull (not ErrTeamChurned) or ErrAlreadyJoined, Join releases the
 // team's lapsed reservations as ProcessDue would (a TopicSeatReleased
 // event each) and, if the team then has room for the user, tries once
-// more; a user whose seat in the team has not lapsed is refused
-// (ErrAlreadyJoined) without any release. So a user whose own reservation
-// lapsed can join the team again at once.
+// more; a user whose seat in the team has not lapsed, or a team that has
+// had its most seat rows (MaxSeatRows), is refused without any release.
+// So a user whose own reservation lapsed can join the team again at once.
 func (s *Service) Join(ctx context.Context, req JoinRequest) (res SeatResult, err error) {
 	o := seatOrder{campaignID: req.CampaignID, userID: req.UserID, sku: req.SKU, quantity: req.Quantity}
 	if err := validateOrder(&o); err != nil {
@@ -755,18 +755,26 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 // it, calls it: until ProcessDue runs, a lapsed reservation still holds
 // its place, though it can no longer be paid. The team's seat rows are
 // bounded (MaxSeatRows), and so is the read. When the user holds a seat
-// in the team that has not lapsed, no release could give the user a
+// in the team that has not lapsed, or the team has had its most seat rows
+// (a join would be ErrTeamChurned), no release could give the user a
 // place: it releases nothing, so that the refused join changes nothing.
 func (s *Service) releaseTeamLapsed(ctx context.Context, teamID, user string, capacity int, now time.Time) (room bool, err error) {
 	seats, err := s.store.TeamSeats(ctx, teamID)
 	if err != nil {
 		return false, fmt.Errorf("groupbuy: seats of team %s: %w", teamID, err)
 	}
+	rows := 0 // the team's SeatRows: its real seats, released ones too
 	for i := range seats {
 		st := &seats[i]
+		if !st.Virtual {
+			rows++
+		}
 		if st.UserID == user && (st.State == SeatReserved && st.ReservedUntil.After(now) || st.State == SeatPaid || st.State == SeatConfirmed) {
 			return false, nil
 		}
+	}
+	if rows >= MaxSeatRows(capacity) {
+		return false, nil
 	}
 	held, userHolds := 0, false
 	for i := range seats {
