@@ -26,7 +26,9 @@
 //     (MaxSeatRows, which keeps what a close reads bounded): offer
 //     another team, or Match, which passes such teams over. Before it
 //     answers ErrTeamFull or ErrAlreadyJoined, Join releases the team's
-//     reservations that lapsed, as ProcessDue would, and tries once more.
+//     reservations that lapsed, as ProcessDue would, and tries once more
+//     when that gives the user room (not in a team at its MaxSeatRows,
+//     nor past the user's own seat that holds).
 //   - Its payment callback calls ConfirmPayment, idempotent on the payment
 //     reference; a payment that arrives too late is handled by the
 //     campaign's LatePaymentPolicy and reported in PaymentResult.Late.

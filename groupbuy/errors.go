@@ -9,8 +9,11 @@ import (
 )
 
 // Sentinel errors, matched with errors.Is. A command that returns one of
-// them changed nothing. ErrNotFound and ErrConflict also match storage's
-// ErrNotFound and ErrConflict.
+// them changed nothing, but for a Join refused on its second try (say
+// ErrLimitExceeded, or ErrTeamFull when another join took the place),
+// which may have released its team's lapsed reservations first, as
+// ProcessDue would (see Join). ErrNotFound and ErrConflict also match
+// storage's ErrNotFound and ErrConflict.
 var (
 	ErrNotFound          = sentinel.New("groupbuy: not found", storage.ErrNotFound)
 	ErrCampaignNotActive = errors.New("groupbuy: campaign not active or outside its window")
