@@ -273,3 +273,36 @@ func TestJoinChurnedFullTeamReleasesNothing(t *testing.T) {
 		assert.Equal(t, groupbuy.SeatReserved, st.State, "seat %s is left to ProcessDue", id)
 	}
 }
+
+// releaseFailing fails every ReleaseSeat with err.
+type releaseFailing struct {
+	groupbuy.Store
+	err error
+}
+
+func (r *releaseFailing) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSeatWrite) (groupbuy.Seat, error) {
+	return groupbuy.Seat{}, r.err
+}
+
+// TestJoinReleaseFailureIsNotFull: when releasing the lapsed reservation
+// of a full team fails transiently, Join returns that error, retryable,
+// and not ErrTeamFull: the team may have room once the release goes
+// through, and a host that offers another team on ErrTeamFull would send
+// the user away from it.
+func TestJoinReleaseFailureIsNotFull(t *testing.T) {
+	ctx := context.Background()
+	failing := &releaseFailing{err: storage.MarkRetryable(storage.ErrRetryable)}
+	svc, _, now := worldOf(t, 0, func(s groupbuy.Store) groupbuy.Store { failing.Store = s; return failing },
+		func(c *groupbuy.Campaign) { c.TeamSize = 2 })
+	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
+	require.NoError(t, err)
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	require.NoError(t, err)
+	*now = now.Add(11 * time.Minute)
+	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	require.Error(t, err)
+	assert.True(t, storage.IsRetryable(err), "%v", err)
+	assert.NotErrorIs(t, err, groupbuy.ErrTeamFull)
+}

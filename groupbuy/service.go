@@ -732,7 +732,10 @@ func (s *Service) join(ctx context.Context, o *seatOrder, teamID, scope, key, fp
 		room, rerr := s.releaseTeamLapsed(ctx, teamID, o.userID, c.TeamSize, now)
 		switch {
 		case rerr != nil:
-			err = fmt.Errorf("%w (releasing the team's lapsed reservations: %w)", err, rerr)
+			// Not the refusal: the team may have room once the release
+			// goes through, so a caller must not offer another team
+			// (ErrTeamFull) but retry, as the release error says.
+			err = fmt.Errorf("releasing its lapsed reservations after a refusal: %w", rerr)
 		case room:
 			out.Team, out.Seat, err = s.store.JoinTeam(ctx, w)
 		}
