@@ -8,7 +8,8 @@
 -- once (one scan and a hash aggregate) and writes a row per user who
 -- holds codes, in the migration's transaction; ref_codes is not locked
 -- against writes, so codes issued by a previous release while it runs
--- (or after it) are not counted. Not measured.
+-- (or after it) are not counted. Measured (BENCHMARKS.md, session V): on
+-- 1,000,000 codes of 200,000 users the INSERT took 0.45-0.59 s.
 CREATE TABLE {{prefix}}ref_code_counts (
     programme_id VARCHAR(128) COLLATE "C" NOT NULL,
     user_id      VARCHAR(128) COLLATE "C" NOT NULL,
