@@ -779,7 +779,7 @@ func (s *Service) releaseTeamLapsed(ctx context.Context, teamID, user string, ca
 	if rows >= MaxSeatRows(capacity) {
 		return false, nil
 	}
-	held, userHolds := 0, false
+	held := 0 // seats that hold a place; none is the user's (see above)
 	for i := range seats {
 		st := &seats[i]
 		switch {
@@ -793,9 +793,8 @@ func (s *Service) releaseTeamLapsed(ctx context.Context, teamID, user string, ca
 			continue
 		}
 		held++
-		userHolds = userHolds || st.UserID == user
 	}
-	return held < capacity && !userHolds, nil
+	return held < capacity, nil
 }
 
 // putJoin returns sc to the pool. It is not cleared: the next join sets
