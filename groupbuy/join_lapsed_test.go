@@ -39,6 +39,21 @@ func drainTopics(t *testing.T, o storage.Outbox) (topics, reasons []string) {
 	return topics, reasons
 }
 
+// openPaid opens a team of campaign "c" for leader a and pays a's seat.
+func openPaid(t *testing.T, svc *groupbuy.Service) groupbuy.SeatResult {
+	t.Helper()
+	a, err := svc.Open(context.Background(), groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
+	require.NoError(t, err)
+	_, err = svc.ConfirmPayment(context.Background(), payFor(a.Seat, "ref-a"))
+	require.NoError(t, err)
+	return a
+}
+
+// join has user join team teamID of campaign "c".
+func join(svc *groupbuy.Service, teamID, user string) (groupbuy.SeatResult, error) {
+	return svc.Join(context.Background(), groupbuy.JoinRequest{CampaignID: "c", TeamID: teamID, UserID: user, SKU: "s"})
+}
+
 // TestJoinReleasesLapsedReservations: a team whose free places are held by
 // reservations that lapsed, before ProcessDue has run, takes a new member:
 // the join releases them as ProcessDue would (one SeatReleased each, the
@@ -50,20 +65,17 @@ func TestJoinReleasesLapsedReservations(t *testing.T) {
 		c.TeamSize = 3
 		c.Limits.MaxTeamsJoinedPerUser = 1
 	})
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
-	require.NoError(t, err)
-	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	a := openPaid(t, svc)
+	b, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
 	*now = now.Add(5 * time.Minute)
-	c, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	c, err := join(svc, a.Team.ID, "c")
 	require.NoError(t, err)
 	drainTopics(t, store)
 
 	// b's reservation lapses; c's still holds. The team is full.
 	*now = now.Add(6 * time.Minute)
-	d, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "d", SKU: "s"})
+	d, err := join(svc, a.Team.ID, "d")
 	require.NoError(t, err, "b's lapsed place is taken by d")
 	assert.Equal(t, 3, d.Team.SeatsTaken)
 	assert.Equal(t, groupbuy.SeatReserved, d.Seat.State)
@@ -82,7 +94,7 @@ func TestJoinReleasesLapsedReservations(t *testing.T) {
 
 	// The team is full of live seats: the next join is refused, and
 	// changes nothing.
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "e", SKU: "s"})
+	_, err = join(svc, a.Team.ID, "e")
 	require.ErrorIs(t, err, groupbuy.ErrTeamFull)
 	topics, _ = drainTopics(t, store)
 	assert.Empty(t, topics)
@@ -91,7 +103,7 @@ func TestJoinReleasesLapsedReservations(t *testing.T) {
 	// another team (the limit is one).
 	f, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "f", SKU: "s"})
 	require.NoError(t, err)
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: f.Team.ID, UserID: "b", SKU: "s"})
+	_, err = join(svc, f.Team.ID, "b")
 	require.NoError(t, err)
 
 	// ProcessDue, later, finds nothing more of this team to release.
@@ -109,14 +121,14 @@ func TestJoinAgainAfterOwnReservationLapsed(t *testing.T) {
 	svc, store, now := world(t, 3, groupbuy.LateRefund, 0)
 	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
 	require.NoError(t, err)
-	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	b, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	_, err = join(svc, a.Team.ID, "b")
 	require.ErrorIs(t, err, groupbuy.ErrAlreadyJoined, "b's reservation holds")
 	drainTopics(t, store)
 
 	*now = now.Add(11 * time.Minute) // a's and b's reservations lapse
-	again, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	again, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
 	assert.NotEqual(t, b.Seat.ID, again.Seat.ID)
 	topics, reasons := drainTopics(t, store)
@@ -136,11 +148,8 @@ func TestJoinAgainAfterOwnReservationLapsed(t *testing.T) {
 func TestJoinWithKeyAfterLapsedRelease(t *testing.T) {
 	ctx := context.Background()
 	svc, store, now := world(t, 2, groupbuy.LateRefund, 0)
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
-	require.NoError(t, err)
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	a := openPaid(t, svc)
+	_, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
 	drainTopics(t, store)
 	*now = now.Add(11 * time.Minute)
@@ -182,11 +191,8 @@ func TestJoinAfterAnotherInstanceReleased(t *testing.T) {
 	hooked := &refusedJoinHook{}
 	svc, store, now := worldOf(t, 0, func(s groupbuy.Store) groupbuy.Store { hooked.Store = s; return hooked },
 		func(c *groupbuy.Campaign) { c.TeamSize = 2 })
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
-	require.NoError(t, err)
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	a := openPaid(t, svc)
+	_, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
 	*now = now.Add(11 * time.Minute)
 	other, err := groupbuy.New(store, groupbuy.Config{Now: func() time.Time { return *now }})
@@ -196,7 +202,7 @@ func TestJoinAfterAnotherInstanceReleased(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, rep.Released)
 	}
-	c, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	c, err := join(svc, a.Team.ID, "c")
 	require.NoError(t, err, "b's place, released by the other instance")
 	assert.Equal(t, 2, c.Team.SeatsTaken)
 	assert.Nil(t, hooked.hook, "the first join was refused")
@@ -210,14 +216,11 @@ func TestJoinAfterAnotherInstanceReleased(t *testing.T) {
 func TestJoinRefusedAsAlreadyJoinedReleasesNothing(t *testing.T) {
 	ctx := context.Background()
 	svc, store, now := world(t, 3, groupbuy.LateRefund, 0)
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
-	require.NoError(t, err)
-	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	a := openPaid(t, svc)
+	b, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
 	*now = now.Add(5 * time.Minute)
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	_, err = join(svc, a.Team.ID, "c")
 	require.NoError(t, err)
 	drainTopics(t, store)
 
@@ -242,28 +245,25 @@ func TestJoinRefusedAsAlreadyJoinedReleasesNothing(t *testing.T) {
 func TestJoinChurnedFullTeamReleasesNothing(t *testing.T) {
 	ctx := context.Background()
 	svc, store, now := world(t, 3, groupbuy.LateRefund, 0)
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
-	require.NoError(t, err)
+	a := openPaid(t, svc)
 	bound := groupbuy.MaxSeatRows(3)
 	for i := 1; i < bound-2; i++ {
 		user := "u" + strconv.Itoa(i%2)
-		r, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: user, SKU: "s"})
+		r, err := join(svc, a.Team.ID, user)
 		require.NoError(t, err, "join %d", i)
 		_, err = svc.CancelReservation(ctx, r.Seat.ID, user)
 		require.NoError(t, err)
 	}
-	b, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	b, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
-	c, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	c, err := join(svc, a.Team.ID, "c")
 	require.NoError(t, err)
 	require.Equal(t, bound, c.Team.SeatRows)
 	require.Equal(t, 3, c.Team.SeatsTaken)
 	drainTopics(t, store)
 
 	*now = now.Add(11 * time.Minute) // b's and c's reservations lapse
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "d", SKU: "s"})
+	_, err = join(svc, a.Team.ID, "d")
 	require.ErrorIs(t, err, groupbuy.ErrTeamFull)
 	topics, _ := drainTopics(t, store)
 	assert.Empty(t, topics, "the refused join wrote nothing")
@@ -290,18 +290,14 @@ func (r *releaseFailing) ReleaseSeat(ctx context.Context, w *groupbuy.ReleaseSea
 // through, and a host that offers another team on ErrTeamFull would send
 // the user away from it.
 func TestJoinReleaseFailureIsNotFull(t *testing.T) {
-	ctx := context.Background()
 	failing := &releaseFailing{err: storage.MarkRetryable(storage.ErrRetryable)}
 	svc, _, now := worldOf(t, 0, func(s groupbuy.Store) groupbuy.Store { failing.Store = s; return failing },
 		func(c *groupbuy.Campaign) { c.TeamSize = 2 })
-	a, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "c", UserID: "a", SKU: "s"})
-	require.NoError(t, err)
-	_, err = svc.ConfirmPayment(ctx, payFor(a.Seat, "ref-a"))
-	require.NoError(t, err)
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "b", SKU: "s"})
+	a := openPaid(t, svc)
+	_, err := join(svc, a.Team.ID, "b")
 	require.NoError(t, err)
 	*now = now.Add(11 * time.Minute)
-	_, err = svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "c", TeamID: a.Team.ID, UserID: "c", SKU: "s"})
+	_, err = join(svc, a.Team.ID, "c")
 	require.Error(t, err)
 	assert.True(t, storage.IsRetryable(err), "%v", err)
 	assert.NotErrorIs(t, err, groupbuy.ErrTeamFull)

@@ -71,15 +71,13 @@ func TestBindModesAndEligibility(t *testing.T) {
 	assert.Equal(t, referral.DropExpired, a.Result[0].Drop)
 }
 
-// Under last touch, a user clicking the current referrer's link again and
-// again extends the binding's window each time, in place: one binding
-// change, so one history entry, one version and one event, however many
-// clicks; the window ends at the last click plus AttributionWindow.
-func TestBindLastTouchRefreshInPlace(t *testing.T) {
+// lastTouchProgramme is a Service on store with the clock *clock and a
+// last-touch programme "last" (one level, an hour's attribution window)
+// with "r" an approved distributor.
+func lastTouchProgramme(t *testing.T, store referral.Store, clock *time.Time) (*referral.Service, *referral.Programme) {
+	t.Helper()
 	ctx := context.Background()
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	store := memory.New()
-	svc, err := referral.New(store, referral.Config{Now: func() time.Time { return clock }})
+	svc, err := referral.New(store, referral.Config{Now: func() time.Time { return *clock }})
 	require.NoError(t, err)
 	p, err := svc.CreateProgramme(ctx, referral.Programme{
 		ID: "last", Policy: referral.PolicyEU, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindLastTouch,
@@ -89,6 +87,18 @@ func TestBindLastTouchRefreshInPlace(t *testing.T) {
 	require.NoError(t, err)
 	_, err = svc.Apply(ctx, p.ID, "r")
 	require.NoError(t, err)
+	return svc, &p
+}
+
+// Under last touch, a user clicking the current referrer's link again and
+// again extends the binding's window each time, in place: one binding
+// change, so one history entry, one version and one event, however many
+// clicks; the window ends at the last click plus AttributionWindow.
+func TestBindLastTouchRefreshInPlace(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	store := memory.New()
+	svc, p := lastTouchProgramme(t, store, &clock)
 	bound := clock
 	for range 100 {
 		b, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: p.ID, UserID: "u", ReferrerID: "r", Source: referral.SourceLink})
@@ -191,16 +201,7 @@ func TestBindRefreshSkipsWriteThatMovesNothing(t *testing.T) {
 	ctx := context.Background()
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	store := &refreshCounter{Store: memory.New()}
-	svc, err := referral.New(store, referral.Config{Now: func() time.Time { return clock }})
-	require.NoError(t, err)
-	p, err := svc.CreateProgramme(ctx, referral.Programme{
-		ID: "last", Policy: referral.PolicyEU, Levels: 1, LevelRates: []float64{0.1}, BindMode: referral.BindLastTouch,
-		AttributionWindow: time.Hour, SelfPurchase: referral.SelfPurchaseReferrer, Frozen: referral.FrozenSkipLevel,
-		Approval: referral.ApproveAuto,
-	})
-	require.NoError(t, err)
-	_, err = svc.Apply(ctx, p.ID, "r")
-	require.NoError(t, err)
+	svc, p := lastTouchProgramme(t, store, &clock)
 	bind := func(user string) referral.Binding {
 		t.Helper()
 		b, err := svc.Bind(ctx, referral.BindRequest{ProgrammeID: p.ID, UserID: user, ReferrerID: "r", Source: referral.SourceLink})
@@ -217,7 +218,7 @@ func TestBindRefreshSkipsWriteThatMovesNothing(t *testing.T) {
 
 	// A binding without an end, as a host's import writes it.
 	forever := referral.Binding{ProgrammeID: p.ID, UserID: "v", ReferrerID: "r", Source: referral.SourceLink, BoundAt: clock, Version: 1}
-	_, err = store.Bind(ctx, &referral.BindWrite{Binding: forever,
+	_, err := store.Bind(ctx, &referral.BindWrite{Binding: forever,
 		Change: referral.BindingChange{ProgrammeID: p.ID, UserID: "v", ToReferrer: "r", Source: referral.SourceLink, At: clock, Version: 1}})
 	require.NoError(t, err)
 	clock = clock.Add(time.Minute)

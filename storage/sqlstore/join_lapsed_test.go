@@ -3,11 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialcommerce/sdk/groupbuy"
@@ -23,29 +21,10 @@ import (
 func TestJoinTakesLapsedPlacesOnEveryStore(t *testing.T) {
 	run := func(t *testing.T, store groupbuy.Store) {
 		ctx := context.Background()
-		t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456700, time.UTC)
-		clk := &nsClock{t: t0}
-		n := 0
-		svc, err := groupbuy.New(store, groupbuy.Config{
-			Now:   clk.Now,
-			NewID: func() string { n++; return "l" + strconv.Itoa(n) },
-		})
-		require.NoError(t, err)
-		_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
-			ID: "camp", ProductRef: "spu", Currency: "CNY",
-			Prices:   []groupbuy.SKUPrice{{SKU: "a", Price: decimal.RequireFromString("9.90")}},
-			TeamSize: 2, TeamLifetime: time.Hour, ReservationTTL: 15 * time.Minute,
-			StartsAt: t0.Add(-time.Hour).Truncate(time.Second), EndsAt: t0.Add(48 * time.Hour).Truncate(time.Second),
-			Status:      groupbuy.CampaignActive,
-			VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
-		})
-		require.NoError(t, err)
+		svc, clk := nsCampaign(t, store, time.Date(2026, 11, 27, 12, 0, 0, 123456700, time.UTC), 2)
 		lead, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "camp", UserID: "alice", SKU: "a"})
 		require.NoError(t, err)
-		pay := func(st groupbuy.Seat, ref string) (groupbuy.PaymentResult, error) {
-			return svc.ConfirmPayment(ctx, groupbuy.PaymentRequest{TeamID: st.TeamID, SeatID: st.ID, PaymentRef: ref, Amount: st.Amount, Currency: st.Currency})
-		}
-		_, err = pay(lead.Seat, "p-alice")
+		_, err = svc.ConfirmPayment(ctx, payReq(lead.Seat, "p-alice"))
 		require.NoError(t, err)
 		bob, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "camp", TeamID: lead.Team.ID, UserID: "bob", SKU: "a"})
 		require.NoError(t, err)
@@ -68,7 +47,7 @@ func TestJoinTakesLapsedPlacesOnEveryStore(t *testing.T) {
 		clk.Set(carol.Seat.ReservedUntil.Add(time.Microsecond))
 		again, err := svc.Join(ctx, groupbuy.JoinRequest{CampaignID: "camp", TeamID: lead.Team.ID, UserID: "bob", SKU: "a"})
 		require.NoError(t, err, "carol's lapsed place, to bob again")
-		paid, err := pay(again.Seat, "p-bob")
+		paid, err := svc.ConfirmPayment(ctx, payReq(again.Seat, "p-bob"))
 		require.NoError(t, err)
 		require.Nil(t, paid.Late)
 		require.Equal(t, groupbuy.TeamSucceeded, paid.Team.State)

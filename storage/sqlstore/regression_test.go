@@ -42,6 +42,30 @@ func (c *nsClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// nsCampaign is a Service on store whose clock (returned) starts at t0,
+// with campaign "camp": SKU "a" at 9.90 CNY, teams of size for an hour,
+// reservations of 15 minutes.
+func nsCampaign(t *testing.T, store groupbuy.Store, t0 time.Time, size int) (*groupbuy.Service, *nsClock) {
+	t.Helper()
+	clk := &nsClock{t: t0}
+	n := 0
+	svc, err := groupbuy.New(store, groupbuy.Config{
+		Now:   clk.Now,
+		NewID: func() string { n++; return "q" + strconv.Itoa(n) },
+	})
+	require.NoError(t, err)
+	_, err = svc.CreateCampaign(context.Background(), groupbuy.Campaign{
+		ID: "camp", ProductRef: "spu", Currency: "CNY",
+		Prices:   []groupbuy.SKUPrice{{SKU: "a", Price: decimal.RequireFromString("9.90")}},
+		TeamSize: size, TeamLifetime: time.Hour, ReservationTTL: 15 * time.Minute,
+		StartsAt: t0.Add(-time.Hour).Truncate(time.Second), EndsAt: t0.Add(48 * time.Hour).Truncate(time.Second),
+		Status:      groupbuy.CampaignActive,
+		VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
+	})
+	require.NoError(t, err)
+	return svc, clk
+}
+
 // TestDeadlinesKeepTheirFullPeriod: a reservation (and a team) lasts
 // its full TTL (lifetime) on every store. The Service computes deadlines
 // from a clock with nanoseconds; the SQL stores keep microseconds and
@@ -52,22 +76,7 @@ func TestDeadlinesKeepTheirFullPeriod(t *testing.T) {
 	run := func(t *testing.T, store groupbuy.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456700, time.UTC) // 700 ns past a microsecond
-		clk := &nsClock{t: t0}
-		n := 0
-		svc, err := groupbuy.New(store, groupbuy.Config{
-			Now:   clk.Now,
-			NewID: func() string { n++; return "q" + strconv.Itoa(n) },
-		})
-		require.NoError(t, err)
-		_, err = svc.CreateCampaign(ctx, groupbuy.Campaign{
-			ID: "camp", ProductRef: "spu", Currency: "CNY",
-			Prices:   []groupbuy.SKUPrice{{SKU: "a", Price: decimal.RequireFromString("9.90")}},
-			TeamSize: 3, TeamLifetime: time.Hour, ReservationTTL: 15 * time.Minute,
-			StartsAt: t0.Add(-time.Hour).Truncate(time.Second), EndsAt: t0.Add(48 * time.Hour).Truncate(time.Second),
-			Status:      groupbuy.CampaignActive,
-			VirtualFill: groupbuy.VirtualFill{Mode: groupbuy.VirtualFillNone}, LatePayment: groupbuy.LateRefund,
-		})
-		require.NoError(t, err)
+		svc, clk := nsCampaign(t, store, t0, 3)
 		opened, err := svc.Open(ctx, groupbuy.OpenRequest{CampaignID: "camp", UserID: "alice", SKU: "a"})
 		require.NoError(t, err)
 
